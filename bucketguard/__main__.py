@@ -1,0 +1,5 @@
+import sys
+
+from bucketguard.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Live-account collectors (boto3 -> facts) and fixers."""

@@ -1,0 +1,1 @@
+"""The scanning pipeline core used by the Lambda handlers: listener, scanner, post-scan."""

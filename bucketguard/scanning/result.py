@@ -1,0 +1,143 @@
+"""The scan result: a frozen, JSON-serialisable value that every part of bucketguard passes around.
+
+Its dictionary form is part of the scan-result event contract (schemas/scan-result-event.v1.json), so
+field names change only with a schema version bump.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    CLEAN = "clean"
+    MALICIOUS = "malicious"
+    UNSCANNABLE = "unscannable"  # we could not look at every byte: never reported clean
+    ERROR = "error"  # the scan itself failed (download refused, internal error)
+
+
+class Reason(StrEnum):
+    """Why an object is unscannable or errored. Stable codes: they end up in object tags and events."""
+
+    TOO_LARGE = "too_large"
+    ENCRYPTED = "encrypted"
+    DEPTH_EXCEEDED = "depth_exceeded"
+    TOO_MANY_MEMBERS = "too_many_members"
+    EXTRACTED_TOO_LARGE = "extracted_too_large"
+    RATIO_EXCEEDED = "ratio_exceeded"
+    CORRUPT = "corrupt"
+    UNREADABLE = "unreadable"
+    NOT_A_REGULAR_FILE = "not_a_regular_file"
+    ACCESS_DENIED = "access_denied"
+    URL_EXPIRED = "url_expired"
+    DOWNLOAD_FAILED = "download_failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class FindingSource(StrEnum):
+    YARA = "yara"
+    HASH = "hash"
+    TYPE = "type"  # content type contradicts the name (an executable called .jpg)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    source: FindingSource
+    severity: Severity
+    path: str  # where inside the target: "" for the object itself, "outer.zip!docs/evil.js" inside containers
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "source": self.source.value,
+            "severity": self.severity.value,
+            "path": self.path,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(
+            rule=str(data["rule"]),
+            source=FindingSource(data["source"]),
+            severity=Severity(data["severity"]),
+            path=str(data.get("path", "")),
+            detail=str(data.get("detail", "")),
+        )
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    target: str
+    verdict: Verdict
+    findings: tuple[Finding, ...] = ()
+    reason: Reason | None = None
+    detail: str = ""  # human-readable context for the reason (never secrets such as presigned URLs)
+    sha256: str | None = None  # None when the bytes were not all read
+    size: int | None = None
+    backend: str = ""
+    ruleset_version: str = ""
+    duration_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        # The invariants that make the verdict trustworthy, checked once where every result is made.
+        if self.verdict is Verdict.CLEAN and (self.findings or self.reason):
+            raise ValueError("a clean result cannot carry findings or a reason")
+        if self.verdict is Verdict.MALICIOUS and not self.findings:
+            raise ValueError("a malicious result needs at least one finding")
+        if self.verdict in (Verdict.UNSCANNABLE, Verdict.ERROR) and self.reason is None:
+            raise ValueError(f"an {self.verdict.value} result needs a reason")
+
+    @property
+    def is_clean(self) -> bool:
+        return self.verdict is Verdict.CLEAN
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "reason": self.reason.value if self.reason else None,
+            "detail": self.detail,
+            "sha256": self.sha256,
+            "size": self.size,
+            "backend": self.backend,
+            "ruleset_version": self.ruleset_version,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScanResult:
+        return cls(
+            target=str(data["target"]),
+            verdict=Verdict(data["verdict"]),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+            reason=Reason(data["reason"]) if data.get("reason") else None,
+            detail=str(data.get("detail", "")),
+            sha256=data.get("sha256"),
+            size=data.get("size"),
+            backend=str(data.get("backend", "")),
+            ruleset_version=str(data.get("ruleset_version", "")),
+            duration_ms=float(data.get("duration_ms", 0.0)),
+        )
