@@ -1,0 +1,304 @@
+"""A rule = metadata + one pure check function over facts. The registry holds every rule once.
+
+The smallest rule states only what differs::
+
+    @rule(
+        "s3_bucket_versioning_enabled", BucketFacts, Severity.MEDIUM,
+        title="...", risk="One sentence. Two sentences.", remediation=Remediation(...),
+        references=References(fsbp=("S3.14",), ...),
+    )
+    def s3_bucket_versioning_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[Violation | str]:
+        if bucket.versioning != "Enabled":
+            yield "versioning is not enabled"
+
+A check yields nothing when the facts pass, and one message (or ``Violation``, to name another resource:
+stack-level rules) per problem. ``Rule.evaluate`` turns those into ``Finding`` values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from bucketguard.rules.facts import ResourceFacts, StackFacts
+from bucketguard.scanning.result import Severity
+
+__all__ = [
+    "Finding",
+    "References",
+    "Remediation",
+    "Rule",
+    "RulesConfig",
+    "Severity",
+    "Violation",
+    "all_rules",
+    "evaluate_stack",
+    "get_rule",
+    "rule",
+    "rules_for",
+]
+
+RULE_ID = re.compile(r"^(s3|lambda|sqs|sns|kms|iam|ec2|cloudtrail|aws)_[a-z0-9]+(_[a-z0-9]+)+$")
+REFERENCE_CATALOGUES = ("fsbp", "cis", "conformity", "checkov", "prowler")
+CIS_VERSION = "CIS AWS Foundations Benchmark v3.0.0"
+
+F = TypeVar("F", ResourceFacts, StackFacts)
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """What the rules need from the user. Empty allow-lists switch their rule off (nothing to compare to)."""
+
+    allowed_regions: frozenset[str] = frozenset()
+    allowed_account_ids: frozenset[str] = frozenset()
+    require_kms: bool = False  # S3 default encryption must use KMS (SSE-KMS or DSSE-KMS)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RulesConfig:
+        """From a JSON-like mapping with keys allowed_regions, allowed_account_ids, require_kms."""
+        unknown = set(data) - {"allowed_regions", "allowed_account_ids", "require_kms"}
+        if unknown:
+            raise ValueError(f"unknown rules config key(s): {', '.join(sorted(unknown))}")
+        return cls(
+            allowed_regions=frozenset(str(r) for r in data.get("allowed_regions", ())),
+            allowed_account_ids=frozenset(str(a) for a in data.get("allowed_account_ids", ())),
+            require_kms=bool(data.get("require_kms", False)),
+        )
+
+
+@dataclass(frozen=True)
+class References:
+    """Ids of the same control in the public catalogues (empty where there is no counterpart)."""
+
+    fsbp: tuple[str, ...] = ()  # AWS Security Hub Foundational Security Best Practices: "S3.2"
+    cis: tuple[str, ...] = ()  # CIS AWS Foundations Benchmark v3.0.0 item: "2.1.1"
+    conformity: tuple[str, ...] = ()  # Trend Micro Cloud One Conformity: "S3-001"
+    checkov: tuple[str, ...] = ()  # "CKV_AWS_20"
+    prowler: tuple[str, ...] = ()  # "s3_bucket_public_access"
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {name: list(getattr(self, name)) for name in REFERENCE_CATALOGUES}
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """How to fix: ``pulumi`` is a Python snippet for pulumi-aws v7; ``console`` and ``cli`` other ways."""
+
+    summary: str
+    pulumi: str
+    console: str
+    cli: str
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A check's report about a resource other than the facts it was given (stack-level rules)."""
+
+    message: str
+    resource_type: str
+    resource_name: str
+    resource_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    title: str
+    resource_type: str  # facts kind: "s3_bucket", "stack"...
+    resource_name: str
+    resource_ref: str | None
+    message: str
+    references: References
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity.value,
+            "title": self.title,
+            "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
+            "resource_ref": self.resource_ref,
+            "message": self.message,
+            "references": self.references.to_dict(),
+        }
+
+
+Check = Callable[[Any, RulesConfig], Iterable["Violation | str"]]
+
+
+@dataclass(frozen=True)
+class Rule(Generic[F]):
+    rule_id: str
+    facts_type: type[F]  # BucketFacts, SqsQueueFacts... or StackFacts for stack-level rules
+    severity: Severity
+    title: str
+    risk: str  # two sentences: what can happen, and why it matters
+    remediation: Remediation
+    references: References
+    check: Check = field(repr=False, compare=False)
+    frameworks: tuple[str, ...] = ()
+    notes: str = ""  # how absent settings are judged, scope, exemptions
+
+    @property
+    def stack_level(self) -> bool:
+        return self.facts_type is StackFacts
+
+    @property
+    def facts_kind(self) -> str:
+        return "stack" if self.facts_type is StackFacts else str(getattr(self.facts_type, "kind", ""))
+
+    def evaluate(self, facts: F, config: RulesConfig | None = None) -> list[Finding]:
+        if not isinstance(facts, self.facts_type) or (
+            not self.stack_level and getattr(facts, "kind", None) != self.facts_kind
+        ):
+            raise TypeError(f"rule {self.rule_id} judges {self.facts_kind}, got {type(facts).__name__}")
+        findings = []
+        for item in self.check(facts, config or RulesConfig()):
+            if isinstance(item, Violation):
+                rtype, rname, rref, message = (
+                    item.resource_type,
+                    item.resource_name,
+                    item.resource_ref,
+                    item.message,
+                )
+            elif isinstance(facts, ResourceFacts):
+                rtype, rname, rref, message = facts.kind, facts.name, facts.ref, item
+            else:
+                rtype, rname, rref, message = "stack", "", None, item
+            findings.append(
+                Finding(self.rule_id, self.severity, self.title, rtype, rname, rref, message, self.references)
+            )
+        return findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "severity": self.severity.value,
+            "resource_type": self.facts_kind,
+            "risk": self.risk,
+            "remediation": {
+                "summary": self.remediation.summary,
+                "pulumi": self.remediation.pulumi,
+                "console": self.remediation.console,
+                "cli": self.remediation.cli,
+            },
+            "references": self.references.to_dict(),
+            "frameworks": list(self.frameworks),
+            "notes": self.notes,
+        }
+
+
+_REGISTRY: dict[str, Rule[Any]] = {}
+
+
+def _frameworks(references: References, extra: tuple[str, ...]) -> tuple[str, ...]:
+    derived = []
+    if references.fsbp:
+        derived.append("AWS Foundational Security Best Practices")
+    if references.cis:
+        derived.append(CIS_VERSION)
+    return tuple(dict.fromkeys((*derived, *extra)))
+
+
+def register(new: Rule[Any]) -> Rule[Any]:
+    if not RULE_ID.match(new.rule_id):
+        raise ValueError(f"rule id {new.rule_id!r} is not <service>_<resource>_<expected_state>")
+    if new.rule_id in _REGISTRY:
+        raise ValueError(f"rule id {new.rule_id!r} is registered twice")
+    _REGISTRY[new.rule_id] = new
+    return new
+
+
+def rule(
+    rule_id: str,
+    facts_type: type[Any],
+    severity: Severity,
+    *,
+    title: str,
+    risk: str,
+    remediation: Remediation,
+    references: References = References(),
+    frameworks: tuple[str, ...] = (),
+    notes: str = "",
+) -> Callable[[Check], Check]:
+    """Register the decorated check function as a rule; the function stays callable as is."""
+
+    def decorate(check: Check) -> Check:
+        # One id everywhere: the check function is named after its rule.
+        if getattr(check, "__name__", rule_id) != rule_id:
+            raise ValueError(f"check {check.__name__!r} must be named after its rule {rule_id!r}")
+        register(
+            Rule(
+                rule_id=rule_id,
+                facts_type=facts_type,
+                severity=severity,
+                title=title,
+                risk=risk,
+                remediation=remediation,
+                references=references,
+                check=check,
+                frameworks=_frameworks(references, frameworks),
+                notes=notes,
+            )
+        )
+        return check
+
+    return decorate
+
+
+def _load_catalogue() -> None:
+    # Importing the catalogue modules registers their rules (they import this module, so import late).
+    from bucketguard.rules import catalogue  # noqa: F401
+
+
+def all_rules() -> tuple[Rule[Any], ...]:
+    """Every rule, sorted by rule_id."""
+    _load_catalogue()
+    return tuple(_REGISTRY[rule_id] for rule_id in sorted(_REGISTRY))
+
+
+def get_rule(rule_id: str) -> Rule[Any]:
+    _load_catalogue()
+    try:
+        return _REGISTRY[rule_id]
+    except KeyError:
+        raise KeyError(f"no rule {rule_id!r}") from None
+
+
+def rules_for(facts_type: type[Any]) -> tuple[Rule[Any], ...]:
+    """The rules that judge one facts type (``StackFacts`` for the stack-level rules)."""
+    return tuple(r for r in all_rules() if r.facts_type is facts_type)
+
+
+def evaluate_stack(
+    stack: StackFacts, config: RulesConfig | None = None, *, rule_ids: Iterable[str] | None = None
+) -> list[Finding]:
+    """Run every rule (or only ``rule_ids``): resource rules on each resource, stack rules once."""
+    wanted = None if rule_ids is None else set(rule_ids)
+    by_kind: dict[str, list[Rule[Any]]] = {}
+    stack_rules = []
+    for candidate in all_rules():
+        if wanted is not None and candidate.rule_id not in wanted:
+            continue
+        if candidate.stack_level:
+            stack_rules.append(candidate)
+        else:
+            by_kind.setdefault(candidate.facts_kind, []).append(candidate)
+    findings: list[Finding] = []
+    for resource in (*stack.typed_resources(), *stack.resources):
+        for resource_rule in by_kind.get(resource.kind, ()):
+            findings.extend(resource_rule.evaluate(resource, config))
+    for stack_rule in stack_rules:
+        findings.extend(stack_rule.evaluate(stack, config))
+    return findings
+
+
+def iter_rules_by_service() -> Iterator[tuple[str, list[Rule[Any]]]]:
+    groups: dict[str, list[Rule[Any]]] = {}
+    for each in all_rules():
+        groups.setdefault(each.rule_id.split("_", 1)[0], []).append(each)
+    yield from groups.items()
