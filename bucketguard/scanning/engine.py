@@ -1,0 +1,329 @@
+"""The scan engine: one file in, one `ScanResult` out, never an exception for a bad file.
+
+What it does with a file:
+1. checks it is a regular, readable file within `Limits.max_file_bytes`;
+2. matches the rules against it from disk (the backend mmaps it) while a second thread hashes it
+   (SHA-256) through bounded reads; small files are read once into memory, hashed and matched there;
+3. looks the SHA-256 up in the hash blocklist;
+4. when its first bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z), expands every member under
+   the limits and does 2-4 again for each, recursively.
+
+The verdict, strongest first: `malicious` (a finding at or above `min_severity`, even if some member could
+not be read) > `error` (the scan itself failed) > `unscannable` (some bytes could not be looked at: a limit,
+encryption, corruption) > `clean` (every byte was read and nothing was found). Findings below
+`min_severity` do not make an object malicious and are not reported as findings (a clean result carries
+none); their rule names are listed in the result's `detail` so they are not lost silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
+from bucketguard.scanning.containers import (
+    CHUNK,
+    IN_MEMORY_MAX,
+    Blob,
+    Kind,
+    detect,
+    open_container,
+)
+from bucketguard.scanning.hashes import HashList
+from bucketguard.scanning.limits import Budget, ContainerProblem, Limits, ScanFailure, ScanStop
+from bucketguard.scanning.result import Finding, FindingSource, Reason, ScanResult, Severity, Verdict
+from bucketguard.scanning.ruleset import Ruleset
+
+__all__ = ["Engine", "HashList", "Limits"]
+
+HASH_RULE = "sha256_blocklist"
+_MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
+
+
+@dataclass(frozen=True)
+class _Problem:
+    reason: Reason
+    detail: str
+    is_error: bool
+
+
+@dataclass
+class _Walk:
+    """The state of one `scan_file` call: everything found and everything that went wrong."""
+
+    target: str
+    matcher: Matcher
+    hashes: HashList | None
+    limits: Limits
+    work_dir: Path | None
+    budget: Budget
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[_Problem] = field(default_factory=list)
+
+    def scan_blob(self, blob: Blob, where: str, depth: int) -> None:
+        """Rules, hash and (for containers) members of one blob; `where` is "" for the object itself."""
+        name = where or self.target
+        try:
+            self._add_matches(
+                self.matcher.match_bytes(blob.data, name=name)
+                if blob.data is not None
+                else self.matcher.match_file(blob.path or Path(), name=name),
+                where,
+            )
+        except BackendError as exc:
+            self.failed(Reason.INTERNAL_ERROR, str(exc))
+        kind = detect(blob.head())
+        if kind is not None:
+            self._open(kind, blob, name, where, depth)
+        self._check_hash(blob.digest(), where)
+
+    def _open(self, kind: Kind, blob: Blob, name: str, where: str, depth: int) -> None:
+        if depth >= self.limits.max_depth:
+            self.problem(
+                Reason.DEPTH_EXCEEDED, f"{name}: {kind.value} nested deeper than {self.limits.max_depth}"
+            )
+            return
+        try:
+            open_container(
+                kind,
+                blob,
+                name=name,
+                budget=self.budget,
+                visitor=_Members(self, depth),
+                work_dir=self.work_dir,
+            )
+        except ContainerProblem as exc:
+            self.problem(exc.reason, exc.detail)
+
+    def _add_matches(self, matches: list[RuleMatch], where: str) -> None:
+        for match in matches:
+            source = FindingSource.TYPE if match.source == "type" else FindingSource.YARA
+            detail = str(match.meta.get("description", ""))
+            self.findings.append(Finding(match.rule, source, Severity(match.severity), where, detail))
+
+    def _check_hash(self, sha256: str, where: str) -> None:
+        if self.hashes is None:
+            return
+        label = self.hashes.lookup(sha256)
+        if label is not None:
+            detail = f"sha256 {sha256} is on the blocklist" + (f" ({label})" if label else "")
+            self.findings.append(Finding(HASH_RULE, FindingSource.HASH, Severity.CRITICAL, where, detail))
+
+    def problem(self, reason: Reason, detail: str) -> None:
+        self.problems.append(_Problem(reason, detail, is_error=False))
+
+    def failed(self, reason: Reason, detail: str) -> None:
+        self.problems.append(_Problem(reason, detail, is_error=True))
+
+
+class _Members:
+    """The visitor the container code hands members to: each is scanned one level deeper."""
+
+    def __init__(self, walk: _Walk, depth: int) -> None:
+        self.walk = walk
+        self.depth = depth
+
+    def member(self, where: str, blob: Blob) -> None:
+        self.walk.scan_blob(blob, where, self.depth + 1)
+
+    def problem(self, where: str, reason: Reason, detail: str) -> None:
+        self.walk.problem(reason, detail)
+
+
+class Engine:
+    """Rules + hash list + limits, bound to one backend; `scan_file` is safe to call from many threads."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        *,
+        engine: str = "auto",
+        hashes: HashList | None = None,
+        limits: Limits = Limits(),  # noqa: B008 - a frozen value, shared safely
+        min_severity: Severity = Severity.LOW,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.matcher: Matcher = ruleset.matcher(engine)
+        self.backend: str = self.matcher.backend
+        self.ruleset_version: str = ruleset.version
+        self.hashes = hashes
+        self.limits = limits
+        self.min_severity = min_severity
+        self.work_dir = work_dir  # where large members are expanded (Lambda: /tmp); None = the system's
+
+    def scan_file(self, path: Path, *, name: str | None = None) -> ScanResult:
+        """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
+        see as the file name. A bad file gives an unscannable or error result, never an exception."""
+        target = name if name is not None else str(path)
+        started = time.perf_counter()
+        try:
+            result = self._scan_path(Path(path), target)
+        except Exception as exc:  # the promise: one bad object never takes the run down with it
+            result = ScanResult(
+                target, Verdict.ERROR, reason=Reason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}"
+            )
+        return replace(
+            result,
+            backend=self.backend,
+            ruleset_version=self.ruleset_version,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _scan_path(self, path: Path, target: str) -> ScanResult:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            why = "broken symbolic link" if path.is_symlink() else "no such file"
+            return _unscannable(target, Reason.UNREADABLE, f"{target}: {why}")
+        except OSError as exc:
+            return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
+        if not stat.S_ISREG(info.st_mode):
+            return _unscannable(
+                target,
+                Reason.NOT_A_REGULAR_FILE,
+                f"{target}: not a regular file ({_file_kind(info.st_mode)})",
+            )
+        limit = self.limits.max_file_bytes
+        if limit is not None and info.st_size > limit:
+            return ScanResult(
+                target,
+                Verdict.UNSCANNABLE,
+                reason=Reason.TOO_LARGE,
+                detail=f"{target}: {info.st_size} bytes, more than the limit of {limit}",
+                size=info.st_size,
+            )
+        try:
+            # O_NONBLOCK: a file swapped for a FIFO after the stat above must not hang the scan.
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
+        with os.fdopen(descriptor, "rb", buffering=0) as stream:
+            opened = os.fstat(stream.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                return _unscannable(target, Reason.NOT_A_REGULAR_FILE, f"{target}: not a regular file")
+            try:
+                blob, hashed = _top_level_blob(path, stream, opened.st_size)
+            except _ReadError as exc:
+                return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
+            walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
+            try:
+                walk.scan_blob(blob, "", 0)
+            except ScanStop as exc:
+                walk.problem(exc.reason, exc.detail)
+            except ScanFailure as exc:
+                walk.failed(exc.reason, exc.detail)
+            try:
+                sha256: str | None = blob.digest()  # the object's own bytes, read in full
+            except _ReadError as exc:
+                return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
+            size = hashed.size if hashed is not None else blob.size
+            return self._verdict(walk, sha256, size)
+
+    def _verdict(self, walk: _Walk, sha256: str | None, size: int) -> ScanResult:
+        target = walk.target
+        unique = list(dict.fromkeys(walk.findings))
+        counted = tuple(f for f in unique if f.severity.at_least(self.min_severity))
+        below = [f for f in unique if not f.severity.at_least(self.min_severity)]
+        ignored = (
+            f"ignored below {self.min_severity.value}: " + ", ".join(sorted({f.rule for f in below}))
+            if below
+            else ""
+        )
+        if counted:
+            return ScanResult(target, Verdict.MALICIOUS, counted, detail=ignored, sha256=sha256, size=size)
+        if walk.problems:
+            errors = [p for p in walk.problems if p.is_error]
+            chosen = errors or walk.problems
+            details = [p.detail for p in chosen[:_MAX_DETAILS]]
+            if len(chosen) > _MAX_DETAILS:
+                details.append(f"and {len(chosen) - _MAX_DETAILS} more")
+            verdict = Verdict.ERROR if errors else Verdict.UNSCANNABLE
+            # sha256 stays: it covers the object's own bytes, which were all read; its members were not.
+            return ScanResult(target, verdict, reason=chosen[0].reason, detail="; ".join(details), size=size,
+                              sha256=sha256)  # fmt: skip
+        return ScanResult(target, Verdict.CLEAN, detail=ignored, sha256=sha256, size=size)
+
+
+class _ReadError(Exception):
+    """The object's own bytes could not be read."""
+
+
+@dataclass
+class _Hashed:
+    size: int = 0
+
+
+def _top_level_blob(path: Path, stream: object, expected_size: int) -> tuple[Blob, _Hashed | None]:
+    """Small files: one read into memory. Large ones: left on disk for the backend's mmap while a thread
+    hashes them through bounded reads (yara-python releases the GIL, so both run at once)."""
+    assert hasattr(stream, "fileno")
+    descriptor: int = stream.fileno()
+    if expected_size <= IN_MEMORY_MAX:
+        try:
+            data = _read_up_to(descriptor, IN_MEMORY_MAX + 1)
+        except OSError as exc:
+            raise _ReadError(exc.strerror or str(exc)) from None
+        if len(data) <= IN_MEMORY_MAX:
+            return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data), None
+    hashed = _Hashed()
+    outcome: dict[str, str | OSError] = {}
+
+    def hash_file() -> None:
+        digest = hashlib.sha256()
+        offset = 0
+        try:
+            while chunk := os.pread(descriptor, CHUNK, offset):
+                digest.update(chunk)
+                offset += len(chunk)
+        except OSError as exc:
+            outcome["error"] = exc
+            return
+        hashed.size = offset
+        outcome["sha256"] = digest.hexdigest()
+
+    worker = threading.Thread(target=hash_file, name="bucketguard-sha256", daemon=True)
+    worker.start()
+
+    def wait() -> str:
+        worker.join()
+        error = outcome.get("error")
+        if isinstance(error, OSError):
+            raise _ReadError(error.strerror or str(error))
+        return str(outcome["sha256"])
+
+    blob = Blob(expected_size, None, path=path, _digest=wait)
+    return blob, hashed
+
+
+def _read_up_to(descriptor: int, size: int) -> bytes:
+    parts = []
+    remaining = size
+    while remaining > 0:
+        chunk = os.read(descriptor, min(remaining, CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _unscannable(target: str, reason: Reason, detail: str) -> ScanResult:
+    return ScanResult(target, Verdict.UNSCANNABLE, reason=reason, detail=detail)
+
+
+def _file_kind(mode: int) -> str:
+    for test, label in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return label
+    return "special file"
