@@ -302,3 +302,22 @@ def iter_rules_by_service() -> Iterator[tuple[str, list[Rule[Any]]]]:
     for each in all_rules():
         groups.setdefault(each.rule_id.split("_", 1)[0], []).append(each)
     yield from groups.items()
+
+
+def simple_rule(
+    rule_id: str,
+    facts_type: type[Any],
+    severity: Severity,
+    failure: Callable[[Any, RulesConfig], str | None],
+    **metadata: Any,
+) -> Rule[Any]:
+    """Checkov-style shortcut: ``failure(facts, config)`` returns the one message when the facts fail."""
+
+    def check(facts: Any, config: RulesConfig) -> Iterator[str]:
+        message = failure(facts, config)
+        if message:
+            yield message
+
+    check.__name__ = rule_id
+    rule(rule_id, facts_type, severity, **metadata)(check)
+    return _REGISTRY[rule_id]

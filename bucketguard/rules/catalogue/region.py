@@ -1,0 +1,42 @@
+"""Region rule: every resource lives in a configured allowed region."""
+
+from __future__ import annotations
+
+from bucketguard.rules.facts import ResourceFacts
+from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, simple_rule
+
+
+def _outside_allowed_regions(resource: ResourceFacts, config: RulesConfig) -> str | None:
+    if not config.allowed_regions or resource.region is None or resource.region in config.allowed_regions:
+        return None
+    allowed = ", ".join(sorted(config.allowed_regions))
+    what = resource.type or "resource"
+    return f"{what} is in region {resource.region}, outside the allowed regions ({allowed})"
+
+
+simple_rule(
+    "aws_resource_region_allowed",
+    ResourceFacts,
+    Severity.HIGH,
+    _outside_allowed_regions,
+    title="Resources are deployed only in the allowed regions",
+    risk=(
+        "Data stored outside the agreed regions may break residency commitments made to the camp's "
+        "families. Resources in unexpected regions also escape the monitoring set up for the usual ones."
+    ),
+    remediation=Remediation(
+        summary="Deploy through a provider pinned to an allowed region.",
+        pulumi="""\
+import pulumi
+import pulumi_aws as aws
+
+eu = aws.Provider("eu-west-1", region="eu-west-1")
+aws.s3.Bucket("teaching", opts=pulumi.ResourceOptions(provider=eu))
+""",
+        console="Recreate the resource in an allowed region and migrate its data; delete the old one.",
+        cli="pulumi config set aws:region eu-west-1",
+    ),
+    references=References(),
+    notes="Only when allowed_regions is configured. Judges the generic resource list (every resource, its "
+    "provider's region); a resource whose region is unknown is not judged.",
+)
