@@ -47,7 +47,7 @@ aws.sqs.QueuePolicy(
     ),
 )
 """,
-        console="SQS > queue > Access policy > Edit: name the producer, not Principal *, and add a condition.",
+        console="SQS > queue > Access policy > Edit: name the producer, not Principal *; add a condition.",
         cli="aws sqs set-queue-attributes --queue-url URL --attributes file://policy-attributes.json",
     ),
     references=References(
