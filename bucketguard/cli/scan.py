@@ -1,11 +1,299 @@
-"""`python -m bucketguard scan` (placeholder until its issue lands)."""
+"""`python -m bucketguard scan TARGET...`: scan files and directories with the rules, hashes and limits.
+
+Exit status: 0 every target clean; 1 any malicious, unscannable or errored target; 2 usage or runtime error.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.hashes import HashList, HashListError
+from bucketguard.scanning.limits import Limits
+from bucketguard.scanning.output import all_clean, results_table, summary_line, to_json_document, to_sarif
+from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
+from bucketguard.scanning.ruleset import RulesetError, load_ruleset
+
+PROGRESS_THRESHOLD = 10  # a progress bar (stderr, terminals only) from this many files on
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `1048576`, `512K`, `10MiB`, `2G` (binary units)."""
+    found = _SIZE.match(text)
+    if not found:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 1048576, 512K, 10MiB, 2G)")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 1: {value}")
+    return value
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The rules, hashes, backend and limits options, shared by every command that scans."""
+    defaults = Limits()
+    parser.add_argument(
+        "--rules",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="add the YARA rules in DIR (repeatable)",
+    )
+    parser.add_argument("--no-bundled-rules", action="store_true", help="use only the --rules directories")
+    parser.add_argument(
+        "--hashes",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="SHA-256 blocklist: one digest a line or a MalwareBazaar CSV (repeatable)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "yara", "yara-x"),
+        default="auto",
+        help="YARA backend; auto = yara-x when every rule compiles under it (default)",
+    )
+    parser.add_argument(
+        "--min-severity",
+        choices=[s.value for s in Severity],
+        default=Severity.LOW.value,
+        help="lowest finding severity that makes an object malicious (default: low)",
+    )
+    limits = parser.add_argument_group("limits (exceeding one makes the object unscannable, never clean)")
+    limits.add_argument(
+        "--max-depth",
+        type=_non_negative,
+        default=defaults.max_depth,
+        metavar="N",
+        help=f"containers opened inside each other (default {defaults.max_depth})",
+    )
+    limits.add_argument(
+        "--max-members",
+        type=_non_negative,
+        default=defaults.max_members,
+        metavar="N",
+        help=f"archive members per object (default {defaults.max_members})",
+    )
+    limits.add_argument(
+        "--max-extracted",
+        type=parse_size,
+        default=defaults.max_extracted_bytes,
+        metavar="BYTES",
+        help="bytes expanded from archives per object (default 1GiB)",
+    )
+    limits.add_argument(
+        "--max-ratio",
+        type=_ratio,
+        default=defaults.max_ratio,
+        metavar="R",
+        help=f"compression ratio of a member past 1MiB (default {defaults.max_ratio:g})",
+    )
+    limits.add_argument(
+        "--max-size",
+        type=parse_size,
+        default=None,
+        metavar="BYTES",
+        help="size of an object or of any member (default: no limit)",
+    )
+
+
+def build_engine(args: argparse.Namespace) -> Engine:
+    """The engine the options ask for; bad rules, hash lists or limits become one-line usage errors."""
+    try:
+        ruleset = load_ruleset(args.rules, include_bundled=not args.no_bundled_rules)
+        hashes = None
+        for path in args.hashes:
+            loaded = HashList.load(path)
+            hashes = loaded if hashes is None else hashes.merged(loaded)
+        limits = Limits(
+            max_depth=args.max_depth,
+            max_members=args.max_members,
+            max_extracted_bytes=args.max_extracted,
+            max_ratio=args.max_ratio,
+            max_file_bytes=args.max_size,
+        )
+        return Engine(
+            ruleset,
+            engine=args.engine,
+            hashes=hashes,
+            limits=limits,
+            min_severity=Severity(args.min_severity),
+        )
+    except (RulesetError, HashListError) as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+
+
+# --- targets: the one place a TARGET argument becomes things to scan ---------------------------------
+
+
+class ScanTarget(Protocol):
+    """Something to scan: `name` is what results call it (a path as typed, an S3 URL)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def scan(self, engine: Engine) -> ScanResult: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    name: str
+    path: Path
+
+    def scan(self, engine: Engine) -> ScanResult:
+        return engine.scan_file(self.path, name=self.name)
+
+
+@dataclass(frozen=True)
+class UnlistedDirectory:
+    """A directory we could not list: its files were not read, so it is reported, not skipped."""
+
+    name: str
+    detail: str
+
+    def scan(self, engine: Engine) -> ScanResult:
+        return ScanResult(
+            self.name,
+            Verdict.UNSCANNABLE,
+            reason=Reason.UNREADABLE,
+            detail=self.detail,
+            backend=engine.backend,
+            ruleset_version=engine.ruleset_version,
+        )
+
+
+def expand_targets(arguments: Sequence[str]) -> list[ScanTarget]:
+    """Every TARGET argument expanded into what to scan, in a stable order. A missing path is a usage
+    error, found before anything is scanned. (Other kinds of targets, such as s3:// URLs, plug in here.)"""
+    targets: list[ScanTarget] = []
+    for argument in arguments:
+        targets.extend(_local_targets(argument))
+    return targets
+
+
+def _local_targets(argument: str) -> Iterator[ScanTarget]:
+    path = Path(argument)
+    if not os.path.lexists(path):
+        raise UsageError(f"{argument}: no such file or directory")
+    if not path.is_dir():
+        yield LocalFile(argument, path)
+        return
+    yield from _walk_directory(argument, path)
+
+
+def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
+    # Follows links to directories (their files are uploaded too) but enters each real directory once.
+    seen: set[tuple[int, int]] = set()
+    unlisted: list[ScanTarget] = []
+
+    def on_error(error: OSError) -> None:
+        where = error.filename or argument
+        unlisted.append(UnlistedDirectory(str(where), f"{where}: cannot list directory: {error.strerror}"))
+
+    for directory, subdirectories, files in os.walk(root, onerror=on_error, followlinks=True):
+        try:
+            info = Path(directory).stat()
+        except OSError:
+            subdirectories.clear()
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            subdirectories.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        subdirectories.sort()
+        for file_name in sorted(files):
+            full = Path(directory) / file_name
+            yield LocalFile(str(full), full)
+    yield from unlisted
+
+
+# --- the command -------------------------------------------------------------------------------------
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("scan", help="not built yet")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "scan",
+        help="scan files and directories for malware (YARA rules, hash list, archives opened recursively)",
+        description="Scan files and directories (recursively). Exit status: 0 every target clean; "
+        "1 any target malicious, unscannable or errored; 2 usage or runtime error.",
+    )
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="a file or a directory")
+    parser.add_argument("--format", choices=("table", "json", "sarif"), default="table")
+    add_engine_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = build_engine(args)
+    targets = expand_targets(args.targets)
+    try:
+        results = scan_all(engine, targets)
+        emit(results, args.format)
+    except BrokenPipeError:
+        raise UsageError("output closed before the results were written") from None
+    except OSError as exc:
+        raise UsageError(f"runtime error: {exc}") from None
+    return EXIT_OK if all_clean(results) else EXIT_FINDINGS
+
+
+def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
+    """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
+    stderr = Console(stderr=True)
+    if not (stderr.is_terminal and len(targets) >= PROGRESS_THRESHOLD):
+        return [target.scan(engine) for target in targets]
+    results = []
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task("scan", total=len(targets))
+        for target in targets:
+            results.append(target.scan(engine))
+            progress.advance(task)
+    return results
+
+
+def emit(results: Sequence[ScanResult], output_format: str) -> None:
+    if output_format == "json":
+        print(json.dumps(to_json_document(results), indent=2))
+    elif output_format == "sarif":
+        print(json.dumps(to_sarif(results), indent=2))
+    else:
+        console = Console(soft_wrap=False)
+        if results:
+            console.print(results_table(results))
+        console.print(summary_line(results), highlight=False)
+    sys.stdout.flush()

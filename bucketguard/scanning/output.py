@@ -1,0 +1,231 @@
+"""Scan results rendered for people (a table), for programs (JSON) and for code scanning (SARIF 2.1.0)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from rich.table import Table
+from rich.text import Text
+
+from bucketguard import __version__
+from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
+
+JSON_SCHEMA_VERSION = 1
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/bucketguard/bucketguard"
+
+VERDICT_STYLES = {
+    Verdict.CLEAN: "green",
+    Verdict.MALICIOUS: "bold red",
+    Verdict.UNSCANNABLE: "yellow",
+    Verdict.ERROR: "magenta",
+}
+# GitHub code scanning ranks security alerts by this property (0.0-10.0).
+_SECURITY_SEVERITY = {
+    Severity.LOW: "2.0",
+    Severity.MEDIUM: "5.0",
+    Severity.HIGH: "8.0",
+    Severity.CRITICAL: "9.5",
+}
+_SARIF_LEVEL = {
+    Severity.LOW: "note",
+    Severity.MEDIUM: "warning",
+    Severity.HIGH: "error",
+    Severity.CRITICAL: "error",
+}
+
+
+def summarize(results: Sequence[ScanResult]) -> dict[str, Any]:
+    counts = Counter(result.verdict for result in results)
+    backends = sorted({r.backend for r in results if r.backend})
+    versions = sorted({r.ruleset_version for r in results if r.ruleset_version})
+    return {
+        "targets": len(results),
+        **{verdict.value: counts.get(verdict, 0) for verdict in Verdict},
+        "findings": sum(len(r.findings) for r in results),
+        "bytes": sum(r.size or 0 for r in results),
+        "backend": backends[0] if len(backends) == 1 else backends,
+        "ruleset_version": versions[0] if len(versions) == 1 else versions,
+        "duration_ms": round(sum(r.duration_ms for r in results), 3),
+    }
+
+
+def all_clean(results: Sequence[ScanResult]) -> bool:
+    return all(result.is_clean for result in results)
+
+
+def to_json_document(results: Sequence[ScanResult]) -> dict[str, Any]:
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "results": [result.to_dict() for result in results],
+        "summary": summarize(results),
+    }
+
+
+def what_was_found(result: ScanResult) -> str:
+    """One line on why a result is not clean: the rules that matched, or the reason and its context."""
+    if result.findings:
+        shown = []
+        for finding in result.findings:
+            where = f" in {_inner_path(result.target, finding.path)}" if finding.path else ""
+            shown.append(f"{finding.rule} ({finding.severity.value}){where}")
+        return "; ".join(shown)
+    if result.reason is not None:
+        return f"{result.reason.value}: {result.detail}" if result.detail else result.reason.value
+    return result.detail
+
+
+def _inner_path(target: str, path: str) -> str:
+    # Findings name the full path (`outer.zip!docs/evil.js`); next to the target, the inner part suffices.
+    return path[len(target) + 1 :] if path.startswith(target + "!") else path
+
+
+def verdict_text(verdict: Verdict) -> Text:
+    return Text(verdict.value, style=VERDICT_STYLES[verdict])
+
+
+def results_table(results: Sequence[ScanResult], *, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("what was found", overflow="fold")
+    for result in results:
+        table.add_row(verdict_text(result.verdict), result.target, what_was_found(result))
+    return table
+
+
+def summary_line(results: Sequence[ScanResult]) -> str:
+    summary = summarize(results)
+    parts = [f"{summary[v.value]} {v.value}" for v in Verdict if summary[v.value]]
+    backend = summary["backend"] if isinstance(summary["backend"], str) else ", ".join(summary["backend"])
+    version = summary["ruleset_version"]
+    version_text = version if isinstance(version, str) else ", ".join(version)
+    scanned = f"{summary['targets']} scanned" + (f": {', '.join(parts)}" if parts else "")
+    engine = f" with {backend}, rules {version_text}" if backend else ""
+    return f"{scanned}{engine}"
+
+
+# --- SARIF -------------------------------------------------------------------------------------------
+
+
+def _problem_rule_id(result: ScanResult) -> str:
+    reason = result.reason.value if result.reason else "unknown"
+    return f"bucketguard/{result.verdict.value}/{reason}"
+
+
+def _artifact_uri(target: str) -> str:
+    return quote(target.replace("\\", "/"), safe="/:!@$&'()*+,;=-._~")
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _location(target: str) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": _artifact_uri(target)},
+            "region": {"startLine": 1},
+        }
+    }
+
+
+def _finding_rule(finding: Finding) -> dict[str, Any]:
+    description = finding.detail or finding.rule
+    return {
+        "id": finding.rule,
+        "name": finding.rule,
+        "shortDescription": {"text": description},
+        "fullDescription": {"text": description},
+        "help": {"text": f"Rule {finding.rule} ({finding.source.value}): {description}"},
+        "defaultConfiguration": {"level": _SARIF_LEVEL[finding.severity]},
+        "properties": {
+            "security-severity": _SECURITY_SEVERITY[finding.severity],
+            "tags": ["security", "malware", finding.source.value],
+        },
+    }
+
+
+def _problem_rule(result: ScanResult) -> dict[str, Any]:
+    verdict = result.verdict.value
+    reason = result.reason.value if result.reason else "unknown"
+    text = f"The object could not be scanned completely ({verdict}: {reason}); it is not known to be clean."
+    return {
+        "id": _problem_rule_id(result),
+        "name": f"{verdict}-{reason}".replace("_", "-"),
+        "shortDescription": {"text": f"Object {verdict}: {reason}"},
+        "fullDescription": {"text": text},
+        "help": {"text": text},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"security-severity": "5.0", "tags": ["security", verdict]},
+    }
+
+
+def to_sarif(results: Sequence[ScanResult]) -> dict[str, Any]:
+    """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules in tool.driver.rules, one result per
+    finding and one per object that could not be scanned (never silently dropped)."""
+    rules: dict[str, dict[str, Any]] = {}
+    sarif_results: list[dict[str, Any]] = []
+    for result in results:
+        for finding in result.findings:
+            rules.setdefault(finding.rule, _finding_rule(finding))
+            where = finding.path or result.target
+            sarif_results.append(
+                {
+                    "ruleId": finding.rule,
+                    "level": _SARIF_LEVEL[finding.severity],
+                    "message": {"text": f"{finding.rule} matched {where}: {finding.detail or finding.rule}"},
+                    "locations": [_location(result.target)],
+                    "partialFingerprints": {
+                        "bucketguard/v1": _fingerprint(result.target, finding.rule, finding.path)
+                    },
+                    "properties": {
+                        "verdict": result.verdict.value,
+                        "source": finding.source.value,
+                        "severity": finding.severity.value,
+                        "innerPath": finding.path,
+                        "sha256": result.sha256,
+                    },
+                }
+            )
+        if result.verdict in (Verdict.UNSCANNABLE, Verdict.ERROR):
+            rule_id = _problem_rule_id(result)
+            rules.setdefault(rule_id, _problem_rule(result))
+            sarif_results.append(
+                {
+                    "ruleId": rule_id,
+                    "level": "error",
+                    "message": {"text": f"{result.target}: {what_was_found(result)}"},
+                    "locations": [_location(result.target)],
+                    "partialFingerprints": {"bucketguard/v1": _fingerprint(result.target, rule_id)},
+                    "properties": {"verdict": result.verdict.value, "sha256": result.sha256},
+                }
+            )
+    rule_list = list(rules.values())
+    index = {rule["id"]: position for position, rule in enumerate(rule_list)}
+    for item in sarif_results:
+        item["ruleIndex"] = index[item["ruleId"]]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "bucketguard",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rule_list,
+                    }
+                },
+                "automationDetails": {"id": "bucketguard/scan/"},
+                "results": sarif_results,
+                "properties": {"summary": summarize(results)},
+            }
+        ],
+    }
