@@ -11,6 +11,8 @@ PRESIGN_TTL_SECONDS = "BUCKETGUARD_PRESIGN_TTL_SECONDS"
 SKIP_PREFIXES = "BUCKETGUARD_SKIP_PREFIXES"  # comma-separated
 SKIP_SUFFIXES = "BUCKETGUARD_SKIP_SUFFIXES"  # comma-separated
 SKIP_LARGER_THAN_BYTES = "BUCKETGUARD_SKIP_LARGER_THAN_BYTES"
+# keys the platform writes itself into the protected bucket (never rescanned); comma-separated prefixes
+PLATFORM_PREFIXES = "BUCKETGUARD_PLATFORM_PREFIXES"
 
 # scanner (scanner account)
 RULESET_PATH = "BUCKETGUARD_RULESET_PATH"
@@ -19,6 +21,12 @@ MAX_OBJECT_BYTES = "BUCKETGUARD_MAX_OBJECT_BYTES"
 SCANNER_ID = "BUCKETGUARD_SCANNER_ID"
 ENGINE = "BUCKETGUARD_ENGINE"
 MIN_SEVERITY = "BUCKETGUARD_MIN_SEVERITY"
+TMP_DIR = "BUCKETGUARD_TMP_DIR"  # where downloads are streamed (default: the system temp dir, /tmp on Lambda)
+# comma-separated origins (scheme://host[:port]) the scanner may download from besides https://*.amazonaws.com
+DOWNLOAD_ORIGINS = "BUCKETGUARD_DOWNLOAD_ORIGINS"
+DOWNLOAD_TIMEOUT_SECONDS = "BUCKETGUARD_DOWNLOAD_TIMEOUT_SECONDS"
+# comma-separated result topic ARNs the scanner may publish to (empty: any; the IAM policy still restricts)
+ALLOWED_RESULT_TOPIC_ARNS = "BUCKETGUARD_ALLOWED_RESULT_TOPIC_ARNS"
 
 # post-scan actions (storage account)
 ACTIONS = "BUCKETGUARD_ACTIONS"  # comma-separated subset of tag,quarantine,promote,notify
@@ -27,6 +35,7 @@ QUARANTINE_VERDICTS = "BUCKETGUARD_QUARANTINE_VERDICTS"  # comma-separated, defa
 PROMOTE_BUCKET = "BUCKETGUARD_PROMOTE_BUCKET"
 PROMOTE_DELETE_SOURCE = "BUCKETGUARD_PROMOTE_DELETE_SOURCE"
 ALERT_TOPIC_ARN = "BUCKETGUARD_ALERT_TOPIC_ARN"
+NOTIFY_VERDICTS = "BUCKETGUARD_NOTIFY_VERDICTS"  # comma-separated, default "malicious,unscannable,error"
 WEBHOOK_SECRET_ARN = "BUCKETGUARD_WEBHOOK_SECRET_ARN"  # noqa: S105 (a variable name) - the webhook URL is a secret: never in plain env
 
 LOG_LEVEL = "BUCKETGUARD_LOG_LEVEL"

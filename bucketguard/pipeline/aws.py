@@ -1,0 +1,46 @@
+"""Small helpers around boto3 errors and the event envelopes Lambda hands us (SQS, SNS, S3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+# What S3 answers for a key or version that no longer exists (404), or a delete marker's version (405).
+_GONE_CODES = frozenset({"404", "405", "NoSuchKey", "NoSuchVersion", "NotFound", "MethodNotAllowed"})
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_gone(exc: BaseException) -> bool:
+    """True when S3 says the object (version) does not exist any more."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    return error_code(exc) in _GONE_CODES or status in ("404", "405")
+
+
+def unwrap_sns(body: str) -> str:
+    """The message inside an SNS envelope (SQS subscription without raw delivery), or the body itself."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        return body
+    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
+        message: str = data["Message"]
+        return message
+    return body
+
+
+def sqs_receive_count(record: Any) -> int:
+    """ApproximateReceiveCount of an SQS record (a dict or a powertools SQSRecord)."""
+    attributes = record.get("attributes", {}) if isinstance(record, dict) else record.attributes.raw_event
+    try:
+        return int(attributes.get("ApproximateReceiveCount", "1"))
+    except (TypeError, ValueError):
+        return 1

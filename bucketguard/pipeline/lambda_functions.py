@@ -1,0 +1,194 @@
+"""The three Lambda functions as objects: clients and settings injected, one `handle(event, context)` each.
+
+`functions/<name>/app.py` builds one from the environment per container; the embedded AWS builds them with
+its own clients. Per-record processing with partial batch failure (Powertools' BatchProcessor): one bad
+message fails alone and is retried, then goes to the queue's DLQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from bucketguard.pipeline import env
+from bucketguard.pipeline.aws import unwrap_sns
+from bucketguard.pipeline.listener import ListenerOutcome, handle_notification
+from bucketguard.pipeline.messages import ScanResultEvent
+from bucketguard.pipeline.notify import WebhookNotifier
+from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
+from bucketguard.pipeline.scanner import Scanner
+from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings
+
+log = logging.getLogger("bucketguard.lambda")
+METRICS_NAMESPACE = "BucketGuard"
+
+
+def _receive_count(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError):
+        return 1
+
+
+class _SqsFunction:
+    """Shared plumbing: partial batch response, a metric sink, failures logged without message bodies."""
+
+    name = "function"
+
+    def __init__(self, metrics: Any = None) -> None:
+        self.metrics = metrics  # an aws_lambda_powertools Metrics, or None (tests, the embedded AWS)
+
+    def count(self, metric: str, value: float = 1, **dimensions: str) -> None:
+        if self.metrics is None:
+            return
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self.metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+
+    def _guarded(self, process: Callable[[SQSRecord], Any]) -> Callable[[SQSRecord], Any]:
+        def record_handler(record: SQSRecord) -> Any:
+            try:
+                return process(record)
+            except Exception as exc:
+                # The message body may hold a presigned URL: log its id and the error type only.
+                log.error(
+                    "message failed: it will be retried, then sent to the DLQ",
+                    extra={
+                        "function": self.name,
+                        "message_id": record.message_id,
+                        "error": type(exc).__name__,
+                        "receive_count": _receive_count(record),
+                    },
+                )
+                self.count("MessagesFailed")
+                raise
+
+        return record_handler
+
+    def process(self, record: SQSRecord) -> Any:
+        raise NotImplementedError
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        processor = BatchProcessor(event_type=EventType.SQS)
+        try:
+            response: dict[str, Any] = dict(
+                process_partial_response(
+                    event=event,
+                    record_handler=self._guarded(self.process),
+                    processor=processor,
+                    context=context,
+                )
+            )
+        finally:
+            if self.metrics is not None:
+                self.metrics.flush_metrics()
+        return response
+
+
+class ListenerFunction(_SqsFunction):
+    name = "listener"
+
+    def __init__(self, settings: ListenerSettings, s3: Any, sqs: Any, *, metrics: Any = None) -> None:
+        super().__init__(metrics)
+        self.settings = settings
+        self.s3 = s3
+        self.sqs = sqs
+
+    def process(self, record: SQSRecord) -> list[ListenerOutcome]:
+        outcomes = handle_notification(self.s3, self.sqs, record.body, self.settings)
+        for outcome in outcomes:
+            self.count(
+                {"requested": "ScanRequested", "skipped": "ObjectSkipped", "gone": "ObjectGone"}[
+                    outcome.action
+                ]
+            )
+        return outcomes
+
+    @classmethod
+    def from_environment(cls) -> ListenerFunction:
+        import boto3
+        from botocore.config import Config
+
+        # SigV4 presigning: the URL names the exact version and expires after the configured TTL.
+        s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+        return cls(ListenerSettings.resolve(), s3, boto3.client("sqs"), metrics=_metrics("listener"))
+
+
+class ScannerFunction(_SqsFunction):
+    name = "scanner"
+
+    def __init__(self, scanner: Scanner, *, metrics: Any = None) -> None:
+        super().__init__(metrics)
+        self.scanner = scanner
+
+    def process(self, record: SQSRecord) -> ScanResultEvent:
+        event = self.scanner.handle_request(record.body)
+        self.count(f"Verdict_{event.verdict.value}")
+        return event
+
+    @classmethod
+    def from_environment(cls) -> ScannerFunction:
+        import boto3
+
+        scanner = Scanner(ScannerSettings.resolve(), boto3.client("sns"))
+        scanner.engine  # noqa: B018 - compile the rules during init, once per container
+        return cls(scanner, metrics=_metrics("scanner"))
+
+
+class PostScanFunction(_SqsFunction):
+    """Fed by an SQS queue subscribed to the result topic (raw delivery or SNS envelope both accepted)."""
+
+    name = "postscan"
+
+    def __init__(self, postscan: PostScan, *, metrics: Any = None) -> None:
+        super().__init__(metrics)
+        self.postscan = postscan
+
+    def process(self, record: SQSRecord) -> PostScanOutcome:
+        event = ScanResultEvent.from_json(unwrap_sns(record.body))
+        outcome = self.postscan.apply(event, is_retry=_receive_count(record) > 1)
+        for action in outcome.actions:
+            self.count(f"Action_{action}")
+        log.info(
+            "post-scan done",
+            extra={
+                "bucket": event.bucket,
+                "key": event.key,
+                "version_id": event.version_id,
+                "verdict": event.verdict.value,
+                "status": outcome.status,
+                "actions": outcome.actions,
+            },
+        )
+        return outcome
+
+    @classmethod
+    def from_environment(cls) -> PostScanFunction:
+        import boto3
+
+        settings = PostScanSettings.resolve()
+        webhook = (
+            WebhookNotifier(boto3.client("secretsmanager"), settings.webhook_secret_arn)
+            if settings.webhook_secret_arn
+            else None
+        )
+        postscan = PostScan(settings, boto3.client("s3"), sns=boto3.client("sns"), webhook=webhook)
+        return cls(postscan, metrics=_metrics("postscan"))
+
+
+def _metrics(service: str) -> Any:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=METRICS_NAMESPACE, service=f"bucketguard-{service}")
+
+
+def lambda_logger() -> Any:
+    """The JSON logger of the deployed functions; `bucketguard.*` loggers propagate into it."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service="bucketguard", level=os.environ.get(env.LOG_LEVEL, "INFO"))

@@ -1,0 +1,176 @@
+"""Bucket listener (storage account): S3 ObjectCreated notifications in, scan requests out.
+
+For each created object: decode the key, skip what the platform wrote itself and what is configured to be
+skipped, pin the exact version, presign a short GET of that version and send the request to the scanner queue.
+An object already deleted is dropped (logged), never retried: retrying cannot bring it back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from bucketguard.pipeline.aws import is_gone, unwrap_sns
+from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
+from bucketguard.pipeline.settings import ListenerSettings
+
+log = logging.getLogger("bucketguard.listener")
+
+
+@dataclass(frozen=True)
+class CreatedObject:
+    bucket: str
+    key: str  # decoded
+    size: int
+    etag: str
+    version_id: str | None  # None when the notification did not carry one
+
+
+@dataclass(frozen=True)
+class ListenerOutcome:
+    bucket: str
+    key: str
+    action: str  # "requested" | "skipped" | "gone"
+    why: str = ""
+    version_id: str | None = None
+
+
+def parse_object_created(body: str) -> list[CreatedObject]:
+    """The created objects named in one SQS message body (S3 notification, maybe inside an SNS envelope)."""
+    try:
+        data = json.loads(unwrap_sns(body))
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage(f"S3 notification: body is not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("S3 notification: body is not a JSON object")
+    if data.get("Event") == "s3:TestEvent":
+        return []
+    records = data.get("Records")
+    if not isinstance(records, list):
+        raise InvalidMessage("S3 notification: no 'Records' list")
+    created = []
+    for index, record in enumerate(records):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        try:
+            s3 = record["s3"]
+            obj = s3["object"]
+            created.append(
+                CreatedObject(
+                    bucket=str(s3["bucket"]["name"]),
+                    # S3 URL-encodes keys in notifications, with '+' for spaces
+                    key=unquote_plus(str(obj["key"])),
+                    size=int(obj.get("size", 0)),
+                    etag=str(obj.get("eTag", "")).strip('"'),
+                    version_id=str(obj["versionId"]) if obj.get("versionId") else None,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidMessage(f"S3 notification: record {index} is malformed ({exc!r})") from None
+    return created
+
+
+def skip_reason(obj: CreatedObject, settings: ListenerSettings) -> str | None:
+    """Why this object is not scanned, or None to scan it. 0-byte objects are scanned like any other."""
+    if settings.quarantine_bucket and obj.bucket == settings.quarantine_bucket:
+        return "platform copy (quarantine bucket)"
+    for prefix in settings.platform_prefixes:
+        if obj.key.startswith(prefix):
+            return f"platform copy (prefix {prefix!r})"
+    for prefix in settings.skip_prefixes:
+        if obj.key.startswith(prefix):
+            return f"skipped prefix {prefix!r}"
+    for suffix in settings.skip_suffixes:
+        if obj.key.endswith(suffix):
+            return f"skipped suffix {suffix!r}"
+    if settings.skip_larger_than_bytes is not None and obj.size > settings.skip_larger_than_bytes:
+        return f"larger than {settings.skip_larger_than_bytes} bytes"
+    return None
+
+
+def _head(s3: Any, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id and version_id != "null":
+        params["VersionId"] = version_id
+    head: dict[str, Any] = s3.head_object(**params)
+    return head
+
+
+def pin_version(s3: Any, obj: CreatedObject) -> tuple[str | None, str, int] | None:
+    """(version id, etag, size) of exactly the object the notification announced, or None if it is gone.
+
+    Real S3 notifications of versioned buckets carry versionId. When one does not (unversioned bucket, or
+    moto), the version is found by the notification's ETag so an overwrite racing us is not mistaken for it.
+    """
+    try:
+        if obj.version_id:
+            head = _head(s3, obj.bucket, obj.key, obj.version_id)
+            return obj.version_id, str(head["ETag"]).strip('"'), int(head["ContentLength"])
+        head = _head(s3, obj.bucket, obj.key, None)
+    except ClientError as exc:
+        if is_gone(exc):
+            return None
+        raise
+    etag = str(head["ETag"]).strip('"')
+    if not obj.etag or etag == obj.etag:
+        return head.get("VersionId"), etag, int(head["ContentLength"])
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=obj.bucket, Prefix=obj.key):
+        for version in page.get("Versions", []):  # newest first
+            if version["Key"] == obj.key and str(version["ETag"]).strip('"') == obj.etag:
+                return str(version["VersionId"]), obj.etag, int(version["Size"])
+    return None  # overwritten in an unversioned bucket: the newer object has its own notification
+
+
+def presign_version_get(s3: Any, bucket: str, key: str, version_id: str | None, ttl_seconds: int) -> str:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id and version_id != "null":
+        params["VersionId"] = version_id
+    url: str = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
+    return url
+
+
+def request_scan(s3: Any, sqs: Any, obj: CreatedObject, settings: ListenerSettings) -> ListenerOutcome:
+    reason = skip_reason(obj, settings)
+    if reason:
+        log.info("not scanned", extra={"bucket": obj.bucket, "key": obj.key, "why": reason})
+        return ListenerOutcome(obj.bucket, obj.key, "skipped", reason, obj.version_id)
+    pinned = pin_version(s3, obj)
+    if pinned is None:
+        log.warning("object gone before its scan was requested", extra={"bucket": obj.bucket, "key": obj.key})
+        return ListenerOutcome(obj.bucket, obj.key, "gone", "deleted or overwritten", obj.version_id)
+    version_id, etag, size = pinned
+    request = ScanRequest(
+        request_id=str(uuid.uuid4()),
+        bucket=obj.bucket,
+        key=obj.key,
+        version_id=version_id if version_id != "null" else None,
+        etag=etag,
+        size=size,
+        url=presign_version_get(s3, obj.bucket, obj.key, version_id, settings.presign_ttl_seconds),
+        result_topic_arn=settings.result_topic_arn,
+        storage_stack_id=settings.storage_stack_id,
+        requested_at=utc_now_iso(),
+    )
+    sqs.send_message(QueueUrl=settings.scanner_queue_url, MessageBody=request.to_json())
+    log.info(
+        "scan requested",
+        extra={
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "version_id": version_id,
+            "request_id": request.request_id,
+        },
+    )
+    return ListenerOutcome(obj.bucket, obj.key, "requested", "", request.version_id)
+
+
+def handle_notification(s3: Any, sqs: Any, body: str, settings: ListenerSettings) -> list[ListenerOutcome]:
+    """Everything one SQS message asks for. Raises on a transient failure so the message is retried."""
+    return [request_scan(s3, sqs, obj, settings) for obj in parse_object_created(body)]

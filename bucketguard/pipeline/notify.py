@@ -1,0 +1,108 @@
+"""Human-readable alerts: an SNS topic (email subscriptions) and an optional Slack or Teams webhook.
+
+The webhook URL is a secret kept in Secrets Manager; it is fetched once per container and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from bucketguard.pipeline.messages import ScanResultEvent
+
+log = logging.getLogger("bucketguard.notify")
+
+
+def alert_subject(event: ScanResultEvent) -> str:
+    subject = f"[bucketguard] {event.verdict.value}: s3://{event.bucket}/{event.key}"
+    return subject if len(subject) <= 99 else subject[:96] + "..."  # SNS subjects are < 100 characters
+
+
+def alert_text(event: ScanResultEvent, actions_taken: list[str]) -> str:
+    r = event.result
+    lines = [
+        f"Object:   s3://{event.bucket}/{event.key}",
+        f"Version:  {event.version_id or '(unversioned)'}",
+        f"Verdict:  {r.verdict.value}",
+    ]
+    if r.reason:
+        lines.append(f"Reason:   {r.reason.value}" + (f" ({r.detail})" if r.detail else ""))
+    for finding in r.findings:
+        where = f" in {finding.path}" if finding.path else ""
+        lines.append(f"Finding:  {finding.rule} [{finding.severity.value}]{where}")
+    lines += [
+        f"Actions:  {', '.join(actions_taken) or 'none'}",
+        f"Scanned:  {event.scanned_at} by {event.scanner_id} (ruleset {r.ruleset_version or '-'})",
+        f"SHA-256:  {r.sha256 or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass
+class WebhookNotifier:
+    """Posts alerts to a Slack or Teams incoming webhook whose URL is a Secrets Manager secret.
+
+    The secret is either the URL itself or JSON {"url": ..., "kind": "slack" | "teams"}.
+    """
+
+    secrets: Any
+    secret_arn: str
+    timeout: float = 10.0
+    _target: tuple[str, str] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _resolve(self) -> tuple[str, str]:
+        with self._lock:
+            if self._target is None:
+                value = str(self.secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"]).strip()
+                url, kind = value, ""
+                if value.startswith("{"):
+                    data = json.loads(value)
+                    url, kind = str(data["url"]), str(data.get("kind", ""))
+                if not kind:
+                    kind = "teams" if "office" in (urlsplit(url).hostname or "") else "slack"
+                self._target = (url, kind)
+            return self._target
+
+    def send(self, text: str) -> bool:
+        """True when the webhook accepted the alert. Failures are logged without the URL, never raised."""
+        try:
+            url, kind = self._resolve()
+        except Exception as exc:  # a broken secret must not stop tagging or quarantine
+            log.error("webhook secret unusable", extra={"error": type(exc).__name__})
+            return False
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            log.error("webhook URL is not https: refused", extra={"kind": kind})
+            return False
+        payload = {"text": text} if kind == "slack" else {"text": text.replace("\n", "  \n")}
+        request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+            url,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return 200 <= int(response.status) < 300
+        except urllib.error.HTTPError as exc:
+            log.error("webhook refused the alert", extra={"kind": kind, "status": exc.code})
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            log.error("webhook unreachable", extra={"kind": kind, "error": type(exc).__name__})
+        return False
+
+
+def publish_alert(sns: Any, topic_arn: str, event: ScanResultEvent, text: str) -> None:
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=alert_subject(event),
+        Message=text,
+        MessageAttributes={"verdict": {"DataType": "String", "StringValue": event.verdict.value}},
+    )

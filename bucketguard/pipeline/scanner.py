@@ -1,0 +1,175 @@
+"""Scanner (scanner account): a scan request in, a scan-result event out to the requesting storage's topic.
+
+The object is streamed to a temporary file under a size cap and scanned from disk; the temporary file is
+removed in every path. The scanner holds no S3 permission: it reads only through the presigned URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bucketguard.pipeline.download import (
+    DownloadRefused,
+    DownloadTooLarge,
+    TransientDownloadError,
+    check_origin,
+    download,
+)
+from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent, utc_now_iso
+from bucketguard.pipeline.settings import ScannerSettings
+from bucketguard.scanning.result import Reason, ScanResult, Verdict
+
+if TYPE_CHECKING:
+    from bucketguard.scanning.engine import Engine
+
+log = logging.getLogger("bucketguard.scanner")
+
+_ENGINES: dict[tuple[Any, ...], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(settings: ScannerSettings) -> Engine:
+    """The engine for these settings, built once per container: compiling rules is the slow part."""
+    from bucketguard.scanning.engine import Engine, Limits
+    from bucketguard.scanning.hashes import HashList
+    from bucketguard.scanning.ruleset import load_artifact, load_ruleset
+
+    key = (settings.ruleset_path, settings.hashes_path, settings.engine, settings.min_severity)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            ruleset = load_artifact(settings.ruleset_path) if settings.ruleset_path else load_ruleset()
+            hashes = HashList.load(settings.hashes_path) if settings.hashes_path else None
+            _ENGINES[key] = Engine(
+                ruleset,
+                engine=settings.engine,
+                hashes=hashes,
+                limits=Limits(max_file_bytes=settings.max_object_bytes),
+                min_severity=settings.min_severity,
+                work_dir=settings.tmp_dir,
+            )
+        return _ENGINES[key]
+
+
+class Scanner:
+    def __init__(self, settings: ScannerSettings, sns: Any, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.sns = sns
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = engine_for(self.settings)
+        return self._engine
+
+    def _unscanned(self, request: ScanRequest, verdict: Verdict, reason: Reason, detail: str) -> ScanResult:
+        return ScanResult(
+            target=request.key,
+            verdict=verdict,
+            reason=reason,
+            detail=detail,
+            size=request.size,
+            backend=self.engine.backend,
+            ruleset_version=self.engine.ruleset_version,
+        )
+
+    def scan(self, request: ScanRequest) -> ScanResult:
+        """Download and scan one object version. Raises TransientDownloadError when a retry may help."""
+        cap = self.settings.max_object_bytes
+        if request.size > cap:
+            detail = f"object is {request.size} bytes, over the scanner's cap of {cap}"
+            return self._unscanned(request, Verdict.UNSCANNABLE, Reason.TOO_LARGE, detail)
+        engine = self.engine  # compile before downloading: a bad ruleset must not cost a download
+        tmp_dir = self.settings.tmp_dir
+        if tmp_dir is not None:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="bucketguard-", dir=tmp_dir)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    got = download(
+                        request.url,
+                        out,
+                        max_bytes=cap,
+                        etag=request.etag,
+                        timeout=self.settings.download_timeout_seconds,
+                    )
+                except DownloadTooLarge as exc:
+                    return self._unscanned(request, Verdict.UNSCANNABLE, exc.reason, exc.detail)
+                except DownloadRefused as exc:
+                    return self._unscanned(request, Verdict.ERROR, exc.reason, exc.detail)
+            if got.size != request.size:
+                detail = f"read {got.size} bytes but the version has {request.size}"
+                return self._unscanned(request, Verdict.ERROR, Reason.DOWNLOAD_FAILED, detail)
+            return engine.scan_file(path, name=request.key)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def check_request(self, request: ScanRequest) -> None:
+        allowed = self.settings.allowed_result_topic_arns
+        if allowed and request.result_topic_arn not in allowed:
+            raise InvalidMessage(f"scan request: result topic {request.result_topic_arn} is not registered")
+        try:
+            check_origin(request.url, self.settings.download_origins)
+        except ValueError as exc:
+            raise InvalidMessage(f"scan request: {exc}") from None
+
+    def handle_request(self, body: str) -> ScanResultEvent:
+        """One SQS message: parse, scan, publish. Raises when the message should be retried."""
+        request = ScanRequest.from_json(body)
+        self.check_request(request)
+        started = time.monotonic()
+        try:
+            result = self.scan(request)
+        except InvalidMessage:
+            raise
+        except Exception as exc:
+            # A transient download failure is retried by SQS; anything else is a bug we must not hide
+            # behind a retry loop: it is reported as an error verdict (never clean).
+            if isinstance(exc, TransientDownloadError):
+                raise
+            log.exception("scan failed", extra={"bucket": request.bucket, "key": request.key})
+            result = self._unscanned(
+                request, Verdict.ERROR, Reason.INTERNAL_ERROR, f"scanner failed: {type(exc).__name__}"
+            )
+        event = ScanResultEvent.for_request(
+            request,
+            result,
+            scan_id=str(uuid.uuid4()),
+            scanner_id=self.settings.scanner_id,
+            scanned_at=utc_now_iso(),
+        )
+        self.publish(event, request.result_topic_arn)
+        log.info(
+            "scanned",
+            extra={
+                "bucket": request.bucket,
+                "key": request.key,
+                "version_id": request.version_id,
+                "verdict": result.verdict.value,
+                "reason": result.reason.value if result.reason else None,
+                "rules": [f.rule for f in result.findings],
+                "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return event
+
+    def publish(self, event: ScanResultEvent, topic_arn: str) -> None:
+        self.sns.publish(
+            TopicArn=topic_arn,
+            Message=event.to_json(),
+            Subject=f"bucketguard scan result: {event.verdict.value}",
+            # attributes let subscribers filter (e.g. only non-clean verdicts to a SIEM queue)
+            MessageAttributes={
+                "verdict": {"DataType": "String", "StringValue": event.verdict.value},
+                "bucket": {"DataType": "String", "StringValue": event.bucket},
+            },
+        )
