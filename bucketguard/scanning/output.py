@@ -75,7 +75,9 @@ def what_was_found(result: ScanResult) -> str:
             shown.append(f"{finding.rule} ({finding.severity.value}){where}")
         return "; ".join(shown)
     if result.reason is not None:
-        return f"{result.reason.value}: {result.detail}" if result.detail else result.reason.value
+        # Details name the full path; next to the target column, what is inside it is enough.
+        detail = result.detail.replace(f"{result.target}!", "").replace(f"{result.target}: ", "")
+        return f"{result.reason.value}: {detail}" if detail else result.reason.value
     return result.detail
 
 
