@@ -1,11 +1,50 @@
-"""`python -m bucketguard build` (placeholder until its issue lands)."""
+"""`python -m bucketguard build`: the Lambda artifact for the Python 3.12 runtime (bucketguard.packaging)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from bucketguard.cli import EXIT_OK, UsageError
+from bucketguard.packaging import ARCHITECTURES, DEFAULT_OUTPUT, LAMBDA_PYTHON_VERSION, PackagingError, build
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("build", help="not built yet")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "build",
+        help="build the Lambda artifact (platform wheels, library, handlers, compiled rules)",
+        description="Build the Lambda artifact that `pulumi up` deploys: <output>/<architecture>/package "
+        "and manifest.json. Needs pip access to PyPI for the platform wheels.",
+    )
+    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="arm64")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT}")
+    parser.add_argument(
+        "--python-version",
+        default=LAMBDA_PYTHON_VERSION,
+        help=f"target interpreter (default {LAMBDA_PYTHON_VERSION}, the Lambda runtime; other values are for "
+        "local tests)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        directory, manifest = build(args.architecture, args.output, python_version=args.python_version)
+    except PackagingError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"schema_version": 1, "artifact": str(directory), "manifest": json.loads(manifest.to_json())}
+            )
+        )
+    else:
+        print(
+            f"built {directory} ({manifest.architecture}, Python {manifest.python_version}, "
+            f"{manifest.file_count} files, {manifest.size_bytes / 1e6:.1f} MB, "
+            f"content sha256:{manifest.content_sha256[:12]}, rules {manifest.ruleset_version})"
+        )
+    return EXIT_OK

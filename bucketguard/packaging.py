@@ -1,0 +1,232 @@
+"""Builds the Lambda artifact: one directory the three functions share, with a manifest.
+
+    <output>/<architecture>/manifest.json
+    <output>/<architecture>/package/      the zip root Lambda unpacks into /var/task:
+        third-party wheels for the Lambda runtime (functions/requirements.txt),
+        bucketguard/ (the library), functions/ (the handlers), bucketguard-ruleset.zip (compiled rules)
+
+The wheels are chosen for the Lambda platform, not the build machine: `pip install --platform
+manylinux2014_<arch> --platform manylinux_2_28_<arch> --only-binary=:all: --python-version 3.12`.
+Both tags are needed: yara-x's current wheels are manylinux_2_28 only; with manylinux2014 alone pip
+silently falls back to an old yara-x on x86_64 and finds nothing on aarch64. The Lambda Python 3.12
+runtime is Amazon Linux 2023 (glibc 2.34), which runs manylinux_2_28 wheels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+MANIFEST_SCHEMA_VERSION = 1
+LAMBDA_PYTHON_VERSION = "3.12"
+ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
+RULESET_FILE = "bucketguard-ruleset.zip"
+HANDLERS = {
+    "listener": "functions.listener.app.handler",
+    "scanner": "functions.scanner.app.handler",
+    "postscan": "functions.postscan.app.handler",
+}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = REPO_ROOT / "functions" / "requirements.txt"
+DEFAULT_OUTPUT = REPO_ROOT / "build" / "lambda"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "requirements.txt", "tests")
+
+
+class PackagingError(RuntimeError):
+    """The artifact could not be built or does not match what is asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema_version: int
+    architecture: str
+    python_version: str
+    platforms: list[str]
+    requirements_sha256: str
+    sources_sha256: str
+    content_sha256: str
+    ruleset_version: str
+    ruleset_file: str
+    handlers: dict[str, str]
+    file_count: int
+    size_bytes: int
+    built_at: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def platforms_for(architecture: str) -> list[str]:
+    machine = ARCHITECTURES[architecture]
+    return [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"]
+
+
+def pip_command(architecture: str, python_version: str, target: Path, requirements: Path) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+    ]
+    for platform in platforms_for(architecture):
+        command += ["--platform", platform]
+    command += [
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--target",
+        str(target),
+        "--requirement",
+        str(requirements),
+    ]
+    return command
+
+
+def tree_sha256(root: Path) -> tuple[str, int, int]:
+    """sha256 over the sorted relative paths and contents of every file under root (count, bytes too)."""
+    digest = hashlib.sha256()
+    count = size = 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        relative = path.relative_to(root).as_posix()
+        data = path.read_bytes()
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
+        count += 1
+        size += len(data)
+    return digest.hexdigest(), count, size
+
+
+def sources_sha256(repo_root: Path = REPO_ROOT) -> str:
+    """The hash of the library and handlers the artifact copies, to detect a stale build."""
+    digest = hashlib.sha256()
+    for folder in ("bucketguard", "functions"):
+        for path in sorted((repo_root / folder).rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(path.relative_to(repo_root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def artifact_dir(output: Path, architecture: str) -> Path:
+    return output / architecture
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / "manifest.json"
+    try:
+        raw = json.loads(path.read_text())
+        return Manifest(**raw)
+    except FileNotFoundError:
+        raise PackagingError(f"{path}: no manifest (run `python -m bucketguard build`)") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise PackagingError(
+            f"{path}: unreadable manifest ({exc}); rebuild with `python -m bucketguard build`"
+        ) from None
+
+
+def problems(directory: Path, architecture: str, *, python_version: str = LAMBDA_PYTHON_VERSION) -> list[str]:
+    """What is wrong with the artifact in directory for this architecture; empty when it can be deployed."""
+    try:
+        manifest = read_manifest(directory)
+    except PackagingError as exc:
+        return [str(exc)]
+    found: list[str] = []
+    if manifest.architecture != architecture:
+        found.append(f"built for {manifest.architecture}, the scanner is configured for {architecture}")
+    if manifest.python_version != python_version:
+        found.append(
+            f"built for Python {manifest.python_version}, the Lambda runtime is Python {python_version}"
+        )
+    if REQUIREMENTS.exists() and manifest.requirements_sha256 != file_sha256(REQUIREMENTS):
+        found.append("functions/requirements.txt changed since the build")
+    if manifest.sources_sha256 != sources_sha256():
+        found.append("bucketguard/ or functions/ changed since the build")
+    content, _, _ = tree_sha256(directory / "package")
+    if content != manifest.content_sha256:
+        found.append("package/ does not match the manifest's content hash (modified or partial build)")
+    return found
+
+
+Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(command), capture_output=True, text=True, check=False)
+
+
+def build(
+    architecture: str,
+    output: Path = DEFAULT_OUTPUT,
+    *,
+    python_version: str = LAMBDA_PYTHON_VERSION,
+    requirements: Path = REQUIREMENTS,
+    runner: Runner = _run,
+) -> tuple[Path, Manifest]:
+    """Builds <output>/<architecture>/ (replacing any previous build) and returns it with its manifest."""
+    if architecture not in ARCHITECTURES:
+        raise PackagingError(f"--architecture: {architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+    if not requirements.is_file():
+        raise PackagingError(f"{requirements}: the Lambda requirements file is missing")
+    missing = [h for h in HANDLERS if not (REPO_ROOT / "functions" / h / "app.py").is_file()]
+    if missing:
+        raise PackagingError(f"functions/{missing[0]}/app.py: handler module missing; nothing to package")
+    directory = artifact_dir(output, architecture)
+    staging = directory.with_name(f".{architecture}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    package = staging / "package"
+    package.mkdir(parents=True)
+    result = runner(pip_command(architecture, python_version, package, requirements))
+    if result.returncode != 0:
+        last = (result.stderr or result.stdout or "").strip().splitlines()[-1:] or ["no output"]
+        raise PackagingError(
+            f"pip could not fetch the {architecture} wheels for Python {python_version} "
+            f"(exit {result.returncode}): {last[0]}"
+        )
+    shutil.copytree(REPO_ROOT / "bucketguard", package / "bucketguard", ignore=_IGNORED)
+    shutil.copytree(REPO_ROOT / "functions", package / "functions", ignore=_IGNORED)
+    ruleset_version = _write_ruleset(package / RULESET_FILE)
+    content, count, size = tree_sha256(package)
+    manifest = Manifest(
+        schema_version=MANIFEST_SCHEMA_VERSION,
+        architecture=architecture,
+        python_version=python_version,
+        platforms=platforms_for(architecture),
+        requirements_sha256=file_sha256(requirements),
+        sources_sha256=sources_sha256(),
+        content_sha256=content,
+        ruleset_version=ruleset_version,
+        ruleset_file=RULESET_FILE,
+        handlers=dict(HANDLERS),
+        file_count=count,
+        size_bytes=size,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    (staging / "manifest.json").write_text(manifest.to_json() + "\n")
+    # Swap in the finished build so an interrupted build never leaves a half artifact behind a manifest.
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.replace(directory)
+    return directory, manifest
+
+
+def _write_ruleset(path: Path) -> str:
+    """Compiles the bundled rules into the artifact the scanner loads at cold start."""
+    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+
+    ruleset = load_ruleset()
+    write_artifact(ruleset, path)
+    return ruleset.version

@@ -1,0 +1,42 @@
+"""The Lambda code the program deploys: checks the built artifact, or builds it (bucketguard.packaging)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from bucketguard import packaging
+
+
+@dataclass(frozen=True)
+class LambdaArtifact:
+    directory: Path
+    manifest: packaging.Manifest
+
+    @property
+    def code(self) -> pulumi.Archive:
+        return pulumi.FileArchive(str(self.directory / "package"))
+
+    @property
+    def ruleset_path(self) -> str:
+        # Lambda unpacks the zip into /var/task.
+        return f"/var/task/{self.manifest.ruleset_file}"
+
+
+def ensure_artifact(architecture: str, artifact_dir: str | None) -> LambdaArtifact:
+    """The artifact for this architecture, built when missing or stale; a one-line error when it can't be."""
+    output = Path(artifact_dir) if artifact_dir else packaging.DEFAULT_OUTPUT
+    directory = packaging.artifact_dir(output, architecture)
+    found = packaging.problems(directory, architecture)
+    if found:
+        pulumi.log.info(f"bucketguard: building the Lambda artifact in {directory}: {'; '.join(found)}")
+        try:
+            directory, _ = packaging.build(architecture, output)
+        except packaging.PackagingError as exc:
+            raise pulumi.RunError(
+                f"bucketguard: the Lambda artifact in {directory} can't be used ({'; '.join(found)}) and "
+                f"building it failed: {exc}. Run `python -m bucketguard build --architecture {architecture}`"
+            ) from None
+    return LambdaArtifact(directory, packaging.read_manifest(directory))

@@ -1,0 +1,120 @@
+"""IAM and resource policy documents, written once and shared by the components.
+
+Statements are plain dicts whose values may be `pulumi.Output`s; `document()` turns a list of them into
+the JSON string input every policy resource takes (Output.json_dumps resolves nested Outputs without an
+apply, so preview shows the same graph as up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+Statement = dict[str, Any]
+
+# Key administration without kms:* (and without kms:Decrypt/Encrypt: the administrator manages, it does
+# not read data). Resource "*" inside a key policy means "this key".
+KMS_ADMIN_ACTIONS = [
+    "kms:CancelKeyDeletion",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+]
+KMS_ENCRYPT_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+SQS_CONSUME_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    # Required by the Lambda event source mapping to validate the queue.
+    "sqs:GetQueueAttributes",
+]
+LOG_WRITE_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(sid: str, actions: Sequence[str], resources: Any, **extra: Any) -> Statement:
+    statement: Statement = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+    statement.update(extra)
+    return statement
+
+
+def lambda_trust_policy() -> str:
+    import json
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def deny_insecure_transport(sid: str, actions: Sequence[str], resources: Any) -> Statement:
+    """Refuses every request that does not use TLS (FSBP S3.5 / SNS / SQS)."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(actions),
+        "Resource": resources,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
+    # Log stream ARNs are "<log group arn>:log-stream:<name>": the ":*" covers this group's streams only.
+    return allow("WriteOwnLogs", LOG_WRITE_ACTIONS, pulumi.Output.concat(log_group_arn, ":*"))
+
+
+def key_admin_statement(account_id: pulumi.Input[str]) -> Statement:
+    return {
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        "Action": KMS_ADMIN_ACTIONS,
+        "Resource": "*",
+    }
+
+
+def key_use_statement(
+    sid: str, role_arns: Any, actions: Sequence[str] = tuple(KMS_ENCRYPT_ACTIONS)
+) -> Statement:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arns},
+        "Action": list(actions),
+        "Resource": "*",
+    }
+
+
+def key_service_statement(sid: str, service: str, account_id: pulumi.Input[str]) -> Statement:
+    """Lets an AWS service (S3 notifications, SNS deliveries, CloudWatch alarms) use the key."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": KMS_ENCRYPT_ACTIONS,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }

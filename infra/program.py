@@ -1,0 +1,193 @@
+"""Composes the components from the validated config: providers, scanner (or a StackReference), storages,
+and the admission of the storages by the scanner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.admission import ScannerAdmission, ScannerAdmissionArgs
+from infra.artifacts import LambdaArtifact, ensure_artifact
+from infra.config import (
+    STRING_KEYS,
+    TOP_KEYS,
+    BucketguardConfig,
+    ConfigError,
+    ScannerConfig,
+    StorageConfig,
+    parse_config,
+)
+from infra.providers import Providers
+from infra.scanner_stack import ScannerStack, ScannerStackArgs
+from infra.storage_stack import ScannerEndpoint, StorageStack, StorageStackArgs
+
+# What a scanner stack exports and a storage-only stack reads through its StackReference (a contract
+# between stacks of different versions: add names, never rename).
+SCANNER_OUTPUTS = ("scannerQueueArn", "scannerQueueUrl", "scannerRoleArn", "scannerKeyArn")
+# What a storage stack exports and the scanner stack reads to admit it.
+STORAGE_OUTPUTS = ("listenerRoleArns", "resultTopicArns", "resultKeyArns")
+
+
+def read_config() -> BucketguardConfig:
+    """The `bucketguard:` keys of the stack, validated; a ConfigError names the key and the entry."""
+    settings = pulumi.Config("bucketguard")
+    raw: dict[str, Any] = {}
+    for key in TOP_KEYS:
+        text = settings.get(key)
+        if text is None:
+            continue
+        if key in STRING_KEYS:
+            raw[key] = text
+            continue
+        try:
+            raw[key] = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"bucketguard:{key}: expected a structured value (YAML list or mapping), got {text!r}"
+            ) from None
+    return parse_config(raw)
+
+
+def _storage_role(storage: StorageConfig, scanner: ScannerConfig | None) -> str | None:
+    # A storage in the scanner's own account (accountId given, no roleArn) deploys through the scanner's role.
+    if storage.role_arn is None and scanner is not None and storage.account is not None:
+        return scanner.role_arn if storage.account == scanner.account else None
+    return storage.role_arn
+
+
+def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:
+    return [item for group in groups for item in group]
+
+
+def deploy(config: BucketguardConfig) -> None:
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    tags = {"bucketguard-stack": f"{project}/{stack}", **config.tags}
+    providers = Providers(tags)
+    architecture = config.scanner.architecture if config.scanner else config.architecture
+    artifact: LambdaArtifact = ensure_artifact(architecture, config.artifact_dir)
+    accounts: dict[int, pulumi.Output[str]] = {}
+
+    def account_of(provider: aws.Provider) -> pulumi.Output[str]:
+        if id(provider) not in accounts:
+            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+            accounts[id(provider)] = identity.account_id
+        return accounts[id(provider)]
+
+    scanner: ScannerStack | None = None
+    if config.scanner is not None:
+        scanner_provider = providers.get(
+            config.scanner.region, config.scanner.role_arn, config.scanner.account
+        )
+        scanner = ScannerStack(
+            "scanner",
+            ScannerStackArgs(
+                config=config.scanner,
+                code=artifact.code,
+                ruleset_path=artifact.ruleset_path,
+                scanner_id=f"{project}/{stack}",
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(provider=scanner_provider),
+        )
+        endpoint = ScannerEndpoint(
+            queue_arn=scanner.queue.queue.arn,
+            queue_url=scanner.queue.queue.url,
+            role_arn=scanner.scanner.role.arn,
+            key_arn=scanner.key.arn,
+        )
+        pulumi.export("scannerQueueArn", endpoint.queue_arn)
+        pulumi.export("scannerQueueUrl", endpoint.queue_url)
+        pulumi.export("scannerRoleArn", endpoint.role_arn)
+        pulumi.export("scannerKeyArn", endpoint.key_arn)
+        pulumi.export("scannerAccountId", account_of(scanner_provider))
+        pulumi.export("scannerRegion", config.scanner.region)
+        pulumi.export("scannerAlertTopicArn", scanner.alert_topic.arn)
+    else:
+        assert config.scanner_stack is not None  # parse_config guarantees one of the two
+        reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
+        endpoint = ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS))
+
+    storages: list[StorageStack] = []
+    for storage in config.storages:
+        provider = providers.get(storage.region, _storage_role(storage, config.scanner), storage.account)
+        storages.append(
+            StorageStack(
+                f"storage-{storage.name}",
+                StorageStackArgs(
+                    config=storage,
+                    account_id=account_of(provider),
+                    scanner=endpoint,
+                    code=artifact.code,
+                    architecture=architecture,
+                    tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(provider=provider),
+            )
+        )
+    listener_roles: list[pulumi.Input[Sequence[str]]] = [[s.listener.role.arn for s in storages]]  # type: ignore[list-item]
+    result_topics: list[pulumi.Input[Sequence[str]]] = [[s.result_topic.arn for s in storages]]  # type: ignore[list-item]
+    result_keys: list[pulumi.Input[Sequence[str]]] = [[s.key.arn for s in storages]]  # type: ignore[list-item]
+    pulumi.export("listenerRoleArns", listener_roles[0])
+    pulumi.export("resultTopicArns", result_topics[0])
+    pulumi.export("resultKeyArns", result_keys[0])
+    pulumi.export(
+        "storages",
+        {
+            s.config.name: {
+                "bucket": s.config.bucket,
+                "region": s.config.region,
+                "resultTopicArn": s.result_topic.arn,
+                "alertTopicArn": s.alert_topic.arn,
+                "quarantineBucket": s.config.quarantine_bucket,
+                "promoteBucket": s.config.promote_bucket,
+            }
+            for s in storages
+        },
+    )
+    pulumi.export(
+        "lambdaArtifact",
+        {
+            "architecture": artifact.manifest.architecture,
+            "pythonVersion": artifact.manifest.python_version,
+            "contentSha256": artifact.manifest.content_sha256,
+            "rulesetVersion": artifact.manifest.ruleset_version,
+        },
+    )
+
+    if scanner is None:
+        return
+    # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
+    for index, name in enumerate(config.storage_stacks):
+        reference = pulumi.StackReference(f"storage-stack-{index}", stack_name=name)
+        listener_roles.append(reference.require_output("listenerRoleArns"))
+        result_topics.append(reference.require_output("resultTopicArns"))
+        result_keys.append(reference.require_output("resultKeyArns"))
+    ScannerAdmission(
+        "admission",
+        ScannerAdmissionArgs(
+            scanner_account_id=account_of(scanner_provider),
+            queue_arn=scanner.queue.queue.arn,
+            queue_url=scanner.queue.queue.url,
+            key_id=scanner.key.key_id,
+            scanner_role_arn=scanner.scanner.role.arn,
+            scanner_role_name=scanner.scanner.role.name,
+            listener_role_arns=pulumi.Output.all(*listener_roles).apply(_flatten),
+            result_topic_arns=pulumi.Output.all(*result_topics).apply(_flatten),
+            result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
+            has_storages=bool(storages or config.storage_stacks),
+        ),
+        opts=pulumi.ResourceOptions(provider=scanner_provider),
+    )
+
+
+def main() -> None:
+    try:
+        config = read_config()
+    except ConfigError as exc:
+        # One line at preview, no traceback: the message names the key and the entry.
+        raise pulumi.RunError(str(exc)) from None
+    deploy(config)

@@ -1,0 +1,98 @@
+"""SecureBucket: an S3 bucket with every guard rail on (quarantine, promote and created protected buckets).
+
+Private (Block Public Access, BucketOwnerEnforced so ACLs are off), SSE-KMS with a bucket key, versioned,
+and a bucket policy that refuses plain HTTP plus any extra statements the owner passes (the access-blocking
+statements of a protected bucket). Buckets holding data are `retain_on_delete`: removing a storage from the
+config leaves the bucket and its objects in the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.policies import Statement, deny_insecure_transport, document
+
+
+@dataclass
+class SecureBucketArgs:
+    bucket_name: str
+    kms_key_arn: pulumi.Input[str]
+    # Extra policy statements; may be an Output of a list (from the pipeline's access-policy renderer).
+    extra_statements: pulumi.Input[Sequence[Statement]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class SecureBucket(pulumi.ComponentResource):
+    bucket: aws.s3.Bucket
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bucketguard:storage:SecureBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Data outlives the stack: deleting the resource from the program must not delete the objects.
+        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=False)
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, tags=args.tags, opts=keep)
+        bpa = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        self.policy = aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.id,
+            policy=bucket_policy(self.bucket.arn, args.extra_statements),
+            # A policy put before Block Public Access could be judged public: order them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bpa]),
+        )
+        self.register_outputs({"bucketName": self.bucket.id, "bucketArn": self.bucket.arn})
+
+
+def bucket_policy(
+    bucket_arn: pulumi.Input[str], extra: pulumi.Input[Sequence[Statement]]
+) -> pulumi.Output[str]:
+    """The bucket policy: TLS only, then the extra statements (possibly an Output list)."""
+    tls = deny_insecure_transport(
+        "DenyInsecureTransport", ["s3:*"], [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]
+    )
+
+    def combine(extra_list: Sequence[Statement]) -> list[Any]:
+        return [tls, *extra_list]
+
+    return document_from(pulumi.Output.from_input(extra).apply(combine))
+
+
+def document_from(statements: pulumi.Output[list[Any]]) -> pulumi.Output[str]:
+    return statements.apply(document)

@@ -1,0 +1,398 @@
+"""StorageStack: protects one bucket (deployed with the provider of the bucket's account and region).
+
+bucket --ObjectCreated--> listener queue --> listener Lambda --scan request--> scanner queue (scanner account)
+result topic (only the scanner role publishes) --> post-scan queue --> post-scan Lambda --> tag / quarantine /
+promote / notify. One KMS key per storage encrypts its queues, topics and buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from bucketguard.pipeline import env
+from bucketguard.pipeline.access_policy import render_access_block_statements
+from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs
+from infra.config import StorageConfig
+from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.policies import (
+    KMS_ENCRYPT_ACTIONS,
+    SQS_CONSUME_ACTIONS,
+    Statement,
+    allow,
+    deny_insecure_transport,
+    document,
+    key_admin_statement,
+    key_service_statement,
+    key_use_statement,
+)
+from infra.queue import EncryptedQueue, EncryptedQueueArgs
+from infra.secure_bucket import SecureBucket, SecureBucketArgs, bucket_policy
+
+LISTENER_HANDLER = "functions.listener.app.handler"
+POSTSCAN_HANDLER = "functions.postscan.app.handler"
+LISTENER_TIMEOUT_SECONDS = 60
+POSTSCAN_TIMEOUT_SECONDS = 300
+# The scanner reads the object through this URL: long enough for a scan backlog, short for a leaked URL.
+PRESIGN_TTL_SECONDS = 3600
+
+
+@dataclass
+class ScannerEndpoint:
+    """What a storage needs from its scanner (from the ScannerStack, or read through a StackReference)."""
+
+    queue_arn: pulumi.Input[str]
+    queue_url: pulumi.Input[str]
+    role_arn: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+
+
+@dataclass
+class StorageStackArgs:
+    config: StorageConfig
+    account_id: pulumi.Input[str]
+    scanner: ScannerEndpoint
+    code: pulumi.Archive
+    architecture: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class StorageStack(pulumi.ComponentResource):
+    def __init__(self, name: str, args: StorageStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bucketguard:storage:StorageStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        config = args.config
+        self.config = config
+        tags = {**args.tags, "bucketguard-storage": config.name}
+        bucket_arn = f"arn:aws:s3:::{config.bucket}"
+        objects_arn = f"{bucket_arn}/*"
+
+        # Created without a policy (AWS default: the account administers it); StorageKeyPolicy below
+        # replaces it once the roles that use the key exist.
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"bucketguard storage {config.name}: queues, topics and buckets",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+
+        # Scan results: only the scanner role publishes.
+        self.result_topic = aws.sns.Topic(
+            f"{name}-results", kms_master_key_id=self.key.arn, tags=tags, opts=child
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-results-policy",
+            arn=self.result_topic.arn,
+            policy=document(
+                [
+                    deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], self.result_topic.arn),
+                    {
+                        "Sid": "OnlyTheScannerPublishesResults",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": args.scanner.role_arn},
+                        "Action": ["sns:Publish"],
+                        "Resource": self.result_topic.arn,
+                    },
+                ]
+            ),
+            opts=child,
+        )
+
+        # Alerts (alarms and the notify action) to the storage's e-mail addresses.
+        self.alert_topic = aws.sns.Topic(
+            f"{name}-alerts", kms_master_key_id=self.key.arn, tags=tags, opts=child
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alerts-policy",
+            arn=self.alert_topic.arn,
+            policy=document(
+                [
+                    deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], self.alert_topic.arn),
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["sns:Publish"],
+                        "Resource": self.alert_topic.arn,
+                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                    },
+                ]
+            ),
+            opts=child,
+        )
+        for index, email in enumerate(config.notify_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alert-email-{index}",
+                topic=self.alert_topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+
+        # Buckets this storage owns (retained when the storage is removed from the config).
+        self.quarantine = self._owned_bucket(name, "quarantine", config.quarantine_bucket, tags)
+        self.promote = self._owned_bucket(name, "promote", config.promote_bucket, tags)
+
+        # Listener: S3 event -> scan request with a presigned GET of the object version.
+        self.listener_queue = EncryptedQueue(
+            f"{name}-events",
+            EncryptedQueueArgs(
+                kms_key_arn=self.key.arn,
+                visibility_timeout_seconds=6 * LISTENER_TIMEOUT_SECONDS,
+                allow_statements=lambda queue_arn: [
+                    {
+                        "Sid": "BucketNotifications",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "s3.amazonaws.com"},
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": queue_arn,
+                        "Condition": {
+                            "ArnEquals": {"aws:SourceArn": bucket_arn},
+                            "StringEquals": {"aws:SourceAccount": args.account_id},
+                        },
+                    }
+                ],
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.listener = PipelineFunction(
+            f"{name}-listener",
+            PipelineFunctionArgs(
+                code=args.code,
+                handler=LISTENER_HANDLER,
+                architecture=args.architecture,
+                queue_arn=self.listener_queue.queue.arn,
+                statements=[
+                    allow("ConsumeBucketEvents", SQS_CONSUME_ACTIONS, self.listener_queue.queue.arn),
+                    allow("DecryptBucketEvents", ["kms:Decrypt"], self.key.arn),
+                    # Presigned URLs are signed with these credentials: the scanner reads as this role.
+                    allow("PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
+                    allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
+                    allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
+                ],
+                environment={
+                    env.SCANNER_QUEUE_URL: args.scanner.queue_url,
+                    env.RESULT_TOPIC_ARN: self.result_topic.arn,
+                    env.STORAGE_STACK_ID: config.name,
+                    env.PRESIGN_TTL_SECONDS: str(PRESIGN_TTL_SECONDS),
+                    env.SKIP_PREFIXES: ",".join(config.skip_prefixes),
+                    env.LOG_LEVEL: "INFO",
+                },
+                timeout_seconds=LISTENER_TIMEOUT_SECONDS,
+                log_retention_days=config.log_retention_days,
+                description=f"bucketguard listener for s3://{config.bucket}",
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        # Post-scan: result topic -> queue (retries + DLQ) -> tag, quarantine, promote, notify.
+        self.postscan_queue = EncryptedQueue(
+            f"{name}-results",
+            EncryptedQueueArgs(
+                kms_key_arn=self.key.arn,
+                visibility_timeout_seconds=6 * POSTSCAN_TIMEOUT_SECONDS,
+                allow_statements=lambda queue_arn: [
+                    {
+                        "Sid": "ResultTopicDelivers",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sns.amazonaws.com"},
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": queue_arn,
+                        "Condition": {"ArnEquals": {"aws:SourceArn": self.result_topic.arn}},
+                    }
+                ],
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.postscan = PipelineFunction(
+            f"{name}-postscan",
+            PipelineFunctionArgs(
+                code=args.code,
+                handler=POSTSCAN_HANDLER,
+                architecture=args.architecture,
+                queue_arn=self.postscan_queue.queue.arn,
+                statements=self._postscan_statements(config, objects_arn),
+                environment=self._postscan_environment(config),
+                timeout_seconds=POSTSCAN_TIMEOUT_SECONDS,
+                log_retention_days=config.log_retention_days,
+                description=f"bucketguard post-scan actions for s3://{config.bucket}",
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        self.key_policy = aws.kms.KeyPolicy(
+            f"{name}-key-policy",
+            key_id=self.key.key_id,
+            policy=document(
+                [
+                    key_admin_statement(args.account_id),
+                    key_use_statement("ListenerReadsEvents", self.listener.role.arn, ["kms:Decrypt"]),
+                    key_use_statement("PostScanReadsResultsWritesBuckets", self.postscan.role.arn),
+                    key_use_statement("ScannerPublishesResults", args.scanner.role_arn),
+                    key_service_statement("BucketNotificationsEncrypt", "s3.amazonaws.com", args.account_id),
+                    key_service_statement(
+                        "ResultTopicDeliversEncrypted", "sns.amazonaws.com", args.account_id
+                    ),
+                    key_service_statement(
+                        "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.account_id
+                    ),
+                ]
+            ),
+            opts=child,
+        )
+        self.subscription = aws.sns.TopicSubscription(
+            f"{name}-results-subscription",
+            topic=self.result_topic.arn,
+            protocol="sqs",
+            endpoint=self.postscan_queue.queue.arn,
+            raw_message_delivery=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.key_policy]),
+        )
+
+        # The protected bucket: created with the same guard rails, or an existing bucket given a policy.
+        access_statements = pulumi.Output.all(self.listener.role.arn, self.postscan.role.arn).apply(
+            lambda arns: self._access_statements(config, arns[0], arns[1])
+        )
+        depends: list[pulumi.Resource] = [self.key_policy]
+        if config.create_bucket:
+            created = SecureBucket(
+                f"{name}-protected",
+                SecureBucketArgs(
+                    bucket_name=config.bucket,
+                    kms_key_arn=self.key.arn,
+                    extra_statements=access_statements,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            depends.append(created)
+        elif config.block_unscanned:
+            # Replaces the existing bucket policy: docs/deploying.md says to merge existing statements first.
+            depends.append(
+                aws.s3.BucketPolicy(
+                    f"{name}-protected-policy",
+                    bucket=config.bucket,
+                    policy=bucket_policy(bucket_arn, access_statements),
+                    opts=child,
+                )
+            )
+        self.notification = aws.s3.BucketNotification(
+            f"{name}-notification",
+            bucket=config.bucket,
+            queues=[
+                aws.s3.BucketNotificationQueueArgs(
+                    id="bucketguard-object-created",
+                    queue_arn=self.listener_queue.queue.arn,
+                    events=["s3:ObjectCreated:*"],
+                )
+            ],
+            # S3 sends a test message when the notification is saved: the queue policy and key must allow it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, self.listener_queue]),
+        )
+
+        PipelineAlarms(
+            f"{name}-alarms",
+            PipelineAlarmsArgs(
+                alarm_topic_arn=self.alert_topic.arn,
+                function_names={
+                    "listener": self.listener.function.name,
+                    "postscan": self.postscan.function.name,
+                },
+                dead_letter_queue_names={
+                    "listener": self.listener_queue.dead_letter_queue.name,
+                    "postscan": self.postscan_queue.dead_letter_queue.name,
+                },
+                backlog_queues={"listener": BacklogQueue(self.listener_queue.queue.name, 900)},
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "listenerRoleArn": self.listener.role.arn,
+                "resultTopicArn": self.result_topic.arn,
+                "keyArn": self.key.arn,
+                "alertTopicArn": self.alert_topic.arn,
+            }
+        )
+
+    def _owned_bucket(
+        self, name: str, role: str, bucket_name: str | None, tags: dict[str, str]
+    ) -> SecureBucket | None:
+        if bucket_name is None:
+            return None
+        return SecureBucket(
+            f"{name}-{role}",
+            SecureBucketArgs(bucket_name=bucket_name, kms_key_arn=self.key.arn, tags=tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
+        statements = [
+            allow("ConsumeScanResults", SQS_CONSUME_ACTIONS, self.postscan_queue.queue.arn),
+            allow("UseStorageKey", KMS_ENCRYPT_ACTIONS, self.key.arn),
+            allow(
+                "TagScannedVersions",
+                [
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                ],
+                objects_arn,
+            ),
+        ]
+        targets = [b for b in (self.quarantine, self.promote) if b is not None]
+        if targets:
+            statements.append(
+                allow("ReadVersionsToCopy", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn)
+            )
+            statements.append(
+                allow(
+                    "WriteOwnBuckets",
+                    ["s3:PutObject", "s3:PutObjectTagging"],
+                    [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets],
+                )
+            )
+        if self.quarantine is not None:
+            # A move: the source version is deleted only after its copy is verified (pipeline's job).
+            statements.append(
+                allow("RemoveQuarantinedVersions", ["s3:DeleteObject", "s3:DeleteObjectVersion"], objects_arn)
+            )
+        if "notify" in config.actions:
+            statements.append(allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn))
+        return statements
+
+    def _postscan_environment(self, config: StorageConfig) -> dict[str, pulumi.Input[str]]:
+        environment: dict[str, pulumi.Input[str]] = {
+            env.ACTIONS: ",".join(config.actions),
+            env.LOG_LEVEL: "INFO",
+        }
+        if self.quarantine is not None:
+            environment[env.QUARANTINE_BUCKET] = self.quarantine.bucket.id
+        if self.promote is not None:
+            environment[env.PROMOTE_BUCKET] = self.promote.bucket.id
+        if "notify" in config.actions:
+            environment[env.ALERT_TOPIC_ARN] = self.alert_topic.arn
+        return environment
+
+    @staticmethod
+    def _access_statements(config: StorageConfig, listener_arn: str, postscan_arn: str) -> list[Any]:
+        if not config.block_unscanned:
+            return []
+        return list(
+            render_access_block_statements(
+                config.bucket,
+                # The listener's presigned URLs (the scanner's read) and the post-scan copies must pass.
+                exempt_role_arns=[listener_arn, postscan_arn, *config.admin_role_arns],
+                tag_writer_role_arn=postscan_arn,
+            )
+        )

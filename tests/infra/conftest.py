@@ -1,0 +1,62 @@
+"""Fixtures: the Lambda artifact built once per session, and the program run in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bucketguard import packaging
+
+ROOT = Path(__file__).resolve().parents[2]
+Program = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def lambda_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real arm64 / Python 3.12 build (pip fetches the platform wheels; PyPI access needed)."""
+    output = tmp_path_factory.mktemp("lambda")
+    packaging.build("arm64", output)
+    return output
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    config: dict[str, Any] = document["config"]
+    return config
+
+
+def run_program(
+    config: dict[str, Any], artifacts: Path, tmp_path: Path, *, stack: str = "dev", stack_outputs: Any = None
+) -> dict[str, Any]:
+    request = {
+        "config": {**config, "bucketguard:artifactDir": str(artifacts)},
+        "stack": stack,
+        "stack_outputs": stack_outputs or {},
+    }
+    request_file = tmp_path / f"request-{stack}.json"
+    request_file.write_text(json.dumps(request))
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.infra.harness", str(request_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+@pytest.fixture
+def program(lambda_artifacts: Path, tmp_path: Path) -> Program:
+    def run(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return run_program(config, lambda_artifacts, tmp_path, **kwargs)
+
+    return run

@@ -1,0 +1,127 @@
+"""Runs the Pulumi program under the SDK's mock runtime in this process and prints the resource graph.
+
+    python -m tests.infra.harness <request.json>
+
+request: {"config": {"bucketguard:scanner": {...}, ...}, "stack": "dev", "stack_outputs": {ref: {...}}}.
+Prints one JSON document: {"resources": [...], "error": null | "message"}. Each resource: type, name,
+inputs (camelCase, as the provider receives them), provider (the provider resource's name, "" = default),
+and the region/account of that provider. One program per process: the mock root stack registers once.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]]) -> None:
+        self.resources: list[dict[str, Any]] = []
+        self.providers: dict[str, dict[str, str]] = {}  # provider id -> {"name", "region", "account"}
+        self.stack_outputs = stack_outputs
+
+    def _provider(self, reference: str) -> dict[str, str]:
+        provider_id = reference.rsplit("::", 1)[-1] if reference else ""
+        return self.providers.get(provider_id, {"name": "", "region": "us-east-1", "account": DEFAULT_ACCOUNT})
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = inputs.get("name", args.name)
+            self.resources.append({"type": args.typ, "name": args.name, "inputs": inputs, "provider": ""})
+            outputs = self.stack_outputs.get(name)
+            if outputs is None:
+                raise RuntimeError(f"no mocked outputs for stack {name!r}")
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+        # A bucket's id is its name (the bucket settings resources take it as `bucket`).
+        resource_id = inputs.get("bucket", f"{args.name}-id") if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
+        if args.typ == "pulumi:providers:aws":
+            roles = json.loads(inputs.get("assumeRoles", "[]") or "[]")
+            role_arn = roles[0].get("roleArn", "") if roles else ""
+            account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else DEFAULT_ACCOUNT
+            self.providers[resource_id] = {"name": args.name, "region": inputs.get("region", ""), "account": account}
+            self.resources.append({"type": args.typ, "name": args.name, "inputs": inputs, "provider": ""})
+            return resource_id, inputs
+        provider = self._provider(args.provider)
+        self.resources.append(
+            {
+                "type": args.typ,
+                "name": args.name,
+                "inputs": inputs,
+                "provider": provider["name"],
+                "region": provider["region"],
+                "account": provider["account"],
+            }
+        )
+        return resource_id, {**inputs, **_computed(args.typ, args.name, inputs, provider)}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            account = self._provider(args.provider)["account"]
+            return {
+                "accountId": account,
+                "arn": f"arn:aws:sts::{account}:assumed-role/deployer/bucketguard",
+                "userId": "AROAEXAMPLE:bucketguard",
+                "id": account,
+            }, []
+        raise RuntimeError(f"unexpected invoke {args.token}")
+
+
+def _computed(typ: str, name: str, inputs: dict[str, Any], provider: dict[str, str]) -> dict[str, Any]:
+    region, account = provider["region"], provider["account"]
+    physical = f"{name}-0a1b2c"
+    if typ == "aws:sqs/queue:Queue":
+        return {
+            "arn": f"arn:aws:sqs:{region}:{account}:{physical}",
+            "url": f"https://sqs.{region}.amazonaws.com/{account}/{physical}",
+            "name": physical,
+        }
+    if typ == "aws:sns/topic:Topic":
+        return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
+    if typ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::{account}:role/{physical}", "name": physical}
+    if typ == "aws:kms/key:Key":
+        return {"arn": f"arn:aws:kms:{region}:{account}:key/{physical}", "keyId": physical}
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket", physical)
+        return {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{physical}", "name": physical}
+    if typ == "aws:lambda/function:Function":
+        return {"arn": f"arn:aws:lambda:{region}:{account}:function:{physical}", "name": physical}
+    return {}
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    config = {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in request["config"].items()
+    }
+    pulumi.runtime.set_all_config(config)
+    mocks = RecordingMocks(request.get("stack_outputs", {}))
+    pulumi.runtime.set_mocks(mocks, project="bucketguard", stack=request.get("stack", "dev"), preview=False)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
+
+    error = None
+    try:
+        program()
+    except Exception as exc:  # the program's error is what some tests assert on
+        error = f"{type(exc).__name__}: {exc}"
+        print(traceback.format_exc(), file=sys.stderr)
+    return {"resources": mocks.resources, "error": error}
+
+
+if __name__ == "__main__":
+    result = run(json.loads(Path(sys.argv[1]).read_text()))
+    json.dump(result, sys.stdout, default=str)
