@@ -64,14 +64,30 @@ class RecordingMocks(Mocks):
         if self.preview:
             return "", outputs
         physical = str(outputs.get(autonamed, "")) if autonamed else ""
-        resource_id = physical or args.resource_id or _autoname(urn, args.name)
-        service = _service(args.typ)
-        if service == "s3" and autonamed:
-            outputs.setdefault("arn", f"arn:aws:s3:::{resource_id}")
-        else:
-            outputs.setdefault("arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{args.name}")
+        name = str(outputs.get("name") or _autoname(urn, args.name))
+        resource_id = physical or args.resource_id or name
+        outputs.setdefault("name", name)
+        outputs.setdefault("arn", self._arn(args.typ, resource_id, name))
+        if args.typ == "aws:sqs/queue:Queue":
+            resource_id = f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{name}"
+            outputs.setdefault("url", resource_id)
+        elif args.typ == "aws:sns/topic:Topic":
+            resource_id = outputs["arn"]
         outputs.setdefault("id", resource_id)
         return resource_id, outputs
+
+    def _arn(self, type_token: str, physical: str, name: str) -> str:
+        service = _service(type_token)
+        kind = type_token.rsplit(":", 1)[-1]
+        if type_token in _AUTONAMED_PROPERTY:
+            return f"arn:aws:s3:::{physical}"
+        if service == "iam":
+            return f"arn:aws:iam::{MOCK_ACCOUNT_ID}:{kind.lower()}/{name}"
+        if service == "lambda":
+            return f"arn:aws:lambda:{self.region}:{MOCK_ACCOUNT_ID}:function:{name}"
+        if service in ("sqs", "sns"):
+            return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{name}"
+        return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{kind.lower()}/{name}"
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token = args.token

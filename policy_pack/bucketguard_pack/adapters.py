@@ -1,0 +1,796 @@
+"""Pulumi resources -> the catalogue's facts (`bucketguard.rules.facts`).
+
+Input: the resources of one stack as the engine hands them to a stack policy (outputs, provider inputs,
+parent, property dependencies). Property values are read through the SDK's unknown-checking proxy: a rule
+that needs a value unknown at preview raises `UnknownValueError`, which the SDK turns into its advisory
+"can't run policy ... during preview". The adapters never catch it to guess a value, with one exception
+that loses nothing: a JOIN (which bucket an ACL configures) is decided by the property's dependency when
+the engine knows it, so an unknown bucket name at preview still joins the right bucket.
+
+Absent settings stay `None` in the facts: the rules judge them by what AWS does by default.
+Type tokens are pulumi-aws v7's, plus the older `...V2` tokens still accepted by v7.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import PolicyResource
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+from bucketguard.rules.facts import (
+    LISTENER_ROLE,
+    ROLE_TAG,
+    AclGrant,
+    BucketFacts,
+    Ec2InstanceFacts,
+    Encryption,
+    IamAttachmentFacts,
+    IamPolicyFacts,
+    IamRoleFacts,
+    IngressRule,
+    KmsKeyFacts,
+    LambdaFunctionFacts,
+    LambdaFunctionUrlFacts,
+    LambdaPermissionFacts,
+    Logging,
+    NotificationTarget,
+    PolicyStatement,
+    PublicAccessBlock,
+    ResourceFacts,
+    SecurityGroupFacts,
+    SnsTopicFacts,
+    SqsQueueFacts,
+    StackFacts,
+    TrailFacts,
+    parse_policy_document,
+)
+
+# ------------------------------------------------------------------------------------------ type tokens
+BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+BUCKET_ACL_TYPES = frozenset({"aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2"})
+BUCKET_POLICY_TYPES = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
+BUCKET_PAB_TYPES = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
+ACCOUNT_PAB_TYPES = frozenset({"aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"})
+BUCKET_OWNERSHIP_TYPES = frozenset({"aws:s3/bucketOwnershipControls:BucketOwnershipControls"})
+BUCKET_SSE_TYPES = frozenset({
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+})
+BUCKET_VERSIONING_TYPES = frozenset({
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+})
+BUCKET_LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
+BUCKET_WEBSITE_TYPES = frozenset({
+    "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration",
+    "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2",
+})
+BUCKET_NOTIFICATION_TYPES = frozenset({"aws:s3/bucketNotification:BucketNotification"})
+BUCKET_OBJECT_LOCK_TYPES = frozenset({
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+})
+LAMBDA_PERMISSION_TYPES = frozenset({"aws:lambda/permission:Permission"})
+LAMBDA_URL_TYPES = frozenset({"aws:lambda/functionUrl:FunctionUrl"})
+LAMBDA_FUNCTION_TYPES = frozenset({"aws:lambda/function:Function"})
+SQS_QUEUE_TYPES = frozenset({"aws:sqs/queue:Queue"})
+SQS_QUEUE_POLICY_TYPES = frozenset({"aws:sqs/queuePolicy:QueuePolicy"})
+SNS_TOPIC_TYPES = frozenset({"aws:sns/topic:Topic"})
+SNS_TOPIC_POLICY_TYPES = frozenset({"aws:sns/topicPolicy:TopicPolicy"})
+KMS_KEY_TYPES = frozenset({"aws:kms/key:Key"})
+KMS_KEY_POLICY_TYPES = frozenset({"aws:kms/keyPolicy:KeyPolicy"})
+IAM_ROLE_TYPES = frozenset({"aws:iam/role:Role"})
+IAM_MANAGED_POLICY_TYPES = frozenset({"aws:iam/policy:Policy"})
+IAM_INLINE_POLICY_TYPES = {
+    "aws:iam/rolePolicy:RolePolicy": "role",
+    "aws:iam/userPolicy:UserPolicy": "user",
+    "aws:iam/groupPolicy:GroupPolicy": "group",
+}
+IAM_ATTACHMENT_TYPES = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "role",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "user",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "group",
+}
+IAM_POLICY_ATTACHMENT_TYPES = frozenset({"aws:iam/policyAttachment:PolicyAttachment"})
+SECURITY_GROUP_TYPES = frozenset({"aws:ec2/securityGroup:SecurityGroup"})
+SECURITY_GROUP_INGRESS_RULE_TYPES = frozenset({"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"})
+SECURITY_GROUP_RULE_TYPES = frozenset({"aws:ec2/securityGroupRule:SecurityGroupRule"})
+EC2_INSTANCE_TYPES = frozenset({"aws:ec2/instance:Instance"})
+EC2_SUBNET_TYPES = frozenset({"aws:ec2/subnet:Subnet"})
+TRAIL_TYPES = frozenset({"aws:cloudtrail/trail:Trail"})
+
+STORAGE_STACK_SUFFIX = ":StorageStack"  # bucketguard:<area>:StorageStack components hold the listener
+_NOT_CLOUD = ("pulumi:",)  # the root stack and providers are not cloud resources
+
+
+# --------------------------------------------------------------------------------------------- resources
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the stack: what the adapters read, whether it came from the SDK or a recording."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    provider_props: Mapping[str, Any] | None = None
+    parent: str | None = None
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    custom: bool = True
+
+
+def from_policy_resources(resources: Iterable[PolicyResource]) -> list[Resource]:
+    """The SDK's `StackValidationArgs.resources` -> `Resource`s (props stay behind the unknown proxy)."""
+    return [
+        Resource(
+            type=r.resource_type,
+            name=r.name,
+            urn=r.urn,
+            props=r.props,
+            provider_props=r.provider.props if r.provider is not None else None,
+            parent=r.parent.urn if r.parent is not None else (r.opts.parent or None),
+            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+        )
+        for r in resources
+    ]
+
+
+def from_wire(
+    *,
+    type: str,  # noqa: A002 (the engine's field name)
+    name: str,
+    urn: str,
+    properties: Mapping[str, Any],
+    provider_properties: Mapping[str, Any] | None = None,
+    parent: str | None = None,
+    property_dependencies: Mapping[str, Sequence[str]] | None = None,
+) -> Resource:
+    """A resource from the engine's wire form (JSON of the gRPC Struct), through the SDK's own
+    deserialiser and unknown-checking proxy so secrets and unknowns behave as under the engine."""
+    provider = None
+    if provider_properties is not None:
+        provider = unknown_checking_proxy(deserialize_properties(dict(provider_properties)))
+    return Resource(
+        type=type,
+        name=name,
+        urn=urn,
+        props=unknown_checking_proxy(deserialize_properties(dict(properties))),
+        provider_props=provider,
+        parent=parent or None,
+        property_dependencies=dict(property_dependencies or {}),
+    )
+
+
+# ------------------------------------------------------------------------------------------ value reads
+def _get(props: Mapping[str, Any] | None, key: str, default: Any = None) -> Any:
+    """Read one property; an unknown value raises UnknownValueError (left to the SDK)."""
+    if props is None:
+        return default
+    value = props.get(key, default)
+    return default if value is None else value
+
+
+def _known(props: Mapping[str, Any] | None, key: str) -> Any:
+    """For matching candidates only: an unknown identity cannot equal a known value, so it is None here."""
+    try:
+        return _get(props, key)
+    except UnknownValueError:
+        return None
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "enabled", "1")
+    return bool(value)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(float(value))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _statements(document: Any) -> tuple[PolicyStatement, ...]:
+    if isinstance(document, Mapping):
+        document = json.loads(json.dumps(dict(_plain(document))))
+    return parse_policy_document(document)
+
+
+def _plain(value: Any) -> Any:
+    """Proxy containers -> plain dicts/lists (reading every element, so unknowns raise)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(value[k]) for k in value}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
+def region_of(resource: Resource) -> str | None:
+    """pulumi-aws v7 resources may override the region; otherwise the provider's region decides."""
+    region = _get(resource.props, "region")
+    if region:
+        return str(region)
+    provider_region = _get(resource.provider_props, "region")
+    return str(provider_region) if provider_region else None
+
+
+def tags_of(resource: Resource) -> dict[str, str]:
+    """The resource's tags over the provider's default tags (as AWS ends up applying them)."""
+    tags: dict[str, str] = {}
+    default_tags = _get(resource.provider_props, "defaultTags")
+    if isinstance(default_tags, str):
+        default_tags = json.loads(default_tags)
+    if isinstance(default_tags, Mapping):
+        tags.update({str(k): str(v) for k, v in _plain(_get(default_tags, "tags", {})).items()})
+    own = _get(resource.props, "tags")
+    if isinstance(own, Mapping):
+        tags.update({str(k): str(v) for k, v in _plain(own).items()})
+    return tags
+
+
+# ------------------------------------------------------------------------------------------------ joins
+class StackIndex:
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self.resources = resources
+        self.by_urn = {r.urn: r for r in resources}
+
+    def of_types(self, types: Iterable[str]) -> list[Resource]:
+        wanted = frozenset(types)
+        return [r for r in self.resources if r.type in wanted]
+
+    def target(
+        self,
+        resource: Resource,
+        prop: str,
+        candidates: Sequence[Resource],
+        identities: Callable[[Resource], Iterable[Any]],
+    ) -> Resource | None:
+        """The resource among `candidates` that `resource.<prop>` points at: by the engine's property
+        dependency when it names exactly one candidate, else by value (which may be unknown: raises)."""
+        candidate_urns = {c.urn: c for c in candidates}
+        depended = [candidate_urns[u] for u in dict.fromkeys(resource.property_dependencies.get(prop, ()))
+                    if u in candidate_urns]
+        if len(depended) == 1:
+            return depended[0]
+        value = _get(resource.props, prop)
+        if value is None:
+            return None
+        value = str(value)
+        for candidate in candidates:
+            if value in {str(i) for i in identities(candidate) if i}:
+                return candidate
+        return None
+
+    def ancestors(self, resource: Resource) -> Iterable[Resource]:
+        seen: set[str] = set()
+        parent = resource.parent
+        while parent and parent not in seen and parent in self.by_urn:
+            seen.add(parent)
+            current = self.by_urn[parent]
+            yield current
+            parent = current.parent
+
+
+def _bucket_identities(bucket: Resource) -> tuple[Any, ...]:
+    return (_known(bucket.props, "bucket"), _known(bucket.props, "id"), _known(bucket.props, "arn"), bucket.name)
+
+
+def _arn_identities(resource: Resource) -> tuple[Any, ...]:
+    return (_known(resource.props, "arn"), _known(resource.props, "id"), _known(resource.props, "name"),
+            _known(resource.props, "url"), resource.name)
+
+
+# -------------------------------------------------------------------------------------------------- S3
+def _grants_from_acp(acp: Any) -> list[AclGrant]:
+    grants = []
+    for grant in _get(acp, "grants", ()) or ():
+        grantee = _get(grant, "grantee", {})
+        grantee_type = str(_get(grantee, "type", ""))
+        who = _get(grantee, "uri") or _get(grantee, "id") or _get(grantee, "emailAddress") or ""
+        grants.append(AclGrant(grantee_type, str(who), str(_get(grant, "permission", ""))))
+    return grants
+
+
+def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
+    """Settings still accepted inline on `aws.s3.Bucket` (deprecated in v7 but honoured)."""
+    props = bucket.props
+    settings: dict[str, Any] = {}
+    if _get(props, "acl"):
+        settings["canned_acl"] = str(_get(props, "acl"))
+    grants = []
+    for grant in _get(props, "grants", ()) or ():
+        who = _get(grant, "uri") or _get(grant, "id") or ""
+        grants.extend(AclGrant(str(_get(grant, "type", "")), str(who), str(p)) for p in _get(grant, "permissions", ()))
+    if grants:
+        settings["acl_grants"] = tuple(grants)
+    if _get(props, "policy"):
+        settings["policy"] = _statements(_get(props, "policy"))
+    versioning = _get(props, "versioning")
+    if versioning:
+        enabled = _bool(_get(versioning, "enabled"))
+        if enabled is not None:
+            settings["versioning"] = "Enabled" if enabled else "Suspended"
+        if _bool(_get(versioning, "mfaDelete")) is not None:
+            settings["mfa_delete"] = _bool(_get(versioning, "mfaDelete"))
+    logging = _get(props, "logging")
+    if logging and _get(logging, "targetBucket"):
+        settings["logging"] = Logging(str(_get(logging, "targetBucket")), str(_get(logging, "targetPrefix", "")))
+    sse = _get(props, "serverSideEncryptionConfiguration")
+    if sse:
+        default = _get(_get(sse, "rule", {}), "applyServerSideEncryptionByDefault", {})
+        settings["encryption"] = Encryption(
+            _get(default, "sseAlgorithm"), _get(default, "kmsMasterKeyId"),
+            _bool(_get(_get(sse, "rule", {}), "bucketKeyEnabled")),
+        )
+    if _get(props, "website"):
+        settings["website"] = True
+    lock = _bool(_get(props, "objectLockEnabled"))
+    if lock is not None:
+        settings["object_lock_enabled"] = lock
+    return settings
+
+
+def _is_listener(index: StackIndex, target: Resource | None) -> bool:
+    if target is None:
+        return False
+    if tags_of(target).get(ROLE_TAG) == LISTENER_ROLE:
+        return True
+    return any(a.type.startswith("bucketguard:") and a.type.endswith(STORAGE_STACK_SUFFIX)
+               for a in index.ancestors(target))
+
+
+def _notification_targets(index: StackIndex, notification: Resource) -> list[NotificationTarget]:
+    targets: list[NotificationTarget] = []
+    kinds = (("queues", "queueArn", "queue"), ("topics", "topicArn", "topic"),
+             ("lambdaFunctions", "lambdaFunctionArn", "lambda"))
+    for prop, arn_key, kind in kinds:
+        entries = _get(notification.props, prop, ()) or ()
+        depended = [index.by_urn[u] for u in notification.property_dependencies.get(prop, ()) if u in index.by_urn]
+        for entry in entries:
+            try:
+                target_value = str(_get(entry, arn_key, ""))
+            except UnknownValueError:
+                # Unknown ARN at preview: the dependency names the target when it is the only one.
+                if len(entries) != 1 or len(depended) != 1:
+                    raise
+                target_value = depended[0].urn
+            target = next((d for d in depended if target_value in {str(i) for i in _arn_identities(d) if i}
+                           or target_value == d.urn), None)
+            if target is None and len(entries) == 1 and len(depended) == 1:
+                target = depended[0]
+            targets.append(NotificationTarget(
+                kind=kind, target=target_value, events=_strings(_get(entry, "events")),
+                filter_prefix=str(_get(entry, "filterPrefix", "")), filter_suffix=str(_get(entry, "filterSuffix", "")),
+                is_bucketguard_listener=_is_listener(index, target),
+            ))
+    if _bool(_get(notification.props, "eventbridge")):
+        targets.append(NotificationTarget(kind="eventbridge", target="", events=("*",)))
+    return targets
+
+
+def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
+    buckets = index.of_types(BUCKET_TYPES)
+    if not buckets:
+        return ()
+    settings: dict[str, dict[str, Any]] = {b.urn: _inline_bucket_settings(b) for b in buckets}
+    receives_logs: set[str] = set()
+
+    def joined(types: frozenset[str]) -> Iterable[tuple[Resource, dict[str, Any]]]:
+        for sub in index.of_types(types):
+            bucket = index.target(sub, "bucket", buckets, _bucket_identities)
+            if bucket is not None:
+                yield sub, settings[bucket.urn]
+
+    for sub, s in joined(BUCKET_ACL_TYPES):
+        if _get(sub.props, "acl"):
+            s["canned_acl"] = str(_get(sub.props, "acl"))
+        acp = _get(sub.props, "accessControlPolicy")
+        if acp:
+            s["acl_grants"] = (*s.get("acl_grants", ()), *_grants_from_acp(acp))
+    for sub, s in joined(BUCKET_POLICY_TYPES):
+        s["policy"] = (*s.get("policy", ()), *_statements(_get(sub.props, "policy")))
+    for sub, s in joined(BUCKET_PAB_TYPES):
+        s["public_access_block"] = PublicAccessBlock(
+            bool(_bool(_get(sub.props, "blockPublicAcls"))), bool(_bool(_get(sub.props, "ignorePublicAcls"))),
+            bool(_bool(_get(sub.props, "blockPublicPolicy"))), bool(_bool(_get(sub.props, "restrictPublicBuckets"))),
+        )
+    for sub, s in joined(BUCKET_OWNERSHIP_TYPES):
+        ownership = _get(_get(sub.props, "rule", {}), "objectOwnership")
+        s["object_ownership"] = str(ownership) if ownership else None
+    for sub, s in joined(BUCKET_SSE_TYPES):
+        rules = list(_get(sub.props, "rules", ()) or ())
+        default = _get(rules[0], "applyServerSideEncryptionByDefault", {}) if rules else {}
+        s["encryption"] = Encryption(
+            _get(default, "sseAlgorithm"), _get(default, "kmsMasterKeyId"),
+            _bool(_get(rules[0], "bucketKeyEnabled")) if rules else None,
+        )
+    for sub, s in joined(BUCKET_VERSIONING_TYPES):
+        configuration = _get(sub.props, "versioningConfiguration", {})
+        status = _get(configuration, "status")
+        s["versioning"] = "Enabled" if status == "Enabled" else ("Suspended" if status else None)
+        if _get(configuration, "mfaDelete") is not None:
+            s["mfa_delete"] = _bool(_get(configuration, "mfaDelete"))
+    for sub, s in joined(BUCKET_LOGGING_TYPES):
+        target = index.target(sub, "targetBucket", buckets, _bucket_identities)
+        if target is not None:
+            receives_logs.add(target.urn)
+            target_name = _known(target.props, "bucket") or target.name
+        else:
+            target_name = _get(sub.props, "targetBucket")
+        s["logging"] = Logging(str(target_name), str(_get(sub.props, "targetPrefix", "")))
+    for _sub, s in joined(BUCKET_WEBSITE_TYPES):
+        s["website"] = True
+    for sub, s in joined(BUCKET_NOTIFICATION_TYPES):
+        s["notifications"] = (*s.get("notifications", ()), *_notification_targets(index, sub))
+    for sub, s in joined(BUCKET_OBJECT_LOCK_TYPES):
+        s["object_lock_enabled"] = _get(sub.props, "objectLockEnabled", "Enabled") == "Enabled"
+    # Inline logging on a bucket names its target by value.
+    for bucket in buckets:
+        inline_logging = settings[bucket.urn].get("logging")
+        if isinstance(inline_logging, Logging):
+            for other in buckets:
+                if inline_logging.target_bucket in {str(i) for i in _bucket_identities(other) if i}:
+                    receives_logs.add(other.urn)
+    return tuple(
+        BucketFacts(
+            name=b.name, type=b.type, region=region_of(b), ref=b.urn, tags=tags_of(b),
+            # The physical name is informative only; unknown (a prefix-named bucket at preview) -> None.
+            bucket_name=_known(b.props, "bucket"),
+            receives_access_logs=b.urn in receives_logs,
+            **settings[b.urn],
+        )
+        for b in buckets
+    )
+
+
+def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
+    blocks = index.of_types(ACCOUNT_PAB_TYPES)
+    if not blocks:
+        return None
+    props = blocks[-1].props
+    return PublicAccessBlock(
+        bool(_bool(_get(props, "blockPublicAcls"))), bool(_bool(_get(props, "ignorePublicAcls"))),
+        bool(_bool(_get(props, "blockPublicPolicy"))), bool(_bool(_get(props, "restrictPublicBuckets"))),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- Lambda
+def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, ...]:
+    return tuple(
+        LambdaPermissionFacts(
+            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            function_name=str(_get(r.props, "function", "")),
+            action=str(_get(r.props, "action", "lambda:InvokeFunction")),
+            principal=str(_get(r.props, "principal", "")),
+            source_arn=_get(r.props, "sourceArn"),
+            source_account=_get(r.props, "sourceAccount"),
+            principal_org_id=_get(r.props, "principalOrgId"),
+            function_url_auth_type=_get(r.props, "functionUrlAuthType"),
+        )
+        for r in index.of_types(LAMBDA_PERMISSION_TYPES)
+    )
+
+
+def lambda_function_url_facts(index: StackIndex) -> tuple[LambdaFunctionUrlFacts, ...]:
+    return tuple(
+        LambdaFunctionUrlFacts(
+            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            function_name=str(_get(r.props, "functionName", "")),
+            authorization_type=str(_get(r.props, "authorizationType", "AWS_IAM")),
+        )
+        for r in index.of_types(LAMBDA_URL_TYPES)
+    )
+
+
+def _role_grants(index: StackIndex, role: Resource) -> tuple[tuple[PolicyStatement, ...], tuple[str, ...]]:
+    """A role's effective permissions: inline policies and the managed policies attached to it (the
+    statements of customer-managed ones defined in this stack are included)."""
+    roles = [role]
+    statements: list[PolicyStatement] = []
+    for inline in _get(role.props, "inlinePolicies", ()) or ():
+        statements.extend(_statements(_get(inline, "policy")))
+    arns = list(_strings(_get(role.props, "managedPolicyArns")))
+    for policy in index.of_types(["aws:iam/rolePolicy:RolePolicy"]):
+        if index.target(policy, "role", roles, _arn_identities) is role:
+            statements.extend(_statements(_get(policy.props, "policy")))
+    managed = index.of_types(IAM_MANAGED_POLICY_TYPES)
+    for attachment in index.of_types(["aws:iam/rolePolicyAttachment:RolePolicyAttachment"]):
+        if index.target(attachment, "role", roles, _arn_identities) is not role:
+            continue
+        attached = index.target(attachment, "policyArn", managed, _arn_identities) if managed else None
+        if attached is not None:
+            statements.extend(_statements(_get(attached.props, "policy")))
+            arns.append(str(_known(attached.props, "arn") or attached.urn))
+        else:
+            arns.append(str(_get(attachment.props, "policyArn", "")))
+    return tuple(statements), tuple(arns)
+
+
+def lambda_function_facts(index: StackIndex) -> tuple[LambdaFunctionFacts, ...]:
+    roles = index.of_types(IAM_ROLE_TYPES)
+    result = []
+    for function in index.of_types(LAMBDA_FUNCTION_TYPES):
+        role = index.target(function, "role", roles, _arn_identities) if roles else None
+        statements, arns = _role_grants(index, role) if role is not None else ((), ())
+        role_ref = _known(function.props, "role") or (role.name if role is not None else None)
+        result.append(LambdaFunctionFacts(
+            name=function.name, type=function.type, region=region_of(function), ref=function.urn,
+            tags=tags_of(function), role=str(role_ref) if role_ref else None,
+            role_statements=statements, role_managed_policy_arns=arns,
+        ))
+    return tuple(result)
+
+
+# ------------------------------------------------------------------------------------------- SQS / SNS
+def _joined_policies(index: StackIndex, owners: list[Resource], policy_types: frozenset[str], prop: str,
+                     owner: Resource) -> tuple[PolicyStatement, ...]:
+    statements: list[PolicyStatement] = []
+    for policy in index.of_types(policy_types):
+        if index.target(policy, prop, owners, _arn_identities) is owner:
+            statements.extend(_statements(_get(policy.props, "policy")))
+    return tuple(statements)
+
+
+def sqs_queue_facts(index: StackIndex) -> tuple[SqsQueueFacts, ...]:
+    queues = index.of_types(SQS_QUEUE_TYPES)
+    return tuple(
+        SqsQueueFacts(
+            name=q.name, type=q.type, region=region_of(q), ref=q.urn, tags=tags_of(q),
+            policy=(*_statements(_get(q.props, "policy")),
+                    *_joined_policies(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q)),
+            kms_master_key_id=_get(q.props, "kmsMasterKeyId"),
+            sqs_managed_sse_enabled=_bool(_get(q.props, "sqsManagedSseEnabled")),
+        )
+        for q in queues
+    )
+
+
+def sns_topic_facts(index: StackIndex) -> tuple[SnsTopicFacts, ...]:
+    topics = index.of_types(SNS_TOPIC_TYPES)
+    return tuple(
+        SnsTopicFacts(
+            name=t.name, type=t.type, region=region_of(t), ref=t.urn, tags=tags_of(t),
+            policy=(*_statements(_get(t.props, "policy")),
+                    *_joined_policies(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t)),
+            kms_master_key_id=_get(t.props, "kmsMasterKeyId"),
+        )
+        for t in topics
+    )
+
+
+# ------------------------------------------------------------------------------------------------- KMS
+def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
+    keys = index.of_types(KMS_KEY_TYPES)
+    return tuple(
+        KmsKeyFacts(
+            name=k.name, type=k.type, region=region_of(k), ref=k.urn, tags=tags_of(k),
+            rotation_enabled=_bool(_get(k.props, "enableKeyRotation")),
+            key_spec=_get(k.props, "customerMasterKeySpec"),
+            key_usage=_get(k.props, "keyUsage"),
+            policy=(*_statements(_get(k.props, "policy")),
+                    *_joined_policies(index, keys, KMS_KEY_POLICY_TYPES, "keyId", k)),
+        )
+        for k in keys
+    )
+
+
+# ------------------------------------------------------------------------------------------------- IAM
+def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
+    result = [
+        IamPolicyFacts(name=p.name, type=p.type, region=region_of(p), ref=p.urn, tags=tags_of(p),
+                       statements=_statements(_get(p.props, "policy")))
+        for p in index.of_types(IAM_MANAGED_POLICY_TYPES)
+    ]
+    for type_token, principal_prop in IAM_INLINE_POLICY_TYPES.items():
+        for p in index.of_types([type_token]):
+            result.append(IamPolicyFacts(
+                name=p.name, type=p.type, region=region_of(p), ref=p.urn, tags=tags_of(p),
+                statements=_statements(_get(p.props, "policy")),
+                attached_to=str(_known(p.props, principal_prop) or ""),
+            ))
+    for role in index.of_types(IAM_ROLE_TYPES):
+        for inline in _get(role.props, "inlinePolicies", ()) or ():
+            result.append(IamPolicyFacts(
+                name=f"{role.name}/{_get(inline, 'name', 'inline')}", type=role.type, region=region_of(role),
+                ref=role.urn, tags=tags_of(role), statements=_statements(_get(inline, "policy")),
+                attached_to=role.name,
+            ))
+    return tuple(result)
+
+
+def _principal_name(index: StackIndex, resource: Resource, prop: str, value: Any) -> str:
+    depended = [index.by_urn[u] for u in resource.property_dependencies.get(prop, ()) if u in index.by_urn]
+    if value is None and len(depended) == 1:
+        return depended[0].name
+    return str(value or "")
+
+
+def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
+    result = []
+    for type_token, principal_type in IAM_ATTACHMENT_TYPES.items():
+        for a in index.of_types([type_token]):
+            result.append(IamAttachmentFacts(
+                name=a.name, type=a.type, region=region_of(a), ref=a.urn, tags=tags_of(a),
+                principal_type=principal_type,
+                principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
+                policy_arn=str(_get(a.props, "policyArn", "")),
+            ))
+    for a in index.of_types(IAM_POLICY_ATTACHMENT_TYPES):
+        for prop, principal_type in (("roles", "role"), ("users", "user"), ("groups", "group")):
+            for principal in _get(a.props, prop, ()) or ():
+                result.append(IamAttachmentFacts(
+                    name=a.name, type=a.type, region=region_of(a), ref=a.urn, tags=tags_of(a),
+                    principal_type=principal_type, principal_name=str(principal),
+                    policy_arn=str(_get(a.props, "policyArn", "")),
+                ))
+    for role in index.of_types(IAM_ROLE_TYPES):
+        for arn in _strings(_get(role.props, "managedPolicyArns")):
+            result.append(IamAttachmentFacts(
+                name=role.name, type=role.type, region=region_of(role), ref=role.urn, tags=tags_of(role),
+                principal_type="role", principal_name=role.name, policy_arn=arn,
+            ))
+    return tuple(result)
+
+
+def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
+    return tuple(
+        IamRoleFacts(name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+                     trust_policy=_statements(_get(r.props, "assumeRolePolicy")))
+        for r in index.of_types(IAM_ROLE_TYPES)
+    )
+
+
+# ------------------------------------------------------------------------------------------------- EC2
+def _ingress(protocol: Any, from_port: Any, to_port: Any, ipv4: Any, ipv6: Any) -> IngressRule:
+    return IngressRule(
+        protocol=str(protocol if protocol is not None else "-1").lower(),
+        from_port=_int(from_port),
+        to_port=_int(to_port),
+        cidr_ipv4=_strings(ipv4),
+        cidr_ipv6=_strings(ipv6),
+    )
+
+
+def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
+    result = [
+        SecurityGroupFacts(
+            name=g.name, type=g.type, region=region_of(g), ref=g.urn, tags=tags_of(g),
+            ingress=tuple(
+                _ingress(_get(i, "protocol"), _get(i, "fromPort"), _get(i, "toPort"), _get(i, "cidrBlocks"),
+                         _get(i, "ipv6CidrBlocks"))
+                for i in _get(g.props, "ingress", ()) or ()
+            ),
+        )
+        for g in index.of_types(SECURITY_GROUP_TYPES)
+    ]
+    for r in index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES):
+        result.append(SecurityGroupFacts(
+            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            ingress=(_ingress(_get(r.props, "ipProtocol"), _get(r.props, "fromPort"), _get(r.props, "toPort"),
+                              _get(r.props, "cidrIpv4"), _get(r.props, "cidrIpv6")),),
+        ))
+    for r in index.of_types(SECURITY_GROUP_RULE_TYPES):
+        if _get(r.props, "type") != "ingress":
+            continue
+        result.append(SecurityGroupFacts(
+            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            ingress=(_ingress(_get(r.props, "protocol"), _get(r.props, "fromPort"), _get(r.props, "toPort"),
+                              _get(r.props, "cidrBlocks"), _get(r.props, "ipv6CidrBlocks")),),
+        ))
+    return tuple(result)
+
+
+def ec2_instance_facts(index: StackIndex) -> tuple[Ec2InstanceFacts, ...]:
+    subnets = index.of_types(EC2_SUBNET_TYPES)
+    result = []
+    for i in index.of_types(EC2_INSTANCE_TYPES):
+        subnet = index.target(i, "subnetId", subnets, _arn_identities) if subnets else None
+        result.append(Ec2InstanceFacts(
+            name=i.name, type=i.type, region=region_of(i), ref=i.urn, tags=tags_of(i),
+            associate_public_ip_address=_bool(_get(i.props, "associatePublicIpAddress")),
+            subnet_id=(subnet.urn if subnet is not None else _get(i.props, "subnetId")),
+            subnet_maps_public_ip_on_launch=(_bool(_get(subnet.props, "mapPublicIpOnLaunch")) or False)
+            if subnet is not None else None,
+        ))
+    return tuple(result)
+
+
+# ------------------------------------------------------------------------------------------ CloudTrail
+_READ_WRITE = {"All": frozenset({"read", "write"}), "ReadOnly": frozenset({"read"}),
+               "WriteOnly": frozenset({"write"})}
+
+
+def _s3_data_events(trail: Resource) -> frozenset[str]:
+    logged: set[str] = set()
+    for selector in _get(trail.props, "eventSelectors", ()) or ():
+        if any(_get(d, "type") == "AWS::S3::Object" for d in _get(selector, "dataResources", ()) or ()):
+            logged |= _READ_WRITE.get(str(_get(selector, "readWriteType", "All")), frozenset())
+    for selector in _get(trail.props, "advancedEventSelectors", ()) or ():
+        fields = {str(_get(f, "field")): f for f in _get(selector, "fieldSelectors", ()) or ()}
+        resource_type = fields.get("resources.type")
+        if resource_type is None or "AWS::S3::Object" not in _strings(_get(resource_type, "equals")):
+            continue
+        read_only = fields.get("readOnly")
+        values = _strings(_get(read_only, "equals")) if read_only is not None else ()
+        logged |= {"read"} if values == ("true",) else {"write"} if values == ("false",) else {"read", "write"}
+    return frozenset(logged)
+
+
+def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
+    return tuple(
+        TrailFacts(
+            name=t.name, type=t.type, region=region_of(t), ref=t.urn, tags=tags_of(t),
+            is_multi_region=_bool(_get(t.props, "isMultiRegionTrail")),
+            log_file_validation=_bool(_get(t.props, "enableLogFileValidation")),
+            s3_data_events=_s3_data_events(t),
+        )
+        for t in index.of_types(TRAIL_TYPES)
+    )
+
+
+# ----------------------------------------------------------------------------------------------- stack
+def generic_facts(index: StackIndex) -> tuple[ResourceFacts, ...]:
+    """Every cloud resource (not the root stack, providers or components), for stack-wide rules."""
+    return tuple(
+        ResourceFacts(name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r))
+        for r in index.resources
+        if r.custom and not r.type.startswith(_NOT_CLOUD) and r.type.count(":") == 2 and r.type.startswith("aws:")
+    )
+
+
+BUILDERS: Mapping[str, Callable[[StackIndex], Any]] = {
+    "buckets": bucket_facts,
+    "account_public_access_block": account_public_access_block,
+    "lambda_permissions": lambda_permission_facts,
+    "lambda_function_urls": lambda_function_url_facts,
+    "lambda_functions": lambda_function_facts,
+    "sqs_queues": sqs_queue_facts,
+    "sns_topics": sns_topic_facts,
+    "kms_keys": kms_key_facts,
+    "iam_policies": iam_policy_facts,
+    "iam_attachments": iam_attachment_facts,
+    "iam_roles": iam_role_facts,
+    "security_groups": security_group_facts,
+    "ec2_instances": ec2_instance_facts,
+    "trails": trail_facts,
+    "resources": generic_facts,
+}
+
+KIND_TO_GROUP = {
+    BucketFacts.kind: "buckets",
+    LambdaPermissionFacts.kind: "lambda_permissions",
+    LambdaFunctionUrlFacts.kind: "lambda_function_urls",
+    LambdaFunctionFacts.kind: "lambda_functions",
+    SqsQueueFacts.kind: "sqs_queues",
+    SnsTopicFacts.kind: "sns_topics",
+    KmsKeyFacts.kind: "kms_keys",
+    IamPolicyFacts.kind: "iam_policies",
+    IamAttachmentFacts.kind: "iam_attachments",
+    IamRoleFacts.kind: "iam_roles",
+    SecurityGroupFacts.kind: "security_groups",
+    Ec2InstanceFacts.kind: "ec2_instances",
+    TrailFacts.kind: "trails",
+    ResourceFacts.kind: "resources",
+}
+
+
+def stack_facts(resources: Sequence[Resource], groups: Iterable[str] | None = None) -> StackFacts:
+    """Build the facts of `groups` only (all when None): a policy reads only what its rule judges, so a
+    value unknown at preview in an unrelated resource does not stop it."""
+    index = StackIndex(resources)
+    wanted = BUILDERS.keys() if groups is None else [g for g in BUILDERS if g in set(groups)]
+    return StackFacts(**{group: BUILDERS[group](index) for group in wanted})

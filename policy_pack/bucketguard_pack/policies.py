@@ -1,0 +1,241 @@
+"""One CrossGuard policy per catalogue rule, plus the safe remediations.
+
+Every rule becomes a StackValidationPolicy named after its `rule_id`: S3 settings live in separate resources
+(ACL, policy, public access block...), so a bucket can only be judged with all of them joined, which needs
+the whole stack. Each policy builds only the facts its rule reads.
+
+Config, per policy (the Pulumi policy config file format, `--policy-pack-config`):
+    enforcementLevel   advisory | mandatory | remediate | disabled
+                       default: mandatory for critical and high severity rules, advisory for the rest
+    exemptions         [{"resource": "<name or URN>" | "tag": {"key": k, "value": v}, "reason": "<why>"}]
+                       an exempted resource is not reported; the reason is reported as the policy's
+                       not-applicable reason, naming the resource (shown by `bucketguard policy check`)
+    allowedRegions     (rules that read it) the regions resources may live in
+    allowedAccountIds  (rules that read it) accounts that may be granted access
+    requireKms         (rules that read it) default encryption must use KMS
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from bucketguard.rules.facts import StackFacts
+from bucketguard.rules.model import Finding, Rule, RulesConfig, all_rules
+from bucketguard_pack import adapters
+
+PACK_NAME = "bucketguard"
+REFERENCE_TAG_PREFIXES = ("fsbp", "cis", "conformity", "checkov", "prowler")
+EXEMPTION_PREFIX = "exempted: "
+
+# Rule config keys as the policy config spells them (camelCase, the CrossGuard convention).
+RULE_CONFIG_KEYS: Mapping[str, tuple[str, dict[str, Any]]] = {
+    "allowed_regions": ("allowedRegions", {
+        "type": "array", "items": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-\\d$"}, "uniqueItems": True,
+        "description": "Regions resources may be deployed to (empty: no restriction).",
+    }),
+    "allowed_account_ids": ("allowedAccountIds", {
+        "type": "array", "items": {"type": "string", "pattern": "^\\d{12}$"}, "uniqueItems": True,
+        "description": "AWS accounts that may be granted access (empty: no restriction).",
+    }),
+    "require_kms": ("requireKms", {
+        "type": "boolean", "description": "Default encryption must use a KMS key (SSE-KMS or DSSE-KMS).",
+    }),
+}
+
+EXEMPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "Resources this rule does not apply to, each with the reason (shown in the output).",
+    "items": {
+        "type": "object",
+        "properties": {
+            "resource": {"type": "string", "minLength": 1, "description": "Pulumi resource name or URN"},
+            "tag": {
+                "type": "object",
+                "properties": {"key": {"type": "string", "minLength": 1}, "value": {"type": "string"}},
+                "required": ["key"],
+                "additionalProperties": False,
+            },
+            "reason": {"type": "string", "minLength": 1},
+        },
+        "required": ["reason"],
+        "additionalProperties": False,
+        "anyOf": [{"required": ["resource"]}, {"required": ["tag"]}],
+    },
+}
+
+_SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH, "critical": Severity.CRITICAL}
+_STACK_GROUPS = frozenset(adapters.BUILDERS)
+
+
+def default_enforcement(rule: Rule[Any]) -> EnforcementLevel:
+    return EnforcementLevel.MANDATORY if rule.severity.value in ("critical", "high") else EnforcementLevel.ADVISORY
+
+
+def config_keys(rule: Rule[Any]) -> list[str]:
+    """The RulesConfig fields a check reads (the names it looks up on its config argument)."""
+    names = set(rule.check.__code__.co_names)
+    return [key for key in RULE_CONFIG_KEYS if key in names]
+
+
+def facts_groups(rule: Rule[Any]) -> frozenset[str]:
+    """Which StackFacts groups a rule needs: its facts kind, or for a stack rule the fields it reads."""
+    if not rule.stack_level:
+        return frozenset({adapters.KIND_TO_GROUP[rule.facts_kind]})
+    read = _STACK_GROUPS & set(rule.check.__code__.co_names)
+    return frozenset(read) if read else _STACK_GROUPS
+
+
+def rules_config(rule: Rule[Any], config: Mapping[str, Any]) -> RulesConfig:
+    data = {key: config[wire] for key, (wire, _schema) in RULE_CONFIG_KEYS.items() if wire in config}
+    return RulesConfig.from_mapping(data)
+
+
+def reference_tags(rule: Rule[Any]) -> list[str]:
+    """References travel to the engine (and our harness) as policy tags: `fsbp:S3.2`, `conformity:S3-001`."""
+    refs = rule.references.to_dict()
+    return [f"{catalogue}:{ref}" for catalogue in REFERENCE_TAG_PREFIXES for ref in refs[catalogue]]
+
+
+# ------------------------------------------------------------------------------------------ exemptions
+def _exemption_for(finding: Finding, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
+                   ) -> Mapping[str, Any] | None:
+    for exemption in exemptions:
+        resource = exemption.get("resource")
+        if resource is not None and resource in (finding.resource_name, finding.resource_ref):
+            return exemption
+        tag = exemption.get("tag")
+        if tag is not None and tag["key"] in tags and (tag.get("value") is None or tags[tag["key"]] == tag["value"]):
+            return exemption
+    return None
+
+
+def _tags_by_ref(facts: StackFacts) -> dict[str, Mapping[str, str]]:
+    return {f.ref: f.tags for f in (*facts.typed_resources(), *facts.resources) if f.ref}
+
+
+def evaluate(rule: Rule[Any], facts: StackFacts, config: RulesConfig) -> list[Finding]:
+    if rule.stack_level:
+        return rule.evaluate(facts, config)
+    group = getattr(facts, adapters.KIND_TO_GROUP[rule.facts_kind])
+    return [finding for item in group for finding in rule.evaluate(item, config)]
+
+
+def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
+    groups = facts_groups(rule)
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config = args.get_config()
+        resources = adapters.from_policy_resources(args.resources)
+        facts = adapters.stack_facts(resources, groups)
+        findings = evaluate(rule, facts, rules_config(rule, config))
+        exemptions = list(config.get("exemptions") or [])
+        tags = _tags_by_ref(facts) if exemptions else {}
+        exempted: list[str] = []
+        for finding in findings:
+            exemption = _exemption_for(finding, tags.get(finding.resource_ref or "", {}), exemptions)
+            if exemption is not None:
+                exempted.append(f"{finding.resource_name} ({exemption['reason']})")
+                continue
+            report_violation(finding.message, finding.resource_ref)
+        if exempted:
+            # Reported after the violations, which the SDK has already recorded: the exemption and its
+            # reason reach the engine as this policy's not-applicable reason.
+            args.not_applicable(EXEMPTION_PREFIX + "; ".join(exempted))
+
+    properties: dict[str, dict[str, Any]] = {"exemptions": EXEMPTIONS_SCHEMA}
+    for key in config_keys(rule):
+        wire, schema = RULE_CONFIG_KEYS[key]
+        properties[wire] = schema
+    framework = PolicyComplianceFramework(name=rule.frameworks[0]) if rule.frameworks else None
+    return StackValidationPolicy(
+        name=rule.rule_id,
+        description=rule.title,
+        validate=validate,
+        enforcement_level=default_enforcement(rule),
+        config_schema=PolicyConfigSchema(properties=properties),
+        severity=_SEVERITY[rule.severity.value],
+        framework=framework,
+        tags=[*rule.frameworks, *reference_tags(rule)],
+        remediation_steps=f"{rule.remediation.summary}\n\n{rule.remediation.pulumi}",
+    )
+
+
+# ---------------------------------------------------------------------------------------- remediations
+PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
+OWNERSHIP_TYPES = adapters.BUCKET_OWNERSHIP_TYPES
+PAB_TYPES = adapters.BUCKET_PAB_TYPES | adapters.ACCOUNT_PAB_TYPES
+PAB_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
+
+
+def _remediate_private_acl(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type not in adapters.BUCKET_ACL_TYPES | adapters.BUCKET_TYPES:
+        return None
+    if args.props.get("acl") not in PUBLIC_CANNED_ACLS:
+        return None
+    # Edit the SDK's proxy in place and return it: values unknown at preview (the bucket name) flow
+    # through untouched instead of being read.
+    props: Any = args.props
+    props["acl"] = "private"
+    return props  # type: ignore[no-any-return]
+
+
+def _remediate_public_access_block(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type not in PAB_TYPES:
+        return None
+    if all(args.props.get(flag) is True for flag in PAB_FLAGS):
+        return None
+    props: Any = args.props
+    for flag in PAB_FLAGS:
+        props[flag] = True
+    return props  # type: ignore[no-any-return]
+
+
+def _remediate_ownership_enforced(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type not in OWNERSHIP_TYPES:
+        return None
+    props: Any = args.props
+    rule = props.get("rule")
+    if rule is not None and rule.get("objectOwnership") == "BucketOwnerEnforced":
+        return None
+    if rule is None:
+        props["rule"] = {"objectOwnership": "BucketOwnerEnforced"}
+    else:
+        rule["objectOwnership"] = "BucketOwnerEnforced"
+    return props  # type: ignore[no-any-return]
+
+
+REMEDIATIONS = (
+    ("s3_remediate_canned_acl_private", "Rewrite public canned ACLs (public-read, public-read-write, "
+     "authenticated-read) to private", _remediate_private_acl),
+    ("s3_remediate_public_access_block_all_on", "Turn on all four Block Public Access flags of bucket and "
+     "account public-access-block resources", _remediate_public_access_block),
+    ("s3_remediate_ownership_bucket_owner_enforced", "Set bucket ownership controls to BucketOwnerEnforced "
+     "(ACLs disabled)", _remediate_ownership_enforced),
+)
+
+
+def remediation_policies() -> list[ResourceValidationPolicy]:
+    """Remediate-only policies: they act only at the `remediate` enforcement level and are disabled by
+    default, so a preview never rewrites a program's resources unless the policy config asks for it."""
+    return [
+        ResourceValidationPolicy(name=name, description=description, remediate=fix,
+                                 enforcement_level=EnforcementLevel.DISABLED)
+        for name, description, fix in REMEDIATIONS
+    ]
+
+
+def build_policies() -> list[Any]:
+    return [*(make_rule_policy(rule) for rule in all_rules()), *remediation_policies()]
