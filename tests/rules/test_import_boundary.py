@@ -11,6 +11,7 @@ import json, sys
 import bucketguard.rules
 from bucketguard.rules import all_rules
 all_rules()
+import bucketguard.rules.docs, bucketguard.rules.cli
 print(json.dumps(sorted(m for m in sys.modules)))
 """
 

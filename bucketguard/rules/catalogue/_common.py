@@ -17,7 +17,7 @@ def public_policy_rule(
     def check(facts: Any, config: RulesConfig) -> Iterator[str]:
         for statement in pa.public_allow_statements(facts.policy):
             yield (
-                f"{policy_label} {pa.describe(statement)} allows Principal * without a condition restricting "
+                f"{policy_label}: {pa.describe(statement)} allows Principal * with no condition restricting "
                 "the account, organisation, VPC endpoint or source"
             )
 

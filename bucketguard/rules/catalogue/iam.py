@@ -149,4 +149,4 @@ aws.iam.Role(
 )
 def iam_role_public_trust_prohibited(role: IamRoleFacts, config: RulesConfig) -> Iterator[str]:
     for statement in pa.public_allow_statements(role.trust_policy):
-        yield f"trust policy {pa.describe(statement)} lets any AWS principal assume the role"
+        yield f"trust policy: {pa.describe(statement)} lets any AWS principal assume the role"

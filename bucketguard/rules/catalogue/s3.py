@@ -73,13 +73,18 @@ def _public_grants(bucket: BucketFacts, permissions: frozenset[str]) -> list[str
     return found
 
 
+def _summarise(actions: list[str]) -> str:
+    shown = ", ".join(actions[:3])
+    return f"({shown}, ...)" if len(actions) > 3 else f"({shown})"
+
+
 def _public_policy(bucket: BucketFacts, actions: tuple[str, ...]) -> list[str]:
     found = []
     for statement in pa.public_allow_statements(bucket.policy):
         covered = pa.allows_any(statement, actions)
         if covered:
             found.append(
-                f"bucket policy {pa.describe(statement)} lets anyone ({', '.join(covered)}) "
+                f"bucket policy: {pa.describe(statement)} lets anyone {_summarise(covered)} "
                 "without a condition restricting the account, organisation, VPC endpoint or source"
             )
     return found
@@ -678,7 +683,7 @@ def s3_bucket_cross_account_access_restricted(bucket: BucketFacts, config: Rules
             continue
         foreign = sorted(pa.principal_accounts(statement) - allowed)
         if foreign:
-            yield f"bucket policy {pa.describe(statement)} grants access to account(s) {', '.join(foreign)}"
+            yield f"bucket policy: {pa.describe(statement)} grants access to account(s) {', '.join(foreign)}"
 
 
 SCANNED_EVENTS = ("s3:ObjectCreated:*", "*")
