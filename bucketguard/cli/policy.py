@@ -1,11 +1,69 @@
-"""`python -m bucketguard policy` (placeholder until its issue lands)."""
+"""`python -m bucketguard policy check`: a Pulumi program's misconfigurations, offline.
+
+Runs the program under the SDK's mock runtime (no CLI, no cloud), sends every resource to the policy pack
+over the analyzer gRPC protocol as the Pulumi engine does, and prints the violations.
+Exit status: 0 no mandatory violation, 1 mandatory violations, 2 usage or runtime error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from bucketguard.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("policy", help="not built yet")
-    parser.set_defaults(run=lambda args: 2)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "policy", help="check a Pulumi program against the policy pack, offline",
+        description="Guard rails for Pulumi programs: the bucketguard CrossGuard policy pack.",
+    )
+    commands = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
+    check = commands.add_parser(
+        "check", help="run a program under the mock runtime and analyze it with the pack",
+        description="Run a Pulumi Python program under the SDK's mock runtime and analyze every resource "
+        "with the policy pack over gRPC, in the order the Pulumi engine uses.",
+    )
+    check.add_argument("--program", type=Path, default=Path("."), help="directory holding Pulumi.yaml (default: .)")
+    stack = check.add_mutually_exclusive_group()
+    stack.add_argument("--stack", help="stack name: reads Pulumi.<NAME>.yaml next to the program")
+    stack.add_argument("--config", type=Path, metavar="FILE", help="a stack config file (Pulumi.<stack>.yaml)")
+    check.add_argument("--policy-config", type=Path, metavar="FILE",
+                       help="policy config JSON, the format of `pulumi preview --policy-pack-config`")
+    check.add_argument("--pack", type=Path, metavar="DIR", help="policy pack directory (default: policy_pack/)")
+    check.add_argument("--preview", action="store_true",
+                       help="leave computed outputs (ids, ARNs) unknown, as `pulumi preview` does for new resources")
+    check.add_argument("--format", choices=("table", "json", "sarif"), default="table")
+    check.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    # Imported here: pulumi and grpc are slow to import and only this command needs them.
+    from bucketguard.policy.analyzer import PackError
+    from bucketguard.policy.check import DEFAULT_PACK_DIR, render_json, render_sarif, render_table, run_check
+    from bucketguard.policy.pack_config import PolicyConfigError
+    from bucketguard.policy.program import ProgramError
+
+    if not args.program.is_dir():
+        raise UsageError(f"--program {args.program}: not a directory")
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"--config {args.config}: no such file")
+    if args.policy_config is not None and not args.policy_config.is_file():
+        raise UsageError(f"--policy-config {args.policy_config}: no such file")
+    try:
+        result = run_check(
+            args.program, stack=args.stack, config_file=args.config, policy_config_file=args.policy_config,
+            pack_dir=args.pack or DEFAULT_PACK_DIR, preview=args.preview,
+        )
+    except ProgramError as exc:
+        print(f"bucketguard policy: error: {exc}", file=sys.stderr)
+        if exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return EXIT_ERROR
+    except (PolicyConfigError, PackError) as exc:
+        raise UsageError(str(exc)) from exc
+    render = {"table": render_table, "json": render_json, "sarif": render_sarif}[args.format]
+    print(render(result))
+    return EXIT_FINDINGS if result.mandatory else EXIT_OK

@@ -57,6 +57,7 @@ class PolicyInfo:
     config_required: tuple[str, ...]
     remediation_steps: str
     stack_policy: bool
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ def read_pack_info(stub: Any) -> tuple[PackInfo, dict[str, PolicyConfig]]:
             config_required=tuple(p.configSchema.required),
             remediation_steps=p.remediation_steps,
             stack_policy=p.policy_type == analyzer_pb2.POLICY_TYPE_STACK,
+            tags=tuple(p.tags),
         )
     initial: dict[str, Any] = {}
     for key, value in info.initialConfig.items():

@@ -1,0 +1,285 @@
+"""`policy check`: record a program under the mock runtime, analyze it with a policy pack over gRPC, and
+turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bucketguard import __version__
+from bucketguard.policy.analyzer import AnalysisResult, Diagnostic, PolicyPackProcess, analyze_stack, pack_environment
+from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
+from bucketguard.policy.program import PulumiProject, load_stack_config, record
+from bucketguard.policy.records import RecordedStack
+
+SCHEMA_VERSION = 1
+REFERENCE_CATALOGUES = ("fsbp", "cis", "conformity", "checkov", "prowler")
+EXEMPTION_PREFIX = "exempted: "  # the pack's not-applicable reasons for exempted resources
+DEFAULT_PACK_DIR = Path(__file__).resolve().parents[2] / "policy_pack"
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule_id: str
+    policy: str
+    severity: str
+    enforcement: str
+    resource_type: str
+    resource_name: str
+    urn: str
+    message: str
+    references: Mapping[str, list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "policy": self.policy,
+            "severity": self.severity,
+            "enforcement": self.enforcement,
+            "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
+            "urn": self.urn,
+            "message": self.message,
+            "references": {k: list(v) for k, v in self.references.items()},
+        }
+
+
+@dataclass
+class CheckResult:
+    program: Path
+    stack: str
+    preview: bool
+    pack: str
+    resources: int
+    violations: list[Violation]
+    exemptions: list[dict[str, str]]
+    remediations: list[dict[str, Any]]
+    program_seconds: float
+    analysis_seconds: float
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    def summary(self) -> dict[str, Any]:
+        by_severity: dict[str, int] = {}
+        for violation in self.violations:
+            by_severity[violation.severity or "unspecified"] = by_severity.get(violation.severity or "unspecified", 0) + 1
+        return {
+            "program": str(self.program),
+            "stack": self.stack,
+            "preview": self.preview,
+            "pack": self.pack,
+            "resources": self.resources,
+            "violations": len(self.violations),
+            "mandatory": len(self.mandatory),
+            "advisory": sum(1 for v in self.violations if v.enforcement == "advisory"),
+            "by_severity": by_severity,
+            "exempted": len(self.exemptions),
+            "remediated": len(self.remediations),
+            "program_seconds": round(self.program_seconds, 3),
+            "analysis_seconds": round(self.analysis_seconds, 3),
+        }
+
+
+def parse_urn(urn: str) -> tuple[str, str]:
+    """`urn:pulumi:stack::project::parent$type::name` -> (type, name)."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return "", ""
+    return parts[2].split("$")[-1], "::".join(parts[3:])
+
+
+def _references(tags: Any) -> dict[str, list[str]]:
+    refs: dict[str, list[str]] = {c: [] for c in REFERENCE_CATALOGUES}
+    for tag in tags:
+        catalogue, _, ref = str(tag).partition(":")
+        if catalogue in refs and ref:
+            refs[catalogue].append(ref)
+    return refs
+
+
+def _violation(diagnostic: Diagnostic, analysis: AnalysisResult) -> Violation:
+    info = analysis.pack.policies.get(diagnostic.policy)
+    message = diagnostic.message
+    # The SDK prefixes the policy description; keep the specific part.
+    if diagnostic.description and message.startswith(diagnostic.description + "\n"):
+        message = message[len(diagnostic.description) + 1 :]
+    resource_type, resource_name = parse_urn(diagnostic.urn)
+    return Violation(
+        rule_id=diagnostic.policy,
+        policy=f"{diagnostic.pack}@v{diagnostic.pack_version}/{diagnostic.policy}",
+        severity=diagnostic.severity or (info.severity if info else ""),
+        enforcement=diagnostic.enforcement,
+        resource_type=resource_type,
+        resource_name=resource_name,
+        urn=diagnostic.urn,
+        message=message,
+        references=_references(info.tags if info else ()),
+    )
+
+
+def collect(analysis: AnalysisResult) -> tuple[list[Violation], list[dict[str, str]], list[dict[str, Any]]]:
+    violations = [_violation(d, analysis) for d in analysis.diagnostics]
+    order = {"mandatory": 0, "advisory": 1}
+    violations.sort(key=lambda v: (order.get(v.enforcement, 2), v.rule_id, v.urn, v.message))
+    exemptions = [
+        {"rule_id": n.policy, "detail": n.reason[len(EXEMPTION_PREFIX) :]}
+        for n in analysis.not_applicable
+        if n.reason.startswith(EXEMPTION_PREFIX)
+    ]
+    remediations = [
+        {"policy": r.policy, "urn": r.urn, "description": r.description, "diagnostic": r.diagnostic,
+         "properties": dict(r.properties)}
+        for r in analysis.remediations
+    ]
+    return violations, exemptions, remediations
+
+
+def resolve_stack(project: PulumiProject, stack: str | None, config_file: Path | None
+                  ) -> tuple[str, dict[str, str], list[str]]:
+    """--stack NAME reads Pulumi.NAME.yaml next to the program; --config FILE reads that file."""
+    if config_file is not None:
+        name = stack or (config_file.name.split(".")[1] if config_file.name.count(".") >= 2 else "dev")
+        config, secrets = load_stack_config(config_file, project.name)
+        return name, config, secrets
+    name = stack or "dev"
+    path = project.directory / f"Pulumi.{name}.yaml"
+    if path.is_file():
+        config, secrets = load_stack_config(path, project.name)
+        return name, config, secrets
+    if stack is not None:
+        from bucketguard.policy.program import ProgramError
+
+        raise ProgramError(f"no stack config {path} (give --config FILE or create it)")
+    return name, {}, []
+
+
+def analyze_recorded(
+    recorded: RecordedStack, *, pack_dir: Path, policy_config: Mapping[str, PolicyConfig] | None = None
+) -> AnalysisResult:
+    with PolicyPackProcess(pack_dir, env=pack_environment(recorded)) as pack:
+        return analyze_stack(pack.stub, recorded, pack_dir=pack.pack_dir, policy_config=policy_config)
+
+
+def run_check(
+    program_dir: Path,
+    *,
+    stack: str | None = None,
+    config_file: Path | None = None,
+    policy_config_file: Path | None = None,
+    pack_dir: Path = DEFAULT_PACK_DIR,
+    preview: bool = False,
+) -> CheckResult:
+    project = PulumiProject.load(program_dir)
+    stack_name, config, secrets = resolve_stack(project, stack, config_file)
+    policy_config = load_policy_config(policy_config_file) if policy_config_file else {}
+    started = time.perf_counter()
+    recorded = record(project, stack=stack_name, config=config, secret_keys=secrets, preview=preview)
+    recorded_at = time.perf_counter()
+    analysis = analyze_recorded(recorded, pack_dir=pack_dir, policy_config=policy_config)
+    finished = time.perf_counter()
+    violations, exemptions, remediations = collect(analysis)
+    return CheckResult(
+        program=project.directory,
+        stack=stack_name,
+        preview=preview,
+        pack=f"{analysis.pack.name}@v{analysis.pack.version}",
+        resources=analysis.resources_analyzed,
+        violations=violations,
+        exemptions=exemptions,
+        remediations=remediations,
+        program_seconds=recorded_at - started,
+        analysis_seconds=finished - recorded_at,
+        rules={name: {"description": p.description, "severity": p.severity, "remediation": p.remediation_steps,
+                      "tags": list(p.tags)} for name, p in analysis.pack.policies.items()},
+    )
+
+
+# ------------------------------------------------------------------------------------------- rendering
+def render_json(result: CheckResult) -> str:
+    return json.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "violations": [v.to_dict() for v in result.violations],
+            "exemptions": result.exemptions,
+            "remediations": result.remediations,
+            "summary": result.summary(),
+        },
+        indent=2,
+    )
+
+
+def render_table(result: CheckResult) -> str:
+    lines = []
+    if result.violations:
+        headers = ("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE")
+        rows = [(v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)") for v in result.violations]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  MESSAGE")
+        for row, violation in zip(rows, result.violations, strict=True):
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  " + violation.message)
+    for exemption in result.exemptions:
+        lines.append(f"exempted  {exemption['rule_id']}: {exemption['detail']}")
+    for remediation in result.remediations:
+        _type, name = parse_urn(remediation["urn"])
+        if remediation["diagnostic"]:
+            lines.append(f"remediation {remediation['policy']} on {name}: {remediation['diagnostic']}")
+        else:
+            lines.append(f"remediated {name}: {remediation['description']}")
+    s = result.summary()
+    lines.append(
+        f"{s['resources']} resources checked by {s['pack']} ({result.stack}{', preview' if result.preview else ''}): "
+        f"{s['mandatory']} mandatory, {s['advisory']} advisory violations, {s['exempted']} exempted"
+    )
+    return "\n".join(lines)
+
+
+_SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
+
+
+def render_sarif(result: CheckResult) -> str:
+    rule_ids = sorted({v.rule_id for v in result.violations})
+    rules = []
+    for rule_id in rule_ids:
+        meta = result.rules.get(rule_id, {})
+        rules.append({
+            "id": rule_id,
+            "name": rule_id,
+            "shortDescription": {"text": meta.get("description", rule_id)},
+            "help": {"text": meta.get("remediation", "")},
+            "properties": {"tags": meta.get("tags", []), "severity": meta.get("severity", "")},
+        })
+    main = result.program / "__main__.py"
+    results = [
+        {
+            "ruleId": v.rule_id,
+            "ruleIndex": rule_ids.index(v.rule_id),
+            "level": _SARIF_LEVEL.get(v.enforcement, "note"),
+            "message": {"text": f"{v.resource_name or 'stack'}: {v.message}"},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": main.name if main.is_file() else "Pulumi.yaml"},
+                                     "region": {"startLine": 1}},
+                "logicalLocations": [{"fullyQualifiedName": v.urn or result.stack, "name": v.resource_name,
+                                      "kind": "resource"}],
+            }],
+            "properties": {"severity": v.severity, "enforcement": v.enforcement, "references": v.references},
+        }
+        for v in result.violations
+    ]
+    return json.dumps(
+        {
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {"name": "bucketguard", "version": __version__, "rules": rules}},
+                "results": results,
+            }],
+        },
+        indent=2,
+    )
