@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_OK, UsageError
+from bucketguard.rules.cli import add_list_command
 from bucketguard.scanning.backends import BACKENDS
 from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_ruleset, write_artifact
 
@@ -107,7 +108,7 @@ def _register_compile(commands: Any) -> None:
 
 
 # Each entry adds one `rules <subcommand>` parser that sets `run`.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_register_compile]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_register_compile, add_list_command]
 
 
 def register(subparsers: Any) -> None:

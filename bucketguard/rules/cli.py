@@ -10,13 +10,14 @@ import json
 import sys
 from typing import Any
 
+from bucketguard.cli import UsageError
 from bucketguard.rules.docs import render_markdown, render_table, to_json_document
 from bucketguard.rules.model import Severity, all_rules
 
 FORMATS = ("table", "json", "markdown")
 
 
-def add_list_command(subparsers: Any) -> argparse.ArgumentParser:
+def add_list_command(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "list",
         help="list the misconfiguration rules",
@@ -28,11 +29,13 @@ def add_list_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--service", help="only rules whose id starts with this service (s3, iam, ...)")
     parser.set_defaults(run=run_list)
-    return parser
 
 
 def run_list(args: argparse.Namespace) -> int:
     minimum = Severity(args.min_severity)
+    services = sorted({r.rule_id.split("_", 1)[0] for r in all_rules()})
+    if args.service and args.service not in services:
+        raise UsageError(f"--service {args.service}: no such service (choose from {', '.join(services)})")
     rules = [
         r
         for r in all_rules()

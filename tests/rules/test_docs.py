@@ -70,3 +70,16 @@ def test_list_filters_by_severity_and_service(capsys: pytest.CaptureFixture[str]
 
 def test_list_markdown_is_the_docs_page(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run_list(["--format", "markdown"], capsys) == render_markdown()
+
+
+def test_rules_list_through_the_cli_dispatcher(capsys: pytest.CaptureFixture[str]) -> None:
+    from bucketguard.cli import main
+
+    assert main(["rules", "list", "--format", "json", "--service", "kms"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [r["rule_id"] for r in document["rules"]] == [
+        "kms_key_public_access_prohibited",
+        "kms_key_rotation_enabled",
+    ]
+    assert main(["rules", "list", "--service", "s4"]) == 2
+    assert "no such service" in capsys.readouterr().err
