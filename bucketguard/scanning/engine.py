@@ -18,12 +18,15 @@ none); their rule names are listed in the result's `detail` so they are not lost
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import stat
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
 from bucketguard.scanning.containers import (
@@ -42,6 +45,11 @@ from bucketguard.scanning.ruleset import Ruleset
 __all__ = ["Engine", "HashList", "Limits"]
 
 HASH_RULE = "sha256_blocklist"
+# Files larger than a window are scanned window by window (bounded memory); windows overlap by more than
+# the longest string a rule can match, so no match is lost at a boundary. Both are multiples of the mmap
+# granularity. Within a window, `filesize` and absolute offsets refer to the window.
+WINDOW_BYTES = 64 << 20
+WINDOW_OVERLAP = 1 << 20
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 
 
@@ -69,18 +77,63 @@ class _Walk:
         """Rules, hash and (for containers) members of one blob; `where` is "" for the object itself."""
         name = where or self.target
         try:
-            self._add_matches(
-                self.matcher.match_bytes(blob.data, name=name)
-                if blob.data is not None
-                else self.matcher.match_file(blob.path or Path(), name=name),
-                where,
-            )
+            if blob.data is not None:
+                matches = self.matcher.match_bytes(blob.data, name=name)
+            elif blob.size > WINDOW_BYTES:
+                matches = self._match_windows(blob, name)
+            else:
+                matches = self.matcher.match_file(blob.path or Path(), name=name)
+            self._add_matches(matches, where)
         except BackendError as exc:
             self.failed(Reason.INTERNAL_ERROR, str(exc))
         kind = detect(blob.head())
         if kind is not None:
             self._open(kind, blob, name, where, depth)
         self._check_hash(blob.digest(), where)
+
+    def _match_windows(self, blob: Blob, name: str) -> list[RuleMatch]:
+        """A large file scanned in overlapping windows so memory stays bounded whatever its size; hashed
+        in the same pass when its digest is not known yet (yara-python: concurrently, on a second core)."""
+        assert blob.path is not None
+        digest = hashlib.sha256() if blob.sha256 is None else None
+        matches: list[RuleMatch] = []
+        hashed_to = 0
+        zero_copy = self.matcher.backend == "yara"  # yara-python scans any buffer; yara-x wants bytes
+        try:
+            with blob.path.open("rb") as stream, ThreadPoolExecutor(1, "bucketguard-sha256") as hasher:
+                size = os.fstat(stream.fileno()).st_size
+                start = 0
+                while True:
+                    length = min(WINDOW_BYTES, size - start)
+                    if length <= 0:
+                        break
+                    window: Any = (
+                        mmap.mmap(stream.fileno(), length, access=mmap.ACCESS_READ, offset=start)
+                        if zero_copy
+                        else os.pread(stream.fileno(), length, start)
+                    )
+                    try:
+                        pending = None
+                        if digest is not None:
+                            fresh = memoryview(window)[hashed_to - start :]
+                            pending = hasher.submit(digest.update, fresh)
+                        matches.extend(self.matcher.match_bytes(window, name=name))
+                        if pending is not None:
+                            pending.result()
+                            fresh.release()
+                    finally:
+                        if zero_copy:
+                            window.close()
+                    hashed_to = start + length
+                    if hashed_to >= size:
+                        break
+                    start += WINDOW_BYTES - WINDOW_OVERLAP
+        except OSError as exc:
+            raise _ReadError(exc.strerror or str(exc)) from None
+        if digest is not None:
+            blob.sha256 = digest.hexdigest()
+            blob.size = hashed_to
+        return list({(m.namespace, m.rule): m for m in matches}.values())
 
     def _open(self, kind: Kind, blob: Blob, name: str, where: str, depth: int) -> None:
         if depth >= self.limits.max_depth:
@@ -213,6 +266,8 @@ class Engine:
             walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
             try:
                 walk.scan_blob(blob, "", 0)
+            except _ReadError as exc:
+                return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
             except ScanStop as exc:
                 walk.problem(exc.reason, exc.detail)
             except ScanFailure as exc:
@@ -221,6 +276,8 @@ class Engine:
                 sha256: str | None = blob.digest()  # the object's own bytes, read in full
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
+            except ScanFailure:
+                sha256 = None  # the backend failed part-way: the verdict is already `error`
             size = hashed.size if hashed is not None else blob.size
             return self._verdict(walk, sha256, size)
 
@@ -270,6 +327,8 @@ def _top_level_blob(path: Path, stream: object, expected_size: int) -> tuple[Blo
             raise _ReadError(exc.strerror or str(exc)) from None
         if len(data) <= IN_MEMORY_MAX:
             return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data), None
+    if expected_size > WINDOW_BYTES:
+        return Blob(expected_size, None, path=path), None  # hashed while its windows are scanned
     hashed = _Hashed()
     outcome: dict[str, str | OSError] = {}
 
