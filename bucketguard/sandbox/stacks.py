@@ -279,6 +279,15 @@ class LocalPipeline:
                 webhook=webhook,
             )
         )
+        # a second subscriber of the result topic (as a SIEM would be): lets tests see every published event
+        sqs = st.account.shared("sqs")
+        self.results_tap_url, tap_arn = _queue(sqs, f"{st.stack_id}-results-tap", visibility_timeout=30)
+        st.account.shared("sns").subscribe(
+            TopicArn=st.result_topic_arn,
+            Protocol="sqs",
+            Endpoint=tap_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         self.sources = [
             SqsEventSource(
                 st.listener_role.client("sqs"),
@@ -337,19 +346,24 @@ class LocalPipeline:
         )
         return [v for page in pages for v in page.get("Versions", [])]
 
-    def alerts(self) -> list[dict[str, Any]]:
-        """Alerts delivered to the alert topic's inbox queue (SNS envelopes), consumed."""
+    def _consume(self, queue_url: str) -> list[dict[str, Any]]:
         sqs = self.storage.account.shared("sqs")
         out: list[dict[str, Any]] = []
         while True:
-            messages = sqs.receive_message(QueueUrl=self.storage.alert_inbox_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 return out
             for m in messages:
                 out.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=self.storage.alert_inbox_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts delivered to the alert topic's inbox queue (SNS envelopes), consumed."""
+        return self._consume(self.storage.alert_inbox_url)
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every scan-result event the scanner published since the last call (consumed from the tap)."""
+        return self._consume(self.results_tap_url)
 
     def queue_depth(self, queue_url: str, account: AccountSession | None = None) -> int:
         sqs = (account or self.storage.account).shared("sqs")
