@@ -121,6 +121,22 @@ def create_element_remote_script() -> bytes:
     )
 
 
+def create_element_set_attribute_script() -> bytes:
+    return (
+        b"var el = document.createElement('script');\nel.async = true;\n"
+        b"el.setAttribute('src', 'https://cdn-stats.invalid/x.js');\ndocument.head.appendChild(el);\n"
+    )
+
+
+def set_attribute_far_from_script() -> bytes:
+    """A lib that makes script elements and, elsewhere, points an iframe at a remote page."""
+    return (
+        MINIFIED_LIBRARY
+        + b";var f=document.createElement('iframe');"
+        + b"f.setAttribute('src','https://www.youtube-nocookie.com/embed/xyz');\n"
+    )
+
+
 def analytics_snippet_page() -> bytes:
     """The classic asynchronous analytics snippet: the script URL is computed, not a literal."""
     return (
@@ -486,6 +502,9 @@ CASES: tuple[RuleCase, ...] = (
           "WebInject_Remote_Script_Writer"),
     _case("create-element-script", "site/js/jquery.js", create_element_remote_script,
           "WebInject_Remote_Script_Writer"),
+    _case("set-attribute-script", "site/js/loader.js", create_element_set_attribute_script,
+          "WebInject_Remote_Script_Writer"),
+    _case("neg-set-attribute-iframe", "site/js/video.js", set_attribute_far_from_script),
     _case("card-skimmer-beacon", "shop/js/checkout.js", card_skimmer, "WebInject_Card_Skimmer"),
     _case("card-skimmer-image", "shop/js/form.js", card_skimmer_image_beacon, "WebInject_Card_Skimmer"),
     _case("neg-minified-library", "site/js/camplib.min.js", lambda: MINIFIED_LIBRARY),

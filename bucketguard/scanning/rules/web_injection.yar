@@ -75,10 +75,13 @@ rule WebInject_Remote_Script_Writer
     strings:
         $write_script = /document\.(write|writeln)\s*\(\s*["'][^"']{0,40}<script[^>]{0,80}src\s*=\s*\\?["']?(https?:)?\/\// nocase
         $create_script = /createElement\s*\(\s*["']script["']\s*\)[^\n]{0,200}\.src\s*=\s*["'](https?:)?\/\/[a-z0-9.\-]{3,}/ nocase
-        $create_script_attr = /createElement\s*\(\s*["']script["']\s*\)[^\n]{0,200}setAttribute\s*\(\s*["']src["']\s*,\s*["'](https?:)?\/\// nocase
+        $script_element = /createElement\s*\(\s*["']script["']\s*\)/ nocase
+        $set_remote_src = /setAttribute\s*\(\s*["']src["']\s*,\s*["'](https?:)?\/\// nocase
 
     condition:
-        any of them
+        $write_script or $create_script
+        // setAttribute("src", "https://...") within 300 bytes after createElement("script")
+        or for any i in (1..#set_remote_src): ($script_element in (@set_remote_src[i] - 300..@set_remote_src[i]))
 }
 
 rule WebInject_Card_Skimmer
