@@ -22,6 +22,9 @@ How an adapter fills it (the Pulumi adapter in policy_pack/, the boto3 collector
   lower-cased (IAM compares them case-insensitively), ``"Principal": "*"`` becomes ``Principal("*", "*")``.
 * ``tags`` are the resource's own tags (Pulumi ``tags``, plus provider default tags when the adapter knows
   them).
+* ``StackFacts.resources`` lists EVERY resource once more as a plain ``ResourceFacts`` (type, name, region):
+  the region rule judges only that list, so typed facts are never judged twice.
+* ``BucketFacts.receives_access_logs`` is True when another bucket's logging (or a trail) targets it.
 
 Scanning coverage (rule ``s3_bucket_malware_scanning_enabled``): the adapter marks a notification target
 ``is_bucketguard_listener=True`` when it is a bucketguard storage stack's listener: a child of a
