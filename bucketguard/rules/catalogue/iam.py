@@ -50,7 +50,7 @@ aws.iam.Policy(
     references=References(
         fsbp=("IAM.1",),
         cis=("1.16",),
-        checkov=("CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63"),
+        checkov=("CKV_AWS_1", "CKV_AWS_62"),
         prowler=(
             "iam_customer_attached_policy_no_administrative_privileges",
             "iam_inline_policy_no_administrative_privileges",

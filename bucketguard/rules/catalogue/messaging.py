@@ -52,7 +52,7 @@ aws.sqs.QueuePolicy(
     ),
     references=References(
         fsbp=("SQS.3",),
-        checkov=("CKV_AWS_168", "CKV_AWS_72"),
+        checkov=("CKV_AWS_168",),
         prowler=("sqs_queues_not_publicly_accessible",),
     ),
     notes=RESTRICT_NOTE,
