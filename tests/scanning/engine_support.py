@@ -1,0 +1,93 @@
+"""Helpers shared by the engine's tests: archives built in memory, engines for both backends."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zipfile
+from functools import cache
+from pathlib import Path
+
+import py7zr
+
+from bucketguard.demo import pranks
+from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.hashes import HashList
+from bucketguard.scanning.limits import Limits
+from bucketguard.scanning.result import Severity
+from bucketguard.scanning.ruleset import Ruleset, load_ruleset
+
+BACKENDS = ("yara", "yara-x")
+
+
+@cache
+def bundled() -> Ruleset:
+    return load_ruleset()
+
+
+def engine(
+    backend: str = "yara-x",
+    *,
+    limits: Limits | None = None,
+    hashes: HashList | None = None,
+    min_severity: Severity = Severity.LOW,
+    work_dir: Path | None = None,
+) -> Engine:
+    return Engine(
+        bundled(), engine=backend, limits=limits or Limits(), hashes=hashes, min_severity=min_severity,
+        work_dir=work_dir,
+    )  # fmt: skip
+
+
+def zip_of(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_of(members: dict[str, bytes], mode: str = "w") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def seven_zip_of(
+    members: dict[str, bytes], *, password: str | None = None, encrypt_header: bool = False
+) -> bytes:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w", password=password, header_encryption=encrypt_header) as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return buffer.getvalue()
+
+
+def gzip_of(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def bzip2_of(data: bytes) -> bytes:
+    return bz2.compress(data)
+
+
+def xz_of(data: bytes) -> bytes:
+    return lzma.compress(data)
+
+
+EICAR = pranks.eicar()
+
+
+def nested_zip(depth: int, payload: bytes = EICAR, name: str = "eicar.com") -> bytes:
+    """`payload` inside `depth` zips: depth 1 = a zip holding the payload."""
+    data = zip_of({name: payload})
+    for level in range(depth - 1):
+        data = zip_of({f"level{level}.zip": data})
+    return data

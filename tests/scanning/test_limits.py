@@ -1,0 +1,149 @@
+"""Every limit: a default, a flag (tested in the CLI tests), and `unscannable` with its reason when hit."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from bucketguard.demo import pranks
+from bucketguard.scanning.limits import Limits
+from bucketguard.scanning.result import Reason, ScanResult, Verdict
+from tests.scanning.engine_support import EICAR, engine, gzip_of, nested_zip, seven_zip_of, tar_of, zip_of
+
+
+def scan(tmp_path: Path, data: bytes, limits: Limits, name: str = "x.zip") -> ScanResult:
+    (tmp_path / "f").write_bytes(data)
+    return engine(limits=limits).scan_file(tmp_path / "f", name=name)
+
+
+def test_defaults() -> None:
+    limits = Limits()
+    assert (limits.max_depth, limits.max_members, limits.max_file_bytes) == (5, 10_000, None)
+    assert limits.max_extracted_bytes == 1 << 30
+    assert limits.max_ratio == 100
+
+
+def test_depth_within_the_limit_is_opened(tmp_path: Path) -> None:
+    result = scan(tmp_path, nested_zip(5), Limits())
+    assert result.verdict is Verdict.MALICIOUS
+    assert result.findings[0].path.count("!") == 5
+
+
+def test_depth_beyond_the_limit_is_unscannable(tmp_path: Path) -> None:
+    result = scan(tmp_path, nested_zip(6, b"harmless"), Limits())
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.DEPTH_EXCEEDED)
+    small = scan(tmp_path, nested_zip(2, b"harmless"), Limits(max_depth=1))
+    assert small.reason is Reason.DEPTH_EXCEEDED
+    assert scan(tmp_path, nested_zip(2, b"harmless"), Limits(max_depth=2)).verdict is Verdict.CLEAN
+
+
+def test_max_depth_zero_opens_nothing(tmp_path: Path) -> None:
+    result = scan(tmp_path, zip_of({"a.txt": b"a"}), Limits(max_depth=0))
+    assert result.reason is Reason.DEPTH_EXCEEDED
+
+
+@pytest.mark.parametrize("build", [zip_of, tar_of, seven_zip_of], ids=["zip", "tar", "7z"])
+def test_too_many_members(tmp_path: Path, build: object) -> None:
+    members = {f"f{i}.txt": b"x" for i in range(6)}
+    assert callable(build)
+    result = scan(tmp_path, build(members), Limits(max_members=5))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS)
+    assert scan(tmp_path, build(members), Limits(max_members=6)).verdict is Verdict.CLEAN
+
+
+def test_members_are_counted_across_nesting_levels(tmp_path: Path) -> None:
+    inner = zip_of({f"f{i}.txt": b"x" for i in range(3)})
+    outer = zip_of({"a.zip": inner, "b.zip": inner})  # 2 + 6 = 8 members
+    assert scan(tmp_path, outer, Limits(max_members=7)).reason is Reason.TOO_MANY_MEMBERS
+    assert scan(tmp_path, outer, Limits(max_members=8)).verdict is Verdict.CLEAN
+
+
+def test_total_extracted_bytes(tmp_path: Path) -> None:
+    members = {f"f{i}.bin": bytes([i]) * 400_000 for i in range(3)}  # 1.2 MB expanded
+    result = scan(tmp_path, zip_of(members), Limits(max_extracted_bytes=1_000_000))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.EXTRACTED_TOO_LARGE)
+    assert scan(tmp_path, zip_of(members), Limits(max_extracted_bytes=1_300_000)).verdict is Verdict.CLEAN
+
+
+def test_zip_bomb_declared_in_header(tmp_path: Path) -> None:
+    result = scan(tmp_path, pranks.zip_bomb(8 << 20), Limits())
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.RATIO_EXCEEDED)
+    relaxed = scan(tmp_path, pranks.zip_bomb(8 << 20), Limits(max_ratio=10_000))
+    assert relaxed.verdict is Verdict.CLEAN
+
+
+def test_zip_bomb_that_lies_about_its_size_is_stopped_while_inflating(tmp_path: Path) -> None:
+    bomb = bytearray(pranks.zip_bomb(8 << 20))
+    declared = (8 << 20).to_bytes(4, "little")
+    small = (1000).to_bytes(4, "little")
+    bomb[:] = bomb.replace(declared, small)  # local and central headers now claim 1000 bytes
+    result = scan(tmp_path, bytes(bomb), Limits())
+    assert result.verdict is Verdict.UNSCANNABLE
+    assert result.reason in (Reason.RATIO_EXCEEDED, Reason.CORRUPT)
+
+
+def test_gzip_bomb(tmp_path: Path) -> None:
+    result = scan(tmp_path, gzip_of(bytes(16 << 20)), Limits(), name="zeros.gz")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.RATIO_EXCEEDED)
+
+
+def test_small_very_compressible_members_are_not_bombs(tmp_path: Path) -> None:
+    # 500 KB of zeros compresses ~1000x but stays under the ratio floor (1 MiB): ordinary.
+    assert scan(tmp_path, zip_of({"zeros.bin": bytes(500_000)}), Limits()).verdict is Verdict.CLEAN
+
+
+def test_tar_expanding_past_the_extraction_budget(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo("zeros.bin")
+        data = bytes(8 << 20)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    # A plain tar of zeros has ratio ~1: not a bomb, but larger than the extraction budget.
+    assert scan(tmp_path, buffer.getvalue(), Limits(max_extracted_bytes=4 << 20)).reason is (
+        Reason.EXTRACTED_TOO_LARGE
+    )
+
+
+def test_max_file_bytes_for_the_object(tmp_path: Path) -> None:
+    result = scan(tmp_path, b"x" * 2000, Limits(max_file_bytes=1000), name="big.txt")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_LARGE)
+    assert result.sha256 is None  # not read, so no digest
+    assert result.size == 2000
+
+
+@pytest.mark.parametrize(
+    ("build", "too_large"),
+    [(zip_of, "x.zip!big.bin"), (lambda m: gzip_of(tar_of(m)), "x.tar.gz!x.tar")],
+    ids=["zip member", "gzip stream"],
+)
+def test_max_file_bytes_for_a_member(tmp_path: Path, build: object, too_large: str) -> None:
+    assert callable(build)
+    archive = build({"big.bin": b"x" * 5000, "small.txt": b"ok"})
+    result = scan(tmp_path, archive, Limits(max_file_bytes=len(archive) + 10), name=too_large.split("!")[0])
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_LARGE)
+    assert too_large in result.detail
+
+
+def test_limit_on_one_member_does_not_hide_malware_in_another(tmp_path: Path) -> None:
+    archive = zip_of({"big.bin": b"x" * 5000, "eicar.com": EICAR})
+    result = scan(tmp_path, archive, Limits(max_file_bytes=len(archive) + 10))
+    assert result.verdict is Verdict.MALICIOUS
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_depth": -1},
+        {"max_members": -1},
+        {"max_extracted_bytes": -1},
+        {"max_ratio": 1.0},
+        {"max_file_bytes": -5},
+    ],
+)
+def test_invalid_limits_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**bad)  # type: ignore[arg-type]
