@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -197,12 +197,19 @@ class UnlistedDirectory:
         )
 
 
-def expand_targets(arguments: Sequence[str]) -> list[ScanTarget]:
+def expand_targets(
+    arguments: Sequence[str], s3_targets: Callable[[str], Sequence[ScanTarget]] | None = None
+) -> list[ScanTarget]:
     """Every TARGET argument expanded into what to scan, in a stable order. A missing path is a usage
-    error, found before anything is scanned. (Other kinds of targets, such as s3:// URLs, plug in here.)"""
+    error, found before anything is scanned. s3:// URLs are listed by `s3_targets` (bucketguard.pipeline)."""
     targets: list[ScanTarget] = []
     for argument in arguments:
-        targets.extend(_local_targets(argument))
+        if argument.startswith("s3://"):
+            if s3_targets is None:
+                raise UsageError(f"{argument}: S3 targets are not available here")
+            targets.extend(s3_targets(argument))
+        else:
+            targets.extend(_local_targets(argument))
     return targets
 
 
@@ -252,14 +259,23 @@ def register(subparsers: Any) -> None:
         description="Scan files and directories (recursively). Exit status: 0 every target clean; "
         "1 any target malicious, unscannable or errored; 2 usage or runtime error.",
     )
-    parser.add_argument("targets", nargs="+", metavar="TARGET", help="a file or a directory")
+    parser.add_argument(
+        "targets", nargs="+", metavar="TARGET", help="a file, a directory or s3://bucket[/prefix]"
+    )
     parser.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     add_engine_arguments(parser)
+    from bucketguard.pipeline.backlog import add_s3_arguments
+
+    add_s3_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     engine = build_engine(args)
+    if any(t.startswith("s3://") for t in args.targets):
+        from bucketguard.pipeline import backlog
+
+        return backlog.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
     try:
         results = scan_all(engine, targets)

@@ -18,7 +18,7 @@ REGION = "us-east-1"
 _CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
 
 
-def _route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
+def route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
     """moto picks the SQS account from the caller's credentials, real SQS from the queue URL: a caller in
     one account sending to another account's queue (allowed by its queue policy) needs this hint in moto."""
     url = params.get("url", "")
@@ -51,7 +51,7 @@ class AccountSession:
         config = kwargs.pop("config", _CLIENT_CONFIG)
         client = self.session.client(service, endpoint_url=self.endpoint_url, config=config, **kwargs)
         if service == "sqs":
-            client.meta.events.register("before-call.sqs.*", _route_sqs_by_queue_url)
+            client.meta.events.register("before-call.sqs.*", route_sqs_by_queue_url)
         return client
 
     def shared(self, service: str) -> Any:
@@ -77,8 +77,8 @@ class EmbeddedAws:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         # moto keeps its state per process, not per server: start every sandbox from an empty AWS
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 (our own 127.0.0.1 server)
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own 127.0.0.1 server
         return self
 
     def stop(self) -> None:
