@@ -173,6 +173,8 @@ class StorageStack(pulumi.ComponentResource):
                     allow("DecryptBucketEvents", ["kms:Decrypt"], self.key.arn),
                     # Presigned URLs are signed with these credentials: the scanner reads as this role.
                     allow("PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
+                    # Finds the event's version by ETag when the notification carries no version id.
+                    allow("FindEventVersion", ["s3:ListBucketVersions"], bucket_arn),
                     allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
                     allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
                 ],
@@ -359,6 +361,14 @@ class StorageStack(pulumi.ComponentResource):
                 allow(
                     "WriteOwnBuckets",
                     ["s3:PutObject", "s3:PutObjectTagging"],
+                    [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets],
+                )
+            )
+            # A source version is removed only after its copy's size and SHA-256 are checked.
+            statements.append(
+                allow(
+                    "VerifyCopies",
+                    ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
                     [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets],
                 )
             )

@@ -31,7 +31,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def _provider(self, reference: str) -> dict[str, str]:
         provider_id = reference.rsplit("::", 1)[-1] if reference else ""
-        return self.providers.get(provider_id, {"name": "", "region": "us-east-1", "account": DEFAULT_ACCOUNT})
+        return self.providers.get(
+            provider_id, {"name": "", "region": "us-east-1", "account": DEFAULT_ACCOUNT}
+        )
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -43,12 +45,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 raise RuntimeError(f"no mocked outputs for stack {name!r}")
             return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
         # A bucket's id is its name (the bucket settings resources take it as `bucket`).
-        resource_id = inputs.get("bucket", f"{args.name}-id") if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
+        resource_id = (
+            inputs.get("bucket", f"{args.name}-id")
+            if args.typ == "aws:s3/bucket:Bucket"
+            else f"{args.name}-id"
+        )
         if args.typ == "pulumi:providers:aws":
             roles = json.loads(inputs.get("assumeRoles", "[]") or "[]")
             role_arn = roles[0].get("roleArn", "") if roles else ""
             account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else DEFAULT_ACCOUNT
-            self.providers[resource_id] = {"name": args.name, "region": inputs.get("region", ""), "account": account}
+            self.providers[resource_id] = {
+                "name": args.name,
+                "region": inputs.get("region", ""),
+                "account": account,
+            }
             self.resources.append({"type": args.typ, "name": args.name, "inputs": inputs, "provider": ""})
             return resource_id, inputs
         provider = self._provider(args.provider)
@@ -103,7 +113,8 @@ def _computed(typ: str, name: str, inputs: dict[str, Any], provider: dict[str, s
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     config = {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in request["config"].items()
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in request["config"].items()
     }
     pulumi.runtime.set_all_config(config)
     mocks = RecordingMocks(request.get("stack_outputs", {}))

@@ -1,0 +1,162 @@
+"""The stack config rules (pure: no Pulumi runtime)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from infra.config import MAX_STORAGES_PER_SCANNER, ConfigError, parse_config
+from tests.infra.conftest import stack_config
+
+
+def raw_of(stack: str) -> dict[str, Any]:
+    return {
+        key.split(":", 1)[1]: value
+        for key, value in stack_config(stack).items()
+        if key.startswith("bucketguard:")
+    }
+
+
+def storages(count: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"s{index}", "bucket": f"camp-bucket-{index}", "region": "eu-west-1", "actions": ["tag"]}
+        for index in range(count)
+    ]
+
+
+def test_example_stacks_parse_into_typed_values() -> None:
+    dev = parse_config(raw_of("dev"))
+    assert dev.scanner is not None and dev.scanner.reserved_concurrency == 10
+    assert [s.name for s in dev.storages] == ["teaching"]
+    assert dev.storages[0].create_bucket and dev.storages[0].block_unscanned
+    multi = parse_config(raw_of("multiaccount"))
+    assert multi.scanner is not None and multi.scanner.account == "111111111111"
+    assert {(s.account, s.region) for s in multi.storages} == {
+        ("222222222222", "eu-west-1"),
+        ("222222222222", "eu-central-1"),
+        ("333333333333", "eu-central-1"),
+    }
+    # Defaults: blockUnscanned true, quarantine bucket named after the protected bucket.
+    uploads = next(s for s in multi.storages if s.name == "uploads")
+    assert uploads.block_unscanned and uploads.quarantine_bucket == "camp-student-uploads-quarantine"
+    assert not uploads.create_bucket
+
+
+def test_fifty_storages_pass_and_fifty_one_fail_naming_the_entry() -> None:
+    scanner = {"region": "eu-west-1"}
+    assert (
+        len(parse_config({"scanner": scanner, "storages": storages(50)}).storages) == MAX_STORAGES_PER_SCANNER
+    )
+    with pytest.raises(
+        ConfigError, match=r"bucketguard:storages: 51 storages for one scanner \(at most 50\).*'s50'"
+    ):
+        parse_config({"scanner": scanner, "storages": storages(51)})
+
+
+def test_admitted_storage_stacks_count_towards_the_limit() -> None:
+    with pytest.raises(ConfigError, match="51 storages"):
+        parse_config(
+            {"scanner": {"region": "eu-west-1"}, "storages": storages(50), "storageStacks": ["o/p/s"]}
+        )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda r: r["storages"].append({**r["storages"][0], "bucket": "other-bucket"}),
+            r"storages\[3\] \(name 'teaching'\): name is already used by bucketguard:storages\[0\]",
+        ),
+        (
+            lambda r: r["storages"].append({**r["storages"][0], "name": "second"}),
+            r"\[3\] \(name 'second'\): bucket 'camp-teaching-material' is already used by .*storages\[0\]",
+        ),
+        (
+            lambda r: r["storages"][1].pop("roleArn"),
+            r"storages\[1\] \(name 'uploads'\): cross-account entry without roleArn",
+        ),
+        (
+            lambda r: r["storages"][2].update(region="us-east-1"),
+            r"storages\[2\] \(name 'media'\): region 'us-east-1' is not in bucketguard:allowedRegions",
+        ),
+        (
+            lambda r: r["scanner"].update(region="ap-south-1"),
+            r"bucketguard:scanner: region 'ap-south-1' is not in bucketguard:allowedRegions",
+        ),
+        (
+            lambda r: r["scanner"].update(memoryMb=64),
+            r"bucketguard:scanner: memoryMb must be between 128 and 10240, got 64",
+        ),
+        (
+            lambda r: r["scanner"].update(architecture="sparc"),
+            r"bucketguard:scanner: architecture must be one of arm64, x86_64",
+        ),
+        (
+            lambda r: r["scanner"].update(maxObjectBytes=8 * 1024**3),
+            r"bucketguard:scanner: maxObjectBytes .* at most half of ephemeralStorageMb",
+        ),
+        (
+            lambda r: r["storages"][0].update(actions=["tag", "explode"]),
+            r"\[0\] \(name 'teaching'\): actions 'explode' is not one of tag, quarantine, promote, notify",
+        ),
+        (
+            lambda r: r["storages"][1].update(actions=["quarantine"]),
+            r"storages\[1\] \(name 'uploads'\): actions must include 'tag' when blockUnscanned is true",
+        ),
+        (
+            lambda r: r["storages"][1].update(actions=["tag", "promote"]),
+            r"storages\[1\] \(name 'uploads'\): promoteBucket is required",
+        ),
+        (
+            lambda r: r["storages"][2].update(quarantineBucket="camp-media-archive"),
+            r"storages\[2\] \(name 'media'\): quarantineBucket must differ from the protected bucket",
+        ),
+        (
+            lambda r: r["storages"][0].update(roleArn="arn:aws:iam::2222:role/x"),
+            r"storages\[0\] \(name 'teaching'\): roleArn 'arn:aws:iam::2222:role/x' is not an IAM role ARN",
+        ),
+        (
+            lambda r: r["storages"][0].update(blockUnscaned=False),
+            r"storages\[0\] \(name 'teaching'\): unknown key\(s\) blockUnscaned",
+        ),
+        (
+            lambda r: r["storages"][0].update(notifyEmails=["not-an-address"]),
+            r"storages\[0\] \(name 'teaching'\): notifyEmails\[0\] 'not-an-address' is not an e-mail address",
+        ),
+        (
+            lambda r: r.update(scannerStack="org/bucketguard/scanner"),
+            r"bucketguard:scannerStack: set either scanner .* or scannerStack",
+        ),
+    ],
+)
+def test_invalid_values_fail_with_the_key_and_the_entry(mutate: Any, message: str) -> None:
+    raw = copy.deepcopy(raw_of("multiaccount"))
+    mutate(raw)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_same_account_storage_without_role_is_not_cross_account() -> None:
+    # No roleArn anywhere: everything deploys with the deployer's credentials into one account.
+    config = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(2)})
+    assert all(s.role_arn is None for s in config.storages)
+    with pytest.raises(ConfigError, match="cross-account entry without roleArn"):
+        parse_config(
+            {
+                "scanner": {"region": "eu-west-1"},
+                "storages": [{**storages(1)[0], "accountId": "444444444444"}],
+            }
+        )
+
+
+def test_storage_only_stack_needs_storages_and_takes_the_architecture() -> None:
+    config = parse_config(
+        {"scannerStack": "camp/bucketguard/scanner", "storages": storages(1), "architecture": "x86_64"}
+    )
+    assert not config.deploys_scanner and config.architecture == "x86_64"
+    with pytest.raises(ConfigError, match="needs at least one entry"):
+        parse_config({"scannerStack": "camp/bucketguard/scanner"})
+    with pytest.raises(ConfigError, match=r"bucketguard:scannerStack: 'scanner' is not a stack reference"):
+        parse_config({"scannerStack": "scanner", "storages": storages(1)})

@@ -1,0 +1,460 @@
+"""The Pulumi program under mocks: resource graph, IAM, encryption, providers, limits, split rollout.
+
+Each program runs in a fresh interpreter (tests/infra/harness.py): the mock root stack registers once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketguard.packaging import HANDLERS
+from tests.infra.conftest import run_program, stack_config
+
+Resource = dict[str, Any]
+POLICY_TYPES = {
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:kms/keyPolicy:KeyPolicy",
+}
+
+
+class Graph:
+    def __init__(self, result: dict[str, Any]) -> None:
+        assert result["error"] is None, result["error"]
+        self.resources: list[Resource] = result["resources"]
+
+    def of_type(self, token: str) -> list[Resource]:
+        return [r for r in self.resources if r["type"] == token]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r["name"] == name]
+        assert len(matches) == 1, f"{name}: {len(matches)} resources"
+        return matches[0]
+
+    def policy(self, name: str) -> list[dict[str, Any]]:
+        statements: list[dict[str, Any]] = json.loads(self.named(name)["inputs"]["policy"])["Statement"]
+        return statements
+
+    def policies(self) -> Iterator[tuple[Resource, dict[str, Any]]]:
+        for resource in self.resources:
+            if resource["type"] in POLICY_TYPES:
+                for statement in json.loads(resource["inputs"]["policy"])["Statement"]:
+                    yield resource, statement
+
+    def role_arns(self) -> set[str]:
+        return {
+            f"arn:aws:iam::{r['account']}:role/{r['name']}-0a1b2c" for r in self.of_type("aws:iam/role:Role")
+        }
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def dev(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    return Graph(run_program(stack_config("dev"), lambda_artifacts, tmp_path_factory.mktemp("dev")))
+
+
+@pytest.fixture(scope="module")
+def multi(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    config = stack_config("multiaccount")
+    return Graph(
+        run_program(config, lambda_artifacts, tmp_path_factory.mktemp("multi"), stack="multiaccount")
+    )
+
+
+@pytest.fixture(params=["dev", "multi"])
+def graph(request: pytest.FixtureRequest) -> Graph:
+    result: Graph = request.getfixturevalue(request.param)
+    return result
+
+
+def test_dev_stack_resource_graph(dev: Graph) -> None:
+    counts = Counter(r["type"] for r in dev.resources)
+    assert counts["pulumi:providers:aws"] == 1
+    assert counts["bucketguard:scanner:ScannerStack"] == 1
+    assert counts["bucketguard:storage:StorageStack"] == 1
+    assert counts["aws:lambda/function:Function"] == 3
+    assert counts["aws:lambda/eventSourceMapping:EventSourceMapping"] == 3
+    # scanner queue + DLQ, listener queue + DLQ, post-scan queue + DLQ
+    assert counts["aws:sqs/queue:Queue"] == 6
+    # createBucket: the protected bucket and the quarantine bucket, both SecureBuckets
+    assert {b["inputs"]["bucket"] for b in dev.of_type("aws:s3/bucket:Bucket")} == {
+        "camp-teaching-material-dev",
+        "camp-teaching-material-dev-quarantine",
+    }
+    assert counts["aws:sns/topic:Topic"] == 3  # scanner alerts, result topic, storage alerts
+    assert counts["aws:kms/key:Key"] == 2
+    assert counts["aws:s3/bucketNotification:BucketNotification"] == 1
+    notification = dev.of_type("aws:s3/bucketNotification:BucketNotification")[0]["inputs"]
+    assert notification["bucket"] == "camp-teaching-material-dev"
+    assert notification["queues"][0]["events"] == ["s3:ObjectCreated:*"]
+    assert notification["queues"][0]["queueArn"].endswith(":storage-teaching-events-queue-0a1b2c")
+    emails = {
+        s["inputs"]["endpoint"]
+        for s in dev.of_type("aws:sns/topicSubscription:TopicSubscription")
+        if s["inputs"]["protocol"] == "email"
+    }
+    assert emails == {"platform-team@camp.example", "security@camp.example"}
+
+
+def test_multiaccount_stack_resource_graph(multi: Graph) -> None:
+    counts = Counter(r["type"] for r in multi.resources)
+    assert counts["bucketguard:storage:StorageStack"] == 3
+    assert counts["aws:lambda/function:Function"] == 1 + 2 * 3
+    # Existing buckets are not created: only the quarantine buckets and the promote bucket.
+    assert {b["inputs"]["bucket"] for b in multi.of_type("aws:s3/bucket:Bucket")} == {
+        "camp-teaching-material-quarantine",
+        "camp-teaching-material-published",
+        "camp-student-uploads-quarantine",
+        "camp-media-archive-quarantine",
+    }
+    # The access-blocking policy is put on each existing protected bucket.
+    protected = {p["inputs"]["bucket"] for p in multi.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    assert {"camp-teaching-material", "camp-student-uploads", "camp-media-archive"} <= protected
+
+
+def test_one_provider_per_account_and_region_with_typed_assume_role(multi: Graph) -> None:
+    providers = {p["name"]: p["inputs"] for p in multi.of_type("pulumi:providers:aws")}
+    seen = set()
+    for inputs in providers.values():
+        roles = json.loads(inputs["assumeRoles"])
+        # camelCase keys: a plain dict would have sent role_arn, which the real provider ignores.
+        assert len(roles) == 1 and set(roles[0]) >= {"roleArn"} and "role_arn" not in roles[0]
+        account = roles[0]["roleArn"].split(":")[4]
+        assert json.loads(inputs["allowedAccountIds"]) == [account]
+        assert "bucketguard-stack" in json.loads(inputs["defaultTags"])["tags"]
+        seen.add((account, inputs["region"]))
+    assert seen == {
+        ("111111111111", "eu-west-1"),
+        ("222222222222", "eu-west-1"),
+        ("222222222222", "eu-central-1"),
+        ("333333333333", "eu-central-1"),
+    }
+
+
+def test_each_storage_deploys_in_its_buckets_account_and_region(multi: Graph) -> None:
+    expected = {
+        "teaching": ("222222222222", "eu-west-1"),
+        "uploads": ("222222222222", "eu-central-1"),
+        "media": ("333333333333", "eu-central-1"),
+    }
+    for name, (account, region) in expected.items():
+        owned = [
+            r
+            for r in multi.resources
+            if r["name"].startswith(f"storage-{name}-") and r["type"].startswith("aws:")
+        ]
+        assert owned
+        assert {(r["account"], r["region"]) for r in owned} == {(account, region)}, name
+    scanner = [
+        r
+        for r in multi.resources
+        if r["name"].startswith(("scanner-", "admission-")) and r["type"].startswith("aws:")
+    ]
+    assert {(r["account"], r["region"]) for r in scanner} == {("111111111111", "eu-west-1")}
+
+
+def test_no_resource_uses_the_default_provider(graph: Graph) -> None:
+    for resource in graph.resources:
+        if resource["type"].startswith("aws:"):
+            assert resource["provider"], f"{resource['name']} uses the default provider"
+
+
+def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
+    for resource, statement in graph.policies():
+        actions = as_list(statement["Action"])
+        if statement["Effect"] == "Allow":
+            assert all("*" not in action for action in actions), (resource["name"], statement)
+        else:  # the only wildcard Deny: refuse plain HTTP, for everyone
+            assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} or all(
+                "*" not in a for a in actions
+            )
+
+
+def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
+    for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+            for arn in as_list(statement["Resource"]):
+                assert arn != "*" and arn.startswith("arn:aws:"), (policy["name"], statement)
+                if arn.startswith("arn:aws:logs:"):
+                    owner = policy["name"].removesuffix("-policy")
+                    assert arn.endswith(f":log-group:{owner}-logs-0a1b2c:*"), (policy["name"], arn)
+
+
+def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) -> None:
+    listener = {s["Sid"]: s for s in multi.policy("storage-media-listener-policy")}
+    assert listener["PresignObjectReads"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert listener["PresignObjectReads"]["Resource"] == "arn:aws:s3:::camp-media-archive/*"
+    assert listener["SendScanRequests"]["Action"] == ["sqs:SendMessage"]
+    assert (
+        listener["SendScanRequests"]["Resource"]
+        == "arn:aws:sqs:eu-west-1:111111111111:scanner-requests-queue-0a1b2c"
+    )
+    listener_actions = {a for s in listener.values() for a in as_list(s["Action"])}
+    assert {a for a in listener_actions if a.startswith("s3:")} == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucketVersions",
+    }
+    assert listener["FindEventVersion"]["Resource"] == "arn:aws:s3:::camp-media-archive"
+
+    postscan = multi.policy("storage-teaching-postscan-policy")
+    s3_resources = {r for s in postscan for r in as_list(s["Resource"]) if r.startswith("arn:aws:s3:::")}
+    assert s3_resources == {
+        "arn:aws:s3:::camp-teaching-material/*",
+        "arn:aws:s3:::camp-teaching-material-quarantine/*",
+        "arn:aws:s3:::camp-teaching-material-published/*",
+    }
+    deletes = [s for s in postscan if any(a.startswith("s3:Delete") for a in as_list(s["Action"]))]
+    assert [s["Resource"] for s in deletes] == ["arn:aws:s3:::camp-teaching-material/*"]
+    # media has no promote bucket and no notify action: no write elsewhere, no publish.
+    media = multi.policy("storage-media-postscan-policy")
+    assert not any("sns:Publish" in as_list(s["Action"]) for s in media)
+
+
+def test_scanner_publishes_only_to_registered_result_topics(multi: Graph) -> None:
+    topics = {t["name"]: t for t in multi.of_type("aws:sns/topic:Topic")}
+    result_topics = sorted(
+        f"arn:aws:sns:{t['region']}:{t['account']}:{name}-0a1b2c"
+        for name, t in topics.items()
+        if name.endswith("-results")
+    )
+    publish = {s["Sid"]: s for s in multi.policy("admission-publish-results")}
+    assert sorted(publish["PublishToRegisteredResultTopics"]["Resource"]) == result_topics
+    assert len(result_topics) == 3
+    scanner = multi.policy("scanner-scanner-policy")
+    assert {a for s in scanner for a in as_list(s["Action"])} == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert not any(a.startswith("s3:") for s in scanner for a in as_list(s["Action"]))
+
+
+def test_cross_account_trust_names_only_the_programs_roles(graph: Graph) -> None:
+    roles = graph.role_arns()
+    for resource, statement in graph.policies():
+        if statement["Effect"] != "Allow" or "Principal" not in statement:
+            continue
+        principal = statement["Principal"]
+        assert principal != "*", (resource["name"], statement)
+        for arn in as_list(principal.get("AWS", [])):
+            if arn.endswith(":root"):
+                # Only the key's own account administers a key.
+                assert resource["type"] == "aws:kms/keyPolicy:KeyPolicy"
+                assert arn == f"arn:aws:iam::{resource['account']}:root"
+            else:
+                assert arn in roles, (resource["name"], arn)
+        for service in as_list(principal.get("Service", [])):
+            assert service in {"s3.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com"}
+
+
+def test_scanner_queue_admits_exactly_the_registered_listeners(multi: Graph) -> None:
+    listeners = sorted(r for r in multi.role_arns() if "-listener-role" in r)
+    assert len(listeners) == 3
+    allow = [s for s in multi.policy("admission-queue-policy") if s["Effect"] == "Allow"]
+    assert allow == [
+        {
+            "Sid": "RegisteredListenersSendScanRequests",
+            "Effect": "Allow",
+            "Principal": {"AWS": listeners},
+            "Action": ["sqs:SendMessage"],
+            "Resource": "arn:aws:sqs:eu-west-1:111111111111:scanner-requests-queue-0a1b2c",
+        }
+    ]
+    result_policy = [s for s in multi.policy("storage-uploads-results-policy") if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in result_policy] == [
+        {"AWS": "arn:aws:iam::111111111111:role/scanner-scanner-role-0a1b2c"}
+    ]
+
+
+def test_everything_is_encrypted(graph: Graph) -> None:
+    for queue in graph.of_type("aws:sqs/queue:Queue"):
+        assert queue["inputs"].get("kmsMasterKeyId", "").startswith("arn:aws:kms:"), queue["name"]
+    for topic in graph.of_type("aws:sns/topic:Topic"):
+        assert topic["inputs"].get("kmsMasterKeyId", "").startswith("arn:aws:kms:"), topic["name"]
+    for key in graph.of_type("aws:kms/key:Key"):
+        assert key["inputs"]["enableKeyRotation"] is True
+    buckets = {b["inputs"]["bucket"] for b in graph.of_type("aws:s3/bucket:Bucket")}
+    settings: dict[str, dict[str, Any]] = {b: {} for b in buckets}
+    for resource in graph.resources:
+        bucket = resource["inputs"].get("bucket")
+        if bucket in settings:
+            settings[bucket][resource["type"].split(":")[-1]] = resource["inputs"]
+    for bucket, found in settings.items():
+        rule = found["BucketServerSideEncryptionConfiguration"]["rules"][0]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms", bucket
+        bpa = found["BucketPublicAccessBlock"]
+        assert all(
+            bpa[k]
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
+        assert found["BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
+        assert found["BucketOwnershipControls"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        policy = json.loads(found["BucketPolicy"]["policy"])["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy
+        ), bucket
+
+
+def test_access_blocking_policy_when_block_unscanned(multi: Graph) -> None:
+    existing = next(
+        p
+        for p in multi.of_type("aws:s3/bucketPolicy:BucketPolicy")
+        if p["inputs"]["bucket"] == "camp-teaching-material"
+    )
+    statements = {s["Sid"]: s for s in json.loads(existing["inputs"]["policy"])["Statement"]}
+    deny_read = statements["BucketGuardDenyReadUnlessScannedClean"]
+    exempt = deny_read["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert "arn:aws:iam::222222222222:role/camp-content-admin" in exempt
+    assert any("storage-teaching-listener-role" in arn for arn in exempt)
+
+
+def test_scanner_function_queue_and_alarms(dev: Graph) -> None:
+    scanner = dev.named("scanner-scanner-function")["inputs"]
+    assert scanner["memorySize"] == 2048 and scanner["timeout"] == 300
+    assert scanner["ephemeralStorage"] == {"size": 4096} and scanner["reservedConcurrentExecutions"] == 10
+    assert scanner["architectures"] == ["arm64"] and scanner["runtime"] == "python3.12"
+    assert (
+        scanner["environment"]["variables"]["BUCKETGUARD_RULESET_PATH"] == "/var/task/bucketguard-ruleset.zip"
+    )
+    handlers = {f["inputs"]["handler"] for f in dev.of_type("aws:lambda/function:Function")}
+    assert handlers == set(HANDLERS.values())
+    queue = dev.named("scanner-requests-queue")["inputs"]
+    assert queue["visibilityTimeoutSeconds"] > scanner["timeout"]
+    assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] in (2, 3)
+    alarms = {
+        (a["inputs"]["metricName"], json.dumps(a["inputs"]["dimensions"], sort_keys=True))
+        for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    metrics = Counter(metric for metric, _ in alarms)
+    assert metrics["ApproximateNumberOfMessagesVisible"] == 3  # one per DLQ
+    assert metrics["Errors"] == 3 and metrics["Throttles"] == 3
+    assert metrics["ApproximateAgeOfOldestMessage"] >= 1
+    for group in dev.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert group["inputs"]["retentionInDays"] == 90
+
+
+def storages(count: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"s{index}", "bucket": f"camp-bucket-{index}", "region": "eu-west-1", "actions": ["tag"]}
+        for index in range(count)
+    ]
+
+
+def test_fifty_storages_pass_and_fifty_one_fail_at_preview(lambda_artifacts: Path, tmp_path: Path) -> None:
+    base = {"bucketguard:scanner": {"region": "eu-west-1"}}
+    fifty = Graph(run_program({**base, "bucketguard:storages": storages(50)}, lambda_artifacts, tmp_path))
+    assert len(fifty.of_type("bucketguard:storage:StorageStack")) == 50
+    listeners = next(s for s in fifty.policy("admission-queue-policy") if s["Effect"] == "Allow")
+    assert len(listeners["Principal"]["AWS"]) == 50
+    failed = run_program({**base, "bucketguard:storages": storages(51)}, lambda_artifacts, tmp_path)
+    assert failed["error"] is not None
+    assert "bucketguard:storages: 51 storages for one scanner (at most 50)" in failed["error"]
+    assert not any(r["type"].startswith("aws:") for r in failed["resources"])
+
+
+def test_invalid_value_fails_the_program_naming_key_and_entry(lambda_artifacts: Path, tmp_path: Path) -> None:
+    config = stack_config("multiaccount")
+    config["bucketguard:storages"][1]["region"] = "eu-north-1"
+    result = run_program(config, lambda_artifacts, tmp_path)
+    assert result["error"] is not None
+    assert (
+        "bucketguard:storages[1] (name 'uploads'): region 'eu-north-1' is not in bucketguard:allowedRegions"
+        in (result["error"])
+    )
+
+
+SCANNER_OUTPUTS = {
+    "scannerQueueArn": "arn:aws:sqs:eu-west-1:111111111111:scanner-requests",
+    "scannerQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111111111111/scanner-requests",
+    "scannerRoleArn": "arn:aws:iam::111111111111:role/scanner-role",
+    "scannerKeyArn": "arn:aws:kms:eu-west-1:111111111111:key/scanner",
+}
+
+
+def test_storage_only_stack_reads_the_scanner_through_a_stack_reference(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    config = {
+        "bucketguard:scannerStack": "camp/bucketguard/security",
+        "bucketguard:storages": stack_config("multiaccount")["bucketguard:storages"][2:],
+    }
+    graph = Graph(
+        run_program(
+            config,
+            lambda_artifacts,
+            tmp_path,
+            stack="media",
+            stack_outputs={"camp/bucketguard/security": SCANNER_OUTPUTS},
+        )
+    )
+    references = graph.of_type("pulumi:pulumi:StackReference")
+    assert [r["inputs"]["name"] for r in references] == ["camp/bucketguard/security"]
+    assert not any(
+        r["name"].startswith(("scanner-", "admission-"))
+        for r in graph.resources
+        if r["type"].startswith("aws:")
+    )
+    listener = {s["Sid"]: s for s in graph.policy("storage-media-listener-policy")}
+    assert listener["SendScanRequests"]["Resource"] == SCANNER_OUTPUTS["scannerQueueArn"]
+    assert listener["EncryptScanRequests"]["Resource"] == SCANNER_OUTPUTS["scannerKeyArn"]
+    results = [s for s in graph.policy("storage-media-results-policy") if s["Effect"] == "Allow"]
+    assert results[0]["Principal"] == {"AWS": SCANNER_OUTPUTS["scannerRoleArn"]}
+    env = graph.named("storage-media-listener-function")["inputs"]["environment"]["variables"]
+    assert env["BUCKETGUARD_SCANNER_QUEUE_URL"] == SCANNER_OUTPUTS["scannerQueueUrl"]
+
+
+def test_scanner_stack_admits_storage_stacks_through_stack_references(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    storage_outputs = {
+        "listenerRoleArns": ["arn:aws:iam::333333333333:role/media-listener"],
+        "resultTopicArns": ["arn:aws:sns:eu-central-1:333333333333:media-results"],
+        "resultKeyArns": ["arn:aws:kms:eu-central-1:333333333333:key/media"],
+    }
+    config = {
+        "bucketguard:scanner": stack_config("multiaccount")["bucketguard:scanner"],
+        "bucketguard:storageStacks": ["camp/bucketguard/media"],
+    }
+    graph = Graph(
+        run_program(
+            config,
+            lambda_artifacts,
+            tmp_path,
+            stack="security",
+            stack_outputs={"camp/bucketguard/media": storage_outputs},
+        )
+    )
+    assert not graph.of_type("bucketguard:storage:StorageStack")
+    allow = [s for s in graph.policy("admission-queue-policy") if s["Effect"] == "Allow"]
+    assert allow[0]["Principal"] == {"AWS": storage_outputs["listenerRoleArns"]}
+    keys = {s["Sid"]: s for s in graph.policy("admission-key-policy")}
+    assert keys["RegisteredListenersEncryptRequests"]["Principal"] == {
+        "AWS": storage_outputs["listenerRoleArns"]
+    }
+    publish = {s["Sid"]: s for s in graph.policy("admission-publish-results")}
+    assert publish["PublishToRegisteredResultTopics"]["Resource"] == storage_outputs["resultTopicArns"]
+    assert publish["EncryptForRegisteredResultTopics"]["Resource"] == storage_outputs["resultKeyArns"]
+
+
+def test_scanner_only_stack_admits_nobody(lambda_artifacts: Path, tmp_path: Path) -> None:
+    config = {"bucketguard:scanner": stack_config("dev")["bucketguard:scanner"]}
+    graph = Graph(run_program(config, lambda_artifacts, tmp_path, stack="security"))
+    assert [s["Effect"] for s in graph.policy("admission-queue-policy")] == ["Deny"]
+    assert not [r for r in graph.resources if r["name"] == "admission-publish-results"]
