@@ -1,0 +1,133 @@
+"""The Pulumi -> facts adapters, on resources recorded from real programs under the mock runtime, read
+through the SDK's own deserialiser and unknown-checking proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bucketguard_pack import adapters
+from pulumi_policy.proxy import UnknownValueError
+
+from bucketguard.policy.program import PulumiProject, record
+from bucketguard.policy.records import RecordedStack
+from bucketguard.rules.facts import ALL_USERS_URI, AclGrant, Encryption, Logging, PublicAccessBlock
+
+
+def recorded(directory: Path, *, preview: bool = False) -> RecordedStack:
+    return record(PulumiProject.load(directory), stack="dev", config={"aws:region": "eu-west-1"}, preview=preview)
+
+
+def resources(stack: RecordedStack) -> list[adapters.Resource]:
+    by_urn = stack.by_urn()
+    result = []
+    for r in stack.resources:
+        provider = by_urn.get(r.provider.rsplit("::", 1)[0]) if r.provider else None
+        result.append(adapters.from_wire(
+            type=r.type, name=r.name, urn=r.urn, properties=r.outputs,
+            provider_properties=provider.inputs if provider else None,
+            parent=r.parent, property_dependencies=r.property_dependencies,
+        ))
+    return result
+
+
+BUCKET_WITH_EVERYTHING = """
+b = aws.s3.Bucket("b", tags={"team": "camp"})
+logs = aws.s3.Bucket("logs")
+aws.s3.BucketAcl("acl", bucket=b.id, access_control_policy={"owner": {"id": "o"}, "grants": [
+    {"grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}, "permission": "READ"}]})
+aws.s3.BucketPublicAccessBlock("bpa", bucket=b.id, block_public_acls=True, block_public_policy=True)
+aws.s3.BucketOwnershipControls("own", bucket=b.id, rule={"object_ownership": "ObjectWriter"})
+aws.s3.BucketServerSideEncryptionConfiguration("sse", bucket=b.id, rules=[{
+    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": "alias/camp"},
+    "bucket_key_enabled": True}])
+aws.s3.BucketVersioning("ver", bucket=b.id, versioning_configuration={"status": "Enabled", "mfa_delete": "Enabled"})
+aws.s3.BucketLogging("log", bucket=b.id, target_bucket=logs.id, target_prefix="b/")
+aws.s3.BucketWebsiteConfiguration("web", bucket=b.id, index_document={"suffix": "index.html"})
+aws.s3.BucketObjectLockConfiguration("lock", bucket=b.id, object_lock_enabled="Enabled")
+aws.s3.BucketNotification("n", bucket=b.id, eventbridge=True)
+aws.s3.BucketPolicy("pol", bucket=b.id, policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"}]}))
+"""
+
+
+def test_bucket_joined_with_every_separate_resource(program) -> None:  # type: ignore[no-untyped-def]
+    facts = adapters.stack_facts(resources(recorded(program(BUCKET_WITH_EVERYTHING))))
+    by_name = {b.name: b for b in facts.buckets}
+    b, logs = by_name["b"], by_name["logs"]
+    assert b.acl_grants == (AclGrant("Group", ALL_USERS_URI, "READ"),)
+    assert b.public_access_block == PublicAccessBlock(True, False, True, False)
+    assert b.object_ownership == "ObjectWriter"
+    assert b.encryption == Encryption("aws:kms", "alias/camp", True)
+    assert (b.versioning, b.mfa_delete, b.object_lock_enabled, b.website) == ("Enabled", True, True, True)
+    assert b.logging == Logging(str(logs.bucket_name), "b/")
+    assert logs.receives_access_logs and not b.receives_access_logs
+    assert [n.kind for n in b.notifications] == ["eventbridge"]
+    assert b.policy[0].principal_is_everyone and b.policy[0].actions == ("s3:putobject",)
+    assert b.region == "eu-west-1" and b.tags == {"team": "camp"}
+    # The other bucket has nothing joined: absent settings stay None (AWS defaults).
+    assert (logs.public_access_block, logs.object_ownership, logs.encryption, logs.versioning) == (None,) * 4
+
+
+def test_v2_tokens_and_literal_bucket_names_join(program) -> None:  # type: ignore[no-untyped-def]
+    facts = adapters.stack_facts(resources(recorded(program("""
+        aws.s3.BucketV2("old", bucket="camp-old")
+        aws.s3.BucketAclV2("old-acl", bucket="camp-old", acl="public-read")
+        aws.s3.BucketVersioningV2("old-ver", bucket="camp-old", versioning_configuration={"status": "Suspended"})
+        aws.s3.BucketAclV2("elsewhere", bucket="someone-elses", acl="public-read")
+    """))))
+    (old,) = facts.buckets
+    assert (old.type, old.canned_acl, old.versioning) == ("aws:s3/bucketV2:BucketV2", "public-read", "Suspended")
+
+
+def test_preview_joins_by_dependency_and_leaves_unknown_policies_unknown(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        b = aws.s3.Bucket("b")
+        aws.s3.BucketAcl("acl", bucket=b.id, acl="public-read")
+        aws.s3.BucketPolicy("pol", bucket=b.id, policy=b.arn.apply(lambda arn: json.dumps({"Statement": []})))
+    """)
+    stack = recorded(directory, preview=True)
+    acl = next(r for r in stack.resources if r.name == "acl")
+    assert acl.outputs["bucket"] == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # unknown at preview
+    # Without the policy, the ACL still joins its bucket through the property dependency.
+    without_policy = [r for r in resources(stack) if r.name != "pol"]
+    (bucket,) = adapters.stack_facts(without_policy, ["buckets"]).buckets
+    assert bucket.canned_acl == "public-read"
+    # The policy document itself is unknown: reading it raises, for the SDK to report.
+    with pytest.raises(UnknownValueError):
+        adapters.stack_facts(resources(stack), ["buckets"])
+
+
+def test_region_from_provider_and_resource_override(program) -> None:  # type: ignore[no-untyped-def]
+    facts = adapters.stack_facts(resources(recorded(program("""
+        far = aws.Provider("far", region="ap-southeast-2")
+        aws.s3.Bucket("default-region")
+        aws.s3.Bucket("provider-region", opts=pulumi.ResourceOptions(provider=far))
+        aws.s3.Bucket("own-region", region="us-west-2", opts=pulumi.ResourceOptions(provider=far))
+    """))), ["resources"])
+    assert {r.name: r.region for r in facts.resources} == {
+        "default-region": "eu-west-1", "provider-region": "ap-southeast-2", "own-region": "us-west-2"}
+
+
+def test_lambda_iam_and_network_facts(program) -> None:  # type: ignore[no-untyped-def]
+    facts = adapters.stack_facts(resources(recorded(program("""
+        role = aws.iam.Role("role", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+        aws.iam.RolePolicyAttachment("admin", role=role.name, policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+        fn = aws.lambda_.Function("fn", role=role.arn, runtime="python3.12", handler="i.h",
+                                  code=pulumi.AssetArchive({"i.py": pulumi.StringAsset("")}))
+        aws.lambda_.Permission("perm", action="lambda:InvokeFunction", function=fn.name, principal="*")
+        aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 3389, "to_port": 3389,
+                                              "cidr_blocks": ["0.0.0.0/0"]}])
+        aws.vpc.SecurityGroupIngressRule("ssh", security_group_id="sg-1", ip_protocol="tcp", from_port=22,
+                                         to_port=22, cidr_ipv6="::/0")
+    """))))
+    (function,) = facts.lambda_functions
+    assert function.role_managed_policy_arns == ("arn:aws:iam::aws:policy/AdministratorAccess",)
+    (attachment,) = facts.iam_attachments
+    assert attachment.principal_type == "role" and attachment.principal_name.startswith("role")
+    (permission,) = facts.lambda_permissions
+    assert permission.principal == "*" and permission.function_name.startswith("fn")
+    groups = {g.name: g.ingress for g in facts.security_groups}
+    assert groups["sg"][0].from_port == 3389 and groups["sg"][0].cidr_ipv4 == ("0.0.0.0/0",)
+    assert groups["ssh"][0].cidr_ipv6 == ("::/0",) and groups["ssh"][0].protocol == "tcp"

@@ -1,0 +1,165 @@
+"""End to end: programs recorded under the mock runtime, analyzed by the real pack process over gRPC in the
+engine's call order, through `python -m bucketguard policy check`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.policy.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+INSECURE_CAMP_MANDATORY = {
+    "aws_resource_region_allowed",
+    "ec2_security_group_rdp_restricted",
+    "iam_principal_administrator_access_prohibited",
+    "lambda_function_role_admin_prohibited",
+    "lambda_permission_public_access_prohibited",
+    "s3_bucket_public_access_block_enabled",
+    "s3_bucket_public_read_prohibited",
+    "s3_bucket_public_write_prohibited",
+}
+
+
+def policy_check(*args: str | Path) -> tuple[int, Any, str]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bucketguard", "policy", "check", *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )
+    output: Any = completed.stdout
+    if "--format" in args and completed.stdout.strip().startswith("{"):
+        output = json.loads(completed.stdout)
+    return completed.returncode, output, completed.stderr
+
+
+def mandatory_ids(report: dict[str, Any]) -> set[str]:
+    return {v["rule_id"] for v in report["violations"] if v["enforcement"] == "mandatory"}
+
+
+def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
+    camp = REPO / "examples" / "insecure-camp"
+    code, report, _ = policy_check("--program", camp, "--policy-config", camp / "policy-config.json",
+                                   "--format", "json")
+    assert code == 1
+    assert mandatory_ids(report) == INSECURE_CAMP_MANDATORY
+    assert report["schema_version"] == 1
+    write = next(v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited")
+    assert write["resource_name"] == "teaching-material"
+    assert write["resource_type"] == "aws:s3/bucket:Bucket"
+    assert write["severity"] == "critical"
+    assert write["urn"].endswith("::aws:s3/bucket:Bucket::teaching-material")
+    assert "S3.3" in write["references"]["fsbp"]
+    assert set(write["references"]) == {"fsbp", "cis", "conformity", "checkov", "prowler"}
+    region = next(v for v in report["violations"] if v["rule_id"] == "aws_resource_region_allowed")
+    assert region["resource_name"] == "holiday-photos" and "ap-southeast-2" in region["message"]
+    assert report["summary"]["mandatory"] == len([v for v in report["violations"] if v["enforcement"] == "mandatory"])
+
+
+def test_secure_camp_passes_and_reports_its_exemption_with_the_reason() -> None:
+    camp = REPO / "examples" / "secure-camp"
+    code, report, _ = policy_check("--program", camp, "--policy-config", camp / "policy-config.json",
+                                   "--format", "json")
+    assert code == 0, report
+    assert report["violations"] == []
+    (exemption,) = report["exemptions"]
+    assert exemption["rule_id"] == "s3_bucket_object_lock_enabled"
+    assert "access-logs" in exemption["detail"] and "lifecycle rule" in exemption["detail"]
+
+
+PUBLIC_ACL = """
+b = aws.s3.Bucket("site")
+aws.s3.BucketAcl("site-acl", bucket=b.id, acl="public-read")
+"""
+
+
+def write_config(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_exemption_by_name_lifts_the_violation(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = program(PUBLIC_ACL)
+    code, report, _ = policy_check("--program", directory, "--format", "json")
+    assert code == 1 and "s3_bucket_public_read_prohibited" in mandatory_ids(report)
+    config = write_config(tmp_path, {"s3_bucket_public_read_prohibited": {
+        "exemptions": [{"resource": "site", "reason": "the camp's public brochure site"}]}})
+    code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert "s3_bucket_public_read_prohibited" not in mandatory_ids(report)
+    assert {"rule_id": "s3_bucket_public_read_prohibited",
+            "detail": "site (the camp's public brochure site)"} in report["exemptions"]
+
+
+def test_exemption_without_reason_is_rejected(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path, {"s3_bucket_public_read_prohibited": {"exemptions": [{"resource": "site"}]}})
+    code, _, stderr = policy_check("--program", program(PUBLIC_ACL), "--policy-config", config)
+    assert code == 2
+    assert "reason" in stderr and "s3_bucket_public_read_prohibited" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_enforcement_level_per_rule(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = program(PUBLIC_ACL)
+    config = write_config(tmp_path, {"all": "advisory"})
+    code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert code == 0 and mandatory_ids(report) == set() and report["violations"]
+    config = write_config(tmp_path, {"all": "advisory", "s3_bucket_versioning_enabled": "mandatory",
+                                     "s3_bucket_public_read_prohibited": "disabled"})
+    code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert code == 1 and mandatory_ids(report) == {"s3_bucket_versioning_enabled"}
+    assert "s3_bucket_public_read_prohibited" not in {v["rule_id"] for v in report["violations"]}
+
+
+def test_remediation_rewrites_public_acl_at_remediate_level(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path, {"s3_remediate_canned_acl_private": "remediate"})
+    code, report, _ = policy_check("--program", program(PUBLIC_ACL), "--policy-config", config, "--format", "json",
+                                   "--preview")
+    (remediation,) = report["remediations"]
+    assert remediation["policy"] == "s3_remediate_canned_acl_private"
+    assert remediation["properties"]["acl"] == "private"
+    # The bucket name is unknown at preview: it flows through the remediation untouched.
+    assert remediation["properties"]["bucket"] == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert "s3_bucket_public_read_prohibited" not in {v["rule_id"] for v in report["violations"]}
+
+
+def test_unknown_value_at_preview_is_left_to_the_sdk(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        b = aws.s3.Bucket("site")
+        aws.s3.BucketAcl("site-acl", bucket=b.id, acl="public-read")
+        aws.s3.BucketPolicy("site-policy", bucket=b.id, policy=b.arn.apply(lambda arn: json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*"}]})))
+    """)
+    code, report, _ = policy_check("--program", directory, "--format", "json")
+    assert "s3_bucket_public_write_prohibited" in mandatory_ids(report)
+    code, report, _ = policy_check("--program", directory, "--format", "json", "--preview")
+    write = [v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited"]
+    assert len(write) == 1 and write[0]["enforcement"] == "advisory"
+    assert "can't run policy 's3_bucket_public_write_prohibited'" in write[0]["message"]
+    assert "during preview" in write[0]["message"] and ".policy" in write[0]["message"]
+
+
+def test_program_that_fails_to_import_exits_2_with_its_own_error(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("import camp_helpers_that_do_not_exist\n")
+    code, _, stderr = policy_check("--program", directory)
+    assert code == 2
+    first, *rest = stderr.strip().splitlines()
+    assert first.startswith("bucketguard policy: error: the program in ")
+    assert "No module named 'camp_helpers_that_do_not_exist'" in first
+    assert any("__main__.py" in line for line in rest)
+
+
+def test_sarif_output(program) -> None:  # type: ignore[no-untyped-def]
+    code, sarif, _ = policy_check("--program", program(PUBLIC_ACL), "--format", "sarif")
+    assert code == 1 and sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    result = next(r for r in run["results"] if r["ruleId"] == "s3_bucket_public_read_prohibited")
+    assert result["level"] == "error" and rule_ids[result["ruleIndex"]] == result["ruleId"]
+    assert result["locations"][0]["logicalLocations"][0]["name"] == "site"
