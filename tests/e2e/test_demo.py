@@ -1,0 +1,18 @@
+"""`python -m bucketguard demo` plays the camp on the embedded AWS and exits 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from bucketguard.cli import main
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_the_camp_through_the_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "camp-teaching-materials-quarantine" in out
+    assert "camp-teaching-materials/homework.zip" in out  # the nested-zip EICAR sits in quarantine
+    assert "week1/timetable.pdf" in out
+    assert "WRONG" not in out
