@@ -119,9 +119,11 @@ def _read_port(stream: Any, out: queue.Queue[str | None]) -> None:
 
 
 class PolicyPackProcess:
-    """`python -u -m pulumi.policy <engine-address> <pack-dir>`, exactly as the engine starts a Python pack."""
+    """`python -u -m pulumi.policy <engine-address> <pack-dir>`: how the engine starts a Python pack."""
 
-    def __init__(self, pack_dir: Path, *, python: str = sys.executable, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, pack_dir: Path, *, python: str = sys.executable, env: Mapping[str, str] | None = None
+    ) -> None:
         self.pack_dir = pack_dir.resolve()
         self.python = python
         self.env = dict(os.environ if env is None else env)
@@ -142,7 +144,10 @@ class PolicyPackProcess:
             raise PackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         self.process = subprocess.Popen(
             [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
-            cwd=self.pack_dir, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=self.pack_dir,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         port_queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_read_port, args=(self.process.stdout, port_queue), daemon=True).start()
@@ -153,10 +158,15 @@ class PolicyPackProcess:
             port = None
         if not port or not port.isdigit():
             self.stop()
-            raise PackError(f"policy pack {self.pack_dir} did not start: {self.stderr_tail() or 'no port written'}")
+            raise PackError(
+                f"policy pack {self.pack_dir} did not start: {self.stderr_tail() or 'no port written'}"
+            )
         self.channel = grpc.insecure_channel(
             f"127.0.0.1:{port}",
-            options=[("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)],
+            options=[
+                ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ],
         )
         grpc.channel_ready_future(self.channel).result(timeout=PACK_START_TIMEOUT)
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
@@ -243,11 +253,16 @@ def _provider(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
 def _diagnostics(response: Any, *, urn: str, stack_level: bool) -> list[Diagnostic]:
     return [
         Diagnostic(
-            policy=d.policyName, pack=d.policyPackName, pack_version=d.policyPackVersion,
-            description=d.description, message=d.message,
+            policy=d.policyName,
+            pack=d.policyPackName,
+            pack_version=d.policyPackVersion,
+            description=d.description,
+            message=d.message,
             enforcement=_LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
             # Per-resource diagnostics without a URN belong to the resource analyzed, as in the engine.
-            urn=d.urn or urn, severity=_SEVERITY_NAMES.get(d.severity, ""), stack_level=stack_level,
+            urn=d.urn or urn,
+            severity=_SEVERITY_NAMES.get(d.severity, ""),
+            stack_level=stack_level,
         )
         for d in response.diagnostics
     ]
@@ -262,56 +277,105 @@ def analyze_stack(
     stack_tags: Mapping[str, str] | None = None,
     organization: str = "organization",
 ) -> AnalysisResult:
-    _call_optional(stub.Handshake, analyzer_pb2.AnalyzerHandshakeRequest(
-        engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir), program_directory=str(pack_dir)))
-    _call_optional(stub.ConfigureStack, analyzer_pb2.AnalyzerStackConfigureRequest(
-        stack=recorded.stack, project=recorded.project, organization=organization, dry_run=recorded.dry_run,
-        config=recorded.config, config_secret_keys=recorded.config_secret_keys, tags=dict(stack_tags or {})))
+    _call_optional(
+        stub.Handshake,
+        analyzer_pb2.AnalyzerHandshakeRequest(
+            engine_address=ENGINE_ADDRESS, root_directory=str(pack_dir), program_directory=str(pack_dir)
+        ),
+    )
+    _call_optional(
+        stub.ConfigureStack,
+        analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=recorded.stack,
+            project=recorded.project,
+            organization=organization,
+            dry_run=recorded.dry_run,
+            config=recorded.config,
+            config_secret_keys=recorded.config_secret_keys,
+            tags=dict(stack_tags or {}),
+        ),
+    )
     pack, initial = read_pack_info(stub)
-    schemas = [PolicySchema(p.name, p.enforcement_level, p.config_properties, p.config_required)
-               for p in pack.policies.values()]
+    schemas = [
+        PolicySchema(p.name, p.enforcement_level, p.config_properties, p.config_required)
+        for p in pack.policies.values()
+    ]
     config = reconcile(schemas, initial, policy_config or {})
-    stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-        name: analyzer_pb2.PolicyConfig(enforcementLevel=_LEVEL_VALUES[c.enforcement_level or "advisory"],
-                                        properties=_struct(c.properties))
-        for name, c in config.items()
-    }))
+    stub.Configure(
+        analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={
+                name: analyzer_pb2.PolicyConfig(
+                    enforcementLevel=_LEVEL_VALUES[c.enforcement_level or "advisory"],
+                    properties=_struct(c.properties),
+                )
+                for name, c in config.items()
+            }
+        )
+    )
     result = AnalysisResult(pack=pack, config=config)
     by_urn = recorded.by_urn()
     outputs: dict[str, dict[str, Any]] = {}
     for resource in recorded.resources:
         inputs = dict(resource.inputs)
         request = analyzer_pb2.AnalyzeRequest(
-            type=resource.type, properties=_struct(inputs), urn=resource.urn, name=resource.name,
-            options=_options(resource), provider=_provider(resource, by_urn))
+            type=resource.type,
+            properties=_struct(inputs),
+            urn=resource.urn,
+            name=resource.name,
+            options=_options(resource),
+            provider=_provider(resource, by_urn),
+        )
         remediated = stub.Remediate(request)
         for remediation in remediated.remediations:
-            new_props = json_format.MessageToDict(remediation.properties) if remediation.HasField("properties") else {}
-            result.remediations.append(Remediation(remediation.policyName, resource.urn, remediation.description,
-                                                   new_props, remediation.diagnostic))
+            new_props = (
+                json_format.MessageToDict(remediation.properties)
+                if remediation.HasField("properties")
+                else {}
+            )
+            result.remediations.append(
+                Remediation(
+                    remediation.policyName,
+                    resource.urn,
+                    remediation.description,
+                    new_props,
+                    remediation.diagnostic,
+                )
+            )
             if new_props:
                 inputs = new_props
-        result.not_applicable.extend(NotApplicable(n.policy_name, resource.urn, n.reason)
-                                     for n in remediated.not_applicable)
+        result.not_applicable.extend(
+            NotApplicable(n.policy_name, resource.urn, n.reason) for n in remediated.not_applicable
+        )
         if inputs is not resource.inputs and inputs != resource.inputs:
             request.properties.Clear()
             request.properties.update(inputs)
         analyzed = stub.Analyze(request)
         result.diagnostics.extend(_diagnostics(analyzed, urn=resource.urn, stack_level=False))
-        result.not_applicable.extend(NotApplicable(n.policy_name, resource.urn, n.reason)
-                                     for n in analyzed.not_applicable)
+        result.not_applicable.extend(
+            NotApplicable(n.policy_name, resource.urn, n.reason) for n in analyzed.not_applicable
+        )
         # What the provider would store: remediated inputs flow through to the outputs.
         outputs[resource.urn] = {**resource.outputs, **(inputs if inputs != resource.inputs else {})}
         result.resources_analyzed += 1
-    stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(
-            type=r.type, properties=_struct(outputs[r.urn]), urn=r.urn, name=r.name, options=_options(r),
-            provider=_provider(r, by_urn), parent=r.parent, dependencies=r.dependencies,
-            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                                  for k, v in r.property_dependencies.items()},
-        )
-        for r in recorded.resources
-    ])
+    stack_request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                properties=_struct(outputs[r.urn]),
+                urn=r.urn,
+                name=r.name,
+                options=_options(r),
+                provider=_provider(r, by_urn),
+                parent=r.parent,
+                dependencies=r.dependencies,
+                propertyDependencies={
+                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                    for k, v in r.property_dependencies.items()
+                },
+            )
+            for r in recorded.resources
+        ]
+    )
     stacked = stub.AnalyzeStack(stack_request)
     result.diagnostics.extend(_diagnostics(stacked, urn="", stack_level=True))
     result.not_applicable.extend(NotApplicable(n.policy_name, "", n.reason) for n in stacked.not_applicable)
@@ -322,16 +386,19 @@ def analyze_stack(
 def pack_environment(recorded: RecordedStack, extra_pythonpath: Sequence[Path] = ()) -> dict[str, str]:
     """The environment the engine gives a policy pack plugin."""
     env = dict(os.environ)
-    env.update({
-        "PULUMI_CONFIG": json.dumps(recorded.config),
-        "PULUMI_PROJECT": recorded.project,
-        "PULUMI_STACK": recorded.stack,
-        "PULUMI_DRY_RUN": "true" if recorded.dry_run else "false",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "PULUMI_CONFIG": json.dumps(recorded.config),
+            "PULUMI_PROJECT": recorded.project,
+            "PULUMI_STACK": recorded.stack,
+            "PULUMI_DRY_RUN": "true" if recorded.dry_run else "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if extra_pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join([*(str(p) for p in extra_pythonpath), env.get("PYTHONPATH", "")]).strip(
-            os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*(str(p) for p in extra_pythonpath), env.get("PYTHONPATH", "")]
+        ).strip(os.pathsep)
     return env
 
 
@@ -339,4 +406,3 @@ def pack_environment(recorded: RecordedStack, extra_pythonpath: Sequence[Path] =
 def running_pack(pack_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[PolicyPackProcess]:
     with PolicyPackProcess(pack_dir, env=env) as pack:
         yield pack
-

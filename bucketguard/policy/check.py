@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard import __version__
-from bucketguard.policy.analyzer import AnalysisResult, Diagnostic, PolicyPackProcess, analyze_stack, pack_environment
+from bucketguard.policy.analyzer import (
+    AnalysisResult,
+    Diagnostic,
+    PolicyPackProcess,
+    analyze_stack,
+    pack_environment,
+)
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.policy.program import PulumiProject, load_stack_config, record
 from bucketguard.policy.records import RecordedStack
@@ -69,7 +75,9 @@ class CheckResult:
     def summary(self) -> dict[str, Any]:
         by_severity: dict[str, int] = {}
         for violation in self.violations:
-            by_severity[violation.severity or "unspecified"] = by_severity.get(violation.severity or "unspecified", 0) + 1
+            by_severity[violation.severity or "unspecified"] = (
+                by_severity.get(violation.severity or "unspecified", 0) + 1
+            )
         return {
             "program": str(self.program),
             "stack": self.stack,
@@ -134,15 +142,21 @@ def collect(analysis: AnalysisResult) -> tuple[list[Violation], list[dict[str, s
         if n.reason.startswith(EXEMPTION_PREFIX)
     ]
     remediations = [
-        {"policy": r.policy, "urn": r.urn, "description": r.description, "diagnostic": r.diagnostic,
-         "properties": dict(r.properties)}
+        {
+            "policy": r.policy,
+            "urn": r.urn,
+            "description": r.description,
+            "diagnostic": r.diagnostic,
+            "properties": dict(r.properties),
+        }
         for r in analysis.remediations
     ]
     return violations, exemptions, remediations
 
 
-def resolve_stack(project: PulumiProject, stack: str | None, config_file: Path | None
-                  ) -> tuple[str, dict[str, str], list[str]]:
+def resolve_stack(
+    project: PulumiProject, stack: str | None, config_file: Path | None
+) -> tuple[str, dict[str, str], list[str]]:
     """--stack NAME reads Pulumi.NAME.yaml next to the program; --config FILE reads that file."""
     if config_file is not None:
         name = stack or (config_file.name.split(".")[1] if config_file.name.count(".") >= 2 else "dev")
@@ -196,8 +210,15 @@ def run_check(
         remediations=remediations,
         program_seconds=recorded_at - started,
         analysis_seconds=finished - recorded_at,
-        rules={name: {"description": p.description, "severity": p.severity, "remediation": p.remediation_steps,
-                      "tags": list(p.tags)} for name, p in analysis.pack.policies.items()},
+        rules={
+            name: {
+                "description": p.description,
+                "severity": p.severity,
+                "remediation": p.remediation_steps,
+                "tags": list(p.tags),
+            }
+            for name, p in analysis.pack.policies.items()
+        },
     )
 
 
@@ -219,11 +240,16 @@ def render_table(result: CheckResult) -> str:
     lines = []
     if result.violations:
         headers = ("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE")
-        rows = [(v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)") for v in result.violations]
+        rows = [
+            (v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)")
+            for v in result.violations
+        ]
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  MESSAGE")
         for row, violation in zip(rows, result.violations, strict=True):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  " + violation.message)
+            lines.append(
+                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  " + violation.message
+            )
     for exemption in result.exemptions:
         lines.append(f"exempted  {exemption['rule_id']}: {exemption['detail']}")
     for remediation in result.remediations:
@@ -234,7 +260,8 @@ def render_table(result: CheckResult) -> str:
             lines.append(f"remediated {name}: {remediation['description']}")
     s = result.summary()
     lines.append(
-        f"{s['resources']} resources checked by {s['pack']} ({result.stack}{', preview' if result.preview else ''}): "
+        f"{s['resources']} resources checked by {s['pack']} "
+        f"({result.stack}{', preview' if result.preview else ''}): "
         f"{s['mandatory']} mandatory, {s['advisory']} advisory violations, {s['exempted']} exempted"
     )
     return "\n".join(lines)
@@ -248,13 +275,15 @@ def render_sarif(result: CheckResult) -> str:
     rules = []
     for rule_id in rule_ids:
         meta = result.rules.get(rule_id, {})
-        rules.append({
-            "id": rule_id,
-            "name": rule_id,
-            "shortDescription": {"text": meta.get("description", rule_id)},
-            "help": {"text": meta.get("remediation", "")},
-            "properties": {"tags": meta.get("tags", []), "severity": meta.get("severity", "")},
-        })
+        rules.append(
+            {
+                "id": rule_id,
+                "name": rule_id,
+                "shortDescription": {"text": meta.get("description", rule_id)},
+                "help": {"text": meta.get("remediation", "")},
+                "properties": {"tags": meta.get("tags", []), "severity": meta.get("severity", "")},
+            }
+        )
     main = result.program / "__main__.py"
     results = [
         {
@@ -262,12 +291,21 @@ def render_sarif(result: CheckResult) -> str:
             "ruleIndex": rule_ids.index(v.rule_id),
             "level": _SARIF_LEVEL.get(v.enforcement, "note"),
             "message": {"text": f"{v.resource_name or 'stack'}: {v.message}"},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": main.name if main.is_file() else "Pulumi.yaml"},
-                                     "region": {"startLine": 1}},
-                "logicalLocations": [{"fullyQualifiedName": v.urn or result.stack, "name": v.resource_name,
-                                      "kind": "resource"}],
-            }],
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": main.name if main.is_file() else "Pulumi.yaml"},
+                        "region": {"startLine": 1},
+                    },
+                    "logicalLocations": [
+                        {
+                            "fullyQualifiedName": v.urn or result.stack,
+                            "name": v.resource_name,
+                            "kind": "resource",
+                        }
+                    ],
+                }
+            ],
             "properties": {"severity": v.severity, "enforcement": v.enforcement, "references": v.references},
         }
         for v in result.violations
@@ -276,10 +314,12 @@ def render_sarif(result: CheckResult) -> str:
         {
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
-            "runs": [{
-                "tool": {"driver": {"name": "bucketguard", "version": __version__, "rules": rules}},
-                "results": results,
-            }],
+            "runs": [
+                {
+                    "tool": {"driver": {"name": "bucketguard", "version": __version__, "rules": rules}},
+                    "results": results,
+                }
+            ],
         },
         indent=2,
     )

@@ -21,7 +21,6 @@ from typing import Any
 import pulumi
 import pulumi.runtime
 from google.protobuf import json_format
-from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -89,24 +88,29 @@ class RecordingMocks(Mocks):
             return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{name}"
         return f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT_ID}:{kind.lower()}/{name}"
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        token = args.token
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        invoked = args.token
+        if invoked == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/bucketguard-policy-check",
                 "userId": "AIDAMOCKPOLICYCHECK",
                 "id": MOCK_ACCOUNT_ID,
-            }, None
-        if token == "aws:index/getRegion:getRegion":
+            }, []
+        if invoked == "aws:index/getRegion:getRegion":
             region = str(args.args.get("region") or args.args.get("name") or self.region)
-            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}, None
-        if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {
+                "name": region,
+                "region": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+            }, []
+        if invoked == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if invoked == "aws:iam/getPolicyDocument:getPolicyDocument":
             document = render_policy_document(args.args)
-            return {"json": document, "minifiedJson": document, "id": "mock"}, None
-        return dict(args.args), None
+            return {"json": document, "minifiedJson": document, "id": "mock"}, []
+        return dict(args.args), []
 
 
 def _principal_block(entries: list[dict[str, Any]]) -> Any:
@@ -129,8 +133,12 @@ def render_policy_document(args: dict[str, Any]) -> str:
         if raw.get("sid"):
             statement["Sid"] = raw["sid"]
         statement["Effect"] = raw.get("effect") or "Allow"
-        for key, wire in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"),
-                          ("notResources", "NotResource")):
+        for key, wire in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
             if raw.get(key):
                 values = list(raw[key])
                 statement[wire] = values[0] if len(values) == 1 else values
@@ -168,14 +176,17 @@ class RecordingMonitor(MockMonitor):
                 type=request.type,
                 name=request.name,
                 custom=custom,
-                inputs=json_format.MessageToDict(request.object if hasattr(request, "object") else request.properties),
+                inputs=json_format.MessageToDict(
+                    request.object if hasattr(request, "object") else request.properties
+                ),
                 outputs=json_format.MessageToDict(outputs),
                 id=resource_id,
                 parent=request.parent,
                 provider=request.provider,
                 dependencies=list(getattr(request, "dependencies", [])),
                 property_dependencies={
-                    key: list(value.urns) for key, value in getattr(request, "propertyDependencies", {}).items()
+                    key: list(value.urns)
+                    for key, value in getattr(request, "propertyDependencies", {}).items()
                 },
                 protect=bool(getattr(request, "protect", False)),
                 ignore_changes=list(getattr(request, "ignoreChanges", [])),
@@ -184,15 +195,17 @@ class RecordingMonitor(MockMonitor):
             )
         )
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == ROOT_STACK_TYPE:
             self.records.append(
-                RecordedResource(urn=urn, type=request.type, name=request.name, custom=False, inputs={}, outputs={})
+                RecordedResource(
+                    urn=urn, type=request.type, name=request.name, custom=False, inputs={}, outputs={}
+                )
             )
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.recording_mocks.pending[(request.type, request.name)] = urn
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self._record(request, urn, response.id, response.object, custom=bool(request.custom))
         autonamed = _AUTONAMED_PROPERTY.get(request.type)
         record = self.records[-1]
@@ -201,19 +214,30 @@ class RecordingMonitor(MockMonitor):
             record.inputs[autonamed] = record.outputs[autonamed]
         return response
 
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def ReadResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         self.recording_mocks.pending[(request.type, request.name)] = urn
-        response = super().ReadResource(request)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self._record(request, urn, request.id, response.properties, custom=True)
         return response
 
 
-def _default_providers(records: list[RecordedResource], config: dict[str, str], stack: str, project: str) -> None:
+def _default_providers(
+    records: list[RecordedResource], config: dict[str, str], stack: str, project: str
+) -> None:
     """The engine creates one default provider per package for resources without an explicit one,
     configured from the stack's `<package>:*` keys; the mocks show their reference as ""."""
-    packages = sorted({r.package for r in records if r.custom and not r.provider and not r.is_provider
-                       and r.type != ROOT_STACK_TYPE and r.type.count(":") == 2})
+    packages = sorted(
+        {
+            r.package
+            for r in records
+            if r.custom
+            and not r.provider
+            and not r.is_provider
+            and r.type != ROOT_STACK_TYPE
+            and r.type.count(":") == 2
+        }
+    )
     for package in packages:
         inputs: dict[str, Any] = {}
         for key, value in config.items():
@@ -228,15 +252,24 @@ def _default_providers(records: list[RecordedResource], config: dict[str, str], 
         # Registered before the first resource that uses it, right after the root stack.
         records.insert(
             1 if records and records[0].type == ROOT_STACK_TYPE else 0,
-            RecordedResource(urn=urn, type=f"pulumi:providers:{package}", name=name, custom=True, inputs=inputs,
-                             outputs=dict(inputs), id="default")
+            RecordedResource(
+                urn=urn,
+                type=f"pulumi:providers:{package}",
+                name=name,
+                custom=True,
+                inputs=inputs,
+                outputs=dict(inputs),
+                id="default",
+            ),
         )
         for record in records:
             if record.custom and not record.provider and record.package == package and not record.is_provider:
                 record.provider = f"{urn}::default"
 
 
-def record_program(program_dir: Path, main: Path, *, project: str, stack: str, preview: bool) -> RecordedStack:
+def record_program(
+    program_dir: Path, main: Path, *, project: str, stack: str, preview: bool
+) -> RecordedStack:
     """Run the program in this process under mocks; raises whatever the program raises."""
     config = pulumi.runtime.get_config_env()
     region = str(config.get("aws:region") or DEFAULT_REGION)
@@ -245,13 +278,22 @@ def record_program(program_dir: Path, main: Path, *, project: str, stack: str, p
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     os.chdir(program_dir)
     sys.path.insert(0, str(main if main.is_dir() else main.parent))
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(main), run_name="__main__")))
+
+    def run_program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    _sync_await(run_pulumi_func(run_program))
     records = monitor.records
     _default_providers(records, {k: str(v) for k, v in config.items()}, stack, project)
     secret_keys = json.loads(os.environ.get("PULUMI_CONFIG_SECRET_KEYS", "[]"))
-    return RecordedStack(project=project, stack=stack, dry_run=preview,
-                         config={k: str(v) for k, v in config.items()}, config_secret_keys=secret_keys,
-                         resources=records)
+    return RecordedStack(
+        project=project,
+        stack=stack,
+        dry_run=preview,
+        config={k: str(v) for k, v in config.items()},
+        config_secret_keys=secret_keys,
+        resources=records,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        recorded = record_program(args.program_dir, args.main, project=args.project, stack=args.stack,
-                                  preview=args.preview)
+        recorded = record_program(
+            args.program_dir, args.main, project=args.project, stack=args.stack, preview=args.preview
+        )
     except Exception as exc:  # the program's own error, reported by the parent with its traceback
         sys.stderr.write("".join(traceback.format_exception(exc)))
         sys.stderr.write(f"\n{type(exc).__name__}: {exc}\n")

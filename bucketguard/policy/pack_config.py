@@ -38,7 +38,9 @@ class PolicySchema:
 
 def _level(value: Any, where: str) -> str:
     if not isinstance(value, str) or value not in ENFORCEMENT_LEVELS:
-        raise PolicyConfigError(f"{where}: {value!r} is not a valid enforcement level ({', '.join(ENFORCEMENT_LEVELS)})")
+        raise PolicyConfigError(
+            f"{where}: {value!r} is not a valid enforcement level ({', '.join(ENFORCEMENT_LEVELS)})"
+        )
     return value
 
 
@@ -53,7 +55,11 @@ def parse_policy_config(raw: Any, source: str = "policy config") -> dict[str, Po
             result[name] = PolicyConfig(_level(value, f"{source}: {name}"))
         elif isinstance(value, dict):
             props = dict(value)
-            level = _level(props.pop("enforcementLevel"), f"{source}: {name}") if "enforcementLevel" in props else None
+            level = (
+                _level(props.pop("enforcementLevel"), f"{source}: {name}")
+                if "enforcementLevel" in props
+                else None
+            )
             result[name] = PolicyConfig(level, props)
         else:
             raise PolicyConfigError(f"{source}: {name}: must be an enforcement level or an object")
@@ -99,8 +105,10 @@ def reconcile(
         # The engine ignores these silently; a typo would disable an exemption or a level without notice.
         raise PolicyConfigError(f"policy config names unknown policies: {', '.join(unknown)}")
     result = {
-        p.name: PolicyConfig(p.enforcement_level,
-                             {k: v["default"] for k, v in p.properties.items() if isinstance(v, dict) and "default" in v})
+        p.name: PolicyConfig(
+            p.enforcement_level,
+            {k: v["default"] for k, v in p.properties.items() if isinstance(v, dict) and "default" in v},
+        )
         for p in policies
     }
     _apply(result, initial)
@@ -111,7 +119,9 @@ def reconcile(
         if policy.required:
             schema["required"] = list(policy.required)
         validator = jsonschema.Draft7Validator(schema)
-        for error in sorted(validator.iter_errors(result[policy.name].properties), key=lambda e: list(e.path)):
+        for error in sorted(
+            validator.iter_errors(result[policy.name].properties), key=lambda e: list(e.path)
+        ):
             where = ".".join(str(p) for p in error.absolute_path) or "(root)"
             errors.append(f"{policy.name}: {where}: {error.message}")
     if errors:

@@ -17,7 +17,7 @@ import yaml
 from bucketguard.policy.mock_runtime import EXIT_PROGRAM_FAILED
 from bucketguard.policy.records import RecordedStack
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a marker, not a password)
 
 
 class ProgramError(Exception):
@@ -36,7 +36,9 @@ class PulumiProject:
 
     @classmethod
     def load(cls, directory: Path) -> PulumiProject:
-        project_file = next((directory / n for n in ("Pulumi.yaml", "Pulumi.yml") if (directory / n).is_file()), None)
+        project_file = next(
+            (directory / n for n in ("Pulumi.yaml", "Pulumi.yml") if (directory / n).is_file()), None
+        )
         if project_file is None:
             raise ProgramError(f"no Pulumi.yaml in {directory}")
         try:
@@ -48,7 +50,9 @@ class PulumiProject:
         runtime = raw.get("runtime")
         runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
         if runtime_name != "python":
-            raise ProgramError(f"{project_file}: runtime is {runtime_name!r}; only python programs can be checked")
+            raise ProgramError(
+                f"{project_file}: runtime is {runtime_name!r}; only python programs can be checked"
+            )
         main = (directory / str(raw.get("main") or ".")).resolve()
         if main.is_dir() and not (main / "__main__.py").is_file():
             raise ProgramError(f"{main}: no __main__.py (the program's entry point)")
@@ -113,11 +117,24 @@ def record(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="bucketguard-record-") as tmp:
         out = Path(tmp) / "stack.json"
-        command = [sys.executable, "-m", "bucketguard.policy.mock_runtime", str(project.directory), str(project.main),
-                   "--project", project.name, "--stack", stack, "--out", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "bucketguard.policy.mock_runtime",
+            str(project.directory),
+            str(project.main),
+            "--project",
+            project.name,
+            "--stack",
+            stack,
+            "--out",
+            str(out),
+        ]
         if preview:
             command.append("--preview")
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        completed = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if completed.returncode == EXIT_PROGRAM_FAILED:
             lines = completed.stderr.strip().splitlines()
             raise ProgramError(

@@ -28,16 +28,20 @@ aws.s3.BucketPolicy(
     "teaching-material-policy",
     bucket=teaching.id,
     policy=teaching.arn.apply(
-        lambda arn: json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "AnyoneMayUpload",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": ["s3:GetObject", "s3:PutObject"],
-                "Resource": f"{arn}/*",
-            }],
-        })
+        lambda arn: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AnyoneMayUpload",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": f"{arn}/*",
+                    }
+                ],
+            }
+        )
     ),
 )
 
@@ -45,16 +49,28 @@ aws.s3.BucketPolicy(
 aws.ec2.SecurityGroup(
     "camp-desktop",
     description="camp instructors' remote desktop",
-    ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=3389, to_port=3389, cidr_blocks=["0.0.0.0/0"])],
+    ingress=[
+        aws.ec2.SecurityGroupIngressArgs(
+            protocol="tcp", from_port=3389, to_port=3389, cidr_blocks=["0.0.0.0/0"]
+        )
+    ],
 )
 
 # 4. AdministratorAccess attached to the role the camp's helper Lambda runs as.
 helper_role = aws.iam.Role(
     "camp-helper-role",
-    assume_role_policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }),
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    ),
 )
 aws.iam.RolePolicyAttachment(
     "camp-helper-admin",
@@ -68,9 +84,13 @@ helper = aws.lambda_.Function(
     role=helper_role.arn,
     runtime="python3.12",
     handler="index.handler",
-    code=pulumi.AssetArchive({"index.py": pulumi.StringAsset("def handler(event, context):\n    return 'ok'\n")}),
+    code=pulumi.AssetArchive(
+        {"index.py": pulumi.StringAsset("def handler(event, context):\n    return 'ok'\n")}
+    ),
 )
-aws.lambda_.Permission("camp-helper-public", action="lambda:InvokeFunction", function=helper.name, principal="*")
+aws.lambda_.Permission(
+    "camp-helper-public", action="lambda:InvokeFunction", function=helper.name, principal="*"
+)
 
 # 6. A bucket in a region the camp does not allow (its data must stay in eu-west-1).
 far_away = aws.Provider("far-away", region="ap-southeast-2")

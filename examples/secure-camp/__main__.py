@@ -36,12 +36,14 @@ for bucket, name in ((access_logs, "access-logs"), (teaching, "teaching-material
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{name}-sse",
         bucket=bucket.id,
-        rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="aws:kms"
-            ),
-            bucket_key_enabled=True,
-        )],
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
     )
     aws.s3.BucketVersioning(
         f"{name}-versioning",
@@ -54,21 +56,29 @@ for bucket, name in ((access_logs, "access-logs"), (teaching, "teaching-material
         f"{name}-tls-only",
         bucket=bucket.id,
         policy=bucket.arn.apply(
-            lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [arn, f"{arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
-            })
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            )
         ),
     )
 
-aws.s3.BucketLogging("teaching-material-logging", bucket=teaching.id, target_bucket=access_logs.id, target_prefix="teaching/")
-aws.s3.BucketLogging("access-logs-logging", bucket=access_logs.id, target_bucket=access_logs.id, target_prefix="self/")
+aws.s3.BucketLogging(
+    "teaching-material-logging", bucket=teaching.id, target_bucket=access_logs.id, target_prefix="teaching/"
+)
+aws.s3.BucketLogging(
+    "access-logs-logging", bucket=access_logs.id, target_bucket=access_logs.id, target_prefix="self/"
+)
 
 pulumi.export("teaching_bucket", teaching.bucket)

@@ -57,24 +57,34 @@ BUCKET_POLICY_TYPES = frozenset({"aws:s3/bucketPolicy:BucketPolicy"})
 BUCKET_PAB_TYPES = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
 ACCOUNT_PAB_TYPES = frozenset({"aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"})
 BUCKET_OWNERSHIP_TYPES = frozenset({"aws:s3/bucketOwnershipControls:BucketOwnershipControls"})
-BUCKET_SSE_TYPES = frozenset({
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-})
-BUCKET_VERSIONING_TYPES = frozenset({
-    "aws:s3/bucketVersioning:BucketVersioning",
-    "aws:s3/bucketVersioningV2:BucketVersioningV2",
-})
-BUCKET_LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
-BUCKET_WEBSITE_TYPES = frozenset({
-    "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration",
-    "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2",
-})
+BUCKET_SSE_TYPES = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
+BUCKET_VERSIONING_TYPES = frozenset(
+    {
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketVersioningV2:BucketVersioningV2",
+    }
+)
+BUCKET_LOGGING_TYPES = frozenset(
+    {"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"}
+)
+BUCKET_WEBSITE_TYPES = frozenset(
+    {
+        "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration",
+        "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2",
+    }
+)
 BUCKET_NOTIFICATION_TYPES = frozenset({"aws:s3/bucketNotification:BucketNotification"})
-BUCKET_OBJECT_LOCK_TYPES = frozenset({
-    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
-    "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
-})
+BUCKET_OBJECT_LOCK_TYPES = frozenset(
+    {
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
+    }
+)
 LAMBDA_PERMISSION_TYPES = frozenset({"aws:lambda/permission:Permission"})
 LAMBDA_URL_TYPES = frozenset({"aws:lambda/functionUrl:FunctionUrl"})
 LAMBDA_FUNCTION_TYPES = frozenset({"aws:lambda/function:Function"})
@@ -141,7 +151,7 @@ def from_policy_resources(resources: Iterable[PolicyResource]) -> list[Resource]
 
 def from_wire(
     *,
-    type: str,  # noqa: A002 (the engine's field name)
+    type: str,
     name: str,
     urn: str,
     properties: Mapping[str, Any],
@@ -262,8 +272,11 @@ class StackIndex:
         """The resource among `candidates` that `resource.<prop>` points at: by the engine's property
         dependency when it names exactly one candidate, else by value (which may be unknown: raises)."""
         candidate_urns = {c.urn: c for c in candidates}
-        depended = [candidate_urns[u] for u in dict.fromkeys(resource.property_dependencies.get(prop, ()))
-                    if u in candidate_urns]
+        depended = [
+            candidate_urns[u]
+            for u in dict.fromkeys(resource.property_dependencies.get(prop, ()))
+            if u in candidate_urns
+        ]
         if len(depended) == 1:
             return depended[0]
         value = _get(resource.props, prop)
@@ -286,12 +299,22 @@ class StackIndex:
 
 
 def _bucket_identities(bucket: Resource) -> tuple[Any, ...]:
-    return (_known(bucket.props, "bucket"), _known(bucket.props, "id"), _known(bucket.props, "arn"), bucket.name)
+    return (
+        _known(bucket.props, "bucket"),
+        _known(bucket.props, "id"),
+        _known(bucket.props, "arn"),
+        bucket.name,
+    )
 
 
 def _arn_identities(resource: Resource) -> tuple[Any, ...]:
-    return (_known(resource.props, "arn"), _known(resource.props, "id"), _known(resource.props, "name"),
-            _known(resource.props, "url"), resource.name)
+    return (
+        _known(resource.props, "arn"),
+        _known(resource.props, "id"),
+        _known(resource.props, "name"),
+        _known(resource.props, "url"),
+        resource.name,
+    )
 
 
 # -------------------------------------------------------------------------------------------------- S3
@@ -314,7 +337,9 @@ def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
     grants = []
     for grant in _get(props, "grants", ()) or ():
         who = _get(grant, "uri") or _get(grant, "id") or ""
-        grants.extend(AclGrant(str(_get(grant, "type", "")), str(who), str(p)) for p in _get(grant, "permissions", ()))
+        grants.extend(
+            AclGrant(str(_get(grant, "type", "")), str(who), str(p)) for p in _get(grant, "permissions", ())
+        )
     if grants:
         settings["acl_grants"] = tuple(grants)
     if _get(props, "policy"):
@@ -328,12 +353,15 @@ def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
             settings["mfa_delete"] = _bool(_get(versioning, "mfaDelete"))
     logging = _get(props, "logging")
     if logging and _get(logging, "targetBucket"):
-        settings["logging"] = Logging(str(_get(logging, "targetBucket")), str(_get(logging, "targetPrefix", "")))
+        settings["logging"] = Logging(
+            str(_get(logging, "targetBucket")), str(_get(logging, "targetPrefix", ""))
+        )
     sse = _get(props, "serverSideEncryptionConfiguration")
     if sse:
         default = _get(_get(sse, "rule", {}), "applyServerSideEncryptionByDefault", {})
         settings["encryption"] = Encryption(
-            _get(default, "sseAlgorithm"), _get(default, "kmsMasterKeyId"),
+            _get(default, "sseAlgorithm"),
+            _get(default, "kmsMasterKeyId"),
             _bool(_get(_get(sse, "rule", {}), "bucketKeyEnabled")),
         )
     if _get(props, "website"):
@@ -349,17 +377,24 @@ def _is_listener(index: StackIndex, target: Resource | None) -> bool:
         return False
     if tags_of(target).get(ROLE_TAG) == LISTENER_ROLE:
         return True
-    return any(a.type.startswith("bucketguard:") and a.type.endswith(STORAGE_STACK_SUFFIX)
-               for a in index.ancestors(target))
+    return any(
+        a.type.startswith("bucketguard:") and a.type.endswith(STORAGE_STACK_SUFFIX)
+        for a in index.ancestors(target)
+    )
 
 
 def _notification_targets(index: StackIndex, notification: Resource) -> list[NotificationTarget]:
     targets: list[NotificationTarget] = []
-    kinds = (("queues", "queueArn", "queue"), ("topics", "topicArn", "topic"),
-             ("lambdaFunctions", "lambdaFunctionArn", "lambda"))
+    kinds = (
+        ("queues", "queueArn", "queue"),
+        ("topics", "topicArn", "topic"),
+        ("lambdaFunctions", "lambdaFunctionArn", "lambda"),
+    )
     for prop, arn_key, kind in kinds:
         entries = _get(notification.props, prop, ()) or ()
-        depended = [index.by_urn[u] for u in notification.property_dependencies.get(prop, ()) if u in index.by_urn]
+        depended = [
+            index.by_urn[u] for u in notification.property_dependencies.get(prop, ()) if u in index.by_urn
+        ]
         for entry in entries:
             try:
                 target_value = str(_get(entry, arn_key, ""))
@@ -368,15 +403,26 @@ def _notification_targets(index: StackIndex, notification: Resource) -> list[Not
                 if len(entries) != 1 or len(depended) != 1:
                     raise
                 target_value = depended[0].urn
-            target = next((d for d in depended if target_value in {str(i) for i in _arn_identities(d) if i}
-                           or target_value == d.urn), None)
+            target = next(
+                (
+                    d
+                    for d in depended
+                    if target_value in {str(i) for i in _arn_identities(d) if i} or target_value == d.urn
+                ),
+                None,
+            )
             if target is None and len(entries) == 1 and len(depended) == 1:
                 target = depended[0]
-            targets.append(NotificationTarget(
-                kind=kind, target=target_value, events=_strings(_get(entry, "events")),
-                filter_prefix=str(_get(entry, "filterPrefix", "")), filter_suffix=str(_get(entry, "filterSuffix", "")),
-                is_bucketguard_listener=_is_listener(index, target),
-            ))
+            targets.append(
+                NotificationTarget(
+                    kind=kind,
+                    target=target_value,
+                    events=_strings(_get(entry, "events")),
+                    filter_prefix=str(_get(entry, "filterPrefix", "")),
+                    filter_suffix=str(_get(entry, "filterSuffix", "")),
+                    is_bucketguard_listener=_is_listener(index, target),
+                )
+            )
     if _bool(_get(notification.props, "eventbridge")):
         targets.append(NotificationTarget(kind="eventbridge", target="", events=("*",)))
     return targets
@@ -405,8 +451,10 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
         s["policy"] = (*s.get("policy", ()), *_statements(_get(sub.props, "policy")))
     for sub, s in joined(BUCKET_PAB_TYPES):
         s["public_access_block"] = PublicAccessBlock(
-            bool(_bool(_get(sub.props, "blockPublicAcls"))), bool(_bool(_get(sub.props, "ignorePublicAcls"))),
-            bool(_bool(_get(sub.props, "blockPublicPolicy"))), bool(_bool(_get(sub.props, "restrictPublicBuckets"))),
+            bool(_bool(_get(sub.props, "blockPublicAcls"))),
+            bool(_bool(_get(sub.props, "ignorePublicAcls"))),
+            bool(_bool(_get(sub.props, "blockPublicPolicy"))),
+            bool(_bool(_get(sub.props, "restrictPublicBuckets"))),
         )
     for sub, s in joined(BUCKET_OWNERSHIP_TYPES):
         ownership = _get(_get(sub.props, "rule", {}), "objectOwnership")
@@ -415,7 +463,8 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
         rules = list(_get(sub.props, "rules", ()) or ())
         default = _get(rules[0], "applyServerSideEncryptionByDefault", {}) if rules else {}
         s["encryption"] = Encryption(
-            _get(default, "sseAlgorithm"), _get(default, "kmsMasterKeyId"),
+            _get(default, "sseAlgorithm"),
+            _get(default, "kmsMasterKeyId"),
             _bool(_get(rules[0], "bucketKeyEnabled")) if rules else None,
         )
     for sub, s in joined(BUCKET_VERSIONING_TYPES):
@@ -447,7 +496,11 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
                     receives_logs.add(other.urn)
     return tuple(
         BucketFacts(
-            name=b.name, type=b.type, region=region_of(b), ref=b.urn, tags=tags_of(b),
+            name=b.name,
+            type=b.type,
+            region=region_of(b),
+            ref=b.urn,
+            tags=tags_of(b),
             # The physical name is informative only; unknown (a prefix-named bucket at preview) -> None.
             bucket_name=_known(b.props, "bucket"),
             receives_access_logs=b.urn in receives_logs,
@@ -463,8 +516,10 @@ def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
         return None
     props = blocks[-1].props
     return PublicAccessBlock(
-        bool(_bool(_get(props, "blockPublicAcls"))), bool(_bool(_get(props, "ignorePublicAcls"))),
-        bool(_bool(_get(props, "blockPublicPolicy"))), bool(_bool(_get(props, "restrictPublicBuckets"))),
+        bool(_bool(_get(props, "blockPublicAcls"))),
+        bool(_bool(_get(props, "ignorePublicAcls"))),
+        bool(_bool(_get(props, "blockPublicPolicy"))),
+        bool(_bool(_get(props, "restrictPublicBuckets"))),
     )
 
 
@@ -472,7 +527,11 @@ def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
 def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, ...]:
     return tuple(
         LambdaPermissionFacts(
-            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            name=r.name,
+            type=r.type,
+            region=region_of(r),
+            ref=r.urn,
+            tags=tags_of(r),
             function_name=str(_get(r.props, "function", "")),
             action=str(_get(r.props, "action", "lambda:InvokeFunction")),
             principal=str(_get(r.props, "principal", "")),
@@ -488,7 +547,11 @@ def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, .
 def lambda_function_url_facts(index: StackIndex) -> tuple[LambdaFunctionUrlFacts, ...]:
     return tuple(
         LambdaFunctionUrlFacts(
-            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
+            name=r.name,
+            type=r.type,
+            region=region_of(r),
+            ref=r.urn,
+            tags=tags_of(r),
             function_name=str(_get(r.props, "functionName", "")),
             authorization_type=str(_get(r.props, "authorizationType", "AWS_IAM")),
         )
@@ -527,17 +590,25 @@ def lambda_function_facts(index: StackIndex) -> tuple[LambdaFunctionFacts, ...]:
         role = index.target(function, "role", roles, _arn_identities) if roles else None
         statements, arns = _role_grants(index, role) if role is not None else ((), ())
         role_ref = _known(function.props, "role") or (role.name if role is not None else None)
-        result.append(LambdaFunctionFacts(
-            name=function.name, type=function.type, region=region_of(function), ref=function.urn,
-            tags=tags_of(function), role=str(role_ref) if role_ref else None,
-            role_statements=statements, role_managed_policy_arns=arns,
-        ))
+        result.append(
+            LambdaFunctionFacts(
+                name=function.name,
+                type=function.type,
+                region=region_of(function),
+                ref=function.urn,
+                tags=tags_of(function),
+                role=str(role_ref) if role_ref else None,
+                role_statements=statements,
+                role_managed_policy_arns=arns,
+            )
+        )
     return tuple(result)
 
 
 # ------------------------------------------------------------------------------------------- SQS / SNS
-def _joined_policies(index: StackIndex, owners: list[Resource], policy_types: frozenset[str], prop: str,
-                     owner: Resource) -> tuple[PolicyStatement, ...]:
+def _joined_policies(
+    index: StackIndex, owners: list[Resource], policy_types: frozenset[str], prop: str, owner: Resource
+) -> tuple[PolicyStatement, ...]:
     statements: list[PolicyStatement] = []
     for policy in index.of_types(policy_types):
         if index.target(policy, prop, owners, _arn_identities) is owner:
@@ -549,9 +620,15 @@ def sqs_queue_facts(index: StackIndex) -> tuple[SqsQueueFacts, ...]:
     queues = index.of_types(SQS_QUEUE_TYPES)
     return tuple(
         SqsQueueFacts(
-            name=q.name, type=q.type, region=region_of(q), ref=q.urn, tags=tags_of(q),
-            policy=(*_statements(_get(q.props, "policy")),
-                    *_joined_policies(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q)),
+            name=q.name,
+            type=q.type,
+            region=region_of(q),
+            ref=q.urn,
+            tags=tags_of(q),
+            policy=(
+                *_statements(_get(q.props, "policy")),
+                *_joined_policies(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q),
+            ),
             kms_master_key_id=_get(q.props, "kmsMasterKeyId"),
             sqs_managed_sse_enabled=_bool(_get(q.props, "sqsManagedSseEnabled")),
         )
@@ -563,9 +640,15 @@ def sns_topic_facts(index: StackIndex) -> tuple[SnsTopicFacts, ...]:
     topics = index.of_types(SNS_TOPIC_TYPES)
     return tuple(
         SnsTopicFacts(
-            name=t.name, type=t.type, region=region_of(t), ref=t.urn, tags=tags_of(t),
-            policy=(*_statements(_get(t.props, "policy")),
-                    *_joined_policies(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t)),
+            name=t.name,
+            type=t.type,
+            region=region_of(t),
+            ref=t.urn,
+            tags=tags_of(t),
+            policy=(
+                *_statements(_get(t.props, "policy")),
+                *_joined_policies(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t),
+            ),
             kms_master_key_id=_get(t.props, "kmsMasterKeyId"),
         )
         for t in topics
@@ -577,12 +660,18 @@ def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
     keys = index.of_types(KMS_KEY_TYPES)
     return tuple(
         KmsKeyFacts(
-            name=k.name, type=k.type, region=region_of(k), ref=k.urn, tags=tags_of(k),
+            name=k.name,
+            type=k.type,
+            region=region_of(k),
+            ref=k.urn,
+            tags=tags_of(k),
             rotation_enabled=_bool(_get(k.props, "enableKeyRotation")),
             key_spec=_get(k.props, "customerMasterKeySpec"),
             key_usage=_get(k.props, "keyUsage"),
-            policy=(*_statements(_get(k.props, "policy")),
-                    *_joined_policies(index, keys, KMS_KEY_POLICY_TYPES, "keyId", k)),
+            policy=(
+                *_statements(_get(k.props, "policy")),
+                *_joined_policies(index, keys, KMS_KEY_POLICY_TYPES, "keyId", k),
+            ),
         )
         for k in keys
     )
@@ -591,24 +680,42 @@ def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
 # ------------------------------------------------------------------------------------------------- IAM
 def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
     result = [
-        IamPolicyFacts(name=p.name, type=p.type, region=region_of(p), ref=p.urn, tags=tags_of(p),
-                       statements=_statements(_get(p.props, "policy")))
+        IamPolicyFacts(
+            name=p.name,
+            type=p.type,
+            region=region_of(p),
+            ref=p.urn,
+            tags=tags_of(p),
+            statements=_statements(_get(p.props, "policy")),
+        )
         for p in index.of_types(IAM_MANAGED_POLICY_TYPES)
     ]
     for type_token, principal_prop in IAM_INLINE_POLICY_TYPES.items():
         for p in index.of_types([type_token]):
-            result.append(IamPolicyFacts(
-                name=p.name, type=p.type, region=region_of(p), ref=p.urn, tags=tags_of(p),
-                statements=_statements(_get(p.props, "policy")),
-                attached_to=str(_known(p.props, principal_prop) or ""),
-            ))
+            result.append(
+                IamPolicyFacts(
+                    name=p.name,
+                    type=p.type,
+                    region=region_of(p),
+                    ref=p.urn,
+                    tags=tags_of(p),
+                    statements=_statements(_get(p.props, "policy")),
+                    attached_to=str(_known(p.props, principal_prop) or ""),
+                )
+            )
     for role in index.of_types(IAM_ROLE_TYPES):
         for inline in _get(role.props, "inlinePolicies", ()) or ():
-            result.append(IamPolicyFacts(
-                name=f"{role.name}/{_get(inline, 'name', 'inline')}", type=role.type, region=region_of(role),
-                ref=role.urn, tags=tags_of(role), statements=_statements(_get(inline, "policy")),
-                attached_to=role.name,
-            ))
+            result.append(
+                IamPolicyFacts(
+                    name=f"{role.name}/{_get(inline, 'name', 'inline')}",
+                    type=role.type,
+                    region=region_of(role),
+                    ref=role.urn,
+                    tags=tags_of(role),
+                    statements=_statements(_get(inline, "policy")),
+                    attached_to=role.name,
+                )
+            )
     return tuple(result)
 
 
@@ -623,33 +730,60 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
     result = []
     for type_token, principal_type in IAM_ATTACHMENT_TYPES.items():
         for a in index.of_types([type_token]):
-            result.append(IamAttachmentFacts(
-                name=a.name, type=a.type, region=region_of(a), ref=a.urn, tags=tags_of(a),
-                principal_type=principal_type,
-                principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
-                policy_arn=str(_get(a.props, "policyArn", "")),
-            ))
+            result.append(
+                IamAttachmentFacts(
+                    name=a.name,
+                    type=a.type,
+                    region=region_of(a),
+                    ref=a.urn,
+                    tags=tags_of(a),
+                    principal_type=principal_type,
+                    principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
+                    policy_arn=str(_get(a.props, "policyArn", "")),
+                )
+            )
     for a in index.of_types(IAM_POLICY_ATTACHMENT_TYPES):
         for prop, principal_type in (("roles", "role"), ("users", "user"), ("groups", "group")):
             for principal in _get(a.props, prop, ()) or ():
-                result.append(IamAttachmentFacts(
-                    name=a.name, type=a.type, region=region_of(a), ref=a.urn, tags=tags_of(a),
-                    principal_type=principal_type, principal_name=str(principal),
-                    policy_arn=str(_get(a.props, "policyArn", "")),
-                ))
+                result.append(
+                    IamAttachmentFacts(
+                        name=a.name,
+                        type=a.type,
+                        region=region_of(a),
+                        ref=a.urn,
+                        tags=tags_of(a),
+                        principal_type=principal_type,
+                        principal_name=str(principal),
+                        policy_arn=str(_get(a.props, "policyArn", "")),
+                    )
+                )
     for role in index.of_types(IAM_ROLE_TYPES):
         for arn in _strings(_get(role.props, "managedPolicyArns")):
-            result.append(IamAttachmentFacts(
-                name=role.name, type=role.type, region=region_of(role), ref=role.urn, tags=tags_of(role),
-                principal_type="role", principal_name=role.name, policy_arn=arn,
-            ))
+            result.append(
+                IamAttachmentFacts(
+                    name=role.name,
+                    type=role.type,
+                    region=region_of(role),
+                    ref=role.urn,
+                    tags=tags_of(role),
+                    principal_type="role",
+                    principal_name=role.name,
+                    policy_arn=arn,
+                )
+            )
     return tuple(result)
 
 
 def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
     return tuple(
-        IamRoleFacts(name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
-                     trust_policy=_statements(_get(r.props, "assumeRolePolicy")))
+        IamRoleFacts(
+            name=r.name,
+            type=r.type,
+            region=region_of(r),
+            ref=r.urn,
+            tags=tags_of(r),
+            trust_policy=_statements(_get(r.props, "assumeRolePolicy")),
+        )
         for r in index.of_types(IAM_ROLE_TYPES)
     )
 
@@ -668,29 +802,64 @@ def _ingress(protocol: Any, from_port: Any, to_port: Any, ipv4: Any, ipv6: Any) 
 def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
     result = [
         SecurityGroupFacts(
-            name=g.name, type=g.type, region=region_of(g), ref=g.urn, tags=tags_of(g),
+            name=g.name,
+            type=g.type,
+            region=region_of(g),
+            ref=g.urn,
+            tags=tags_of(g),
             ingress=tuple(
-                _ingress(_get(i, "protocol"), _get(i, "fromPort"), _get(i, "toPort"), _get(i, "cidrBlocks"),
-                         _get(i, "ipv6CidrBlocks"))
+                _ingress(
+                    _get(i, "protocol"),
+                    _get(i, "fromPort"),
+                    _get(i, "toPort"),
+                    _get(i, "cidrBlocks"),
+                    _get(i, "ipv6CidrBlocks"),
+                )
                 for i in _get(g.props, "ingress", ()) or ()
             ),
         )
         for g in index.of_types(SECURITY_GROUP_TYPES)
     ]
     for r in index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES):
-        result.append(SecurityGroupFacts(
-            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
-            ingress=(_ingress(_get(r.props, "ipProtocol"), _get(r.props, "fromPort"), _get(r.props, "toPort"),
-                              _get(r.props, "cidrIpv4"), _get(r.props, "cidrIpv6")),),
-        ))
+        result.append(
+            SecurityGroupFacts(
+                name=r.name,
+                type=r.type,
+                region=region_of(r),
+                ref=r.urn,
+                tags=tags_of(r),
+                ingress=(
+                    _ingress(
+                        _get(r.props, "ipProtocol"),
+                        _get(r.props, "fromPort"),
+                        _get(r.props, "toPort"),
+                        _get(r.props, "cidrIpv4"),
+                        _get(r.props, "cidrIpv6"),
+                    ),
+                ),
+            )
+        )
     for r in index.of_types(SECURITY_GROUP_RULE_TYPES):
         if _get(r.props, "type") != "ingress":
             continue
-        result.append(SecurityGroupFacts(
-            name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r),
-            ingress=(_ingress(_get(r.props, "protocol"), _get(r.props, "fromPort"), _get(r.props, "toPort"),
-                              _get(r.props, "cidrBlocks"), _get(r.props, "ipv6CidrBlocks")),),
-        ))
+        result.append(
+            SecurityGroupFacts(
+                name=r.name,
+                type=r.type,
+                region=region_of(r),
+                ref=r.urn,
+                tags=tags_of(r),
+                ingress=(
+                    _ingress(
+                        _get(r.props, "protocol"),
+                        _get(r.props, "fromPort"),
+                        _get(r.props, "toPort"),
+                        _get(r.props, "cidrBlocks"),
+                        _get(r.props, "ipv6CidrBlocks"),
+                    ),
+                ),
+            )
+        )
     return tuple(result)
 
 
@@ -699,19 +868,29 @@ def ec2_instance_facts(index: StackIndex) -> tuple[Ec2InstanceFacts, ...]:
     result = []
     for i in index.of_types(EC2_INSTANCE_TYPES):
         subnet = index.target(i, "subnetId", subnets, _arn_identities) if subnets else None
-        result.append(Ec2InstanceFacts(
-            name=i.name, type=i.type, region=region_of(i), ref=i.urn, tags=tags_of(i),
-            associate_public_ip_address=_bool(_get(i.props, "associatePublicIpAddress")),
-            subnet_id=(subnet.urn if subnet is not None else _get(i.props, "subnetId")),
-            subnet_maps_public_ip_on_launch=(_bool(_get(subnet.props, "mapPublicIpOnLaunch")) or False)
-            if subnet is not None else None,
-        ))
+        result.append(
+            Ec2InstanceFacts(
+                name=i.name,
+                type=i.type,
+                region=region_of(i),
+                ref=i.urn,
+                tags=tags_of(i),
+                associate_public_ip_address=_bool(_get(i.props, "associatePublicIpAddress")),
+                subnet_id=(subnet.urn if subnet is not None else _get(i.props, "subnetId")),
+                subnet_maps_public_ip_on_launch=(_bool(_get(subnet.props, "mapPublicIpOnLaunch")) or False)
+                if subnet is not None
+                else None,
+            )
+        )
     return tuple(result)
 
 
 # ------------------------------------------------------------------------------------------ CloudTrail
-_READ_WRITE = {"All": frozenset({"read", "write"}), "ReadOnly": frozenset({"read"}),
-               "WriteOnly": frozenset({"write"})}
+_READ_WRITE = {
+    "All": frozenset({"read", "write"}),
+    "ReadOnly": frozenset({"read"}),
+    "WriteOnly": frozenset({"write"}),
+}
 
 
 def _s3_data_events(trail: Resource) -> frozenset[str]:
@@ -726,14 +905,20 @@ def _s3_data_events(trail: Resource) -> frozenset[str]:
             continue
         read_only = fields.get("readOnly")
         values = _strings(_get(read_only, "equals")) if read_only is not None else ()
-        logged |= {"read"} if values == ("true",) else {"write"} if values == ("false",) else {"read", "write"}
+        logged |= (
+            {"read"} if values == ("true",) else {"write"} if values == ("false",) else {"read", "write"}
+        )
     return frozenset(logged)
 
 
 def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
     return tuple(
         TrailFacts(
-            name=t.name, type=t.type, region=region_of(t), ref=t.urn, tags=tags_of(t),
+            name=t.name,
+            type=t.type,
+            region=region_of(t),
+            ref=t.urn,
+            tags=tags_of(t),
             is_multi_region=_bool(_get(t.props, "isMultiRegionTrail")),
             log_file_validation=_bool(_get(t.props, "enableLogFileValidation")),
             s3_data_events=_s3_data_events(t),
@@ -748,7 +933,10 @@ def generic_facts(index: StackIndex) -> tuple[ResourceFacts, ...]:
     return tuple(
         ResourceFacts(name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r))
         for r in index.resources
-        if r.custom and not r.type.startswith(_NOT_CLOUD) and r.type.count(":") == 2 and r.type.startswith("aws:")
+        if r.custom
+        and not r.type.startswith(_NOT_CLOUD)
+        and r.type.count(":") == 2
+        and r.type.startswith("aws:")
     )
 
 

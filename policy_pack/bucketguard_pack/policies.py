@@ -42,17 +42,31 @@ EXEMPTION_PREFIX = "exempted: "
 
 # Rule config keys as the policy config spells them (camelCase, the CrossGuard convention).
 RULE_CONFIG_KEYS: Mapping[str, tuple[str, dict[str, Any]]] = {
-    "allowed_regions": ("allowedRegions", {
-        "type": "array", "items": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-\\d$"}, "uniqueItems": True,
-        "description": "Regions resources may be deployed to (empty: no restriction).",
-    }),
-    "allowed_account_ids": ("allowedAccountIds", {
-        "type": "array", "items": {"type": "string", "pattern": "^\\d{12}$"}, "uniqueItems": True,
-        "description": "AWS accounts that may be granted access (empty: no restriction).",
-    }),
-    "require_kms": ("requireKms", {
-        "type": "boolean", "description": "Default encryption must use a KMS key (SSE-KMS or DSSE-KMS).",
-    }),
+    "allowed_regions": (
+        "allowedRegions",
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-\\d$"},
+            "uniqueItems": True,
+            "description": "Regions resources may be deployed to (empty: no restriction).",
+        },
+    ),
+    "allowed_account_ids": (
+        "allowedAccountIds",
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^\\d{12}$"},
+            "uniqueItems": True,
+            "description": "AWS accounts that may be granted access (empty: no restriction).",
+        },
+    ),
+    "require_kms": (
+        "requireKms",
+        {
+            "type": "boolean",
+            "description": "Default encryption must use a KMS key (SSE-KMS or DSSE-KMS).",
+        },
+    ),
 }
 
 EXEMPTIONS_SCHEMA: dict[str, Any] = {
@@ -76,12 +90,21 @@ EXEMPTIONS_SCHEMA: dict[str, Any] = {
     },
 }
 
-_SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH, "critical": Severity.CRITICAL}
+_SEVERITY = {
+    "low": Severity.LOW,
+    "medium": Severity.MEDIUM,
+    "high": Severity.HIGH,
+    "critical": Severity.CRITICAL,
+}
 _STACK_GROUPS = frozenset(adapters.BUILDERS)
 
 
 def default_enforcement(rule: Rule[Any]) -> EnforcementLevel:
-    return EnforcementLevel.MANDATORY if rule.severity.value in ("critical", "high") else EnforcementLevel.ADVISORY
+    return (
+        EnforcementLevel.MANDATORY
+        if rule.severity.value in ("critical", "high")
+        else EnforcementLevel.ADVISORY
+    )
 
 
 def config_keys(rule: Rule[Any]) -> list[str]:
@@ -110,14 +133,19 @@ def reference_tags(rule: Rule[Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ exemptions
-def _exemption_for(finding: Finding, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
-                   ) -> Mapping[str, Any] | None:
+def _exemption_for(
+    finding: Finding, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
     for exemption in exemptions:
         resource = exemption.get("resource")
         if resource is not None and resource in (finding.resource_name, finding.resource_ref):
             return exemption
         tag = exemption.get("tag")
-        if tag is not None and tag["key"] in tags and (tag.get("value") is None or tags[tag["key"]] == tag["value"]):
+        if (
+            tag is not None
+            and tag["key"] in tags
+            and (tag.get("value") is None or tags[tag["key"]] == tag["value"])
+        ):
             return exemption
     return None
 
@@ -218,12 +246,21 @@ def _remediate_ownership_enforced(args: ResourceValidationArgs) -> Mapping[str, 
 
 
 REMEDIATIONS = (
-    ("s3_remediate_canned_acl_private", "Rewrite public canned ACLs (public-read, public-read-write, "
-     "authenticated-read) to private", _remediate_private_acl),
-    ("s3_remediate_public_access_block_all_on", "Turn on all four Block Public Access flags of bucket and "
-     "account public-access-block resources", _remediate_public_access_block),
-    ("s3_remediate_ownership_bucket_owner_enforced", "Set bucket ownership controls to BucketOwnerEnforced "
-     "(ACLs disabled)", _remediate_ownership_enforced),
+    (
+        "s3_remediate_canned_acl_private",
+        "Rewrite public canned ACLs (public-read, public-read-write, authenticated-read) to private",
+        _remediate_private_acl,
+    ),
+    (
+        "s3_remediate_public_access_block_all_on",
+        "Turn on all four Block Public Access flags of bucket and account public-access-block resources",
+        _remediate_public_access_block,
+    ),
+    (
+        "s3_remediate_ownership_bucket_owner_enforced",
+        "Set bucket ownership controls to BucketOwnerEnforced (ACLs disabled)",
+        _remediate_ownership_enforced,
+    ),
 )
 
 
@@ -231,8 +268,9 @@ def remediation_policies() -> list[ResourceValidationPolicy]:
     """Remediate-only policies: they act only at the `remediate` enforcement level and are disabled by
     default, so a preview never rewrites a program's resources unless the policy config asks for it."""
     return [
-        ResourceValidationPolicy(name=name, description=description, remediate=fix,
-                                 enforcement_level=EnforcementLevel.DISABLED)
+        ResourceValidationPolicy(
+            name=name, description=description, remediate=fix, enforcement_level=EnforcementLevel.DISABLED
+        )
         for name, description, fix in REMEDIATIONS
     ]
 

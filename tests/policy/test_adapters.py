@@ -15,7 +15,9 @@ from bucketguard.rules.facts import ALL_USERS_URI, AclGrant, Encryption, Logging
 
 
 def recorded(directory: Path, *, preview: bool = False) -> RecordedStack:
-    return record(PulumiProject.load(directory), stack="dev", config={"aws:region": "eu-west-1"}, preview=preview)
+    return record(
+        PulumiProject.load(directory), stack="dev", config={"aws:region": "eu-west-1"}, preview=preview
+    )
 
 
 def resources(stack: RecordedStack) -> list[adapters.Resource]:
@@ -23,25 +25,34 @@ def resources(stack: RecordedStack) -> list[adapters.Resource]:
     result = []
     for r in stack.resources:
         provider = by_urn.get(r.provider.rsplit("::", 1)[0]) if r.provider else None
-        result.append(adapters.from_wire(
-            type=r.type, name=r.name, urn=r.urn, properties=r.outputs,
-            provider_properties=provider.inputs if provider else None,
-            parent=r.parent, property_dependencies=r.property_dependencies,
-        ))
+        result.append(
+            adapters.from_wire(
+                type=r.type,
+                name=r.name,
+                urn=r.urn,
+                properties=r.outputs,
+                provider_properties=provider.inputs if provider else None,
+                parent=r.parent,
+                property_dependencies=r.property_dependencies,
+            )
+        )
     return result
 
 
 BUCKET_WITH_EVERYTHING = """
 b = aws.s3.Bucket("b", tags={"team": "camp"})
 logs = aws.s3.Bucket("logs")
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 aws.s3.BucketAcl("acl", bucket=b.id, access_control_policy={"owner": {"id": "o"}, "grants": [
-    {"grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}, "permission": "READ"}]})
+    {"grantee": {"type": "Group", "uri": ALL_USERS}, "permission": "READ"}]})
 aws.s3.BucketPublicAccessBlock("bpa", bucket=b.id, block_public_acls=True, block_public_policy=True)
 aws.s3.BucketOwnershipControls("own", bucket=b.id, rule={"object_ownership": "ObjectWriter"})
 aws.s3.BucketServerSideEncryptionConfiguration("sse", bucket=b.id, rules=[{
-    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": "alias/camp"},
+    "apply_server_side_encryption_by_default": {
+        "sse_algorithm": "aws:kms", "kms_master_key_id": "alias/camp"},
     "bucket_key_enabled": True}])
-aws.s3.BucketVersioning("ver", bucket=b.id, versioning_configuration={"status": "Enabled", "mfa_delete": "Enabled"})
+aws.s3.BucketVersioning("ver", bucket=b.id,
+                        versioning_configuration={"status": "Enabled", "mfa_delete": "Enabled"})
 aws.s3.BucketLogging("log", bucket=b.id, target_bucket=logs.id, target_prefix="b/")
 aws.s3.BucketWebsiteConfiguration("web", bucket=b.id, index_document={"suffix": "index.html"})
 aws.s3.BucketObjectLockConfiguration("lock", bucket=b.id, object_lock_enabled="Enabled")
@@ -70,14 +81,25 @@ def test_bucket_joined_with_every_separate_resource(program) -> None:  # type: i
 
 
 def test_v2_tokens_and_literal_bucket_names_join(program) -> None:  # type: ignore[no-untyped-def]
-    facts = adapters.stack_facts(resources(recorded(program("""
+    facts = adapters.stack_facts(
+        resources(
+            recorded(
+                program("""
         aws.s3.BucketV2("old", bucket="camp-old")
         aws.s3.BucketAclV2("old-acl", bucket="camp-old", acl="public-read")
-        aws.s3.BucketVersioningV2("old-ver", bucket="camp-old", versioning_configuration={"status": "Suspended"})
+        aws.s3.BucketVersioningV2("old-ver", bucket="camp-old",
+                                  versioning_configuration={"status": "Suspended"})
         aws.s3.BucketAclV2("elsewhere", bucket="someone-elses", acl="public-read")
-    """))))
+    """)
+            )
+        )
+    )
     (old,) = facts.buckets
-    assert (old.type, old.canned_acl, old.versioning) == ("aws:s3/bucketV2:BucketV2", "public-read", "Suspended")
+    assert (old.type, old.canned_acl, old.versioning) == (
+        "aws:s3/bucketV2:BucketV2",
+        "public-read",
+        "Suspended",
+    )
 
 
 def test_preview_joins_by_dependency_and_leaves_unknown_policies_unknown(program) -> None:  # type: ignore[no-untyped-def]
@@ -99,21 +121,36 @@ def test_preview_joins_by_dependency_and_leaves_unknown_policies_unknown(program
 
 
 def test_region_from_provider_and_resource_override(program) -> None:  # type: ignore[no-untyped-def]
-    facts = adapters.stack_facts(resources(recorded(program("""
+    facts = adapters.stack_facts(
+        resources(
+            recorded(
+                program("""
         far = aws.Provider("far", region="ap-southeast-2")
         aws.s3.Bucket("default-region")
         aws.s3.Bucket("provider-region", opts=pulumi.ResourceOptions(provider=far))
         aws.s3.Bucket("own-region", region="us-west-2", opts=pulumi.ResourceOptions(provider=far))
-    """))), ["resources"])
+    """)
+            )
+        ),
+        ["resources"],
+    )
     assert {r.name: r.region for r in facts.resources} == {
-        "default-region": "eu-west-1", "provider-region": "ap-southeast-2", "own-region": "us-west-2"}
+        "default-region": "eu-west-1",
+        "provider-region": "ap-southeast-2",
+        "own-region": "us-west-2",
+    }
 
 
 def test_lambda_iam_and_network_facts(program) -> None:  # type: ignore[no-untyped-def]
-    facts = adapters.stack_facts(resources(recorded(program("""
+    facts = adapters.stack_facts(
+        resources(
+            recorded(
+                program("""
         role = aws.iam.Role("role", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
-        aws.iam.RolePolicyAttachment("admin", role=role.name, policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+             "Action": "sts:AssumeRole"}]}))
+        aws.iam.RolePolicyAttachment("admin", role=role.name,
+                                     policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
         fn = aws.lambda_.Function("fn", role=role.arn, runtime="python3.12", handler="i.h",
                                   code=pulumi.AssetArchive({"i.py": pulumi.StringAsset("")}))
         aws.lambda_.Permission("perm", action="lambda:InvokeFunction", function=fn.name, principal="*")
@@ -121,7 +158,10 @@ def test_lambda_iam_and_network_facts(program) -> None:  # type: ignore[no-untyp
                                               "cidr_blocks": ["0.0.0.0/0"]}])
         aws.vpc.SecurityGroupIngressRule("ssh", security_group_id="sg-1", ip_protocol="tcp", from_port=22,
                                          to_port=22, cidr_ipv6="::/0")
-    """))))
+    """)
+            )
+        )
+    )
     (function,) = facts.lambda_functions
     assert function.role_managed_policy_arns == ("arn:aws:iam::aws:policy/AdministratorAccess",)
     (attachment,) = facts.iam_attachments

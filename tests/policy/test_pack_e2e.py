@@ -30,7 +30,11 @@ INSECURE_CAMP_MANDATORY = {
 def policy_check(*args: str | Path) -> tuple[int, Any, str]:
     completed = subprocess.run(
         [sys.executable, "-m", "bucketguard", "policy", "check", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     output: Any = completed.stdout
     if "--format" in args and completed.stdout.strip().startswith("{"):
@@ -44,8 +48,9 @@ def mandatory_ids(report: dict[str, Any]) -> set[str]:
 
 def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
     camp = REPO / "examples" / "insecure-camp"
-    code, report, _ = policy_check("--program", camp, "--policy-config", camp / "policy-config.json",
-                                   "--format", "json")
+    code, report, _ = policy_check(
+        "--program", camp, "--policy-config", camp / "policy-config.json", "--format", "json"
+    )
     assert code == 1
     assert mandatory_ids(report) == INSECURE_CAMP_MANDATORY
     assert report["schema_version"] == 1
@@ -58,13 +63,16 @@ def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
     assert set(write["references"]) == {"fsbp", "cis", "conformity", "checkov", "prowler"}
     region = next(v for v in report["violations"] if v["rule_id"] == "aws_resource_region_allowed")
     assert region["resource_name"] == "holiday-photos" and "ap-southeast-2" in region["message"]
-    assert report["summary"]["mandatory"] == len([v for v in report["violations"] if v["enforcement"] == "mandatory"])
+    assert report["summary"]["mandatory"] == len(
+        [v for v in report["violations"] if v["enforcement"] == "mandatory"]
+    )
 
 
 def test_secure_camp_passes_and_reports_its_exemption_with_the_reason() -> None:
     camp = REPO / "examples" / "secure-camp"
-    code, report, _ = policy_check("--program", camp, "--policy-config", camp / "policy-config.json",
-                                   "--format", "json")
+    code, report, _ = policy_check(
+        "--program", camp, "--policy-config", camp / "policy-config.json", "--format", "json"
+    )
     assert code == 0, report
     assert report["violations"] == []
     (exemption,) = report["exemptions"]
@@ -88,16 +96,26 @@ def test_exemption_by_name_lifts_the_violation(program, tmp_path: Path) -> None:
     directory = program(PUBLIC_ACL)
     code, report, _ = policy_check("--program", directory, "--format", "json")
     assert code == 1 and "s3_bucket_public_read_prohibited" in mandatory_ids(report)
-    config = write_config(tmp_path, {"s3_bucket_public_read_prohibited": {
-        "exemptions": [{"resource": "site", "reason": "the camp's public brochure site"}]}})
+    config = write_config(
+        tmp_path,
+        {
+            "s3_bucket_public_read_prohibited": {
+                "exemptions": [{"resource": "site", "reason": "the camp's public brochure site"}]
+            }
+        },
+    )
     code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
     assert "s3_bucket_public_read_prohibited" not in mandatory_ids(report)
-    assert {"rule_id": "s3_bucket_public_read_prohibited",
-            "detail": "site (the camp's public brochure site)"} in report["exemptions"]
+    assert {
+        "rule_id": "s3_bucket_public_read_prohibited",
+        "detail": "site (the camp's public brochure site)",
+    } in report["exemptions"]
 
 
 def test_exemption_without_reason_is_rejected(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    config = write_config(tmp_path, {"s3_bucket_public_read_prohibited": {"exemptions": [{"resource": "site"}]}})
+    config = write_config(
+        tmp_path, {"s3_bucket_public_read_prohibited": {"exemptions": [{"resource": "site"}]}}
+    )
     code, _, stderr = policy_check("--program", program(PUBLIC_ACL), "--policy-config", config)
     assert code == 2
     assert "reason" in stderr and "s3_bucket_public_read_prohibited" in stderr
@@ -109,8 +127,14 @@ def test_enforcement_level_per_rule(program, tmp_path: Path) -> None:  # type: i
     config = write_config(tmp_path, {"all": "advisory"})
     code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
     assert code == 0 and mandatory_ids(report) == set() and report["violations"]
-    config = write_config(tmp_path, {"all": "advisory", "s3_bucket_versioning_enabled": "mandatory",
-                                     "s3_bucket_public_read_prohibited": "disabled"})
+    config = write_config(
+        tmp_path,
+        {
+            "all": "advisory",
+            "s3_bucket_versioning_enabled": "mandatory",
+            "s3_bucket_public_read_prohibited": "disabled",
+        },
+    )
     code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
     assert code == 1 and mandatory_ids(report) == {"s3_bucket_versioning_enabled"}
     assert "s3_bucket_public_read_prohibited" not in {v["rule_id"] for v in report["violations"]}
@@ -118,8 +142,9 @@ def test_enforcement_level_per_rule(program, tmp_path: Path) -> None:  # type: i
 
 def test_remediation_rewrites_public_acl_at_remediate_level(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = write_config(tmp_path, {"s3_remediate_canned_acl_private": "remediate"})
-    code, report, _ = policy_check("--program", program(PUBLIC_ACL), "--policy-config", config, "--format", "json",
-                                   "--preview")
+    _code, report, _ = policy_check(
+        "--program", program(PUBLIC_ACL), "--policy-config", config, "--format", "json", "--preview"
+    )
     (remediation,) = report["remediations"]
     assert remediation["policy"] == "s3_remediate_canned_acl_private"
     assert remediation["properties"]["acl"] == "private"
@@ -137,8 +162,8 @@ def test_unknown_value_at_preview_is_left_to_the_sdk(program) -> None:  # type: 
                 {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*"}]})))
     """)
     code, report, _ = policy_check("--program", directory, "--format", "json")
-    assert "s3_bucket_public_write_prohibited" in mandatory_ids(report)
-    code, report, _ = policy_check("--program", directory, "--format", "json", "--preview")
+    assert code == 1 and "s3_bucket_public_write_prohibited" in mandatory_ids(report)
+    _code, report, _ = policy_check("--program", directory, "--format", "json", "--preview")
     write = [v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited"]
     assert len(write) == 1 and write[0]["enforcement"] == "advisory"
     assert "can't run policy 's3_bucket_public_write_prohibited'" in write[0]["message"]
