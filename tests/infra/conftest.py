@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,7 +34,13 @@ def stack_config(stack: str) -> dict[str, Any]:
 
 
 def run_program(
-    config: dict[str, Any], artifacts: Path, tmp_path: Path, *, stack: str = "dev", stack_outputs: Any = None
+    config: dict[str, Any],
+    artifacts: Path,
+    tmp_path: Path,
+    *,
+    stack: str = "dev",
+    stack_outputs: Any = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     request = {
         "config": {**config, "bucketguard:artifactDir": str(artifacts)},
@@ -48,6 +55,7 @@ def run_program(
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     result: dict[str, Any] = json.loads(completed.stdout)

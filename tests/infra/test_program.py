@@ -458,3 +458,17 @@ def test_scanner_only_stack_admits_nobody(lambda_artifacts: Path, tmp_path: Path
     graph = Graph(run_program(config, lambda_artifacts, tmp_path, stack="security"))
     assert [s["Effect"] for s in graph.policy("admission-queue-policy")] == ["Deny"]
     assert not [r for r in graph.resources if r["name"] == "admission-publish-results"]
+
+
+def test_the_program_builds_a_missing_artifact_or_says_why_it_cannot(tmp_path: Path) -> None:
+    config = stack_config("dev")
+    config["bucketguard:scanner"]["architecture"] = "x86_64"
+    offline = run_program(config, tmp_path / "empty", tmp_path, env={"PIP_NO_INDEX": "1"})
+    assert offline["error"] is not None
+    assert "can't be used" in offline["error"] and "no manifest" in offline["error"]
+    assert "pip could not fetch the x86_64 wheels for Python 3.12" in offline["error"]
+    assert "python -m bucketguard build --architecture x86_64" in offline["error"]
+    built = Graph(run_program(config, tmp_path / "built", tmp_path))
+    assert (tmp_path / "built" / "x86_64" / "manifest.json").is_file()
+    functions = built.of_type("aws:lambda/function:Function")
+    assert {f["inputs"]["architectures"][0] for f in functions} == {"x86_64"}
