@@ -1,0 +1,146 @@
+"""The access-blocking statements, tested on their rendered content.
+
+moto does not evaluate `s3:ExistingObjectTag` conditions, so these tests evaluate the rendered statements
+with a small evaluator of exactly the IAM condition operators they use (documented AWS semantics: a negated
+operator matches when the key is absent; ForAnyValue over an absent key does not match).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import pytest
+
+from bucketguard.pipeline.access_policy import render_access_block_statements
+
+LISTENER = "arn:aws:iam::222222222222:role/camp-listener"
+POSTSCAN = "arn:aws:iam::222222222222:role/camp-postscan"
+ADMIN = "arn:aws:iam::222222222222:role/security-admin"
+CAMPER = "arn:aws:iam::222222222222:role/camper"
+BUCKET = "camp-teaching-materials"
+
+
+def _statements() -> list[dict[str, Any]]:
+    return render_access_block_statements(
+        BUCKET, exempt_role_arns=[LISTENER, ADMIN], tag_writer_role_arn=POSTSCAN
+    )
+
+
+def _condition_matches(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
+    values = expected if isinstance(expected, list) else [expected]
+    actual = context.get(key)
+    if operator == "StringNotEquals":
+        return actual is None or actual not in values
+    if operator == "ArnNotLike":
+        return actual is None or not any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if operator == "ForAnyValue:StringLike":
+        return actual is not None and any(fnmatch.fnmatchcase(a, v) for a in actual for v in values)
+    if operator == "Null":
+        return (actual is None) == (values[0] == "true")
+    raise AssertionError(f"operator {operator} not modelled")
+
+
+def denied(
+    action: str,
+    principal: str,
+    *,
+    existing: dict[str, str] | None = None,
+    request_keys: list[str] | None = None,
+) -> bool:
+    context: dict[str, Any] = {"aws:PrincipalArn": principal}
+    for k, v in (existing or {}).items():
+        context[f"s3:ExistingObjectTag/{k}"] = v
+    if request_keys is not None:
+        context["s3:RequestObjectTagKeys"] = request_keys
+    for statement in _statements():
+        assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+        assert statement["Resource"] == f"arn:aws:s3:::{BUCKET}/*"
+        if action not in statement["Action"]:
+            continue
+        if all(
+            _condition_matches(op, key, value, context)
+            for op, block in statement["Condition"].items()
+            for key, value in block.items()
+        ):
+            return True
+    return False
+
+
+CLEAN = {"bucketguard-scan-result": "clean"}
+
+
+@pytest.mark.parametrize("action", ["s3:GetObject", "s3:GetObjectVersion"])
+def test_reads_are_denied_unless_the_verdict_is_clean(action: str) -> None:
+    assert denied(action, CAMPER)  # not scanned yet: blocked
+    assert denied(action, CAMPER, existing={"bucketguard-scan-result": "malicious"})
+    assert denied(action, CAMPER, existing={"bucketguard-scan-result": "unscannable"})
+    assert denied(action, CAMPER, existing={"bucketguard-scan-result": "error"})
+    assert not denied(action, CAMPER, existing=CLEAN)
+
+
+@pytest.mark.parametrize("role", [LISTENER, POSTSCAN, ADMIN])
+def test_platform_and_admin_roles_read_unscanned_objects(role: str) -> None:
+    assert not denied("s3:GetObject", role)
+    assert not denied("s3:GetObjectVersion", role, existing={"bucketguard-scan-result": "malicious"})
+
+
+@pytest.mark.parametrize("action", ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"])
+def test_forging_a_verdict_is_denied_to_all_but_the_post_scan_role(action: str) -> None:
+    assert denied(action, CAMPER, request_keys=["bucketguard-scan-result"])
+    assert denied(action, ADMIN, request_keys=["course", "bucketguard-scan-date"])
+    assert not denied(action, POSTSCAN, request_keys=["bucketguard-scan-result"], existing=CLEAN)
+    assert not denied(action, CAMPER, request_keys=["course"])  # own tags on an unscanned object: fine
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+    ],
+)
+def test_retagging_a_scanned_object_would_erase_the_verdict_so_only_post_scan_may(action: str) -> None:
+    keys = ["course"] if "Put" in action else None
+    assert denied(action, CAMPER, existing={"bucketguard-scan-result": "malicious"}, request_keys=keys)
+    assert not denied(action, POSTSCAN, existing={"bucketguard-scan-result": "malicious"}, request_keys=keys)
+
+
+def test_uploads_cannot_arrive_wearing_a_verdict() -> None:
+    assert denied("s3:PutObject", CAMPER, request_keys=["bucketguard-scan-result"])
+    assert not denied("s3:PutObject", CAMPER, request_keys=["course"])
+    assert not denied("s3:PutObject", CAMPER)
+    assert not denied("s3:PutObject", POSTSCAN, request_keys=["bucketguard-scan-result"])  # promote copies
+
+
+def test_exact_rendering_of_the_read_statement() -> None:
+    read = _statements()[0]
+    assert read == {
+        "Sid": "BucketGuardDenyReadUnlessScannedClean",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        "Condition": {
+            "StringNotEquals": {"s3:ExistingObjectTag/bucketguard-scan-result": "clean"},
+            "ArnNotLike": {"aws:PrincipalArn": sorted([LISTENER, ADMIN, POSTSCAN])},
+        },
+    }
+    assert len({s["Sid"] for s in _statements()}) == len(_statements())
+
+
+@pytest.mark.parametrize(
+    ("bucket", "exempt", "writer", "message"),
+    [
+        ("Bad_Bucket", [LISTENER], POSTSCAN, "bucket name"),
+        (BUCKET, ["not-an-arn"], POSTSCAN, "exempt role"),
+        (BUCKET, [LISTENER], "arn:aws:s3:::bucket", "tag writer"),
+    ],
+)
+def test_bad_input_is_refused_with_what_is_wrong(
+    bucket: str, exempt: list[str], writer: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        render_access_block_statements(bucket, exempt_role_arns=exempt, tag_writer_role_arn=writer)

@@ -1,0 +1,79 @@
+"""Listener: parsing S3 notifications and deciding what to skip (unit tier, no network)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bucketguard.pipeline.listener import CreatedObject, parse_object_created, skip_reason
+from bucketguard.pipeline.messages import InvalidMessage
+from bucketguard.pipeline.settings import ListenerSettings, SettingsError
+from tests.pipeline.events import load_event
+
+
+def _settings(**overrides: object) -> ListenerSettings:
+    return ListenerSettings.resolve({}, scanner_queue_url="https://q", result_topic_arn="arn:t", **overrides)
+
+
+def test_keys_are_url_decoded_with_plus_for_space_and_only_created_objects_kept() -> None:
+    (obj,) = parse_object_created(json.dumps(load_event("s3-object-created.json")))
+    assert obj.key == "week 1/résumé + notes.pdf"
+    assert obj.version_id == "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    assert (obj.size, obj.etag) == (617, "0123456789abcdef0123456789abcdef")
+
+
+def test_notification_inside_an_sns_envelope() -> None:
+    envelope = {"Type": "Notification", "Message": json.dumps(load_event("s3-object-created.json"))}
+    assert parse_object_created(json.dumps(envelope))[0].bucket == "camp-teaching-materials"
+
+
+def test_s3_test_event_is_ignored() -> None:
+    assert parse_object_created(json.dumps(load_event("s3-test-event.json"))) == []
+
+
+@pytest.mark.parametrize(
+    "body", ["not json", "[1]", '{"Records": 3}', '{"Records": [{"eventName": "ObjectCreated:Put"}]}']
+)
+def test_malformed_notifications_are_refused_with_a_reason(body: str) -> None:
+    with pytest.raises(InvalidMessage, match="S3 notification"):
+        parse_object_created(body)
+
+
+def _obj(key: str, size: int = 10, bucket: str = "b") -> CreatedObject:
+    return CreatedObject(bucket, key, size, "e", None)
+
+
+def test_skip_rules() -> None:
+    s = _settings(
+        skip_prefixes=("tmp/",),
+        skip_suffixes=(".log",),
+        skip_larger_than_bytes=100,
+        platform_prefixes=("promoted/",),
+        quarantine_bucket="q",
+    )
+    assert skip_reason(_obj("tmp/a.pdf"), s) == "skipped prefix 'tmp/'"
+    assert skip_reason(_obj("a.log"), s) == "skipped suffix '.log'"
+    assert skip_reason(_obj("a.pdf", size=101), s) == "larger than 100 bytes"
+    assert skip_reason(_obj("promoted/a.pdf"), s) == "platform copy (prefix 'promoted/')"
+    assert skip_reason(_obj("x", bucket="q"), s) == "platform copy (quarantine bucket)"
+    assert skip_reason(_obj("a.pdf", size=0), s) is None  # 0-byte objects are scanned
+    assert skip_reason(_obj("a.pdf", size=100), s) is None
+
+
+def test_settings_come_from_the_environment_and_bad_values_are_named() -> None:
+    environ = {
+        "BUCKETGUARD_SCANNER_QUEUE_URL": "https://sqs/q",
+        "BUCKETGUARD_RESULT_TOPIC_ARN": "arn:aws:sns:eu-west-1:222222222222:r",
+        "BUCKETGUARD_SKIP_SUFFIXES": ".tmp, .part",
+        "BUCKETGUARD_PRESIGN_TTL_SECONDS": "120",
+    }
+    s = ListenerSettings.resolve(environ)
+    assert s.skip_suffixes == (".tmp", ".part") and s.presign_ttl_seconds == 120
+    assert (
+        ListenerSettings.resolve(environ, presign_ttl_seconds=60).presign_ttl_seconds == 60
+    )  # argument wins
+    with pytest.raises(SettingsError, match="BUCKETGUARD_PRESIGN_TTL_SECONDS='soon'"):
+        ListenerSettings.resolve({**environ, "BUCKETGUARD_PRESIGN_TTL_SECONDS": "soon"})
+    with pytest.raises(SettingsError, match="BUCKETGUARD_SCANNER_QUEUE_URL"):
+        ListenerSettings.resolve({})
