@@ -1,0 +1,99 @@
+"""Malformed, truncated and mutated archives: the container code raises only its own reasoned problems,
+and a truncated archive is never reported clean."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bucketguard.scanning.containers import Blob, detect, open_container
+from bucketguard.scanning.limits import Budget, Limits, ScanProblem
+from bucketguard.scanning.result import Reason, Verdict
+from tests.scanning.engine_support import bzip2_of, engine, gzip_of, seven_zip_of, tar_of, xz_of, zip_of
+
+MEMBERS = {"docs/a.txt": b"alpha " * 300, "docs/b.txt": b"bravo " * 200, "c.bin": bytes(range(256)) * 4}
+ARCHIVES = {
+    "zip": zip_of(MEMBERS),
+    "tar": tar_of(MEMBERS),
+    "tar.gz": gzip_of(tar_of(MEMBERS)),
+    "bz2": bzip2_of(tar_of(MEMBERS)),
+    "xz": xz_of(tar_of(MEMBERS)),
+    "7z": seven_zip_of(MEMBERS),
+}
+# Shortest prefix that still carries the format's magic (tar's sits at offset 257).
+MAGIC_LENGTH = {"zip": 4, "tar": 262, "tar.gz": 3, "bz2": 4, "xz": 6, "7z": 6}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.members: list[str] = []
+        self.problems: list[Reason] = []
+
+    def member(self, where: str, blob: Blob) -> None:
+        self.members.append(where)
+
+    def problem(self, where: str, reason: Reason, detail: str) -> None:
+        self.problems.append(reason)
+
+
+def _open(data: bytes) -> Recorder:
+    recorder = Recorder()
+    kind = detect(data[:512])
+    if kind is None:
+        return recorder
+    blob = Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
+    try:
+        open_container(kind, blob, name="fuzz", budget=Budget(Limits()), visitor=recorder)
+    except ScanProblem as problem:  # the only exceptions allowed out: they carry a reason code
+        recorder.problems.append(problem.reason)
+    return recorder
+
+
+fuzz_settings = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.parametrize("kind", ARCHIVES)
+@fuzz_settings
+@given(data=st.data())
+def test_truncated_archive_is_never_clean(tmp_path: Path, kind: str, data: st.DataObject) -> None:
+    original = ARCHIVES[kind]
+    cut = data.draw(st.integers(min_value=MAGIC_LENGTH[kind], max_value=len(original) - 1))
+    truncated = original[:cut]
+    recorder = _open(truncated)
+    (tmp_path / "t").write_bytes(truncated)
+    result = engine().scan_file(tmp_path / "t", name="t")
+    assert result.reason is not Reason.INTERNAL_ERROR, result
+    every_member_read = not recorder.problems and sorted(recorder.members) == sorted(_open(original).members)
+    if not every_member_read:  # (cutting a tar's zero padding after its end marker loses nothing)
+        assert result.verdict is not Verdict.CLEAN, (kind, cut, result)
+
+
+@pytest.mark.parametrize("kind", ARCHIVES)
+@fuzz_settings
+@given(data=st.data())
+def test_mutated_archive_raises_nothing_but_reasoned_problems(
+    tmp_path: Path, kind: str, data: st.DataObject
+) -> None:
+    mutated = bytearray(ARCHIVES[kind])
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        position = data.draw(st.integers(min_value=0, max_value=len(mutated) - 1))
+        mutated[position] = data.draw(st.integers(min_value=0, max_value=255))
+    _open(bytes(mutated))  # any exception other than ScanProblem fails the test
+    (tmp_path / "m").write_bytes(bytes(mutated))
+    result = engine().scan_file(tmp_path / "m", name="m")
+    assert result.reason is not Reason.INTERNAL_ERROR, result
+
+
+@fuzz_settings
+@given(blob=st.binary(min_size=0, max_size=2048), kind=st.sampled_from(sorted(MAGIC_LENGTH)))
+def test_random_bytes_behind_a_magic_number(tmp_path: Path, blob: bytes, kind: str) -> None:
+    data = ARCHIVES[kind][: MAGIC_LENGTH[kind]] + blob
+    _open(data)
+    (tmp_path / "r").write_bytes(data)
+    assert engine().scan_file(tmp_path / "r", name="r").reason is not Reason.INTERNAL_ERROR
