@@ -41,7 +41,14 @@ def engine_for(settings: ScannerSettings) -> Engine:
     from bucketguard.scanning.hashes import HashList
     from bucketguard.scanning.ruleset import load_artifact, load_ruleset
 
-    key = (settings.ruleset_path, settings.hashes_path, settings.engine, settings.min_severity)
+    key = (
+        settings.ruleset_path,
+        settings.hashes_path,
+        settings.engine,
+        settings.min_severity,
+        settings.max_object_bytes,
+        settings.tmp_dir,
+    )
     with _ENGINES_LOCK:
         if key not in _ENGINES:
             ruleset = load_artifact(settings.ruleset_path) if settings.ruleset_path else load_ruleset()

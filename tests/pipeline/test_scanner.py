@@ -1,0 +1,182 @@
+"""Scanner: streaming download under a cap, S3's refusals turned into verdicts, temp files always removed,
+rules compiled once, partial batch failure. The storage side is a local HTTP server answering the way S3
+answers presigned GETs (moto does not expire presigned URLs); the result topic is moto's SNS."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from bucketguard.demo import pranks
+from bucketguard.pipeline.download import TransientDownloadError
+from bucketguard.pipeline.lambda_functions import ScannerFunction
+from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, scan_result_event_schema
+from bucketguard.pipeline.scanner import Scanner, engine_for
+from bucketguard.pipeline.settings import ScannerSettings
+from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
+from tests.pipeline.events import sqs_event
+
+EXPIRED = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+
+
+class FakeS3Handler(http.server.BaseHTTPRequestHandler):
+    objects: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        if path == "/expired":
+            self._reply(403, EXPIRED)
+        elif path == "/denied":
+            self._reply(403, DENIED)
+        elif path == "/flaky":
+            self._reply(503, b"<Error><Code>SlowDown</Code></Error>")
+        elif path == "/gone":
+            self._reply(404, b"<Error><Code>NoSuchVersion</Code></Error>")
+        elif path == "/lying":  # declares no length and sends more than the cap
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"A" * 5000)
+        elif path in self.objects:
+            self._reply(200, self.objects[path])
+        else:
+            self._reply(404, b"")
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeS3Handler)
+    FakeS3Handler.objects = {"/eicar.zip": pranks.eicar_nested_zip(), "/clean.pdf": pranks.clean_pdf()}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def aws() -> Iterator[EmbeddedAws]:
+    with EmbeddedAws() as embedded:
+        yield embedded
+
+
+@pytest.fixture
+def topic(aws: EmbeddedAws) -> tuple[str, Any, str]:
+    storage = aws.account(STORAGE_ACCOUNT)
+    sns, sqs = storage.client("sns"), storage.client("sqs")
+    arn = sns.create_topic(Name="results")["TopicArn"]
+    queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    return arn, sqs, queue
+
+
+def _request(
+    storage: str, path: str, size: int, topic_arn: str = "arn:aws:sns:us-east-1:222222222222:results"
+) -> ScanRequest:
+    return ScanRequest(
+        request_id="req-1",
+        bucket="camp",
+        key=f"uploads{path}",
+        version_id="v1",
+        etag="etag",
+        size=size,
+        url=f"{storage}{path}?X-Amz-Signature=secret",
+        result_topic_arn=topic_arn,
+        storage_stack_id="camp",
+        requested_at="2026-07-01T09:30:00.000Z",
+    )
+
+
+def _scanner(storage: str, tmp_path: Path, sns: Any = None, **overrides: Any) -> Scanner:
+    settings = ScannerSettings.resolve({}, tmp_dir=tmp_path, download_origins=(storage,), **overrides)
+    return Scanner(settings, sns)
+
+
+def test_refusals_become_error_verdicts_with_reasons_and_temp_files_are_removed(
+    storage: str, tmp_path: Path
+) -> None:
+    scanner = _scanner(storage, tmp_path)
+    expired = scanner.scan(_request(storage, "/expired", 10))
+    assert (expired.verdict.value, expired.reason and expired.reason.value) == ("error", "url_expired")
+    denied = scanner.scan(_request(storage, "/denied", 10))
+    assert (denied.verdict.value, denied.reason and denied.reason.value) == ("error", "access_denied")
+    gone = scanner.scan(_request(storage, "/gone", 10))
+    assert gone.verdict.value == "error" and "no longer exists" in gone.detail
+    with pytest.raises(TransientDownloadError):
+        scanner.scan(_request(storage, "/flaky", 10))
+    assert all("secret" not in r.detail for r in (expired, denied, gone))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_over_the_cap_is_unscannable_never_clean_even_when_the_size_lied(
+    storage: str, tmp_path: Path
+) -> None:
+    scanner = _scanner(storage, tmp_path, max_object_bytes=1000)
+    announced = scanner.scan(_request(storage, "/clean.pdf", 5000))  # refused before downloading
+    streamed = scanner.scan(_request(storage, "/lying", 10))  # cut off while streaming
+    for result in (announced, streamed):
+        assert (result.verdict.value, result.reason and result.reason.value) == ("unscannable", "too_large")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scans_with_real_rules_and_compiles_them_once(storage: str, tmp_path: Path) -> None:
+    scanner = _scanner(storage, tmp_path)
+    bad = scanner.scan(_request(storage, "/eicar.zip", len(pranks.eicar_nested_zip())))
+    good = scanner.scan(_request(storage, "/clean.pdf", len(pranks.clean_pdf())))
+    assert bad.verdict.value == "malicious" and good.verdict.value == "clean"
+    assert engine_for(scanner.settings) is scanner.engine  # one engine per container
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_requests_for_unknown_origins_or_topics_are_refused(storage: str, tmp_path: Path) -> None:
+    scanner = _scanner(
+        storage, tmp_path, allowed_result_topic_arns=("arn:aws:sns:us-east-1:222222222222:results",)
+    )
+    with pytest.raises(InvalidMessage, match="not an S3 endpoint"):
+        scanner.check_request(_request("http://169.254.169.254", "/latest/meta-data", 10))
+    with pytest.raises(InvalidMessage, match="not registered"):
+        scanner.check_request(
+            _request(storage, "/clean.pdf", 10, topic_arn="arn:aws:sns:us-east-1:333333333333:x")
+        )
+
+
+def test_handler_publishes_schema_valid_events_and_fails_only_the_bad_message(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    topic_arn, sqs, queue = topic
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")  # cross-account publish
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    event = sqs_event(
+        _request(storage, "/eicar.zip", len(pranks.eicar_nested_zip()), topic_arn).to_json(),
+        "{broken",
+        _request(storage, "/expired", 10, topic_arn).to_json(),
+        _request(storage, "/flaky", 10, topic_arn).to_json(),
+    )
+    response = function.handle(event)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
+    published = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
+    validator = jsonschema.Draft202012Validator(scan_result_event_schema())
+    for body in published:
+        validator.validate(body)
+    assert sorted(e["verdict"] for e in published) == ["error", "malicious"]
+    assert "secret" not in json.dumps(published)  # the presigned URL never leaves the scanner
+    assert list(tmp_path.iterdir()) == []
