@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -28,7 +28,7 @@ DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Err
 
 
 class FakeS3Handler(http.server.BaseHTTPRequestHandler):
-    objects: dict[str, bytes] = {}
+    objects: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0]
