@@ -17,24 +17,39 @@ from bucketguard.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "policy", help="check a Pulumi program against the policy pack, offline",
+        "policy",
+        help="check a Pulumi program against the policy pack, offline",
         description="Guard rails for Pulumi programs: the bucketguard CrossGuard policy pack.",
     )
     commands = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
     check = commands.add_parser(
-        "check", help="run a program under the mock runtime and analyze it with the pack",
+        "check",
+        help="run a program under the mock runtime and analyze it with the pack",
         description="Run a Pulumi Python program under the SDK's mock runtime and analyze every resource "
         "with the policy pack over gRPC, in the order the Pulumi engine uses.",
     )
-    check.add_argument("--program", type=Path, default=Path("."), help="directory holding Pulumi.yaml (default: .)")
+    check.add_argument(
+        "--program", type=Path, default=Path(), help="directory holding Pulumi.yaml (default: .)"
+    )
     stack = check.add_mutually_exclusive_group()
     stack.add_argument("--stack", help="stack name: reads Pulumi.<NAME>.yaml next to the program")
-    stack.add_argument("--config", type=Path, metavar="FILE", help="a stack config file (Pulumi.<stack>.yaml)")
-    check.add_argument("--policy-config", type=Path, metavar="FILE",
-                       help="policy config JSON, the format of `pulumi preview --policy-pack-config`")
-    check.add_argument("--pack", type=Path, metavar="DIR", help="policy pack directory (default: policy_pack/)")
-    check.add_argument("--preview", action="store_true",
-                       help="leave computed outputs (ids, ARNs) unknown, as `pulumi preview` does for new resources")
+    stack.add_argument(
+        "--config", type=Path, metavar="FILE", help="a stack config file (Pulumi.<stack>.yaml)"
+    )
+    check.add_argument(
+        "--policy-config",
+        type=Path,
+        metavar="FILE",
+        help="policy config JSON, the format of `pulumi preview --policy-pack-config`",
+    )
+    check.add_argument(
+        "--pack", type=Path, metavar="DIR", help="policy pack directory (default: policy_pack/)"
+    )
+    check.add_argument(
+        "--preview",
+        action="store_true",
+        help="leave computed outputs (ids, ARNs) unknown, as `pulumi preview` does for new resources",
+    )
     check.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     check.set_defaults(run=run_check)
 
@@ -54,8 +69,12 @@ def run_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--policy-config {args.policy_config}: no such file")
     try:
         result = run_check(
-            args.program, stack=args.stack, config_file=args.config, policy_config_file=args.policy_config,
-            pack_dir=args.pack or DEFAULT_PACK_DIR, preview=args.preview,
+            args.program,
+            stack=args.stack,
+            config_file=args.config,
+            policy_config_file=args.policy_config,
+            pack_dir=args.pack or DEFAULT_PACK_DIR,
+            preview=args.preview,
         )
     except ProgramError as exc:
         print(f"bucketguard policy: error: {exc}", file=sys.stderr)
