@@ -78,7 +78,8 @@ class StorageStack(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
-            opts=child,
+            # The retained buckets' objects are encrypted with it: deleting the key would lose them too.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
         # Scan results: only the scanner role publishes.

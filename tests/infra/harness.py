@@ -120,8 +120,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     mocks = RecordingMocks(request.get("stack_outputs", {}))
     pulumi.runtime.set_mocks(mocks, project="bucketguard", stack=request.get("stack", "dev"), preview=False)
 
+    retained: list[str] = []
+
+    def record_options(args: pulumi.ResourceTransformationArgs) -> None:
+        if args.opts is not None and args.opts.retain_on_delete:
+            retained.append(args.name)
+
     @pulumi.runtime.test
     def program() -> None:
+        pulumi.runtime.register_stack_transformation(record_options)  # type: ignore[arg-type]
         runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
 
     error = None
@@ -130,7 +137,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # the program's error is what some tests assert on
         error = f"{type(exc).__name__}: {exc}"
         print(traceback.format_exc(), file=sys.stderr)
-    return {"resources": mocks.resources, "error": error}
+    return {"resources": mocks.resources, "retained": retained, "error": error}
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Graph:
     def __init__(self, result: dict[str, Any]) -> None:
         assert result["error"] is None, result["error"]
         self.resources: list[Resource] = result["resources"]
+        self.retained: set[str] = set(result["retained"])
 
     def of_type(self, token: str) -> list[Resource]:
         return [r for r in self.resources if r["type"] == token]
@@ -472,3 +473,10 @@ def test_the_program_builds_a_missing_artifact_or_says_why_it_cannot(tmp_path: P
     assert (tmp_path / "built" / "x86_64" / "manifest.json").is_file()
     functions = built.of_type("aws:lambda/function:Function")
     assert {f["inputs"]["architectures"][0] for f in functions} == {"x86_64"}
+
+
+def test_buckets_holding_data_and_their_keys_outlive_the_stack(graph: Graph) -> None:
+    buckets = {b["name"] for b in graph.of_type("aws:s3/bucket:Bucket")}
+    storage_keys = {k["name"] for k in graph.of_type("aws:kms/key:Key") if k["name"].startswith("storage-")}
+    assert buckets and storage_keys
+    assert buckets | storage_keys <= graph.retained
