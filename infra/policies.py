@@ -108,6 +108,24 @@ def key_use_statement(
     }
 
 
+def key_via_s3_statement(account_id: pulumi.Input[str], region: str) -> Statement:
+    """Lets the account's own principals use the key through S3 only, as their IAM policies allow.
+
+    Uploaders to a created protected bucket and incident responders reading the quarantine bucket need the
+    key; this is the AWS-managed aws/s3 key's pattern, limited to S3 in this region and this account.
+    """
+    return {
+        "Sid": "AccountUsesKeyThroughS3",
+        "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        "Action": KMS_ENCRYPT_ACTIONS,
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:CallerAccount": account_id}
+        },
+    }
+
+
 def key_service_statement(sid: str, service: str, account_id: pulumi.Input[str]) -> Statement:
     """Lets an AWS service (S3 notifications, SNS deliveries, CloudWatch alarms) use the key."""
     return {

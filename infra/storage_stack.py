@@ -28,6 +28,7 @@ from infra.policies import (
     key_admin_statement,
     key_service_statement,
     key_use_statement,
+    key_via_s3_statement,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs, bucket_policy
@@ -238,6 +239,7 @@ class StorageStack(pulumi.ComponentResource):
             policy=document(
                 [
                     key_admin_statement(args.account_id),
+                    key_via_s3_statement(args.account_id, config.region),
                     key_use_statement("ListenerReadsEvents", self.listener.role.arn, ["kms:Decrypt"]),
                     key_use_statement("PostScanReadsResultsWritesBuckets", self.postscan.role.arn),
                     key_use_statement("ScannerPublishesResults", args.scanner.role_arn),

@@ -313,6 +313,19 @@ def test_everything_is_encrypted(graph: Graph) -> None:
         ), bucket
 
 
+def test_storage_key_serves_the_account_only_through_s3(multi: Graph) -> None:
+    statements = {s["Sid"]: s for s in multi.policy("storage-uploads-key-policy")}
+    via_s3 = statements["AccountUsesKeyThroughS3"]
+    assert via_s3["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+    assert via_s3["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.eu-central-1.amazonaws.com",
+        "kms:CallerAccount": "222222222222",
+    }
+    assert statements["ScannerPublishesResults"]["Principal"] == {
+        "AWS": "arn:aws:iam::111111111111:role/scanner-scanner-role-0a1b2c"
+    }
+
+
 def test_access_blocking_policy_when_block_unscanned(multi: Graph) -> None:
     existing = next(
         p
