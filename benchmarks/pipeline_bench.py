@@ -1,0 +1,218 @@
+"""Pipeline figures on the embedded AWS (a script, not a test): prints what it measures.
+
+1. upload-to-tag latency (p50, p95) for N objects of mixed sizes, uploaded at a steady rate through the whole
+   local pipeline (listener -> scanner -> post-scan, each one worker, as one Lambda instance each);
+2. scanner throughput per worker (presigned download + scan + publish, objects/s and MB/s);
+3. the scanner's peak RSS while scanning a 2 GiB object (measured in a child process).
+
+    .venv/bin/python benchmarks/pipeline_bench.py [--objects 1000] [--rate 25] [--big-gib 2] [--skip-big]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bucketguard.demo import pranks
+from bucketguard.pipeline.messages import ScanRequest
+from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.stacks import LocalPipeline
+
+KiB, MiB = 1024, 1024 * 1024
+BLOCK = os.urandom(4 * MiB)
+
+
+def mixed_size(rng: random.Random) -> int:
+    roll = rng.random()
+    if roll < 0.70:
+        return rng.randint(0, 16 * KiB)
+    if roll < 0.95:
+        return rng.randint(64 * KiB, 512 * KiB)
+    return rng.randint(1 * MiB, 4 * MiB)
+
+
+def body_of(size: int, rng: random.Random) -> bytes:
+    start = rng.randint(0, len(BLOCK) - size) if size < len(BLOCK) else 0
+    return BLOCK[start : start + size]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def latency(objects: int, rate: float) -> None:
+    rng = random.Random(7)
+    done: dict[str, float] = {}
+    with EmbeddedAws() as aws:
+        pipe = LocalPipeline(aws, visibility_timeout=60)
+        original = pipe.postscan.process
+
+        def timed(record: Any) -> Any:
+            outcome = original(record)
+            done[outcome.key] = time.monotonic()
+            return outcome
+
+        pipe.postscan.process = timed  # type: ignore[method-assign]
+        pipe.start()
+        uploaded: dict[str, float] = {}
+        total_bytes = 0
+        s3, bucket = pipe.s3, pipe.storage.bucket
+        started = time.monotonic()
+        for i in range(objects):
+            key = f"bench/{i:05d}.bin"
+            # 1 % malicious (quarantined), the rest random bytes (clean, tagged and promoted)
+            body = pranks.eicar_nested_zip() if i % 100 == 99 else body_of(mixed_size(rng), rng)
+            total_bytes += len(body)
+            target = started + i / rate
+            time.sleep(max(0.0, target - time.monotonic()))
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            uploaded[key] = time.monotonic()
+        deadline = time.monotonic() + 600
+        while len(done) < objects and time.monotonic() < deadline:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        pipe.stop()
+    lat = [done[k] - uploaded[k] for k in uploaded if k in done]
+    print(
+        f"upload-to-tag latency, {len(lat)}/{objects} objects ({total_bytes / MiB:.0f} MiB, mixed sizes), "
+        f"uploaded at {rate:g}/s: p50 {percentile(lat, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(lat, 95) * 1000:.0f} ms, "
+        f"max {max(lat) * 1000:.0f} ms; all done in {elapsed:.1f} s"
+    )
+
+
+def throughput(objects: int) -> None:
+    rng = random.Random(11)
+    with EmbeddedAws() as aws:
+        pipe = LocalPipeline(aws)
+        st, s3 = pipe.storage, pipe.storage.listener_role.client("s3")
+        admin = pipe.s3
+        requests = []
+        total = 0
+        for i in range(objects):
+            body = body_of(mixed_size(rng), rng)
+            total += len(body)
+            r = admin.put_object(Bucket=st.bucket, Key=f"t/{i}", Body=body)
+            url = s3.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": st.bucket, "Key": f"t/{i}", "VersionId": r["VersionId"]},
+                ExpiresIn=600,
+            )
+            requests.append(
+                ScanRequest(
+                    str(i),
+                    st.bucket,
+                    f"t/{i}",
+                    r["VersionId"],
+                    r["ETag"].strip('"'),
+                    len(body),
+                    url,
+                    st.result_topic_arn,
+                    st.stack_id,
+                    "",
+                )
+            )
+        scanner = pipe.scanner.scanner
+        scanner.engine  # noqa: B018 - compile outside the measurement
+        started = time.monotonic()
+        for request in requests:
+            scanner.handle_request(request.to_json())
+        elapsed = time.monotonic() - started
+    print(
+        f"scanner throughput, one worker ({scanner.engine.backend}): {objects / elapsed:.1f} objects/s, "
+        f"{total / MiB / elapsed:.1f} MiB/s over {objects} mixed objects "
+        f"({total / MiB:.0f} MiB; presigned download + scan + publish)"
+    )
+
+
+class _Streamer(http.server.BaseHTTPRequestHandler):
+    size = 0
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.size))
+        self.end_headers()
+        sent = 0
+        while sent < self.size:
+            chunk = BLOCK[: min(len(BLOCK), self.size - sent)]
+            self.wfile.write(chunk)
+            sent += len(chunk)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from bucketguard.pipeline.messages import ScanRequest
+from bucketguard.pipeline.scanner import Scanner
+from bucketguard.pipeline.settings import ScannerSettings
+url, size = sys.argv[1], int(sys.argv[2])
+origin = url.rsplit("/", 1)[0]
+scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,), max_object_bytes=size), sns=None)
+scanner.engine
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.monotonic()
+result = scanner.scan(ScanRequest("r", "b", "big.bin", "v", "", size, url, "t", "s", ""))
+print(json.dumps({"verdict": result.verdict.value, "reason": result.reason and result.reason.value,
+                  "seconds": time.monotonic() - started, "rss_before_kib": before,
+                  "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "backend": scanner.engine.backend}))
+"""
+
+
+def big_object_rss(gib: float) -> None:
+    size = int(gib * 1024**3)
+    _Streamer.size = size
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Streamer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, url, str(size), root], capture_output=True, text=True, check=True
+    )
+    server.shutdown()
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"scanner on a {gib:g} GiB object ({figures['backend']}): verdict {figures['verdict']}, "
+        f"{figures['seconds']:.1f} s ({size / MiB / figures['seconds']:.0f} MiB/s), peak RSS "
+        f"{figures['rss_peak_kib'] / 1024:.0f} MiB "
+        f"(after compiling rules: {figures['rss_before_kib'] / 1024:.0f} MiB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=25.0, help="uploads per second for the latency run")
+    parser.add_argument("--throughput-objects", type=int, default=300)
+    parser.add_argument("--big-gib", type=float, default=2.0)
+    parser.add_argument("--skip-big", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("bucketguard").setLevel(logging.CRITICAL)
+    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    latency(args.objects, args.rate)
+    throughput(args.throughput_objects)
+    if not args.skip_big:
+        big_object_rss(args.big_gib)
+
+
+if __name__ == "__main__":
+    main()
