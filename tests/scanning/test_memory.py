@@ -20,6 +20,9 @@ from bucketguard.scanning.ruleset import load_ruleset
 engine = Engine(load_ruleset(), engine=sys.argv[2])
 result = engine.scan_file(Path(sys.argv[1]), name="big.bin")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+# After fork+exec, ru_maxrss also counts the parent's (pytest's) pages: VmHWM is this process's own peak.
+with open("/proc/self/status") as status:
+    peak = min(peak, next(int(l.split()[1]) // 1024 for l in status if l.startswith("VmHWM")))
 print(json.dumps({"peak_mib": peak, "verdict": result.verdict.value, "size": result.size,
                   "sha256": result.sha256, "detail": result.detail}))
 """
