@@ -38,15 +38,23 @@ ADMIN_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAcc
 ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 
 
-def _value_is_unbounded(key: str, value: str) -> bool:
-    if value.strip() in ("", "*", "?*", "*?"):
-        return True
+WILDCARDS = frozenset("*?")
+
+
+def _value_is_fixed(key: str, value: str) -> bool:
+    """A value pins the request down only when it is fixed: S3's meaning of "public" counts any wildcard
+    as not fixed, save a role's sessions (``aws:userid`` ``AROAID:*``) and the paths under one org."""
+    value = value.strip()
     if key == "aws:sourceip":
         try:
-            return ipaddress.ip_network(value, strict=False).prefixlen == 0
+            return ipaddress.ip_network(value, strict=False).prefixlen > 0
         except ValueError:
-            return True
-    return False
+            return False
+    if key == "aws:userid":
+        value = value.removesuffix(":*")
+    elif key in ("aws:principalorgpaths", "aws:sourceorgpaths"):
+        value = value.split("/", 1)[0]
+    return bool(value) and not WILDCARDS & set(value)
 
 
 def condition_restricts(condition: Condition) -> bool:
@@ -56,7 +64,9 @@ def condition_restricts(condition: Condition) -> bool:
         return False
     if "not" in operator or operator.endswith("ifexists") or operator == "null":
         return False  # negations and IfExists let requests without the key through
-    return bool(condition.values) and not any(_value_is_unbounded(condition.key, v) for v in condition.values)
+    if operator.startswith("forallvalues:"):
+        return False  # true for a request that has no such key at all
+    return bool(condition.values) and all(_value_is_fixed(condition.key, v) for v in condition.values)
 
 
 def is_restricted(statement: PolicyStatement) -> bool:
@@ -86,15 +96,29 @@ def describe(statement: PolicyStatement) -> str:
     return f"{label} ({'NotAction' if statement.not_action else 'Action'}: {actions})"
 
 
+# A statement that still allows any of these on every resource lets its holder grant itself the rest.
+IAM_SELF_GRANT_ACTIONS = (
+    "iam:putrolepolicy",
+    "iam:attachrolepolicy",
+    "iam:putuserpolicy",
+    "iam:attachuserpolicy",
+    "iam:createpolicyversion",
+)
+
+
+def _covers_every_resource(statement: PolicyStatement) -> bool:
+    # NotResource naming a few ARNs still covers every other resource.
+    return ("*" in statement.resources) != statement.not_resource
+
+
 def is_admin_statement(statement: PolicyStatement) -> bool:
-    """Allow of every action on every resource: ``Action: "*"`` (or ``*:*``) with ``Resource: "*"``."""
-    return (
-        statement.is_allow
-        and not statement.not_action
-        and not statement.not_resource
-        and any(a in ("*", "*:*") for a in statement.actions)
-        and "*" in statement.resources
-    )
+    """Allow of every action on every resource: ``Action: "*"`` (or ``*:*``) on ``Resource: "*"``, or a
+    ``NotAction`` that leaves IAM's self-granting actions allowed (administrator in two calls)."""
+    if not statement.is_allow or not _covers_every_resource(statement):
+        return False
+    if statement.not_action:
+        return any(action_allowed(statement, action) for action in IAM_SELF_GRANT_ACTIONS)
+    return any(a in ("*", "*:*") for a in statement.actions)
 
 
 def principal_accounts(statement: PolicyStatement) -> set[str]:

@@ -162,6 +162,20 @@ CASES: dict[str, tuple[Cases, Cases]] = {
                 "x",
                 policy=policy(allow("*", "s3:PutObject", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::src"}})),
             ),
+            "pass_org_path_under_fixed_org": bucket(
+                "x",
+                policy=policy(
+                    allow(
+                        "*",
+                        "s3:PutObject",
+                        {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-a1/r-ab/*"}},
+                    )
+                ),
+            ),
+            "pass_userid_of_one_role": bucket(
+                "x",
+                policy=policy(allow("*", "s3:PutObject", {"StringLike": {"aws:userid": "AROAEXAMPLE:*"}})),
+            ),
         },
         {
             "fail_canned_public_read_write": bucket("x", canned_acl="public-read-write"),
@@ -184,6 +198,34 @@ CASES: dict[str, tuple[Cases, Cases]] = {
             ),
             "fail_source_arn_star": bucket(
                 "x", policy=policy(allow("*", "s3:PutObject", {"ArnLike": {"aws:SourceArn": "*"}}))
+            ),
+            # Wildcards make a value not fixed (S3's own meaning of "public"): none of these restrict.
+            "fail_source_account_only_wildcards": bucket(
+                "x", policy=policy(allow("*", "s3:PutObject", {"StringLike": {"aws:SourceAccount": "**"}}))
+            ),
+            "fail_source_account_any_twelve_digits": bucket(
+                "x",
+                policy=policy(
+                    allow("*", "s3:PutObject", {"StringLike": {"aws:SourceAccount": "????????????"}})
+                ),
+            ),
+            "fail_source_arn_any_bucket": bucket(
+                "x",
+                policy=policy(allow("*", "s3:PutObject", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}})),
+            ),
+            "fail_source_vpce_wildcard": bucket(
+                "x", policy=policy(allow("*", "s3:PutObject", {"StringLike": {"aws:SourceVpce": "vpce-*"}}))
+            ),
+            # ForAllValues is true when the request has no such key at all.
+            "fail_for_all_values_condition": bucket(
+                "x",
+                policy=policy(
+                    allow(
+                        "*",
+                        "s3:PutObject",
+                        {"ForAllValues:StringEquals": {"aws:SourceAccount": "111122223333"}},
+                    )
+                ),
             ),
         },
     ),
@@ -545,6 +587,17 @@ CASES: dict[str, tuple[Cases, Cases]] = {
             "pass_star_action_scoped_resource": IamPolicyFacts(
                 name="p", statements=policy(allow(None, "*", Resource="arn:aws:s3:::b"))
             ),
+            # PowerUserAccess: everything but IAM and Organizations is broad, but not administrator.
+            "pass_not_action_excludes_iam": IamPolicyFacts(
+                name="p",
+                statements=policy(
+                    {
+                        "Effect": "Allow",
+                        "NotAction": ["iam:*", "organizations:*", "account:*"],
+                        "Resource": "*",
+                    }
+                ),
+            ),
             "pass_deny_all": IamPolicyFacts(
                 name="p", statements=policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
             ),
@@ -552,6 +605,15 @@ CASES: dict[str, tuple[Cases, Cases]] = {
         {
             "fail_admin": IamPolicyFacts(
                 name="p", statements=policy({"Effect": "Allow", "Action": "*", "Resource": "*"})
+            ),
+            # Everything but a few actions, IAM included: the holder can grant itself the rest.
+            "fail_not_action_keeps_iam": IamPolicyFacts(
+                name="p",
+                statements=policy({"Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": "*"}),
+            ),
+            "fail_admin_not_resource": IamPolicyFacts(
+                name="p",
+                statements=policy({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::audit/*"}),
             ),
             "fail_admin_list": IamPolicyFacts(
                 name="p",
@@ -646,6 +708,12 @@ CASES: dict[str, tuple[Cases, Cases]] = {
             ),
             "fail_ipv6": SecurityGroupFacts(
                 name="g", ingress=(IngressRule("tcp", 3389, 3389, (), ("::/0",)),)
+            ),
+            "fail_ipv6_long_form": SecurityGroupFacts(
+                name="g", ingress=(IngressRule("tcp", 3389, 3389, (), ("0:0:0:0:0:0:0:0/0",)),)
+            ),
+            "fail_every_port": SecurityGroupFacts(
+                name="g", ingress=(IngressRule("tcp", 0, 65535, ("0.0.0.0/0",)),)
             ),
             "fail_all_ports": SecurityGroupFacts(
                 name="g", ingress=(IngressRule("tcp", None, None, ("0.0.0.0/0",)),)

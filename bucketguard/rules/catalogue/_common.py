@@ -29,5 +29,6 @@ RESTRICT_NOTE = (
     "A statement with Principal * (or NotPrincipal) is not public when a condition compares one of "
     "aws:SourceAccount, aws:SourceArn, aws:SourceOwner, aws:SourceOrgID, aws:PrincipalAccount, "
     "aws:PrincipalArn, aws:PrincipalOrgID, aws:SourceVpce, aws:SourceVpc, aws:SourceIp (not 0.0.0.0/0), "
-    "kms:CallerAccount... with a fixed value (no Not operator, no IfExists, no bare *)."
+    "kms:CallerAccount... with a fixed value: no Not operator, no IfExists, no ForAllValues (true when "
+    "the key is absent), no wildcard (save aws:userid ROLEID:* and org paths under a fixed org id)."
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
 from bucketguard.rules.facts import Ec2InstanceFacts, IngressRule, SecurityGroupFacts
 from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, rule, simple_rule
 
-ANYWHERE = ("0.0.0.0/0", "::/0")
 ALL_PROTOCOLS = ("-1", "all")
 
 
@@ -20,7 +20,15 @@ def _opens_port_to_internet(ingress: IngressRule, port: int) -> list[str]:
         high = 65535 if ingress.to_port in (None, -1) else ingress.to_port
         if not (low is not None and high is not None and low <= port <= high):
             return []
-    return [cidr for cidr in (*ingress.cidr_ipv4, *ingress.cidr_ipv6) if cidr in ANYWHERE]
+    return [cidr for cidr in (*ingress.cidr_ipv4, *ingress.cidr_ipv6) if _is_anywhere(cidr)]
+
+
+def _is_anywhere(cidr: str) -> bool:
+    """0.0.0.0/0 and ::/0 in any spelling (``::0/0``, ``0:0:0:0:0:0:0:0/0``)."""
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
 
 
 def _admin_port_rule(rule_id: str, port: int, service: str, **metadata: Any) -> None:

@@ -56,8 +56,9 @@ aws.iam.Policy(
             "iam_inline_policy_no_administrative_privileges",
         ),
     ),
-    notes="Managed and inline policies. An Allow statement with Action * (or *:*) and Resource * fails, "
-    "conditions or not.",
+    notes="Managed and inline policies. An Allow statement with Action * (or *:*) on Resource * (or a "
+    "NotResource) fails, conditions or not; so does a NotAction statement on every resource that still "
+    "allows IAM to attach or put policies (its holder can grant itself the rest).",
 )
 def iam_policy_admin_access_prohibited(policy: IamPolicyFacts, config: RulesConfig) -> Iterator[str]:
     for statement in policy.statements:
