@@ -789,9 +789,18 @@ def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
 
 
 # ------------------------------------------------------------------------------------------------- EC2
+def _protocol(value: Any) -> str:
+    """ "tcp", "6", "-1"...: a protocol given as a number (-1, 6) arrives as a float from the engine."""
+    if value is None:
+        return "-1"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))
+    return str(value).strip().lower()
+
+
 def _ingress(protocol: Any, from_port: Any, to_port: Any, ipv4: Any, ipv6: Any) -> IngressRule:
     return IngressRule(
-        protocol=str(protocol if protocol is not None else "-1").lower(),
+        protocol=_protocol(protocol),
         from_port=_int(from_port),
         to_port=_int(to_port),
         cidr_ipv4=_strings(ipv4),

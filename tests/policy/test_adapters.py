@@ -11,6 +11,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from bucketguard.policy.program import PulumiProject, record
 from bucketguard.policy.records import RecordedStack
+from bucketguard.rules import get_rule
 from bucketguard.rules.facts import ALL_USERS_URI, AclGrant, Encryption, Logging, PublicAccessBlock
 
 
@@ -171,3 +172,22 @@ def test_lambda_iam_and_network_facts(program) -> None:  # type: ignore[no-untyp
     groups = {g.name: g.ingress for g in facts.security_groups}
     assert groups["sg"][0].from_port == 3389 and groups["sg"][0].cidr_ipv4 == ("0.0.0.0/0",)
     assert groups["ssh"][0].cidr_ipv6 == ("::/0",) and groups["ssh"][0].protocol == "tcp"
+
+
+def test_all_traffic_rules_reach_rdp_whatever_the_protocol_spelling(program) -> None:  # type: ignore[no-untyped-def]
+    # ip_protocol typed as a number (-1, as in the AWS console's JSON) arrives as the float -1.0.
+    facts = adapters.stack_facts(
+        resources(
+            recorded(
+                program("""
+        aws.vpc.SecurityGroupIngressRule("all-traffic", security_group_id="sg-1", ip_protocol=-1,
+                                         cidr_ipv4="0.0.0.0/0")
+        aws.ec2.SecurityGroupRule("every-port", type="ingress", security_group_id="sg-1", protocol="tcp",
+                                  from_port=0, to_port=65535, ipv6_cidr_blocks=["::/0"])
+    """)
+            )
+        )
+    )
+    rdp = get_rule("ec2_security_group_rdp_restricted")
+    flagged = {g.name for g in facts.security_groups if rdp.evaluate(g)}
+    assert flagged == {"all-traffic", "every-port"}
