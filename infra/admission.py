@@ -79,7 +79,9 @@ class ScannerAdmission(pulumi.ComponentResource):
         self.queue_policy = aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
             queue_url=args.queue_url,
-            policy=listeners.apply(queue_statements).apply(document),
+            policy=pulumi.Output.json_dumps(
+                {"Version": "2012-10-17", "Statement": listeners.apply(queue_statements)}
+            ),
             opts=child,
         )
 
@@ -99,7 +101,9 @@ class ScannerAdmission(pulumi.ComponentResource):
         self.key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
             key_id=args.key_id,
-            policy=listeners.apply(key_statements).apply(document),
+            policy=pulumi.Output.json_dumps(
+                {"Version": "2012-10-17", "Statement": listeners.apply(key_statements)}
+            ),
             opts=child,
         )
         if args.has_storages:

@@ -128,9 +128,9 @@ def deploy(config: BucketguardConfig) -> None:
                 opts=pulumi.ResourceOptions(provider=provider),
             )
         )
-    listener_roles: list[pulumi.Input[Sequence[str]]] = [[s.listener.role.arn for s in storages]]  # type: ignore[list-item]
-    result_topics: list[pulumi.Input[Sequence[str]]] = [[s.result_topic.arn for s in storages]]  # type: ignore[list-item]
-    result_keys: list[pulumi.Input[Sequence[str]]] = [[s.key.arn for s in storages]]  # type: ignore[list-item]
+    listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
+    result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
+    result_keys: list[Any] = [[s.key.arn for s in storages]]
     pulumi.export("listenerRoleArns", listener_roles[0])
     pulumi.export("resultTopicArns", result_topics[0])
     pulumi.export("resultKeyArns", result_keys[0])
