@@ -252,6 +252,17 @@ def tags_of(resource: Resource) -> dict[str, str]:
     return tags
 
 
+def _identity(resource: Resource) -> dict[str, Any]:
+    """The fields every facts object carries (ResourceFacts), read the same way for every resource."""
+    return {
+        "name": resource.name,
+        "type": resource.type,
+        "region": region_of(resource),
+        "ref": resource.urn,
+        "tags": tags_of(resource),
+    }
+
+
 # ------------------------------------------------------------------------------------------------ joins
 class StackIndex:
     def __init__(self, resources: Sequence[Resource]) -> None:
@@ -334,7 +345,7 @@ def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if _get(props, "acl"):
         settings["canned_acl"] = str(_get(props, "acl"))
-    grants = []
+    grants: list[AclGrant] = []
     for grant in _get(props, "grants", ()) or ():
         who = _get(grant, "uri") or _get(grant, "id") or ""
         grants.extend(
@@ -496,11 +507,7 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
                     receives_logs.add(other.urn)
     return tuple(
         BucketFacts(
-            name=b.name,
-            type=b.type,
-            region=region_of(b),
-            ref=b.urn,
-            tags=tags_of(b),
+            **_identity(b),
             # The physical name is informative only; unknown (a prefix-named bucket at preview) -> None.
             bucket_name=_known(b.props, "bucket"),
             receives_access_logs=b.urn in receives_logs,
@@ -527,11 +534,7 @@ def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
 def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, ...]:
     return tuple(
         LambdaPermissionFacts(
-            name=r.name,
-            type=r.type,
-            region=region_of(r),
-            ref=r.urn,
-            tags=tags_of(r),
+            **_identity(r),
             function_name=str(_get(r.props, "function", "")),
             action=str(_get(r.props, "action", "lambda:InvokeFunction")),
             principal=str(_get(r.props, "principal", "")),
@@ -547,11 +550,7 @@ def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, .
 def lambda_function_url_facts(index: StackIndex) -> tuple[LambdaFunctionUrlFacts, ...]:
     return tuple(
         LambdaFunctionUrlFacts(
-            name=r.name,
-            type=r.type,
-            region=region_of(r),
-            ref=r.urn,
-            tags=tags_of(r),
+            **_identity(r),
             function_name=str(_get(r.props, "functionName", "")),
             authorization_type=str(_get(r.props, "authorizationType", "AWS_IAM")),
         )
@@ -592,11 +591,7 @@ def lambda_function_facts(index: StackIndex) -> tuple[LambdaFunctionFacts, ...]:
         role_ref = _known(function.props, "role") or (role.name if role is not None else None)
         result.append(
             LambdaFunctionFacts(
-                name=function.name,
-                type=function.type,
-                region=region_of(function),
-                ref=function.urn,
-                tags=tags_of(function),
+                **_identity(function),
                 role=str(role_ref) if role_ref else None,
                 role_statements=statements,
                 role_managed_policy_arns=arns,
@@ -620,11 +615,7 @@ def sqs_queue_facts(index: StackIndex) -> tuple[SqsQueueFacts, ...]:
     queues = index.of_types(SQS_QUEUE_TYPES)
     return tuple(
         SqsQueueFacts(
-            name=q.name,
-            type=q.type,
-            region=region_of(q),
-            ref=q.urn,
-            tags=tags_of(q),
+            **_identity(q),
             policy=(
                 *_statements(_get(q.props, "policy")),
                 *_joined_policies(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q),
@@ -640,11 +631,7 @@ def sns_topic_facts(index: StackIndex) -> tuple[SnsTopicFacts, ...]:
     topics = index.of_types(SNS_TOPIC_TYPES)
     return tuple(
         SnsTopicFacts(
-            name=t.name,
-            type=t.type,
-            region=region_of(t),
-            ref=t.urn,
-            tags=tags_of(t),
+            **_identity(t),
             policy=(
                 *_statements(_get(t.props, "policy")),
                 *_joined_policies(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t),
@@ -660,11 +647,7 @@ def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
     keys = index.of_types(KMS_KEY_TYPES)
     return tuple(
         KmsKeyFacts(
-            name=k.name,
-            type=k.type,
-            region=region_of(k),
-            ref=k.urn,
-            tags=tags_of(k),
+            **_identity(k),
             rotation_enabled=_bool(_get(k.props, "enableKeyRotation")),
             key_spec=_get(k.props, "customerMasterKeySpec"),
             key_usage=_get(k.props, "keyUsage"),
@@ -681,11 +664,7 @@ def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
 def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
     result = [
         IamPolicyFacts(
-            name=p.name,
-            type=p.type,
-            region=region_of(p),
-            ref=p.urn,
-            tags=tags_of(p),
+            **_identity(p),
             statements=_statements(_get(p.props, "policy")),
         )
         for p in index.of_types(IAM_MANAGED_POLICY_TYPES)
@@ -694,11 +673,7 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
         for p in index.of_types([type_token]):
             result.append(
                 IamPolicyFacts(
-                    name=p.name,
-                    type=p.type,
-                    region=region_of(p),
-                    ref=p.urn,
-                    tags=tags_of(p),
+                    **_identity(p),
                     statements=_statements(_get(p.props, "policy")),
                     attached_to=str(_known(p.props, principal_prop) or ""),
                 )
@@ -732,11 +707,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
         for a in index.of_types([type_token]):
             result.append(
                 IamAttachmentFacts(
-                    name=a.name,
-                    type=a.type,
-                    region=region_of(a),
-                    ref=a.urn,
-                    tags=tags_of(a),
+                    **_identity(a),
                     principal_type=principal_type,
                     principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
                     policy_arn=str(_get(a.props, "policyArn", "")),
@@ -747,11 +718,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
             for principal in _get(a.props, prop, ()) or ():
                 result.append(
                     IamAttachmentFacts(
-                        name=a.name,
-                        type=a.type,
-                        region=region_of(a),
-                        ref=a.urn,
-                        tags=tags_of(a),
+                        **_identity(a),
                         principal_type=principal_type,
                         principal_name=str(principal),
                         policy_arn=str(_get(a.props, "policyArn", "")),
@@ -761,11 +728,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
         for arn in _strings(_get(role.props, "managedPolicyArns")):
             result.append(
                 IamAttachmentFacts(
-                    name=role.name,
-                    type=role.type,
-                    region=region_of(role),
-                    ref=role.urn,
-                    tags=tags_of(role),
+                    **_identity(role),
                     principal_type="role",
                     principal_name=role.name,
                     policy_arn=arn,
@@ -777,11 +740,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
 def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
     return tuple(
         IamRoleFacts(
-            name=r.name,
-            type=r.type,
-            region=region_of(r),
-            ref=r.urn,
-            tags=tags_of(r),
+            **_identity(r),
             trust_policy=_statements(_get(r.props, "assumeRolePolicy")),
         )
         for r in index.of_types(IAM_ROLE_TYPES)
@@ -798,78 +757,36 @@ def _protocol(value: Any) -> str:
     return str(value).strip().lower()
 
 
-def _ingress(protocol: Any, from_port: Any, to_port: Any, ipv4: Any, ipv6: Any) -> IngressRule:
-    return IngressRule(
-        protocol=_protocol(protocol),
-        from_port=_int(from_port),
-        to_port=_int(to_port),
-        cidr_ipv4=_strings(ipv4),
-        cidr_ipv6=_strings(ipv6),
-    )
+# Property names of (protocol, from port, to port, IPv4 ranges, IPv6 ranges): a security group's inline
+# ingress blocks and aws.ec2.SecurityGroupRule share one spelling, aws.vpc.SecurityGroupIngressRule another.
+INLINE_INGRESS_KEYS = ("protocol", "fromPort", "toPort", "cidrBlocks", "ipv6CidrBlocks")
+INGRESS_RULE_KEYS = ("ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6")
+
+
+def _ingress(props: Any, keys: tuple[str, str, str, str, str]) -> IngressRule:
+    protocol, from_port, to_port, ipv4, ipv6 = (_get(props, key) for key in keys)
+    return IngressRule(_protocol(protocol), _int(from_port), _int(to_port), _strings(ipv4), _strings(ipv6))
 
 
 def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
-    result = [
+    """Security groups with their inline ingress, and every standalone ingress rule as its own facts."""
+    groups = [
         SecurityGroupFacts(
-            name=g.name,
-            type=g.type,
-            region=region_of(g),
-            ref=g.urn,
-            tags=tags_of(g),
-            ingress=tuple(
-                _ingress(
-                    _get(i, "protocol"),
-                    _get(i, "fromPort"),
-                    _get(i, "toPort"),
-                    _get(i, "cidrBlocks"),
-                    _get(i, "ipv6CidrBlocks"),
-                )
-                for i in _get(g.props, "ingress", ()) or ()
-            ),
+            **_identity(g),
+            ingress=tuple(_ingress(i, INLINE_INGRESS_KEYS) for i in _get(g.props, "ingress", ()) or ()),
         )
         for g in index.of_types(SECURITY_GROUP_TYPES)
     ]
-    for r in index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES):
-        result.append(
-            SecurityGroupFacts(
-                name=r.name,
-                type=r.type,
-                region=region_of(r),
-                ref=r.urn,
-                tags=tags_of(r),
-                ingress=(
-                    _ingress(
-                        _get(r.props, "ipProtocol"),
-                        _get(r.props, "fromPort"),
-                        _get(r.props, "toPort"),
-                        _get(r.props, "cidrIpv4"),
-                        _get(r.props, "cidrIpv6"),
-                    ),
-                ),
-            )
-        )
-    for r in index.of_types(SECURITY_GROUP_RULE_TYPES):
-        if _get(r.props, "type") != "ingress":
-            continue
-        result.append(
-            SecurityGroupFacts(
-                name=r.name,
-                type=r.type,
-                region=region_of(r),
-                ref=r.urn,
-                tags=tags_of(r),
-                ingress=(
-                    _ingress(
-                        _get(r.props, "protocol"),
-                        _get(r.props, "fromPort"),
-                        _get(r.props, "toPort"),
-                        _get(r.props, "cidrBlocks"),
-                        _get(r.props, "ipv6CidrBlocks"),
-                    ),
-                ),
-            )
-        )
-    return tuple(result)
+    ingress_rules = [
+        SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INGRESS_RULE_KEYS),))
+        for r in index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES)
+    ]
+    group_rules = [
+        SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INLINE_INGRESS_KEYS),))
+        for r in index.of_types(SECURITY_GROUP_RULE_TYPES)
+        if _get(r.props, "type") == "ingress"
+    ]
+    return (*groups, *ingress_rules, *group_rules)
 
 
 def ec2_instance_facts(index: StackIndex) -> tuple[Ec2InstanceFacts, ...]:
@@ -879,11 +796,7 @@ def ec2_instance_facts(index: StackIndex) -> tuple[Ec2InstanceFacts, ...]:
         subnet = index.target(i, "subnetId", subnets, _arn_identities) if subnets else None
         result.append(
             Ec2InstanceFacts(
-                name=i.name,
-                type=i.type,
-                region=region_of(i),
-                ref=i.urn,
-                tags=tags_of(i),
+                **_identity(i),
                 associate_public_ip_address=_bool(_get(i.props, "associatePublicIpAddress")),
                 subnet_id=(subnet.urn if subnet is not None else _get(i.props, "subnetId")),
                 subnet_maps_public_ip_on_launch=(_bool(_get(subnet.props, "mapPublicIpOnLaunch")) or False)
@@ -923,11 +836,7 @@ def _s3_data_events(trail: Resource) -> frozenset[str]:
 def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
     return tuple(
         TrailFacts(
-            name=t.name,
-            type=t.type,
-            region=region_of(t),
-            ref=t.urn,
-            tags=tags_of(t),
+            **_identity(t),
             is_multi_region=_bool(_get(t.props, "isMultiRegionTrail")),
             log_file_validation=_bool(_get(t.props, "enableLogFileValidation")),
             s3_data_events=_s3_data_events(t),
