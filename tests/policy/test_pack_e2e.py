@@ -27,6 +27,19 @@ INSECURE_CAMP_MANDATORY = {
 }
 
 
+VIOLATION_KEYS = {
+    "rule_id",
+    "policy",
+    "severity",
+    "enforcement",
+    "resource_type",
+    "resource_name",
+    "urn",
+    "message",
+    "references",
+}
+
+
 def policy_check(*args: str | Path) -> tuple[int, Any, str]:
     completed = subprocess.run(
         [sys.executable, "-m", "bucketguard", "policy", "check", *map(str, args)],
@@ -61,6 +74,7 @@ def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
     assert write["urn"].endswith("::aws:s3/bucket:Bucket::teaching-material")
     assert "S3.3" in write["references"]["fsbp"]
     assert set(write["references"]) == {"fsbp", "cis", "conformity", "checkov", "prowler"}
+    assert all(set(v) == VIOLATION_KEYS for v in report["violations"])  # the shape issue 5 gives
     region = next(v for v in report["violations"] if v["rule_id"] == "aws_resource_region_allowed")
     assert region["resource_name"] == "holiday-photos" and "ap-southeast-2" in region["message"]
     assert report["summary"]["mandatory"] == len(
@@ -138,6 +152,15 @@ def test_enforcement_level_per_rule(program, tmp_path: Path) -> None:  # type: i
     code, report, _ = policy_check("--program", directory, "--policy-config", config, "--format", "json")
     assert code == 1 and mandatory_ids(report) == {"s3_bucket_versioning_enabled"}
     assert "s3_bucket_public_read_prohibited" not in {v["rule_id"] for v in report["violations"]}
+
+
+def test_remediation_rewrites_nothing_below_the_remediate_level(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    directory = program(PUBLIC_ACL)
+    for config in ({}, {"s3_remediate_canned_acl_private": "advisory"}):
+        path = write_config(tmp_path, config)
+        _code, report, _ = policy_check("--program", directory, "--policy-config", path, "--format", "json")
+        assert report["remediations"] == []
+        assert "s3_bucket_public_read_prohibited" in mandatory_ids(report)
 
 
 def test_remediation_rewrites_public_acl_at_remediate_level(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
