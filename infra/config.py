@@ -23,6 +23,7 @@ _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 # S3 general purpose bucket names; dots are refused because they break TLS on virtual-hosted URLs.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_BUCKET_WHAT = "an S3 bucket name (3-63 lowercase letters, digits, '-')"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -111,10 +112,9 @@ class _Entry:
         self.raw: Mapping[str, Any] = raw
 
     def fail(self, key: str, message: str) -> ConfigError:
-        separator = "." if self.where == "bucketguard" else ": "
-        if self.where == "bucketguard":
+        if self.where == "bucketguard":  # a top-level key: "bucketguard:<key>: ..."
             return ConfigError(f"bucketguard:{key}: {message}")
-        return ConfigError(f"{self.where}{separator}{key} {message}")
+        return ConfigError(f"{self.where}: {key} {message}")
 
     def string(self, key: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
         value = self.raw.get(key)
@@ -283,9 +283,7 @@ def parse_storage(raw: object, index: int, allowed_regions: Sequence[str]) -> St
     name_hint = f" (name {raw.get('name')!r})" if isinstance(raw, Mapping) and raw.get("name") else ""
     entry = _Entry(f"bucketguard:storages[{index}]{name_hint}", raw, _STORAGE_KEYS)
     name = entry.required("name", pattern=_NAME, what="a short name (lowercase letters, digits, '-', max 24)")
-    bucket = entry.required(
-        "bucket", pattern=_BUCKET, what="an S3 bucket name (3-63 lowercase letters, digits, '-')"
-    )
+    bucket = entry.required("bucket", pattern=_BUCKET, what=_BUCKET_WHAT)
     role_arn, account_id = _role_arn(entry)
     actions = entry.strings("actions") or DEFAULT_ACTIONS
     for action in actions:
@@ -297,13 +295,12 @@ def parse_storage(raw: object, index: int, allowed_regions: Sequence[str]) -> St
             "actions",
             "must include 'tag' when blockUnscanned is true: untagged objects stay blocked for ever",
         )
-    bucket_pattern = {"pattern": _BUCKET, "what": "an S3 bucket name (3-63 lowercase letters, digits, '-')"}
-    quarantine = entry.string("quarantineBucket", **bucket_pattern)  # type: ignore[arg-type]
+    quarantine = entry.string("quarantineBucket", pattern=_BUCKET, what=_BUCKET_WHAT)
     if "quarantine" in actions and quarantine is None:
         quarantine = f"{bucket}-quarantine"
         if len(quarantine) > 63:
             raise entry.fail("quarantineBucket", f"is required: the default {quarantine!r} is longer than 63")
-    promote = entry.string("promoteBucket", **bucket_pattern)  # type: ignore[arg-type]
+    promote = entry.string("promoteBucket", pattern=_BUCKET, what=_BUCKET_WHAT)
     if "promote" in actions and promote is None:
         raise entry.fail("promoteBucket", "is required when actions include 'promote'")
     for key, other in (("quarantineBucket", quarantine), ("promoteBucket", promote)):

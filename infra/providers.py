@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import pulumi
 import pulumi_aws as aws
 
 
@@ -45,7 +44,3 @@ def _provider_name(region: str, role_arn: str | None) -> str:
     account = role_arn.split(":")[4]
     role = re.sub(r"[^A-Za-z0-9-]", "-", role_arn.rsplit("/", 1)[-1])
     return f"aws-{account}-{role}-{region}"
-
-
-def invoke_options(provider: aws.Provider) -> pulumi.InvokeOutputOptions:
-    return pulumi.InvokeOutputOptions(provider=provider)
