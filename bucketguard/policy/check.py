@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard import __version__
+from bucketguard.policy import EXEMPTION_PREFIX
 from bucketguard.policy.analyzer import (
     AnalysisResult,
     Diagnostic,
@@ -19,12 +20,11 @@ from bucketguard.policy.analyzer import (
     pack_environment,
 )
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
-from bucketguard.policy.program import PulumiProject, load_stack_config, record
+from bucketguard.policy.program import ProgramError, PulumiProject, load_stack_config, record
 from bucketguard.policy.records import RecordedStack
+from bucketguard.rules.model import REFERENCE_CATALOGUES
 
 SCHEMA_VERSION = 1
-REFERENCE_CATALOGUES = ("fsbp", "cis", "conformity", "checkov", "prowler")
-EXEMPTION_PREFIX = "exempted: "  # the pack's not-applicable reasons for exempted resources
 DEFAULT_PACK_DIR = Path(__file__).resolve().parents[2] / "policy_pack"
 
 
@@ -168,8 +168,6 @@ def resolve_stack(
         config, secrets = load_stack_config(path, project.name)
         return name, config, secrets
     if stack is not None:
-        from bucketguard.policy.program import ProgramError
-
         raise ProgramError(f"no stack config {path} (give --config FILE or create it)")
     return name, {}, []
 

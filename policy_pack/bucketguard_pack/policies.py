@@ -32,13 +32,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from bucketguard.policy import EXEMPTION_PREFIX
 from bucketguard.rules.facts import StackFacts
-from bucketguard.rules.model import Finding, Rule, RulesConfig, all_rules
+from bucketguard.rules.model import REFERENCE_CATALOGUES, Finding, Rule, RulesConfig, all_rules
 from bucketguard_pack import adapters
 
 PACK_NAME = "bucketguard"
-REFERENCE_TAG_PREFIXES = ("fsbp", "cis", "conformity", "checkov", "prowler")
-EXEMPTION_PREFIX = "exempted: "
 
 # Rule config keys as the policy config spells them (camelCase, the CrossGuard convention).
 RULE_CONFIG_KEYS: Mapping[str, tuple[str, dict[str, Any]]] = {
@@ -129,7 +128,7 @@ def rules_config(rule: Rule[Any], config: Mapping[str, Any]) -> RulesConfig:
 def reference_tags(rule: Rule[Any]) -> list[str]:
     """References travel to the engine (and our harness) as policy tags: `fsbp:S3.2`, `conformity:S3-001`."""
     refs = rule.references.to_dict()
-    return [f"{catalogue}:{ref}" for catalogue in REFERENCE_TAG_PREFIXES for ref in refs[catalogue]]
+    return [f"{catalogue}:{ref}" for catalogue in REFERENCE_CATALOGUES for ref in refs[catalogue]]
 
 
 # ------------------------------------------------------------------------------------------ exemptions
