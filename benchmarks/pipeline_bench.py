@@ -156,22 +156,26 @@ class _Streamer(http.server.BaseHTTPRequestHandler):
 
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from bucketguard.pipeline.messages import ScanRequest
 from bucketguard.pipeline.scanner import Scanner
 from bucketguard.pipeline.settings import ScannerSettings
 url, size = sys.argv[1], int(sys.argv[2])
+def hwm():  # VmHWM: this process's peak RSS (ru_maxrss would carry the parent's peak across exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
 origin = url.rsplit("/", 1)[0]
 scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,), max_object_bytes=size), sns=None)
 scanner.engine
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 started = time.monotonic()
 result = scanner.scan(ScanRequest("r", "b", "big.bin", "v", "", size, url, "t", "s", ""))
 print(json.dumps({"verdict": result.verdict.value, "reason": result.reason and result.reason.value,
                   "seconds": time.monotonic() - started, "rss_before_kib": before,
-                  "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "rss_peak_kib": hwm(),
                   "backend": scanner.engine.backend}))
 """
 
@@ -205,11 +209,13 @@ def main() -> None:
     parser.add_argument("--throughput-objects", type=int, default=300)
     parser.add_argument("--big-gib", type=float, default=2.0)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--only-big", action="store_true")
     args = parser.parse_args()
     logging.getLogger("bucketguard").setLevel(logging.CRITICAL)
     print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    latency(args.objects, args.rate)
-    throughput(args.throughput_objects)
+    if not args.only_big:
+        latency(args.objects, args.rate)
+        throughput(args.throughput_objects)
     if not args.skip_big:
         big_object_rss(args.big_gib)
 

@@ -43,7 +43,7 @@ class _SqsFunction:
     def __init__(self, metrics: Any = None) -> None:
         self.metrics = metrics  # an aws_lambda_powertools Metrics, or None (tests, the embedded AWS)
 
-    def count(self, metric: str, value: float = 1, **dimensions: str) -> None:
+    def count(self, metric: str, value: float = 1) -> None:
         if self.metrics is None:
             return
         from aws_lambda_powertools.metrics import MetricUnit

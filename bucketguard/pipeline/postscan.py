@@ -164,6 +164,8 @@ class PostScan:
             self.copy_verified(event, size, dest, event.key)
             copied = True
         if self.settings.promote_delete_source:
+            if not copied:  # made by an earlier attempt: verified again before the source goes
+                self.verify_copy(event, size, dest, event.key, None)
             self.s3.delete_object(Bucket=event.bucket, Key=event.key, **_version_args(event))
         return copied
 

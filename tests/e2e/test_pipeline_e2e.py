@@ -281,3 +281,22 @@ def test_skipped_prefixes_are_not_scanned(aws: object) -> None:
     assert validated_events(pipe) == []
     with pytest.raises(ClientError):
         pipe.s3.head_object(Bucket=pipe.storage.promote_bucket, Key="run.log")
+
+
+def test_promote_can_move_clean_objects_out_of_the_upload_bucket(aws: object) -> None:
+    from bucketguard.sandbox.aws import EmbeddedAws
+
+    assert isinstance(aws, EmbeddedAws)
+    pipe = LocalPipeline(aws, postscan_settings={"promote_delete_source": True})
+    body = pranks.clean_pdf()
+    _put(pipe, "inbox/lesson.pdf", body)
+    _put(pipe, "inbox/prank.js", pranks.injected_js())
+    pipe.drain()
+    assert pipe.versions(prefix="inbox/") == []  # clean one moved, malicious one quarantined
+    promoted = pipe.s3.get_object(Bucket=pipe.storage.promote_bucket, Key="inbox/lesson.pdf")
+    assert promoted["Body"].read() == body
+    assert [v["Key"] for v in pipe.versions(pipe.storage.quarantine_bucket)] == [
+        f"{pipe.storage.bucket}/inbox/prank.js"
+    ]
+    validated_events(pipe)
+    assert_nothing_stuck(pipe)
