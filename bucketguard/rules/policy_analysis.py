@@ -41,7 +41,7 @@ ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?
 WILDCARDS = frozenset("*?")
 
 
-def _value_is_fixed(key: str, value: str) -> bool:
+def is_fixed_value(key: str, value: str) -> bool:
     """A value pins the request down only when it is fixed: S3's meaning of "public" counts any wildcard
     as not fixed, save a role's sessions (``aws:userid`` ``AROAID:*``) and the paths under one org."""
     value = value.strip()
@@ -66,7 +66,7 @@ def condition_restricts(condition: Condition) -> bool:
         return False  # negations and IfExists let requests without the key through
     if operator.startswith("forallvalues:"):
         return False  # true for a request that has no such key at all
-    return bool(condition.values) and all(_value_is_fixed(condition.key, v) for v in condition.values)
+    return bool(condition.values) and all(is_fixed_value(condition.key, v) for v in condition.values)
 
 
 def is_restricted(statement: PolicyStatement) -> bool:

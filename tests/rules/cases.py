@@ -454,6 +454,12 @@ CASES: dict[str, tuple[Cases, Cases]] = {
         {
             "fail_star": LambdaPermissionFacts(name="p", principal="*", function_name="listener"),
             "fail_star_source_arn_star": LambdaPermissionFacts(name="p", principal="*", source_arn="*"),
+            "fail_star_any_bucket": LambdaPermissionFacts(
+                name="p", principal="*", source_arn="arn:aws:s3:::*"
+            ),
+            "fail_star_account_pattern": LambdaPermissionFacts(
+                name="p", principal="*", source_account="1111????????"
+            ),
             "fail_url_none": LambdaPermissionFacts(
                 name="p", principal="*", action="lambda:InvokeFunctionUrl", function_url_auth_type="NONE"
             ),
@@ -471,6 +477,9 @@ CASES: dict[str, tuple[Cases, Cases]] = {
         },
         {
             "fail_s3_unscoped": LambdaPermissionFacts(name="p", principal="s3.amazonaws.com"),
+            "fail_s3_any_bucket": LambdaPermissionFacts(
+                name="p", principal="s3.amazonaws.com", source_arn="arn:aws:s3:::camp-*"
+            ),
             "fail_events_unscoped": LambdaPermissionFacts(
                 name="p", principal="events.amazonaws.com", source_arn="*"
             ),

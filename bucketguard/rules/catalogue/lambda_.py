@@ -24,17 +24,19 @@ aws.lambda_.Permission(
 """
 
 
-def _fixed(value: str | None) -> bool:
-    return bool(value) and value not in ("*", "arn:aws:*")
+def _fixed(key: str, value: str | None) -> bool:
+    # A permission's SourceArn/SourceAccount/PrincipalOrgID become the same conditions in the function's
+    # policy as in any other resource policy: judged by the same meaning of "fixed".
+    return value is not None and pa.is_fixed_value(key, value)
 
 
 def _public_permission(permission: LambdaPermissionFacts, config: RulesConfig) -> str | None:
     if permission.principal != "*":
         return None
     if (
-        _fixed(permission.source_account)
-        or _fixed(permission.principal_org_id)
-        or _fixed(permission.source_arn)
+        _fixed("aws:sourceaccount", permission.source_account)
+        or _fixed("aws:principalorgid", permission.principal_org_id)
+        or _fixed("aws:sourcearn", permission.source_arn)
     ):
         return None
     if permission.action == "lambda:InvokeFunctionUrl" and permission.function_url_auth_type == "AWS_IAM":
@@ -64,15 +66,17 @@ simple_rule(
         checkov=("CKV_AWS_301",),
         prowler=("awslambda_function_not_publicly_accessible",),
     ),
-    notes="Principal * without a fixed source_account, source_arn or principal_org_id fails; an "
-    "InvokeFunctionUrl permission for a URL with auth type AWS_IAM passes.",
+    notes="Principal * without a fixed (wildcard-free) source_account, source_arn or principal_org_id "
+    "fails; an InvokeFunctionUrl permission for a URL with auth type AWS_IAM passes.",
 )
 
 
 def _unscoped_service(permission: LambdaPermissionFacts, config: RulesConfig) -> str | None:
     if not permission.principal.endswith(".amazonaws.com"):
         return None
-    if _fixed(permission.source_arn) or _fixed(permission.source_account):
+    if _fixed("aws:sourcearn", permission.source_arn) or _fixed(
+        "aws:sourceaccount", permission.source_account
+    ):
         return None
     return (
         f"service {permission.principal} may invoke {permission.function_name or 'the function'} on behalf "
@@ -100,7 +104,8 @@ simple_rule(
         "lambda:InvokeFunction --principal s3.amazonaws.com --source-arn BUCKET_ARN --source-account ACCOUNT",
     ),
     references=References(checkov=("CKV_AWS_364",)),
-    notes="Principals ending in .amazonaws.com without a fixed source_arn or source_account fail.",
+    notes="Principals ending in .amazonaws.com without a fixed (wildcard-free) source_arn or source_account "
+    "fail.",
 )
 
 
