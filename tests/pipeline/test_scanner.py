@@ -180,3 +180,17 @@ def test_handler_publishes_schema_valid_events_and_fails_only_the_bad_message(
     assert sorted(e["verdict"] for e in published) == ["error", "malicious"]
     assert "secret" not in json.dumps(published)  # the presigned URL never leaves the scanner
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rules_come_from_the_ruleset_artifact_when_configured(storage: str, tmp_path: Path) -> None:
+    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+
+    artifact = tmp_path / "rules.bgr"
+    ruleset = load_ruleset()
+    write_artifact(ruleset, artifact)
+    work = tmp_path / "work"
+    scanner = _scanner(storage, work, ruleset_path=artifact)
+    result = scanner.scan(_request(storage, "/eicar.zip", len(pranks.eicar_nested_zip())))
+    assert result.verdict.value == "malicious"
+    assert scanner.engine.ruleset_version == ruleset.version
+    assert list(work.iterdir()) == []
