@@ -313,8 +313,10 @@ def _tar_members(archive: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInf
             raise _corrupt(name, "tar", exc) from None
         if info is None:
             return
-        # Directories, links and device entries carry no bytes of their own.
-        if info.isreg():
+        # Directories, links and device entries carry no bytes of their own. Members of a type tarfile
+        # does not know (vendor extensions, GNU volume/multi-volume headers) do, and other tar readers
+        # extract them as files: tarfile skips over their data, so they are read here like files.
+        if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:
             yield info
 
 
