@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bucketguard.pipeline.aws import is_gone
+from bucketguard.pipeline.aws import error_code, is_gone
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier, alert_text, publish_alert
 from bucketguard.pipeline.settings import PostScanSettings
@@ -152,7 +152,9 @@ class PostScan:
         try:
             tags = from_tagset(self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
         except ClientError as exc:
-            if is_gone(exc):
+            # Without s3:ListBucket S3 answers 403 for a missing key: copying again is harmless, so
+            # "unknown" counts as "not done" here.
+            if is_gone(exc) or error_code(exc) in ("AccessDenied", "403"):
                 return False
             raise
         return scan_date_of(tags) == verdict_tags(event)["bucketguard-scan-date"]
