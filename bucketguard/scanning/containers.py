@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import copy
 import gzip
 import hashlib
 import io
@@ -249,7 +250,7 @@ def _open_zip(blob: Blob, name: str, budget: Budget, visitor: Visitor, work_dir:
                     continue
                 writer = BlobWriter(where, budget, (guard,), work_dir)
                 try:
-                    with archive.open(info) as stream:
+                    with archive.open(_read_to_the_end(info)) as stream:
                         member = writer.copy_from(stream.read)
                 except MemberProblem as exc:
                     visitor.problem(where, exc.reason, exc.detail)
@@ -260,7 +261,25 @@ def _open_zip(blob: Blob, name: str, budget: Budget, visitor: Visitor, work_dir:
                     problem = _corrupt(where, "zip member", exc)
                     visitor.problem(where, problem.reason, problem.detail)
                     continue
-                _visit(visitor, where, member)
+                if member.size != info.file_size:
+                    visitor.problem(
+                        where,
+                        Reason.CORRUPT,
+                        f"{where}: corrupt zip member: declares {info.file_size} bytes, holds {member.size}",
+                    )
+                _visit(visitor, where, member)  # what it holds is scanned all the same
+
+
+def _read_to_the_end(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """The member's header with its declared size lifted: zipfile stops at the declared size, so a member
+    declaring fewer bytes than its data holds (with the CRC of that prefix) would hide the rest. Read to
+    the end of the compressed data instead; the CRC, then the size, are checked against what came out."""
+    unbounded = copy.copy(info)
+    unbounded.file_size = _UNBOUNDED
+    return unbounded
+
+
+_UNBOUNDED = 1 << 62
 
 
 # --- tar ---------------------------------------------------------------------------------------------

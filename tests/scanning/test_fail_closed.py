@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,32 @@ def test_tar_links_and_directories_carry_no_bytes_and_stay_clean(tmp_path: Path)
         info.size = 5
         archive.addfile(info, io.BytesIO(b"camp\n"))
     assert _scan(tmp_path, "links.tar", buffer.getvalue()) == (Verdict.CLEAN, None)
+
+
+def _zip_declaring(data: bytes, declared: bytes, *, crc_of: bytes) -> bytes:
+    """A one-member zip holding `data` (deflated) whose headers declare len(declared) bytes and a CRC."""
+    archive = bytearray(zip_of({"notes.txt": data}))
+    size, crc = struct.pack("<I", len(declared)), struct.pack("<I", zlib.crc32(crc_of))
+    archive[14:18], archive[22:26] = crc, size  # local file header
+    central = archive.rindex(b"PK\x01\x02")
+    archive[central + 16 : central + 20], archive[central + 24 : central + 28] = crc, size
+    return bytes(archive)
+
+
+def test_zip_member_declaring_fewer_bytes_than_it_holds_is_not_clean(tmp_path: Path) -> None:
+    # Declared size and CRC of a harmless prefix: zipfile returns the prefix alone and checks out.
+    prefix = b"camp notes\n"
+    archive = _zip_declaring(prefix + zip_of({"eicar.com": EICAR}), prefix, crc_of=prefix)
+    assert _scan(tmp_path, "notes.zip", archive) == (Verdict.UNSCANNABLE, Reason.CORRUPT)
+
+
+def test_zip_member_whose_size_lies_but_crc_covers_all_is_read_in_full(tmp_path: Path) -> None:
+    data = zip_of({"eicar.com": EICAR})
+    archive = _zip_declaring(data, data[:30], crc_of=data)
+    assert _scan(tmp_path, "notes.zip", archive)[0] is Verdict.MALICIOUS
+
+
+def test_zip_member_declaring_more_bytes_than_it_holds_is_not_clean(tmp_path: Path) -> None:
+    data = b"camp notes\n" * 10
+    archive = _zip_declaring(data, data + b"!", crc_of=data)
+    assert _scan(tmp_path, "notes.zip", archive) == (Verdict.UNSCANNABLE, Reason.CORRUPT)
