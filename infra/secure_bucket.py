@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from bucketguard.rules.facts import ROLE_TAG
 from infra.policies import Statement, deny_insecure_transport, document
 
 
@@ -25,6 +26,9 @@ class SecureBucketArgs:
     # Extra policy statements; may be an Output of a list (from the pipeline's access-policy renderer).
     extra_statements: pulumi.Input[Sequence[Statement]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # bucketguard's own buckets (quarantine, promote, logs) say so: the policy pack's scanning-coverage
+    # rule exempts them by this tag. None for a protected bucket, which accepts uploads and is scanned.
+    role: str | None = None
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -35,7 +39,8 @@ class SecureBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # Data outlives the stack: deleting the resource from the program must not delete the objects.
         keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=False)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, tags=args.tags, opts=keep)
+        tags = {**args.tags, ROLE_TAG: args.role} if args.role else args.tags
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, tags=tags, opts=keep)
         bpa = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
             bucket=self.bucket.id,

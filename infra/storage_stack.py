@@ -336,7 +336,7 @@ class StorageStack(pulumi.ComponentResource):
             return None
         return SecureBucket(
             f"{name}-{role}",
-            SecureBucketArgs(bucket_name=bucket_name, kms_key_arn=self.key.arn, tags=tags),
+            SecureBucketArgs(bucket_name=bucket_name, kms_key_arn=self.key.arn, tags=tags, role=role),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bucketguard.packaging import HANDLERS
+from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import run_program, stack_config
 
 Resource = dict[str, Any]
@@ -493,3 +494,17 @@ def test_buckets_holding_data_and_their_keys_outlive_the_stack(graph: Graph) -> 
     storage_keys = {k["name"] for k in graph.of_type("aws:kms/key:Key") if k["name"].startswith("storage-")}
     assert buckets and storage_keys
     assert buckets | storage_keys <= graph.retained
+
+
+def test_buckets_the_platform_owns_carry_their_role_tag(multi: Graph, dev: Graph) -> None:
+    # The policy pack's scanning-coverage rule exempts bucketguard's own buckets by this tag only.
+    roles = {
+        b["inputs"]["bucket"]: b["inputs"].get("tags", {}).get(ROLE_TAG)
+        for graph in (multi, dev)
+        for b in graph.of_type("aws:s3/bucket:Bucket")
+    }
+    assert roles["camp-teaching-material-quarantine"] == "quarantine"
+    assert roles["camp-media-archive-quarantine"] == "quarantine"
+    assert roles["camp-teaching-material-published"] == "promote"
+    # A protected bucket the stack creates accepts uploads: it is scanned, not exempted.
+    assert roles["camp-teaching-material-dev"] is None
