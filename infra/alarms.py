@@ -2,16 +2,55 @@
 
 A dead-letter queue that is not empty (a message failed every retry), function errors and throttles, and
 the age of the oldest waiting message (a scan backlog: objects stay blocked while they wait). Each alarm
-notifies the given SNS topic, in the same account and region.
+notifies the given SNS topic, in the same account and region (`alert_topic` makes one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.policies import deny_insecure_transport, document
+
+
+def alert_topic(
+    name: str,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    account_id: pulumi.Input[str],
+    emails: Sequence[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.sns.Topic:
+    """An encrypted, TLS-only topic the account's alarms publish to, with e-mail subscriptions."""
+    topic = aws.sns.Topic(name, kms_master_key_id=kms_key_arn, tags=dict(tags), opts=opts)
+    aws.sns.TopicPolicy(
+        f"{name}-policy",
+        arn=topic.arn,
+        policy=document(
+            [
+                deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], topic.arn),
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["sns:Publish"],
+                    "Resource": topic.arn,
+                    # Only this account's alarms (confused deputy).
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ]
+        ),
+        opts=opts,
+    )
+    for index, email in enumerate(emails):
+        aws.sns.TopicSubscription(
+            f"{name}-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=opts
+        )
+    return topic
 
 
 @dataclass

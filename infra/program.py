@@ -86,6 +86,7 @@ def deploy(config: BucketguardConfig) -> None:
             "scanner",
             ScannerStackArgs(
                 config=config.scanner,
+                account_id=account_of(scanner_provider),
                 code=artifact.code,
                 ruleset_path=artifact.ruleset_path,
                 scanner_id=f"{project}/{stack}",

@@ -13,10 +13,10 @@ import pulumi
 import pulumi_aws as aws
 
 from bucketguard.pipeline import env
-from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs
+from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
-from infra.policies import SQS_CONSUME_ACTIONS, allow, deny_insecure_transport, document
+from infra.policies import SQS_CONSUME_ACTIONS, allow
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 
 SCANNER_HANDLER = "functions.scanner.app.handler"
@@ -25,6 +25,7 @@ SCANNER_HANDLER = "functions.scanner.app.handler"
 @dataclass
 class ScannerStackArgs:
     config: ScannerConfig
+    account_id: pulumi.Input[str]
     code: pulumi.Archive
     ruleset_path: str  # absolute path of the ruleset artifact inside the Lambda (/var/task/...)
     scanner_id: str
@@ -91,34 +92,14 @@ class ScannerStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.alert_topic = aws.sns.Topic(
-            f"{name}-alerts", kms_master_key_id=self.key.arn, tags=args.tags, opts=child
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-alerts-policy",
-            arn=self.alert_topic.arn,
-            policy=document(
-                [
-                    deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], self.alert_topic.arn),
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["sns:Publish"],
-                        "Resource": self.alert_topic.arn,
-                    },
-                ]
-            ),
+        self.alert_topic = alert_topic(
+            f"{name}-alerts",
+            kms_key_arn=self.key.arn,
+            account_id=args.account_id,
+            emails=config.notify_emails,
+            tags=args.tags,
             opts=child,
         )
-        for index, email in enumerate(config.notify_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-alert-email-{index}",
-                topic=self.alert_topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=child,
-            )
         PipelineAlarms(
             f"{name}-alarms",
             PipelineAlarmsArgs(

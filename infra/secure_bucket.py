@@ -3,7 +3,7 @@
 Private (Block Public Access, BucketOwnerEnforced so ACLs are off), SSE-KMS with a bucket key, versioned,
 and a bucket policy that refuses plain HTTP plus any extra statements the owner passes (the access-blocking
 statements of a protected bucket). Buckets holding data are `retain_on_delete`: removing a storage from the
-config leaves the bucket and its objects in the account.
+config leaves the bucket, its objects and its settings in the account.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class SecureBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:storage:SecureBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        # Data outlives the stack: deleting the resource from the program must not delete the objects.
-        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=False)
+        # Data outlives the stack: removing a storage must neither delete the objects nor strip the guard
+        # rails off them (a retained quarantine bucket must stay private, encrypted, versioned, TLS-only).
+        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         tags = {**args.tags, ROLE_TAG: args.role} if args.role else args.tags
         self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, tags=tags, opts=keep)
         bpa = aws.s3.BucketPublicAccessBlock(
@@ -48,13 +48,13 @@ class SecureBucket(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=self.bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
@@ -67,20 +67,20 @@ class SecureBucket(pulumi.ComponentResource):
                     bucket_key_enabled=True,
                 )
             ],
-            opts=child,
+            opts=keep,
         )
         aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
+            opts=keep,
         )
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.id,
             policy=bucket_policy(self.bucket.arn, args.extra_statements),
             # A policy put before Block Public Access could be judged public: order them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bpa]),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bpa]),
         )
         self.register_outputs({"bucketName": self.bucket.id, "bucketArn": self.bucket.arn})
 

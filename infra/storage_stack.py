@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from bucketguard.pipeline import env
 from bucketguard.pipeline.access_policy import render_access_block_statements
-from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs
+from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.policies import (
@@ -106,35 +106,14 @@ class StorageStack(pulumi.ComponentResource):
         )
 
         # Alerts (alarms and the notify action) to the storage's e-mail addresses.
-        self.alert_topic = aws.sns.Topic(
-            f"{name}-alerts", kms_master_key_id=self.key.arn, tags=tags, opts=child
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-alerts-policy",
-            arn=self.alert_topic.arn,
-            policy=document(
-                [
-                    deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], self.alert_topic.arn),
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["sns:Publish"],
-                        "Resource": self.alert_topic.arn,
-                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                    },
-                ]
-            ),
+        self.alert_topic = alert_topic(
+            f"{name}-alerts",
+            kms_key_arn=self.key.arn,
+            account_id=args.account_id,
+            emails=config.notify_emails,
+            tags=tags,
             opts=child,
         )
-        for index, email in enumerate(config.notify_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-alert-email-{index}",
-                topic=self.alert_topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=child,
-            )
 
         # Buckets this storage owns (retained when the storage is removed from the config).
         self.quarantine = self._owned_bucket(name, "quarantine", config.quarantine_bucket, tags)

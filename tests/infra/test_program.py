@@ -508,3 +508,32 @@ def test_buckets_the_platform_owns_carry_their_role_tag(multi: Graph, dev: Graph
     assert roles["camp-teaching-material-published"] == "promote"
     # A protected bucket the stack creates accepts uploads: it is scanned, not exempted.
     assert roles["camp-teaching-material-dev"] is None
+
+
+def test_service_principals_act_only_for_our_account_or_resource(graph: Graph) -> None:
+    # Confused deputy: a service principal without aws:SourceAccount or aws:SourceArn acts for any account.
+    for resource, statement in graph.policies():
+        principal = statement.get("Principal")
+        if statement["Effect"] != "Allow" or not isinstance(principal, dict) or "Service" not in principal:
+            continue
+        conditions = {key for test in statement.get("Condition", {}).values() for key in test}
+        assert conditions & {"aws:SourceAccount", "aws:SourceArn"}, (resource["name"], statement)
+
+
+SETTINGS_OF_A_BUCKET = {
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+}
+
+
+def test_retained_buckets_keep_their_guard_rails(graph: Graph) -> None:
+    # Deleting these settings with the stack would leave a retained quarantine bucket full of malware
+    # public-accessible, unencrypted by default and unversioned.
+    owned = {b["inputs"]["bucket"] for b in graph.of_type("aws:s3/bucket:Bucket")}
+    settings = [
+        r for r in graph.resources if r["type"] in SETTINGS_OF_A_BUCKET and r["inputs"]["bucket"] in owned
+    ]
+    assert len(settings) == 4 * len(owned)
+    assert {r["name"] for r in settings} <= graph.retained
