@@ -75,7 +75,7 @@ class Matcher(Protocol):
 
     def match_file(self, path: Path, *, name: str) -> list[RuleMatch]: ...
 
-    def match_bytes(self, data: bytes, *, name: str) -> list[RuleMatch]: ...
+    def match_bytes(self, data: bytes | memoryview, *, name: str) -> list[RuleMatch]: ...
 
 
 class BackendError(Exception):
@@ -186,7 +186,7 @@ class YaraMatcher:
             raise BackendError(f"yara could not scan {name}: {exc}") from exc
         return _from_yara(found)
 
-    def match_bytes(self, data: bytes, *, name: str) -> list[RuleMatch]:
+    def match_bytes(self, data: bytes | memoryview, *, name: str) -> list[RuleMatch]:
         try:
             found = self._rules.match(data=data, externals=externals_for(name))
         except yara.Error as exc:
@@ -255,7 +255,9 @@ class YaraXMatcher:
             raise BackendError(f"yara-x could not scan {name}: {exc}") from exc
         return _from_yara_x(results)
 
-    def match_bytes(self, data: bytes, *, name: str) -> list[RuleMatch]:
+    def match_bytes(self, data: bytes | memoryview, *, name: str) -> list[RuleMatch]:
+        if not isinstance(data, bytes):
+            data = bytes(data)  # yara-x scans bytes only
         try:
             results = self._scanner(name).scan(data)
         except (yara_x.ScanError, yara_x.TimeoutError) as exc:

@@ -4,6 +4,7 @@ What it does with a file:
 1. checks it is a regular, readable file within `Limits.max_file_bytes`;
 2. matches the rules against it from disk (the backend mmaps it) while a second thread hashes it
    (SHA-256) through bounded reads; small files are read once into memory, hashed and matched there;
+   files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it;
 3. looks the SHA-256 up in the hash blocklist;
 4. when its first bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z), expands every member under
    the limits and does 2-4 again for each, recursively.
@@ -18,7 +19,6 @@ none); their rule names are listed in the result's `detail` so they are not lost
 from __future__ import annotations
 
 import hashlib
-import mmap
 import os
 import stat
 import threading
@@ -26,7 +26,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
 from bucketguard.scanning.containers import (
@@ -45,11 +44,16 @@ from bucketguard.scanning.ruleset import Ruleset
 __all__ = ["Engine", "HashList", "Limits"]
 
 HASH_RULE = "sha256_blocklist"
-# Files larger than a window are scanned window by window (bounded memory); windows overlap by more than
-# the longest string a rule can match, so no match is lost at a boundary. Both are multiples of the mmap
-# granularity. Within a window, `filesize` and absolute offsets refer to the window.
+# Files larger than WINDOW_BYTES are scanned window by window (bounded memory); windows overlap by more
+# than the longest string a rule can match, so no match is lost at a boundary. The windows of one file all
+# have the same length, at least half of WINDOW_BYTES.
 WINDOW_BYTES = 64 << 20
 WINDOW_OVERLAP = 1 << 20
+# Every window but the first is scanned behind this many zero bytes: rules anchored at the start of a
+# file (`uint16(0) == 0x5A4D`, `$magic at 0`, `uint32(0x3C)`) read zeros there, not whatever bytes a
+# window happens to start with. Within a large file, offsets are window offsets and `filesize` is the
+# window's length (32 MiB or more): `filesize < N` for N up to 32 MiB never holds, as for the file.
+WINDOW_GUARD = 64 << 10
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 
 
@@ -93,41 +97,28 @@ class _Walk:
 
     def _match_windows(self, blob: Blob, name: str) -> list[RuleMatch]:
         """A large file scanned in overlapping windows so memory stays bounded whatever its size; hashed
-        in the same pass when its digest is not known yet (yara-python: concurrently, on a second core)."""
+        in the same pass when its digest is not known yet, on a second thread while the window is matched
+        (hashlib releases the GIL)."""
         assert blob.path is not None
         digest = hashlib.sha256() if blob.sha256 is None else None
+        # One buffer for every window: the guard's zeros, then the window's bytes.
         matches: list[RuleMatch] = []
         hashed_to = 0
-        zero_copy = self.matcher.backend == "yara"  # yara-python scans any buffer; yara-x wants bytes
         try:
             with blob.path.open("rb") as stream, ThreadPoolExecutor(1, "bucketguard-sha256") as hasher:
-                size = os.fstat(stream.fileno()).st_size
-                start = 0
-                while True:
-                    length = min(WINDOW_BYTES, size - start)
-                    if length <= 0:
-                        break
-                    window: Any = (
-                        mmap.mmap(stream.fileno(), length, access=mmap.ACCESS_READ, offset=start)
-                        if zero_copy
-                        else os.pread(stream.fileno(), length, start)
-                    )
-                    try:
-                        pending = None
-                        if digest is not None:
-                            fresh = memoryview(window)[hashed_to - start :]
-                            pending = hasher.submit(digest.update, fresh)
-                        matches.extend(self.matcher.match_bytes(window, name=name))
-                        if pending is not None:
-                            pending.result()
-                            fresh.release()
-                    finally:
-                        if zero_copy:
-                            window.close()
+                starts, length = _windows(os.fstat(stream.fileno()).st_size)
+                buffer = memoryview(bytearray(WINDOW_GUARD + length))
+                window = buffer[WINDOW_GUARD:]
+                for start in starts:
+                    _read_exactly(stream.fileno(), window, start)
+                    pending = None
+                    if digest is not None:
+                        pending = hasher.submit(digest.update, window[hashed_to - start :])
+                    # The first window is the file's start; later ones are scanned behind the guard.
+                    matches.extend(self.matcher.match_bytes(window if start == 0 else buffer, name=name))
+                    if pending is not None:
+                        pending.result()
                     hashed_to = start + length
-                    if hashed_to >= size:
-                        break
-                    start += WINDOW_BYTES - WINDOW_OVERLAP
         except OSError as exc:
             raise _ReadError(exc.strerror or str(exc)) from None
         if digest is not None:
@@ -357,6 +348,26 @@ def _top_level_blob(path: Path, stream: object, expected_size: int) -> tuple[Blo
 
     blob = Blob(expected_size, None, path=path, _digest=wait)
     return blob, hashed
+
+
+def _windows(size: int) -> tuple[list[int], int]:
+    """Where the windows of a file of `size` (> WINDOW_BYTES) bytes start, and their common length: as few
+    windows as fit, all the same length (at least half of WINDOW_BYTES), each overlapping the next by
+    WINDOW_OVERLAP."""
+    step = WINDOW_BYTES - WINDOW_OVERLAP
+    count = -(-(size - WINDOW_OVERLAP) // step)
+    length = -(-(size + (count - 1) * WINDOW_OVERLAP) // count)
+    starts = [min(index * (length - WINDOW_OVERLAP), size - length) for index in range(count)]
+    return starts, length
+
+
+def _read_exactly(descriptor: int, into: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(into):
+        count = os.preadv(descriptor, [into[done:]], offset + done)
+        if count == 0:
+            raise _ReadError(f"the file ended at {offset + done} bytes while it was being read")
+        done += count
 
 
 def _read_up_to(descriptor: int, size: int) -> bytes:

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bucketguard.demo import pranks
+from bucketguard.scanning.engine import WINDOW_BYTES, WINDOW_OVERLAP, Engine
 from bucketguard.scanning.result import Reason, Verdict
-from tests.scanning.engine_support import EICAR, engine, zip_of
+from bucketguard.scanning.ruleset import load_ruleset
+from tests.scanning.engine_support import BACKENDS, EICAR, engine, zip_of
 
 
 def _scan(tmp_path: Path, name: str, data: bytes, backend: str = "yara-x") -> tuple[Verdict, Reason | None]:
@@ -79,3 +82,46 @@ def test_zip_member_declaring_more_bytes_than_it_holds_is_not_clean(tmp_path: Pa
     data = b"camp notes\n" * 10
     archive = _zip_declaring(data, data + b"!", crc_of=data)
     assert _scan(tmp_path, "notes.zip", archive) == (Verdict.UNSCANNABLE, Reason.CORRUPT)
+
+
+def _file_with(path: Path, size: int, inserts: dict[int, bytes]) -> Path:
+    """A sparse file of `size` bytes (zeros) with `inserts` written at their offsets."""
+    with path.open("wb") as stream:
+        stream.truncate(size)
+        for offset, data in inserts.items():
+            stream.seek(offset)
+            stream.write(data)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_later_window_starting_like_an_executable_is_not_an_executable(
+    tmp_path: Path, backend: str
+) -> None:
+    # The second window starts inside the file; rules anchored at offset 0 must not see its bytes there.
+    second = WINDOW_BYTES - WINDOW_OVERLAP
+    path = _file_with(tmp_path / "poster.jpg", WINDOW_BYTES + (8 << 20), {second: pranks.pe_header()})
+    result = engine(backend).scan_file(path, name="poster.jpg")
+    assert result.verdict is Verdict.CLEAN, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_short_last_window_does_not_make_a_large_file_small(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "small.yar").write_text(
+        'rule Small_File_With_Marker { strings: $m = "camp-marker" condition: $m and filesize < 8MB }\n'
+    )
+    matcher_engine = Engine(load_ruleset([tmp_path / "rules"]), engine=backend)
+    path = _file_with(tmp_path / "big.bin", WINDOW_BYTES + (100 << 10), {WINDOW_BYTES + 10: b"camp-marker"})
+    assert matcher_engine.scan_file(path, name="big.bin").verdict is Verdict.CLEAN
+    small = _file_with(tmp_path / "small.bin", 1 << 20, {10: b"camp-marker"})
+    assert matcher_engine.scan_file(small, name="small.bin").verdict is Verdict.MALICIOUS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_executable_at_the_start_of_a_large_file_is_still_found(tmp_path: Path, backend: str) -> None:
+    path = _file_with(tmp_path / "poster.jpg", WINDOW_BYTES + (8 << 20), {0: pranks.pe_header()})
+    assert engine(backend).scan_file(path, name="poster.jpg").verdict is Verdict.MALICIOUS
