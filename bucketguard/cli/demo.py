@@ -7,15 +7,21 @@ verdict, the tags on each version, what sits in quarantine and what was promoted
 
 Exits 0 when every upload ended where it should (pranks caught or held, clean files clean and promoted).
 `--keep` leaves the embedded AWS and the functions running and prints the endpoint.
+
+Then the second half of the story: the pranksters' version of the camp's infrastructure
+(examples/insecure-camp: a public bucket, anyone may PutObject, RDP open...) is checked by the policy pack,
+offline, and the demo shows what `pulumi preview --policy-pack policy_pack` would stop.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -40,7 +46,15 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="leave the embedded AWS and the functions running afterwards (Ctrl-C to stop)",
     )
+    parser.add_argument(
+        "--skip-policy",
+        action="store_true",
+        help="play only the scanning half (the policy half needs the repository's examples/)",
+    )
     parser.set_defaults(run=run)
+
+
+INSECURE_CAMP = Path(__file__).resolve().parents[2] / "examples" / "insecure-camp"
 
 
 @dataclass
@@ -110,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     from bucketguard.sandbox.stacks import LocalPipeline
 
     logging.getLogger("bucketguard").setLevel(logging.CRITICAL)  # the story is told by the tables
-    console = Console()
+    # Wide enough for the verdict table when the output is a file or a CI log.
+    console = Console(width=None if sys.stdout.isatty() else 130)
     started = time.monotonic()
     aws = EmbeddedAws().start()
     try:
@@ -174,11 +189,44 @@ def run(args: argparse.Namespace) -> int:
                 f"Every prank caught or held, every clean file tagged clean and promoted ({elapsed:.1f} s).",
                 highlight=False,
             )
+        if not args.skip_policy and not _play_guard_rails(console):
+            return EXIT_FINDINGS
         if args.keep:
             _keep_running(console, aws, pipe)
         return EXIT_FINDINGS if wrong else EXIT_OK
     finally:
         aws.stop()
+
+
+def _play_guard_rails(console: Console) -> bool:
+    """The pranksters' infrastructure through the policy pack: True when every mandatory rule stopped it."""
+    from bucketguard.policy.check import run_check
+
+    if not (INSECURE_CAMP / "Pulumi.yaml").is_file():
+        console.print("(policy half skipped: examples/insecure-camp is not next to this installation)")
+        return True
+    console.print(
+        "\n[bold]Next prank[/]: a camper's Pulumi program makes the bucket public, lets anyone PutObject "
+        "(as in the incident where strangers rewrote a bucket's .js files), opens RDP to the world... "
+        "The policy pack checks it the way `pulumi preview --policy-pack policy_pack` would:",
+        highlight=False,
+    )
+    result = run_check(INSECURE_CAMP, stack="dev", policy_config_file=INSECURE_CAMP / "policy-config.json")
+    blocking = [v for v in result.violations if v.enforcement == "mandatory"]
+    table = Table(title="examples/insecure-camp: what `pulumi preview` stops", title_justify="left")
+    for column in ("severity", "rule", "resource", "why"):
+        table.add_column(column, overflow="fold")
+    for v in blocking:
+        table.add_row(v.severity, v.rule_id, v.resource_name, v.message)
+    console.print(table)
+    mandatory = sorted({v.rule_id for v in blocking})
+    console.print(
+        f"{len(mandatory)} mandatory rules stop this program; {len(result.violations) - len(blocking)} "
+        "advisory findings are reported too (`python -m bucketguard policy check --program "
+        "examples/insecure-camp --stack dev`).",
+        highlight=False,
+    )
+    return bool(mandatory)
 
 
 def _keep_running(console: Console, aws: Any, pipe: Any) -> None:
