@@ -64,6 +64,7 @@ class StorageConfig:
     actions: tuple[str, ...] = DEFAULT_ACTIONS
     quarantine_bucket: str | None = None
     promote_bucket: str | None = None
+    access_log_bucket: str | None = None
     block_unscanned: bool = True
     skip_prefixes: tuple[str, ...] = ()
     notify_emails: tuple[str, ...] = ()
@@ -73,6 +74,12 @@ class StorageConfig:
     @property
     def account(self) -> str | None:
         return _account_of(self.role_arn) or self.account_id
+
+    @property
+    def owned_buckets(self) -> tuple[str, ...]:
+        """The buckets this storage names: each may serve one storage only."""
+        named = (self.bucket, self.quarantine_bucket, self.promote_bucket, self.access_log_bucket)
+        return tuple(b for b in named if b is not None)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,9 @@ class BucketguardConfig:
     architecture: str = "arm64"
     artifact_dir: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Account-wide S3 Block Public Access in every account the stack deploys into (off: it affects buckets
+    # the stack does not manage).
+    account_public_access_block: bool = False
 
     @property
     def deploys_scanner(self) -> bool:
@@ -196,6 +206,7 @@ _STORAGE_KEYS = (
     "actions",
     "quarantineBucket",
     "promoteBucket",
+    "accessLogBucket",
     "blockUnscanned",
     "skipPrefixes",
     "notifyEmails",
@@ -211,6 +222,7 @@ TOP_KEYS = (
     "architecture",
     "artifactDir",
     "tags",
+    "accountPublicAccessBlock",
 )
 # Keys whose value is a plain string (the others are YAML structures, JSON-encoded by Pulumi).
 STRING_KEYS = ("scannerStack", "architecture", "artifactDir")
@@ -310,16 +322,30 @@ def parse_storage(raw: object, index: int, allowed_regions: Sequence[str]) -> St
             )
     if quarantine is not None and quarantine == promote:
         raise entry.fail("promoteBucket", "must differ from quarantineBucket")
+    access_logs = entry.string("accessLogBucket", pattern=_BUCKET, what=_BUCKET_WHAT)
+    if access_logs is not None and access_logs in (bucket, quarantine, promote):
+        raise entry.fail(
+            "accessLogBucket", "must differ from the protected, quarantine and promote buckets it logs"
+        )
+    create_bucket = entry.boolean("createBucket", False)
+    creates_a_bucket = create_bucket or "quarantine" in actions or "promote" in actions
+    if access_logs is not None and not creates_a_bucket:
+        raise entry.fail(
+            "accessLogBucket",
+            "has nothing to log: only the buckets the stack creates (createBucket, quarantine, promote) "
+            "log there",
+        )
     return StorageConfig(
         name=name,
         bucket=bucket,
         region=_region(entry, allowed_regions),
         role_arn=role_arn,
         account_id=account_id,
-        create_bucket=entry.boolean("createBucket", False),
+        create_bucket=create_bucket,
         actions=actions,
         quarantine_bucket=quarantine if "quarantine" in actions else None,
         promote_bucket=promote if "promote" in actions else None,
+        access_log_bucket=access_logs,
         block_unscanned=block_unscanned,
         skip_prefixes=entry.strings("skipPrefixes") or (),
         notify_emails=_emails(entry),
@@ -343,13 +369,12 @@ def _check_storages(storages: Sequence[StorageConfig], scanner: ScannerConfig | 
         if storage.name in names:
             raise ConfigError(f"{where}: name is already used by bucketguard:storages[{names[storage.name]}]")
         names[storage.name] = index
-        owned = [storage.bucket, storage.quarantine_bucket, storage.promote_bucket]
-        for bucket in filter(None, owned):
+        for bucket in storage.owned_buckets:
             if bucket in buckets:
                 raise ConfigError(
                     f"{where}: bucket {bucket!r} is already used by bucketguard:storages[{buckets[bucket]}]"
                 )
-        for bucket in filter(None, owned):
+        for bucket in storage.owned_buckets:
             buckets[bucket] = index
         scanner_account = scanner.account if scanner else None
         if scanner is not None and storage.role_arn is None and storage.account != scanner_account:
@@ -411,4 +436,5 @@ def parse_config(raw: Mapping[str, Any]) -> BucketguardConfig:
         architecture=scanner.architecture if scanner else architecture,
         artifact_dir=top.string("artifactDir"),
         tags={str(k): v for k, v in tags.items()},
+        account_public_access_block=top.boolean("accountPublicAccessBlock", False),
     )

@@ -77,11 +77,14 @@ def deploy(config: BucketguardConfig) -> None:
             accounts[id(provider)] = identity.account_id
         return accounts[id(provider)]
 
+    # The first provider of each account (None: the deployer's own), for account-wide settings.
+    account_providers: dict[str | None, aws.Provider] = {}
     scanner: ScannerStack | None = None
     if config.scanner is not None:
         scanner_provider = providers.get(
             config.scanner.region, config.scanner.role_arn, config.scanner.account
         )
+        account_providers.setdefault(config.scanner.account, scanner_provider)
         scanner = ScannerStack(
             "scanner",
             ScannerStackArgs(
@@ -115,6 +118,7 @@ def deploy(config: BucketguardConfig) -> None:
     storages: list[StorageStack] = []
     for storage in config.storages:
         provider = providers.get(storage.region, _storage_role(storage, config.scanner), storage.account)
+        account_providers.setdefault(storage.account, provider)
         storages.append(
             StorageStack(
                 f"storage-{storage.name}",
@@ -129,6 +133,16 @@ def deploy(config: BucketguardConfig) -> None:
                 opts=pulumi.ResourceOptions(provider=provider),
             )
         )
+    if config.account_public_access_block:
+        for account, provider in account_providers.items():
+            aws.s3.AccountPublicAccessBlock(
+                f"account-public-access-block-{account or 'deployer'}",
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+                opts=pulumi.ResourceOptions(provider=provider),
+            )
     listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
     result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
     result_keys: list[Any] = [[s.key.arn for s in storages]]

@@ -1,9 +1,12 @@
-"""SecureBucket: an S3 bucket with every guard rail on (quarantine, promote and created protected buckets).
+"""SecureBucket: an S3 bucket with every guard rail on (quarantine, promote, access-log and created protected
+buckets).
 
-Private (Block Public Access, BucketOwnerEnforced so ACLs are off), SSE-KMS with a bucket key, versioned,
-and a bucket policy that refuses plain HTTP plus any extra statements the owner passes (the access-blocking
-statements of a protected bucket). Buckets holding data are `retain_on_delete`: removing a storage from the
-config leaves the bucket, its objects and its settings in the account.
+Private (Block Public Access, BucketOwnerEnforced so ACLs are off), versioned, SSE-KMS with a bucket key
+(SSE-S3 for an access-log bucket: S3 delivers server access logs only to SSE-S3 buckets), server access logs
+sent to the storage's log bucket when it has one, and a bucket policy that refuses plain HTTP plus any extra
+statements the owner passes (the access-blocking statements of a protected bucket). Buckets holding data
+are `retain_on_delete`: removing a storage from the config leaves the bucket, its objects and its settings
+in the account.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from infra.policies import Statement, deny_insecure_transport, document
 @dataclass
 class SecureBucketArgs:
     bucket_name: str
-    kms_key_arn: pulumi.Input[str]
+    # None: SSE-S3, for the access-log bucket only.
+    kms_key_arn: pulumi.Input[str] | None
     # Extra policy statements; may be an Output of a list (from the pipeline's access-policy renderer).
     extra_statements: pulumi.Input[Sequence[Statement]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     # bucketguard's own buckets (quarantine, promote, logs) say so: the policy pack's scanning-coverage
     # rule exempts them by this tag. None for a protected bucket, which accepts uploads and is scanned.
     role: str | None = None
+    # Where this bucket's server access logs go (prefix "<bucket name>/").
+    access_log_bucket: pulumi.Input[str] | None = None
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -62,9 +68,10 @@ class SecureBucket(pulumi.ComponentResource):
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+                        sse_algorithm="aws:kms" if args.kms_key_arn else "AES256",
+                        kms_master_key_id=args.kms_key_arn,
                     ),
-                    bucket_key_enabled=True,
+                    bucket_key_enabled=True if args.kms_key_arn else None,
                 )
             ],
             opts=keep,
@@ -75,6 +82,14 @@ class SecureBucket(pulumi.ComponentResource):
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=keep,
         )
+        if args.access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=self.bucket.id,
+                target_bucket=args.access_log_bucket,
+                target_prefix=f"{args.bucket_name}/",
+                opts=keep,
+            )
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=self.bucket.id,

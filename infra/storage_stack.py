@@ -116,6 +116,7 @@ class StorageStack(pulumi.ComponentResource):
         )
 
         # Buckets this storage owns (retained when the storage is removed from the config).
+        self.access_logs = self._access_log_bucket(name, config, args.account_id, tags)
         self.quarantine = self._owned_bucket(name, "quarantine", config.quarantine_bucket, tags)
         self.promote = self._owned_bucket(name, "promote", config.promote_bucket, tags)
 
@@ -255,6 +256,7 @@ class StorageStack(pulumi.ComponentResource):
                     kms_key_arn=self.key.arn,
                     extra_statements=access_statements,
                     tags=tags,
+                    access_log_bucket=self._access_log_target,
                 ),
                 opts=child,
             )
@@ -315,9 +317,53 @@ class StorageStack(pulumi.ComponentResource):
             return None
         return SecureBucket(
             f"{name}-{role}",
-            SecureBucketArgs(bucket_name=bucket_name, kms_key_arn=self.key.arn, tags=tags, role=role),
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                kms_key_arn=self.key.arn,
+                tags=tags,
+                role=role,
+                access_log_bucket=self._access_log_target,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _access_log_bucket(
+        self, name: str, config: StorageConfig, account_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> SecureBucket | None:
+        if config.access_log_bucket is None:
+            return None
+        # The buckets this stack creates log here (an existing bucket's logging is its owner's setting).
+        sources = [
+            config.quarantine_bucket,
+            config.promote_bucket,
+            config.bucket if config.create_bucket else None,
+        ]
+        delivery = {
+            "Sid": "S3ServerAccessLogsDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": ["s3:PutObject"],
+            "Resource": f"arn:aws:s3:::{config.access_log_bucket}/*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{b}" for b in sources if b is not None]},
+            },
+        }
+        return SecureBucket(
+            f"{name}-access-logs",
+            SecureBucketArgs(
+                bucket_name=config.access_log_bucket,
+                kms_key_arn=None,
+                extra_statements=[delivery],
+                tags=tags,
+                role="logs",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    @property
+    def _access_log_target(self) -> pulumi.Output[str] | None:
+        return self.access_logs.bucket.id if self.access_logs is not None else None
 
     def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
         statements = [

@@ -160,3 +160,26 @@ def test_storage_only_stack_needs_storages_and_takes_the_architecture() -> None:
         parse_config({"scannerStack": "camp/bucketguard/scanner"})
     with pytest.raises(ConfigError, match=r"bucketguard:scannerStack: 'scanner' is not a stack reference"):
         parse_config({"scannerStack": "scanner", "storages": storages(1)})
+
+
+def test_account_public_access_block_is_off_unless_asked() -> None:
+    scanner = {"region": "eu-west-1"}
+    assert parse_config({"scanner": scanner}).account_public_access_block is False
+    assert parse_config({"scanner": scanner, "accountPublicAccessBlock": "true"}).account_public_access_block
+    with pytest.raises(ConfigError, match="bucketguard:accountPublicAccessBlock: must be true or false"):
+        parse_config({"scanner": scanner, "accountPublicAccessBlock": "yes"})
+
+
+def test_access_log_bucket_is_one_more_bucket_the_storage_owns() -> None:
+    scanner = {"region": "eu-west-1"}
+    entry = {"name": "a", "bucket": "camp-a", "region": "eu-west-1", "accessLogBucket": "camp-a-logs"}
+    assert (
+        parse_config({"scanner": scanner, "storages": [entry]}).storages[0].access_log_bucket == "camp-a-logs"
+    )
+    with pytest.raises(ConfigError, match=r"storages\[0\] \(name 'a'\): accessLogBucket must differ"):
+        parse_config({"scanner": scanner, "storages": [{**entry, "accessLogBucket": "camp-a-quarantine"}]})
+    other = {"name": "b", "bucket": "camp-b", "region": "eu-west-1", "accessLogBucket": "camp-a-logs"}
+    with pytest.raises(
+        ConfigError, match=r"storages\[1\] \(name 'b'\): bucket 'camp-a-logs' is already used"
+    ):
+        parse_config({"scanner": scanner, "storages": [entry, other]})
