@@ -79,9 +79,7 @@ class ScannerAdmission(pulumi.ComponentResource):
         self.queue_policy = aws.sqs.QueuePolicy(
             f"{name}-queue-policy",
             queue_url=args.queue_url,
-            policy=pulumi.Output.json_dumps(
-                {"Version": "2012-10-17", "Statement": listeners.apply(queue_statements)}
-            ),
+            policy=document(listeners.apply(queue_statements)),
             opts=child,
         )
 
@@ -101,9 +99,7 @@ class ScannerAdmission(pulumi.ComponentResource):
         self.key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
             key_id=args.key_id,
-            policy=pulumi.Output.json_dumps(
-                {"Version": "2012-10-17", "Statement": listeners.apply(key_statements)}
-            ),
+            policy=document(listeners.apply(key_statements)),
             opts=child,
         )
         if args.has_storages:

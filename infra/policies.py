@@ -42,8 +42,9 @@ SQS_CONSUME_ACTIONS = [
 LOG_WRITE_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 
-def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+def document(statements: pulumi.Input[Sequence[Statement]]) -> pulumi.Output[str]:
+    """The policy JSON; `statements` may be an Output of a list (statements naming registered storages)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def allow(sid: str, actions: Sequence[str], resources: Any, **extra: Any) -> Statement:

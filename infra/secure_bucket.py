@@ -111,8 +111,4 @@ def bucket_policy(
     def combine(extra_list: Sequence[Statement]) -> list[Any]:
         return [tls, *extra_list]
 
-    return document_from(pulumi.Output.from_input(extra).apply(combine))
-
-
-def document_from(statements: pulumi.Output[list[Any]]) -> pulumi.Output[str]:
-    return statements.apply(document)
+    return document(pulumi.Output.from_input(extra).apply(combine))

@@ -363,7 +363,8 @@ class StorageStack(pulumi.ComponentResource):
 
     @property
     def _access_log_target(self) -> pulumi.Output[str] | None:
-        return self.access_logs.bucket.id if self.access_logs is not None else None
+        # Through the policy's output: logging is switched on only once log delivery is admitted.
+        return self.access_logs.policy.bucket if self.access_logs is not None else None
 
     def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
         statements = [
