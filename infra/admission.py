@@ -32,6 +32,7 @@ from infra.policies import (
 @dataclass
 class ScannerAdmissionArgs:
     scanner_account_id: pulumi.Input[str]
+    scanner_region: str
     queue_arn: pulumi.Input[str]
     queue_url: pulumi.Input[str]
     key_id: pulumi.Input[str]
@@ -86,14 +87,27 @@ class ScannerAdmission(pulumi.ComponentResource):
         def key_statements(arns: Sequence[str]) -> list[Any]:
             statements = [
                 key_admin_statement(args.scanner_account_id),
-                key_use_statement("ScannerReadsRequests", args.scanner_role_arn, ["kms:Decrypt"]),
+                key_use_statement(
+                    "ScannerReadsRequests",
+                    args.scanner_role_arn,
+                    services=["sqs"],
+                    region=args.scanner_region,
+                    actions=["kms:Decrypt"],
+                ),
                 # Alarms publish to the scanner's encrypted alert topic.
                 key_service_statement(
                     "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.scanner_account_id
                 ),
             ]
             if arns:
-                statements.append(key_use_statement("RegisteredListenersEncryptRequests", sorted(arns)))
+                statements.append(
+                    key_use_statement(
+                        "RegisteredListenersEncryptRequests",
+                        sorted(arns),
+                        services=["sqs"],
+                        region=args.scanner_region,
+                    )
+                )
             return statements
 
         self.key_policy = aws.kms.KeyPolicy(

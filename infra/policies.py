@@ -98,14 +98,26 @@ def key_admin_statement(account_id: pulumi.Input[str]) -> Statement:
 
 
 def key_use_statement(
-    sid: str, role_arns: Any, actions: Sequence[str] = tuple(KMS_ENCRYPT_ACTIONS)
+    sid: str,
+    role_arns: Any,
+    *,
+    services: Sequence[str],
+    region: str,
+    actions: Sequence[str] = tuple(KMS_ENCRYPT_ACTIONS),
 ) -> Statement:
+    """Lets roles use the key only through the given services (sqs, s3, sns) in the key's region.
+
+    Without kms:ViaService a role could call KMS directly and decrypt any ciphertext made with the key.
+    """
     return {
         "Sid": sid,
         "Effect": "Allow",
         "Principal": {"AWS": role_arns},
         "Action": list(actions),
         "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in services]}
+        },
     }
 
 

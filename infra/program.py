@@ -173,7 +173,7 @@ def deploy(config: BucketguardConfig) -> None:
         },
     )
 
-    if scanner is None:
+    if scanner is None or config.scanner is None:
         return
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
     for index, name in enumerate(config.storage_stacks):
@@ -185,6 +185,7 @@ def deploy(config: BucketguardConfig) -> None:
         "admission",
         ScannerAdmissionArgs(
             scanner_account_id=account_of(scanner_provider),
+            scanner_region=config.scanner.region,
             queue_arn=scanner.queue.queue.arn,
             queue_url=scanner.queue.queue.url,
             key_id=scanner.key.key_id,

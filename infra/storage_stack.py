@@ -220,9 +220,26 @@ class StorageStack(pulumi.ComponentResource):
                 [
                     key_admin_statement(args.account_id),
                     key_via_s3_statement(args.account_id, config.region),
-                    key_use_statement("ListenerReadsEvents", self.listener.role.arn, ["kms:Decrypt"]),
-                    key_use_statement("PostScanReadsResultsWritesBuckets", self.postscan.role.arn),
-                    key_use_statement("ScannerPublishesResults", args.scanner.role_arn),
+                    # Events from its queue; the scanner's presigned GET is an S3 read as the listener.
+                    key_use_statement(
+                        "ListenerReadsEvents",
+                        self.listener.role.arn,
+                        services=["sqs", "s3"],
+                        region=config.region,
+                        actions=["kms:Decrypt"],
+                    ),
+                    key_use_statement(
+                        "PostScanReadsResultsWritesBuckets",
+                        self.postscan.role.arn,
+                        services=["sqs", "s3", "sns"],
+                        region=config.region,
+                    ),
+                    key_use_statement(
+                        "ScannerPublishesResults",
+                        args.scanner.role_arn,
+                        services=["sns"],
+                        region=config.region,
+                    ),
                     key_service_statement("BucketNotificationsEncrypt", "s3.amazonaws.com", args.account_id),
                     key_service_statement(
                         "ResultTopicDeliversEncrypted", "sns.amazonaws.com", args.account_id

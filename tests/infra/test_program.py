@@ -618,3 +618,28 @@ def test_example_stacks_pass_the_policy_pack(lambda_artifacts: Path, tmp_path: P
         assert completed.returncode in (0, 1), completed.stderr[-2000:]
         violations = json.loads(completed.stdout)["violations"]
         assert {v["rule_id"] for v in violations} <= accepted, (stack, violations)
+
+
+def test_roles_use_keys_only_through_the_services_that_need_them(multi: Graph) -> None:
+    # A role allowed kms:Decrypt directly could decrypt any ciphertext made with the key (a copied queue
+    # message); through kms:ViaService it decrypts only what SQS, S3 or SNS hand it.
+    def via(policy: str, sid: str) -> list[str]:
+        statement = next(s for s in multi.policy(policy) if s["Sid"] == sid)
+        services: list[str] = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        return sorted(services)
+
+    region = "eu-central-1"
+    assert via("storage-media-key-policy", "ListenerReadsEvents") == [
+        f"s3.{region}.amazonaws.com",
+        f"sqs.{region}.amazonaws.com",
+    ]
+    assert via("storage-media-key-policy", "PostScanReadsResultsWritesBuckets") == [
+        f"s3.{region}.amazonaws.com",
+        f"sns.{region}.amazonaws.com",
+        f"sqs.{region}.amazonaws.com",
+    ]
+    assert via("storage-media-key-policy", "ScannerPublishesResults") == [f"sns.{region}.amazonaws.com"]
+    assert via("admission-key-policy", "ScannerReadsRequests") == ["sqs.eu-west-1.amazonaws.com"]
+    assert via("admission-key-policy", "RegisteredListenersEncryptRequests") == [
+        "sqs.eu-west-1.amazonaws.com"
+    ]
