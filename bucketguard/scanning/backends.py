@@ -98,8 +98,10 @@ class CompileFailure(Exception):
 
 def externals_for(name: str) -> dict[str, str]:
     """The external variables a rule sees for an object called `name` (key, relative or inner path)."""
-    # Archive members are named "outer.zip!docs/evil.js": the member's own name is what counts.
-    inner = name.rsplit("!", 1)[-1].replace("\\", "/")
+    # Archive members are named "outer.zip!docs/evil.js": the member's own name is what counts. Names
+    # that were not UTF-8 (decoded with surrogate escapes) are made valid text, or yara-x refuses them.
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    inner = text.rsplit("!", 1)[-1].replace("\\", "/")
     directory, _, filename = inner.rpartition("/")
     dot = filename.rfind(".")
     extension = filename[dot:].lower() if dot > 0 else ""

@@ -14,7 +14,7 @@ from bucketguard.demo import pranks
 from bucketguard.scanning.engine import WINDOW_BYTES, WINDOW_OVERLAP, Engine
 from bucketguard.scanning.result import Reason, Verdict
 from bucketguard.scanning.ruleset import load_ruleset
-from tests.scanning.engine_support import BACKENDS, EICAR, engine, zip_of
+from tests.scanning.engine_support import BACKENDS, EICAR, engine, tar_of, zip_of
 
 
 def _scan(tmp_path: Path, name: str, data: bytes, backend: str = "yara-x") -> tuple[Verdict, Reason | None]:
@@ -125,3 +125,14 @@ def test_a_short_last_window_does_not_make_a_large_file_small(tmp_path: Path, ba
 def test_an_executable_at_the_start_of_a_large_file_is_still_found(tmp_path: Path, backend: str) -> None:
     path = _file_with(tmp_path / "poster.jpg", WINDOW_BYTES + (8 << 20), {0: pranks.pe_header()})
     assert engine(backend).scan_file(path, name="poster.jpg").verdict is Verdict.MALICIOUS
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_member_name_that_is_not_utf8_is_scanned(tmp_path: Path, backend: str) -> None:
+    # tarfile decodes such names with surrogate escapes, which yara-x would refuse as a rule variable.
+    archive = bytearray(tar_of({"notes-xx.com": EICAR}))
+    archive[6:8] = b"\xaf\xff"  # inside the name field; the header checksum is fixed below
+    archive[148:156] = b" " * 8
+    archive[148:155] = b"%06o\x00" % sum(archive[:512])
+    (tmp_path / "names.tar").write_bytes(bytes(archive))
+    assert engine(backend).scan_file(tmp_path / "names.tar", name="names.tar").verdict is Verdict.MALICIOUS
