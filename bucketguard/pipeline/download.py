@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bucketguard.scanning.result import Reason
 
@@ -57,6 +58,24 @@ def check_origin(url: str, extra_origins: Sequence[str]) -> None:
     if origin_of(url) in {o.rstrip("/").lower() for o in extra_origins}:
         return
     raise ValueError(f"download origin {parts.scheme}://{host} is not an S3 endpoint nor a configured origin")
+
+
+# bucket.s3.amazonaws.com, bucket.s3.eu-west-1.amazonaws.com, bucket.s3-eu-west-1..., bucket.s3.dualstack...
+_VIRTUAL_HOSTED = re.compile(r"^(?P<bucket>.+?)\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?$")
+
+
+def presigned_object(url: str) -> tuple[str, str, str | None]:
+    """The (bucket, key, versionId) a presigned GET reads: virtual-hosted or path-style addressing."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path)
+    hosted = _VIRTUAL_HOSTED.match(host)
+    if hosted:
+        bucket, key = hosted["bucket"], path.removeprefix("/")
+    else:
+        bucket, _, key = path.removeprefix("/").partition("/")
+    versions = parse_qs(parts.query).get("versionId")
+    return bucket, key, versions[0] if versions else None
 
 
 def _refusal(status: int, body: bytes) -> DownloadRefused:

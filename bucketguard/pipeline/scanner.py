@@ -21,6 +21,7 @@ from bucketguard.pipeline.download import (
     TransientDownloadError,
     check_origin,
     download,
+    presigned_object,
 )
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.settings import ScannerSettings
@@ -128,6 +129,17 @@ class Scanner:
             check_origin(request.url, self.settings.download_origins)
         except ValueError as exc:
             raise InvalidMessage(f"scan request: {exc}") from None
+        # The verdict is published for the object the request names, so the URL must read exactly that
+        # version: else a compromised listener could get a clean file's verdict tagged on another's malware.
+        bucket, key, version_id = presigned_object(request.url)
+        for what, got, wanted in (
+            ("bucket", bucket, request.bucket),
+            ("key", key, request.key),
+            ("version", version_id, request.version_id),
+        ):
+            if got != wanted:
+                where = f"s3://{request.bucket}/{request.key}"
+                raise InvalidMessage(f"scan request for {where}: the presigned URL reads another {what}")
 
     def handle_request(self, body: str) -> ScanResultEvent:
         """One SQS message: parse, scan, publish. Raises when the message should be retried."""

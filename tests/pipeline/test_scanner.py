@@ -4,6 +4,7 @@ answers presigned GETs (moto does not expire presigned URLs); the result topic i
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import threading
@@ -31,7 +32,7 @@ class FakeS3Handler(http.server.BaseHTTPRequestHandler):
     objects: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
-        path = self.path.split("?")[0]
+        path = self.path.split("?")[0].removeprefix("/camp/uploads")  # path-style: /<bucket>/<key>
         if path == "/expired":
             self._reply(403, EXPIRED)
         elif path == "/denied":
@@ -97,7 +98,7 @@ def _request(
         version_id="v1",
         etag="etag",
         size=size,
-        url=f"{storage}{path}?X-Amz-Signature=secret",
+        url=f"{storage}/camp/uploads{path}?versionId=v1&X-Amz-Signature=secret",
         result_topic_arn=topic_arn,
         storage_stack_id="camp",
         requested_at="2026-07-01T09:30:00.000Z",
@@ -155,6 +156,40 @@ def test_requests_for_unknown_origins_or_topics_are_refused(storage: str, tmp_pa
         scanner.check_request(
             _request(storage, "/clean.pdf", 10, topic_arn="arn:aws:sns:us-east-1:333333333333:x")
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        # a listener signing for an object of its own while naming another storage's object
+        ("https://other-bucket.s3.eu-west-1.amazonaws.com/uploads/clean.pdf?versionId=v1", "bucket"),
+        ("https://s3.eu-west-1.amazonaws.com/other-bucket/uploads/clean.pdf?versionId=v1", "bucket"),
+        ("https://camp.s3.eu-west-1.amazonaws.com/uploads/other.pdf?versionId=v1", "key"),
+        ("https://camp.s3.eu-west-1.amazonaws.com/uploads/clean.pdf?versionId=v0", "version"),
+        ("https://camp.s3.eu-west-1.amazonaws.com/uploads/clean.pdf", "version"),
+    ],
+)
+def test_a_url_for_another_object_than_the_request_names_is_refused(
+    storage: str, tmp_path: Path, url: str, why: str
+) -> None:
+    """Otherwise a compromised listener could have a clean object's verdict tagged on someone's malware."""
+    request = dataclasses.replace(_request(storage, "/clean.pdf", 10), url=url)
+    with pytest.raises(InvalidMessage, match=f"presigned URL reads another {why}"):
+        _scanner(storage, tmp_path).check_request(request)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://camp.s3.eu-west-1.amazonaws.com/uploads/clean.pdf?versionId=v1&X-Amz-Signature=s",
+        "https://camp.s3.amazonaws.com/uploads/clean.pdf?versionId=v1",
+        "https://s3.eu-west-1.amazonaws.com/camp/uploads/clean.pdf?versionId=v1",
+        "https://camp.s3.dualstack.eu-west-1.amazonaws.com/uploads/clean.pdf?versionId=v1",
+    ],
+)
+def test_urls_for_the_requested_version_are_accepted(storage: str, tmp_path: Path, url: str) -> None:
+    request = dataclasses.replace(_request(storage, "/clean.pdf", 10), url=url)
+    _scanner(storage, tmp_path).check_request(request)
 
 
 def test_handler_publishes_schema_valid_events_and_fails_only_the_bad_message(
