@@ -155,8 +155,9 @@ class StorageStack(pulumi.ComponentResource):
                     allow("DecryptBucketEvents", ["kms:Decrypt"], self.key.arn),
                     # Presigned URLs are signed with these credentials: the scanner reads as this role.
                     allow("PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
-                    # Finds the event's version by ETag when the notification carries no version id.
-                    allow("FindEventVersion", ["s3:ListBucketVersions"], bucket_arn),
+                    # Finds the event's version by ETag when the notification carries no version id;
+                    # ListBucket makes S3 answer 404 (dropped), not 403 (retried), for a deleted object.
+                    allow("FindEventVersion", ["s3:ListBucket", "s3:ListBucketVersions"], bucket_arn),
                     allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
                     allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
                 ],
@@ -384,9 +385,18 @@ class StorageStack(pulumi.ComponentResource):
         return self.access_logs.policy.bucket if self.access_logs is not None else None
 
     def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
+        targets = [b for b in (self.quarantine, self.promote) if b is not None]
         statements = [
             allow("ConsumeScanResults", SQS_CONSUME_ACTIONS, self.postscan_queue.queue.arn),
             allow("UseStorageKey", KMS_ENCRYPT_ACTIONS, self.key.arn),
+            # Every result starts by reading the scanned version (is it still there, unchanged?).
+            allow("ReadScannedVersions", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
+            # So that a missing object or copy reads as 404 (nothing to do), not 403 (retried into the DLQ).
+            allow(
+                "ListOwnBuckets",
+                ["s3:ListBucket"],
+                [objects_arn.removesuffix("/*"), *(b.bucket.arn for b in targets)],
+            ),
             allow(
                 "TagScannedVersions",
                 [
@@ -398,11 +408,7 @@ class StorageStack(pulumi.ComponentResource):
                 objects_arn,
             ),
         ]
-        targets = [b for b in (self.quarantine, self.promote) if b is not None]
         if targets:
-            statements.append(
-                allow("ReadVersionsToCopy", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn)
-            )
             statements.append(
                 allow(
                     "WriteOwnBuckets",

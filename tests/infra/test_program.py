@@ -212,6 +212,7 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
     assert {a for a in listener_actions if a.startswith("s3:")} == {
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:ListBucket",  # without it S3 answers 403, not 404, for a deleted object: retried into the DLQ
         "s3:ListBucketVersions",
     }
     assert listener["FindEventVersion"]["Resource"] == "arn:aws:s3:::camp-media-archive"
@@ -219,8 +220,11 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
     postscan = multi.policy("storage-teaching-postscan-policy")
     s3_resources = {r for s in postscan for r in as_list(s["Resource"]) if r.startswith("arn:aws:s3:::")}
     assert s3_resources == {
+        "arn:aws:s3:::camp-teaching-material",
         "arn:aws:s3:::camp-teaching-material/*",
+        "arn:aws:s3:::camp-teaching-material-quarantine",
         "arn:aws:s3:::camp-teaching-material-quarantine/*",
+        "arn:aws:s3:::camp-teaching-material-published",
         "arn:aws:s3:::camp-teaching-material-published/*",
     }
     deletes = [s for s in postscan if any(a.startswith("s3:Delete") for a in as_list(s["Action"]))]
@@ -228,6 +232,14 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
     # media has no promote bucket and no notify action: no write elsewhere, no publish.
     media = multi.policy("storage-media-postscan-policy")
     assert not any("sns:Publish" in as_list(s["Action"]) for s in media)
+    # post-scan reads the scanned version before it acts, whatever the actions: without these, every
+    # result of a tag-only storage would fail into the DLQ
+    media_grants = {(a, r) for s in media for a in as_list(s["Action"]) for r in as_list(s["Resource"])}
+    assert {
+        ("s3:GetObject", "arn:aws:s3:::camp-media-archive/*"),
+        ("s3:GetObjectVersion", "arn:aws:s3:::camp-media-archive/*"),
+        ("s3:ListBucket", "arn:aws:s3:::camp-media-archive"),
+    } <= media_grants
 
 
 def test_scanner_publishes_only_to_registered_result_topics(multi: Graph) -> None:
