@@ -53,6 +53,23 @@ def allow(sid: str, actions: Sequence[str], resources: Any, **extra: Any) -> Sta
     return statement
 
 
+def service_sends_to_queue(
+    sid: str, service: str, queue_arn: Any, source_arn: Any, source_account: Any = None
+) -> Statement:
+    """An AWS service may deliver to a queue only on behalf of one source (no confused deputy)."""
+    condition: dict[str, Any] = {"ArnEquals": {"aws:SourceArn": source_arn}}
+    if source_account is not None:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": ["sqs:SendMessage"],
+        "Resource": queue_arn,
+        "Condition": condition,
+    }
+
+
 def lambda_trust_policy() -> str:
     import json
 

@@ -29,6 +29,7 @@ from infra.policies import (
     key_service_statement,
     key_use_statement,
     key_via_s3_statement,
+    service_sends_to_queue,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs, bucket_policy
@@ -127,17 +128,9 @@ class StorageStack(pulumi.ComponentResource):
                 kms_key_arn=self.key.arn,
                 visibility_timeout_seconds=6 * LISTENER_TIMEOUT_SECONDS,
                 allow_statements=lambda queue_arn: [
-                    {
-                        "Sid": "BucketNotifications",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "s3.amazonaws.com"},
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": queue_arn,
-                        "Condition": {
-                            "ArnEquals": {"aws:SourceArn": bucket_arn},
-                            "StringEquals": {"aws:SourceAccount": args.account_id},
-                        },
-                    }
+                    service_sends_to_queue(
+                        "BucketNotifications", "s3.amazonaws.com", queue_arn, bucket_arn, args.account_id
+                    )
                 ],
                 tags=tags,
             ),
@@ -184,14 +177,9 @@ class StorageStack(pulumi.ComponentResource):
                 kms_key_arn=self.key.arn,
                 visibility_timeout_seconds=6 * POSTSCAN_TIMEOUT_SECONDS,
                 allow_statements=lambda queue_arn: [
-                    {
-                        "Sid": "ResultTopicDelivers",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "sns.amazonaws.com"},
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": queue_arn,
-                        "Condition": {"ArnEquals": {"aws:SourceArn": self.result_topic.arn}},
-                    }
+                    service_sends_to_queue(
+                        "ResultTopicDelivers", "sns.amazonaws.com", queue_arn, self.result_topic.arn
+                    )
                 ],
                 tags=tags,
             ),
