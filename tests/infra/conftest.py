@@ -16,6 +16,7 @@ import yaml
 from bucketguard import packaging
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_STACKS = ROOT / "examples" / "stacks"
 Program = Callable[..., dict[str, Any]]
 
 
@@ -28,7 +29,7 @@ def lambda_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document = yaml.safe_load((EXAMPLE_STACKS / f"Pulumi.{stack}.yaml").read_text())
     config: dict[str, Any] = document["config"]
     return config
 
