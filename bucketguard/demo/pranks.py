@@ -8,6 +8,7 @@ Used by the tests, the `demo` command and the pipeline's end-to-end runs.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import struct
 import tarfile
@@ -28,12 +29,15 @@ def eicar() -> bytes:
     return _EICAR_HEAD + _EICAR_TAIL
 
 
-def _zip(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+def _zip(
+    members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED, stored: tuple[str, ...] = ()
+) -> bytes:
+    """A zip with fixed member dates (deterministic bytes); members named in `stored` are not compressed."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 7, 1, 9, 0, 0))
-            info.compress_type = compression
+            info.compress_type = zipfile.ZIP_STORED if name in stored else compression
             archive.writestr(info, data)
     return buffer.getvalue()
 
@@ -47,7 +51,11 @@ def eicar_nested_zip() -> bytes:
 def eicar_tar_gz() -> bytes:
     """EICAR inside a gzip-compressed tar."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    # mtime=0: the gzip header would otherwise carry the current time and the sample would change
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as archive,
+    ):
         for name, data in (("songs/lyrics.txt", b"row row row your boat\n"), ("songs/eicar.txt", eicar())):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -163,12 +171,14 @@ def macro_docm() -> bytes:
         b"<w:body><w:p><w:r><w:t>Camp timetable</w:t></w:r></w:p></w:body></w:document>"
     )
     # vbaProject.bin stored uncompressed, as Office often does, so the macro text is visible in the package.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        archive.writestr("word/document.xml", document)
-        archive.writestr("word/vbaProject.bin", _vba_project(macro), compress_type=zipfile.ZIP_STORED)
-    return buffer.getvalue()
+    return _zip(
+        {
+            "[Content_Types].xml": _CONTENT_TYPES,
+            "word/document.xml": document,
+            "word/vbaProject.bin": _vba_project(macro),
+        },
+        stored=("word/vbaProject.bin",),
+    )
 
 
 def _crc_table() -> list[int]:
