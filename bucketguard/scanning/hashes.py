@@ -47,6 +47,11 @@ class HashList:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise HashListError(f"{path}: cannot read hash list: {exc.strerror or exc}") from None
+        return cls.parse(text, str(path), default_label=path.name)
+
+    @classmethod
+    def parse(cls, text: str, origin: str, *, default_label: str = "") -> HashList:
+        """The digests of a list's text; errors name `origin` and the line."""
         entries: dict[str, str] = {}
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
@@ -54,8 +59,10 @@ class HashList:
                 continue
             digest, label = _parse_line(line)
             if digest is None:
-                raise HashListError(f"{path}:{number}: expected a SHA-256 digest or a MalwareBazaar CSV row")
-            entries[digest] = label or path.name
+                raise HashListError(
+                    f"{origin}:{number}: expected a SHA-256 digest or a MalwareBazaar CSV row"
+                )
+            entries[digest] = label or default_label or origin
         return cls(entries)
 
     def merged(self, other: HashList) -> HashList:
