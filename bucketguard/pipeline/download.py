@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import re
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from bucketguard.scanning.result import Reason
 
@@ -44,38 +41,14 @@ class Downloaded:
     sha256: str
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would read another URL than the one checked against the scan request: it is an answer."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
 
 
-def check_origin(url: str, extra_origins: Sequence[str]) -> None:
-    """Only S3 over https (or an origin configured for a private endpoint) may be fetched: no SSRF."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn")):
-        return
-    if origin_of(url) in {o.rstrip("/").lower() for o in extra_origins}:
-        return
-    raise ValueError(f"download origin {parts.scheme}://{host} is not an S3 endpoint nor a configured origin")
-
-
-# bucket.s3.amazonaws.com, bucket.s3.eu-west-1.amazonaws.com, bucket.s3-eu-west-1..., bucket.s3.dualstack...
-_VIRTUAL_HOSTED = re.compile(r"^(?P<bucket>.+?)\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?$")
-
-
-def presigned_object(url: str) -> tuple[str, str, str | None]:
-    """The (bucket, key, versionId) a presigned GET reads: virtual-hosted or path-style addressing."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    path = unquote(parts.path)
-    hosted = _VIRTUAL_HOSTED.match(host)
-    if hosted:
-        bucket, key = hosted["bucket"], path.removeprefix("/")
-    else:
-        bucket, _, key = path.removeprefix("/").partition("/")
-    versions = parse_qs(parts.query).get("versionId")
-    return bucket, key, versions[0] if versions else None
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _refusal(status: int, body: bytes) -> DownloadRefused:
@@ -101,9 +74,9 @@ def download(
 ) -> Downloaded:
     """Stream `url` into `out`, hashing as it goes; stop as soon as more than `max_bytes` arrive."""
     headers = {"If-Match": f'"{etag}"'} if etag else {}
-    request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 (origin checked by caller)
+    request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 (URL parsed by the caller: presigned_url)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+        response = _NO_REDIRECTS.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         status = exc.code
         body = exc.read(4096) if exc.fp else b""

@@ -19,11 +19,10 @@ from bucketguard.pipeline.download import (
     DownloadRefused,
     DownloadTooLarge,
     TransientDownloadError,
-    check_origin,
     download,
-    presigned_object,
 )
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent, utc_now_iso
+from bucketguard.pipeline.presigned_url import UnrecognisedUrl, parse_presigned_get
 from bucketguard.pipeline.settings import ScannerSettings
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
 
@@ -125,21 +124,21 @@ class Scanner:
         allowed = self.settings.allowed_result_topic_arns
         if allowed and request.result_topic_arn not in allowed:
             raise InvalidMessage(f"scan request: result topic {request.result_topic_arn} is not registered")
-        try:
-            check_origin(request.url, self.settings.download_origins)
-        except ValueError as exc:
-            raise InvalidMessage(f"scan request: {exc}") from None
         # The verdict is published for the object the request names, so the URL must read exactly that
         # version: else a compromised listener could get a clean file's verdict tagged on another's malware.
-        bucket, key, version_id = presigned_object(request.url)
+        # A refused request publishes nothing: the object stays untagged, so the bucket policy blocks it.
+        where = f"scan request for s3://{request.bucket}/{request.key}"
+        try:
+            read = parse_presigned_get(request.url, self.settings.download_origins)
+        except UnrecognisedUrl as exc:
+            raise InvalidMessage(f"{where}: presigned URL refused: {exc}") from None
         for what, got, wanted in (
-            ("bucket", bucket, request.bucket),
-            ("key", key, request.key),
-            ("version", version_id, request.version_id),
+            ("bucket", read.bucket, request.bucket),
+            ("key", read.key, request.key),
+            ("version", read.version_id, request.version_id),
         ):
             if got != wanted:
-                where = f"s3://{request.bucket}/{request.key}"
-                raise InvalidMessage(f"scan request for {where}: the presigned URL reads another {what}")
+                raise InvalidMessage(f"{where}: the presigned URL reads another {what}")
 
     def handle_request(self, body: str) -> ScanResultEvent:
         """One SQS message: parse, scan, publish. Raises when the message should be retried."""

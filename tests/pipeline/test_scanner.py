@@ -41,6 +41,11 @@ class FakeS3Handler(http.server.BaseHTTPRequestHandler):
             self._reply(503, b"<Error><Code>SlowDown</Code></Error>")
         elif path == "/gone":
             self._reply(404, b"<Error><Code>NoSuchVersion</Code></Error>")
+        elif path == "/redirect":  # to a URL nobody checked against the scan request
+            self.send_response(307)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/lying":  # declares no length and sends more than the cap
             self.send_response(200)
             self.end_headers()
@@ -167,6 +172,13 @@ def test_requests_for_unknown_origins_or_topics_are_refused(storage: str, tmp_pa
         ("https://camp.s3.eu-west-1.amazonaws.com/uploads/other.pdf?versionId=v1", "key"),
         ("https://camp.s3.eu-west-1.amazonaws.com/uploads/clean.pdf?versionId=v0", "version"),
         ("https://camp.s3.eu-west-1.amazonaws.com/uploads/clean.pdf", "version"),
+        # S3 serves bucket `camp.s3.foo` here, which anyone can create
+        ("https://camp.s3.foo.s3.amazonaws.com/uploads/clean.pdf?versionId=v1", "bucket"),
+        ("https://s3.amazonaws.com/camp.s3.foo/uploads/clean.pdf?versionId=v1", "bucket"),
+        (
+            "https://camp-123456789012.s3-accesspoint.us-east-1.amazonaws.com/uploads/clean.pdf?versionId=v1",
+            "bucket",
+        ),
     ],
 )
 def test_a_url_for_another_object_than_the_request_names_is_refused(
@@ -190,6 +202,32 @@ def test_a_url_for_another_object_than_the_request_names_is_refused(
 def test_urls_for_the_requested_version_are_accepted(storage: str, tmp_path: Path, url: str) -> None:
     request = dataclasses.replace(_request(storage, "/clean.pdf", 10), url=url)
     _scanner(storage, tmp_path).check_request(request)
+
+
+def test_a_request_whose_url_is_refused_fails_and_publishes_no_verdict(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    """Not even an error verdict: the URL proves nothing about the object the request names, so the
+    message goes to the DLQ and the object stays untagged (blocked by the bucket policy)."""
+    topic_arn, sqs, queue = topic
+    scanner = _scanner(storage, tmp_path, aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns"))
+    honest = _request(storage, "/clean.pdf", len(pranks.clean_pdf()), topic_arn)
+    for url, why in (
+        ("https://camp.s3.foo.s3.amazonaws.com/uploads/clean.pdf?versionId=v1", "reads another bucket"),
+        ("https://ec2-1-2-3-4.compute-1.amazonaws.com/camp/uploads/clean.pdf?versionId=v1", "not an S3"),
+    ):
+        with pytest.raises(InvalidMessage, match=why):
+            scanner.handle_request(dataclasses.replace(honest, url=url).to_json())
+    assert sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []) == []
+    scanner.handle_request(honest.to_json())
+    published = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["verdict"] for m in published] == ["clean"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_is_an_answer_not_a_new_url_to_follow(storage: str, tmp_path: Path) -> None:
+    result = _scanner(storage, tmp_path).scan(_request(storage, "/redirect", 10))
+    assert (result.verdict.value, result.detail) == ("error", "the storage bucket answered HTTP 307")
 
 
 def test_handler_publishes_schema_valid_events_and_fails_only_the_bad_message(
