@@ -22,7 +22,15 @@ from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.limits import Limits
-from bucketguard.scanning.output import all_clean, results_table, summary_line, to_json_document, to_sarif
+from bucketguard.scanning.output import (
+    NO_ACTIONS,
+    ObjectActions,
+    all_clean,
+    results_table,
+    summary_line,
+    to_json_document,
+    to_sarif,
+)
 from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
 from bucketguard.scanning.ruleset import RulesetError, load_ruleset
 
@@ -167,6 +175,9 @@ class ScanTarget(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def actions(self) -> ObjectActions: ...  # what was done to it besides scanning (after scan)
+
     def scan(self, engine: Engine) -> ScanResult: ...
 
 
@@ -174,6 +185,7 @@ class ScanTarget(Protocol):
 class LocalFile:
     name: str
     path: Path
+    actions: ObjectActions = NO_ACTIONS
 
     def scan(self, engine: Engine) -> ScanResult:
         return engine.scan_file(self.path, name=self.name)
@@ -185,6 +197,7 @@ class UnlistedDirectory:
 
     name: str
     detail: str
+    actions: ObjectActions = NO_ACTIONS
 
     def scan(self, engine: Engine) -> ScanResult:
         return ScanResult(
@@ -271,10 +284,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bucketguard.pipeline import backlog
+
+    try:
+        backlog.check_s3_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     engine = build_engine(args)
     if any(t.startswith("s3://") for t in args.targets):
-        from bucketguard.pipeline import backlog
-
         return backlog.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
     try:
@@ -302,11 +319,13 @@ def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     return results
 
 
-def emit(results: Sequence[ScanResult], output_format: str) -> None:
+def emit(
+    results: Sequence[ScanResult], output_format: str, actions: Sequence[ObjectActions] | None = None
+) -> None:
     if output_format == "json":
-        print(json.dumps(to_json_document(results), indent=2))
+        print(json.dumps(to_json_document(results, actions), indent=2))
     elif output_format == "sarif":
-        print(json.dumps(to_sarif(results), indent=2))
+        print(json.dumps(to_sarif(results, actions), indent=2))
     else:
         console = Console(soft_wrap=False)
         if results:

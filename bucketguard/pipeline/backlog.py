@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.tagging import TAG_RULESET, TAG_SCAN_INFO, from_tagset
+from bucketguard.scanning.output import NO_ACTIONS, ObjectActions
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
 
 if TYPE_CHECKING:
-    from bucketguard.pipeline.postscan import PostScan
+    from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
+    from bucketguard.pipeline.settings import PostScanSettings
     from bucketguard.scanning.engine import Engine
 
 
@@ -50,6 +52,39 @@ def add_s3_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only objects never scanned or scanned with another ruleset version than the current one",
     )
+
+
+def check_s3_options(args: argparse.Namespace) -> None:
+    """A ValueError (one line) for S3 options that would be ignored or would turn the protection on itself."""
+    buckets = {parse_s3_url(t)[0].lower(): t for t in args.targets if t.startswith("s3://")}
+    local = next((t for t in args.targets if not t.startswith("s3://")), None)
+    used = {
+        "--apply": args.apply,
+        "--enqueue": args.enqueue,
+        "--endpoint-url": args.endpoint_url,
+        "--rescan-older-rulesets": args.rescan_older_rulesets,
+    }
+    for flag in (flag for flag, value in used.items() if value):
+        if local is not None and flag in ("--apply", "--enqueue"):
+            raise ValueError(f"{flag} acts on s3:// targets only; {local} is a local path")
+        if not buckets:
+            raise ValueError(f"{flag} is for s3:// targets; no target is one")
+    if args.apply and args.enqueue:
+        raise ValueError("--apply with --enqueue: the deployed post-scan function applies what is enqueued")
+    if args.enqueue and not args.result_topic:
+        raise ValueError("--enqueue needs --result-topic (the storage stack's result topic ARN)")
+    if args.result_topic and not args.enqueue:
+        raise ValueError("--result-topic is only used with --enqueue")
+    for flag, bucket in (
+        ("--quarantine-bucket", args.quarantine_bucket),
+        ("--promote-bucket", args.promote_bucket),
+    ):
+        if bucket and not args.apply:
+            raise ValueError(f"{flag} is only used with --apply")
+        if bucket and bucket.lower() in buckets:
+            raise ValueError(f"{flag} {bucket} is the bucket being scanned ({buckets[bucket.lower()]})")
+    if args.quarantine_bucket and args.quarantine_bucket == args.promote_bucket:
+        raise ValueError("--promote-bucket must differ from --quarantine-bucket")
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -121,6 +156,20 @@ def scanned_with(s3: Any, version: S3Version) -> str | None:
     return None
 
 
+def actions_taken(outcome: PostScanOutcome, settings: PostScanSettings) -> ObjectActions:
+    """What post-scan did to one object version, named by where things went."""
+    done = set(outcome.actions)
+    source_deleted = bool(done & {"quarantined", "source-removed"})
+    return ObjectActions(
+        tagged="tagged" in done,
+        quarantined_to=f"s3://{settings.quarantine_bucket}/{outcome.bucket}/{outcome.key}"
+        if "quarantined" in done
+        else None,
+        promoted_to=f"s3://{settings.promote_bucket}/{outcome.key}" if "promoted" in done else None,
+        deleted_version=(outcome.version_id or "null") if source_deleted else None,
+    )
+
+
 @dataclass
 class S3ObjectTarget:
     """A ScanTarget (bucketguard.cli.scan) for one object version; applies the post-scan actions if asked."""
@@ -128,7 +177,7 @@ class S3ObjectTarget:
     version: S3Version
     s3: Any = field(repr=False)
     postscan: PostScan | None = field(default=None, repr=False)
-    applied: list[str] = field(default_factory=list)
+    actions: ObjectActions = NO_ACTIONS
 
     @property
     def name(self) -> str:
@@ -177,7 +226,7 @@ class S3ObjectTarget:
                 scanner_id="bucketguard-cli",
                 scanned_at=utc_now_iso(),
             )
-            self.applied = self.postscan.apply(event).actions
+            self.actions = actions_taken(self.postscan.apply(event), self.postscan.settings)
         return result
 
 
@@ -212,8 +261,6 @@ def enqueue_backlog(url: str, args: argparse.Namespace, ruleset_version: str, tt
     """Send one scan request per object to a deployed scanner queue; returns how many were sent."""
     from bucketguard.pipeline.listener import presign_version_get
 
-    if not args.result_topic:
-        raise ValueError("--enqueue needs --result-topic (the storage stack's result topic ARN)")
     bucket, prefix = parse_s3_url(url)
     s3 = s3_client(args.endpoint_url)
     sqs = s3_client(args.endpoint_url, "sqs")
@@ -257,5 +304,5 @@ def run_s3_scan(args: argparse.Namespace, engine: Engine, expand: Any, scan_all:
         raise UsageError(str(exc)) from None
     except (ClientError, BotoCoreError) as exc:
         raise UsageError(f"S3: {exc}") from None
-    emit(results, args.format)
+    emit(results, args.format, [target.actions for target in targets])
     return EXIT_OK if all_clean(results) else EXIT_FINDINGS

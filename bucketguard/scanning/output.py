@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +40,28 @@ _SARIF_LEVEL = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class ObjectActions:
+    """What was done to a scanned object besides scanning it (`scan s3://... --apply`)."""
+
+    tagged: bool = False
+    quarantined_to: str | None = None  # s3://bucket/key of the verified copy
+    promoted_to: str | None = None
+    deleted_version: str | None = None  # the scanned version, removed from its bucket ("null": unversioned)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+NO_ACTIONS = ObjectActions()
+
+
+def _with_actions(
+    results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None
+) -> list[tuple[ScanResult, ObjectActions]]:
+    return list(zip(results, actions or [NO_ACTIONS] * len(results), strict=True))
+
+
 def summarize(results: Sequence[ScanResult]) -> dict[str, Any]:
     counts = Counter(result.verdict for result in results)
     backends = sorted({r.backend for r in results if r.backend})
@@ -58,10 +81,14 @@ def all_clean(results: Sequence[ScanResult]) -> bool:
     return all(result.is_clean for result in results)
 
 
-def to_json_document(results: Sequence[ScanResult]) -> dict[str, Any]:
+def to_json_document(
+    results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None
+) -> dict[str, Any]:
     return {
         "schema_version": JSON_SCHEMA_VERSION,
-        "results": [result.to_dict() for result in results],
+        "results": [
+            {**r.to_dict(), "actions": done.to_dict()} for r, done in _with_actions(results, actions)
+        ],
         "summary": summarize(results),
     }
 
@@ -167,12 +194,13 @@ def _problem_rule(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def to_sarif(results: Sequence[ScanResult]) -> dict[str, Any]:
+def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None) -> dict[str, Any]:
     """SARIF 2.1.0 as GitHub code scanning accepts it: one run, rules in tool.driver.rules, one result per
-    finding and one per object that could not be scanned (never silently dropped)."""
+    finding and one per object that could not be scanned (never silently dropped), each with what was done
+    to its object."""
     rules: dict[str, dict[str, Any]] = {}
     sarif_results: list[dict[str, Any]] = []
-    for result in results:
+    for result, done in _with_actions(results, actions):
         for finding in result.findings:
             rules.setdefault(finding.rule, _finding_rule(finding))
             where = finding.path or result.target
@@ -191,6 +219,7 @@ def to_sarif(results: Sequence[ScanResult]) -> dict[str, Any]:
                         "severity": finding.severity.value,
                         "innerPath": finding.path,
                         "sha256": result.sha256,
+                        "actions": done.to_dict(),
                     },
                 }
             )
@@ -204,7 +233,11 @@ def to_sarif(results: Sequence[ScanResult]) -> dict[str, Any]:
                     "message": {"text": f"{result.target}: {what_was_found(result)}"},
                     "locations": [_location(result.target)],
                     "partialFingerprints": {"bucketguard/v1": _fingerprint(result.target, rule_id)},
-                    "properties": {"verdict": result.verdict.value, "sha256": result.sha256},
+                    "properties": {
+                        "verdict": result.verdict.value,
+                        "sha256": result.sha256,
+                        "actions": done.to_dict(),
+                    },
                 }
             )
     rule_list = list(rules.values())

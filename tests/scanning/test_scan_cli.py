@@ -101,7 +101,37 @@ def test_json_document_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         "ruleset_version",
     }
     assert {f["source"] for f in result["findings"]} == {"yara"}
+    assert result["actions"] == NOTHING_DONE  # a local scan never acts on what it scans
     assert document["summary"]["malicious"] == 1
+
+
+NOTHING_DONE = {"tagged": False, "quarantined_to": None, "promoted_to": None, "deleted_version": None}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--apply"], "--apply acts on s3:// targets only; {path} is a local path"),
+        (["--enqueue", "https://sqs.example/q"], "--enqueue acts on s3:// targets only"),
+        (
+            ["--result-topic", "arn:aws:sns:us-east-1:111111111111:t"],
+            "--result-topic is only used with --enqueue",
+        ),
+        (["--quarantine-bucket", "q"], "--quarantine-bucket is only used with --apply"),
+        (["--promote-bucket", "p"], "--promote-bucket is only used with --apply"),
+        (["--endpoint-url", "http://127.0.0.1:1"], "--endpoint-url is for s3:// targets; no target is one"),
+        (["--rescan-older-rulesets"], "--rescan-older-rulesets is for s3:// targets"),
+    ],
+)
+def test_s3_options_on_local_paths_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    (tmp_path / "a.js").write_bytes(pranks.injected_js())
+    path = str(tmp_path / "a.js")
+    code, out, err = run(capsys, path, *options)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"bucketguard scan: error: {message.format(path=path)}")
+    assert err.count("\n") == 1
 
 
 def _sarif(out: str) -> dict[str, Any]:
@@ -126,6 +156,7 @@ def _sarif(out: str) -> dict[str, Any]:
         assert location["physicalLocation"]["artifactLocation"]["uri"]
         assert location["physicalLocation"]["region"]["startLine"] >= 1
         assert result["partialFingerprints"]
+        assert set(result["properties"]["actions"]) == set(NOTHING_DONE)
     return document
 
 
