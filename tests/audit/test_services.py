@@ -1,0 +1,271 @@
+"""IAM, EC2, Lambda, SQS, SNS, KMS and CloudTrail collectors against moto's server: real resources,
+pagination past one page, denied calls."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from bucketguard.audit.run import ACCESS_DENIED_RULE
+from bucketguard.rules.facts import IngressRule
+from bucketguard.sandbox.aws import EmbeddedAws
+from tests.audit.conftest import (
+    ACCOUNT,
+    REGION,
+    audit,
+    client,
+    document,
+    iam_enforced,
+    role_session,
+    rule_ids,
+)
+
+ADMIN = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+ANYONE_ASSUMES = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+LAMBDA_TRUST = {
+    "Effect": "Allow",
+    "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+    return buffer.getvalue()
+
+
+def test_iam_roles_users_groups_and_their_policies(aws: EmbeddedAws) -> None:
+    iam = client(aws, "iam")
+    iam.create_role(RoleName="helper", AssumeRolePolicyDocument=document([ANYONE_ASSUMES]))
+    iam.put_role_policy(RoleName="helper", PolicyName="everything", PolicyDocument=document([ADMIN]))
+    scoped = iam.create_policy(
+        PolicyName="scoped",
+        PolicyDocument=document([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]),
+    )["Policy"]["Arn"]
+    iam.create_policy_version(PolicyArn=scoped, PolicyDocument=document([ADMIN]), SetAsDefault=True)
+    iam.create_user(UserName="intern")
+    iam.attach_user_policy(UserName="intern", PolicyArn=scoped)
+    iam.create_group(GroupName="staff")
+    iam.put_group_policy(GroupName="staff", PolicyName="read", PolicyDocument=document([ADMIN]))
+
+    result = audit(aws, services=["iam"])
+
+    [role] = result.facts.iam_roles
+    assert (role.name, role.ref) == ("helper", f"arn:aws:iam::{ACCOUNT}:role/helper")
+    assert role.trust_policy[0].principal_is_everyone
+    policies = {p.name: p for p in result.facts.iam_policies}
+    assert policies["scoped"].statements[0].actions == ("*",)  # the default version, not v1
+    assert policies["helper/everything"].attached_to == "helper"
+    assert "staff/read" in policies
+    [attachment] = result.facts.iam_attachments
+    assert (attachment.principal_type, attachment.principal_name, attachment.policy_arn) == (
+        "user",
+        "intern",
+        scoped,
+    )
+    assert result.facts.iam_roles[0].region is None  # IAM is global
+    found = {(f.rule_id, f.resource_name) for f in result.findings}
+    assert {
+        ("iam_role_public_trust_prohibited", "helper"),
+        ("iam_policy_admin_access_prohibited", "scoped"),
+        ("iam_policy_admin_access_prohibited", "helper/everything"),
+        ("iam_policy_admin_access_prohibited", "staff/read"),
+    } <= found
+    assert {f.region for f in result.findings} == {"global"}
+
+
+def test_security_groups_and_instances(aws: EmbeddedAws) -> None:
+    ec2 = client(aws, "ec2")
+    group = ec2.create_security_group(GroupName="rdp", Description="camp pc")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/32"}],
+            },
+        ],
+    )
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[{"DeviceIndex": 0, "AssociatePublicIpAddress": True, "SubnetId": _subnet(ec2)}],
+    )["Instances"][0]["InstanceId"]
+
+    result = audit(aws, services=["ec2"])
+
+    groups = {g.name: g for g in result.facts.security_groups}
+    assert set(groups[group].ingress) == {
+        IngressRule("tcp", 3389, 3389, ("0.0.0.0/0",), ()),
+        IngressRule("tcp", 22, 22, (), ("2001:db8::/32",)),
+    }
+    assert groups[group].ref == f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group}"
+    [facts] = [i for i in result.facts.ec2_instances if i.name == instance]
+    assert facts.associate_public_ip_address is True
+    found = {(f.rule_id, f.resource_name) for f in result.findings}
+    assert ("ec2_security_group_rdp_restricted", group) in found
+    assert ("ec2_security_group_ssh_restricted", group) not in found
+    assert ("ec2_instance_public_ip_prohibited", instance) in found
+
+
+def _subnet(ec2: object) -> str:
+    return str(ec2.describe_subnets()["Subnets"][0]["SubnetId"])  # type: ignore[attr-defined]
+
+
+def test_lambda_functions_permissions_urls_and_execution_roles(aws: EmbeddedAws) -> None:
+    iam, lam = client(aws, "iam"), client(aws, "lambda")
+    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=document([LAMBDA_TRUST]))["Role"][
+        "Arn"
+    ]
+    iam.put_role_policy(RoleName="fn-role", PolicyName="all", PolicyDocument=document([ADMIN]))
+    lam.create_function(
+        FunctionName="prank",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": _zip()},
+    )
+    lam.add_permission(
+        FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"
+    )
+    lam.add_permission(
+        FunctionName="prank",
+        StatementId="from-s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::camp-site",
+        SourceAccount=ACCOUNT,
+    )
+    lam.create_function_url_config(FunctionName="prank", AuthType="NONE")
+
+    result = audit(aws, services=["lambda"])
+
+    permissions = {p.name: p for p in result.facts.lambda_permissions}
+    assert permissions["prank/anyone"].principal == "*"
+    s3_permission = permissions["prank/from-s3"]
+    assert (s3_permission.principal, s3_permission.source_arn, s3_permission.source_account) == (
+        "s3.amazonaws.com",
+        "arn:aws:s3:::camp-site",
+        ACCOUNT,
+    )
+    [url] = result.facts.lambda_function_urls
+    assert url.authorization_type == "NONE"
+    [function] = result.facts.lambda_functions
+    assert function.role == role and function.role_statements[0].actions == ("*",)
+    assert {
+        "lambda_permission_public_access_prohibited",
+        "lambda_function_url_auth_required",
+        "lambda_function_role_admin_prohibited",
+    } <= rule_ids(result)
+    assert "lambda_permission_source_restricted" not in rule_ids(result)
+
+
+def test_queues_topics_and_keys(aws: EmbeddedAws) -> None:
+    sqs, sns, kms = client(aws, "sqs"), client(aws, "sns"), client(aws, "kms")
+    public = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}
+    sqs.create_queue(
+        QueueName="open", Attributes={"Policy": document([public]), "SqsManagedSseEnabled": "false"}
+    )
+    sqs.create_queue(QueueName="sealed", Attributes={"KmsMasterKeyId": "alias/camp"})
+    sns.create_topic(Name="alerts")
+    key = kms.create_key(Description="camp")["KeyMetadata"]["KeyId"]
+    rotated = kms.create_key(Description="rotated")["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=rotated)
+
+    result = audit(aws, services=["sqs", "sns", "kms"])
+
+    queues = {q.name: q for q in result.facts.sqs_queues}
+    assert queues["open"].policy[0].principal_is_everyone and queues["open"].sqs_managed_sse_enabled is False
+    assert queues["sealed"].kms_master_key_id == "alias/camp"
+    [topic] = result.facts.sns_topics
+    assert topic.kms_master_key_id is None
+    keys = {k.name: k for k in result.facts.kms_keys}
+    assert (keys[key].rotation_enabled, keys[rotated].rotation_enabled) == (False, True)
+    assert keys[key].policy  # the key policy as read, not the empty "default" of a program
+    found = {(f.rule_id, f.resource_name) for f in result.findings}
+    assert {
+        ("sqs_queue_public_access_prohibited", "open"),
+        ("sqs_queue_encrypted_at_rest", "open"),
+        ("sns_topic_encrypted_at_rest", "alerts"),
+        ("kms_key_rotation_enabled", key),
+    } <= found
+    assert ("kms_key_rotation_enabled", rotated) not in found
+    assert ("sqs_queue_encrypted_at_rest", "sealed") not in found
+
+
+def test_trails_and_their_event_selectors(aws: EmbeddedAws) -> None:
+    client(aws, "s3").create_bucket(Bucket="camp-trail")
+    trail = client(aws, "cloudtrail")
+    trail.create_trail(
+        Name="org", S3BucketName="camp-trail", IsMultiRegionTrail=True, EnableLogFileValidation=True
+    )
+    trail.put_event_selectors(
+        TrailName="org",
+        EventSelectors=[
+            {
+                "ReadWriteType": "WriteOnly",
+                "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+            }
+        ],
+    )
+
+    result = audit(aws, services=["cloudtrail", "s3"])
+
+    [facts] = result.facts.trails
+    assert (facts.is_multi_region, facts.log_file_validation, facts.s3_data_events) == (True, True, {"write"})
+    [bucket] = result.facts.buckets
+    assert bucket.receives_access_logs  # the trail writes there: no access-logging finding on it
+    assert "s3_bucket_access_logging_enabled" not in rule_ids(result)
+    assert "cloudtrail_trail_s3_data_events_enabled" in rule_ids(result)
+    assert "cloudtrail_trail_enabled" not in rule_ids(result)
+
+
+def test_every_page_of_a_list_is_read(aws: EmbeddedAws) -> None:
+    sqs, sns = client(aws, "sqs"), client(aws, "sns")
+    for n in range(5):
+        sqs.create_queue(QueueName=f"q{n}")
+        sns.create_topic(Name=f"t{n}")
+
+    small_pages = audit(aws, services=["sqs", "sns"], page_size=2)
+
+    assert sorted(q.name for q in small_pages.facts.sqs_queues) == [f"q{n}" for n in range(5)]
+    assert sorted(t.name for t in small_pages.facts.sns_topics) == [f"t{n}" for n in range(5)]
+    pages = client(aws, "sqs").list_queues(MaxResults=2)
+    assert len(pages["QueueUrls"]) == 2 and "NextToken" in pages  # the emulator really paginates
+
+
+def test_many_topics_past_the_api_page(aws: EmbeddedAws) -> None:
+    sns = client(aws, "sns")
+    for n in range(105):  # ListTopics returns 100 per page
+        sns.create_topic(Name=f"topic-{n}")
+
+    result = audit(aws, services=["sns"])
+
+    assert len(result.facts.sns_topics) == 105
+
+
+def test_denied_regional_calls_are_findings(aws: EmbeddedAws) -> None:
+    client(aws, "ec2").create_security_group(GroupName="g", Description="d")
+    client(aws, "sqs").create_queue(QueueName="q1")
+    auditor = role_session(
+        aws,
+        "auditor",
+        [{"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "sqs:ListQueues"], "Resource": "*"}],
+    )
+
+    with iam_enforced(aws):
+        result = audit(aws, session=auditor, services=["ec2", "sqs"])
+
+    messages = sorted(f.message for f in result.findings if f.rule_id == ACCESS_DENIED_RULE)
+    assert any("AccessDenied on ec2:DescribeSecurityGroups" in m for m in messages)
+    assert any(m.endswith("on q1: AccessDenied on sqs:GetQueueAttributes") for m in messages)
+    assert rule_ids(result) == {ACCESS_DENIED_RULE}
+    assert json.dumps([f.finding_id for f in result.findings])  # ids exist and are strings
