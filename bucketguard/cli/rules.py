@@ -3,6 +3,7 @@
     rules compile [--rules DIR]... [--no-bundled-rules] -o FILE [--format table|json]
         compile the bundled YARA rules plus user rule directories into a versioned artifact that the
         scanner Lambda loads once per container.
+    rules update / publish / diff: rulesets built from feeds (bucketguard.cli.rules_update).
 
 Sub-subcommands register themselves in SUBCOMMANDS (room for `list` and others). `add_ruleset_arguments`
 and `ruleset_from_args` give every command the same `--rules DIR` (repeatable) handling.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_OK, UsageError
+from bucketguard.cli.rules_update import register_diff, register_publish, register_update
 from bucketguard.rules.cli import add_list_command
 from bucketguard.scanning.backends import BACKENDS
 from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_ruleset, write_artifact
@@ -108,7 +110,13 @@ def _register_compile(commands: Any) -> None:
 
 
 # Each entry adds one `rules <subcommand>` parser that sets `run`.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_register_compile, add_list_command]
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _register_compile,
+    add_list_command,
+    register_update,
+    register_publish,
+    register_diff,
+]
 
 
 def register(subparsers: Any) -> None:

@@ -32,7 +32,7 @@ from bucketguard.scanning.output import (
     to_sarif,
 )
 from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
-from bucketguard.scanning.ruleset import RulesetError, load_ruleset
+from bucketguard.scanning.ruleset import RulesetError, load_artifact, load_ruleset
 
 PROGRESS_THRESHOLD = 10  # a progress bar (stderr, terminals only) from this many files on
 
@@ -80,6 +80,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the YARA rules in DIR (repeatable)",
     )
     parser.add_argument("--no-bundled-rules", action="store_true", help="use only the --rules directories")
+    parser.add_argument(
+        "--ruleset",
+        type=Path,
+        metavar="FILE",
+        help="a ruleset artifact (rules update/compile) instead of --rules",
+    )
     parser.add_argument(
         "--hashes",
         action="append",
@@ -141,7 +147,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def build_engine(args: argparse.Namespace) -> Engine:
     """The engine the options ask for; bad rules, hash lists or limits become one-line usage errors."""
     try:
-        ruleset = load_ruleset(args.rules, include_bundled=not args.no_bundled_rules)
+        if args.ruleset is not None and (args.rules or args.no_bundled_rules):
+            raise UsageError("--ruleset brings its own rules: drop --rules and --no-bundled-rules")
+        if args.ruleset is not None:
+            ruleset = load_artifact(args.ruleset)
+        else:
+            ruleset = load_ruleset(args.rules, include_bundled=not args.no_bundled_rules)
         hashes = None
         for path in args.hashes:
             loaded = HashList.load(path)

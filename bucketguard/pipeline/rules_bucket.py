@@ -1,11 +1,24 @@
 """The rules bucket through boto3: rule feeds under s3://bucket/prefix (the `ObjectStore` the scanning
-layer's feeds read through)."""
+layer's feeds read through) and published ruleset artifacts.
+
+An artifact is published as `<prefix>/ruleset.zip` in a versioned bucket, with the sha256 of its bytes and
+its ruleset version in the object's metadata: a reader checks the bytes it got against that digest (and
+the artifact's own member checksums) before using them.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from bucketguard.scanning.feeds import FeedError
+from bucketguard.scanning.feeds import FeedError, split_s3_url
+from bucketguard.scanning.ruleset import load_artifact
+
+ARTIFACT_NAME = "ruleset.zip"
+SHA256_METADATA = "sha256"
+VERSION_METADATA = "ruleset-version"
 
 
 class S3ObjectStore:
@@ -36,3 +49,34 @@ class S3ObjectStore:
         if len(body) != response["ContentLength"]:
             raise FeedError(f"s3://{bucket}/{key}: read {len(body)} of {response['ContentLength']} bytes")
         return body
+
+
+@dataclass(frozen=True)
+class Published:
+    bucket: str
+    key: str
+    version_id: str
+    sha256: str
+    ruleset_version: str
+
+
+def artifact_key(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{prefix}/{ARTIFACT_NAME}" if prefix else ARTIFACT_NAME
+
+
+def publish_artifact(s3: Any, path: Path, destination: str) -> Published:
+    """Upload a verified artifact to s3://bucket/prefix; raises RulesetError when it does not load."""
+    ruleset = load_artifact(path)  # never publish what the scanner would refuse
+    bucket, prefix = split_s3_url(destination)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    key = artifact_key(prefix)
+    response = s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=data,
+        ContentType="application/zip",
+        Metadata={SHA256_METADATA: digest, VERSION_METADATA: ruleset.version},
+    )
+    return Published(bucket, key, str(response.get("VersionId", "")), digest, ruleset.version)

@@ -116,7 +116,7 @@ def _meta_value(value: object) -> MetaValue:
     return str(value)
 
 
-def _severity(meta: Mapping[str, MetaValue]) -> str:
+def severity_of(meta: Mapping[str, MetaValue]) -> str:
     raw = meta.get("severity")
     if isinstance(raw, str):
         text = raw.strip().lower()
@@ -137,7 +137,7 @@ def normalise_meta(rule: str, raw: Iterable[tuple[str, object]]) -> dict[str, Me
     meta: dict[str, MetaValue] = {}
     for key, value in raw:
         meta[key] = _meta_value(value)  # the last value wins, as in yara-python
-    meta["severity"] = _severity(meta)
+    meta["severity"] = severity_of(meta)
     meta["description"] = str(meta.get("description") or rule)
     meta["reference"] = str(meta.get("reference") or "")
     meta["source"] = "type" if meta.get("source") == "type" else "yara"
@@ -203,19 +203,30 @@ def _from_yara(found: Iterable[Any]) -> list[RuleMatch]:
 # --- yara-x ------------------------------------------------------------------------------------------
 
 
-def compile_yara_x(sources: Sequence[RuleSource]) -> Any:
-    """Compile with yara-x; raises CompileFailure naming the file and line of the first error."""
+def yara_x_compiler() -> Any:
+    """A yara-x compiler set up as bucketguard compiles: LOKI externals, no includes."""
     # relaxed_re_syntax accepts the regular expressions libyara accepts, so more public rules compile.
     compiler = yara_x.Compiler(relaxed_re_syntax=True)
     compiler.enable_includes(False)
     for key, value in EXTERNAL_DEFAULTS.items():
         compiler.define_global(key, value)
+    return compiler
+
+
+def add_yara_x_source(compiler: Any, source: RuleSource) -> None:
+    """Add one source to a yara-x compiler (a failed source adds nothing); raises CompileFailure."""
+    try:
+        compiler.add_source(source.text, origin=source.origin)
+    except yara_x.CompileError as exc:
+        raise _yara_x_failure(source.origin, compiler, exc) from None
+
+
+def compile_yara_x(sources: Sequence[RuleSource]) -> Any:
+    """Compile with yara-x; raises CompileFailure naming the file and line of the first error."""
+    compiler = yara_x_compiler()
     for source in sources:
         compiler.new_namespace(source.namespace)
-        try:
-            compiler.add_source(source.text, origin=source.origin)
-        except yara_x.CompileError as exc:
-            raise _yara_x_failure(source.origin, compiler, exc) from None
+        add_yara_x_source(compiler, source)
     return compiler.build()
 
 

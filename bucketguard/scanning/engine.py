@@ -195,7 +195,8 @@ class Engine:
         self.matcher: Matcher = ruleset.matcher(engine)
         self.backend: str = self.matcher.backend
         self.ruleset_version: str = ruleset.version
-        self.hashes = hashes
+        # The ruleset's own hash lists (from feeds) plus any the caller adds.
+        self.hashes = hashes.merged(ruleset.hashes) if hashes and ruleset.hashes else hashes or ruleset.hashes
         self.limits = limits
         self.min_severity = min_severity
         self.work_dir = work_dir  # where large members are expanded (Lambda: /tmp); None = the system's

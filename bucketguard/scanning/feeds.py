@@ -25,7 +25,7 @@ import ipaddress
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
+from bucketguard.scanning.backends import SEVERITIES
 from bucketguard.scanning.hashes import HashList, HashListError
 
 __all__ = [
@@ -59,6 +60,8 @@ _CHUNK = 1 << 16
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _RULE_DECL = re.compile(r"^\s*(?:(?:private|global)\s+)*rule\s+\w+", re.MULTILINE)
 _HASH_LINE = re.compile(r"^[0-9a-fA-F]{64}(\s|$)")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+CONFIG_KEYS = ("name", "url", "kind", "sha256", "minSeverity", "exclude")
 
 
 class FeedError(ValueError):
@@ -77,6 +80,13 @@ class FeedSource:
     exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise FeedError(f"source name {self.name!r}: use letters, digits, '.', '_' and '-'")
+        if self.min_severity is not None and self.min_severity not in SEVERITIES:
+            raise FeedError(
+                f"source {self.name}: minSeverity {self.min_severity!r}; "
+                f"expected one of {', '.join(SEVERITIES)}"
+            )
         if self.kind is not None and self.kind not in KINDS:
             raise FeedError(
                 f"source {self.name}: unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}"
@@ -95,6 +105,32 @@ class FeedSource:
     @property
     def is_remote(self) -> bool:
         return self.url.startswith(("http://", "https://"))
+
+    @classmethod
+    def from_config(cls, entry: object, where: str) -> FeedSource:
+        """One `scanner.ruleSources` entry: {name, url, kind?, sha256?, minSeverity?, exclude?}."""
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("url"), str):
+            raise FeedError(f"{where}: expected a mapping with at least url")
+        unknown = sorted(set(entry) - set(CONFIG_KEYS))
+        if unknown:
+            raise FeedError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(CONFIG_KEYS)}"
+            )
+        exclude = entry.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(e, str) for e in exclude):
+            raise FeedError(f"{where}.exclude: expected a list of rule names")
+        url = entry["url"]
+        try:
+            return cls(
+                name=str(entry.get("name") or source_name(url)),
+                url=url,
+                kind=entry.get("kind") or ("s3" if url.startswith("s3://") else None),
+                sha256=entry.get("sha256"),
+                min_severity=entry.get("minSeverity"),
+                exclude=tuple(exclude),
+            )
+        except FeedError as exc:
+            raise FeedError(f"{where}: {exc}") from None
 
     @classmethod
     def parse(cls, text: str) -> FeedSource:

@@ -1,8 +1,9 @@
-"""Rulesets: the bundled YARA rules plus user rule directories, versioned, compiled once, shipped as an
-artifact that the scanner Lambda loads once per container.
+"""Rulesets: the bundled YARA rules plus user rule directories (and, built by `rules update`, rule feeds
+and SHA-256 hash lists), versioned, compiled once, shipped as an artifact that the scanner loads.
 
-The version is a hash over the normalised sources (namespace + text), so the same rules give the same
-version wherever the checkout lives, and any change to any rule gives a new one.
+The version is a hash over the normalised sources (namespace + text) and the hash lists' digests, so the
+same rules give the same version wherever the checkout lives, and any change to any rule or listed hash
+gives a new one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import re
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from bucketguard.scanning.backends import (
     compile_yara,
     compile_yara_x,
 )
+from bucketguard.scanning.hashes import HashList
 
 __all__ = [
     "ARTIFACT_FORMAT_VERSION",
@@ -42,13 +44,15 @@ __all__ = [
     "RulesetError",
     "load_artifact",
     "load_ruleset",
+    "read_manifest",
     "write_artifact",
 ]
 
 BUNDLED_RULES_DIR = Path(__file__).parent / "rules"
 RULE_SUFFIXES = (".yar", ".yara")
 ARTIFACT_FORMAT = "bucketguard-ruleset"
-ARTIFACT_FORMAT_VERSION = 1
+ARTIFACT_FORMAT_VERSION = 2  # 2 added feeds, hash lists and dropped rules; format 1 is still read
+_READABLE_FORMAT_VERSIONS = (1, 2)
 ENGINES = ("auto", *BACKENDS)
 
 _INCLUDE = re.compile(r'^\s*include\s+"', re.MULTILINE)
@@ -64,10 +68,30 @@ class RulesetError(ValueError):
 class Ruleset:
     version: str
     sources: tuple[RuleSource, ...]
+    # (name, list) per feed that brought hashes; the version covers them, so equality need not.
+    hash_lists: tuple[tuple[str, HashList], ...] = field(default=(), compare=False)
     # Compiled rules per backend and the reason yara-x was refused, filled lazily; not part of equality.
     _compiled: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _failures: dict[str, CompileFailure] = field(default_factory=dict, compare=False, repr=False)
+    # Compiled rules read from an artifact, deserialised only for the backend asked for (a cold start
+    # pays for one engine, not both).
+    _blobs: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def hashes(self) -> HashList | None:
+        """Every listed hash (None when the ruleset carries no hash list)."""
+        if not self.hash_lists:
+            return None
+        merged = HashList()
+        for _name, listed in self.hash_lists:
+            merged = merged.merged(listed)
+        return merged
+
+    @property
+    def hash_count(self) -> int:
+        hashes = self.hashes
+        return len(hashes) if hashes is not None else 0
 
     @property
     def rule_count(self) -> int:
@@ -96,6 +120,11 @@ class Ruleset:
         with self._lock:
             if backend in self._failures:
                 raise self._failures[backend]
+            blob = self._blobs.pop(backend, None)
+            if blob is not None and backend not in self._compiled:
+                # A blob this engine cannot read is recompiled from the sources instead.
+                with contextlib.suppress(Exception):
+                    self._compiled[backend] = _deserialize(backend, blob)
             if backend not in self._compiled:
                 compile_ = compile_yara_x if backend == "yara-x" else compile_yara
                 try:
@@ -124,12 +153,19 @@ def normalise_source(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n") + "\n"
 
 
-def ruleset_version(sources: Sequence[RuleSource]) -> str:
+def ruleset_version(sources: Sequence[RuleSource], hash_lists: Sequence[tuple[str, HashList]] = ()) -> str:
     digest = hashlib.sha256()
+
+    def add(part: str) -> None:
+        encoded = part.encode("utf-8")
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+
     for source in sorted(sources, key=lambda s: s.namespace):
-        for part in (source.namespace, normalise_source(source.text)):
-            encoded = part.encode("utf-8")
-            digest.update(len(encoded).to_bytes(8, "big") + encoded)
+        add(source.namespace)
+        add(normalise_source(source.text))
+    for name, listed in sorted(hash_lists, key=lambda pair: pair[0]):  # none: versions as before lists
+        add(f"hashes:{name}")
+        add("\n".join(sorted(listed.entries)))
     return f"sha256:{digest.hexdigest()[:12]}"
 
 
@@ -243,9 +279,20 @@ def _deserialize(backend: str, blob: bytes) -> Any:
     return yara.load(file=io.BytesIO(blob))
 
 
-def write_artifact(ruleset: Ruleset, path: Path) -> None:
-    """A zip: manifest.json (format version, ruleset version, engine versions), the sources, and the
-    rules compiled by every backend that accepts them."""
+def _hash_list_text(listed: HashList) -> str:
+    return "".join(f"{digest} {label}".rstrip() + "\n" for digest, label in sorted(listed.entries.items()))
+
+
+def write_artifact(
+    ruleset: Ruleset,
+    path: Path,
+    *,
+    feeds: Sequence[Mapping[str, Any]] = (),
+    dropped: Sequence[Mapping[str, str]] = (),
+) -> None:
+    """A zip: manifest.json (format version, ruleset version, engine versions, the feeds it was built
+    from and the rules it dropped), the sources, the hash lists, and the rules compiled by every backend
+    that accepts them. Every member is listed in the manifest with its sha256."""
     compiled: dict[str, dict[str, str]] = {}
     blobs: dict[str, bytes] = {}
     for backend in BACKENDS:
@@ -260,14 +307,26 @@ def write_artifact(ruleset: Ruleset, path: Path) -> None:
         {"namespace": s.namespace, "origin": s.origin, "member": f"sources/{i:05d}.yar"}
         for i, s in enumerate(ruleset.sources)
     ]
+    hash_entries = []
+    for i, (name, listed) in enumerate(ruleset.hash_lists):
+        text = _hash_list_text(listed).encode()
+        member = f"hashes/{i:03d}.txt"
+        blobs[member] = text
+        hash_entries.append(
+            {"name": name, "member": member, "count": len(listed), "sha256": hashlib.sha256(text).hexdigest()}
+        )
     manifest = {
         "format": ARTIFACT_FORMAT,
         "format_version": ARTIFACT_FORMAT_VERSION,
         "ruleset_version": ruleset.version,
         "auto_backend": ruleset.auto_backend,
         "rule_count": ruleset.rule_count,
+        "hash_count": ruleset.hash_count,
         "engines": _engine_versions(),
         "sources": source_entries,
+        "hash_lists": hash_entries,
+        "feeds": list(feeds),
+        "dropped": list(dropped),
         "compiled": compiled,
         # Why a backend refused the rules, so the Lambda does not retry that compile at every cold start.
         "refused": {
@@ -287,33 +346,57 @@ def write_artifact(ruleset: Ruleset, path: Path) -> None:
     temporary.replace(path)  # never leave a half-written artifact under the real name
 
 
+def _checked_manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(archive.read("manifest.json"))
+    if manifest.get("format") != ARTIFACT_FORMAT:
+        raise RulesetError(f"{path}: not a bucketguard ruleset artifact")
+    if manifest.get("format_version") not in _READABLE_FORMAT_VERSIONS:
+        raise RulesetError(
+            f"{path}: ruleset artifact format {manifest.get('format_version')} is not supported "
+            f"(this bucketguard reads formats {', '.join(map(str, _READABLE_FORMAT_VERSIONS))})"
+        )
+    return manifest
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of an artifact (feeds, their validators, counts), without loading its rules."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _checked_manifest(archive, path)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        if isinstance(exc, RulesetError):
+            raise
+        raise RulesetError(f"{path}: unreadable ruleset artifact: {exc}") from None
+
+
 def load_artifact(path: Path) -> Ruleset:
     """The ruleset of an artifact written by write_artifact, with its compiled rules ready to match.
 
     Compiled rules made by another engine version are recompiled from the sources in the artifact."""
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(archive.read("manifest.json"))
-            if manifest.get("format") != ARTIFACT_FORMAT:
-                raise RulesetError(f"{path}: not a bucketguard ruleset artifact")
-            if manifest.get("format_version") != ARTIFACT_FORMAT_VERSION:
-                raise RulesetError(
-                    f"{path}: ruleset artifact format {manifest.get('format_version')} is not supported "
-                    f"(this bucketguard reads format {ARTIFACT_FORMAT_VERSION})"
-                )
+            manifest = _checked_manifest(archive, path)
             sources = tuple(
                 RuleSource(e["namespace"], e["origin"], archive.read(e["member"]).decode("utf-8"))
                 for e in manifest["sources"]
             )
+            hash_lists = []
+            for entry in manifest.get("hash_lists", []):
+                text = archive.read(entry["member"])
+                if hashlib.sha256(text).hexdigest() != entry["sha256"]:
+                    raise RulesetError(
+                        f"{path}: corrupt ruleset artifact: hash list {entry['name']} was changed"
+                    )
+                hash_lists.append((entry["name"], HashList.parse(text.decode("utf-8"), entry["member"])))
             blobs = {b: archive.read(entry["member"]) for b, entry in manifest["compiled"].items()}
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, RulesetError):
             raise
         raise RulesetError(f"{path}: unreadable ruleset artifact: {exc}") from None
-    version = ruleset_version(sources)
+    version = ruleset_version(sources, hash_lists)
     if version != manifest["ruleset_version"]:
         raise RulesetError(f"{path}: corrupt ruleset artifact: sources hash to {version}")
-    ruleset = Ruleset(version=version, sources=sources)
+    ruleset = Ruleset(version=version, sources=sources, hash_lists=tuple(hash_lists))
     same_engines = manifest.get("engines") == _engine_versions()
     if same_engines:
         for backend, why in manifest.get("refused", {}).items():
@@ -327,7 +410,5 @@ def load_artifact(path: Path) -> Ruleset:
         if hashlib.sha256(blob).hexdigest() != manifest["compiled"][backend]["sha256"]:
             raise RulesetError(f"{path}: corrupt ruleset artifact: {backend} rules do not match their hash")
         if same_engines:
-            # A blob this engine cannot read is recompiled from the sources when first needed.
-            with contextlib.suppress(Exception):
-                ruleset._compiled[backend] = _deserialize(backend, blob)
+            ruleset._blobs[backend] = blob
     return ruleset

@@ -1,29 +1,37 @@
 """The rules bucket through boto3 against moto's server: s3:// rule sources listed, read, and unchanged
-when no object changed."""
+when no object changed; artifacts published with their digest and version, corrupt ones refused."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketguard.cli import main
 from bucketguard.demo import pranks
 from bucketguard.pipeline.rules_bucket import S3ObjectStore
-from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
+from bucketguard.sandbox.aws import SCANNER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, fetch
+from bucketguard.scanning.ruleset import load_ruleset, write_artifact
 from tests.scanning.test_feeds import RULE
 
 EICAR_SHA256 = hashlib.sha256(pranks.eicar()).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[Any]:
+def account() -> Iterator[AccountSession]:
     with EmbeddedAws() as aws:
-        client = aws.account(SCANNER_ACCOUNT).client("s3")
-        client.create_bucket(Bucket="team-rules")
-        yield client
+        yield aws.account(SCANNER_ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def s3(account: AccountSession) -> Any:
+    client = account.client("s3")
+    client.create_bucket(Bucket="team-rules")
+    return client
 
 
 def test_s3_prefix_gives_its_rules_and_hash_lists_and_notices_changes(s3: Any) -> None:
@@ -50,3 +58,40 @@ def test_s3_object_over_the_cap_and_missing_bucket_fail_naming_the_source(s3: An
               http=HttpClient(max_bytes=10))  # fmt: skip
     with pytest.raises(FeedError, match="cannot list: NoSuchBucket"):
         fetch(FeedSource.parse("s3://no-such-bucket/x"), store=S3ObjectStore(s3))
+
+
+def test_publish_uploads_the_artifact_with_its_digest_and_version(
+    account: AccountSession, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    creds = account.session.get_credentials()
+    for name, value in (("AWS_ACCESS_KEY_ID", creds.access_key), ("AWS_SECRET_ACCESS_KEY", creds.secret_key),
+                        ("AWS_SESSION_TOKEN", creds.token), ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    s3.create_bucket(Bucket="rules")
+    s3.put_bucket_versioning(Bucket="rules", VersioningConfiguration={"Status": "Enabled"})
+    ruleset = load_ruleset()
+    artifact = tmp_path / "ruleset.zip"
+    write_artifact(ruleset, artifact)
+    args = [
+        "rules",
+        "publish",
+        str(artifact),
+        "--to",
+        "s3://rules/scanner/",
+        "--endpoint-url",
+        account.endpoint_url,
+    ]
+    assert main(args) == 0
+    assert f"published ruleset {ruleset.version} to s3://rules/scanner/ruleset.zip" in capsys.readouterr().out
+    head = s3.head_object(Bucket="rules", Key="scanner/ruleset.zip")
+    assert head["Metadata"] == {
+        "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
+        "ruleset-version": ruleset.version,
+    }
+    assert head["VersionId"]
+
+    artifact.write_bytes(artifact.read_bytes()[:-10])  # a truncated artifact is never published
+    assert main(args) == 2
+    assert "unreadable ruleset artifact" in capsys.readouterr().err
+    assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 1

@@ -241,7 +241,7 @@ def test_artifact_carries_a_manifest_with_both_compiled_rule_sets(artifact: tupl
         manifest = json.loads(archive.read("manifest.json"))
         names = set(archive.namelist())
     assert manifest["format"] == "bucketguard-ruleset"
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["ruleset_version"] == original.version
     assert manifest["auto_backend"] == "yara-x"
     assert set(manifest["compiled"]) == {"yara", "yara-x"}
@@ -326,3 +326,47 @@ def test_artifact_version_equals_the_hash_of_its_sources(artifact: tuple[Ruleset
     copy = path.with_name("copy.zip")
     shutil.copy(path, copy)
     assert load_artifact(copy).version == original.version
+
+
+def test_a_format_1_artifact_is_still_read(artifact: tuple[Ruleset, Path]) -> None:
+    original, path = artifact
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    for key in ("hash_lists", "hash_count", "feeds", "dropped"):
+        del manifest[key]
+    manifest["format_version"] = 1
+    _rewrite(path, {"manifest.json": json.dumps(manifest).encode()})
+    assert load_artifact(path).version == original.version
+
+
+def test_a_tampered_hash_list_is_refused(tmp_path: Path) -> None:
+    from bucketguard.scanning.hashes import HashList
+
+    ruleset = load_ruleset()
+    listed = HashList.from_hashes(["a" * 64], label="feed")
+    with_hashes = Ruleset(
+        ruleset_version(ruleset.sources, [("feed", listed)]), ruleset.sources, (("feed", listed),)
+    )
+    path = tmp_path / "ruleset.zip"
+    write_artifact(with_hashes, path)
+    assert load_artifact(path).hash_count == 1
+    _rewrite(path, {"hashes/000.txt": b"b" * 64 + b" feed\n"})
+    with pytest.raises(RulesetError, match="hash list feed was changed"):
+        load_artifact(path)
+
+
+def test_a_cold_start_loads_compiled_rules_without_compiling(
+    artifact: tuple[Ruleset, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = artifact
+
+    def no_compiling(*_: object) -> None:
+        raise AssertionError("compiled from sources")
+
+    monkeypatch.setattr("bucketguard.scanning.ruleset.compile_yara_x", no_compiling)
+    monkeypatch.setattr("bucketguard.scanning.ruleset.compile_yara", no_compiling)
+    loaded = load_artifact(path)
+    for backend in ("yara-x", "yara"):
+        assert [m.rule for m in loaded.matcher(backend).match_bytes(b"marshmallow-42", name="a")] == [
+            "Camp_Secret_Word"
+        ]
