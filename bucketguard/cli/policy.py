@@ -45,10 +45,20 @@ def register(subparsers: Any) -> None:
     check.add_argument(
         "--pack", type=Path, metavar="DIR", help="policy pack directory (default: policy_pack/)"
     )
-    check.add_argument(
+    when = check.add_mutually_exclusive_group()
+    when.add_argument(
         "--preview",
+        dest="preview",
         action="store_true",
-        help="leave computed outputs (ids, ARNs) unknown, as `pulumi preview` does for new resources",
+        default=True,
+        help="(default) what `pulumi preview --policy-pack` sees: outputs the provider computes for new "
+        "resources (ids, ARNs) are unknown",
+    )
+    when.add_argument(
+        "--up",
+        dest="preview",
+        action="store_false",
+        help="every value known, as after `pulumi up`",
     )
     check.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     check.set_defaults(run=run_check)

@@ -4,6 +4,7 @@ turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class CheckResult:
     violations: list[Violation]
     exemptions: list[dict[str, str]]
     remediations: list[dict[str, Any]]
+    undecided: list[dict[str, str]]
     program_seconds: float
     analysis_seconds: float
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -89,6 +91,7 @@ class CheckResult:
             "advisory": sum(1 for v in self.violations if v.enforcement == "advisory"),
             "by_severity": by_severity,
             "exempted": len(self.exemptions),
+            "undecided": len(self.undecided),
             "remediated": len(self.remediations),
             "program_seconds": round(self.program_seconds, 3),
             "analysis_seconds": round(self.analysis_seconds, 3),
@@ -132,8 +135,23 @@ def _violation(diagnostic: Diagnostic, analysis: AnalysisResult) -> Violation:
     )
 
 
-def collect(analysis: AnalysisResult) -> tuple[list[Violation], list[dict[str, str]], list[dict[str, Any]]]:
-    violations = [_violation(d, analysis) for d in analysis.diagnostics]
+# How the SDK reports a policy that read a value unknown at preview (advisory, whatever the policy's level).
+_UNDECIDED = re.compile(r"^can't run policy '[^']+' from policy pack '[^']+' during preview: ")
+
+
+def collect(
+    analysis: AnalysisResult,
+) -> tuple[list[Violation], list[dict[str, str]], list[dict[str, Any]], list[dict[str, str]]]:
+    """(violations, exemptions, remediations, undecided): a policy that cannot decide yet at preview is
+    not a violation; it is listed apart with what it needs."""
+    undecided = []
+    violations = []
+    for diagnostic in analysis.diagnostics:
+        match = _UNDECIDED.match(diagnostic.message)
+        if match:
+            undecided.append({"rule_id": diagnostic.policy, "detail": diagnostic.message[match.end() :]})
+        else:
+            violations.append(_violation(diagnostic, analysis))
     order = {"mandatory": 0, "advisory": 1}
     violations.sort(key=lambda v: (order.get(v.enforcement, 2), v.rule_id, v.urn, v.message))
     exemptions = [
@@ -151,7 +169,7 @@ def collect(analysis: AnalysisResult) -> tuple[list[Violation], list[dict[str, s
         }
         for r in analysis.remediations
     ]
-    return violations, exemptions, remediations
+    return violations, exemptions, remediations, undecided
 
 
 def resolve_stack(
@@ -186,7 +204,7 @@ def run_check(
     config_file: Path | None = None,
     policy_config_file: Path | None = None,
     pack_dir: Path = DEFAULT_PACK_DIR,
-    preview: bool = False,
+    preview: bool = True,
 ) -> CheckResult:
     project = PulumiProject.load(program_dir)
     stack_name, config, secrets = resolve_stack(project, stack, config_file)
@@ -196,7 +214,7 @@ def run_check(
     recorded_at = time.perf_counter()
     analysis = analyze_recorded(recorded, pack_dir=pack_dir, policy_config=policy_config)
     finished = time.perf_counter()
-    violations, exemptions, remediations = collect(analysis)
+    violations, exemptions, remediations, undecided = collect(analysis)
     return CheckResult(
         program=project.directory,
         stack=stack_name,
@@ -206,6 +224,7 @@ def run_check(
         violations=violations,
         exemptions=exemptions,
         remediations=remediations,
+        undecided=undecided,
         program_seconds=recorded_at - started,
         analysis_seconds=finished - recorded_at,
         rules={
@@ -228,6 +247,7 @@ def render_json(result: CheckResult) -> str:
             "violations": [v.to_dict() for v in result.violations],
             "exemptions": result.exemptions,
             "remediations": result.remediations,
+            "undecided": result.undecided,
             "summary": result.summary(),
         },
         indent=2,
@@ -250,6 +270,8 @@ def render_table(result: CheckResult) -> str:
             )
     for exemption in result.exemptions:
         lines.append(f"exempted  {exemption['rule_id']}: {exemption['detail']}")
+    for pending in result.undecided:
+        lines.append(f"undecided {pending['rule_id']}: {pending['detail']}")
     for remediation in result.remediations:
         _type, name = parse_urn(remediation["urn"])
         if remediation["diagnostic"]:
@@ -260,7 +282,8 @@ def render_table(result: CheckResult) -> str:
     lines.append(
         f"{s['resources']} resources checked by {s['pack']} "
         f"({result.stack}{', preview' if result.preview else ''}): "
-        f"{s['mandatory']} mandatory, {s['advisory']} advisory violations, {s['exempted']} exempted"
+        f"{s['mandatory']} mandatory, {s['advisory']} advisory violations, {s['exempted']} exempted, "
+        f"{s['undecided']} undecided until apply"
     )
     return "\n".join(lines)
 

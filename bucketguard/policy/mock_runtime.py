@@ -22,6 +22,7 @@ import pulumi
 import pulumi.runtime
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -29,11 +30,22 @@ from bucketguard.policy.records import ROOT_STACK_TYPE, RecordedResource, Record
 
 MOCK_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
-# Inputs the provider's Check fills in by auto-naming when the program leaves them out (known at preview).
+# Inputs pulumi-aws's Check fills in by auto-naming (`<name>-<7 hex>`) when the program leaves them out: they
+# are in the checked inputs, so KNOWN at preview. Everything else the provider computes (id, arn, url) is not.
 _AUTONAMED_PROPERTY = {
     "aws:s3/bucket:Bucket": "bucket",
     "aws:s3/bucketV2:BucketV2": "bucket",
+    "aws:lambda/function:Function": "name",
+    "aws:iam/role:Role": "name",
+    "aws:iam/policy:Policy": "name",
+    "aws:iam/user:User": "name",
+    "aws:iam/group:Group": "name",
+    "aws:sqs/queue:Queue": "name",
+    "aws:sns/topic:Topic": "name",
+    "aws:ec2/securityGroup:SecurityGroup": "name",
+    "aws:cloudtrail/trail:Trail": "name",
 }
+_BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 EXIT_PROGRAM_FAILED = 3
 
 
@@ -46,8 +58,9 @@ def _service(type_token: str) -> str:
 
 
 class RecordingMocks(Mocks):
-    """Outputs = inputs plus what the provider computes (id, arn, auto-name). Under preview the computed
-    ones are left out, so the SDK marks them unknown exactly as the engine would."""
+    """Outputs = inputs plus what the provider computes (id, arn, url, auto-name). Under preview the
+    computed ones are UNKNOWN, as the engine reports them for a resource not yet created; inputs and
+    auto-names (filled in by the provider's Check) stay known."""
 
     def __init__(self, *, preview: bool, region: str) -> None:
         self.preview = preview
@@ -60,12 +73,12 @@ class RecordingMocks(Mocks):
         autonamed = _AUTONAMED_PROPERTY.get(args.typ)
         if autonamed and not outputs.get(autonamed):
             outputs[autonamed] = _autoname(urn, args.name)
-        if self.preview:
-            return "", outputs
-        physical = str(outputs.get(autonamed, "")) if autonamed else ""
+        known = set(outputs)
+        physical = str(outputs.get("bucket", "")) if args.typ in _BUCKET_TYPES else ""
         name = str(outputs.get("name") or _autoname(urn, args.name))
         resource_id = physical or args.resource_id or name
-        outputs.setdefault("name", name)
+        if "name" in known or args.typ not in _AUTONAMED_PROPERTY or autonamed == "name":
+            outputs.setdefault("name", name)
         outputs.setdefault("arn", self._arn(args.typ, resource_id, name))
         if args.typ == "aws:sqs/queue:Queue":
             resource_id = f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT_ID}/{name}"
@@ -73,12 +86,14 @@ class RecordingMocks(Mocks):
         elif args.typ == "aws:sns/topic:Topic":
             resource_id = outputs["arn"]
         outputs.setdefault("id", resource_id)
+        if self.preview:
+            return "", {k: v if k in known else UNKNOWN for k, v in outputs.items()}
         return resource_id, outputs
 
     def _arn(self, type_token: str, physical: str, name: str) -> str:
         service = _service(type_token)
         kind = type_token.rsplit(":", 1)[-1]
-        if type_token in _AUTONAMED_PROPERTY:
+        if type_token in _BUCKET_TYPES:
             return f"arn:aws:s3:::{physical}"
         if service == "iam":
             return f"arn:aws:iam::{MOCK_ACCOUNT_ID}:{kind.lower()}/{name}"

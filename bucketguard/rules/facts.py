@@ -193,6 +193,10 @@ class ResourceFacts:
     region: str | None = None
     ref: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Fields whose value is not known yet (a Pulumi preview, before the resources they are computed from
+    # exist), each with what it is and where it comes from; ``"*"`` = every field but the identity above.
+    # A rule that reads one of them cannot decide for this resource (``Rule.evaluate_known``).
+    unknown: Mapping[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------- S3

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Generic, TypeVar
 
 from bucketguard.rules.facts import ResourceFacts, StackFacts
@@ -32,6 +32,7 @@ __all__ = [
     "Rule",
     "RulesConfig",
     "Severity",
+    "Undecided",
     "Violation",
     "all_rules",
     "evaluate_stack",
@@ -155,23 +156,39 @@ class Rule(Generic[F]):
             not self.stack_level and getattr(facts, "kind", None) != self.facts_kind
         ):
             raise TypeError(f"rule {self.rule_id} judges {self.facts_kind}, got {type(facts).__name__}")
-        findings = []
-        for item in self.check(facts, config or RulesConfig()):
-            if isinstance(item, Violation):
-                rtype, rname, rref, message = (
-                    item.resource_type,
-                    item.resource_name,
-                    item.resource_ref,
-                    item.message,
-                )
-            elif isinstance(facts, ResourceFacts):
-                rtype, rname, rref, message = facts.kind, facts.name, facts.ref, item
-            else:
-                rtype, rname, rref, message = "stack", "", None, item
-            findings.append(
-                Finding(self.rule_id, self.severity, self.title, rtype, rname, rref, message, self.references)
-            )
-        return findings
+        findings: list[Violation | str] = []
+        try:
+            findings.extend(self.check(facts, config or RulesConfig()))
+        except _UnknownFact as unknown:
+            unknown.findings = findings
+            raise
+        return [_finding(self, facts, item) for item in findings]
+
+    def evaluate_known(
+        self, facts: F, config: RulesConfig | None = None
+    ) -> tuple[list[Finding], list[Undecided]]:
+        """Like `evaluate`, over facts where some values are not known yet. A resource is decided when its
+        check finishes without reading an unknown field, or reports a problem before it reads one (the
+        problem holds whatever the unknown value turns out to be); otherwise it is undecided."""
+        if isinstance(facts, ResourceFacts):
+            if not facts.unknown:
+                return self.evaluate(facts, config), []
+            guarded: Any = _guarded(facts)
+            try:
+                return self.evaluate(guarded, config), []
+            except _UnknownFact as unknown:
+                if unknown.findings:
+                    return [_finding(self, facts, item) for item in unknown.findings], []
+                return [], [Undecided(facts.name, facts.ref, unknown.description)]
+        undecided: list[Undecided] = []
+        stack: Any = _guarded_stack(facts) if isinstance(facts, StackFacts) else facts
+        while True:
+            try:
+                return self.evaluate(stack, config), undecided
+            except _UnknownFact as unknown:
+                # Judge the rest of the stack without the resource this rule cannot decide yet.
+                undecided.append(Undecided(unknown.facts.name, unknown.facts.ref, unknown.description))
+                stack = _without(stack, unknown.facts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +207,85 @@ class Rule(Generic[F]):
             "frameworks": list(self.frameworks),
             "notes": self.notes,
         }
+
+
+def _finding(rule: Rule[Any], facts: Any, item: Violation | str) -> Finding:
+    if isinstance(item, Violation):
+        rtype, rname, rref, message = item.resource_type, item.resource_name, item.resource_ref, item.message
+    elif isinstance(facts, ResourceFacts):
+        rtype, rname, rref, message = facts.kind, facts.name, facts.ref, item
+    else:
+        rtype, rname, rref, message = "stack", "", None, item
+    return Finding(rule.rule_id, rule.severity, rule.title, rtype, rname, rref, message, rule.references)
+
+
+# ------------------------------------------------------------------------------ values not known yet
+@dataclass(frozen=True)
+class Undecided:
+    """A resource a rule cannot judge yet: `missing` says which value is unknown and where it comes from."""
+
+    resource_name: str
+    resource_ref: str | None
+    missing: str
+
+
+class _UnknownFact(Exception):
+    """A check read a field of `facts` whose value is not known yet."""
+
+    def __init__(self, facts: ResourceFacts, field_name: str) -> None:
+        super().__init__(field_name)
+        self.facts = facts
+        self.description = facts.unknown.get(field_name) or facts.unknown.get("*", field_name)
+        self.findings: list[Violation | str] = []
+
+
+_IDENTITY = frozenset(f.name for f in fields(ResourceFacts))
+_GUARDED_TYPES: dict[tuple[type[Any], frozenset[str]], type[Any]] = {}
+
+
+def _unknown_field(name: str) -> property:
+    def read(self: ResourceFacts) -> Any:
+        raise _UnknownFact(self, name)
+
+    return property(read)
+
+
+def _guarded(facts: ResourceFacts) -> ResourceFacts:
+    """The same facts, but reading an unknown field raises `_UnknownFact` (identity fields stay readable)."""
+    names = frozenset(
+        {f.name for f in fields(facts) if f.name not in _IDENTITY}
+        if "*" in facts.unknown
+        else set(facts.unknown) - _IDENTITY
+    )
+    cls = type(facts)
+    key = (cls, names)
+    if key not in _GUARDED_TYPES:
+        _GUARDED_TYPES[key] = type(cls.__name__, (cls,), {n: _unknown_field(n) for n in names})
+    guarded: ResourceFacts = object.__new__(_GUARDED_TYPES[key])
+    guarded.__dict__.update(facts.__dict__)
+    return guarded
+
+
+def _stack_groups(stack: StackFacts) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    for f in fields(stack):
+        value = getattr(stack, f.name)
+        if isinstance(value, tuple):
+            yield f.name, value
+
+
+def _guarded_stack(stack: StackFacts) -> StackFacts:
+    groups: dict[str, Any] = {
+        name: tuple(_guarded(item) if item.unknown else item for item in group)
+        for name, group in _stack_groups(stack)
+    }
+    return replace(stack, **groups)
+
+
+def _without(stack: StackFacts, facts: ResourceFacts) -> StackFacts:
+    groups: dict[str, Any] = {
+        name: tuple(item for item in group if item is not facts) for name, group in _stack_groups(stack)
+    }
+    return replace(stack, **groups)
 
 
 _REGISTRY: dict[str, Rule[Any]] = {}

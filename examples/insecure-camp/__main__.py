@@ -24,11 +24,13 @@ aws.s3.BucketPublicAccessBlock(
 aws.s3.BucketAcl("teaching-material-acl", bucket=teaching.id, acl="public-read")
 
 # 2. The seed incident: a bucket policy letting anyone PutObject, so strangers rewrite the site's .js files.
+# (Built from the bucket's name, which is known at preview, so `pulumi preview` already judges it; a
+# document built from `teaching.arn` stays unknown until the bucket exists.)
 aws.s3.BucketPolicy(
     "teaching-material-policy",
     bucket=teaching.id,
-    policy=teaching.arn.apply(
-        lambda arn: json.dumps(
+    policy=teaching.bucket.apply(
+        lambda name: json.dumps(
             {
                 "Version": "2012-10-17",
                 "Statement": [
@@ -37,7 +39,7 @@ aws.s3.BucketPolicy(
                         "Effect": "Allow",
                         "Principal": "*",
                         "Action": ["s3:GetObject", "s3:PutObject"],
-                        "Resource": f"{arn}/*",
+                        "Resource": f"arn:aws:s3:::{name}/*",
                     }
                 ],
             }

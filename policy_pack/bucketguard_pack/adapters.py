@@ -1,11 +1,17 @@
 """Pulumi resources -> the catalogue's facts (`bucketguard.rules.facts`).
 
 Input: the resources of one stack as the engine hands them to a stack policy (outputs, provider inputs,
-parent, property dependencies). Property values are read through the SDK's unknown-checking proxy: a rule
-that needs a value unknown at preview raises `UnknownValueError`, which the SDK turns into its advisory
-"can't run policy ... during preview". The adapters never catch it to guess a value, with one exception
-that loses nothing: a JOIN (which bucket an ACL configures) is decided by the property's dependency when
-the engine knows it, so an unknown bucket name at preview still joins the right bucket.
+parent, dependencies, property dependencies). Property values are read through the SDK's unknown-checking
+proxy. At a preview, what the provider computes for a resource not created yet (id, arn, url) is unknown,
+so:
+
+* JOINS (which bucket a policy configures) follow what the engine knows: the property's dependencies (the
+  URNs the input was computed from), then the resource's dependencies, then its parent; values are compared
+  only when those name no candidate.
+* A setting whose value is unknown is recorded in the facts' `unknown` field (what it is, what it is
+  computed from): a rule that needs it cannot decide for that resource, every other rule still does.
+* An unknown identifier inside a known structure (the `Resource` of a policy statement, a permission's
+  `source_arn`) is a specific ARN or name once created, never a wildcard: it stands as `computed(...)`.
 
 Absent settings stay `None` in the facts: the rules judge them by what AWS does by default.
 Type tokens are pulumi-aws v7's, plus the older `...V2` tokens still accepted by v7.
@@ -16,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.deserialize import deserialize_properties
@@ -114,8 +120,10 @@ EC2_INSTANCE_TYPES = frozenset({"aws:ec2/instance:Instance"})
 EC2_SUBNET_TYPES = frozenset({"aws:ec2/subnet:Subnet"})
 TRAIL_TYPES = frozenset({"aws:cloudtrail/trail:Trail"})
 
+PAB_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
 STORAGE_STACK_SUFFIX = ":StorageStack"  # bucketguard:<area>:StorageStack components hold the listener
-_NOT_CLOUD = ("pulumi:",)  # the root stack and providers are not cloud resources
+_NOT_CLOUD = ("pulumi:",)
+T = TypeVar("T")  # the root stack and providers are not cloud resources
 
 
 # --------------------------------------------------------------------------------------------- resources
@@ -130,6 +138,7 @@ class Resource:
     provider_props: Mapping[str, Any] | None = None
     parent: str | None = None
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    dependencies: Sequence[str] = ()
     custom: bool = True
 
 
@@ -144,6 +153,7 @@ def from_policy_resources(resources: Iterable[PolicyResource]) -> list[Resource]
             provider_props=r.provider.props if r.provider is not None else None,
             parent=r.parent.urn if r.parent is not None else (r.opts.parent or None),
             property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+            dependencies=[d.urn for d in r.dependencies],
         )
         for r in resources
     ]
@@ -158,6 +168,7 @@ def from_wire(
     provider_properties: Mapping[str, Any] | None = None,
     parent: str | None = None,
     property_dependencies: Mapping[str, Sequence[str]] | None = None,
+    dependencies: Sequence[str] = (),
 ) -> Resource:
     """A resource from the engine's wire form (JSON of the gRPC Struct), through the SDK's own
     deserialiser and unknown-checking proxy so secrets and unknowns behave as under the engine."""
@@ -172,6 +183,7 @@ def from_wire(
         provider_props=provider,
         parent=parent or None,
         property_dependencies=dict(property_dependencies or {}),
+        dependencies=list(dependencies),
     )
 
 
@@ -214,19 +226,39 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def computed(what: str) -> str:
+    """Stands for an identifier known only once its resource exists: a specific value, not a wildcard."""
+    return f"computed({what})"
+
+
+# Statement keys whose unknown values are still identifiers (ARNs): the decision of a public-access rule
+# does not depend on which ARN it turns out to be.
+_IDENTIFIER_KEYS = frozenset({"Resource", "NotResource"})
+
+
 def _statements(document: Any) -> tuple[PolicyStatement, ...]:
     if isinstance(document, Mapping):
         document = json.loads(json.dumps(dict(_plain(document))))
     return parse_policy_document(document)
 
 
-def _plain(value: Any) -> Any:
-    """Proxy containers -> plain dicts/lists (reading every element, so unknowns raise)."""
+def _plain(value: Any, key: str = "") -> Any:
+    """Proxy containers -> plain dicts/lists, reading every element: an unknown raises, except under a
+    statement's Resource, where it stands as `computed(...)`."""
     if isinstance(value, Mapping):
-        return {k: _plain(value[k]) for k in value}
+        return {k: _plain_item(value, k, k) for k in value}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return [_plain(v) for v in value]
+        return [_plain_item(value, i, key) for i in range(len(value))]
     return value
+
+
+def _plain_item(container: Any, index: Any, key: str) -> Any:
+    try:
+        return _plain(container[index], key)
+    except UnknownValueError:
+        if key in _IDENTIFIER_KEYS:
+            return computed(key)
+        raise
 
 
 def region_of(resource: Resource) -> str | None:
@@ -245,11 +277,16 @@ def tags_of(resource: Resource) -> dict[str, str]:
     if isinstance(default_tags, str):
         default_tags = json.loads(default_tags)
     if isinstance(default_tags, Mapping):
-        tags.update({str(k): str(v) for k, v in _plain(_get(default_tags, "tags", {})).items()})
-    own = _get(resource.props, "tags")
-    if isinstance(own, Mapping):
-        tags.update({str(k): str(v) for k, v in _plain(own).items()})
+        tags.update(_known_strings(_get(default_tags, "tags", {})))
+    tags.update(_known_strings(_get(resource.props, "tags")))
     return tags
+
+
+def _known_strings(mapping: Any) -> dict[str, str]:
+    """A tag map's known entries (a tag computed from an unknown value matches no exemption yet)."""
+    if not isinstance(mapping, Mapping):
+        return {}
+    return {str(k): str(v) for k in mapping if (v := _known(mapping, k)) is not None}
 
 
 def _identity(resource: Resource) -> dict[str, Any]:
@@ -280,17 +317,25 @@ class StackIndex:
         candidates: Sequence[Resource],
         identities: Callable[[Resource], Iterable[Any]],
     ) -> Resource | None:
-        """The resource among `candidates` that `resource.<prop>` points at: by the engine's property
-        dependency when it names exactly one candidate, else by value (which may be unknown: raises)."""
+        """The resource among `candidates` that `resource.<prop>` points at: the one the property was
+        computed from when the engine names exactly one (known at preview too); else by value; a value
+        unknown at preview falls back to the resource's dependencies, then its parent."""
         candidate_urns = {c.urn: c for c in candidates}
-        depended = [
-            candidate_urns[u]
-            for u in dict.fromkeys(resource.property_dependencies.get(prop, ()))
-            if u in candidate_urns
-        ]
-        if len(depended) == 1:
-            return depended[0]
-        value = _get(resource.props, prop)
+
+        def only_candidate(urns: Iterable[str]) -> Resource | None:
+            depended = [candidate_urns[u] for u in dict.fromkeys(urns) if u in candidate_urns]
+            return depended[0] if len(depended) == 1 else None
+
+        found = only_candidate(resource.property_dependencies.get(prop, ()))
+        if found is not None:
+            return found
+        try:
+            value = _get(resource.props, prop)
+        except UnknownValueError:
+            found = only_candidate(resource.dependencies) or only_candidate([resource.parent or ""])
+            if found is not None:
+                return found
+            raise
         if value is None:
             return None
         value = str(value)
@@ -298,6 +343,17 @@ class StackIndex:
             if value in {str(i) for i in identities(candidate) if i}:
                 return candidate
         return None
+
+    def unknown(self, resource: Resource, error: UnknownValueError) -> str:
+        """What is unknown and what it is computed from, for a rule that cannot decide at preview."""
+        path = ".".join(str(p) for p in error.props)
+        origins = [
+            self.by_urn[u].name
+            for u in resource.property_dependencies.get(str(error.props[0]) if error.props else "", ())
+            if u in self.by_urn
+        ]
+        source = ", ".join(origins) or "the provider"
+        return f"the {path} of {resource.name} ({resource.type}), computed from {source} once created"
 
     def ancestors(self, resource: Resource) -> Iterable[Resource]:
         seen: set[str] = set()
@@ -307,6 +363,32 @@ class StackIndex:
             current = self.by_urn[parent]
             yield current
             parent = current.parent
+
+
+def _each(
+    index: StackIndex, types: Iterable[str], facts_type: Callable[..., T], build: Callable[[Resource], T]
+) -> tuple[T, ...]:
+    """`build` each resource of `types`; one whose inputs are unknown at preview keeps only its identity,
+    marked unknown, so rules decide for every other resource."""
+    result = []
+    for resource in index.of_types(types):
+        try:
+            result.append(build(resource))
+        except UnknownValueError as error:
+            result.append(facts_type(**_identity(resource), unknown={"*": index.unknown(resource, error)}))
+    return tuple(result)
+
+
+def _identifier(index: StackIndex, resource: Resource, prop: str) -> str:
+    """An input naming another resource (a function, a source ARN or account). Unknown at preview, it is
+    still one specific value: the resource it is computed from, when the engine names exactly one."""
+    try:
+        return str(_get(resource.props, prop, ""))
+    except UnknownValueError:
+        origins = [
+            index.by_urn[u].name for u in resource.property_dependencies.get(prop, ()) if u in index.by_urn
+        ]
+        return computed(", ".join(origins) or prop)
 
 
 def _bucket_identities(bucket: Resource) -> tuple[Any, ...]:
@@ -439,52 +521,99 @@ def _notification_targets(index: StackIndex, notification: Resource) -> list[Not
     return targets
 
 
+def _acl(sub: Resource, s: dict[str, Any]) -> None:
+    if _get(sub.props, "acl"):
+        s["canned_acl"] = str(_get(sub.props, "acl"))
+    acp = _get(sub.props, "accessControlPolicy")
+    if acp:
+        s["acl_grants"] = (*s.get("acl_grants", ()), *_grants_from_acp(acp))
+
+
+def _bucket_policy(sub: Resource, s: dict[str, Any]) -> None:
+    s["policy"] = (*s.get("policy", ()), *_statements(_get(sub.props, "policy")))
+
+
+def _public_access_block(sub: Resource, s: dict[str, Any]) -> None:
+    s["public_access_block"] = PublicAccessBlock(*(bool(_bool(_get(sub.props, flag))) for flag in PAB_FLAGS))
+
+
+def _ownership(sub: Resource, s: dict[str, Any]) -> None:
+    ownership = _get(_get(sub.props, "rule", {}), "objectOwnership")
+    s["object_ownership"] = str(ownership) if ownership else None
+
+
+def _encryption(sub: Resource, s: dict[str, Any]) -> None:
+    rules = list(_get(sub.props, "rules", ()) or ())
+    default = _get(rules[0], "applyServerSideEncryptionByDefault", {}) if rules else {}
+    try:
+        key_id = _get(default, "kmsMasterKeyId")
+    except UnknownValueError:
+        key_id = computed("kmsMasterKeyId")  # one specific key, created with the stack
+    s["encryption"] = Encryption(
+        _get(default, "sseAlgorithm"),
+        key_id,
+        _bool(_get(rules[0], "bucketKeyEnabled")) if rules else None,
+    )
+
+
+def _versioning(sub: Resource, s: dict[str, Any]) -> None:
+    configuration = _get(sub.props, "versioningConfiguration", {})
+    status = _get(configuration, "status")
+    s["versioning"] = "Enabled" if status == "Enabled" else ("Suspended" if status else None)
+    if _get(configuration, "mfaDelete") is not None:
+        s["mfa_delete"] = _bool(_get(configuration, "mfaDelete"))
+
+
+def _website(sub: Resource, s: dict[str, Any]) -> None:
+    s["website"] = True
+
+
+def _object_lock(sub: Resource, s: dict[str, Any]) -> None:
+    s["object_lock_enabled"] = _get(sub.props, "objectLockEnabled", "Enabled") == "Enabled"
+
+
+# Separate resources joined onto their bucket: (types, the BucketFacts fields they set, how).
+BucketSetting = Callable[[Resource, dict[str, Any]], None]
+_JOINED_SETTINGS: tuple[tuple[frozenset[str], tuple[str, ...], BucketSetting], ...] = (
+    (BUCKET_ACL_TYPES, ("canned_acl", "acl_grants"), _acl),
+    (BUCKET_POLICY_TYPES, ("policy",), _bucket_policy),
+    (BUCKET_PAB_TYPES, ("public_access_block",), _public_access_block),
+    (BUCKET_OWNERSHIP_TYPES, ("object_ownership",), _ownership),
+    (BUCKET_SSE_TYPES, ("encryption",), _encryption),
+    (BUCKET_VERSIONING_TYPES, ("versioning", "mfa_delete"), _versioning),
+    (BUCKET_WEBSITE_TYPES, ("website",), _website),
+    (BUCKET_OBJECT_LOCK_TYPES, ("object_lock_enabled",), _object_lock),
+)
+
+
 def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
     buckets = index.of_types(BUCKET_TYPES)
     if not buckets:
         return ()
-    settings: dict[str, dict[str, Any]] = {b.urn: _inline_bucket_settings(b) for b in buckets}
+    settings: dict[str, dict[str, Any]] = {}
+    unknown: dict[str, dict[str, str]] = {b.urn: {} for b in buckets}
+    for b in buckets:
+        try:
+            settings[b.urn] = _inline_bucket_settings(b)
+        except UnknownValueError as error:
+            settings[b.urn] = {}
+            unknown[b.urn]["*"] = index.unknown(b, error)
     receives_logs: set[str] = set()
 
-    def joined(types: frozenset[str]) -> Iterable[tuple[Resource, dict[str, Any]]]:
+    def join(types: frozenset[str], names: tuple[str, ...], apply: BucketSetting) -> None:
         for sub in index.of_types(types):
             bucket = index.target(sub, "bucket", buckets, _bucket_identities)
-            if bucket is not None:
-                yield sub, settings[bucket.urn]
+            if bucket is None:
+                continue
+            try:
+                apply(sub, settings[bucket.urn])
+            except UnknownValueError as error:
+                unknown[bucket.urn].update(dict.fromkeys(names, index.unknown(sub, error)))
 
-    for sub, s in joined(BUCKET_ACL_TYPES):
-        if _get(sub.props, "acl"):
-            s["canned_acl"] = str(_get(sub.props, "acl"))
-        acp = _get(sub.props, "accessControlPolicy")
-        if acp:
-            s["acl_grants"] = (*s.get("acl_grants", ()), *_grants_from_acp(acp))
-    for sub, s in joined(BUCKET_POLICY_TYPES):
-        s["policy"] = (*s.get("policy", ()), *_statements(_get(sub.props, "policy")))
-    for sub, s in joined(BUCKET_PAB_TYPES):
-        s["public_access_block"] = PublicAccessBlock(
-            bool(_bool(_get(sub.props, "blockPublicAcls"))),
-            bool(_bool(_get(sub.props, "ignorePublicAcls"))),
-            bool(_bool(_get(sub.props, "blockPublicPolicy"))),
-            bool(_bool(_get(sub.props, "restrictPublicBuckets"))),
-        )
-    for sub, s in joined(BUCKET_OWNERSHIP_TYPES):
-        ownership = _get(_get(sub.props, "rule", {}), "objectOwnership")
-        s["object_ownership"] = str(ownership) if ownership else None
-    for sub, s in joined(BUCKET_SSE_TYPES):
-        rules = list(_get(sub.props, "rules", ()) or ())
-        default = _get(rules[0], "applyServerSideEncryptionByDefault", {}) if rules else {}
-        s["encryption"] = Encryption(
-            _get(default, "sseAlgorithm"),
-            _get(default, "kmsMasterKeyId"),
-            _bool(_get(rules[0], "bucketKeyEnabled")) if rules else None,
-        )
-    for sub, s in joined(BUCKET_VERSIONING_TYPES):
-        configuration = _get(sub.props, "versioningConfiguration", {})
-        status = _get(configuration, "status")
-        s["versioning"] = "Enabled" if status == "Enabled" else ("Suspended" if status else None)
-        if _get(configuration, "mfaDelete") is not None:
-            s["mfa_delete"] = _bool(_get(configuration, "mfaDelete"))
-    for sub, s in joined(BUCKET_LOGGING_TYPES):
+    for types, names, apply in _JOINED_SETTINGS:
+        join(types, names, apply)
+
+    def logging(sub: Resource, s: dict[str, Any]) -> None:
         target = index.target(sub, "targetBucket", buckets, _bucket_identities)
         if target is not None:
             receives_logs.add(target.urn)
@@ -492,12 +621,12 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
         else:
             target_name = _get(sub.props, "targetBucket")
         s["logging"] = Logging(str(target_name), str(_get(sub.props, "targetPrefix", "")))
-    for _sub, s in joined(BUCKET_WEBSITE_TYPES):
-        s["website"] = True
-    for sub, s in joined(BUCKET_NOTIFICATION_TYPES):
+
+    def notifications(sub: Resource, s: dict[str, Any]) -> None:
         s["notifications"] = (*s.get("notifications", ()), *_notification_targets(index, sub))
-    for sub, s in joined(BUCKET_OBJECT_LOCK_TYPES):
-        s["object_lock_enabled"] = _get(sub.props, "objectLockEnabled", "Enabled") == "Enabled"
+
+    join(BUCKET_LOGGING_TYPES, ("logging",), logging)
+    join(BUCKET_NOTIFICATION_TYPES, ("notifications",), notifications)
     # Inline logging on a bucket names its target by value.
     for bucket in buckets:
         inline_logging = settings[bucket.urn].get("logging")
@@ -511,6 +640,7 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
             # The physical name is informative only; unknown (a prefix-named bucket at preview) -> None.
             bucket_name=_known(b.props, "bucket"),
             receives_access_logs=b.urn in receives_logs,
+            unknown=unknown[b.urn],
             **settings[b.urn],
         )
         for b in buckets
@@ -522,39 +652,38 @@ def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
     if not blocks:
         return None
     props = blocks[-1].props
-    return PublicAccessBlock(
-        bool(_bool(_get(props, "blockPublicAcls"))),
-        bool(_bool(_get(props, "ignorePublicAcls"))),
-        bool(_bool(_get(props, "blockPublicPolicy"))),
-        bool(_bool(_get(props, "restrictPublicBuckets"))),
-    )
+    return PublicAccessBlock(*(bool(_bool(_get(props, flag))) for flag in PAB_FLAGS))
 
 
 # ---------------------------------------------------------------------------------------------- Lambda
 def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, ...]:
-    return tuple(
-        LambdaPermissionFacts(
+    return _each(
+        index,
+        LAMBDA_PERMISSION_TYPES,
+        LambdaPermissionFacts,
+        lambda r: LambdaPermissionFacts(
             **_identity(r),
-            function_name=str(_get(r.props, "function", "")),
+            function_name=_identifier(index, r, "function"),
             action=str(_get(r.props, "action", "lambda:InvokeFunction")),
             principal=str(_get(r.props, "principal", "")),
-            source_arn=_get(r.props, "sourceArn"),
-            source_account=_get(r.props, "sourceAccount"),
-            principal_org_id=_get(r.props, "principalOrgId"),
+            source_arn=_identifier(index, r, "sourceArn") or None,
+            source_account=_identifier(index, r, "sourceAccount") or None,
+            principal_org_id=_identifier(index, r, "principalOrgId") or None,
             function_url_auth_type=_get(r.props, "functionUrlAuthType"),
-        )
-        for r in index.of_types(LAMBDA_PERMISSION_TYPES)
+        ),
     )
 
 
 def lambda_function_url_facts(index: StackIndex) -> tuple[LambdaFunctionUrlFacts, ...]:
-    return tuple(
-        LambdaFunctionUrlFacts(
+    return _each(
+        index,
+        LAMBDA_URL_TYPES,
+        LambdaFunctionUrlFacts,
+        lambda r: LambdaFunctionUrlFacts(
             **_identity(r),
             function_name=str(_get(r.props, "functionName", "")),
             authorization_type=str(_get(r.props, "authorizationType", "AWS_IAM")),
-        )
-        for r in index.of_types(LAMBDA_URL_TYPES)
+        ),
     )
 
 
@@ -587,7 +716,13 @@ def lambda_function_facts(index: StackIndex) -> tuple[LambdaFunctionFacts, ...]:
     result = []
     for function in index.of_types(LAMBDA_FUNCTION_TYPES):
         role = index.target(function, "role", roles, _arn_identities) if roles else None
-        statements, arns = _role_grants(index, role) if role is not None else ((), ())
+        unknown: dict[str, str] = {}
+        try:
+            statements, arns = _role_grants(index, role) if role is not None else ((), ())
+        except UnknownValueError as error:
+            statements, arns = (), ()
+            missing = f"the permissions of {role.name if role else 'its role'} ({error.message})"
+            unknown = dict.fromkeys(("role_statements", "role_managed_policy_arns"), missing)
         role_ref = _known(function.props, "role") or (role.name if role is not None else None)
         result.append(
             LambdaFunctionFacts(
@@ -595,102 +730,109 @@ def lambda_function_facts(index: StackIndex) -> tuple[LambdaFunctionFacts, ...]:
                 role=str(role_ref) if role_ref else None,
                 role_statements=statements,
                 role_managed_policy_arns=arns,
+                unknown=unknown,
             )
         )
     return tuple(result)
 
 
 # ------------------------------------------------------------------------------------------- SQS / SNS
-def _joined_policies(
+def _resource_policy(
     index: StackIndex, owners: list[Resource], policy_types: frozenset[str], prop: str, owner: Resource
-) -> tuple[PolicyStatement, ...]:
+) -> dict[str, Any]:
+    """`policy` (inline and separate policy resources) for a facts object, or its `unknown` entry: the
+    rules that do not read the policy still decide for this resource at preview."""
     statements: list[PolicyStatement] = []
-    for policy in index.of_types(policy_types):
-        if index.target(policy, prop, owners, _arn_identities) is owner:
-            statements.extend(_statements(_get(policy.props, "policy")))
-    return tuple(statements)
+    for source in (owner, *index.of_types(policy_types)):
+        if source is not owner and index.target(source, prop, owners, _arn_identities) is not owner:
+            continue
+        try:
+            statements.extend(_statements(_get(source.props, "policy")))
+        except UnknownValueError as error:
+            return {"policy": (), "unknown": {"policy": index.unknown(source, error)}}
+    return {"policy": tuple(statements)}
 
 
 def sqs_queue_facts(index: StackIndex) -> tuple[SqsQueueFacts, ...]:
     queues = index.of_types(SQS_QUEUE_TYPES)
-    return tuple(
-        SqsQueueFacts(
+    return _each(
+        index,
+        SQS_QUEUE_TYPES,
+        SqsQueueFacts,
+        lambda q: SqsQueueFacts(
             **_identity(q),
-            policy=(
-                *_statements(_get(q.props, "policy")),
-                *_joined_policies(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q),
-            ),
-            kms_master_key_id=_get(q.props, "kmsMasterKeyId"),
+            **_resource_policy(index, queues, SQS_QUEUE_POLICY_TYPES, "queueUrl", q),
+            kms_master_key_id=_identifier(index, q, "kmsMasterKeyId") or None,
             sqs_managed_sse_enabled=_bool(_get(q.props, "sqsManagedSseEnabled")),
-        )
-        for q in queues
+        ),
     )
 
 
 def sns_topic_facts(index: StackIndex) -> tuple[SnsTopicFacts, ...]:
     topics = index.of_types(SNS_TOPIC_TYPES)
-    return tuple(
-        SnsTopicFacts(
+    return _each(
+        index,
+        SNS_TOPIC_TYPES,
+        SnsTopicFacts,
+        lambda t: SnsTopicFacts(
             **_identity(t),
-            policy=(
-                *_statements(_get(t.props, "policy")),
-                *_joined_policies(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t),
-            ),
-            kms_master_key_id=_get(t.props, "kmsMasterKeyId"),
-        )
-        for t in topics
+            **_resource_policy(index, topics, SNS_TOPIC_POLICY_TYPES, "arn", t),
+            kms_master_key_id=_identifier(index, t, "kmsMasterKeyId") or None,
+        ),
     )
 
 
 # ------------------------------------------------------------------------------------------------- KMS
 def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
     keys = index.of_types(KMS_KEY_TYPES)
-    return tuple(
-        KmsKeyFacts(
+    return _each(
+        index,
+        KMS_KEY_TYPES,
+        KmsKeyFacts,
+        lambda k: KmsKeyFacts(
             **_identity(k),
             rotation_enabled=_bool(_get(k.props, "enableKeyRotation")),
             key_spec=_get(k.props, "customerMasterKeySpec"),
             key_usage=_get(k.props, "keyUsage"),
-            policy=(
-                *_statements(_get(k.props, "policy")),
-                *_joined_policies(index, keys, KMS_KEY_POLICY_TYPES, "keyId", k),
-            ),
-        )
-        for k in keys
+            **_resource_policy(index, keys, KMS_KEY_POLICY_TYPES, "keyId", k),
+        ),
     )
 
 
 # ------------------------------------------------------------------------------------------------- IAM
 def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
-    result = [
-        IamPolicyFacts(
-            **_identity(p),
-            statements=_statements(_get(p.props, "policy")),
+    result = list(
+        _each(
+            index,
+            IAM_MANAGED_POLICY_TYPES,
+            IamPolicyFacts,
+            lambda p: IamPolicyFacts(**_identity(p), statements=_statements(_get(p.props, "policy"))),
         )
-        for p in index.of_types(IAM_MANAGED_POLICY_TYPES)
-    ]
+    )
     for type_token, principal_prop in IAM_INLINE_POLICY_TYPES.items():
-        for p in index.of_types([type_token]):
-            result.append(
-                IamPolicyFacts(
+        result.extend(
+            _each(
+                index,
+                [type_token],
+                IamPolicyFacts,
+                lambda p, prop=principal_prop: IamPolicyFacts(
                     **_identity(p),
                     statements=_statements(_get(p.props, "policy")),
-                    attached_to=str(_known(p.props, principal_prop) or ""),
-                )
+                    attached_to=str(_known(p.props, prop) or ""),
+                ),
             )
+        )
     for role in index.of_types(IAM_ROLE_TYPES):
         for inline in _get(role.props, "inlinePolicies", ()) or ():
-            result.append(
-                IamPolicyFacts(
-                    name=f"{role.name}/{_get(inline, 'name', 'inline')}",
-                    type=role.type,
-                    region=region_of(role),
-                    ref=role.urn,
-                    tags=tags_of(role),
-                    statements=_statements(_get(inline, "policy")),
-                    attached_to=role.name,
-                )
-            )
+            identity = {
+                **_identity(role),
+                "name": f"{role.name}/{_known(inline, 'name') or 'inline'}",
+                "attached_to": role.name,
+            }
+            try:
+                result.append(IamPolicyFacts(**identity, statements=_statements(_get(inline, "policy"))))
+            except UnknownValueError as error:
+                result.append(IamPolicyFacts(**identity, unknown={"*": index.unknown(role, error)}))
     return tuple(result)
 
 
@@ -738,12 +880,14 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
 
 
 def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
-    return tuple(
-        IamRoleFacts(
+    return _each(
+        index,
+        IAM_ROLE_TYPES,
+        IamRoleFacts,
+        lambda r: IamRoleFacts(
             **_identity(r),
             trust_policy=_statements(_get(r.props, "assumeRolePolicy")),
-        )
-        for r in index.of_types(IAM_ROLE_TYPES)
+        ),
     )
 
 
@@ -834,14 +978,16 @@ def _s3_data_events(trail: Resource) -> frozenset[str]:
 
 
 def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
-    return tuple(
-        TrailFacts(
+    return _each(
+        index,
+        TRAIL_TYPES,
+        TrailFacts,
+        lambda t: TrailFacts(
             **_identity(t),
             is_multi_region=_bool(_get(t.props, "isMultiRegionTrail")),
             log_file_validation=_bool(_get(t.props, "enableLogFileValidation")),
             s3_data_events=_s3_data_events(t),
-        )
-        for t in index.of_types(TRAIL_TYPES)
+        ),
     )
 
 

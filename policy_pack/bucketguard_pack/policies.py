@@ -31,10 +31,11 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from bucketguard.policy import EXEMPTION_PREFIX
 from bucketguard.rules.facts import StackFacts
-from bucketguard.rules.model import REFERENCE_CATALOGUES, Finding, Rule, RulesConfig, all_rules
+from bucketguard.rules.model import REFERENCE_CATALOGUES, Finding, Rule, RulesConfig, Undecided, all_rules
 from bucketguard_pack import adapters
 
 PACK_NAME = "bucketguard"
@@ -133,7 +134,7 @@ def reference_tags(rule: Rule[Any]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ exemptions
 def _exemption_for(
-    finding: Finding, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
+    finding: Finding | Undecided, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
 ) -> Mapping[str, Any] | None:
     for exemption in exemptions:
         resource = exemption.get("resource")
@@ -153,11 +154,36 @@ def _tags_by_ref(facts: StackFacts) -> dict[str, Mapping[str, str]]:
     return {f.ref: f.tags for f in (*facts.typed_resources(), *facts.resources) if f.ref}
 
 
-def evaluate(rule: Rule[Any], facts: StackFacts, config: RulesConfig) -> list[Finding]:
+def evaluate(
+    rule: Rule[Any], facts: StackFacts, config: RulesConfig
+) -> tuple[list[Finding], list[Undecided]]:
+    """The rule's findings, and the resources it cannot judge until values unknown at preview are known."""
     if rule.stack_level:
-        return rule.evaluate(facts, config)
-    group = getattr(facts, adapters.KIND_TO_GROUP[rule.facts_kind])
-    return [finding for item in group for finding in rule.evaluate(item, config)]
+        return rule.evaluate_known(facts, config)
+    findings: list[Finding] = []
+    undecided: list[Undecided] = []
+    for item in getattr(facts, adapters.KIND_TO_GROUP[rule.facts_kind]):
+        decided, pending = rule.evaluate_known(item, config)
+        findings.extend(decided)
+        undecided.extend(pending)
+    return findings, undecided
+
+
+class UndecidedAtPreview(UnknownValueError):
+    """Raised after the decided violations are reported: the SDK turns it into its advisory "can't run
+    policy ... during preview: <message>" diagnostic; the message names each undecided resource and the
+    unknown value it needs."""
+
+    def __init__(self, undecided: list[Undecided], exempted: list[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.message = (
+            "undecided for "
+            + "; ".join(f"{u.resource_name}: needs {u.missing}" for u in undecided)
+            + ". Decided at `pulumi up`; to decide at preview, build the value from inputs known before "
+            "creation (a bucket's name rather than its arn or id)"
+        )
+        if exempted:
+            self.message += f" ({EXEMPTION_PREFIX}{'; '.join(exempted)})"
 
 
 def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
@@ -167,7 +193,7 @@ def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
         config = args.get_config()
         resources = adapters.from_policy_resources(args.resources)
         facts = adapters.stack_facts(resources, groups)
-        findings = evaluate(rule, facts, rules_config(rule, config))
+        findings, undecided = evaluate(rule, facts, rules_config(rule, config))
         exemptions = list(config.get("exemptions") or [])
         tags = _tags_by_ref(facts) if exemptions else {}
         exempted: list[str] = []
@@ -177,6 +203,11 @@ def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
                 exempted.append(f"{finding.resource_name} ({exemption['reason']})")
                 continue
             report_violation(finding.message, finding.resource_ref)
+        undecided = [
+            u for u in undecided if _exemption_for(u, tags.get(u.resource_ref or "", {}), exemptions) is None
+        ]
+        if undecided:
+            raise UndecidedAtPreview(undecided, exempted)
         if exempted:
             # Reported after the violations, which the SDK has already recorded: the exemption and its
             # reason reach the engine as this policy's not-applicable reason.
@@ -204,7 +235,7 @@ def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
 PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 OWNERSHIP_TYPES = adapters.BUCKET_OWNERSHIP_TYPES
 PAB_TYPES = adapters.BUCKET_PAB_TYPES | adapters.ACCOUNT_PAB_TYPES
-PAB_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
+PAB_FLAGS = adapters.PAB_FLAGS
 
 
 def _remediate_private_acl(args: ResourceValidationArgs) -> Mapping[str, Any] | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from bucketguard_pack import adapters
-from pulumi_policy.proxy import UnknownValueError
 
 from bucketguard.policy.program import PulumiProject, record
 from bucketguard.policy.records import RecordedStack
@@ -35,6 +33,7 @@ def resources(stack: RecordedStack) -> list[adapters.Resource]:
                 provider_properties=provider.inputs if provider else None,
                 parent=r.parent,
                 property_dependencies=r.property_dependencies,
+                dependencies=r.dependencies,
             )
         )
     return result
@@ -103,7 +102,7 @@ def test_v2_tokens_and_literal_bucket_names_join(program) -> None:  # type: igno
     )
 
 
-def test_preview_joins_by_dependency_and_leaves_unknown_policies_unknown(program) -> None:  # type: ignore[no-untyped-def]
+def test_preview_joins_by_dependency_and_marks_an_unknown_policy_undecided(program) -> None:  # type: ignore[no-untyped-def]
     directory = program("""
         b = aws.s3.Bucket("b")
         aws.s3.BucketAcl("acl", bucket=b.id, acl="public-read")
@@ -112,13 +111,87 @@ def test_preview_joins_by_dependency_and_leaves_unknown_policies_unknown(program
     stack = recorded(directory, preview=True)
     acl = next(r for r in stack.resources if r.name == "acl")
     assert acl.outputs["bucket"] == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # unknown at preview
-    # Without the policy, the ACL still joins its bucket through the property dependency.
-    without_policy = [r for r in resources(stack) if r.name != "pol"]
-    (bucket,) = adapters.stack_facts(without_policy, ["buckets"]).buckets
+    (bucket,) = adapters.stack_facts(resources(stack), ["buckets"]).buckets
+    # The ACL joins its bucket through the property dependency; the policy is unknown, and says why.
     assert bucket.canned_acl == "public-read"
-    # The policy document itself is unknown: reading it raises, for the SDK to report.
-    with pytest.raises(UnknownValueError):
-        adapters.stack_facts(resources(stack), ["buckets"])
+    assert bucket.unknown == {
+        "policy": "the policy of pol (aws:s3/bucketPolicy:BucketPolicy), computed from b once created"
+    }
+    # A rule that decides without the policy decides; one that needs it says what it needs.
+    read, undecided = get_rule("s3_bucket_public_read_prohibited").evaluate_known(bucket)
+    assert [f.message for f in read] == ["canned ACL 'public-read' grants READ to AllUsers"] and not undecided
+    write, undecided = get_rule("s3_bucket_public_write_prohibited").evaluate_known(bucket)
+    assert write == [] and [u.missing for u in undecided] == [bucket.unknown["policy"]]
+    versioning, undecided = get_rule("s3_bucket_versioning_enabled").evaluate_known(bucket)
+    assert len(versioning) == 1 and not undecided
+
+
+def test_preview_outputs_are_unknown_but_auto_names_are_known(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        b = aws.s3.Bucket("b")
+        fn_role = aws.iam.Role("r", assume_role_policy="{}")
+        q = aws.sqs.Queue("q")
+    """)
+    by_name = {r.name: r for r in recorded(directory, preview=True).resources}
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert by_name["b"].outputs["bucket"].startswith("b-") and by_name["b"].outputs["arn"] == unknown
+    assert by_name["r"].outputs["name"].startswith("r-") and by_name["r"].outputs["arn"] == unknown
+    assert by_name["q"].outputs["url"] == unknown and by_name["q"].outputs["id"] == unknown
+    up = {r.name: r for r in recorded(directory).resources}
+    assert up["b"].outputs["bucket"] == by_name["b"].outputs["bucket"]
+    assert up["b"].outputs["arn"] == f"arn:aws:s3:::{up['b'].outputs['bucket']}"
+
+
+def test_unknown_bucket_input_joins_by_parent_when_no_dependency_names_it(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        a = aws.s3.Bucket("a")
+        b = aws.s3.Bucket("b")
+        unknown_name = pulumi.Output.all(a.arn, b.arn).apply(lambda arns: arns[1].split(":")[-1])
+        aws.s3.BucketAcl("acl", bucket=unknown_name, acl="public-read-write",
+                         opts=pulumi.ResourceOptions(parent=b))
+    """)
+    stack = recorded(directory, preview=True)
+    acl = next(r for r in stack.resources if r.name == "acl")
+    assert len(acl.property_dependencies["bucket"]) == 2  # the dependency alone cannot tell
+    buckets = {f.name: f for f in adapters.stack_facts(resources(stack), ["buckets"]).buckets}
+    assert (buckets["a"].canned_acl, buckets["b"].canned_acl) == (None, "public-read-write")
+
+
+def test_unknown_resource_in_a_known_statement_still_decides() -> None:
+    # A document given as an object (a TypeScript program's PolicyDocument) with its Resource computed
+    # from the bucket's ARN: at preview only that leaf is unknown, and public write does not depend on it.
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    bucket_urn = "urn:pulumi:dev::t::aws:s3/bucket:Bucket::b"
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": unknown}
+    stack = [
+        adapters.from_wire(
+            type="aws:s3/bucket:Bucket", name="b", urn=bucket_urn, properties={"arn": unknown}
+        ),
+        adapters.from_wire(
+            type="aws:s3/bucketPolicy:BucketPolicy",
+            name="pol",
+            urn="urn:pulumi:dev::t::aws:s3/bucketPolicy:BucketPolicy::pol",
+            properties={"bucket": unknown, "policy": {"Version": "2012-10-17", "Statement": [statement]}},
+            property_dependencies={"bucket": [bucket_urn], "policy": [bucket_urn]},
+        ),
+    ]
+    (bucket,) = adapters.stack_facts(stack, ["buckets"]).buckets
+    assert bucket.unknown == {} and bucket.policy[0].resources == ("computed(Resource)",)
+    write, undecided = get_rule("s3_bucket_public_write_prohibited").evaluate_known(bucket)
+    assert len(write) == 1 and not undecided
+
+
+def test_permission_for_a_function_not_created_yet_still_decides(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        fn = aws.lambda_.Function("f", role="arn:aws:iam::123456789012:role/x", runtime="python3.12",
+                                  handler="index.handler", code=pulumi.StringAsset("x"))
+        aws.lambda_.Permission("p", action="lambda:InvokeFunction", function=fn.arn, principal="*")
+    """)
+    (permission,) = adapters.stack_facts(resources(recorded(directory, preview=True))).lambda_permissions
+    assert permission.function_name == "computed(f)"
+    public, undecided = get_rule("lambda_permission_public_access_prohibited").evaluate_known(permission)
+    assert [f.message for f in public] == ["anyone may call lambda:InvokeFunction on computed(f)"]
+    assert not undecided
 
 
 def test_region_from_provider_and_resource_override(program) -> None:  # type: ignore[no-untyped-def]

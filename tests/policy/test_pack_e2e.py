@@ -176,7 +176,7 @@ def test_remediation_rewrites_public_acl_at_remediate_level(program, tmp_path: P
     assert "s3_bucket_public_read_prohibited" not in {v["rule_id"] for v in report["violations"]}
 
 
-def test_unknown_value_at_preview_is_left_to_the_sdk(program) -> None:  # type: ignore[no-untyped-def]
+def test_undecided_at_preview_names_the_unknown_input_and_decides_the_rest(program) -> None:  # type: ignore[no-untyped-def]
     directory = program("""
         b = aws.s3.Bucket("site")
         aws.s3.BucketAcl("site-acl", bucket=b.id, acl="public-read")
@@ -184,13 +184,84 @@ def test_unknown_value_at_preview_is_left_to_the_sdk(program) -> None:  # type: 
             "Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": f"{arn}/*"}]})))
     """)
-    code, report, _ = policy_check("--program", directory, "--format", "json")
+    code, report, _ = policy_check("--program", directory, "--format", "json", "--up")
     assert code == 1 and "s3_bucket_public_write_prohibited" in mandatory_ids(report)
-    _code, report, _ = policy_check("--program", directory, "--format", "json", "--preview")
-    write = [v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited"]
-    assert len(write) == 1 and write[0]["enforcement"] == "advisory"
-    assert "can't run policy 's3_bucket_public_write_prohibited'" in write[0]["message"]
-    assert "during preview" in write[0]["message"] and ".policy" in write[0]["message"]
+    code, report, _ = policy_check("--program", directory, "--format", "json")  # preview: the default
+    assert code == 1 and report["summary"]["preview"] is True
+    # The ACL decides public read whatever the policy says; public write needs the policy.
+    assert mandatory_ids(report) == {"s3_bucket_public_read_prohibited"}
+    assert "s3_bucket_public_write_prohibited" not in {v["rule_id"] for v in report["violations"]}
+    write = next(u for u in report["undecided"] if u["rule_id"] == "s3_bucket_public_write_prohibited")
+    assert write["detail"].startswith(
+        "undecided for site: needs the policy of site-policy (aws:s3/bucketPolicy:BucketPolicy), "
+        "computed from site once created."
+    )
+    assert report["summary"]["undecided"] == len(report["undecided"])
+
+
+INSECURE_PROGRAMS = {
+    "public-acl": PUBLIC_ACL,
+    "public-write-policy": """
+        b = aws.s3.Bucket("site")
+        aws.s3.BucketPolicy("site-policy", bucket=b.id, policy=b.bucket.apply(lambda name: json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{name}/*"}]})))
+        aws.s3.BucketPublicAccessBlock("site-bpa", bucket=b.id, block_public_policy=False)
+    """,
+    "public-lambda": """
+        role = aws.iam.Role("r", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}))
+        aws.iam.RolePolicyAttachment("admin", role=role.name,
+                                     policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+        fn = aws.lambda_.Function("f", role=role.arn, runtime="python3.12", handler="index.handler",
+                                  code=pulumi.StringAsset("x"))
+        aws.lambda_.Permission("anyone", action="lambda:InvokeFunction", function=fn.name, principal="*")
+        aws.lambda_.FunctionUrl("url", function_name=fn.name, authorization_type="NONE")
+    """,
+    "public-queue-and-topic": """
+        q = aws.sqs.Queue("q")
+        aws.sqs.QueuePolicy("qp", queue_url=q.id, policy=q.name.apply(lambda n: json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:eu-west-1:123456789012:{n}"}]})))
+        t = aws.sns.Topic("t")
+        aws.sns.TopicPolicy("tp", arn=t.arn, policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"}]}))
+    """,
+    "open-ports": """
+        sg = aws.ec2.SecurityGroup("sg", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22,
+                                                    "cidr_blocks": ["0.0.0.0/0"]}])
+        aws.vpc.SecurityGroupIngressRule("rdp", security_group_id=sg.id, ip_protocol="tcp", from_port=3389,
+                                         to_port=3389, cidr_ipv4="0.0.0.0/0")
+    """,
+}
+
+
+EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/Pulumi.yaml"))
+
+
+def mandatory_findings(report: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (v["rule_id"], v["resource_name"]) for v in report["violations"] if v["enforcement"] == "mandatory"
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [*EXAMPLES, *INSECURE_PROGRAMS])
+def test_preview_gives_the_same_mandatory_findings_as_up(case: str, program) -> None:  # type: ignore[no-untyped-def]
+    example = REPO / "examples" / case
+    if example.is_dir():
+        config = example / "policy-config.json"
+        args: list[str | Path] = ["--program", example, "--format", "json"]
+        args += ["--policy-config", config] if config.is_file() else []
+    else:
+        args = ["--program", program(INSECURE_PROGRAMS[case]), "--format", "json"]
+    _, up, _ = policy_check(*args, "--up")
+    _, preview, _ = policy_check(*args, "--preview")
+    assert preview["summary"]["preview"] and not up["summary"]["preview"]
+    assert mandatory_findings(preview) == mandatory_findings(up)
+    assert bool(mandatory_findings(up)) == (case != "secure-camp")
 
 
 def test_program_that_fails_to_import_exits_2_with_its_own_error(program) -> None:  # type: ignore[no-untyped-def]
