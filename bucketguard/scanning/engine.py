@@ -6,8 +6,8 @@ What it does with a file:
    (SHA-256) through bounded reads; small files are read once into memory, hashed and matched there;
    files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it;
 3. looks the SHA-256 up in the hash blocklist;
-4. when its first bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z), expands every member under
-   the limits and does 2-4 again for each, recursively.
+4. when its bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z; a zip glued behind other bytes),
+   expands every member under the limits and does 2-4 again for each, recursively.
 
 The verdict, strongest first: `malicious` (a finding at or above `min_severity`, even if some member could
 not be read) > `error` (the scan itself failed) > `unscannable` (some bytes could not be looked at: a limit,
@@ -33,8 +33,8 @@ from bucketguard.scanning.containers import (
     IN_MEMORY_MAX,
     Blob,
     Kind,
-    detect,
     open_container,
+    sniff,
 )
 from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.limits import Budget, ContainerProblem, Limits, ScanFailure, ScanStop
@@ -90,7 +90,7 @@ class _Walk:
             self._add_matches(matches, where)
         except BackendError as exc:
             self.failed(Reason.INTERNAL_ERROR, str(exc))
-        kind = detect(blob.head())
+        kind = sniff(blob)
         if kind is not None:
             self._open(kind, blob, name, where, depth)
         self._check_hash(blob.digest(), where)

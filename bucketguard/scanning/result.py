@@ -28,6 +28,7 @@ class Reason(StrEnum):
     EXTRACTED_TOO_LARGE = "extracted_too_large"
     RATIO_EXCEEDED = "ratio_exceeded"
     CORRUPT = "corrupt"
+    UNSUPPORTED = "unsupported"  # a format or method recognised but not decodable here
     UNREADABLE = "unreadable"
     NOT_A_REGULAR_FILE = "not_a_regular_file"
     ACCESS_DENIED = "access_denied"

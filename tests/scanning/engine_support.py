@@ -91,3 +91,28 @@ def nested_zip(depth: int, payload: bytes = EICAR, name: str = "eicar.com") -> b
     for level in range(depth - 1):
         data = zip_of({f"level{level}.zip": data})
     return data
+
+
+def v7_tar_of(members: dict[str, bytes]) -> bytes:
+    """A tar in the V7 layout (no `ustar` magic, as `tar --format=v7` writes): each header's magic and
+    version cleared and its checksum recomputed."""
+    data = bytearray(tar_of(members))
+    position = 0
+    while position + 512 <= len(data) and any(data[position : position + 512]):
+        header = data[position : position + 512]
+        header[257:265] = bytes(8)
+        header[148:156] = b" " * 8
+        header[148:156] = b"%06o\x00 " % sum(header)
+        data[position : position + 512] = header
+        size = int(header[124:136].split(b"\x00")[0] or b"0", 8)
+        position += 512 + -(-size // 512) * 512
+    return bytes(data)
+
+
+def jpeg() -> bytes:
+    """A small JPEG-shaped file: start-of-image, a JFIF segment, filler, end-of-image."""
+    return (
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        + bytes(range(256)) * 8
+        + b"\xff\xd9"
+    )

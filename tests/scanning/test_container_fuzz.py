@@ -10,10 +10,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bucketguard.scanning.containers import Blob, detect, open_container
+from bucketguard.scanning.containers import Blob, detect, open_container, sniff
 from bucketguard.scanning.limits import Budget, Limits, ScanProblem
 from bucketguard.scanning.result import Reason, Verdict
-from tests.scanning.engine_support import bzip2_of, engine, gzip_of, seven_zip_of, tar_of, xz_of, zip_of
+from tests.scanning.engine_support import (
+    EICAR,
+    bzip2_of,
+    engine,
+    gzip_of,
+    jpeg,
+    seven_zip_of,
+    tar_of,
+    v7_tar_of,
+    xz_of,
+    zip_of,
+)
 
 MEMBERS = {"docs/a.txt": b"alpha " * 300, "docs/b.txt": b"bravo " * 200, "c.bin": bytes(range(256)) * 4}
 ARCHIVES = {
@@ -23,9 +34,21 @@ ARCHIVES = {
     "bz2": bzip2_of(tar_of(MEMBERS)),
     "xz": xz_of(tar_of(MEMBERS)),
     "7z": seven_zip_of(MEMBERS),
+    "v7 tar": v7_tar_of(MEMBERS),
+    "spanned zip": b"PK\x07\x08" + zip_of(MEMBERS),
 }
-# Shortest prefix that still carries the format's magic (tar's sits at offset 257).
-MAGIC_LENGTH = {"zip": 4, "tar": 262, "tar.gz": 3, "bz2": 4, "xz": 6, "7z": 6}
+# Shortest prefix that still carries the format's magic (tar's sits at offset 257; a V7 tar is recognised
+# by its whole first header).
+MAGIC_LENGTH = {
+    "zip": 4,
+    "tar": 262,
+    "tar.gz": 3,
+    "bz2": 4,
+    "xz": 6,
+    "7z": 6,
+    "v7 tar": 512,
+    "spanned zip": 8,
+}
 
 
 class Recorder:
@@ -42,10 +65,10 @@ class Recorder:
 
 def _open(data: bytes) -> Recorder:
     recorder = Recorder()
-    kind = detect(data[:512])
+    blob = Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
+    kind = sniff(blob)
     if kind is None:
         return recorder
-    blob = Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
     try:
         open_container(kind, blob, name="fuzz", budget=Budget(Limits()), visitor=recorder)
     except ScanProblem as problem:  # the only exceptions allowed out: they carry a reason code
@@ -97,3 +120,50 @@ def test_random_bytes_behind_a_magic_number(tmp_path: Path, blob: bytes, kind: s
     _open(data)
     (tmp_path / "r").write_bytes(data)
     assert engine().scan_file(tmp_path / "r", name="r").reason is not Reason.INTERNAL_ERROR
+
+
+# EICAR where only opening the archive shows it (deflated, or in a gzip stream inside the archive).
+HOLDING_EICAR = {
+    "zip": zip_of({"docs/eicar.com": EICAR}),
+    "tar": tar_of({"docs/eicar.com.gz": gzip_of(EICAR)}),
+    "v7 tar": v7_tar_of({"docs/eicar.com.gz": gzip_of(EICAR)}),
+    "gz": gzip_of(zip_of({"eicar.com": EICAR})),
+    "bz2": bzip2_of(zip_of({"eicar.com": EICAR})),
+    "xz": xz_of(zip_of({"eicar.com": EICAR})),
+    "7z": seven_zip_of({"docs/eicar.com": EICAR}),
+}
+
+
+@pytest.mark.parametrize("kind", HOLDING_EICAR)
+@fuzz_settings
+@given(trailing=st.binary(min_size=1, max_size=2048))
+def test_anything_glued_after_an_archive_leaves_its_content_found(
+    tmp_path: Path, kind: str, trailing: bytes
+) -> None:
+    (tmp_path / "t").write_bytes(HOLDING_EICAR[kind] + trailing)
+    result = engine().scan_file(tmp_path / "t", name="t")
+    assert result.verdict is Verdict.MALICIOUS, (kind, result)
+
+
+@fuzz_settings
+@given(carrier=st.binary(min_size=1, max_size=4096), image=st.booleans())
+def test_zip_glued_behind_anything_is_found(tmp_path: Path, carrier: bytes, image: bool) -> None:
+    prefix = jpeg() + carrier if image else carrier
+    (tmp_path / "c").write_bytes(prefix + HOLDING_EICAR["zip"])
+    result = engine().scan_file(tmp_path / "c", name="c")
+    if detect(prefix[:512]) is None:
+        assert result.verdict is Verdict.MALICIOUS, result
+    else:  # the carrier looks like another container, which then does not read as one
+        assert result.verdict is not Verdict.CLEAN, result
+
+
+@fuzz_settings
+@given(data=st.data())
+def test_bytes_inserted_between_zip_members_are_never_skipped(tmp_path: Path, data: st.DataObject) -> None:
+    # Member data, headers or gaps: wherever the bytes land, EICAR is found or the zip is not clean.
+    original = zip_of({"readme.txt": b"welcome to camp\n" * 20, "docs/eicar.com": EICAR, "z.txt": b"z" * 300})
+    position = data.draw(st.integers(min_value=4, max_value=original.index(b"PK\x01\x02")))
+    inserted = data.draw(st.binary(min_size=1, max_size=512))
+    (tmp_path / "i").write_bytes(original[:position] + inserted + original[position:])
+    result = engine().scan_file(tmp_path / "i", name="i")
+    assert result.verdict is not Verdict.CLEAN, (position, result)

@@ -1,0 +1,227 @@
+"""Bytes to scan and how members are written: the vocabulary every format opener shares.
+
+A `Blob` is kept in memory up to `IN_MEMORY_MAX` bytes and spilled to a temporary file beyond that; a
+`BlobWriter` expands one member under the object's `Budget`, hashing (SHA-256) while it writes. Members
+are handed to a `Visitor` one at a time and their temporary file is deleted as soon as the visitor
+returns, so temporary space never holds more than the members along the current nesting path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import mmap
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+from bucketguard.scanning.limits import (
+    Budget,
+    ContainerProblem,
+    MemberProblem,
+    RatioGuard,
+    ScanFailure,
+    ScanProblem,
+)
+from bucketguard.scanning.result import Reason
+
+CHUNK = 1 << 20
+IN_MEMORY_MAX = 1 << 20  # members up to this size stay in memory; larger ones go to a temporary file
+HEAD_BYTES = 512  # enough to recognise every container type by its first bytes (tar's magic sits at 257)
+TAIL_BYTES = (1 << 16) + 22  # a zip's end record with the longest comment
+
+
+@dataclass
+class Blob:
+    """Bytes to scan: in memory (`data`) or on disk (`path`), with their size and SHA-256."""
+
+    size: int
+    sha256: str | None
+    data: bytes | None = None
+    path: Path | None = None
+    owned: bool = False  # a temporary file we created and must delete
+    _digest: Callable[[], str] | None = field(default=None, repr=False)
+
+    def head(self, size: int = HEAD_BYTES) -> bytes:
+        return self.read_at(0, size)
+
+    def tail(self, size: int = TAIL_BYTES) -> tuple[int, bytes]:
+        """The last `size` bytes and the offset they start at."""
+        start = max(self.size - size, 0)
+        return start, self.read_at(start, size)
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        if self.data is not None:
+            return self.data[offset : offset + size]
+        assert self.path is not None
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            return stream.read(size)
+
+    def open(self) -> IO[bytes]:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None
+        return self.path.open("rb")
+
+    @contextlib.contextmanager
+    def mapped(self) -> Iterator[bytes | mmap.mmap]:
+        """The whole blob as one searchable, sliceable buffer (a read-only mapping for files on disk)."""
+        if self.data is not None or self.size == 0:
+            yield self.data or b""
+            return
+        assert self.path is not None
+        with self.path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            yield view
+
+    def digest(self) -> str:
+        """The SHA-256, waiting for a concurrent hash to finish when there is one."""
+        if self.sha256 is None and self._digest is not None:
+            self.sha256 = self._digest()
+        if self.sha256 is None:
+            raise ScanFailure(Reason.INTERNAL_ERROR, "no digest computed")
+        return self.sha256
+
+    def discard(self) -> None:
+        if self.owned and self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self.path = None
+
+
+class Visitor(Protocol):
+    def member(self, where: str, blob: Blob) -> None: ...
+
+    def problem(self, where: str, reason: Reason, detail: str) -> None: ...
+
+
+class BlobWriter:
+    """Expands one member under the budget and the ratio guards, hashing as it writes."""
+
+    def __init__(
+        self, where: str, budget: Budget, guards: tuple[RatioGuard, ...], work_dir: Path | None
+    ) -> None:
+        self.where = where
+        self.budget = budget
+        self.guards = guards
+        self.work_dir = work_dir
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.buffer = bytearray()
+        self.file: IO[bytes] | None = None
+        self.path: Path | None = None
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        size = len(chunk)
+        if not size:
+            return
+        self.size += size
+        limit = self.budget.limits.max_file_bytes
+        if limit is not None and self.size > limit:
+            raise MemberProblem(Reason.TOO_LARGE, f"{self.where}: larger than {limit} bytes")
+        self.budget.charge(size, self.where)
+        for guard in self.guards:
+            guard.add(size)
+        self.hash.update(chunk)
+        if self.file is None and len(self.buffer) + size <= IN_MEMORY_MAX:
+            self.buffer += chunk
+            return
+        try:
+            if self.file is None:
+                descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=self.work_dir)
+                self.path = Path(name)
+                self.file = os.fdopen(descriptor, "wb")
+                self.file.write(self.buffer)
+                self.buffer = bytearray()
+            self.file.write(chunk)
+        except OSError as exc:
+            self.abandon()
+            raise ScanFailure(Reason.INTERNAL_ERROR, f"{self.where}: no temporary space: {exc}") from None
+
+    def copy_from(self, read: Callable[[int], bytes]) -> None:
+        while chunk := read(CHUNK):
+            self.write(chunk)
+
+    def finish(self) -> Blob:
+        sha256 = self.hash.hexdigest()
+        if self.file is None:
+            return Blob(self.size, sha256, data=bytes(self.buffer))
+        self.file.close()
+        return Blob(self.size, sha256, path=self.path, owned=True)
+
+    def abandon(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Where one container is being expanded: its name, the object's budget, the visitor, temp space."""
+
+    name: str
+    budget: Budget
+    visitor: Visitor
+    work_dir: Path | None
+
+    def writer(self, where: str, *guards: RatioGuard) -> BlobWriter:
+        return BlobWriter(where, self.budget, guards, self.work_dir)
+
+    def visit(self, where: str, blob: Blob) -> None:
+        try:
+            self.visitor.member(where, blob)
+        finally:
+            blob.discard()
+
+    def problem(self, where: str, problem: ScanProblem) -> None:
+        self.visitor.problem(where, problem.reason, problem.detail)
+
+    def expand(self, where: str, fill: Callable[[BlobWriter], None], *guards: RatioGuard) -> Blob | None:
+        """Write one member with `fill`. A member that cannot be read is reported (and None returned) so
+        its siblings go on; any failure of a parser fed untrusted bytes means the member is corrupt."""
+        writer = self.writer(where, *guards)
+        try:
+            fill(writer)
+            return writer.finish()
+        except MemberProblem as exc:
+            writer.abandon()
+            self.problem(where, exc)
+        except ScanProblem:
+            writer.abandon()
+            raise
+        except Exception as exc:
+            writer.abandon()
+            self.problem(where, corrupt(where, "member", exc))
+        return None
+
+    def unattributed(self, view: bytes | mmap.mmap, start: int, end: int) -> None:
+        """Bytes of a container that no member accounts for (a carrier before an appended archive, data
+        between members, trailing data): scanned as a member of their own, so nothing is left unread.
+        Zero padding hides nothing and is skipped."""
+        if all(not view[at : min(at + CHUNK, end)].strip(b"\0") for at in range(start, end, CHUNK)):
+            return
+        where = f"{self.name}!<bytes {start}-{end}>"
+        self.budget.count_members(1, where)
+
+        def fill(writer: BlobWriter) -> None:
+            for at in range(start, end, CHUNK):
+                writer.write(view[at : min(at + CHUNK, end)])
+
+        member = self.expand(where, fill)
+        if member is not None:
+            self.visit(where, member)
+
+
+def corrupt(name: str, kind: str, exc: BaseException) -> ContainerProblem:
+    """What a parser's failure on untrusted bytes means: corrupt, or a method it does not implement."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, NotImplementedError):
+        return ContainerProblem(Reason.UNSUPPORTED, f"{name}: {kind} not decodable here: {message}")
+    return ContainerProblem(Reason.CORRUPT, f"{name}: unreadable {kind}: {message}")

@@ -1,0 +1,1 @@
+"""One module per format family; `bucketguard.scanning.containers` dispatches to them by content."""

@@ -1,0 +1,182 @@
+"""Compressed streams: gzip, bzip2 and xz.
+
+Each may hold several streams one after another (gzip members, concatenated bzip2 and xz streams, with zero
+padding between them), and every one is decoded into the same member, as the command-line tools do. Bytes
+after the last stream that are neither padding nor another stream are scanned as a member of their own:
+bz2 and lzma drop them silently, and an EICAR or a whole zip behind a stream would go unread.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import zlib
+from collections.abc import Callable
+from typing import IO, Protocol
+
+from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.limits import ContainerProblem, RatioGuard, ScanProblem
+
+
+class Decoder(Protocol):
+    """The shape bz2, lzma and (through `ZlibDecoder`) zlib decompressors share."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    @property
+    def needs_input(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = -1, /) -> bytes: ...
+
+
+class ZlibDecoder:
+    """zlib behind the bz2/lzma interface: `wbits` 31 reads a gzip member (header, CRC and length
+    checked), -15 a raw deflate stream."""
+
+    def __init__(self, wbits: int) -> None:
+        self._zlib = zlib.decompressobj(wbits)
+        self._full = False  # the last call filled its output: zlib may hold more without new input
+
+    @property
+    def eof(self) -> bool:
+        return self._zlib.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._zlib.unused_data
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._zlib.unconsumed_tail and not self._full
+
+    def decompress(self, data: bytes, max_length: int = -1, /) -> bytes:
+        out = self._zlib.decompress(self._zlib.unconsumed_tail + data, max(max_length, 0))
+        self._full = len(out) == max_length
+        return out
+
+
+def drain(
+    decoder: Decoder, first: bytes, read: Callable[[int], bytes], write: Callable[[bytes], None]
+) -> bytes:
+    """Decode one stream from `first` and then `read`, in bounded pieces, up to its end-of-stream marker;
+    return the input left over after it. A stream that ends early raises EOFError."""
+    write(decoder.decompress(first, CHUNK))
+    while not decoder.eof:
+        chunk = b""
+        if decoder.needs_input:
+            chunk = read(CHUNK)
+            if not chunk:
+                raise EOFError("compressed data ends before its end-of-stream marker")
+        write(decoder.decompress(chunk, CHUNK))
+    return decoder.unused_data
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+_DECODERS: dict[bytes, Callable[[], Decoder]] = {
+    GZIP_MAGIC: lambda: ZlibDecoder(16 + zlib.MAX_WBITS),
+    BZIP2_MAGIC: bz2.BZ2Decompressor,
+    XZ_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+}
+
+
+def decode_streams(magic: bytes, raw: IO[bytes], write: Callable[[bytes], None]) -> int | None:
+    """Decode every stream of `raw` (each starting with `magic`) into `write`; return the offset of the
+    trailing bytes that are not a stream, or None when nothing but zero padding follows the last one."""
+    pending, offset, fed = b"", 0, 0
+
+    def read(size: int) -> bytes:
+        nonlocal fed
+        chunk = raw.read(size)
+        fed += len(chunk)
+        return chunk
+
+    while True:
+        while True:  # zero padding is dropped as it is read, however long it is
+            stripped = pending.lstrip(b"\0")
+            offset += len(pending) - len(stripped)
+            pending = stripped
+            if len(pending) >= len(magic) or not (more := read(CHUNK)):
+                break
+            pending += more
+        if not pending:
+            return None
+        if not pending.startswith(magic):
+            return offset
+        pending = drain(_DECODERS[magic](), pending, read, write)
+        offset = fed - len(pending)
+
+
+def stream_opener(magic: bytes, suffixes: tuple[str, ...], label: str) -> Callable[[Blob, Expansion], None]:
+    def open_streams(blob: Blob, expansion: Expansion) -> None:
+        name = expansion.name
+        where = f"{name}!{decompressed_name(name, suffixes)}"
+        expansion.budget.count_members(1, where)
+        guard = RatioGuard(blob.size, expansion.budget.limits, name, ContainerProblem)
+        trailing: int | None = None
+        damage: ScanProblem | None = None
+
+        def fill(writer: BlobWriter) -> None:
+            nonlocal trailing, damage
+            with blob.open() as raw:
+                try:
+                    trailing = decode_streams(magic, raw, writer.write)
+                except ScanProblem:
+                    raise
+                except (
+                    Exception
+                ) as exc:  # a damaged stream: what was decoded before it is scanned all the same
+                    damage = corrupt(name, label, exc)
+
+        member = expansion.expand(where, fill, guard)
+        if damage is not None:
+            expansion.problem(where, damage)
+        if member is not None:
+            expansion.visit(where, member)
+        if trailing is not None:
+            with blob.mapped() as view:
+                expansion.unattributed(view, trailing, blob.size)
+
+    return open_streams
+
+
+GZIP_SUFFIXES = (".gz", ".gzip", ".z")
+BZIP2_SUFFIXES = (".bz2", ".bzip2", ".bz")
+XZ_SUFFIXES = (".xz", ".lzma")
+open_gzip = stream_opener(GZIP_MAGIC, GZIP_SUFFIXES, "gzip")
+open_bzip2 = stream_opener(BZIP2_MAGIC, BZIP2_SUFFIXES, "bzip2")
+open_xz = stream_opener(XZ_MAGIC, XZ_SUFFIXES, "xz")
+
+
+def is_gzip(head: bytes) -> bool:
+    return head.startswith(GZIP_MAGIC)
+
+
+def is_bzip2(head: bytes) -> bool:
+    return head.startswith(BZIP2_MAGIC) and head[3:4].isdigit() and head[3:4] != b"0"
+
+
+def is_xz(head: bytes) -> bool:
+    return head.startswith(XZ_MAGIC)
+
+
+_TAR_SHORTHANDS = (".tgz", ".tbz2", ".tbz", ".txz", ".tlz")
+
+
+def decompressed_name(name: str, suffixes: tuple[str, ...]) -> str:
+    """The name of what a compressed stream holds: `songs.tar.gz` -> `songs.tar`, `a.tgz` -> `a.tar`."""
+    base = name.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+    lower = base.lower()
+    for suffix in suffixes:
+        if lower.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)]
+    for suffix in _TAR_SHORTHANDS:
+        if lower.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)] + ".tar"
+    return base + ".out"

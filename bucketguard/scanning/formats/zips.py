@@ -1,0 +1,314 @@
+"""Zip archives, read from their central directory and from their local headers both.
+
+The central directory is what zipfile and unzip trust, but bytes it does not list still hold files that
+other tools extract: local headers left out of the directory, a second zip glued behind a first (bsdtar
+reads both), an archive behind an image or an executable stub. So every byte range that no listed member
+accounts for is walked for local headers, each one found is decoded and scanned as a member, and whatever
+remains is scanned as bytes of its own (`outer.zip!<bytes 0-5120>`).
+"""
+
+from __future__ import annotations
+
+import bz2
+import copy
+import mmap
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
+from bucketguard.scanning.limits import MemberProblem, RatioGuard, ScanProblem
+from bucketguard.scanning.result import Reason
+
+View = bytes | mmap.mmap
+
+LOCAL = b"PK\x03\x04"
+_CENTRAL = b"PK\x01\x02"
+_END = b"PK\x05\x06"
+_END64 = b"PK\x06\x06"
+_END64_LOCATOR = b"PK\x06\x07"
+_DESCRIPTOR = b"PK\x07\x08"
+# Written before the first local header by spanning zip writers; unzip and zipfile read past them.
+_MARKERS = (_DESCRIPTOR + LOCAL, b"PK00" + LOCAL)
+
+_LOCAL_HEADER = struct.Struct(
+    "<4s5H3I2H"
+)  # signature, version, flags, method, time, date, crc, sizes, name/extra lengths
+_END_RECORD = struct.Struct(
+    "<4s4H2IH"
+)  # signature, disks, entries, entries, directory size and offset, comment length
+_END64_RECORD = struct.Struct("<4sQ2H2I2Q2Q")  # ..., entries, entries, directory size, directory offset
+
+_ENCRYPTED = 0x1
+_HAS_DESCRIPTOR = 0x8
+_UTF8_NAME = 0x800
+_DECODERS: dict[int, Callable[[], Decoder]] = {
+    zipfile.ZIP_DEFLATED: lambda: ZlibDecoder(-zlib.MAX_WBITS),
+    zipfile.ZIP_BZIP2: bz2.BZ2Decompressor,
+}
+
+
+def starts_zip(head: bytes) -> bool:
+    return head.startswith((LOCAL, _END, *_MARKERS))
+
+
+def ends_with_zip(blob: Blob) -> bool:
+    """A zip glued behind other bytes (an image, an executable stub, another zip): the end record is in
+    the last 64 KiB, the central directory sits where it says, and the archive it describes starts within
+    the blob (a lone central directory whose members are elsewhere is not an archive)."""
+    base, tail = blob.tail()
+    end = find_end(tail)
+    located = None if end is None else _locate_directory(tail, end)
+    if located is None:
+        return False
+    start, offset = located
+    return base + start - offset >= 0 and blob.read_at(base + start, 4) == _CENTRAL
+
+
+def find_end(view: View) -> int | None:
+    """Where the end-of-central-directory record is, found the way zipfile finds it."""
+    size = len(view)
+    last = size - _END_RECORD.size
+    if last >= 0 and view[last : last + 4] == _END and view[size - 2 : size] == b"\0\0":
+        return last
+    end = view.rfind(_END, max(size - TAIL_BYTES, 0))
+    return end if end >= 0 and end + _END_RECORD.size <= size else None
+
+
+def _locate_directory(view: View, end: int) -> tuple[int, int] | None:
+    """Where the central directory starts (relative to `view`: right before the end record, or before the
+    zip64 end record its locator points at) and the offset the archive records for it. None for an empty
+    archive."""
+    fields = _END_RECORD.unpack_from(view, end)
+    entries, size, offset = fields[4], fields[5], fields[6]
+    locator = end - 20
+    if locator >= _END64_RECORD.size and view[locator : locator + 4] == _END64_LOCATOR:
+        record = locator - _END64_RECORD.size
+        if view[record : record + 4] != _END64:
+            return None
+        fields = _END64_RECORD.unpack_from(view, record)
+        entries, size, offset, end = fields[7], fields[8], fields[9], record
+    return (end - size, offset) if entries else None
+
+
+@dataclass(frozen=True)
+class _LocalHeader:
+    offset: int
+    flags: int
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    name: str
+    data_offset: int
+
+    @classmethod
+    def parse(cls, view: View, offset: int, limit: int) -> _LocalHeader | None:
+        """The local header at `offset`, or None where the bytes only happen to hold its signature."""
+        if offset < 0 or offset + _LOCAL_HEADER.size > limit:
+            return None
+        _, version, flags, method, _, _, crc, csize, usize, name_length, extra_length = (
+            _LOCAL_HEADER.unpack_from(view, offset)
+        )
+        data_offset = offset + _LOCAL_HEADER.size + name_length + extra_length
+        if version > 100 or method > 255 or not 0 < name_length <= 4096 or data_offset > limit:
+            return None
+        raw_name = bytes(view[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + name_length])
+        name = raw_name.decode("utf-8" if flags & _UTF8_NAME else "cp437", errors="replace")
+        return cls(offset, flags, method, crc, csize, usize, name, data_offset)
+
+    @property
+    def sizes_known(self) -> bool:
+        return not (self.flags & _HAS_DESCRIPTOR) or self.compressed_size != 0
+
+    def descriptor_length(self, view: View, data_end: int) -> int:
+        if not self.flags & _HAS_DESCRIPTOR:
+            return 0
+        signature = 4 if view[data_end : data_end + 4] == _DESCRIPTOR else 0
+        return signature + (20 if 0xFFFFFFFF in (self.compressed_size, self.size) else 12)
+
+
+def open_zip(blob: Blob, expansion: Expansion) -> None:
+    name = expansion.name
+    with blob.open() as raw:
+        try:
+            archive = zipfile.ZipFile(raw)
+            entries = archive.infolist()
+        except ScanProblem:
+            raise
+        except Exception as exc:  # a parser fed untrusted bytes: any failure means "corrupt"
+            raise corrupt(name, "zip", exc) from None
+        with archive:
+            # A directory entry that holds data is read like a file: its bytes are what other tools extract.
+            listed = [info for info in entries if not info.is_dir() or info.compress_size]
+            expansion.budget.count_members(len(listed), name)
+            for info in listed:
+                _read_listed(archive, info, expansion)
+            directory = archive.start_dir
+    with blob.mapped() as view:
+        end = find_end(view)
+        assert end is not None  # zipfile found it
+        covered = [(directory, end + _END_RECORD.size + _END_RECORD.unpack_from(view, end)[7])]
+        covered += [_extent(view, info) for info in entries]
+        for start, stop in _gaps(covered, len(view)):
+            _read_unlisted(view, start, stop, expansion)
+
+
+def _read_listed(archive: zipfile.ZipFile, info: zipfile.ZipInfo, expansion: Expansion) -> None:
+    where = f"{expansion.name}!{info.filename}"
+    limits = expansion.budget.limits
+    if info.flag_bits & _ENCRYPTED:
+        expansion.visitor.problem(where, Reason.ENCRYPTED, f"{where}: encrypted member")
+        return
+    if limits.max_file_bytes is not None and info.file_size > limits.max_file_bytes:
+        expansion.visitor.problem(
+            where, Reason.TOO_LARGE, f"{where}: larger than {limits.max_file_bytes} bytes"
+        )
+        return
+    guard = RatioGuard(info.compress_size, limits, where, MemberProblem)
+    if guard.exceeded_by(info.file_size):  # the header admits it: no need to inflate
+        expansion.visitor.problem(
+            where,
+            Reason.RATIO_EXCEEDED,
+            f"{where}: declares {info.file_size} bytes from {info.compress_size} "
+            f"(more than {limits.max_ratio:g} times)",
+        )
+        return
+
+    def fill(writer: BlobWriter) -> None:
+        with archive.open(_read_to_the_end(info)) as stream:
+            writer.copy_from(stream.read)
+
+    member = expansion.expand(where, fill, guard)
+    if member is None:
+        return
+    if member.size != info.file_size:
+        expansion.visitor.problem(
+            where,
+            Reason.CORRUPT,
+            f"{where}: corrupt zip member: declares {info.file_size} bytes, holds {member.size}",
+        )
+    expansion.visit(where, member)  # what it holds is scanned all the same
+
+
+def _read_to_the_end(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """The member's header with its declared size lifted: zipfile stops at the declared size, so a member
+    declaring fewer bytes than its data holds (with the CRC of that prefix) would hide the rest. Read to
+    the end of the compressed data instead; the CRC, then the size, are checked against what came out."""
+    unbounded = copy.copy(info)
+    unbounded.file_size = _UNBOUNDED
+    return unbounded
+
+
+_UNBOUNDED = 1 << 62
+
+
+def _extent(view: View, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """The bytes a listed member occupies: local header, data and data descriptor."""
+    header = _LocalHeader.parse(view, info.header_offset, len(view))
+    if header is None:  # zipfile could not read it either: the bytes are walked as unlisted
+        return info.header_offset, info.header_offset
+    data_end = header.data_offset + info.compress_size
+    return header.offset, data_end + header.descriptor_length(view, data_end)
+
+
+def _gaps(covered: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    gaps, position = [], 0
+    for start, stop in sorted(covered):
+        if start > position:
+            gaps.append((position, min(start, size)))
+        position = max(position, stop)
+    if position < size:
+        gaps.append((position, size))
+    return [(start, stop) for start, stop in gaps if start < stop]
+
+
+def _read_unlisted(view: View, start: int, stop: int, expansion: Expansion) -> None:
+    """Local headers in bytes the central directory does not account for are decoded as members; the
+    bytes between them are scanned as they are."""
+    position = search = start
+    while (found := view.find(LOCAL, search, stop)) >= 0:
+        header = _LocalHeader.parse(view, found, stop)
+        if header is None:
+            search = found + 1
+            continue
+        expansion.unattributed(view, position, found)
+        position = search = _read_local(view, header, stop, expansion)
+    expansion.unattributed(view, position, stop)
+
+
+def _read_local(view: View, header: _LocalHeader, stop: int, expansion: Expansion) -> int:
+    """Decode the member behind a local header the central directory does not list; return where its
+    bytes end (where to look on when they cannot be decoded)."""
+    where = f"{expansion.name}!{header.name}"
+    expansion.budget.count_members(1, where)
+    known_end = header.data_offset + header.compressed_size if header.sizes_known else header.data_offset
+    decoder = _DECODERS.get(header.method)
+    if header.flags & _ENCRYPTED:
+        expansion.visitor.problem(
+            where, Reason.ENCRYPTED, f"{where}: encrypted member missing from the central directory"
+        )
+        return known_end
+    if decoder is None and header.method != zipfile.ZIP_STORED:
+        expansion.visitor.problem(
+            where,
+            Reason.UNSUPPORTED,
+            f"{where}: compression method {header.method} (missing from the central directory)",
+        )
+        return known_end
+    if decoder is None and not header.sizes_known:
+        expansion.visitor.problem(
+            where,
+            Reason.CORRUPT,
+            f"{where}: stored member of unknown size, missing from the central directory",
+        )
+        return known_end
+    limit = min(known_end, stop) if header.sizes_known else stop
+    guard = RatioGuard(limit - header.data_offset, expansion.budget.limits, where, MemberProblem)
+    data_end = limit
+    crc = 0
+
+    def write(writer: BlobWriter, chunk: bytes) -> None:
+        nonlocal crc
+        crc = zlib.crc32(chunk, crc)
+        writer.write(chunk)
+
+    def fill(writer: BlobWriter) -> None:
+        nonlocal data_end
+        if decoder is None:  # stored
+            if known_end > stop:
+                raise EOFError("member data runs past the end of the archive")
+            for at in range(header.data_offset, limit, CHUNK):
+                write(writer, view[at : min(at + CHUNK, limit)])
+            return
+        position = header.data_offset
+
+        def read(size: int) -> bytes:
+            nonlocal position
+            chunk = view[position : min(position + size, limit)]
+            position += len(chunk)
+            return bytes(chunk)
+
+        left = drain(decoder(), b"", read, lambda chunk: write(writer, chunk))
+        data_end = position - len(left)
+
+    member = expansion.expand(where, fill, guard)
+    if member is None:
+        return known_end
+    expected = header.crc
+    if header.flags & _HAS_DESCRIPTOR:
+        signature = 4 if view[data_end : data_end + 4] == _DESCRIPTOR else 0
+        expected = (
+            struct.unpack_from("<I", view, data_end + signature)[0]
+            if data_end + signature + 4 <= len(view)
+            else -1
+        )
+    if crc != expected:
+        expansion.visitor.problem(
+            where, Reason.CORRUPT, f"{where}: corrupt zip member missing from the central directory: bad CRC"
+        )
+    expansion.visit(where, member)
+    return data_end + header.descriptor_length(view, data_end)
