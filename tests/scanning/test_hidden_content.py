@@ -202,3 +202,11 @@ def test_truncated_second_stream_is_unscannable(tmp_path: Path, name: str) -> No
 def test_archive_glued_after_a_7z_is_scanned(tmp_path: Path) -> None:
     archive = seven_zip_of({"readme.txt": b"welcome\n"}) + HIDDEN
     assert _scan(tmp_path, "a.7z", archive).verdict is Verdict.MALICIOUS
+
+
+def test_members_of_a_zip_whose_central_directory_is_unreadable_are_scanned(tmp_path: Path) -> None:
+    archive = zip_of({"readme.txt": b"welcome\n", "eicar.com": EICAR})
+    cut = archive[: archive.index(b"PK\x01\x02")]  # streamed zips cut short look like this
+    assert _scan(tmp_path, "cut.zip", cut).verdict is Verdict.MALICIOUS
+    clean = _scan(tmp_path, "clean.zip", CLEAN[: CLEAN.index(b"PK\x01\x02")])
+    assert (clean.verdict, clean.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT)

@@ -4,7 +4,8 @@ The central directory is what zipfile and unzip trust, but bytes it does not lis
 other tools extract: local headers left out of the directory, a second zip glued behind a first (bsdtar
 reads both), an archive behind an image or an executable stub. So every byte range that no listed member
 accounts for is walked for local headers, each one found is decoded and scanned as a member, and whatever
-remains is scanned as bytes of its own (`outer.zip!<bytes 0-5120>`).
+remains is scanned as bytes of its own (`outer.zip!<bytes 0-5120>`). A zip whose central directory cannot
+be read is `corrupt`, and its local headers are still decoded and scanned (as bsdtar extracts them).
 """
 
 from __future__ import annotations
@@ -139,8 +140,11 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
             entries = archive.infolist()
         except ScanProblem:
             raise
-        except Exception as exc:  # a parser fed untrusted bytes: any failure means "corrupt"
-            raise corrupt(name, "zip", exc) from None
+        except Exception as exc:  # no central directory to trust: the local headers are all there is
+            expansion.problem(name, corrupt(name, "zip", exc))
+            with blob.mapped() as view:
+                _read_unlisted(view, 0, len(view), expansion)
+            return
         with archive:
             # A directory entry that holds data is read like a file: its bytes are what other tools extract.
             listed = [info for info in entries if not info.is_dir() or info.compress_size]
