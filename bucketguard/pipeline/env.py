@@ -27,6 +27,10 @@ DOWNLOAD_ORIGINS = "BUCKETGUARD_DOWNLOAD_ORIGINS"
 DOWNLOAD_TIMEOUT_SECONDS = "BUCKETGUARD_DOWNLOAD_TIMEOUT_SECONDS"
 # comma-separated result topic ARNs the scanner may publish to (empty: any; the IAM policy still restricts)
 ALLOWED_RESULT_TOPIC_ARNS = "BUCKETGUARD_ALLOWED_RESULT_TOPIC_ARNS"
+# the rules bucket the scanner watches for a newer published ruleset (empty: the bundled ruleset only)
+RULES_BUCKET = "BUCKETGUARD_RULES_BUCKET"
+RULES_KEY = "BUCKETGUARD_RULES_KEY"  # default ruleset.zip
+RULES_CHECK_SECONDS = "BUCKETGUARD_RULES_CHECK_SECONDS"  # at most one HEAD this often (default 300)
 
 # post-scan actions (storage account)
 ACTIONS = "BUCKETGUARD_ACTIONS"  # comma-separated subset of tag,quarantine,promote,notify

@@ -131,11 +131,32 @@ class ScannerFunction(_SqsFunction):
         self.count(f"Verdict_{event.verdict.value}")
         return event
 
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        # A newer ruleset is swapped in between batches, never while one is being scanned.
+        outcome = self.scanner.refresh_ruleset()
+        if outcome is not None:
+            self.count("RulesetLoaded" if outcome == "loaded" else "RulesetRejected")
+        return super().handle(event, context)
+
     @classmethod
     def from_environment(cls) -> ScannerFunction:
         import boto3
 
-        scanner = Scanner(ScannerSettings.resolve(), boto3.client("sns"))
+        from bucketguard.pipeline.rules_bucket import RulesetWatcher
+
+        settings = ScannerSettings.resolve()
+        watcher = (
+            RulesetWatcher(
+                boto3.client("s3"),
+                settings.rules_bucket,
+                settings.rules_key,
+                interval_seconds=settings.rules_check_seconds,
+                work_dir=settings.tmp_dir,
+            )
+            if settings.rules_bucket
+            else None
+        )
+        scanner = Scanner(settings, boto3.client("sns"), watcher=watcher)
         scanner.engine  # noqa: B018 - compile the rules during init, once per container
         return cls(scanner, metrics=_metrics("scanner"))
 

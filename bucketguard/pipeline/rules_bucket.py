@@ -1,5 +1,5 @@
 """The rules bucket through boto3: rule feeds under s3://bucket/prefix (the `ObjectStore` the scanning
-layer's feeds read through) and published ruleset artifacts.
+layer's feeds read through), published ruleset artifacts, and the scanner's watch for a newer one.
 
 An artifact is published as `<prefix>/ruleset.zip` in a versioned bucket, with the sha256 of its bytes and
 its ruleset version in the object's metadata: a reader checks the bytes it got against that digest (and
@@ -9,12 +9,21 @@ the artifact's own member checksums) before using them.
 from __future__ import annotations
 
 import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from bucketguard.pipeline.aws import error_code, is_gone
 from bucketguard.scanning.feeds import FeedError, split_s3_url
-from bucketguard.scanning.ruleset import load_artifact
+from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_artifact
+
+log = logging.getLogger("bucketguard.rules")
 
 ARTIFACT_NAME = "ruleset.zip"
 SHA256_METADATA = "sha256"
@@ -80,3 +89,85 @@ def publish_artifact(s3: Any, path: Path, destination: str) -> Published:
         Metadata={SHA256_METADATA: digest, VERSION_METADATA: ruleset.version},
     )
     return Published(bucket, key, str(response.get("VersionId", "")), digest, ruleset.version)
+
+
+class RulesetRejected(Exception):
+    """A published artifact that must not be used (digest mismatch, corrupt, does not load)."""
+
+
+class RulesetWatcher:
+    """Finds a newer published artifact: at most one HEAD every `interval_seconds`, then one GET of that
+    exact object version, its bytes checked against the sha256 recorded at publish and the artifact's own
+    checksums. A rejected version is not downloaded again; a transient S3 error is retried next interval."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        *,
+        interval_seconds: float = 300.0,
+        max_bytes: int = 256 << 20,
+        work_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.interval_seconds = interval_seconds
+        self.max_bytes = max_bytes
+        self.work_dir = work_dir
+        self.clock = clock
+        self._next_check: float | None = None
+        self._seen: str | None = None  # the version loaded or rejected last
+
+    def newer_ruleset(self) -> Ruleset | None:
+        """A newer verified ruleset, or None (not time yet, nothing new, nothing published, S3 trouble).
+        Raises RulesetRejected for a new version that fails verification."""
+        now = self.clock()
+        if self._next_check is not None and now < self._next_check:
+            return None
+        self._next_check = now + self.interval_seconds
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            if not is_gone(exc):
+                log.warning(
+                    "rules bucket unreadable", extra={"bucket": self.bucket, "error": error_code(exc)}
+                )
+            return None
+        version = str(head.get("VersionId") or head["ETag"])
+        if version == self._seen:
+            return None
+        try:
+            ruleset = self._download(version, head)
+        except ClientError as exc:
+            log.warning(
+                "published ruleset unreadable", extra={"bucket": self.bucket, "error": error_code(exc)}
+            )
+            return None
+        except RulesetRejected:
+            self._seen = version
+            raise
+        self._seen = version
+        return ruleset
+
+    def _download(self, version: str, head: Mapping[str, Any]) -> Ruleset:
+        where = f"s3://{self.bucket}/{self.key} version {version}"
+        expected = head.get("Metadata", {}).get(SHA256_METADATA)
+        if not expected:
+            raise RulesetRejected(f"{where}: no sha256 in its metadata (publish with `rules publish`)")
+        if head["ContentLength"] > self.max_bytes:
+            raise RulesetRejected(f"{where}: {head['ContentLength']} bytes, over the cap of {self.max_bytes}")
+        extra = {"VersionId": version} if head.get("VersionId") else {"IfMatch": version}
+        body: bytes = self.s3.get_object(Bucket=self.bucket, Key=self.key, **extra)["Body"].read(
+            self.max_bytes + 1
+        )
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != expected:
+            raise RulesetRejected(f"{where}: sha256 {digest} is not the {expected} recorded at publish")
+        with tempfile.TemporaryDirectory(prefix="bucketguard-ruleset-", dir=self.work_dir) as work:
+            path = Path(work) / ARTIFACT_NAME
+            path.write_bytes(body)
+            try:
+                return load_artifact(path)
+            except RulesetError as exc:
+                raise RulesetRejected(f"{where}: {exc}") from None

@@ -27,7 +27,9 @@ from bucketguard.pipeline.settings import ScannerSettings
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
 
 if TYPE_CHECKING:
+    from bucketguard.pipeline.rules_bucket import RulesetWatcher
     from bucketguard.scanning.engine import Engine
+    from bucketguard.scanning.ruleset import Ruleset
 
 log = logging.getLogger("bucketguard.scanner")
 
@@ -35,10 +37,23 @@ _ENGINES: dict[tuple[Any, ...], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_for(settings: ScannerSettings) -> Engine:
-    """The engine for these settings, built once per container: compiling rules is the slow part."""
+def build_engine(settings: ScannerSettings, ruleset: Ruleset) -> Engine:
+    """An engine over `ruleset` with these settings' hash list, limits and severity."""
     from bucketguard.scanning.engine import Engine, Limits
     from bucketguard.scanning.hashes import HashList
+
+    return Engine(
+        ruleset,
+        engine=settings.engine,
+        hashes=HashList.load(settings.hashes_path) if settings.hashes_path else None,
+        limits=Limits(max_file_bytes=settings.max_object_bytes),
+        min_severity=settings.min_severity,
+        work_dir=settings.tmp_dir,
+    )
+
+
+def engine_for(settings: ScannerSettings) -> Engine:
+    """The engine for these settings, built once per container: compiling rules is the slow part."""
     from bucketguard.scanning.ruleset import load_artifact, load_ruleset
 
     key = (
@@ -52,29 +67,50 @@ def engine_for(settings: ScannerSettings) -> Engine:
     with _ENGINES_LOCK:
         if key not in _ENGINES:
             ruleset = load_artifact(settings.ruleset_path) if settings.ruleset_path else load_ruleset()
-            hashes = HashList.load(settings.hashes_path) if settings.hashes_path else None
-            _ENGINES[key] = Engine(
-                ruleset,
-                engine=settings.engine,
-                hashes=hashes,
-                limits=Limits(max_file_bytes=settings.max_object_bytes),
-                min_severity=settings.min_severity,
-                work_dir=settings.tmp_dir,
-            )
+            _ENGINES[key] = build_engine(settings, ruleset)
         return _ENGINES[key]
 
 
 class Scanner:
-    def __init__(self, settings: ScannerSettings, sns: Any, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        settings: ScannerSettings,
+        sns: Any,
+        *,
+        engine: Engine | None = None,
+        watcher: RulesetWatcher | None = None,
+    ) -> None:
         self.settings = settings
         self.sns = sns
         self._engine = engine
+        self.watcher = watcher  # None: the ruleset shipped with the function, never replaced
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = engine_for(self.settings)
         return self._engine
+
+    def refresh_ruleset(self) -> str | None:
+        """Between batches: swap in a newer published ruleset. "loaded", "rejected" (the current ruleset
+        stays), or None (nothing new). Never raises: a bad ruleset must not stop scanning."""
+        from bucketguard.pipeline.rules_bucket import RulesetRejected
+        from bucketguard.scanning.ruleset import RulesetError
+
+        if self.watcher is None:
+            return None
+        current = self.engine.ruleset_version
+        try:
+            ruleset = self.watcher.newer_ruleset()
+            if ruleset is None:
+                return None
+            engine = build_engine(self.settings, ruleset)  # compiled (or deserialised) before the swap
+        except (RulesetRejected, RulesetError, ValueError) as exc:
+            log.error("published ruleset rejected, keeping %s: %s", current, exc, extra={"ruleset": current})
+            return "rejected"
+        self._engine = engine
+        log.info("ruleset loaded", extra={"ruleset": engine.ruleset_version, "previous": current})
+        return "loaded"
 
     def _unscanned(self, request: ScanRequest, verdict: Verdict, reason: Reason, detail: str) -> ScanResult:
         return ScanResult(

@@ -17,6 +17,8 @@ from bucketguard.scanning.result import Severity, Verdict
 DEFAULT_PRESIGN_TTL_SECONDS = 300  # long enough to queue and download, short enough to be useless if leaked
 DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # Lambda /tmp can be configured up to 10 GiB; 2 GiB by default
 DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 60.0
+DEFAULT_RULES_KEY = "ruleset.zip"
+DEFAULT_RULES_CHECK_SECONDS = 300
 ACTION_NAMES = frozenset({"tag", "quarantine", "promote", "notify"})
 
 
@@ -127,6 +129,9 @@ class ScannerSettings:
     download_origins: tuple[str, ...] = ()
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT_SECONDS
     allowed_result_topic_arns: tuple[str, ...] = ()
+    rules_bucket: str = ""  # empty: no watch, the bundled ruleset only
+    rules_key: str = DEFAULT_RULES_KEY
+    rules_check_seconds: int = DEFAULT_RULES_CHECK_SECONDS
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ScannerSettings:
@@ -154,6 +159,11 @@ class ScannerSettings:
                 e.get(env.DOWNLOAD_TIMEOUT_SECONDS, str(DEFAULT_DOWNLOAD_TIMEOUT_SECONDS)),
             ),
             allowed_result_topic_arns=_csv(e.get(env.ALLOWED_RESULT_TOPIC_ARNS, "")),
+            rules_bucket=e.get(env.RULES_BUCKET, ""),
+            rules_key=e.get(env.RULES_KEY, "") or DEFAULT_RULES_KEY,
+            rules_check_seconds=_int(
+                env.RULES_CHECK_SECONDS, e.get(env.RULES_CHECK_SECONDS, str(DEFAULT_RULES_CHECK_SECONDS))
+            ),
         )
         settings: ScannerSettings = _apply_overrides(base, overrides)
         if settings.engine not in ("auto", "yara", "yara-x"):

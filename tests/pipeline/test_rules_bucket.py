@@ -15,7 +15,7 @@ from bucketguard.demo import pranks
 from bucketguard.pipeline.rules_bucket import S3ObjectStore
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, fetch
-from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+from bucketguard.scanning.ruleset import load_artifact, load_ruleset, write_artifact
 from tests.scanning.test_feeds import RULE
 
 EICAR_SHA256 = hashlib.sha256(pranks.eicar()).hexdigest()
@@ -95,3 +95,84 @@ def test_publish_uploads_the_artifact_with_its_digest_and_version(
     assert main(args) == 2
     assert "unreadable ruleset artifact" in capsys.readouterr().err
     assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _artifact(tmp_path: Path, name: str, rule_text: str | None = None) -> Path:
+    from bucketguard.scanning.feeds import FeedContent, FeedState
+    from bucketguard.scanning.update import FeedInput, UpdateLimits, build
+
+    feeds = []
+    if rule_text is not None:
+        source = FeedSource("team", str(tmp_path / f"{name}.yar"))
+        content = FeedContent("yara-file", ((f"{name}.yar", rule_text),))
+        feeds.append(FeedInput(source, content, FeedState(), "fetched"))
+    path = tmp_path / f"{name}.zip"
+    report = build(feeds, path, limits=UpdateLimits(sample_bytes=1 << 20))
+    assert not report.refused
+    return path
+
+
+def _publish(s3: Any, path: Path, bucket: str, *, sha256: str | None = None) -> None:
+    from bucketguard.pipeline.rules_bucket import publish_artifact
+
+    if sha256 is None:
+        publish_artifact(s3, path, f"s3://{bucket}/scanner")
+    else:  # what a tampered or hand-made upload looks like
+        s3.put_object(
+            Bucket=bucket, Key="scanner/ruleset.zip", Body=path.read_bytes(), Metadata={"sha256": sha256}
+        )
+
+
+def test_watcher_heads_at_most_once_an_interval_and_loads_each_new_version_once(
+    s3: Any, tmp_path: Path
+) -> None:
+    from bucketguard.pipeline.rules_bucket import RulesetWatcher
+
+    s3.create_bucket(Bucket="watched")
+    s3.put_bucket_versioning(Bucket="watched", VersioningConfiguration={"Status": "Enabled"})
+    clock = Clock()
+    watcher = RulesetWatcher(s3, "watched", "scanner/ruleset.zip", interval_seconds=300, clock=clock)
+    assert watcher.newer_ruleset() is None  # nothing published yet: the bundled ruleset stays
+
+    first = _artifact(tmp_path, "first", RULE)
+    _publish(s3, first, "watched")
+    clock.now += 299
+    assert watcher.newer_ruleset() is None  # not time yet, though something was published
+    clock.now += 1
+    loaded = watcher.newer_ruleset()
+    assert loaded is not None and loaded.version == load_artifact(first).version
+    clock.now += 300
+    assert watcher.newer_ruleset() is None  # the same version is not downloaded again
+
+
+def test_watcher_rejects_a_tampered_artifact_once_and_keeps_watching(s3: Any, tmp_path: Path) -> None:
+    from bucketguard.pipeline.rules_bucket import RulesetRejected, RulesetWatcher
+
+    s3.create_bucket(Bucket="tampered")
+    clock = Clock()
+    watcher = RulesetWatcher(s3, "tampered", "scanner/ruleset.zip", interval_seconds=60, clock=clock)
+    good = _artifact(tmp_path, "good", RULE)
+    _publish(s3, good, "tampered", sha256="0" * 64)
+    with pytest.raises(RulesetRejected, match="is not the 0000"):
+        watcher.newer_ruleset()
+    clock.now += 60
+    assert watcher.newer_ruleset() is None  # rejected once, not downloaded and alerted every minute
+
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(good.read_bytes()[:-50])
+    _publish(s3, broken, "tampered", sha256=hashlib.sha256(broken.read_bytes()).hexdigest())
+    clock.now += 60
+    with pytest.raises(RulesetRejected, match="unreadable ruleset artifact"):
+        watcher.newer_ruleset()
+
+    _publish(s3, good, "tampered")
+    clock.now += 60
+    assert watcher.newer_ruleset() is not None

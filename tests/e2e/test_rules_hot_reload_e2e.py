@@ -1,0 +1,89 @@
+"""Hot reload on the embedded AWS: a ruleset published to the scanner account's rules bucket is picked up
+by the running local pipeline between batches, without restarting it; a tampered upload is rejected and
+the ruleset in use stays."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bucketguard.pipeline.rules_bucket import RulesetWatcher, publish_artifact
+from bucketguard.sandbox.stacks import LocalPipeline
+from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState
+from bucketguard.scanning.ruleset import load_ruleset
+from bucketguard.scanning.update import FeedInput, UpdateLimits, build
+from tests.e2e.conftest import validated_events
+
+pytestmark = pytest.mark.e2e
+
+MARKER = b"bucketguard-hot-reload-5e1c"  # harmless: no bundled rule knows it
+RULE = f"""
+rule Camp_Hot_Reload_Test_String
+{{
+    meta:
+        description = "the hot reload test string"
+        severity = "high"
+    strings:
+        $s = "{MARKER.decode()}"
+    condition:
+        $s
+}}
+"""
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    admin_s3 = pipeline.scanner_stack.account.client("s3")
+    admin_s3.create_bucket(Bucket="scanner-rules")
+    admin_s3.put_bucket_versioning(Bucket="scanner-rules", VersioningConfiguration={"Status": "Enabled"})
+    clock = Clock()
+    pipeline.scanner.scanner.watcher = RulesetWatcher(
+        pipeline.scanner_stack.role.client("s3"), "scanner-rules", "rules/ruleset.zip", interval_seconds=300,
+        clock=clock,
+    )  # fmt: skip
+    body = b"camp newsletter, week 2: " + MARKER
+    bucket = pipeline.storage.bucket
+
+    pipeline.s3.put_object(Bucket=bucket, Key="news/before.txt", Body=body)
+    pipeline.drain()
+    [before] = validated_events(pipeline)
+    assert (before["verdict"], before["ruleset_version"]) == ("clean", load_ruleset().version)
+
+    feed = FeedInput(
+        FeedSource("camp", str(tmp_path / "camp.yar")),
+        FeedContent("yara-file", (("camp.yar", RULE),)),
+        FeedState(),
+        "fetched",
+    )
+    artifact = tmp_path / "ruleset.zip"
+    report = build([feed], artifact, limits=UpdateLimits(sample_bytes=1 << 20))
+    assert report.refused == []
+    publish_artifact(admin_s3, artifact, "s3://scanner-rules/rules")
+    clock.now += 300
+
+    pipeline.s3.put_object(Bucket=bucket, Key="news/after.txt", Body=body)
+    pipeline.drain()
+    [after] = validated_events(pipeline)
+    assert (after["verdict"], after["ruleset_version"]) == ("malicious", report.ruleset.version)
+    assert [f["rule"] for f in after["findings"]] == ["Camp_Hot_Reload_Test_String"]
+
+    garbage = b"not a ruleset"
+    admin_s3.put_object(
+        Bucket="scanner-rules", Key="rules/ruleset.zip", Body=garbage,
+        Metadata={"sha256": hashlib.sha256(garbage).hexdigest()},
+    )  # fmt: skip
+    clock.now += 300
+    pipeline.s3.put_object(Bucket=bucket, Key="news/again.txt", Body=body)
+    pipeline.drain()
+    [again] = validated_events(pipeline)
+    assert (again["verdict"], again["ruleset_version"]) == ("malicious", report.ruleset.version)
