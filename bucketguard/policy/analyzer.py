@@ -12,11 +12,12 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import grpc
+import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
@@ -194,6 +195,16 @@ class PolicyPackProcess:
         self.process = None
 
 
+def declared_version(pack_dir: Path) -> str | None:
+    """The `version:` of the pack's PulumiPolicy.yaml, which the CLI reports for a Python pack."""
+    try:
+        manifest = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    version = manifest.get("version") if isinstance(manifest, dict) else None
+    return str(version) if version else None
+
+
 def _call_optional(method: Any, request: Any) -> Any:
     """Handshake, ConfigureStack and Cancel may be UNIMPLEMENTED by a pack; the engine carries on."""
     try:
@@ -296,6 +307,8 @@ def analyze_stack(
         ),
     )
     pack, initial = read_pack_info(stub)
+    # Python packs always answer 0.0.1; the engine takes the version from PulumiPolicy.yaml.
+    pack = replace(pack, version=declared_version(pack_dir) or pack.version)
     schemas = [
         PolicySchema(p.name, p.enforcement_level, p.config_properties, p.config_required)
         for p in pack.policies.values()

@@ -124,7 +124,7 @@ def _violation(diagnostic: Diagnostic, analysis: AnalysisResult) -> Violation:
     resource_type, resource_name = parse_urn(diagnostic.urn)
     return Violation(
         rule_id=diagnostic.policy,
-        policy=f"{diagnostic.pack}@v{diagnostic.pack_version}/{diagnostic.policy}",
+        policy=f"{diagnostic.pack}@v{analysis.pack.version}/{diagnostic.policy}",
         severity=diagnostic.severity or (info.severity if info else ""),
         enforcement=diagnostic.enforcement,
         resource_type=resource_type,
