@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bucketguard import __version__
 from tests.policy.conftest import REPO
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,7 @@ def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
     assert report["schema_version"] == 1
     write = next(v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited")
     assert write["resource_name"] == "teaching-material"
+    assert write["policy"] == f"bucketguard@v{__version__}/s3_bucket_public_write_prohibited"
     assert write["resource_type"] == "aws:s3/bucket:Bucket"
     assert write["severity"] == "critical"
     assert write["urn"].endswith("::aws:s3/bucket:Bucket::teaching-material")
