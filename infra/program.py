@@ -52,7 +52,7 @@ def read_config() -> BucketguardConfig:
     return parse_config(raw)
 
 
-def _storage_role(storage: StorageConfig, scanner: ScannerConfig | None) -> str | None:
+def storage_deployer_role(storage: StorageConfig, scanner: ScannerConfig | None) -> str | None:
     # A storage in the scanner's own account (accountId given, no roleArn) deploys through the scanner's role.
     if storage.role_arn is None and scanner is not None and storage.account is not None:
         return scanner.role_arn if storage.account == scanner.account else None
@@ -117,7 +117,7 @@ def deploy(config: BucketguardConfig) -> None:
 
     storages: list[StorageStack] = []
     for storage in config.storages:
-        provider = providers.get(storage.region, _storage_role(storage, config.scanner), storage.account)
+        provider = providers.get(storage.region, storage_deployer_role(storage, config.scanner), storage.account)
         account_providers.setdefault(storage.account, provider)
         storages.append(
             StorageStack(

@@ -1,20 +1,27 @@
-"""moto's ThreadedMotoServer on 127.0.0.1 (port 0) with one boto3 session per account via STS assume-role."""
+"""The embedded AWS: moto's server on 127.0.0.1 (port 0, a process of its own: bucketguard.sandbox.server),
+with one boto3 session per account via STS assume-role."""
 
 from __future__ import annotations
 
 import json
-import logging
-import urllib.request
+import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
+# The account of the deployer's own credentials (moto's default account for any unknown access key).
+DEPLOYER_ACCOUNT = "123456789012"
 SCANNER_ACCOUNT = "111111111111"
 STORAGE_ACCOUNT = "222222222222"
 REGION = "us-east-1"
+# The directory holding the bucketguard package (the repository root in a checkout).
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
 
 
@@ -38,6 +45,12 @@ def route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
         params.setdefault("headers", {})["x-moto-account-id"] = path[0]
 
 
+def _without_account_host_prefix(request: Any, **_: Any) -> None:
+    """S3 Control puts the account id in front of the host name (`123456789012.127.0.0.1`), even with
+    `inject_host_prefix=False` in botocore 1.44: the embedded AWS is served at the bare address."""
+    request.url = re.sub(r"//\d{12}\.", "//", request.url, count=1)
+
+
 @dataclass
 class AccountSession:
     account_id: str
@@ -52,6 +65,8 @@ class AccountSession:
         client = self.session.client(service, endpoint_url=self.endpoint_url, config=config, **kwargs)
         if service == "sqs":
             client.meta.events.register("before-call.sqs.*", route_sqs_by_queue_url)
+        if service == "s3control":
+            client.meta.events.register("before-sign.s3-control.*", _without_account_host_prefix)
         return client
 
     def shared(self, service: str) -> Any:
@@ -63,26 +78,38 @@ class AccountSession:
 class EmbeddedAws:
     """`with EmbeddedAws() as aws:`; `aws.account(STORAGE_ACCOUNT)` gives an assumed-role session."""
 
-    def __init__(self, *, quiet: bool = True) -> None:
-        from moto.server import ThreadedMotoServer
-
-        if quiet:
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    def __init__(self) -> None:
         self.endpoint_url = ""
+        self._server: subprocess.Popen[str] | None = None
         self._accounts: dict[tuple[str, str], AccountSession] = {}
 
     def start(self) -> EmbeddedAws:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
-        # moto keeps its state per process, not per server: start every sandbox from an empty AWS
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own 127.0.0.1 server
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "bucketguard.sandbox.server"],
+            cwd=PACKAGE_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._server.stdout is not None
+        port = self._server.stdout.readline().strip()
+        if not port.isdigit():
+            self.stop()
+            raise RuntimeError("the embedded AWS (moto server) did not start")
+        self.endpoint_url = f"http://127.0.0.1:{port}"
         return self
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is None:
+            return
+        assert self._server.stdin is not None
+        self._server.stdin.close()
+        try:
+            self._server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._server.kill()
+            self._server.wait()
+        self._server = None
 
     def __enter__(self) -> EmbeddedAws:
         return self.start()
@@ -90,22 +117,32 @@ class EmbeddedAws:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    @property
-    def bootstrap(self) -> boto3.Session:
-        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)  # noqa: S106 (moto)
-
-    def account(self, account_id: str, role: str = "bucketguard-admin") -> AccountSession:
-        """Credentials of `role` in `account_id` via STS assume-role (what they create lives there)."""
-        key = (account_id, role)
+    def assume(self, role_arn: str, region: str = REGION) -> AccountSession:
+        """Credentials of a role via STS assume-role (what they create lives in the role's account)."""
+        key = (role_arn, region)
         if key not in self._accounts:
-            sts = self.bootstrap.client("sts", endpoint_url=self.endpoint_url)
-            role_arn = f"arn:aws:iam::{account_id}:role/{role}"
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"sandbox-{role}")["Credentials"]
-            session = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-                region_name=REGION,
-            )
-            self._accounts[key] = AccountSession(account_id, role_arn, session, self.endpoint_url)
+            self._accounts[key] = assume_role(self.endpoint_url, role_arn, region)
         return self._accounts[key]
+
+    def account(self, account_id: str, role: str = "bucketguard-admin", region: str = REGION) -> AccountSession:
+        return self.assume(f"arn:aws:iam::{account_id}:role/{role}", region)
+
+    def deployer(self, region: str = REGION) -> AccountSession:
+        """The deployer's own credentials (a stack config without roleArn deploys with these)."""
+        return AccountSession(DEPLOYER_ACCOUNT, "", bootstrap_session(region), self.endpoint_url)
+
+
+def bootstrap_session(region: str = REGION) -> boto3.Session:
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)  # noqa: S106 (moto)
+
+
+def assume_role(endpoint_url: str, role_arn: str, region: str = REGION) -> AccountSession:
+    sts = bootstrap_session(region).client("sts", endpoint_url=endpoint_url)
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="bucketguard-sandbox")["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+    return AccountSession(role_arn.split(":")[4], role_arn, session, endpoint_url)

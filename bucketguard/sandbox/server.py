@@ -1,0 +1,72 @@
+"""moto's server in a process of its own: `python -m bucketguard.sandbox.server` prints its port on stdout
+and serves on 127.0.0.1 until its stdin closes (the parent exited or stopped it).
+
+A process of its own gives each embedded AWS an empty state and keeps the one change below away from
+every other user of moto in the parent process.
+
+moto stores bucket policies but does not evaluate their conditions: a statement for `Principal: "*"` with
+any `Condition` (TLS only, `s3:ExistingObjectTag`, `aws:PrincipalArn`) answers "denied" to every request it
+names, so the real bucket policies the program deploys would refuse every object read and write. Here a
+conditional statement is not evaluated at all (it neither allows nor denies); unconditional statements are
+enforced as moto enforces them. The policies are stored and returned unchanged.
+
+moto 5.2.5 also fails (HTTP 500) to enable server access logging into a bucket whose policy has a statement
+with `Principal: "*"` (it reads every principal as a mapping): those statements are skipped there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+
+def patch_bucket_policy_evaluation() -> None:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        evaluated = [s for s in statements if "Condition" not in s]
+        return IAMPolicy(json.dumps({**document, "Statement": evaluated})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+    find_log_delivery = FakeBucket._log_permissions_enabled_policy
+
+    def log_permissions(target_bucket: Any, target_prefix: str | None) -> bool:
+        if target_bucket.policy is None:
+            return bool(find_log_delivery(target_bucket, target_prefix))
+        document = json.loads(target_bucket.policy)
+        statements = [s for s in document.get("Statement", []) if isinstance(s.get("Principal"), dict)]
+        mapped_principals_only = SimpleNamespace(
+            policy=json.dumps({**document, "Statement": statements}).encode(),
+            partition=target_bucket.partition,
+            name=target_bucket.name,
+        )
+        return bool(find_log_delivery(mapped_principals_only, target_prefix))
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions)
+
+
+def main() -> None:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    patch_bucket_policy_evaluation()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
