@@ -117,7 +117,9 @@ def deploy(config: BucketguardConfig) -> None:
 
     storages: list[StorageStack] = []
     for storage in config.storages:
-        provider = providers.get(storage.region, storage_deployer_role(storage, config.scanner), storage.account)
+        provider = providers.get(
+            storage.region, storage_deployer_role(storage, config.scanner), storage.account
+        )
         account_providers.setdefault(storage.account, provider)
         storages.append(
             StorageStack(

@@ -124,7 +124,9 @@ class EmbeddedAws:
             self._accounts[key] = assume_role(self.endpoint_url, role_arn, region)
         return self._accounts[key]
 
-    def account(self, account_id: str, role: str = "bucketguard-admin", region: str = REGION) -> AccountSession:
+    def account(
+        self, account_id: str, role: str = "bucketguard-admin", region: str = REGION
+    ) -> AccountSession:
         return self.assume(f"arn:aws:iam::{account_id}:role/{role}", region)
 
     def deployer(self, region: str = REGION) -> AccountSession:

@@ -28,11 +28,19 @@ from typing import Any
 
 import yaml
 
-from bucketguard.sandbox.aws import PACKAGE_ROOT, REGION, AccountSession, EmbeddedAws, assume_role, bootstrap_session
-from bucketguard.sandbox.aws import DEPLOYER_ACCOUNT
+from bucketguard.sandbox.aws import (
+    DEPLOYER_ACCOUNT,
+    PACKAGE_ROOT,
+    REGION,
+    AccountSession,
+    EmbeddedAws,
+    assume_role,
+    bootstrap_session,
+)
 from bucketguard.sandbox.resources import DeployError, Place, create
 
 PROGRAM = PACKAGE_ROOT / "infra" / "__main__.py"
+EXAMPLE_STACKS = PACKAGE_ROOT / "examples" / "stacks"
 PROJECT = "bucketguard"
 
 
@@ -141,7 +149,9 @@ class DeployingMocks:
             )
         return self._sessions[key]
 
-    def place(self, role_arn: str | None, region: str, default_tags: Mapping[str, str] | None = None) -> Place:
+    def place(
+        self, role_arn: str | None, region: str, default_tags: Mapping[str, str] | None = None
+    ) -> Place:
         return Place(self.session(role_arn or "", region), region, dict(default_tags or {}))
 
     def _provider_place(self, reference: str) -> Place:
@@ -194,12 +204,18 @@ class DeployingMocks:
 
     def _record(self, type_: str, name: str, id_: str, place: Place, outputs: dict[str, Any]) -> None:
         self.deployed.append(
-            {"type": type_, "name": name, "id": id_, "account": place.account, "region": place.region,
-             "outputs": outputs}
+            {
+                "type": type_,
+                "name": name,
+                "id": id_,
+                "account": place.account,
+                "region": place.region,
+                "outputs": outputs,
+            }
         )
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":  # noqa: S105 (a function token)
             identity = self._provider_place(args.provider).client("sts").get_caller_identity()
             return {
                 "accountId": identity["Account"],
@@ -221,7 +237,9 @@ def _create_existing_buckets(mocks: DeployingMocks) -> None:
         place = mocks.place(storage_deployer_role(storage, config.scanner), storage.region)
         s3 = place.client("s3")
         location = {} if storage.region == "us-east-1" else {"LocationConstraint": storage.region}
-        s3.create_bucket(Bucket=storage.bucket, **({"CreateBucketConfiguration": location} if location else {}))
+        s3.create_bucket(
+            Bucket=storage.bucket, **({"CreateBucketConfiguration": location} if location else {})
+        )
         s3.put_bucket_versioning(Bucket=storage.bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
@@ -234,7 +252,7 @@ def run_program(request: Mapping[str, Any]) -> dict[str, Any]:
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)  # type: ignore[arg-type]
     outputs: dict[str, Any] = {}
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> Any:
         _create_existing_buckets(mocks)
         runpy.run_path(str(PROGRAM), run_name="__main__")

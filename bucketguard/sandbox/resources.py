@@ -249,7 +249,8 @@ def s3_bucket_notification(place: Place, name: str, inputs: Inputs) -> Created:
         TopicConfigurations=[destination(t, "topicArn", "TopicArn") for t in inputs.get("topics", [])]
         or None,
         LambdaFunctionConfigurations=[
-            destination(f, "lambdaFunctionArn", "LambdaFunctionArn") for f in inputs.get("lambdaFunctions", [])
+            destination(f, "lambdaFunctionArn", "LambdaFunctionArn")
+            for f in inputs.get("lambdaFunctions", [])
         ]
         or None,
         EventBridgeConfiguration={} if inputs.get("eventbridge") else None,
@@ -278,7 +279,9 @@ def kms_key(place: Place, name: str, inputs: Inputs) -> Created:
     )["KeyMetadata"]
     key_id = metadata["KeyId"]
     if inputs.get("enableKeyRotation"):
-        kms.enable_key_rotation(**_params(KeyId=key_id, RotationPeriodInDays=inputs.integer("rotationPeriodInDays")))
+        kms.enable_key_rotation(
+            **_params(KeyId=key_id, RotationPeriodInDays=inputs.integer("rotationPeriodInDays"))
+        )
     return Created(key_id, {"arn": metadata["Arn"], "keyId": key_id})
 
 
@@ -320,7 +323,9 @@ def sqs_queue(place: Place, name: str, inputs: Inputs) -> Created:
     fifo = bool(inputs.get("fifoQueue"))
     queue_name = inputs.get("name") or physical_name(name, 75) + (".fifo" if fifo else "")
     attributes = {
-        api: _attribute(inputs.get(key)) for key, api in _QUEUE_ATTRIBUTES.items() if inputs.get(key) is not None
+        api: _attribute(inputs.get(key))
+        for key, api in _QUEUE_ATTRIBUTES.items()
+        if inputs.get(key) is not None
     }
     sqs = place.client("sqs")
     url = sqs.create_queue(QueueName=queue_name, Attributes=attributes, tags=_tags(place, inputs))["QueueUrl"]
@@ -476,7 +481,9 @@ def lambda_function(place: Place, name: str, inputs: Inputs) -> Created:
             "arn": arn,
             "name": function_name,
             "qualifiedArn": f"{arn}:$LATEST",
-            "invokeArn": f"arn:aws:apigateway:{place.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            "invokeArn": (
+                f"arn:aws:apigateway:{place.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+            ),
             "version": "$LATEST",
             "codeSha256": function["CodeSha256"],
         },
@@ -562,7 +569,9 @@ CREATORS: dict[str, Creator] = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": s3_bucket_public_access_block,
     "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": s3_account_public_access_block,
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": s3_bucket_ownership_controls,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": s3_bucket_encryption,
+    (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ): s3_bucket_encryption,
     "aws:s3/bucketVersioning:BucketVersioning": s3_bucket_versioning,
     "aws:s3/bucketLogging:BucketLogging": s3_bucket_logging,
     "aws:s3/bucketNotification:BucketNotification": s3_bucket_notification,
@@ -598,4 +607,3 @@ def create(type_: str, place: Place, name: str, raw_inputs: Mapping[str, Any]) -
     if unread:
         raise DeployError(f"{type_} {name}: input(s) {', '.join(unread)} not deployed by the sandbox")
     return created
-

@@ -35,9 +35,11 @@ def patch_bucket_policy_evaluation() -> None:
         if isinstance(statements, dict):
             statements = [statements]
         evaluated = [s for s in statements if "Condition" not in s]
-        return IAMPolicy(json.dumps({**document, "Statement": evaluated})).is_action_permitted(action, resource)
+        return IAMPolicy(json.dumps({**document, "Statement": evaluated})).is_action_permitted(
+            action, resource
+        )
 
-    FakeBucket.get_permission = get_permission
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
     find_log_delivery = FakeBucket._log_permissions_enabled_policy
 
@@ -51,9 +53,9 @@ def patch_bucket_policy_evaluation() -> None:
             partition=target_bucket.partition,
             name=target_bucket.name,
         )
-        return bool(find_log_delivery(mapped_principals_only, target_prefix))
+        return bool(find_log_delivery(mapped_principals_only, target_prefix))  # type: ignore[arg-type]
 
-    FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions)
+    FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions)  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Fixtures: the Lambda artifact built once per session, and the program run in a fresh process."""
+"""Fixtures: the program run in a fresh process (the Lambda artifact comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bucketguard import packaging
-
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_STACKS = ROOT / "examples" / "stacks"
 Program = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture(scope="session")
-def lambda_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real arm64 / Python 3.12 build (pip fetches the platform wheels; PyPI access needed)."""
-    output = tmp_path_factory.mktemp("lambda")
-    packaging.build("arm64", output)
-    return output
 
 
 def stack_config(stack: str) -> dict[str, Any]:

@@ -1,0 +1,17 @@
+"""Fixtures shared by the test tiers: the Lambda artifact, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bucketguard import packaging
+
+
+@pytest.fixture(scope="session")
+def lambda_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real arm64 / Python 3.12 build (pip fetches the platform wheels; PyPI access needed)."""
+    output = tmp_path_factory.mktemp("lambda")
+    packaging.build("arm64", output)
+    return output
