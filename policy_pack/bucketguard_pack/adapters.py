@@ -261,8 +261,14 @@ def _plain_item(container: Any, index: Any, key: str) -> Any:
         raise
 
 
+# Global services have no region, whatever the provider says (the region rule would misjudge them).
+GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:cloudfront/", "aws:organizations/")
+
+
 def region_of(resource: Resource) -> str | None:
     """pulumi-aws v7 resources may override the region; otherwise the provider's region decides."""
+    if resource.type.startswith(GLOBAL_TYPE_PREFIXES):
+        return None
     region = _get(resource.props, "region")
     if region:
         return str(region)
