@@ -15,6 +15,7 @@ import pytest
 from bucketguard.audit.clients import ClientFactory
 from bucketguard.audit.run import SERVICES, Account, AccountResult, audit_accounts
 from bucketguard.sandbox.aws import EmbeddedAws
+from tests.policy import conftest as _policy_conftest  # noqa: F401 - puts policy_pack's bucketguard_pack on sys.path
 
 ACCOUNT = "123456789012"  # moto's default account for its "testing" credentials
 REGION = "us-east-1"
