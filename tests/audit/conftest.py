@@ -14,7 +14,7 @@ import pytest
 
 from bucketguard.audit.clients import ClientFactory
 from bucketguard.audit.run import SERVICES, Account, AccountResult, audit_accounts
-from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.policy import conftest as _policy_conftest  # noqa: F401 - puts policy_pack's bucketguard_pack on sys.path
 
 ACCOUNT = "123456789012"  # moto's default account for its "testing" credentials
@@ -27,13 +27,8 @@ def aws() -> Iterator[EmbeddedAws]:
         yield embedded
 
 
-@pytest.fixture
-def session(aws: EmbeddedAws) -> boto3.Session:
-    return aws.bootstrap
-
-
 def client(aws: EmbeddedAws, service: str, region: str = REGION, session: boto3.Session | None = None) -> Any:
-    return (session or aws.bootstrap).client(service, endpoint_url=aws.endpoint_url, region_name=region)
+    return (session or bootstrap_session()).client(service, endpoint_url=aws.endpoint_url, region_name=region)
 
 
 def audit(
@@ -46,7 +41,7 @@ def audit(
     clients: ClientFactory | None = None,
     **kwargs: Any,
 ) -> AccountResult:
-    factory = clients or ClientFactory(session or aws.bootstrap, endpoint_url=aws.endpoint_url)
+    factory = clients or ClientFactory(session or bootstrap_session(), endpoint_url=aws.endpoint_url)
     account = str(factory.client("sts").get_caller_identity()["Account"])
     [result] = audit_accounts(
         [Account(account, factory, tuple(regions))], services=services, page_size=page_size, **kwargs

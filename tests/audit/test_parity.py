@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from bucketguard.audit.clients import ClientFactory
 from bucketguard.policy.program import PulumiProject, record
 from bucketguard.rules.facts import BucketFacts, LambdaFunctionFacts, StackFacts
 from bucketguard.rules.model import evaluate_stack
-from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.audit.conftest import ACCOUNT, REGION, audit, client, document
 from tests.policy.conftest import write_program
 from tests.policy.test_adapters import resources
@@ -121,7 +122,7 @@ def create_in_moto(aws: EmbeddedAws) -> str:
         },
     )
     s3.put_bucket_versioning(Bucket="camp-site", VersioningConfiguration={"Status": "Suspended"})
-    control = ClientFactory(aws.bootstrap, endpoint_url=aws.endpoint_url).client("s3control")
+    control = ClientFactory(bootstrap_session(), endpoint_url=aws.endpoint_url).client("s3control")
     control.put_public_access_block(
         AccountId=ACCOUNT,
         PublicAccessBlockConfiguration={
@@ -183,8 +184,13 @@ def comparable(stack: StackFacts, group: str) -> list[str]:
 
 
 @pytest.fixture
-def both(aws: EmbeddedAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[StackFacts, Any]:
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+def both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[StackFacts, Any]]:
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")  # AdministratorAccess exists
+    with EmbeddedAws() as aws:
+        yield _both(aws, tmp_path)
+
+
+def _both(aws: EmbeddedAws, tmp_path: Path) -> tuple[StackFacts, Any]:
     program = write_program(tmp_path / "program", PROGRAM, region=REGION)
     recorded = record(PulumiProject.load(program), stack="dev", config={"aws:region": REGION})
     preview = adapters.stack_facts(resources(recorded))

@@ -16,7 +16,7 @@ from bucketguard.rules.facts import (
     NotificationTarget,
     PublicAccessBlock,
 )
-from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.audit.conftest import (
     ACCOUNT,
     REGION,
@@ -167,7 +167,7 @@ def test_a_bucket_nobody_configured_gets_the_effective_defaults(aws: EmbeddedAws
 def test_account_block_public_access_is_read_through_s3_control(aws: EmbeddedAws) -> None:
     client(aws, "s3").create_bucket(Bucket="camp-plain")
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-    control = ClientFactory(aws.bootstrap, endpoint_url=aws.endpoint_url).client("s3control")
+    control = ClientFactory(bootstrap_session(), endpoint_url=aws.endpoint_url).client("s3control")
     control.put_public_access_block(
         AccountId=ACCOUNT, PublicAccessBlockConfiguration=dict.fromkeys(flags, True)
     )
@@ -226,7 +226,7 @@ def test_a_bucket_deleted_during_collection_is_skipped_with_a_note(aws: Embedded
     s3 = client(aws, "s3")
     s3.create_bucket(Bucket="camp-going")
     s3.create_bucket(Bucket="camp-staying")
-    factory = ClientFactory(aws.bootstrap, endpoint_url=aws.endpoint_url)
+    factory = ClientFactory(bootstrap_session(), endpoint_url=aws.endpoint_url)
 
     def delete_after_listing(params: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") == "camp-going":
@@ -246,7 +246,7 @@ def test_a_bucket_deleted_during_collection_is_skipped_with_a_note(aws: Embedded
 def test_throttling_is_retried_by_botocore(aws: EmbeddedAws) -> None:
     client(aws, "s3").create_bucket(Bucket="camp-site")
     factory = ClientFactory(
-        aws.bootstrap, endpoint_url=aws.endpoint_url, retry_mode="standard", max_attempts=3
+        bootstrap_session(), endpoint_url=aws.endpoint_url, retry_mode="standard", max_attempts=3
     )
     throttled: list[str] = []
 
