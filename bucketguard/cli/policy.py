@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.scanning.result import Severity
+
+# Named here, not taken from bucketguard.policy.check.RENDERERS: that module imports pulumi and grpc (slow).
+FORMATS = ("table", "json", "sarif", "junit", "csv")
 
 
 def register(subparsers: Any) -> None:
@@ -60,17 +64,55 @@ def register(subparsers: Any) -> None:
         action="store_false",
         help="every value known, as after `pulumi up`",
     )
-    check.add_argument("--format", choices=("table", "json", "sarif"), default="table")
+    check.add_argument(
+        "--format",
+        action="append",
+        metavar="FORMAT[=FILE]",
+        help=f"one of {', '.join(FORMATS)}, written to FILE or else to --output or stdout; repeatable "
+        "(`--format table --format sarif=policy.sarif --format junit=policy.xml`). Default: table",
+    )
+    check.add_argument(
+        "--output", type=Path, metavar="FILE", help="where the one format given without =FILE is written"
+    )
+    check.add_argument(
+        "--min-severity",
+        choices=[s.value for s in Severity],
+        help="report only violations of this severity or above (they alone decide the exit status)",
+    )
     check.set_defaults(run=run_check)
+
+
+def output_plan(formats: list[str] | None, output: Path | None) -> list[tuple[str, Path | None]]:
+    """--format/--output -> [(format, file or None for stdout)]; refuses what cannot be honoured."""
+    plan: list[tuple[str, Path | None]] = []
+    for spec in formats or ["table"]:
+        name, equals, file = spec.partition("=")
+        if name not in FORMATS:
+            raise UsageError(f"--format {spec}: unknown format {name!r} (one of {', '.join(FORMATS)})")
+        if equals and not file:
+            raise UsageError(f"--format {spec}: no file after '='")
+        plan.append((name, Path(file) if file else None))
+    bare = [name for name, file in plan if file is None]
+    if len(bare) > 1:
+        raise UsageError(f"--format {' and '.join(bare)}: only one format can go to stdout or --output")
+    if output is not None:
+        if not bare:
+            raise UsageError(f"--output {output}: every --format already names its file")
+        plan = [(name, file or output) for name, file in plan]
+    files = [file for _, file in plan if file is not None]
+    if len(set(files)) != len(files):
+        raise UsageError("--format: two formats would be written to the same file")
+    return plan
 
 
 def run_check(args: argparse.Namespace) -> int:
     # Imported here: pulumi and grpc are slow to import and only this command needs them.
     from bucketguard.policy.analyzer import PackError
-    from bucketguard.policy.check import DEFAULT_PACK_DIR, render_json, render_sarif, render_table, run_check
+    from bucketguard.policy.check import DEFAULT_PACK_DIR, RENDERERS, run_check
     from bucketguard.policy.pack_config import PolicyConfigError
     from bucketguard.policy.program import ProgramError
 
+    plan = output_plan(args.format, args.output)
     if not args.program.is_dir():
         raise UsageError(f"--program {args.program}: not a directory")
     if args.config is not None and not args.config.is_file():
@@ -93,6 +135,15 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except (PolicyConfigError, PackError) as exc:
         raise UsageError(str(exc)) from exc
-    render = {"table": render_table, "json": render_json, "sarif": render_sarif}[args.format]
-    print(render(result))
+    if args.min_severity:
+        result = result.at_least(Severity(args.min_severity))
+    for name, file in plan:
+        text = RENDERERS[name](result)
+        if file is None:
+            print(text)
+            continue
+        try:
+            file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
     return EXIT_FINDINGS if result.mandatory else EXIT_OK

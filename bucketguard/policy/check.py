@@ -3,15 +3,17 @@ turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bucketguard import __version__
 from bucketguard.policy import EXEMPTION_PREFIX
 from bucketguard.policy.analyzer import (
     AnalysisResult,
@@ -24,6 +26,8 @@ from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.policy.program import ProgramError, PulumiProject, load_stack_config, record
 from bucketguard.policy.records import RecordedStack
 from bucketguard.rules.model import REFERENCE_CATALOGUES
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
+from bucketguard.scanning.result import Severity
 
 SCHEMA_VERSION = 1
 DEFAULT_PACK_DIR = Path(__file__).resolve().parents[2] / "policy_pack"
@@ -40,6 +44,8 @@ class Violation:
     urn: str
     message: str
     references: Mapping[str, list[str]]
+    source_file: str = ""  # where the program constructs the resource, relative to the program directory
+    source_line: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +58,7 @@ class Violation:
             "urn": self.urn,
             "message": self.message,
             "references": {k: list(v) for k, v in self.references.items()},
+            "source": {"file": self.source_file, "line": self.source_line} if self.source_file else None,
         }
 
 
@@ -70,9 +77,25 @@ class CheckResult:
     analysis_seconds: float
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    min_severity: str = ""
+    below_min_severity: int = 0  # violations left out by --min-severity
+
     @property
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    def at_least(self, severity: Severity) -> CheckResult:
+        """Only the violations of `severity` or above (an unspecified severity counts as the lowest)."""
+        known = {s.value for s in Severity}
+        kept = [
+            v for v in self.violations if v.severity in known and Severity(v.severity).rank >= severity.rank
+        ]
+        return replace(
+            self,
+            violations=kept,
+            min_severity=severity.value,
+            below_min_severity=self.below_min_severity + len(self.violations) - len(kept),
+        )
 
     def summary(self) -> dict[str, Any]:
         by_severity: dict[str, int] = {}
@@ -90,6 +113,8 @@ class CheckResult:
             "mandatory": len(self.mandatory),
             "advisory": sum(1 for v in self.violations if v.enforcement == "advisory"),
             "by_severity": by_severity,
+            "min_severity": self.min_severity or None,
+            "below_min_severity": self.below_min_severity,
             "exempted": len(self.exemptions),
             "undecided": len(self.undecided),
             "remediated": len(self.remediations),
@@ -115,7 +140,9 @@ def _references(tags: Any) -> dict[str, list[str]]:
     return refs
 
 
-def _violation(diagnostic: Diagnostic, analysis: AnalysisResult) -> Violation:
+def _violation(
+    diagnostic: Diagnostic, analysis: AnalysisResult, sources: Mapping[str, tuple[str, int]]
+) -> Violation:
     info = analysis.pack.policies.get(diagnostic.policy)
     message = diagnostic.message
     # The SDK prefixes the policy description; keep the specific part.
@@ -132,6 +159,8 @@ def _violation(diagnostic: Diagnostic, analysis: AnalysisResult) -> Violation:
         urn=diagnostic.urn,
         message=message,
         references=_references(info.tags if info else ()),
+        source_file=sources.get(diagnostic.urn, ("", 0))[0],
+        source_line=sources.get(diagnostic.urn, ("", 0))[1],
     )
 
 
@@ -140,7 +169,7 @@ _UNDECIDED = re.compile(r"^can't run policy '[^']+' from policy pack '[^']+' dur
 
 
 def collect(
-    analysis: AnalysisResult,
+    analysis: AnalysisResult, sources: Mapping[str, tuple[str, int]] | None = None
 ) -> tuple[list[Violation], list[dict[str, str]], list[dict[str, Any]], list[dict[str, str]]]:
     """(violations, exemptions, remediations, undecided): a policy that cannot decide yet at preview is
     not a violation; it is listed apart with what it needs."""
@@ -151,7 +180,7 @@ def collect(
         if match:
             undecided.append({"rule_id": diagnostic.policy, "detail": diagnostic.message[match.end() :]})
         else:
-            violations.append(_violation(diagnostic, analysis))
+            violations.append(_violation(diagnostic, analysis, sources or {}))
     order = {"mandatory": 0, "advisory": 1}
     violations.sort(key=lambda v: (order.get(v.enforcement, 2), v.rule_id, v.urn, v.message))
     exemptions = [
@@ -214,7 +243,8 @@ def run_check(
     recorded_at = time.perf_counter()
     analysis = analyze_recorded(recorded, pack_dir=pack_dir, policy_config=policy_config)
     finished = time.perf_counter()
-    violations, exemptions, remediations, undecided = collect(analysis)
+    sources = {r.urn: (r.source_file, r.source_line) for r in recorded.resources if r.source_file}
+    violations, exemptions, remediations, undecided = collect(analysis, sources)
     return CheckResult(
         program=project.directory,
         stack=stack_name,
@@ -291,56 +321,147 @@ def render_table(result: CheckResult) -> str:
 _SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
 
 
+def _display_path(result: CheckResult, source_file: str) -> str:
+    """The constructing file as code scanning resolves it: relative to the working directory (the
+    repository root in CI) when the program lies under it."""
+    path = result.program / source_file
+    return path.relative_to(Path.cwd()).as_posix() if path.is_relative_to(Path.cwd()) else path.as_posix()
+
+
+def _where(result: CheckResult, violation: Violation) -> tuple[str, int]:
+    if violation.source_file:
+        return _display_path(result, violation.source_file), violation.source_line
+    # A stack-level finding: the project file.
+    return _display_path(result, "Pulumi.yaml"), 1
+
+
 def render_sarif(result: CheckResult) -> str:
     rule_ids = sorted({v.rule_id for v in result.violations})
     rules = []
     for rule_id in rule_ids:
         meta = result.rules.get(rule_id, {})
+        severity = meta.get("severity") or "low"
         rules.append(
             {
                 "id": rule_id,
                 "name": rule_id,
-                "shortDescription": {"text": meta.get("description", rule_id)},
-                "help": {"text": meta.get("remediation", "")},
-                "properties": {"tags": meta.get("tags", []), "severity": meta.get("severity", "")},
+                "shortDescription": {"text": meta.get("description") or rule_id},
+                "help": {"text": meta.get("remediation") or meta.get("description") or rule_id},
+                "properties": {
+                    "tags": ["security", *meta.get("tags", [])],
+                    "security-severity": SECURITY_SEVERITY[Severity(severity)],
+                },
             }
         )
-    main = result.program / "__main__.py"
-    results = [
-        {
-            "ruleId": v.rule_id,
-            "ruleIndex": rule_ids.index(v.rule_id),
-            "level": _SARIF_LEVEL.get(v.enforcement, "note"),
-            "message": {"text": f"{v.resource_name or 'stack'}: {v.message}"},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": main.name if main.is_file() else "Pulumi.yaml"},
-                        "region": {"startLine": 1},
-                    },
-                    "logicalLocations": [
-                        {
-                            "fullyQualifiedName": v.urn or result.stack,
-                            "name": v.resource_name,
-                            "kind": "resource",
-                        }
-                    ],
-                }
-            ],
-            "properties": {"severity": v.severity, "enforcement": v.enforcement, "references": v.references},
-        }
-        for v in result.violations
-    ]
+    results = []
+    for v in result.violations:
+        path, line = _where(result, v)
+        found = location(path, line)
+        found["logicalLocations"] = [
+            {
+                "fullyQualifiedName": v.urn or result.stack,
+                "name": v.resource_name or result.stack,
+                "kind": "resource",
+            }
+        ]
+        results.append(
+            {
+                "ruleId": v.rule_id,
+                "level": _SARIF_LEVEL.get(v.enforcement, "note"),
+                "message": {"text": f"{v.resource_name or 'stack'}: {v.message}"},
+                "locations": [found],
+                "partialFingerprints": {"bucketguard/v1": fingerprint(v.rule_id, v.urn, v.message)},
+                "properties": {
+                    "severity": v.severity,
+                    "enforcement": v.enforcement,
+                    "references": dict(v.references),
+                },
+            }
+        )
     return json.dumps(
-        {
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {"driver": {"name": "bucketguard", "version": __version__, "rules": rules}},
-                    "results": results,
-                }
-            ],
-        },
+        sarif_log(
+            automation_id=f"bucketguard/policy/{result.stack}/",
+            rules=rules,
+            results=results,
+            properties={"summary": result.summary()},
+        ),
         indent=2,
     )
+
+
+def render_junit(result: CheckResult) -> str:
+    """JUnit XML for CI test reports: one test case per rule of the pack, one failure per mandatory
+    violation of it; advisory violations and undecided rules are the case's output, not failures."""
+    suite = ET.Element("testsuite", name=f"bucketguard policy check ({result.stack})")
+    failures = 0
+    for rule_id in sorted(result.rules):
+        case = ET.SubElement(suite, "testcase", classname=f"bucketguard.{result.stack}", name=rule_id)
+        found = [v for v in result.violations if v.rule_id == rule_id]
+        for v in found:
+            if v.enforcement == "mandatory":
+                failures += 1
+                path, line = _where(result, v)
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=f"{v.resource_name or 'stack'}: {v.message}",
+                    type=v.severity or "-",
+                )
+                failure.text = f"{v.urn}\n{path}:{line}"
+        notes = [
+            f"{v.enforcement} {v.resource_name or 'stack'}: {v.message}"
+            for v in found
+            if v.enforcement != "mandatory"
+        ]
+        notes += [u["detail"] for u in result.undecided if u["rule_id"] == rule_id]
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join(notes)
+    suite.set("tests", str(len(result.rules)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("time", f"{result.program_seconds + result.analysis_seconds:.3f}")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+CSV_COLUMNS = (
+    "rule_id",
+    "severity",
+    "enforcement",
+    "resource_type",
+    "resource_name",
+    "urn",
+    "file",
+    "line",
+    "message",
+)
+
+
+def render_csv(result: CheckResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for v in result.violations:
+        path, line = _where(result, v)
+        writer.writerow(
+            (
+                v.rule_id,
+                v.severity,
+                v.enforcement,
+                v.resource_type,
+                v.resource_name,
+                v.urn,
+                path,
+                line,
+                v.message,
+            )
+        )
+    return out.getvalue()
+
+
+RENDERERS = {
+    "table": render_table,
+    "json": render_json,
+    "sarif": render_sarif,
+    "junit": render_junit,
+    "csv": render_csv,
+}

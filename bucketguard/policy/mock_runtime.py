@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.resource
 import pulumi.runtime
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
@@ -282,6 +283,46 @@ def _default_providers(
                 record.provider = f"{urn}::default"
 
 
+class SourceLocations:
+    """Where the program constructs each resource: the innermost frame in the program's own files when
+    the SDK registers it (components' children point into the component's file)."""
+
+    def __init__(self, program_dir: Path) -> None:
+        self.program_dir = program_dir.resolve()
+        self.by_resource: dict[tuple[str, str], tuple[str, int]] = {}
+        self._ignored = {
+            Path(__file__).resolve(),
+            *(Path(p).resolve() for p in {sys.prefix, sys.base_prefix}),
+        }
+
+    def _in_program(self, filename: str) -> Path | None:
+        path = Path(filename).resolve()
+        if path in self._ignored or any(parent in self._ignored for parent in path.parents):
+            return None
+        return path if path.is_relative_to(self.program_dir) else None
+
+    def note(self, type_: str, name: str) -> None:
+        for frame in reversed(traceback.extract_stack()):
+            path = self._in_program(frame.filename)
+            if path is not None and frame.lineno:
+                where = (path.relative_to(self.program_dir).as_posix(), frame.lineno)
+                self.by_resource.setdefault((type_, name), where)
+                return
+
+    def install(self) -> None:
+        """Wrap the SDK's synchronous registration calls, made from the resource's constructor."""
+        for attribute in ("register_resource", "read_resource"):
+            original = getattr(pulumi.resource, attribute)
+
+            def wrapper(
+                res: Any, ty: str, name: str, *args: Any, _original: Any = original, **kwargs: Any
+            ) -> Any:
+                self.note(ty, name)
+                return _original(res, ty, name, *args, **kwargs)
+
+            setattr(pulumi.resource, attribute, wrapper)
+
+
 def record_program(
     program_dir: Path, main: Path, *, project: str, stack: str, preview: bool
 ) -> RecordedStack:
@@ -293,12 +334,16 @@ def record_program(
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     os.chdir(program_dir)
     sys.path.insert(0, str(main if main.is_dir() else main.parent))
+    sources = SourceLocations(program_dir)
+    sources.install()
 
     def run_program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
     _sync_await(run_pulumi_func(run_program))
     records = monitor.records
+    for record in records:
+        record.source_file, record.source_line = sources.by_resource.get((record.type, record.name), ("", 0))
     _default_providers(records, {k: str(v) for k, v in config.items()}, stack, project)
     secret_keys = json.loads(os.environ.get("PULUMI_CONFIG_SECRET_KEYS", "[]"))
     return RecordedStack(

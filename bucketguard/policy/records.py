@@ -31,6 +31,9 @@ class RecordedResource:
     ignore_changes: list[str] = field(default_factory=list)
     additional_secret_outputs: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    # Where the program constructs the resource (path relative to the program directory, 1-based line).
+    source_file: str = ""
+    source_line: int = 0
 
     @property
     def is_provider(self) -> bool:

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from rich.table import Table
 from rich.text import Text
 
-from bucketguard import __version__
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
 
 JSON_SCHEMA_VERSION = 1
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/bucketguard/bucketguard"
 
 VERDICT_STYLES = {
     Verdict.CLEAN: "green",
     Verdict.MALICIOUS: "bold red",
     Verdict.UNSCANNABLE: "yellow",
     Verdict.ERROR: "magenta",
-}
-# GitHub code scanning ranks security alerts by this property (0.0-10.0).
-_SECURITY_SEVERITY = {
-    Severity.LOW: "2.0",
-    Severity.MEDIUM: "5.0",
-    Severity.HIGH: "8.0",
-    Severity.CRITICAL: "9.5",
 }
 _SARIF_LEVEL = {
     Severity.LOW: "note",
@@ -146,23 +135,6 @@ def _problem_rule_id(result: ScanResult) -> str:
     return f"bucketguard/{result.verdict.value}/{reason}"
 
 
-def _artifact_uri(target: str) -> str:
-    return quote(target.replace("\\", "/"), safe="/:!@$&'()*+,;=-._~")
-
-
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-
-
-def _location(target: str) -> dict[str, Any]:
-    return {
-        "physicalLocation": {
-            "artifactLocation": {"uri": _artifact_uri(target)},
-            "region": {"startLine": 1},
-        }
-    }
-
-
 def _finding_rule(finding: Finding) -> dict[str, Any]:
     description = finding.detail or finding.rule
     return {
@@ -173,7 +145,7 @@ def _finding_rule(finding: Finding) -> dict[str, Any]:
         "help": {"text": f"Rule {finding.rule} ({finding.source.value}): {description}"},
         "defaultConfiguration": {"level": _SARIF_LEVEL[finding.severity]},
         "properties": {
-            "security-severity": _SECURITY_SEVERITY[finding.severity],
+            "security-severity": SECURITY_SEVERITY[finding.severity],
             "tags": ["security", "malware", finding.source.value],
         },
     }
@@ -209,9 +181,9 @@ def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | N
                     "ruleId": finding.rule,
                     "level": _SARIF_LEVEL[finding.severity],
                     "message": {"text": f"{finding.rule} matched {where}: {finding.detail or finding.rule}"},
-                    "locations": [_location(result.target)],
+                    "locations": [location(result.target)],
                     "partialFingerprints": {
-                        "bucketguard/v1": _fingerprint(result.target, finding.rule, finding.path)
+                        "bucketguard/v1": fingerprint(result.target, finding.rule, finding.path)
                     },
                     "properties": {
                         "verdict": result.verdict.value,
@@ -231,8 +203,8 @@ def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | N
                     "ruleId": rule_id,
                     "level": "error",
                     "message": {"text": f"{result.target}: {what_was_found(result)}"},
-                    "locations": [_location(result.target)],
-                    "partialFingerprints": {"bucketguard/v1": _fingerprint(result.target, rule_id)},
+                    "locations": [location(result.target)],
+                    "partialFingerprints": {"bucketguard/v1": fingerprint(result.target, rule_id)},
                     "properties": {
                         "verdict": result.verdict.value,
                         "sha256": result.sha256,
@@ -240,27 +212,9 @@ def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | N
                     },
                 }
             )
-    rule_list = list(rules.values())
-    index = {rule["id"]: position for position, rule in enumerate(rule_list)}
-    for item in sarif_results:
-        item["ruleIndex"] = index[item["ruleId"]]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "bucketguard",
-                        "version": __version__,
-                        "semanticVersion": __version__,
-                        "informationUri": INFORMATION_URI,
-                        "rules": rule_list,
-                    }
-                },
-                "automationDetails": {"id": "bucketguard/scan/"},
-                "results": sarif_results,
-                "properties": {"summary": summarize(results)},
-            }
-        ],
-    }
+    return sarif_log(
+        automation_id="bucketguard/scan/",
+        rules=list(rules.values()),
+        results=sarif_results,
+        properties={"summary": summarize(results)},
+    )

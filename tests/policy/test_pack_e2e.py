@@ -38,6 +38,7 @@ VIOLATION_KEYS = {
     "urn",
     "message",
     "references",
+    "source",
 }
 
 
@@ -71,6 +72,7 @@ def test_insecure_camp_fails_with_exactly_the_expected_rules() -> None:
     write = next(v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_write_prohibited")
     assert write["resource_name"] == "teaching-material"
     assert write["policy"] == f"bucketguard@v{__version__}/s3_bucket_public_write_prohibited"
+    assert write["source"] == {"file": "__main__.py", "line": 10}  # teaching = aws.s3.Bucket(...)
     assert write["resource_type"] == "aws:s3/bucket:Bucket"
     assert write["severity"] == "critical"
     assert write["urn"].endswith("::aws:s3/bucket:Bucket::teaching-material")
