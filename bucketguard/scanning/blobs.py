@@ -33,6 +33,7 @@ CHUNK = 1 << 20
 IN_MEMORY_MAX = 1 << 20  # members up to this size stay in memory; larger ones go to a temporary file
 HEAD_BYTES = 512  # enough to recognise every container type by its first bytes (tar's magic sits at 257)
 TAIL_BYTES = (1 << 16) + 22  # a zip's end record with the longest comment
+DECODE_IN_MEMORY_MAX = 64 << 20  # formats parsed whole in memory (mail, documents, encoded text)
 
 
 @dataclass
@@ -201,6 +202,13 @@ class Expansion:
             self.problem(where, corrupt(where, "member", exc))
         return None
 
+    def emit(self, where: str, data: bytes, *guards: RatioGuard) -> None:
+        """A member decoded in memory (a mail part, an embedded object, decoded text)."""
+        self.budget.count_members(1, where)
+        member = self.expand(where, lambda writer: writer.write(data), *guards)
+        if member is not None:
+            self.visit(where, member)
+
     def unattributed(self, view: bytes | mmap.mmap, start: int, end: int) -> None:
         """Bytes of a container that no member accounts for (a carrier before an appended archive, data
         between members, trailing data): scanned as a member of their own, so nothing is left unread.
@@ -217,6 +225,18 @@ class Expansion:
         member = self.expand(where, fill)
         if member is not None:
             self.visit(where, member)
+
+
+def read_whole(blob: Blob, name: str, kind: str) -> bytes:
+    """The blob's bytes, for parsers that need them all at once; too large a blob is not decoded."""
+    if blob.size > DECODE_IN_MEMORY_MAX:
+        raise ContainerProblem(
+            Reason.TOO_LARGE, f"{name}: {kind} larger than {DECODE_IN_MEMORY_MAX} bytes is not decoded"
+        )
+    if blob.data is not None:
+        return blob.data
+    with blob.open() as stream:
+        return stream.read()
 
 
 def corrupt(name: str, kind: str, exc: BaseException) -> ContainerProblem:

@@ -20,9 +20,30 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from bucketguard.scanning.blobs import CHUNK, HEAD_BYTES, IN_MEMORY_MAX, Blob, BlobWriter, Expansion, Visitor
-from bucketguard.scanning.formats import sevenzip, streams, tars, zips
-from bucketguard.scanning.limits import Budget
+from bucketguard.scanning.blobs import (
+    CHUNK,
+    HEAD_BYTES,
+    IN_MEMORY_MAX,
+    Blob,
+    BlobWriter,
+    Expansion,
+    Visitor,
+    corrupt,
+)
+from bucketguard.scanning.formats import (
+    cabinets,
+    encoded,
+    executables,
+    mail,
+    office,
+    recognised,
+    sevenzip,
+    streams,
+    tars,
+    web,
+    zips,
+)
+from bucketguard.scanning.limits import Budget, ScanProblem
 
 
 class Kind(StrEnum):
@@ -32,6 +53,17 @@ class Kind(StrEnum):
     BZIP2 = "bzip2"
     XZ = "xz"
     SEVEN_ZIP = "7z"
+    ZSTD = "zstd"
+    CAB = "cab"
+    OLE2 = "ole2"
+    RTF = "rtf"
+    MAIL = "mail"
+    UUENCODE = "uuencode"
+    BINHEX = "binhex"
+    SZDD = "szdd"
+    MARKUP = "html"
+    EXECUTABLE = "executable"
+    UNDECODED = "undecoded"
 
 
 Opener = Callable[[Blob, Expansion], None]
@@ -42,22 +74,35 @@ class Format:
     kind: Kind
     recognise: Callable[[bytes], bool]  # from the first HEAD_BYTES bytes
     open: Opener
+    reads_to_the_end: bool = False  # its opener scans whatever follows the format's own end
 
 
 # Most specific first: a tar is recognised by a checksum, after every magic number.
 FORMATS = (
-    Format(Kind.ZIP, zips.starts_zip, zips.open_zip),
-    Format(Kind.GZIP, streams.is_gzip, streams.open_gzip),
-    Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2),
-    Format(Kind.XZ, streams.is_xz, streams.open_xz),
-    Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z),
-    Format(Kind.TAR, tars.is_tar, tars.open_tar),
+    Format(Kind.ZIP, zips.starts_zip, zips.open_zip, reads_to_the_end=True),
+    Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, reads_to_the_end=True),
+    Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, reads_to_the_end=True),
+    Format(Kind.XZ, streams.is_xz, streams.open_xz, reads_to_the_end=True),
+    Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z, reads_to_the_end=True),
+    Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, reads_to_the_end=True),
+    Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab),
+    Format(Kind.OLE2, office.is_ole2, office.open_ole2),
+    Format(Kind.RTF, office.is_rtf, office.open_rtf),
+    Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd),
+    Format(Kind.BINHEX, encoded.is_binhex, encoded.open_binhex),
+    Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded),
+    Format(Kind.MAIL, mail.is_mail, mail.open_mail),
+    Format(Kind.MARKUP, web.is_markup, web.open_markup),
+    Format(Kind.EXECUTABLE, executables.is_executable, executables.open_executable),
+    Format(Kind.UNDECODED, lambda head: recognised.recognise(head) is not None, recognised.open_undecoded),
+    Format(Kind.TAR, tars.is_tar, tars.open_tar, reads_to_the_end=True),
 )
 _BY_KIND = {entry.kind: entry for entry in FORMATS}
 _SUFFIXES = {
     Kind.GZIP: streams.GZIP_SUFFIXES,
     Kind.BZIP2: streams.BZIP2_SUFFIXES,
     Kind.XZ: streams.XZ_SUFFIXES,
+    Kind.ZSTD: streams.ZSTD_SUFFIXES,
 }
 
 
@@ -66,19 +111,28 @@ def detect(head: bytes) -> Kind | None:
     return next((entry.kind for entry in FORMATS if entry.recognise(head)), None)
 
 
-def sniff(blob: Blob) -> Kind | None:
-    """The container type of a blob: by its first bytes, or a zip glued to its end."""
+def sniff(blob: Blob) -> tuple[Kind, ...]:
+    """The containers a blob holds: what its first bytes say, and a zip glued to its end unless the
+    format's own opener reads what follows it."""
     kind = detect(blob.head())
-    if kind is None and zips.ends_with_zip(blob):
-        return Kind.ZIP
-    return kind
+    if kind is not None and _BY_KIND[kind].reads_to_the_end:
+        return (kind,)
+    appended = (Kind.ZIP,) if zips.ends_with_zip(blob) else ()
+    return (kind, *appended) if kind is not None else appended
 
 
 def open_container(
     kind: Kind, blob: Blob, *, name: str, budget: Budget, visitor: Visitor, work_dir: Path | None = None
 ) -> None:
     """Expand every member of `blob` (a container of `kind` called `name`) and hand it to `visitor`."""
-    _BY_KIND[kind].open(blob, Expansion(name, budget, visitor, work_dir))
+    try:
+        _BY_KIND[kind].open(blob, Expansion(name, budget, visitor, work_dir))
+    except ScanProblem:
+        raise
+    except (
+        Exception
+    ) as exc:  # a decoder fed untrusted bytes: any other failure means the container is corrupt
+        raise corrupt(name, kind.value, exc) from None
 
 
 def decompressed_name(name: str, kind: Kind) -> str:

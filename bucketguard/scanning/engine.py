@@ -90,8 +90,7 @@ class _Walk:
             self._add_matches(matches, where)
         except BackendError as exc:
             self.failed(Reason.INTERNAL_ERROR, str(exc))
-        kind = sniff(blob)
-        if kind is not None:
+        for kind in sniff(blob):
             self._open(kind, blob, name, where, depth)
         self._check_hash(blob.digest(), where)
 

@@ -29,6 +29,7 @@ class Reason(StrEnum):
     RATIO_EXCEEDED = "ratio_exceeded"
     CORRUPT = "corrupt"
     UNSUPPORTED = "unsupported"  # a format or method recognised but not decodable here
+    PACKED = "packed"  # a packed executable or an installer whose payload is not unpacked here
     UNREADABLE = "unreadable"
     NOT_A_REGULAR_FILE = "not_a_regular_file"
     ACCESS_DENIED = "access_denied"

@@ -66,13 +66,11 @@ class Recorder:
 def _open(data: bytes) -> Recorder:
     recorder = Recorder()
     blob = Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
-    kind = sniff(blob)
-    if kind is None:
-        return recorder
-    try:
-        open_container(kind, blob, name="fuzz", budget=Budget(Limits()), visitor=recorder)
-    except ScanProblem as problem:  # the only exceptions allowed out: they carry a reason code
-        recorder.problems.append(problem.reason)
+    for kind in sniff(blob):
+        try:
+            open_container(kind, blob, name="fuzz", budget=Budget(Limits()), visitor=recorder)
+        except ScanProblem as problem:  # the only exceptions allowed out: they carry a reason code
+            recorder.problems.append(problem.reason)
     return recorder
 
 
@@ -167,3 +165,30 @@ def test_bytes_inserted_between_zip_members_are_never_skipped(tmp_path: Path, da
     (tmp_path / "i").write_bytes(original[:position] + inserted + original[position:])
     result = engine().scan_file(tmp_path / "i", name="i")
     assert result.verdict is not Verdict.CLEAN, (position, result)
+
+
+def _decoded_formats() -> dict[str, bytes]:
+    from tests.scanning import test_formats
+
+    return {name: build() for name, build in test_formats.FOUND.items()}
+
+
+DECODED_FORMATS = _decoded_formats()
+
+
+@pytest.mark.parametrize("name", DECODED_FORMATS)
+@fuzz_settings
+@given(data=st.data())
+def test_mutated_sample_of_every_decoded_format_gives_a_reasoned_verdict(
+    tmp_path: Path, name: str, data: st.DataObject
+) -> None:
+    sample = bytearray(DECODED_FORMATS[name])
+    if data.draw(st.booleans()):
+        del sample[data.draw(st.integers(min_value=1, max_value=len(sample) - 1)) :]
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        position = data.draw(st.integers(min_value=0, max_value=len(sample) - 1))
+        sample[position] = data.draw(st.integers(min_value=0, max_value=255))
+    _open(bytes(sample))  # any exception other than ScanProblem fails the test
+    (tmp_path / "m").write_bytes(bytes(sample))
+    result = engine().scan_file(tmp_path / "m", name=name)
+    assert result.reason is not Reason.INTERNAL_ERROR, result

@@ -124,7 +124,7 @@ def test_zip_member_missing_from_the_central_directory_that_cannot_be_decoded_is
         _without_directory_entry(zip_of({"readme.txt": b"hi\n", "eicar.com": EICAR}), b"eicar.com")
     )
     local = archive.index(b"PK\x03\x04", 4)
-    archive[local + 8 : local + 10] = struct.pack("<H", 9)  # Deflate64: not decodable here
+    archive[local + 8 : local + 10] = struct.pack("<H", 6)  # Implode: not decodable here
     result = _scan(tmp_path, "a.zip", bytes(archive))
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
 

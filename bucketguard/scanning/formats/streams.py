@@ -1,4 +1,4 @@
-"""Compressed streams: gzip, bzip2 and xz.
+"""Compressed streams: gzip, bzip2, xz and zstd.
 
 Each may hold several streams one after another (gzip members, concatenated bzip2 and xz streams, with zero
 padding between them), and every one is decoded into the same member, as the command-line tools do. Bytes
@@ -14,8 +14,10 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from backports import zstd  # the standard library's compression.zstd from Python 3.14
+
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, corrupt
-from bucketguard.scanning.limits import ContainerProblem, RatioGuard, ScanProblem
+from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem
 
 
 class Decoder(Protocol):
@@ -75,14 +77,30 @@ def drain(
     return decoder.unused_data
 
 
+def inflate(expansion: Expansion, where: str, compressed: bytes, wbits: int = zlib.MAX_WBITS) -> None:
+    """A zlib (or, with `wbits`, raw deflate or gzip) stream held in memory, expanded as one member under
+    the budget and a ratio guard."""
+    expansion.budget.count_members(1, where)
+    guard = RatioGuard(len(compressed), expansion.budget.limits, where, MemberProblem)
+    member = expansion.expand(where, lambda writer: _inflate_into(compressed, wbits, writer.write), guard)
+    if member is not None:
+        expansion.visit(where, member)
+
+
+def _inflate_into(compressed: bytes, wbits: int, write: Callable[[bytes], None]) -> None:
+    drain(ZlibDecoder(wbits), compressed, lambda size: b"", write)
+
+
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 _DECODERS: dict[bytes, Callable[[], Decoder]] = {
     GZIP_MAGIC: lambda: ZlibDecoder(16 + zlib.MAX_WBITS),
     BZIP2_MAGIC: bz2.BZ2Decompressor,
     XZ_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+    ZSTD_MAGIC: zstd.ZstdDecompressor,
 }
 
 
@@ -149,9 +167,11 @@ def stream_opener(magic: bytes, suffixes: tuple[str, ...], label: str) -> Callab
 GZIP_SUFFIXES = (".gz", ".gzip", ".z")
 BZIP2_SUFFIXES = (".bz2", ".bzip2", ".bz")
 XZ_SUFFIXES = (".xz", ".lzma")
+ZSTD_SUFFIXES = (".zst", ".zstd")
 open_gzip = stream_opener(GZIP_MAGIC, GZIP_SUFFIXES, "gzip")
 open_bzip2 = stream_opener(BZIP2_MAGIC, BZIP2_SUFFIXES, "bzip2")
 open_xz = stream_opener(XZ_MAGIC, XZ_SUFFIXES, "xz")
+open_zstd = stream_opener(ZSTD_MAGIC, ZSTD_SUFFIXES, "zstd")
 
 
 def is_gzip(head: bytes) -> bool:
@@ -164,6 +184,10 @@ def is_bzip2(head: bytes) -> bool:
 
 def is_xz(head: bytes) -> bool:
     return head.startswith(XZ_MAGIC)
+
+
+def is_zstd(head: bytes) -> bool:
+    return head.startswith(ZSTD_MAGIC)
 
 
 _TAR_SHORTHANDS = (".tgz", ".tbz2", ".tbz", ".txz", ".tlz")

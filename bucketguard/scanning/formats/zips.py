@@ -19,6 +19,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import inflate64
+
 from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, corrupt
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
 from bucketguard.scanning.limits import MemberProblem, RatioGuard, ScanProblem
@@ -46,10 +48,32 @@ _END64_RECORD = struct.Struct("<4sQ2H2I2Q2Q")  # ..., entries, entries, director
 _ENCRYPTED = 0x1
 _HAS_DESCRIPTOR = 0x8
 _UTF8_NAME = 0x800
+_DEFLATE64 = 9
+
+
+class _Deflate64:
+    """inflate64 behind the decompressor interface; it keeps no input back, so it is fed in small pieces."""
+
+    needs_input = True
+    unused_data = b""
+
+    def __init__(self) -> None:
+        self._inflater = inflate64.Inflater()
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._inflater.eof)
+
+    def decompress(self, data: bytes, max_length: int = -1, /) -> bytes:
+        return bytes(self._inflater.inflate(data))
+
+
 _DECODERS: dict[int, Callable[[], Decoder]] = {
     zipfile.ZIP_DEFLATED: lambda: ZlibDecoder(-zlib.MAX_WBITS),
     zipfile.ZIP_BZIP2: bz2.BZ2Decompressor,
+    _DEFLATE64: _Deflate64,  # zipfile does not implement it
 }
+_PIECE = 1 << 16
 
 
 def starts_zip(head: bytes) -> bool:
@@ -148,11 +172,17 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
         with archive:
             # A directory entry that holds data is read like a file: its bytes are what other tools extract.
             listed = [info for info in entries if not info.is_dir() or info.compress_size]
-            expansion.budget.count_members(len(listed), name)
+            ours = [info for info in listed if info.compress_type == _DEFLATE64]
+            expansion.budget.count_members(len(listed) - len(ours), name)
             for info in listed:
-                _read_listed(archive, info, expansion)
+                if info not in ours:
+                    _read_listed(archive, info, expansion)
             directory = archive.start_dir
     with blob.mapped() as view:
+        for info in ours:
+            header = _LocalHeader.parse(view, info.header_offset, len(view))
+            if header is not None:
+                _read_local(view, header, len(view), expansion, listed=True)
         end = find_end(view)
         assert end is not None  # zipfile found it
         covered = [(directory, end + _END_RECORD.size + _END_RECORD.unpack_from(view, end)[7])]
@@ -244,30 +274,32 @@ def _read_unlisted(view: View, start: int, stop: int, expansion: Expansion) -> N
     expansion.unattributed(view, position, stop)
 
 
-def _read_local(view: View, header: _LocalHeader, stop: int, expansion: Expansion) -> int:
-    """Decode the member behind a local header the central directory does not list; return where its
-    bytes end (where to look on when they cannot be decoded)."""
+def _read_local(
+    view: View, header: _LocalHeader, stop: int, expansion: Expansion, *, listed: bool = False
+) -> int:
+    """Decode the member behind a local header (one the central directory does not list, or in a method
+    zipfile does not implement); return where its bytes end (where to look on when they cannot be read)."""
     where = f"{expansion.name}!{header.name}"
-    expansion.budget.count_members(1, where)
+    unlisted = "" if listed else " (missing from the central directory)"
+    if not listed:
+        expansion.budget.count_members(1, where)
     known_end = header.data_offset + header.compressed_size if header.sizes_known else header.data_offset
     decoder = _DECODERS.get(header.method)
     if header.flags & _ENCRYPTED:
-        expansion.visitor.problem(
-            where, Reason.ENCRYPTED, f"{where}: encrypted member missing from the central directory"
-        )
+        expansion.visitor.problem(where, Reason.ENCRYPTED, f"{where}: encrypted member{unlisted}")
         return known_end
     if decoder is None and header.method != zipfile.ZIP_STORED:
         expansion.visitor.problem(
             where,
             Reason.UNSUPPORTED,
-            f"{where}: compression method {header.method} (missing from the central directory)",
+            f"{where}: compression method {header.method} not decodable here{unlisted}",
         )
         return known_end
     if decoder is None and not header.sizes_known:
         expansion.visitor.problem(
             where,
             Reason.CORRUPT,
-            f"{where}: stored member of unknown size, missing from the central directory",
+            f"{where}: stored member of unknown size{unlisted}",
         )
         return known_end
     limit = min(known_end, stop) if header.sizes_known else stop
@@ -292,7 +324,7 @@ def _read_local(view: View, header: _LocalHeader, stop: int, expansion: Expansio
 
         def read(size: int) -> bytes:
             nonlocal position
-            chunk = view[position : min(position + size, limit)]
+            chunk = view[position : min(position + min(size, _PIECE), limit)]
             position += len(chunk)
             return bytes(chunk)
 
@@ -311,8 +343,6 @@ def _read_local(view: View, header: _LocalHeader, stop: int, expansion: Expansio
             else -1
         )
     if crc != expected:
-        expansion.visitor.problem(
-            where, Reason.CORRUPT, f"{where}: corrupt zip member missing from the central directory: bad CRC"
-        )
+        expansion.visitor.problem(where, Reason.CORRUPT, f"{where}: corrupt zip member{unlisted}: bad CRC")
     expansion.visit(where, member)
     return data_end + header.descriptor_length(view, data_end)

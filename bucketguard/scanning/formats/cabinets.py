@@ -1,0 +1,29 @@
+"""Microsoft cabinets (`.cab`, and the cabinets inside MSI packages) with cabarchive: stored and MSZIP
+folders are extracted; LZX and Quantum are recognised and `unsupported`."""
+
+from __future__ import annotations
+
+import cabarchive
+
+from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
+
+MAGIC = b"MSCF\x00\x00\x00\x00"
+
+
+def is_cab(head: bytes) -> bool:
+    return head.startswith(MAGIC)
+
+
+def open_cab(blob: Blob, expansion: Expansion) -> None:
+    name = expansion.name
+    archive = cabarchive.CabArchive()
+    try:
+        archive.parse(read_whole(blob, name, "cabinet"))
+    except cabarchive.NotSupportedError as exc:
+        raise ContainerProblem(Reason.UNSUPPORTED, f"{name}: cabinet not decodable here: {exc}") from None
+    except Exception as exc:
+        raise corrupt(name, "cabinet", exc) from None
+    for file_name, entry in archive.items():
+        expansion.emit(f"{name}!{file_name}", entry.buf or b"")

@@ -1,0 +1,106 @@
+"""Executables: PE (with pefile), ELF and Mach-O.
+
+What an executable carries past its last section (its overlay: a self-extractor's archive, an installer's
+data) is scanned as a member of its own, so a zip, 7z or compound file glued to a stub is opened. An
+executable whose code is packed (UPX and the other common packers, recognised by their section names, by an
+entry point in a section both writable and executable whose bytes look compressed, or by the packer's
+marker) and an installer whose payload is not decoded here (NSIS, Inno Setup, InstallShield, AutoIt) are
+`packed`: the rules cannot see the code that would run.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+from collections import Counter
+
+import pefile
+
+from bucketguard.scanning.blobs import Blob, Expansion, corrupt
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
+
+ELF_MAGIC = b"\x7fELF"
+MACHO_MAGICS = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
+
+# Section names the common packers and protectors give their sections (lower case).
+_PACKER_SECTIONS = {
+    "upx0": "UPX", "upx1": "UPX", "upx2": "UPX", ".upx": "UPX",
+    ".aspack": "ASPack", ".adata": "ASPack", "mew": "MEW", ".petite": "Petite", ".wwp32": "WWPack",
+    "yc": "yC", ".yp": "yC", "kungbim": "PESpin", ".taz": "PESpin", ".upack": "Upack", ".packed": "RLPack",
+    ".rlpack": "RLPack", ".mpress1": "MPRESS", ".mpress2": "MPRESS", ".nsp0": "NsPack", ".nsp1": "NsPack",
+    "pec2": "PECompact", "pecompact2": "PECompact", ".themida": "Themida", ".vmp0": "VMProtect",
+    ".vmp1": "VMProtect", ".enigma1": "Enigma", ".enigma2": "Enigma", "fsg!": "FSG", ".perplex": "Perplex",
+}  # fmt: skip
+# Installers and compiled scripts whose payload is not decoded here, by a marker in their bytes.
+_INSTALLER_MARKERS = (
+    (b"\xef\xbe\xad\xdeNullsoftInst", "NSIS installer"),
+    (b"Inno Setup Setup Data", "Inno Setup installer"),
+    (b"AU3!EA05", "AutoIt compiled script"),
+    (b"AU3!EA06", "AutoIt compiled script"),
+    (b"ISSetupStream", "InstallShield installer"),
+    (b"InstallShield\x00", "InstallShield installer"),
+)
+_ENTROPY_SAMPLE = 1 << 20
+_WRITABLE_CODE = (
+    pefile.SECTION_CHARACTERISTICS["IMAGE_SCN_MEM_WRITE"]
+    | pefile.SECTION_CHARACTERISTICS["IMAGE_SCN_MEM_EXECUTE"]
+)
+_COMPRESSED_ENTROPY = 7.0  # bits per byte: compressed or encrypted code, not compiled code
+
+
+def is_executable(head: bytes) -> bool:
+    if head.startswith(b"MZ") and len(head) >= 64:
+        pe = int.from_bytes(head[60:64], "little")
+        return pe >= len(head) or head[pe : pe + 4] == b"PE\x00\x00"  # (a far header is checked by pefile)
+    return head.startswith((ELF_MAGIC, *MACHO_MAGICS))
+
+
+def open_executable(blob: Blob, expansion: Expansion) -> None:
+    name = expansion.name
+    with blob.mapped() as view:
+        if view[:2] != b"MZ":
+            why = "UPX" if view.find(b"UPX!", 0, 4096) >= 0 else None
+        else:
+            try:
+                pe = pefile.PE(data=view, fast_load=True)
+            except pefile.PEFormatError:
+                return  # an MZ header without a PE: a DOS program or not an executable at all
+            except Exception as exc:
+                raise corrupt(name, "executable", exc) from None
+            with pe:
+                overlay = pe.get_overlay_data_start_offset()
+                why = _packer(pe)
+            if overlay is not None:
+                expansion.unattributed(view, overlay, len(view))
+            why = why or _installer(view)
+    if why is not None:
+        raise ContainerProblem(Reason.PACKED, f"{name}: {why}: what it runs is not unpacked here")
+
+
+def _packer(pe: pefile.PE) -> str | None:
+    for section in pe.sections:
+        raw = section.Name.split(b"\x00", 1)[0]
+        label = raw.decode("latin-1").strip().lower()
+        if label in _PACKER_SECTIONS:
+            return f"packed executable ({_PACKER_SECTIONS[label]})"
+        if any(byte < 0x20 or byte > 0x7E for byte in raw):
+            return "packed executable (section names no linker writes)"
+    entry = pe.OPTIONAL_HEADER.AddressOfEntryPoint
+    for section in pe.sections:
+        writable_code = section.Characteristics & _WRITABLE_CODE == _WRITABLE_CODE
+        compressed = _entropy(section.get_data(length=_ENTROPY_SAMPLE)) > _COMPRESSED_ENTROPY
+        if writable_code and section.contains_rva(entry) and compressed:
+            return "packed executable (compressed code in a writable entry section)"
+    return None
+
+
+def _installer(view: bytes | mmap.mmap) -> str | None:
+    return next((what for marker, what in _INSTALLER_MARKERS if view.find(marker) >= 0), None)
+
+
+def _entropy(data: bytes) -> float:
+    if not data:
+        return 0.0
+    counts = Counter(data)
+    return -sum(count / len(data) * math.log2(count / len(data)) for count in counts.values())

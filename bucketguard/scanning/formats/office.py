@@ -1,0 +1,120 @@
+"""Office documents and compound files, with olefile and oletools (the field's own libraries).
+
+- OLE2 compound files (`.doc`, `.xls`, `.ppt`, `.msi`, `vbaProject.bin`, `oleObject*.bin`): every stream
+  is scanned as a member (`report.doc!WordDocument`); an `Ole10Native` package stream is unwrapped to the
+  file it carries; PowerPoint's compressed embedded objects (ExOleObjStg records) are inflated; the VBA
+  macros olevba extracts and decompresses (MS-OVBA) are scanned as source text (`report.doc!<vba>/Module1`),
+  so the macro rules read the code, not its compressed form.
+- RTF: every embedded object rtfobj finds (OLE objects, OLE packages) is scanned as a member.
+OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members arrive here as OLE2 files.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import olefile
+from oletools import oleobj
+
+from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.formats.streams import inflate
+from bucketguard.scanning.limits import ScanProblem
+
+OLE2_MAGIC = olefile.MAGIC
+_PPT_EMBEDDED = 0x1011  # ExOleObjStg
+_PPT_RECORD = struct.Struct("<HHI")
+
+
+def is_ole2(head: bytes) -> bool:
+    return head.startswith(OLE2_MAGIC)
+
+
+def is_rtf(head: bytes) -> bool:
+    return head.startswith(b"{\\rt")
+
+
+def open_ole2(blob: Blob, expansion: Expansion) -> None:
+    name = expansion.name
+    data = read_whole(blob, name, "compound file")
+    try:
+        document = olefile.OleFileIO(data)
+    except Exception as exc:
+        raise corrupt(name, "compound file", exc) from None
+    with document:
+        for path in document.listdir(streams=True, storages=False):
+            where = f"{name}!{'/'.join(path)}"
+            try:
+                stream = document.openstream(path).read()
+            except ScanProblem:
+                raise
+            except Exception as exc:
+                expansion.problem(where, corrupt(where, "stream", exc))
+                continue
+            expansion.emit(where, stream)
+            if path[-1] == "\x01Ole10Native":
+                _native_package(stream, where, expansion)
+            elif path[-1] == "PowerPoint Document":
+                _powerpoint_objects(stream, where, expansion)
+    _macros(data, name, expansion)
+
+
+def open_rtf(blob: Blob, expansion: Expansion) -> None:
+    from oletools import rtfobj
+
+    name = expansion.name
+    parser = rtfobj.RtfObjParser(read_whole(blob, name, "RTF"))
+    try:
+        parser.parse()
+    except Exception as exc:
+        raise corrupt(name, "RTF", exc) from None
+    for number, embedded in enumerate(parser.objects, 1):
+        where = f"{name}!<object {number}>"
+        if embedded.is_package:
+            expansion.emit(f"{where}/{embedded.filename or 'package'}", embedded.olepkgdata)
+        elif embedded.is_ole and embedded.oledata:
+            expansion.emit(where, embedded.oledata)
+        else:
+            expansion.emit(where, embedded.rawdata)
+
+
+def _native_package(stream: bytes, where: str, expansion: Expansion) -> None:
+    try:
+        package = oleobj.OleNativeStream(stream)
+    except Exception as exc:
+        expansion.problem(where, corrupt(where, "OLE package", exc))
+        return
+    if package.data:
+        expansion.emit(f"{where}!{package.filename or 'package'}", bytes(package.data))
+
+
+def _powerpoint_objects(stream: bytes, where: str, expansion: Expansion) -> None:
+    """ExOleObjStg records of instance 1 hold the decompressed size, then a zlib stream."""
+    position = stream.find(b"\x11\x10", 2)
+    number = 0
+    while position >= 2 and position + 10 <= len(stream):
+        start = position - 2
+        version, kind, length = _PPT_RECORD.unpack_from(stream, start)
+        if kind == _PPT_EMBEDDED and version == 0x10:
+            number += 1
+            inflate(expansion, f"{where}!<embedded object {number}>", stream[start + 12 : start + 8 + length])
+        position = stream.find(b"\x11\x10", position + 1)
+
+
+def _macros(data: bytes, name: str, expansion: Expansion) -> None:
+    """VBA macros decompressed by olevba, scanned as source text."""
+    from oletools import olevba
+
+    try:
+        parser = olevba.VBA_Parser(name, data=data)
+    except Exception:
+        return  # not a document olevba knows: its streams were scanned all the same
+    try:
+        if not parser.detect_vba_macros():
+            return
+        for _, _, module, code in parser.extract_macros():
+            source = code.encode("utf-8", "replace") if isinstance(code, str) else bytes(code)
+            expansion.emit(f"{name}!<vba>/{module}", source)
+    except Exception as exc:
+        expansion.problem(name, corrupt(name, "VBA project", exc))
+    finally:
+        parser.close()

@@ -1,0 +1,40 @@
+"""Formats recognised by their bytes that this engine does not decode: `unsupported`, never clean.
+
+Their raw bytes are still matched by the rules; what they hold (compressed or encoded) is not seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bucketguard.scanning.blobs import Blob, Expansion
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
+
+
+def _sis(head: bytes) -> bool:
+    # Symbian installers: UID1 0x10000000 (or 0x10201A7A for SIS 9), UID2/UID3 the installer's UIDs.
+    return head[4:8] in (b"\x12\x3a\x00\x10", b"\x6d\x00\x00\x10") or head[8:12] == b"\x19\x04\x00\x10"
+
+
+# name -> (recognise from the first bytes, why not decoded)
+UNDECODED: dict[str, Callable[[bytes], bool]] = {
+    "RAR": lambda head: head.startswith((b"Rar!\x1a\x07\x00", b"Rar!\x1a\x07\x01\x00")),
+    "ARJ": lambda head: head.startswith(b"\x60\xea") and len(head) > 10 and head[10] in (2, 1),
+    "CHM": lambda head: head.startswith(b"ITSF"),
+    "LZH": lambda head: head[2:3] == b"-" and head[3:5] in (b"lh", b"lz") and head[6:7] == b"-",
+    "SIS": _sis,
+    "LZ4": lambda head: head.startswith(b"\x04\x22\x4d\x18"),
+    "StuffIt": lambda head: head.startswith((b"SIT!", b"StuffIt")),
+    "ACE": lambda head: head[7:14] == b"**ACE**",
+    "ZOO": lambda head: head[20:24] == b"\xdc\xa7\xc4\xfd",
+}
+
+
+def recognise(head: bytes) -> str | None:
+    return next((name for name, test in UNDECODED.items() if test(head)), None)
+
+
+def open_undecoded(blob: Blob, expansion: Expansion) -> None:
+    kind = recognise(blob.head())
+    raise ContainerProblem(Reason.UNSUPPORTED, f"{expansion.name}: {kind} content is not decoded here")

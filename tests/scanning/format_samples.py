@@ -1,0 +1,146 @@
+"""Real samples of the formats the engine decodes, written by small writers kept here (harmless payloads).
+
+`compound_file` writes an OLE2 compound file (MS-CFB version 3) that olefile reads: one FAT sector, streams
+at the root, each at least 4 KiB so none lives in the mini stream."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+ENDOFCHAIN, FATSECT, FREESECT, NOSTREAM = 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF, 0xFFFFFFFF
+SECTOR = 512
+
+
+def compound_file(streams: dict[str, bytes]) -> bytes:
+    """An OLE2 file holding `streams` (each padded with zeros to 4 KiB)."""
+    padded = {name: data.ljust(4096, b"\x00") for name, data in streams.items()}
+    entries = 1 + len(padded)
+    directory_sectors = -(-entries * 128 // SECTOR)
+    fat = [FATSECT, *range(2, 1 + directory_sectors), ENDOFCHAIN]
+    starts = []
+    for data in padded.values():
+        count = -(-len(data) // SECTOR)
+        first = len(fat)
+        starts.append(first)
+        fat += [*range(first + 1, first + count), ENDOFCHAIN]
+    assert len(fat) <= SECTOR // 4, "one FAT sector only"
+    fat += [FREESECT] * (SECTOR // 4 - len(fat))
+    directory = _entry("Root Entry", 5, child=1 if padded else NOSTREAM, start=ENDOFCHAIN, size=0)
+    for index, (name, data) in enumerate(padded.items(), 1):
+        right = index + 1 if index < len(padded) else NOSTREAM
+        directory += _entry(name, 2, right=right, start=starts[index - 1], size=len(data))
+    directory = directory.ljust(directory_sectors * SECTOR, b"\x00")
+    for index in range(entries, directory_sectors * SECTOR // 128):  # unused entries
+        directory = directory[: index * 128] + _entry("", 0, start=0, size=0) + directory[(index + 1) * 128 :]
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", bytes(16), 0x3E, 3, 0xFFFE, 9, 6, bytes(6),
+        0, 1, 1, 0, 4096, ENDOFCHAIN, 0, ENDOFCHAIN, 0,
+    )  # fmt: skip
+    header += struct.pack("<I", 0) + struct.pack("<I", FREESECT) * 108
+    body = struct.pack(f"<{SECTOR // 4}I", *fat) + directory
+    for data in padded.values():
+        body += data.ljust(-(-len(data) // SECTOR) * SECTOR, b"\x00")
+    return header + body
+
+
+def _entry(
+    name: str, kind: int, *, right: int = NOSTREAM, child: int = NOSTREAM, start: int, size: int
+) -> bytes:
+    encoded = (name.encode("utf-16-le") + b"\x00\x00") if name else b""
+    return struct.pack(
+        "<64sHBBIII16sIQQIQ",
+        encoded, len(encoded), kind, 1, NOSTREAM, right, child, bytes(16), 0, 0, 0, start, size,
+    )  # fmt: skip
+
+
+def ole_package(file_name: str, data: bytes) -> bytes:
+    """An OLE Package's native data (MS-OLEDS OLENativeStream without its size): the file it carries."""
+    name = file_name.encode() + b"\x00"
+    return (
+        struct.pack("<H", 2) + name + b"C:\\camp\\" + name + struct.pack("<II", 0, 0)
+        + b"C:\\temp\\" + name + struct.pack("<I", len(data)) + data
+    )  # fmt: skip
+
+
+def ole10native(file_name: str, data: bytes) -> bytes:
+    package = ole_package(file_name, data)
+    return struct.pack("<I", len(package)) + package
+
+
+def rtf_with_package(file_name: str, data: bytes) -> bytes:
+    """An RTF document embedding `data` as an OLE Package object (OLE 1.0 in hex, as Word writes it)."""
+    package = ole_package(file_name, data)
+    ole1 = struct.pack("<II", 0x0501, 2) + struct.pack("<I", 8) + b"Package\x00" + struct.pack("<II", 0, 0)
+    ole1 += struct.pack("<I", len(package)) + package
+    return (
+        b"{\\rtf1\\ansi{\\object\\objemb{\\*\\objclass Package}{\\*\\objdata " + ole1.hex().encode() + b"}}}"
+    )
+
+
+def powerpoint_stream(embedded: bytes) -> bytes:
+    """A PowerPoint Document stream holding one compressed embedded object (ExOleObjStg, instance 1)."""
+    body = struct.pack("<I", len(embedded)) + zlib.compress(embedded)
+    return struct.pack("<HHI", 0x0FF0, 0x03E8, 0) + struct.pack("<HHI", 0x0010, 0x1011, len(body)) + body
+
+
+BINHEX_ALPHABET = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
+
+
+def binhex(file_name: str, data: bytes) -> bytes:
+    """BinHex 4.0 (run-length marker escaped, no runs compressed; CRCs left zero)."""
+    name = file_name.encode()
+    raw = bytes([len(name)]) + name + b"\x00" + b"TEXTttxt" + bytes(2)
+    raw += struct.pack(">II", len(data), 0) + bytes(2) + data + bytes(2) + bytes(2)
+    escaped = raw.replace(b"\x90", b"\x90\x00")
+    bits = "".join(f"{byte:08b}" for byte in escaped)
+    bits += "0" * (-len(bits) % 6)
+    chars = bytes(BINHEX_ALPHABET[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
+    lines = b"\n".join(chars[i : i + 64] for i in range(0, len(chars), 64))
+    return b"(This file must be converted with BinHex 4.0)\n:" + lines + b":\n"
+
+
+def szdd(data: bytes, *, declared: int | None = None) -> bytes:
+    """SZDD (`COMPRESS.EXE -r`), every byte written as a literal: a valid stream `expand` decodes."""
+    body = bytearray()
+    for start in range(0, len(data), 8):
+        chunk = data[start : start + 8]
+        body += bytes([(1 << len(chunk)) - 1]) + chunk
+    size = len(data) if declared is None else declared
+    return b"SZDD\x88\xf0\x27\x33A" + b"m" + struct.pack("<I", size) + bytes(body)
+
+
+def deflate64_zip(name: str, data: bytes) -> bytes:
+    """A one-member zip compressed with Deflate64 (method 9), which zipfile does not implement."""
+    import inflate64
+
+    deflater = inflate64.Deflater()
+    packed = deflater.deflate(data) + deflater.flush()
+    crc, encoded = zlib.crc32(data), name.encode()
+    local = struct.pack(
+        "<4s5H3I2H", b"PK\x03\x04", 21, 0, 9, 0, 0, crc, len(packed), len(data), len(encoded), 0
+    )
+    central = struct.pack(
+        "<4s6H3I5H2I",
+        b"PK\x01\x02",
+        21,
+        21,
+        0,
+        9,
+        0,
+        0,
+        crc,
+        len(packed),
+        len(data),
+        len(encoded),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    directory_offset = len(local) + len(encoded) + len(packed)
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(encoded), directory_offset, 0)
+    return local + encoded + packed + central + encoded + end
