@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email.message
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,6 +117,7 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),
+    "app.sis": lambda: b"\x00\x00\x00\x01\x12\x3a\x00\x10\x19\x04\x00\x10" + bytes(84) + zlib.compress(HIDDEN),
 }
 
 

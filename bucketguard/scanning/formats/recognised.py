@@ -5,9 +5,11 @@ Their raw bytes are still matched by the rules; what they hold (compressed or en
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
-from bucketguard.scanning.blobs import Blob, Expansion
+from bucketguard.scanning.blobs import Blob, Expansion, read_whole
+from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
 
@@ -37,4 +39,24 @@ def recognise(head: bytes) -> str | None:
 
 def open_undecoded(blob: Blob, expansion: Expansion) -> None:
     kind = recognise(blob.head())
+    if kind == "SIS":
+        _inflate_zlib_streams(read_whole(blob, expansion.name, kind), expansion)
     raise ContainerProblem(Reason.UNSUPPORTED, f"{expansion.name}: {kind} content is not decoded here")
+
+
+def _inflate_zlib_streams(data: bytes, expansion: Expansion) -> None:
+    """SIS packages store their files as zlib streams: each one found is inflated and scanned, though the
+    package's own records are not parsed (so the package stays `unsupported`)."""
+    position, number = data.find(b"\x78"), 0
+    while 0 <= position < len(data) - 2:
+        end = position + 1
+        if (data[position] << 8 | data[position + 1]) % 31 == 0:
+            decoder = zlib.decompressobj()
+            try:
+                decoder.decompress(data[position : position + (1 << 16)], 1)  # a cheap first test
+            except zlib.error:
+                decoder = None
+            if decoder is not None:
+                number += 1
+                inflate(expansion, f"{expansion.name}!<zlib stream {number}>", data[position:])
+        position = data.find(b"\x78", end)
