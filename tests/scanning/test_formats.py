@@ -30,6 +30,7 @@ from tests.scanning.format_samples import (
 )
 
 HIDDEN = gzip_of(EICAR)  # found only by decoding it
+SIS_HEADER = b"\x00\x00\x00\x01\x12\x3a\x00\x10\x19\x04\x00\x10"  # EPOC installer UIDs
 
 
 def _scan(tmp_path: Path, name: str, data: bytes, limits: Limits | None = None) -> ScanResult:
@@ -117,7 +118,7 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),
-    "app.sis": lambda: b"\x00\x00\x00\x01\x12\x3a\x00\x10\x19\x04\x00\x10" + bytes(84) + zlib.compress(HIDDEN),
+    "app.sis": lambda: SIS_HEADER + bytes(84) + zlib.compress(HIDDEN),
 }
 
 
@@ -167,7 +168,7 @@ UNDECODED = {
     "a.arj": b"\x60\xea\x2c\x00\x22\x0b\x01\x02\x10\x00\x02" + bytes(64),
     "a.chm": b"ITSF\x03\x00\x00\x00" + bytes(64),
     "a.lzh": b"\x24\x00-lh5-" + bytes(64),
-    "a.sis": b"\x00\x00\x00\x01\x12\x3a\x00\x10\x19\x04\x00\x10" + bytes(64),
+    "a.sis": SIS_HEADER + bytes(64),
     "a.lz4": b"\x04\x22\x4d\x18" + bytes(64),
 }
 

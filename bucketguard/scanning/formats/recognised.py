@@ -50,13 +50,16 @@ def _inflate_zlib_streams(data: bytes, expansion: Expansion) -> None:
     position, number = data.find(b"\x78"), 0
     while 0 <= position < len(data) - 2:
         end = position + 1
-        if (data[position] << 8 | data[position + 1]) % 31 == 0:
-            decoder = zlib.decompressobj()
-            try:
-                decoder.decompress(data[position : position + (1 << 16)], 1)  # a cheap first test
-            except zlib.error:
-                decoder = None
-            if decoder is not None:
-                number += 1
-                inflate(expansion, f"{expansion.name}!<zlib stream {number}>", data[position:])
+        if (data[position] << 8 | data[position + 1]) % 31 == 0 and _starts_zlib(data, position):
+            number += 1
+            inflate(expansion, f"{expansion.name}!<zlib stream {number}>", data[position:])
         position = data.find(b"\x78", end)
+
+
+def _starts_zlib(data: bytes, position: int) -> bool:
+    """A cheap first test: the first output byte decodes."""
+    try:
+        zlib.decompressobj().decompress(data[position : position + (1 << 16)], 1)
+    except zlib.error:
+        return False
+    return True
