@@ -183,12 +183,19 @@ def evaluate_account(
     account_id: str,
     stack: StackFacts,
     denials: Sequence[Denial],
-    config: RulesConfig | None = None,
-    rule_ids: Iterable[str] | None = None,
+    rule_configs: Mapping[str, RulesConfig] | None = None,
 ) -> list[AuditFinding]:
+    """Judge one account's facts with ``rule_configs`` (rule id -> its settings; None: every rule with the
+    defaults). Rules sharing settings are evaluated together."""
+    if rule_configs is None:
+        rule_configs = {r.rule_id: RulesConfig() for r in all_rules()}
+    by_config: dict[RulesConfig, list[str]] = {}
+    for rule_id, config in rule_configs.items():
+        by_config.setdefault(config, []).append(rule_id)
+    raw = [f for config, ids in by_config.items() for f in evaluate_stack(stack, config, rule_ids=ids)]
     by_ref = {f.ref: f for f in (*stack.typed_resources(), *stack.resources) if f.ref}
     merged: dict[str, AuditFinding] = {}
-    for finding in evaluate_stack(stack, config, rule_ids=rule_ids):
+    for finding in raw:
         if _blocked(finding, denials):
             continue
         facts = by_ref.get(finding.resource_ref or "")
@@ -212,9 +219,8 @@ def evaluate_account(
             finding_id=fid,
             tags=dict(facts.tags) if facts else {},
         )
-    wanted = None if rule_ids is None else set(rule_ids)
     for denial in denials:
-        if wanted is None or wanted & set(denial.rule_ids):
+        if set(rule_configs) & set(denial.rule_ids):
             denied = _denial_finding(denial)
             merged.setdefault(denied.finding_id, denied)
     return sorted(merged.values(), key=lambda f: (f.account, f.region, f.rule_id, f.arn))
@@ -249,21 +255,21 @@ def audit_accounts(
     accounts: Sequence[Account],
     *,
     services: Iterable[str] = SERVICES,
-    config: RulesConfig | None = None,
-    rule_ids: Iterable[str] | None = None,
+    rule_configs: Mapping[str, RulesConfig] | None = None,
     workers: int = 8,
     page_size: int | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> list[AccountResult]:
-    """Collect every (account, region) unit on a pool of ``workers`` threads, then evaluate per account.
-    ``progress(account, region)`` is called as each unit finishes."""
+    """Collect every (account, region) unit on a pool of ``workers`` threads, then evaluate per account
+    with ``rule_configs`` (rule id -> settings; None: every rule, defaults). ``progress(account, region)``
+    is called as each unit finishes."""
     wanted = tuple(services)
     unknown = set(wanted) - set(SERVICES)
     if unknown:
         raise ValueError(f"unknown service(s): {', '.join(sorted(unknown))} (known: {', '.join(SERVICES)})")
-    judged = [r.rule_id for r in all_rules() if r.rule_id.split("_", 1)[0] in (*wanted, "aws")]
-    if rule_ids is not None:
-        judged = [r for r in judged if r in set(rule_ids)]
+    configs = rule_configs if rule_configs is not None else {r.rule_id: RulesConfig() for r in all_rules()}
+    # Only the rules of collected services: an uncollected service must not read as "nothing there".
+    judged = {r: c for r, c in configs.items() if r.split("_", 1)[0] in (*wanted, "aws")}
     if "lambda" in wanted and "iam" not in wanted:
         wanted = (*wanted, "iam")  # execution roles' grants come from IAM
     units = [(a, GLOBAL) for a in accounts] + [(a, r) for a in accounts for r in a.regions]
@@ -285,7 +291,7 @@ def audit_accounts(
             AccountResult(
                 account.account_id,
                 stack,
-                evaluate_account(account.account_id, stack, denials, config, judged),
+                evaluate_account(account.account_id, stack, denials, judged),
                 denials,
                 [n for c in own for n in c.notes],
             )

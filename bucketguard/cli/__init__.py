@@ -21,6 +21,7 @@ COMMANDS = {
     "scan": "bucketguard.cli.scan",
     "rules": "bucketguard.cli.rules",
     "policy": "bucketguard.cli.policy",
+    "audit": "bucketguard.cli.audit",
     "build": "bucketguard.cli.build",
     "demo": "bucketguard.cli.demo",
 }

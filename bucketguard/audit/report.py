@@ -1,0 +1,238 @@
+"""An audit run as a document: the `policy check` violations plus where each lives in the accounts, when it
+was first seen and whether it is new, the findings resolved since the last run, exemptions and a summary."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bucketguard import __version__
+from bucketguard.audit.history import NEW, FindingsHistory, Record, now
+from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
+from bucketguard.audit.settings import MANDATORY_LEVELS, AuditSettings
+from bucketguard.rules.model import get_rule
+
+SCHEMA_VERSION = 1
+PACK = "bucketguard"
+
+
+@dataclass(frozen=True)
+class AuditViolation:
+    finding: AuditFinding
+    enforcement: str
+    first_seen: str
+    status: str  # new | still_failing
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.finding
+        return {
+            "rule_id": f.rule_id,
+            "policy": f"{PACK}@v{__version__}/{f.rule_id}",
+            "severity": f.severity,
+            "enforcement": self.enforcement,
+            "resource_type": f.resource_type,
+            "resource_name": f.resource_name,
+            "message": f.message,
+            "references": {k: list(v) for k, v in f.references.items()},
+            "account": f.account,
+            "region": f.region,
+            "arn": f.arn,
+            "finding_id": f.finding_id,
+            "first_seen": self.first_seen,
+            "status": self.status,
+        }
+
+
+@dataclass
+class AuditReport:
+    violations: list[AuditViolation]
+    resolved: list[Record] = field(default_factory=list)
+    exemptions: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    resources: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mandatory(self) -> list[AuditViolation]:
+        return [v for v in self.violations if v.enforcement in MANDATORY_LEVELS]
+
+    def summary(self) -> dict[str, Any]:
+        frameworks: Counter[str] = Counter()
+        for v in self.violations:
+            if v.finding.rule_id != ACCESS_DENIED_RULE:
+                frameworks.update(get_rule(v.finding.rule_id).frameworks)
+        return {
+            "accounts": self.accounts,
+            "resources": self.resources,
+            "violations": len(self.violations),
+            "mandatory": len(self.mandatory),
+            "advisory": len(self.violations) - len(self.mandatory),
+            "new": sum(1 for v in self.violations if v.status == NEW),
+            "resolved": len(self.resolved),
+            "exempted": len(self.exemptions),
+            "by_severity": dict(Counter(v.finding.severity for v in self.violations)),
+            "by_service": dict(Counter(v.finding.service for v in self.violations)),
+            "by_account": dict(Counter(v.finding.account for v in self.violations)),
+            "by_framework": dict(frameworks),
+            "api_calls": self.api_calls,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def build_report(
+    results: Sequence[AccountResult],
+    settings: AuditSettings,
+    *,
+    min_severity: str = "low",
+    history: FindingsHistory | None = None,
+    at: str | None = None,
+) -> AuditReport:
+    """Exemptions and enforcement from the policy config, first sighting and status from the history (when
+    given: the run is recorded there), then the severity floor (display only: the history sees all)."""
+    at = at or now()
+    failing: list[AuditFinding] = []
+    exemptions: list[dict[str, str]] = []
+    for finding in (f for r in results for f in r.findings):
+        rule = settings.rules.get(finding.rule_id)
+        exemption = next(
+            (
+                e
+                for e in (rule.exemptions if rule else ())
+                if e.covers(finding.resource_name, finding.arn, finding.tags)
+            ),
+            None,
+        )
+        if exemption is None:
+            failing.append(finding)
+        else:
+            exemptions.append(
+                {
+                    "rule_id": finding.rule_id,
+                    "resource": finding.resource_name,
+                    "arn": finding.arn,
+                    "reason": exemption.reason,
+                }
+            )
+    resolved: list[Record] = []
+    first_seen = {f.finding_id: at for f in failing}
+    status = {f.finding_id: NEW for f in failing}
+    if history is not None:
+        changes = history.record(
+            failing,
+            accounts=[r.account_id for r in results],
+            rule_ids=[*settings.judged, ACCESS_DENIED_RULE],
+            at=at,
+        )
+        first_seen, status, resolved = changes.first_seen, changes.status, changes.resolved
+    floor = SEVERITY_ORDER.index(min_severity)
+    violations = [
+        AuditViolation(
+            f,
+            settings.rules[f.rule_id].enforcement if f.rule_id in settings.rules else "mandatory",
+            first_seen[f.finding_id],
+            status[f.finding_id],
+        )
+        for f in failing
+        if SEVERITY_ORDER.index(f.severity) >= floor
+    ]
+    order = {"mandatory": 0, "remediate": 0, "advisory": 1}
+    violations.sort(
+        key=lambda v: (
+            order.get(v.enforcement, 2),
+            -SEVERITY_ORDER.index(v.finding.severity),
+            v.finding.service,
+            v.finding.rule_id,
+            v.finding.arn,
+        )
+    )
+    return AuditReport(
+        violations=violations,
+        resolved=resolved,
+        exemptions=exemptions,
+        notes=[n for r in results for n in r.notes],
+        accounts=[r.account_id for r in results],
+        resources=sum(len(r.facts.resources) for r in results),
+    )
+
+
+def render_json(report: AuditReport) -> str:
+    return json.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "violations": [v.to_dict() for v in report.violations],
+            "resolved": [
+                {
+                    "rule_id": r.rule_id,
+                    "severity": r.severity,
+                    "resource_name": r.resource_name,
+                    "account": r.account,
+                    "region": r.region,
+                    "arn": r.arn,
+                    "finding_id": r.finding_id,
+                    "first_seen": r.first_seen,
+                    "resolved_at": r.resolved_at,
+                }
+                for r in report.resolved
+            ],
+            "exemptions": report.exemptions,
+            "notes": report.notes,
+            "summary": report.summary(),
+        },
+        indent=2,
+    )
+
+
+def render_table(report: AuditReport) -> Any:
+    """A rich renderable: violations grouped by severity (worst first), then service."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    for severity in reversed(SEVERITY_ORDER):
+        rows = [v for v in report.violations if v.finding.severity == severity]
+        if not rows:
+            continue
+        table = Table(title=f"{severity.upper()} ({len(rows)})", title_justify="left", expand=False)
+        for column in (
+            "service",
+            "rule",
+            "account",
+            "region",
+            "resource",
+            "enforcement",
+            "status",
+            "message",
+        ):
+            table.add_column(column, overflow="fold")
+        for v in sorted(rows, key=lambda v: (v.finding.service, v.finding.rule_id, v.finding.resource_name)):
+            f = v.finding
+            table.add_row(
+                f.service, f.rule_id, f.account, f.region, f.resource_name, v.enforcement, v.status, f.message
+            )
+        parts.append(table)
+    for r in report.resolved:
+        parts.append(
+            Text(
+                f"resolved  {r.rule_id} on {r.resource_name} ({r.account}/{r.region}), "
+                f"first seen {r.first_seen}"
+            )
+        )
+    for e in report.exemptions:
+        parts.append(Text(f"exempted  {e['rule_id']} on {e['resource']}: {e['reason']}"))
+    for note in report.notes:
+        parts.append(Text(f"note      {note}"))
+    s = report.summary()
+    parts.append(
+        Text(
+            f"{s['resources']} resources in {len(s['accounts'])} account(s): {s['mandatory']} mandatory, "
+            f"{s['advisory']} advisory violations ({s['new']} new), {s['resolved']} resolved, "
+            f"{s['exempted']} exempted"
+        )
+    )
+    return Group(*parts)
