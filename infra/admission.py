@@ -90,7 +90,7 @@ class ScannerAdmission(pulumi.ComponentResource):
                 key_use_statement(
                     "ScannerReadsRequests",
                     args.scanner_role_arn,
-                    services=["sqs"],
+                    services=["sqs", "s3"],  # scan requests, and the published ruleset
                     region=args.scanner_region,
                     actions=["kms:Decrypt"],
                 ),

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bucketguard.scanning.feeds import FeedError, FeedSource
+
 MAX_STORAGES_PER_SCANNER = 50
 ACTIONS = ("tag", "quarantine", "promote", "notify")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -46,6 +48,9 @@ class ScannerConfig:
     max_object_bytes: int = 2 * 1024**3
     notify_emails: tuple[str, ...] = ()
     log_retention_days: int = 90
+    # Rule updates: the scanner looks for a newer published ruleset at most this often (one HEAD).
+    rule_check_seconds: int = 300
+    rule_sources: tuple[FeedSource, ...] = ()
 
     @property
     def account(self) -> str | None:
@@ -195,6 +200,8 @@ _SCANNER_KEYS = (
     "maxObjectBytes",
     "notifyEmails",
     "logRetentionDays",
+    "ruleCheckSeconds",
+    "ruleSources",
 )
 _STORAGE_KEYS = (
     "name",
@@ -260,6 +267,23 @@ def _emails(entry: _Entry) -> tuple[str, ...]:
     return entry.strings("notifyEmails", pattern=_EMAIL, what="an e-mail address") or ()
 
 
+def _rule_sources(entry: _Entry) -> tuple[FeedSource, ...]:
+    raw = entry.raw.get("ruleSources") or []
+    if isinstance(raw, str) or not isinstance(raw, Sequence):
+        raise entry.fail("ruleSources", f"must be a list of {{name, url, ...}} mappings, got {raw!r}")
+    try:
+        sources = tuple(
+            FeedSource.from_config(item, f"{entry.where}: ruleSources[{i}]") for i, item in enumerate(raw)
+        )
+    except FeedError as exc:
+        raise ConfigError(str(exc)) from None
+    names = [s.name for s in sources]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise entry.fail(f"ruleSources[{index}]", f"name {name!r} is used twice")
+    return sources
+
+
 def parse_scanner(raw: object, allowed_regions: Sequence[str]) -> ScannerConfig:
     entry = _Entry("bucketguard:scanner", raw, _SCANNER_KEYS)
     role_arn, account_id = _role_arn(entry)
@@ -288,6 +312,8 @@ def parse_scanner(raw: object, allowed_regions: Sequence[str]) -> ScannerConfig:
         max_object_bytes=max_object_bytes,
         notify_emails=_emails(entry),
         log_retention_days=_retention(entry),
+        rule_check_seconds=entry.integer("ruleCheckSeconds", 300, 30, 86400),
+        rule_sources=_rule_sources(entry),
     )
 
 

@@ -107,6 +107,7 @@ def deploy(config: BucketguardConfig) -> None:
         pulumi.export("scannerQueueUrl", endpoint.queue_url)
         pulumi.export("scannerRoleArn", endpoint.role_arn)
         pulumi.export("scannerKeyArn", endpoint.key_arn)
+        pulumi.export("rulesBucket", scanner.rules.bucket.id)
         pulumi.export("scannerAccountId", account_of(scanner_provider))
         pulumi.export("scannerRegion", config.scanner.region)
         pulumi.export("scannerAlertTopicArn", scanner.alert_topic.arn)

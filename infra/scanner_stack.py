@@ -1,23 +1,32 @@
-"""ScannerStack: the shared scanner (scanner account): KMS key, scanner queue + DLQ, scanner Lambda, alarms.
+"""ScannerStack: the shared scanner (scanner account): KMS key, scanner queue + DLQ, scanner Lambda, rules
+bucket, alarms.
 
 The scanner never holds access to a protected bucket: it reads each object through the presigned URL the
 listener put in the scan request. Its queue policy, the key policy and its permission to publish results
 are written by ScannerAdmission, which knows the registered storages.
+
+Rule updates: `rules publish` (or the update function) writes `ruleset.zip` to the private, encrypted,
+versioned rules bucket; the scanner reads it (and only it) when it changes. The Lambda artifact keeps the
+bundled ruleset as the fallback used until something is published, or when what is published fails.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from bucketguard.pipeline import env
+from bucketguard.pipeline.lambda_functions import METRICS_NAMESPACE
+from bucketguard.pipeline.rules_bucket import ARTIFACT_NAME
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.policies import SQS_CONSUME_ACTIONS, allow
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
+from infra.secure_bucket import SecureBucket, SecureBucketArgs
 
 SCANNER_HANDLER = "functions.scanner.app.handler"
 
@@ -37,6 +46,8 @@ class ScannerStack(pulumi.ComponentResource):
     queue: EncryptedQueue
     scanner: PipelineFunction
     alert_topic: aws.sns.Topic
+    rules: SecureBucket
+    rules_logs: SecureBucket
 
     def __init__(self, name: str, args: ScannerStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:scanner:ScannerStack", name, None, opts)
@@ -63,6 +74,48 @@ class ScannerStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Bucket names are global: the stack, account and region make this one unique (63 characters at most).
+        stack = re.sub(r"[^a-z0-9-]+", "-", args.scanner_id.rsplit("/", 1)[-1].lower()).strip("-")[:12]
+        rules_name = pulumi.Output.concat(
+            "bucketguard-", stack or "stack", "-rules-", args.account_id, "-", config.region
+        )
+        # Who published which ruleset is worth keeping: the rules bucket logs its access.
+        self.rules_logs = SecureBucket(
+            f"{name}-rules-logs",
+            SecureBucketArgs(
+                bucket_name=pulumi.Output.concat(rules_name, "-logs"),
+                kms_key_arn=None,
+                extra_statements=[
+                    {
+                        "Sid": "S3ServerAccessLogsDelivery",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": ["s3:PutObject"],
+                        "Resource": pulumi.Output.concat("arn:aws:s3:::", rules_name, "-logs/*"),
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": args.account_id},
+                            "ArnLike": {"aws:SourceArn": pulumi.Output.concat("arn:aws:s3:::", rules_name)},
+                        },
+                    }
+                ],
+                role="logs",
+                tags=args.tags,
+            ),
+            opts=child,
+        )
+        self.rules = SecureBucket(
+            f"{name}-rules",
+            SecureBucketArgs(
+                bucket_name=rules_name,
+                kms_key_arn=self.key.arn,
+                role="internal",
+                tags=args.tags,
+                # Through the policy's output: logging is switched on only once log delivery is admitted.
+                access_log_bucket=self.rules_logs.policy.bucket,
+            ),
+            opts=child,
+        )
+        rules_bucket_arn = self.rules.bucket.arn
         self.scanner = PipelineFunction(
             f"{name}-scanner",
             PipelineFunctionArgs(
@@ -73,9 +126,19 @@ class ScannerStack(pulumi.ComponentResource):
                 statements=[
                     allow("ConsumeScanRequests", SQS_CONSUME_ACTIONS, self.queue.queue.arn),
                     allow("DecryptScanRequests", ["kms:Decrypt"], self.key.arn),
+                    allow(
+                        "ReadPublishedRuleset",
+                        ["s3:GetObject", "s3:GetObjectVersion"],
+                        pulumi.Output.concat(rules_bucket_arn, "/", ARTIFACT_NAME),
+                    ),
+                    # Only so that "nothing published yet" reads as 404, not as access denied.
+                    allow("SeeWhetherARulesetIsPublished", ["s3:ListBucket"], rules_bucket_arn),
                 ],
                 environment={
                     env.RULESET_PATH: args.ruleset_path,
+                    env.RULES_BUCKET: self.rules.bucket.id,
+                    env.RULES_KEY: ARTIFACT_NAME,
+                    env.RULES_CHECK_SECONDS: str(config.rule_check_seconds),
                     env.MAX_OBJECT_BYTES: str(config.max_object_bytes),
                     env.SCANNER_ID: args.scanner_id,
                     env.LOG_LEVEL: "INFO",
@@ -100,6 +163,21 @@ class ScannerStack(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-ruleset-rejected",
+            namespace=METRICS_NAMESPACE,
+            metric_name="RulesetRejected",
+            dimensions={"service": "bucketguard-scanner"},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
+            alarm_description="scanner: a published ruleset failed verification; the previous one is kept",
+            alarm_actions=[self.alert_topic.arn],
+            opts=child,
+        )
         PipelineAlarms(
             f"{name}-alarms",
             PipelineAlarmsArgs(
@@ -118,5 +196,6 @@ class ScannerStack(pulumi.ComponentResource):
                 "roleArn": self.scanner.role.arn,
                 "keyArn": self.key.arn,
                 "alertTopicArn": self.alert_topic.arn,
+                "rulesBucket": self.rules.bucket.id,
             }
         )

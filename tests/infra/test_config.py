@@ -183,3 +183,41 @@ def test_access_log_bucket_is_one_more_bucket_the_storage_owns() -> None:
         ConfigError, match=r"storages\[1\] \(name 'b'\): bucket 'camp-a-logs' is already used"
     ):
         parse_config({"scanner": scanner, "storages": [entry, other]})
+
+
+def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() -> None:
+    scanner = {
+        "region": "eu-west-1",
+        "ruleCheckSeconds": 600,
+        "ruleSources": [
+            {
+                "name": "forge",
+                "url": "https://github.com/YARAHQ/yara-forge/releases/latest/download/x.zip",
+                "minSeverity": "high",
+                "exclude": ["Noisy_Rule"],
+            },
+            {"url": "s3://camp-team-rules/yara/"},
+        ],
+    }
+    parsed = parse_config({"scanner": scanner, "storages": storages(1)}).scanner
+    assert parsed is not None and parsed.rule_check_seconds == 600
+    assert [(s.name, s.kind, s.min_severity, s.exclude) for s in parsed.rule_sources] == [
+        ("forge", None, "high", ("Noisy_Rule",)),
+        ("yara", "s3", None, ()),
+    ]
+    defaults = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(1)}).scanner
+    assert defaults is not None and defaults.rule_check_seconds == 300
+    for bad, message in (
+        ({"ruleCheckSeconds": 5}, "ruleCheckSeconds must be between 30 and 86400"),
+        (
+            {"ruleSources": [{"url": "https://x.example/a.zip", "sha": "x"}]},
+            r"ruleSources\[0\]: unknown key\(s\) sha",
+        ),
+        ({"ruleSources": [{"url": "https://x.example/a.zip", "kind": "clamav"}]}, "unknown kind 'clamav'"),
+        (
+            {"ruleSources": [{"url": "https://a.example/r.zip"}, {"url": "https://b.example/r.zip"}]},
+            r"ruleSources\[1\] name 'r.zip' is used twice",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({"scanner": {"region": "eu-west-1", **bad}, "storages": storages(1)})

@@ -91,11 +91,13 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
     assert counts["aws:lambda/eventSourceMapping:EventSourceMapping"] == 3
     # scanner queue + DLQ, listener queue + DLQ, post-scan queue + DLQ
     assert counts["aws:sqs/queue:Queue"] == 6
-    # createBucket: the protected bucket, the quarantine bucket and their access-log bucket
+    # createBucket: the protected bucket, the quarantine bucket and their access-log bucket; the rules bucket
     assert {b["inputs"]["bucket"] for b in dev.of_type("aws:s3/bucket:Bucket")} == {
         "camp-teaching-material-dev",
         "camp-teaching-material-dev-quarantine",
         "camp-teaching-material-dev-logs",
+        "bucketguard-dev-rules-123456789012-eu-west-1",
+        "bucketguard-dev-rules-123456789012-eu-west-1-logs",
     }
     assert counts["aws:sns/topic:Topic"] == 3  # scanner alerts, result topic, storage alerts
     assert counts["aws:kms/key:Key"] == 2
@@ -116,7 +118,7 @@ def test_multiaccount_stack_resource_graph(multi: Graph) -> None:
     counts = Counter(r["type"] for r in multi.resources)
     assert counts["bucketguard:storage:StorageStack"] == 3
     assert counts["aws:lambda/function:Function"] == 1 + 2 * 3
-    # Existing buckets are not created: only the quarantine, promote and access-log buckets.
+    # Existing buckets are not created: only the quarantine, promote, access-log and rules buckets.
     assert {b["inputs"]["bucket"] for b in multi.of_type("aws:s3/bucket:Bucket")} == {
         "camp-teaching-material-quarantine",
         "camp-teaching-material-published",
@@ -125,6 +127,8 @@ def test_multiaccount_stack_resource_graph(multi: Graph) -> None:
         "camp-student-uploads-logs",
         "camp-media-archive-quarantine",
         "camp-media-logs",
+        "bucketguard-multiaccount-rules-111111111111-eu-west-1",
+        "bucketguard-multiaccount-rules-111111111111-eu-west-1-logs",
     }
     # The access-blocking policy is put on each existing protected bucket.
     protected = {p["inputs"]["bucket"] for p in multi.of_type("aws:s3/bucketPolicy:BucketPolicy")}
@@ -261,8 +265,16 @@ def test_scanner_publishes_only_to_registered_result_topics(multi: Graph) -> Non
         "kms:Decrypt",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
     }
-    assert not any(a.startswith("s3:") for s in scanner for a in as_list(s["Action"]))
+    # No access to any storage bucket: S3 only for the published ruleset.
+    s3_resources = {r for s in scanner if s["Action"][0].startswith("s3:") for r in as_list(s["Resource"])}
+    assert s3_resources == {
+        "arn:aws:s3:::bucketguard-multiaccount-rules-111111111111-eu-west-1",
+        "arn:aws:s3:::bucketguard-multiaccount-rules-111111111111-eu-west-1/ruleset.zip",
+    }
 
 
 def test_cross_account_trust_names_only_the_programs_roles(graph: Graph) -> None:
@@ -651,7 +663,42 @@ def test_roles_use_keys_only_through_the_services_that_need_them(multi: Graph) -
         f"sqs.{region}.amazonaws.com",
     ]
     assert via("storage-media-key-policy", "ScannerPublishesResults") == [f"sns.{region}.amazonaws.com"]
-    assert via("admission-key-policy", "ScannerReadsRequests") == ["sqs.eu-west-1.amazonaws.com"]
+    assert via("admission-key-policy", "ScannerReadsRequests") == [
+        "s3.eu-west-1.amazonaws.com",
+        "sqs.eu-west-1.amazonaws.com",
+    ]
     assert via("admission-key-policy", "RegisteredListenersEncryptRequests") == [
         "sqs.eu-west-1.amazonaws.com"
     ]
+
+
+def test_scanner_reads_only_the_published_ruleset_from_a_private_versioned_rules_bucket(dev: Graph) -> None:
+    bucket = "bucketguard-dev-rules-123456789012-eu-west-1"
+    arn = f"arn:aws:s3:::{bucket}"
+    rules = [r for r in dev.resources if r["name"].startswith("scanner-rules-") and "-logs" not in r["name"]]
+    by_type = {r["type"]: r["inputs"] for r in rules}
+    assert by_type["aws:s3/bucket:Bucket"]["tags"][ROLE_TAG] == "internal"
+    assert (
+        by_type["aws:s3/bucketVersioning:BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
+    )
+    encryption = by_type[
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ]["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert encryption["sseAlgorithm"] == "aws:kms" and "scanner-key" in encryption["kmsMasterKeyId"]
+    public = by_type["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]
+    assert all(public[flag] for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls"))
+    assert by_type["aws:s3/bucketLogging:BucketLogging"]["targetBucket"] == f"{bucket}-logs"
+    grants = {s["Sid"]: s for s in dev.policy("scanner-scanner-policy")}
+    assert grants["ReadPublishedRuleset"]["Resource"] == f"{arn}/ruleset.zip"
+    assert grants["SeeWhetherARulesetIsPublished"]["Resource"] == arn
+    variables = dev.named("scanner-scanner-function")["inputs"]["environment"]["variables"]
+    assert (variables["BUCKETGUARD_RULES_BUCKET"], variables["BUCKETGUARD_RULES_KEY"]) == (
+        bucket,
+        "ruleset.zip",
+    )
+    assert variables["BUCKETGUARD_RULES_CHECK_SECONDS"] == "300"
+    # The bundled ruleset stays in the artifact as the fallback.
+    assert variables["BUCKETGUARD_RULESET_PATH"] == "/var/task/bucketguard-ruleset.zip"
+    alarm = dev.named("scanner-ruleset-rejected")["inputs"]
+    assert (alarm["namespace"], alarm["metricName"]) == ("BucketGuard", "RulesetRejected")
+    assert "scanner-alerts" in alarm["alarmActions"][0]
