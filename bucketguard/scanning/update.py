@@ -100,7 +100,8 @@ class Measured:
             refused.append(
                 f"the artifact is {self.artifact_bytes} bytes, over the limit of {limits.max_artifact_bytes}"
             )
-        slowest = limits.max_slowdown * max(self.baseline_scan_seconds, 1e-3)
+        # Below a few hundredths of a second a timing is noise, not a ruleset's cost.
+        slowest = limits.max_slowdown * max(self.baseline_scan_seconds, 0.05)
         if self.scan_seconds > slowest:
             refused.append(
                 f"scanning the {limits.sample_bytes >> 20} MiB sample takes {self.scan_seconds:.2f} s, over "

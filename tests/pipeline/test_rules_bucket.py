@@ -115,7 +115,7 @@ def _artifact(tmp_path: Path, name: str, rule_text: str | None = None) -> Path:
         content = FeedContent("yara-file", ((f"{name}.yar", rule_text),))
         feeds.append(FeedInput(source, content, FeedState(), "fetched"))
     path = tmp_path / f"{name}.zip"
-    report = build(feeds, path, limits=UpdateLimits(sample_bytes=1 << 20))
+    report = build(feeds, path, limits=UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9))
     assert not report.refused
     return path
 
