@@ -9,12 +9,14 @@ and the mocks compute the outputs a deployment would produce, or leave them unkn
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
 import runpy
 import sys
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
@@ -295,19 +297,24 @@ class SourceLocations:
             *(Path(p).resolve() for p in {sys.prefix, sys.base_prefix}),
         }
 
-    def _in_program(self, filename: str) -> Path | None:
+    @functools.cache  # noqa: B019 (one instance per process)
+    def _program_file(self, filename: str) -> str | None:
         path = Path(filename).resolve()
         if path in self._ignored or any(parent in self._ignored for parent in path.parents):
             return None
-        return path if path.is_relative_to(self.program_dir) else None
+        return (
+            path.relative_to(self.program_dir).as_posix() if path.is_relative_to(self.program_dir) else None
+        )
 
     def note(self, type_: str, name: str) -> None:
-        for frame in reversed(traceback.extract_stack()):
-            path = self._in_program(frame.filename)
-            if path is not None and frame.lineno:
-                where = (path.relative_to(self.program_dir).as_posix(), frame.lineno)
-                self.by_resource.setdefault((type_, name), where)
+        # Walking frames reads no source text (traceback.extract_stack does, for every frame).
+        frame: types.FrameType | None = sys._getframe(1)
+        while frame is not None:
+            path = self._program_file(frame.f_code.co_filename)
+            if path is not None:
+                self.by_resource.setdefault((type_, name), (path, frame.f_lineno))
                 return
+            frame = frame.f_back
 
     def install(self) -> None:
         """Wrap the SDK's synchronous registration calls, made from the resource's constructor."""
