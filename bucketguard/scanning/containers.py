@@ -32,6 +32,7 @@ from bucketguard.scanning.blobs import (
 )
 from bucketguard.scanning.formats import (
     cabinets,
+    disk_images,
     encoded,
     executables,
     mail,
@@ -64,6 +65,8 @@ class Kind(StrEnum):
     MARKUP = "html"
     EXECUTABLE = "executable"
     UNDECODED = "undecoded"
+    LZ4 = "lz4"
+    DISK_IMAGE = "iso"
 
 
 Opener = Callable[[Blob, Expansion], None]
@@ -85,6 +88,7 @@ FORMATS = (
     Format(Kind.XZ, streams.is_xz, streams.open_xz, reads_to_the_end=True),
     Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z, reads_to_the_end=True),
     Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, reads_to_the_end=True),
+    Format(Kind.LZ4, streams.is_lz4, streams.open_lz4, reads_to_the_end=True),
     Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab),
     Format(Kind.OLE2, office.is_ole2, office.open_ole2),
     Format(Kind.RTF, office.is_rtf, office.open_rtf),
@@ -97,12 +101,14 @@ FORMATS = (
     Format(Kind.UNDECODED, lambda head: recognised.recognise(head) is not None, recognised.open_undecoded),
     Format(Kind.TAR, tars.is_tar, tars.open_tar, reads_to_the_end=True),
 )
-_BY_KIND = {entry.kind: entry for entry in FORMATS}
+_DISK_IMAGE = Format(Kind.DISK_IMAGE, lambda head: False, disk_images.open_disk_image)
+_BY_KIND = {entry.kind: entry for entry in (*FORMATS, _DISK_IMAGE)}
 _SUFFIXES = {
     Kind.GZIP: streams.GZIP_SUFFIXES,
     Kind.BZIP2: streams.BZIP2_SUFFIXES,
     Kind.XZ: streams.XZ_SUFFIXES,
     Kind.ZSTD: streams.ZSTD_SUFFIXES,
+    Kind.LZ4: streams.LZ4_SUFFIXES,
 }
 
 
@@ -115,6 +121,8 @@ def sniff(blob: Blob) -> tuple[Kind, ...]:
     """The containers a blob holds: what its first bytes say, and a zip glued to its end unless the
     format's own opener reads what follows it."""
     kind = detect(blob.head())
+    if kind is None and disk_images.is_disk_image(blob):  # its identifier sits after 32 KiB of system area
+        kind = Kind.DISK_IMAGE
     if kind is not None and _BY_KIND[kind].reads_to_the_end:
         return (kind,)
     appended = (Kind.ZIP,) if zips.ends_with_zip(blob) else ()

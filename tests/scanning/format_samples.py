@@ -144,3 +144,20 @@ def deflate64_zip(name: str, data: bytes) -> bytes:
     directory_offset = len(local) + len(encoded) + len(packed)
     end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(encoded), directory_offset, 0)
     return local + encoded + packed + central + encoded + end
+
+
+def iso_image(files: dict[str, bytes], *, joliet: bool = True) -> bytes:
+    """An ISO 9660 image written by pycdlib (level 1 names: `SETUP.EXE;1`)."""
+    import io
+
+    import pycdlib
+
+    image = pycdlib.PyCdlib()
+    image.new(interchange_level=3, joliet=3 if joliet else None)
+    for name, data in files.items():
+        kwargs = {"joliet_path": "/" + name.lower()} if joliet else {}
+        image.add_fp(io.BytesIO(data), len(data), "/" + name.upper() + ";1", **kwargs)
+    out = io.BytesIO()
+    image.write_fp(out)
+    image.close()
+    return out.getvalue()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cabarchive
+import lz4.frame
 import pytest
 from backports import zstd
 
@@ -23,6 +24,7 @@ from tests.scanning.format_samples import (
     binhex,
     compound_file,
     deflate64_zip,
+    iso_image,
     ole10native,
     powerpoint_stream,
     rtf_with_package,
@@ -119,6 +121,9 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),
     "app.sis": lambda: SIS_HEADER + bytes(84) + zlib.compress(HIDDEN),
+    "photos.lz4": lambda: lz4.frame.compress(zip_of({"e.com": EICAR})),
+    "camp.iso": lambda: iso_image({"README.TXT": b"camp\n", "PHOTOS.GZ": HIDDEN}),
+    "nested.iso": lambda: iso_image({"BACKUP.ZIP": zip_of({"photos.gz": HIDDEN})}),
 }
 
 
@@ -139,6 +144,8 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "letter.rtf": lambda: rtf_with_package("notes.txt", b"camp notes\n"),
     "setup.ex_": lambda: szdd(b"camp setup\n"),
     "drivers.cab": lambda: _cab({"readme.txt": b"camp\n"}),
+    "camp.iso": lambda: iso_image({"README.TXT": b"camp\n"}),
+    "photos.lz4": lambda: lz4.frame.compress(b"camp photos\n" * 100),
 }
 
 
@@ -154,6 +161,8 @@ DAMAGED: dict[str, Callable[[], bytes]] = {
     "cut.doc": lambda: compound_file({"Payload": b"camp"})[:700],
     "cut.cab": lambda: _cab({"readme.txt": b"camp\n" * 50})[:-20],
     "cut.zst": lambda: zstd.compress(b"camp " * 1000)[:-6],
+    "cut.lz4": lambda: lz4.frame.compress(b"camp " * 1000)[:-6],
+    "cut.iso": lambda: iso_image({"README.TXT": b"camp\n"})[: 16 * 2048 + 900],
 }
 
 
@@ -169,7 +178,6 @@ UNDECODED = {
     "a.chm": b"ITSF\x03\x00\x00\x00" + bytes(64),
     "a.lzh": b"\x24\x00-lh5-" + bytes(64),
     "a.sis": SIS_HEADER + bytes(64),
-    "a.lz4": b"\x04\x22\x4d\x18" + bytes(64),
 }
 
 
@@ -205,10 +213,11 @@ def test_plain_executable_is_not_packed(tmp_path: Path) -> None:
     "build",
     [
         lambda data: zstd.compress(data),
+        lambda data: lz4.frame.compress(data),
         lambda data: szdd(data[:4000], declared=0xFFFFFFFF),
         lambda data: compound_file({"PowerPoint Document": powerpoint_stream(data)}),
     ],
-    ids=["zstd", "szdd", "ppt-object"],
+    ids=["zstd", "lz4", "szdd", "ppt-object"],
 )
 def test_bombs_stop_at_the_limits(tmp_path: Path, build: Callable[[bytes], bytes]) -> None:
     limits = Limits(max_ratio=10, ratio_floor_bytes=1 << 16, max_extracted_bytes=8 << 20)

@@ -26,7 +26,6 @@ UNDECODED: dict[str, Callable[[bytes], bool]] = {
     "CHM": lambda head: head.startswith(b"ITSF"),
     "LZH": lambda head: head[2:3] == b"-" and head[3:5] in (b"lh", b"lz") and head[6:7] == b"-",
     "SIS": _sis,
-    "LZ4": lambda head: head.startswith(b"\x04\x22\x4d\x18"),
     "StuffIt": lambda head: head.startswith((b"SIT!", b"StuffIt")),
     "ACE": lambda head: head[7:14] == b"**ACE**",
     "ZOO": lambda head: head[20:24] == b"\xdc\xa7\xc4\xfd",

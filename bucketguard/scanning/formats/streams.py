@@ -1,4 +1,4 @@
-"""Compressed streams: gzip, bzip2, xz and zstd.
+"""Compressed streams: gzip, bzip2, xz, zstd and lz4 (frames).
 
 Each may hold several streams one after another (gzip members, concatenated bzip2 and xz streams, with zero
 padding between them), and every one is decoded into the same member, as the command-line tools do. Bytes
@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Protocol
 
+import lz4.frame
 from backports import zstd  # the standard library's compression.zstd from Python 3.14
 
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, corrupt
@@ -74,7 +75,7 @@ def drain(
             if not chunk:
                 raise EOFError("compressed data ends before its end-of-stream marker")
         write(decoder.decompress(chunk, CHUNK))
-    return decoder.unused_data
+    return decoder.unused_data or b""  # (lz4 says None for nothing)
 
 
 def inflate(expansion: Expansion, where: str, compressed: bytes, wbits: int = zlib.MAX_WBITS) -> None:
@@ -95,12 +96,14 @@ GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
 _DECODERS: dict[bytes, Callable[[], Decoder]] = {
     GZIP_MAGIC: lambda: ZlibDecoder(16 + zlib.MAX_WBITS),
     BZIP2_MAGIC: bz2.BZ2Decompressor,
     XZ_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
     ZSTD_MAGIC: zstd.ZstdDecompressor,
+    LZ4_MAGIC: lz4.frame.LZ4FrameDecompressor,
 }
 
 
@@ -168,10 +171,12 @@ GZIP_SUFFIXES = (".gz", ".gzip", ".z")
 BZIP2_SUFFIXES = (".bz2", ".bzip2", ".bz")
 XZ_SUFFIXES = (".xz", ".lzma")
 ZSTD_SUFFIXES = (".zst", ".zstd")
+LZ4_SUFFIXES = (".lz4",)
 open_gzip = stream_opener(GZIP_MAGIC, GZIP_SUFFIXES, "gzip")
 open_bzip2 = stream_opener(BZIP2_MAGIC, BZIP2_SUFFIXES, "bzip2")
 open_xz = stream_opener(XZ_MAGIC, XZ_SUFFIXES, "xz")
 open_zstd = stream_opener(ZSTD_MAGIC, ZSTD_SUFFIXES, "zstd")
+open_lz4 = stream_opener(LZ4_MAGIC, LZ4_SUFFIXES, "lz4")
 
 
 def is_gzip(head: bytes) -> bool:
@@ -188,6 +193,10 @@ def is_xz(head: bytes) -> bool:
 
 def is_zstd(head: bytes) -> bool:
     return head.startswith(ZSTD_MAGIC)
+
+
+def is_lz4(head: bytes) -> bool:
+    return head.startswith(LZ4_MAGIC)
 
 
 _TAR_SHORTHANDS = (".tgz", ".tbz2", ".tbz", ".txz", ".tlz")
