@@ -12,6 +12,7 @@ A collector reads, it never judges. Three outcomes of a call besides success are
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -132,8 +133,10 @@ class Reader:
         region: str | None = None,
         audited_regions: Iterable[str] = (),
         page_size: int | None = None,
+        item_workers: int = 4,
     ) -> None:
         self.clients = clients
+        self.item_workers = item_workers
         self.collection = collection
         self.region = region or collection.region
         self.audited_regions = frozenset(audited_regions) or frozenset({self.region})
@@ -151,6 +154,7 @@ class Reader:
             region=region,
             audited_regions=self.audited_regions,
             page_size=self.page_size,
+            item_workers=self.item_workers,
         )
 
     def client(self, service: str, region: str | None = None) -> Any:
@@ -207,8 +211,11 @@ class Reader:
         ]
 
     def each(self, items: Iterable[T], what: Callable[[T], str], collect: Callable[[T], None]) -> None:
-        """``collect(item)`` for each item; one that disappears mid-collection is skipped with a note."""
-        for item in items:
+        """``collect(item)`` for each item, ``item_workers`` at a time (each item's reads are sequential
+        calls, so a few in flight hide the round trips); one that disappears mid-collection is skipped
+        with a note."""
+
+        def one(item: T) -> None:
             try:
                 collect(item)
             except ResourceGone as exc:
@@ -216,6 +223,9 @@ class Reader:
                     f"{self.account}/{self.region}: {what(item)} disappeared during collection, "
                     f"skipped ({exc})"
                 )
+
+        with ThreadPoolExecutor(max_workers=self.item_workers) as pool:
+            list(pool.map(one, items))
 
 
 def _operation_name(client: Any, method: str) -> str:

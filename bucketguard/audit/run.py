@@ -123,7 +123,8 @@ def join(collections: Sequence[Collection]) -> StackFacts:
     account_pab = None
     for collection in collections:
         for group, facts in collection.facts.items():
-            groups.setdefault(group, []).extend(facts)
+            # Items are collected concurrently: sort for a stable order.
+            groups.setdefault(group, []).extend(sorted(facts, key=lambda f: (f.ref or "", f.name)))
         log_targets |= collection.log_targets
         role_grants.update(collection.role_grants)
         account_pab = account_pab or collection.account_public_access_block
