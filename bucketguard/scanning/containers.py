@@ -37,6 +37,7 @@ from bucketguard.scanning.formats import (
     executables,
     mail,
     office,
+    pdf,
     recognised,
     sevenzip,
     streams,
@@ -67,6 +68,7 @@ class Kind(StrEnum):
     UNDECODED = "undecoded"
     LZ4 = "lz4"
     DISK_IMAGE = "iso"
+    PDF = "pdf"
 
 
 Opener = Callable[[Blob, Expansion], None]
@@ -95,6 +97,7 @@ FORMATS = (
     Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd),
     Format(Kind.BINHEX, encoded.is_binhex, encoded.open_binhex),
     Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded),
+    Format(Kind.PDF, pdf.is_pdf, pdf.open_pdf),
     Format(Kind.MAIL, mail.is_mail, mail.open_mail),
     Format(Kind.MARKUP, web.is_markup, web.open_markup),
     Format(Kind.EXECUTABLE, executables.is_executable, executables.open_executable),

@@ -161,3 +161,26 @@ def iso_image(files: dict[str, bytes], *, joliet: bool = True) -> bytes:
     image.write_fp(out)
     image.close()
     return out.getvalue()
+
+
+def pdf_with_attachment(file_name: str, data: bytes, *, password: str | None = None) -> bytes:
+    """A one-page PDF written by pypdf with `data` as an embedded file (a FlateDecode stream)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_attachment(file_name, data)
+    if password is not None:
+        writer.encrypt(password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_with_stream(body: bytes, filters: str) -> bytes:
+    """A minimal PDF whose one stream object holds `body` under `filters` (e.g. `[/ASCIIHexDecode
+    /FlateDecode]`); the cross-reference table is left out, as readers repair it."""
+    stream = b"1 0 obj\n<< /Length %d /Filter %s >>\nstream\n" % (len(body), filters.encode()) + body
+    return b"%PDF-1.4\n" + stream + b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"

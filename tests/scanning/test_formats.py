@@ -26,6 +26,8 @@ from tests.scanning.format_samples import (
     deflate64_zip,
     iso_image,
     ole10native,
+    pdf_with_attachment,
+    pdf_with_stream,
     powerpoint_stream,
     rtf_with_package,
     szdd,
@@ -122,6 +124,11 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),
     "app.sis": lambda: SIS_HEADER + bytes(84) + zlib.compress(HIDDEN),
     "photos.lz4": lambda: lz4.frame.compress(zip_of({"e.com": EICAR})),
+    "attachment.pdf": lambda: pdf_with_attachment("photos.gz", HIDDEN),
+    "hex-flate.pdf": lambda: pdf_with_stream(
+        zlib.compress(HIDDEN).hex().encode() + b">", "[/ASCIIHexDecode /FlateDecode]"
+    ),
+    "a85.pdf": lambda: pdf_with_stream(base64.a85encode(HIDDEN) + b"~>", "/A85"),
     "camp.iso": lambda: iso_image({"README.TXT": b"camp\n", "PHOTOS.GZ": HIDDEN}),
     "nested.iso": lambda: iso_image({"BACKUP.ZIP": zip_of({"photos.gz": HIDDEN})}),
 }
@@ -146,6 +153,7 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "drivers.cab": lambda: _cab({"readme.txt": b"camp\n"}),
     "camp.iso": lambda: iso_image({"README.TXT": b"camp\n"}),
     "photos.lz4": lambda: lz4.frame.compress(b"camp photos\n" * 100),
+    "timetable.pdf": lambda: pdf_with_attachment("timetable.txt", b"camp timetable\n"),
 }
 
 
@@ -162,6 +170,7 @@ DAMAGED: dict[str, Callable[[], bytes]] = {
     "cut.cab": lambda: _cab({"readme.txt": b"camp\n" * 50})[:-20],
     "cut.zst": lambda: zstd.compress(b"camp " * 1000)[:-6],
     "cut.lz4": lambda: lz4.frame.compress(b"camp " * 1000)[:-6],
+    "cut.pdf": lambda: pdf_with_stream(zlib.compress(b"camp " * 1000)[:-30], "/FlateDecode"),
     "cut.iso": lambda: iso_image({"README.TXT": b"camp\n"})[: 16 * 2048 + 900],
 }
 
@@ -214,10 +223,11 @@ def test_plain_executable_is_not_packed(tmp_path: Path) -> None:
     [
         lambda data: zstd.compress(data),
         lambda data: lz4.frame.compress(data),
+        lambda data: pdf_with_stream(zlib.compress(data), "/FlateDecode"),
         lambda data: szdd(data[:4000], declared=0xFFFFFFFF),
         lambda data: compound_file({"PowerPoint Document": powerpoint_stream(data)}),
     ],
-    ids=["zstd", "lz4", "szdd", "ppt-object"],
+    ids=["zstd", "lz4", "pdf", "szdd", "ppt-object"],
 )
 def test_bombs_stop_at_the_limits(tmp_path: Path, build: Callable[[bytes], bytes]) -> None:
     limits = Limits(max_ratio=10, ratio_floor_bytes=1 << 16, max_extracted_bytes=8 << 20)
@@ -234,3 +244,8 @@ def test_mail_part_names_the_attachment(tmp_path: Path) -> None:
 def test_ppt_object_is_found_two_levels_down(tmp_path: Path) -> None:
     result = _scan(tmp_path, "s.ppt", FOUND["slides.ppt"]())
     assert result.findings[0].path.startswith("s.ppt!PowerPoint Document!<embedded object 1>!"), result
+
+
+def test_encrypted_pdf_is_unscannable(tmp_path: Path) -> None:
+    result = _scan(tmp_path, "secret.pdf", pdf_with_attachment("photos.gz", HIDDEN, password="camp"))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED), result

@@ -1,0 +1,122 @@
+"""PDF: every stream decoded through its filter chain and scanned as a member (`doc.pdf!<object 12>`).
+
+Streams are found by their `stream` ... `endstream` keywords rather than through the cross-reference table,
+which attackers damage on purpose and readers repair: object streams and embedded files are streams like
+any other. FlateDecode is inflated under the limits; ASCIIHex, ASCII85, LZW and RunLength are decoded with
+pypdf's filters. Image codecs (DCT, JPX, JBIG2, CCITT) are left as they are: their bytes are the PDF's own.
+An encrypted PDF's streams cannot be read: `encrypted`. Predictors (/DecodeParms) are not undone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.formats.streams import inflate
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
+
+_STREAM = re.compile(rb"stream(?:\r\n|\n|\r)")
+_FILTERS = re.compile(rb"/Filter\s*(?:\[([^\]]*)\]|(/[A-Za-z0-9]+))")
+_NAME = re.compile(rb"/([A-Za-z0-9]+)")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
+_OBJECT = re.compile(rb"(\d+)\s+\d+\s+obj\b")
+_IMAGE_CODECS = {b"DCTDecode", b"DCT", b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode", b"CCF"}
+_SMALL_DECODE_MAX = 4 << 20  # LZW and RunLength expand in memory: longer inputs are not decoded
+
+
+def is_pdf(head: bytes) -> bool:
+    return b"%PDF-" in head[:1024]
+
+
+def _pypdf_filter(name: str) -> Callable[[bytes], bytes]:
+    def decode(data: bytes) -> bytes:
+        from pypdf import filters
+
+        result: bytes = getattr(filters, name).decode(data)
+        return result
+
+    return decode
+
+
+_DECODERS: dict[bytes, Callable[[bytes], bytes]] = {
+    b"ASCIIHexDecode": _pypdf_filter("ASCIIHexDecode"),
+    b"AHx": _pypdf_filter("ASCIIHexDecode"),
+    b"ASCII85Decode": _pypdf_filter("ASCII85Decode"),
+    b"A85": _pypdf_filter("ASCII85Decode"),
+    b"LZWDecode": _pypdf_filter("LZWDecode"),
+    b"LZW": _pypdf_filter("LZWDecode"),
+    b"RunLengthDecode": _pypdf_filter("RunLengthDecode"),
+    b"RL": _pypdf_filter("RunLengthDecode"),
+}
+_FLATE = {b"FlateDecode", b"Fl"}
+
+
+def open_pdf(blob: Blob, expansion: Expansion) -> None:
+    name = expansion.name
+    data = read_whole(blob, name, "PDF")
+    if re.search(rb"/Encrypt\s*\d+\s+\d+\s+R|/Encrypt\s*<<", data):
+        raise ContainerProblem(Reason.ENCRYPTED, f"{name}: encrypted PDF: its streams cannot be read")
+    for match in _STREAM.finditer(data):
+        start = match.end()
+        dictionary_start = data.rfind(b"obj", 0, match.start())
+        dictionary = data[dictionary_start : match.start()] if dictionary_start >= 0 else b""
+        if not dictionary.rstrip().endswith(b">>"):
+            continue  # the word "stream" inside some other object
+        number = _OBJECT.findall(data[max(dictionary_start - 24, 0) : dictionary_start + 3])
+        where = f"{name}!<object {number[-1].decode() if number else start}>"
+        length = _LENGTH.search(dictionary)
+        end = start + int(length.group(1)) if length else -1
+        if not (0 <= end <= len(data) and data[end : end + 40].lstrip().startswith(b"endstream")):
+            end = data.find(b"endstream", start)
+            end = len(data) if end < 0 else end
+        _decode_stream(data[start:end], _filters(dictionary), where, expansion)
+
+
+def _filters(dictionary: bytes) -> list[bytes]:
+    found = _FILTERS.search(dictionary)
+    if found is None:
+        return []
+    return [match.group(1) for match in _NAME.finditer(found.group(1) or found.group(2))]
+
+
+def _decode_stream(raw: bytes, filters: list[bytes], where: str, expansion: Expansion) -> None:
+    data = raw.rstrip(b"\r\n") if filters else raw
+    for position, kind in enumerate(filters):
+        if kind in _IMAGE_CODECS:
+            break
+        if kind in _FLATE and position == len(filters) - 1:
+            inflate(expansion, where, data)  # bounded: the last (usual) step inflates into the member
+            return
+        try:
+            if kind in _FLATE:
+                data = _inflate_small(data)
+            elif kind in _DECODERS and len(data) <= _SMALL_DECODE_MAX:
+                data = _DECODERS[kind](data)
+            elif kind == b"Crypt":
+                raise ContainerProblem(Reason.ENCRYPTED, f"{where}: encrypted stream")
+            else:
+                why = f"filter /{kind.decode('latin-1')} on {len(data)} bytes is not decoded here"
+                raise ContainerProblem(Reason.UNSUPPORTED, f"{where}: {why}")
+        except ContainerProblem as problem:
+            expansion.problem(where, problem)
+            return
+        except Exception as exc:
+            expansion.problem(where, corrupt(where, "PDF stream", exc))
+            return
+    if data:
+        expansion.emit(where, data)
+
+
+def _inflate_small(data: bytes) -> bytes:
+    """A Flate step before another filter: inflated in memory, no further than the small-decode bound."""
+    import zlib
+
+    decoder = zlib.decompressobj()
+    out = decoder.decompress(data, _SMALL_DECODE_MAX)
+    if decoder.unconsumed_tail:
+        raise ContainerProblem(
+            Reason.RATIO_EXCEEDED, f"inflates past {_SMALL_DECODE_MAX} bytes before its next filter"
+        )
+    return out
