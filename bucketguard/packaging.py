@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bucketguard.errors import UserError
+
 MANIFEST_SCHEMA_VERSION = 1
 LAMBDA_PYTHON_VERSION = "3.12"
 ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
@@ -39,7 +41,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "build" / "lambda"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "requirements.txt", "tests")
 
 
-class PackagingError(RuntimeError):
+class PackagingError(UserError, RuntimeError):
     """The artifact could not be built or does not match what is asked; the message says what to do."""
 
 

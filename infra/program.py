@@ -13,8 +13,6 @@ import pulumi_aws as aws
 from infra.admission import ScannerAdmission, ScannerAdmissionArgs
 from infra.artifacts import LambdaArtifact, ensure_artifact
 from infra.config import (
-    STRING_KEYS,
-    TOP_KEYS,
     BucketguardConfig,
     ConfigError,
     ScannerConfig,
@@ -32,23 +30,25 @@ SCANNER_OUTPUTS = ("scannerQueueArn", "scannerQueueUrl", "scannerRoleArn", "scan
 STORAGE_OUTPUTS = ("listenerRoleArns", "resultTopicArns", "resultKeyArns")
 
 
+def _namespace_keys(namespace: str) -> list[str]:
+    """Every key of `namespace` in the stack config, known or not: a typo must reach the schema."""
+    keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+    return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{namespace}:"))
+
+
 def read_config() -> BucketguardConfig:
     """The `bucketguard:` keys of the stack, validated; a ConfigError names the key and the entry."""
     settings = pulumi.Config("bucketguard")
     raw: dict[str, Any] = {}
-    for key in TOP_KEYS:
+    for key in _namespace_keys("bucketguard"):
         text = settings.get(key)
         if text is None:
             continue
-        if key in STRING_KEYS:
-            raw[key] = text
-            continue
         try:
+            # Top-level values arrive as strings: YAML structures JSON-encoded, plain strings as they are.
             raw[key] = json.loads(text)
         except json.JSONDecodeError:
-            raise ConfigError(
-                f"bucketguard:{key}: expected a structured value (YAML list or mapping), got {text!r}"
-            ) from None
+            raw[key] = text
     return parse_config(raw)
 
 
@@ -67,7 +67,7 @@ def deploy(config: BucketguardConfig) -> None:
     project, stack = pulumi.get_project(), pulumi.get_stack()
     tags = {"bucketguard-stack": f"{project}/{stack}", **config.tags}
     providers = Providers(tags)
-    architecture = config.scanner.architecture if config.scanner else config.architecture
+    architecture = config.lambda_architecture
     artifact: LambdaArtifact = ensure_artifact(architecture, config.artifact_dir)
     accounts: dict[int, pulumi.Output[str]] = {}
 

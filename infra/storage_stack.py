@@ -419,6 +419,11 @@ class StorageStack(pulumi.ComponentResource):
             )
         if "notify" in config.actions:
             statements.append(allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn))
+        if config.webhook_secret_arn is not None:
+            # That one secret only (the Slack/Teams webhook URL), never secretsmanager:* or a wildcard.
+            statements.append(
+                allow("ReadWebhookSecret", ["secretsmanager:GetSecretValue"], config.webhook_secret_arn)
+            )
         return statements
 
     def _postscan_environment(self, config: StorageConfig) -> dict[str, pulumi.Input[str]]:
@@ -432,6 +437,8 @@ class StorageStack(pulumi.ComponentResource):
             environment[env.PROMOTE_BUCKET] = self.promote.bucket.id
         if "notify" in config.actions:
             environment[env.ALERT_TOPIC_ARN] = self.alert_topic.arn
+        if config.webhook_secret_arn is not None:
+            environment[env.WEBHOOK_SECRET_ARN] = config.webhook_secret_arn
         return environment
 
     @staticmethod

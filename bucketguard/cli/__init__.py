@@ -1,6 +1,8 @@
 """`python -m bucketguard <command>`: one module per command, each exposing `register(subparsers)`.
 
-Exit status (a contract): 0 nothing found, 1 findings, 2 usage or runtime error.
+Exit status (a contract): 0 nothing found, 1 findings, 2 usage or runtime error. Errors the user can act on
+(`UserError`, and files that can't be read or written) are printed here, once, as one line
+`bucketguard: <what and where>`; `--debug` adds the traceback.
 """
 
 from __future__ import annotations
@@ -8,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 from bucketguard import __version__
+from bucketguard.errors import UserError
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -27,8 +31,8 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
+class UsageError(UserError):
+    """Bad input on the command line: printed as one line, exit status 2."""
 
 
 def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -37,6 +41,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         description="Keep Amazon S3 buckets safe: malware scanning and misconfiguration guard rails.",
     )
     parser.add_argument("--version", action="version", version=f"bucketguard {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, module_name in COMMANDS.items():
@@ -47,6 +52,13 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    return lines[0]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = _parser(args_list)
@@ -54,8 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.run(args)
         return result
-    except UsageError as exc:
-        print(f"bucketguard {args.command}: error: {exc}", file=sys.stderr)
+    except (UserError, OSError) as exc:
+        if args.debug:
+            traceback.print_exc()
+            if isinstance(exc, UserError) and exc.detail:
+                print(exc.detail, file=sys.stderr)
+        print(f"bucketguard: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"bucketguard {args.command}: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_OK, UsageError
-from bucketguard.packaging import ARCHITECTURES, DEFAULT_OUTPUT, LAMBDA_PYTHON_VERSION, PackagingError, build
+from bucketguard.packaging import ARCHITECTURES, DEFAULT_OUTPUT, LAMBDA_PYTHON_VERSION, build
 
 
 def register(subparsers: Any) -> None:
@@ -31,10 +31,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"--output {args.output}: is a file; give a directory for the artifact")
     try:
         directory, manifest = build(args.architecture, args.output, python_version=args.python_version)
-    except PackagingError as exc:
-        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(
+            f"--output {args.output}: cannot write the artifact: {exc.strerror or exc}"
+        ) from None
     if args.format == "json":
         print(
             json.dumps(

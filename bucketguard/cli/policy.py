@@ -8,11 +8,10 @@ Exit status: 0 no mandatory violation, 1 mandatory violations, 2 usage or runtim
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.scanning.result import Severity
 
 # Named here, not taken from bucketguard.policy.check.RENDERERS: that module imports pulumi and grpc (slow).
@@ -107,10 +106,7 @@ def output_plan(formats: list[str] | None, output: Path | None) -> list[tuple[st
 
 def run_check(args: argparse.Namespace) -> int:
     # Imported here: pulumi and grpc are slow to import and only this command needs them.
-    from bucketguard.policy.analyzer import PackError
     from bucketguard.policy.check import DEFAULT_PACK_DIR, RENDERERS, run_check
-    from bucketguard.policy.pack_config import PolicyConfigError
-    from bucketguard.policy.program import ProgramError
 
     plan = output_plan(args.format, args.output)
     if not args.program.is_dir():
@@ -119,22 +115,14 @@ def run_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--config {args.config}: no such file")
     if args.policy_config is not None and not args.policy_config.is_file():
         raise UsageError(f"--policy-config {args.policy_config}: no such file")
-    try:
-        result = run_check(
-            args.program,
-            stack=args.stack,
-            config_file=args.config,
-            policy_config_file=args.policy_config,
-            pack_dir=args.pack or DEFAULT_PACK_DIR,
-            preview=args.preview,
-        )
-    except ProgramError as exc:
-        print(f"bucketguard policy: error: {exc}", file=sys.stderr)
-        if exc.detail:
-            print(exc.detail, file=sys.stderr)
-        return EXIT_ERROR
-    except (PolicyConfigError, PackError) as exc:
-        raise UsageError(str(exc)) from exc
+    result = run_check(
+        args.program,
+        stack=args.stack,
+        config_file=args.config,
+        policy_config_file=args.policy_config,
+        pack_dir=args.pack or DEFAULT_PACK_DIR,
+        preview=args.preview,
+    )
     if args.min_severity:
         result = result.at_least(Severity(args.min_severity))
     for name, file in plan:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bucketguard.errors import UserError
 from bucketguard.pipeline import env
 from bucketguard.scanning.result import Severity, Verdict
 
@@ -22,7 +23,7 @@ DEFAULT_RULES_CHECK_SECONDS = 300
 ACTION_NAMES = frozenset({"tag", "quarantine", "promote", "notify"})
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A setting has a value we cannot use; the message names the variable and the value."""
 
 

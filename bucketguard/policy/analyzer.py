@@ -21,6 +21,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from bucketguard.errors import UserError
 from bucketguard.policy.pack_config import PolicyConfig, PolicySchema, parse_policy_config, reconcile
 from bucketguard.policy.records import RecordedResource, RecordedStack
 
@@ -44,7 +45,7 @@ _SEVERITY_NAMES = {
 }
 
 
-class PackError(RuntimeError):
+class PackError(UserError, RuntimeError):
     """The policy pack did not start or failed while answering."""
 
 

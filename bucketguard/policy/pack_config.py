@@ -1,31 +1,103 @@
-"""Policy pack configuration, reconciled the way the Pulumi engine does it for `--policy-pack-config`.
+"""Policy pack configuration: the declared schema of every policy's properties, and the file the CLI reads.
 
-File format (the CLI's): `{"all": "<level>", "<policy>": "<level>" | {"enforcementLevel": ..., <props>}}`.
-Order: each policy's own level and schema defaults, then the pack's initial config, then the file ("all"
-first, then per policy); the result is validated against each policy's JSON schema.
+File format (the CLI's `--policy-pack-config`): `{"all": "<level>", "<policy>": "<level>" |
+{"enforcementLevel": ..., <properties>}}`. Each policy accepts only the properties it declares (its
+rule's `config_keys`, plus `exemptions`), validated by the pydantic models below: the pack validates what
+the engine hands it, and `policy check` refuses a bad file before the pack starts. `"all"` takes an
+enforcement level only. Order, as the engine reconciles: each policy's own level and defaults, the pack's
+initial config, then the file ("all" first, then per policy).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import jsonschema
+from pydantic import Field, TypeAdapter, ValidationError, create_model, model_validator
+
+from bucketguard.rules.model import RulesConfig
+from bucketguard.validation import ConfigError, Invalid, StrictModel, did_you_mean, validate
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+Level = Literal["advisory", "mandatory", "remediate", "disabled"]
+_LEVEL: TypeAdapter[Level] = TypeAdapter(Level)
 
 
-class PolicyConfigError(ValueError):
-    """The policy configuration is unreadable or does not match the pack's schema."""
+class PolicyConfigError(ConfigError):
+    """The policy configuration is unreadable or does not match the pack's declared schema."""
+
+
+class ExemptedTag(StrictModel):
+    key: str = Field(min_length=1)
+    value: str | None = None  # None: any value
+
+
+class Exemption(StrictModel):
+    """A resource (Pulumi name or URN) or a tag the rule does not apply to, and why (shown in the output)."""
+
+    resource: str | None = Field(None, min_length=1)
+    tag: ExemptedTag | None = None
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Exemption:
+        if self.resource is None and self.tag is None:
+            raise Invalid("resource", "is required (or tag): an exemption names what it exempts")
+        return self
+
+
+class PolicySettings(RulesConfig):
+    """Every property a bucketguard policy may declare; each policy accepts only the ones it declares."""
+
+    exemptions: tuple[Exemption, ...] = ()
+
+
+@functools.cache
+def settings_model(properties: frozenset[str]) -> type[StrictModel]:
+    """The model of one policy's properties: the declared subset of PolicySettings (wire names)."""
+    unknown = properties - {f.alias or n for n, f in PolicySettings.model_fields.items()}
+    if unknown:
+        raise ValueError(f"no declared schema for policy properties {', '.join(sorted(unknown))}")
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in PolicySettings.model_fields.items()
+        if (info.alias or name) in properties
+    }
+    model: type[StrictModel] = create_model("PolicyProperties", __base__=StrictModel, **fields)
+    return model
+
+
+def properties_schema(properties: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """JSON Schema of each declared property, self-contained, for the pack's PolicyConfigSchema."""
+    schema = settings_model(frozenset(properties)).model_json_schema(by_alias=True)
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items() if k != "title"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return {name: inline(value) for name, value in schema["properties"].items()}
+
+
+def validate_properties(policy: str, declared: Iterable[str], values: Mapping[str, Any], source: str) -> Any:
+    """One policy's properties against its declared schema; a one-line error naming source, policy, key."""
+    return validate(settings_model(frozenset(declared)), dict(values), f"{source}: {policy}.")
 
 
 @dataclass
 class PolicyConfig:
     enforcement_level: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    source: str = "policy config"
 
 
 @dataclass(frozen=True)
@@ -37,11 +109,12 @@ class PolicySchema:
 
 
 def _level(value: Any, where: str) -> str:
-    if not isinstance(value, str) or value not in ENFORCEMENT_LEVELS:
+    try:
+        return _LEVEL.validate_python(value)
+    except ValidationError:
         raise PolicyConfigError(
-            f"{where}: {value!r} is not a valid enforcement level ({', '.join(ENFORCEMENT_LEVELS)})"
-        )
-    return value
+            f"{where}: {value!r} is not an enforcement level ({', '.join(ENFORCEMENT_LEVELS)})"
+        ) from None
 
 
 def parse_policy_config(raw: Any, source: str = "policy config") -> dict[str, PolicyConfig]:
@@ -52,15 +125,18 @@ def parse_policy_config(raw: Any, source: str = "policy config") -> dict[str, Po
     result: dict[str, PolicyConfig] = {}
     for name, value in raw.items():
         if isinstance(value, str):
-            result[name] = PolicyConfig(_level(value, f"{source}: {name}"))
+            result[name] = PolicyConfig(_level(value, f"{source}: {name}"), source=source)
         elif isinstance(value, dict):
             props = dict(value)
-            level = (
-                _level(props.pop("enforcementLevel"), f"{source}: {name}")
-                if "enforcementLevel" in props
-                else None
-            )
-            result[name] = PolicyConfig(level, props)
+            level = props.pop("enforcementLevel", None)
+            level = None if level is None else _level(level, f"{source}: {name}.enforcementLevel")
+            if name == "all" and props:
+                key = sorted(props)[0]
+                raise PolicyConfigError(
+                    f'{source}: all.{key}: "all" takes only enforcementLevel; set {key} on the policies '
+                    "that declare it"
+                )
+            result[name] = PolicyConfig(level, props, source)
         else:
             raise PolicyConfigError(f"{source}: {name}: must be an enforcement level or an object")
     return result
@@ -70,13 +146,13 @@ def load_policy_config(path: Path) -> dict[str, PolicyConfig]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyConfigError(f"cannot read policy config {path}: {exc.strerror}") from exc
+        raise PolicyConfigError(f"{path}: cannot read the policy config: {exc.strerror}") from None
     if not text.strip():
         return {}
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+        raise PolicyConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     return parse_policy_config(raw, str(path))
 
 
@@ -88,10 +164,11 @@ def _apply(result: dict[str, PolicyConfig], given: Mapping[str, PolicyConfig]) -
     for name, config in given.items():
         if name == "all":
             continue
-        target = result.setdefault(name, PolicyConfig())
+        target = result.setdefault(name, PolicyConfig(source=config.source))
         if config.enforcement_level:
             target.enforcement_level = config.enforcement_level
         target.properties.update(config.properties)
+        target.source = config.source
 
 
 def reconcile(
@@ -99,11 +176,11 @@ def reconcile(
     initial: Mapping[str, PolicyConfig],
     given: Mapping[str, PolicyConfig],
 ) -> dict[str, PolicyConfig]:
-    known = {p.name for p in policies} | {"all"}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        # The engine ignores these silently; a typo would disable an exemption or a level without notice.
-        raise PolicyConfigError(f"policy config names unknown policies: {', '.join(unknown)}")
+    known = {p.name for p in policies}
+    for name, config in given.items():
+        # The engine ignores unknown names silently; a typo would disable an exemption or a level unnoticed.
+        if name != "all" and name not in known:
+            raise PolicyConfigError(f"{config.source}: {name}: unknown policy{did_you_mean(name, known)}")
     result = {
         p.name: PolicyConfig(
             p.enforcement_level,
@@ -113,17 +190,10 @@ def reconcile(
     }
     _apply(result, initial)
     _apply(result, given)
-    errors: list[str] = []
     for policy in policies:
-        schema: dict[str, Any] = {"type": "object", "properties": dict(policy.properties)}
-        if policy.required:
-            schema["required"] = list(policy.required)
-        validator = jsonschema.Draft7Validator(schema)
-        for error in sorted(
-            validator.iter_errors(result[policy.name].properties), key=lambda e: list(e.path)
-        ):
-            where = ".".join(str(p) for p in error.absolute_path) or "(root)"
-            errors.append(f"{policy.name}: {where}: {error.message}")
-    if errors:
-        raise PolicyConfigError("invalid policy config: " + "; ".join(errors))
+        config = result[policy.name]
+        try:
+            validate_properties(policy.name, policy.properties, config.properties, config.source)
+        except ConfigError as exc:
+            raise PolicyConfigError(str(exc)) from None
     return result

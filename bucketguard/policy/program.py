@@ -14,18 +14,26 @@ from typing import Any
 
 import yaml
 
+from bucketguard.errors import UserError
 from bucketguard.policy.mock_runtime import EXIT_PROGRAM_FAILED
 from bucketguard.policy.records import RecordedStack
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a marker, not a password)
 
 
-class ProgramError(Exception):
+class ProgramError(UserError):
     """The program could not be loaded or failed while running. `detail` is the program's own error."""
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+def yaml_error(path: Path, exc: yaml.YAMLError) -> ProgramError:
+    """`<file>:<line>:<column>: invalid YAML: <problem>` (PyYAML's own message spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    return ProgramError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class PulumiProject:
         try:
             raw = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ProgramError(f"{project_file}: invalid YAML: {exc}") from exc
+            raise yaml_error(project_file, exc) from exc
         if not isinstance(raw, dict) or not raw.get("name"):
             raise ProgramError(f"{project_file}: missing 'name'")
         runtime = raw.get("runtime")
@@ -80,7 +88,7 @@ def load_stack_config(path: Path, project: str) -> tuple[dict[str, str], list[st
     except OSError as exc:
         raise ProgramError(f"cannot read stack config {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ProgramError(f"{path}: invalid YAML: {exc}") from exc
+        raise yaml_error(path, exc) from exc
     section = raw.get("config") or {}
     if not isinstance(section, dict):
         raise ProgramError(f"{path}: 'config' must be a mapping")

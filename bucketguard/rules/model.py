@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import Field
 
 from bucketguard.rules.facts import ResourceFacts, StackFacts
 from bucketguard.scanning.result import Severity
+from bucketguard.validation import StrictModel, pattern, validate
 
 __all__ = [
     "Finding",
@@ -46,27 +49,35 @@ REFERENCE_CATALOGUES = ("fsbp", "cis", "conformity", "checkov", "prowler")
 CIS_VERSION = "CIS AWS Foundations Benchmark v3.0.0"
 
 F = TypeVar("F", ResourceFacts, StackFacts)
+RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
+AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
 
 
-@dataclass(frozen=True)
-class RulesConfig:
-    """What the rules need from the user. Empty allow-lists switch their rule off (nothing to compare to)."""
+class RulesConfig(StrictModel):
+    """What the rules need from the user, keyed as the policy config spells it (allowedRegions...).
 
-    allowed_regions: frozenset[str] = frozenset()
-    allowed_account_ids: frozenset[str] = frozenset()
-    require_kms: bool = False  # S3 default encryption must use KMS (SSE-KMS or DSSE-KMS)
+    Empty allow-lists switch their rule off (nothing to compare to). A rule sees only the keys it declares
+    (`config_keys`): the others read as their defaults.
+    """
+
+    allowed_regions: frozenset[RegionName] = Field(
+        default=frozenset(), description="Regions resources may be deployed to (empty: no restriction)."
+    )
+    allowed_account_ids: frozenset[AccountId] = Field(
+        default=frozenset(), description="AWS accounts that may be granted access (empty: no restriction)."
+    )
+    require_kms: bool = Field(
+        default=False, description="Default encryption must use a KMS key (SSE-KMS or DSSE-KMS)."
+    )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RulesConfig:
-        """From a JSON-like mapping with keys allowed_regions, allowed_account_ids, require_kms."""
-        unknown = set(data) - {"allowed_regions", "allowed_account_ids", "require_kms"}
-        if unknown:
-            raise ValueError(f"unknown rules config key(s): {', '.join(sorted(unknown))}")
-        return cls(
-            allowed_regions=frozenset(str(r) for r in data.get("allowed_regions", ())),
-            allowed_account_ids=frozenset(str(a) for a in data.get("allowed_account_ids", ())),
-            require_kms=bool(data.get("require_kms", False)),
-        )
+        """From a JSON-like mapping (allowedRegions or allowed_regions...); unknown keys refused."""
+        return validate(cls, data, "rules config: ")
+
+    def only(self, keys: Iterable[str]) -> RulesConfig:
+        """The same config with every key but `keys` at its default."""
+        return RulesConfig.model_validate({key: getattr(self, key) for key in keys})
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ class Rule(Generic[F]):
     check: Check = field(repr=False, compare=False)
     frameworks: tuple[str, ...] = ()
     notes: str = ""  # how absent settings are judged, scope, exemptions
+    config_keys: tuple[str, ...] = ()  # the RulesConfig fields the check reads; it sees no others
 
     @property
     def stack_level(self) -> bool:
@@ -158,7 +170,7 @@ class Rule(Generic[F]):
             raise TypeError(f"rule {self.rule_id} judges {self.facts_kind}, got {type(facts).__name__}")
         findings: list[Violation | str] = []
         try:
-            findings.extend(self.check(facts, config or RulesConfig()))
+            findings.extend(self.check(facts, (config or RulesConfig()).only(self.config_keys)))
         except _UnknownFact as unknown:
             unknown.findings = findings
             raise
@@ -305,6 +317,9 @@ def register(new: Rule[Any]) -> Rule[Any]:
         raise ValueError(f"rule id {new.rule_id!r} is not <service>_<resource>_<expected_state>")
     if new.rule_id in _REGISTRY:
         raise ValueError(f"rule id {new.rule_id!r} is registered twice")
+    undeclared = set(new.config_keys) - set(RulesConfig.model_fields)
+    if undeclared:
+        raise ValueError(f"rule {new.rule_id!r} reads unknown config keys {', '.join(sorted(undeclared))}")
     _REGISTRY[new.rule_id] = new
     return new
 
@@ -320,6 +335,7 @@ def rule(
     references: References = References(),
     frameworks: tuple[str, ...] = (),
     notes: str = "",
+    config_keys: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Register the decorated check function as a rule; the function stays callable as is."""
 
@@ -339,6 +355,7 @@ def rule(
                 check=check,
                 frameworks=_frameworks(references, frameworks),
                 notes=notes,
+                config_keys=config_keys,
             )
         )
         return check

@@ -15,13 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bucketguard.errors import UserError
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # MalwareBazaar's CSV export columns (the header is a `#` comment line, so the order is fixed here).
 _BAZAAR_SHA256_COLUMN = 1
 _BAZAAR_SIGNATURE_COLUMN = 8
 
 
-class HashListError(ValueError):
+class HashListError(UserError, ValueError):
     """A blocklist line that is neither a SHA-256 nor a MalwareBazaar CSV row: names the file and line."""
 
 

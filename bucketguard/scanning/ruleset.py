@@ -24,6 +24,7 @@ from typing import Any
 import yara
 import yara_x
 
+from bucketguard.errors import UserError
 from bucketguard.scanning.backends import (
     BACKENDS,
     CompileFailure,
@@ -60,7 +61,7 @@ _COMMENTS = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 _RULE_DECL = re.compile(r"^\s*(?:(?:private|global)\s+)*rule\s+\w+", re.MULTILINE)
 
 
-class RulesetError(ValueError):
+class RulesetError(UserError, ValueError):
     """A rule file is missing, unreadable or invalid: the message names the file (and line)."""
 
 

@@ -34,61 +34,12 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from bucketguard.policy import EXEMPTION_PREFIX
+from bucketguard.policy.pack_config import Exemption, properties_schema, validate_properties
 from bucketguard.rules.facts import StackFacts
 from bucketguard.rules.model import REFERENCE_CATALOGUES, Finding, Rule, RulesConfig, Undecided, all_rules
 from bucketguard_pack import adapters
 
 PACK_NAME = "bucketguard"
-
-# Rule config keys as the policy config spells them (camelCase, the CrossGuard convention).
-RULE_CONFIG_KEYS: Mapping[str, tuple[str, dict[str, Any]]] = {
-    "allowed_regions": (
-        "allowedRegions",
-        {
-            "type": "array",
-            "items": {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-\\d$"},
-            "uniqueItems": True,
-            "description": "Regions resources may be deployed to (empty: no restriction).",
-        },
-    ),
-    "allowed_account_ids": (
-        "allowedAccountIds",
-        {
-            "type": "array",
-            "items": {"type": "string", "pattern": "^\\d{12}$"},
-            "uniqueItems": True,
-            "description": "AWS accounts that may be granted access (empty: no restriction).",
-        },
-    ),
-    "require_kms": (
-        "requireKms",
-        {
-            "type": "boolean",
-            "description": "Default encryption must use a KMS key (SSE-KMS or DSSE-KMS).",
-        },
-    ),
-}
-
-EXEMPTIONS_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "description": "Resources this rule does not apply to, each with the reason (shown in the output).",
-    "items": {
-        "type": "object",
-        "properties": {
-            "resource": {"type": "string", "minLength": 1, "description": "Pulumi resource name or URN"},
-            "tag": {
-                "type": "object",
-                "properties": {"key": {"type": "string", "minLength": 1}, "value": {"type": "string"}},
-                "required": ["key"],
-                "additionalProperties": False,
-            },
-            "reason": {"type": "string", "minLength": 1},
-        },
-        "required": ["reason"],
-        "additionalProperties": False,
-        "anyOf": [{"required": ["resource"]}, {"required": ["tag"]}],
-    },
-}
 
 _SEVERITY = {
     "low": Severity.LOW,
@@ -107,10 +58,10 @@ def default_enforcement(rule: Rule[Any]) -> EnforcementLevel:
     )
 
 
-def config_keys(rule: Rule[Any]) -> list[str]:
-    """The RulesConfig fields a check reads (the names it looks up on its config argument)."""
-    names = set(rule.check.__code__.co_names)
-    return [key for key in RULE_CONFIG_KEYS if key in names]
+def config_properties(rule: Rule[Any]) -> frozenset[str]:
+    """The policy config properties a rule's policy declares: its rule's config keys, and exemptions."""
+    fields = RulesConfig.model_fields
+    return frozenset({"exemptions", *(fields[key].alias or key for key in rule.config_keys)})
 
 
 def facts_groups(rule: Rule[Any]) -> frozenset[str]:
@@ -121,11 +72,6 @@ def facts_groups(rule: Rule[Any]) -> frozenset[str]:
     return frozenset(read) if read else _STACK_GROUPS
 
 
-def rules_config(rule: Rule[Any], config: Mapping[str, Any]) -> RulesConfig:
-    data = {key: config[wire] for key, (wire, _schema) in RULE_CONFIG_KEYS.items() if wire in config}
-    return RulesConfig.from_mapping(data)
-
-
 def reference_tags(rule: Rule[Any]) -> list[str]:
     """References travel to the engine (and our harness) as policy tags: `fsbp:S3.2`, `conformity:S3-001`."""
     refs = rule.references.to_dict()
@@ -134,18 +80,16 @@ def reference_tags(rule: Rule[Any]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ exemptions
 def _exemption_for(
-    finding: Finding | Undecided, tags: Mapping[str, str], exemptions: Iterable[Mapping[str, Any]]
-) -> Mapping[str, Any] | None:
+    finding: Finding | Undecided, tags: Mapping[str, str], exemptions: Iterable[Exemption]
+) -> Exemption | None:
     for exemption in exemptions:
-        resource = exemption.get("resource")
-        if resource is not None and resource in (finding.resource_name, finding.resource_ref):
-            return exemption
-        tag = exemption.get("tag")
-        if (
-            tag is not None
-            and tag["key"] in tags
-            and (tag.get("value") is None or tags[tag["key"]] == tag["value"])
+        if exemption.resource is not None and exemption.resource in (
+            finding.resource_name,
+            finding.resource_ref,
         ):
+            return exemption
+        tag = exemption.tag
+        if tag is not None and tag.key in tags and (tag.value is None or tags[tag.key] == tag.value):
             return exemption
     return None
 
@@ -188,19 +132,23 @@ class UndecidedAtPreview(UnknownValueError):
 
 def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
     groups = facts_groups(rule)
+    properties = config_properties(rule)
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        config = args.get_config()
+        # What the engine hands over, against what this policy declares: a typo stops the preview.
+        settings = validate_properties(rule.rule_id, properties, args.get_config(), "policy config")
         resources = adapters.from_policy_resources(args.resources)
         facts = adapters.stack_facts(resources, groups)
-        findings, undecided = evaluate(rule, facts, rules_config(rule, config))
-        exemptions = list(config.get("exemptions") or [])
+        findings, undecided = evaluate(
+            rule, facts, RulesConfig.model_validate(settings.model_dump(exclude={"exemptions"}))
+        )
+        exemptions = settings.exemptions
         tags = _tags_by_ref(facts) if exemptions else {}
         exempted: list[str] = []
         for finding in findings:
             exemption = _exemption_for(finding, tags.get(finding.resource_ref or "", {}), exemptions)
             if exemption is not None:
-                exempted.append(f"{finding.resource_name} ({exemption['reason']})")
+                exempted.append(f"{finding.resource_name} ({exemption.reason})")
                 continue
             report_violation(finding.message, finding.resource_ref)
         undecided = [
@@ -213,17 +161,13 @@ def make_rule_policy(rule: Rule[Any]) -> StackValidationPolicy:
             # reason reach the engine as this policy's not-applicable reason.
             args.not_applicable(EXEMPTION_PREFIX + "; ".join(exempted))
 
-    properties: dict[str, dict[str, Any]] = {"exemptions": EXEMPTIONS_SCHEMA}
-    for key in config_keys(rule):
-        wire, schema = RULE_CONFIG_KEYS[key]
-        properties[wire] = schema
     framework = PolicyComplianceFramework(name=rule.frameworks[0]) if rule.frameworks else None
     return StackValidationPolicy(
         name=rule.rule_id,
         description=rule.title,
         validate=validate,
         enforcement_level=default_enforcement(rule),
-        config_schema=PolicyConfigSchema(properties=properties),
+        config_schema=PolicyConfigSchema(properties=properties_schema(properties)),
         severity=_SEVERITY[rule.severity.value],
         framework=framework,
         tags=[*rule.frameworks, *reference_tags(rule)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -67,7 +68,8 @@ def test_admitted_storage_stacks_count_towards_the_limit() -> None:
     [
         (
             lambda r: r["storages"].append({**r["storages"][0], "bucket": "other-bucket"}),
-            r"storages\[3\] \(name 'teaching'\): name is already used by bucketguard:storages\[0\]",
+            r"^bucketguard:storages\[3\]\.name \(name 'teaching'\): is already used by "
+            r"bucketguard:storages\[0\]$",
         ),
         (
             lambda r: r["storages"].append({**r["storages"][0], "name": "second"}),
@@ -75,59 +77,73 @@ def test_admitted_storage_stacks_count_towards_the_limit() -> None:
         ),
         (
             lambda r: r["storages"][1].pop("roleArn"),
-            r"storages\[1\] \(name 'uploads'\): cross-account entry without roleArn",
+            r"storages\[1\]\.roleArn \(name 'uploads'\): is required for a cross-account entry",
         ),
         (
             lambda r: r["storages"][2].update(region="us-east-1"),
-            r"storages\[2\] \(name 'media'\): region 'us-east-1' is not in bucketguard:allowedRegions",
+            r"storages\[2\]\.region \(name 'media'\): 'us-east-1' is not in bucketguard:allowedRegions",
         ),
         (
             lambda r: r["scanner"].update(region="ap-south-1"),
-            r"bucketguard:scanner: region 'ap-south-1' is not in bucketguard:allowedRegions",
+            r"^bucketguard:scanner\.region: 'ap-south-1' is not in bucketguard:allowedRegions",
         ),
         (
             lambda r: r["scanner"].update(memoryMb=64),
-            r"bucketguard:scanner: memoryMb must be between 128 and 10240, got 64",
+            r"^bucketguard:scanner\.memoryMb: input should be greater than or equal to 128, got 64$",
         ),
         (
             lambda r: r["scanner"].update(architecture="sparc"),
-            r"bucketguard:scanner: architecture must be one of arm64, x86_64",
+            r"^bucketguard:scanner\.architecture: input should be 'arm64' or 'x86_64', got 'sparc'$",
         ),
         (
             lambda r: r["scanner"].update(maxObjectBytes=8 * 1024**3),
-            r"bucketguard:scanner: maxObjectBytes .* at most half of ephemeralStorageMb",
+            r"^bucketguard:scanner\.maxObjectBytes: .* at most half of ephemeralStorageMb",
         ),
         (
             lambda r: r["storages"][0].update(actions=["tag", "explode"]),
-            r"\[0\] \(name 'teaching'\): actions 'explode' is not one of tag, quarantine, promote, notify",
+            r"storages\[0\]\.actions\[1\] \(name 'teaching'\): input should be 'tag', 'quarantine', "
+            r"'promote' or 'notify', got 'explode'",
         ),
         (
             lambda r: r["storages"][1].update(actions=["quarantine"]),
-            r"storages\[1\] \(name 'uploads'\): actions must include 'tag' when blockUnscanned is true",
+            r"storages\[1\]\.actions \(name 'uploads'\): must include 'tag' when blockUnscanned is true",
         ),
         (
             lambda r: r["storages"][1].update(actions=["tag", "promote"]),
-            r"storages\[1\] \(name 'uploads'\): promoteBucket is required",
+            r"storages\[1\]\.promoteBucket \(name 'uploads'\): is required",
         ),
         (
             lambda r: r["storages"][2].update(quarantineBucket="camp-media-archive"),
-            r"storages\[2\] \(name 'media'\): quarantineBucket must differ from the protected bucket",
+            r"storages\[2\]\.quarantineBucket \(name 'media'\): must differ from the protected bucket",
         ),
         (
             lambda r: r["storages"][0].update(roleArn="arn:aws:iam::2222:role/x"),
-            r"storages\[0\] \(name 'teaching'\): roleArn 'arn:aws:iam::2222:role/x' is not an IAM role ARN",
+            r"storages\[0\]\.roleArn \(name 'teaching'\): 'arn:aws:iam::2222:role/x' is not an IAM role ARN",
         ),
         (
             lambda r: r["storages"][0].update(blockUnscaned=False),
-            r"storages\[0\] \(name 'teaching'\): unknown key\(s\) blockUnscaned",
+            r"^bucketguard:storages\[0\]\.blockUnscaned \(name 'teaching'\): unknown key; "
+            r"did you mean blockUnscanned\?$",
         ),
         (
             lambda r: r["storages"][0].update(notifyEmails=["not-an-address"]),
-            r"storages\[0\] \(name 'teaching'\): notifyEmails\[0\] 'not-an-address' is not an e-mail address",
+            r"storages\[0\]\.notifyEmails\[0\] \(name 'teaching'\): 'not-an-address' is not an e-mail",
         ),
         (
             lambda r: r.update(scannerStack="org/bucketguard/scanner"),
-            r"bucketguard:scannerStack: set either scanner .* or scannerStack",
+            r"^bucketguard:scannerStack: set either scanner .* or scannerStack",
+        ),
+        (
+            lambda r: r.update(allowedRegion=["eu-west-1"]),
+            r"^bucketguard:allowedRegion: unknown key; did you mean allowedRegions\?$",
+        ),
+        (
+            lambda r: r.update(accountPublicAccesBlock=True),
+            r"^bucketguard:accountPublicAccesBlock: unknown key; did you mean accountPublicAccessBlock\?$",
+        ),
+        (
+            lambda r: r["scanner"].update(memoryMB=1024),
+            r"^bucketguard:scanner\.memoryMB: unknown key; did you mean memoryMb\?$",
         ),
     ],
 )
@@ -142,7 +158,7 @@ def test_same_account_storage_without_role_is_not_cross_account() -> None:
     # No roleArn anywhere: everything deploys with the deployer's credentials into one account.
     config = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(2)})
     assert all(s.role_arn is None for s in config.storages)
-    with pytest.raises(ConfigError, match="cross-account entry without roleArn"):
+    with pytest.raises(ConfigError, match=r"roleArn.*is required for a cross-account entry"):
         parse_config(
             {
                 "scanner": {"region": "eu-west-1"},
@@ -158,7 +174,7 @@ def test_storage_only_stack_needs_storages_and_takes_the_architecture() -> None:
     assert not config.deploys_scanner and config.architecture == "x86_64"
     with pytest.raises(ConfigError, match="needs at least one entry"):
         parse_config({"scannerStack": "camp/bucketguard/scanner"})
-    with pytest.raises(ConfigError, match=r"bucketguard:scannerStack: 'scanner' is not a stack reference"):
+    with pytest.raises(ConfigError, match=r"^bucketguard:scannerStack: 'scanner' is not a stack reference"):
         parse_config({"scannerStack": "scanner", "storages": storages(1)})
 
 
@@ -176,7 +192,7 @@ def test_access_log_bucket_is_one_more_bucket_the_storage_owns() -> None:
     assert (
         parse_config({"scanner": scanner, "storages": [entry]}).storages[0].access_log_bucket == "camp-a-logs"
     )
-    with pytest.raises(ConfigError, match=r"storages\[0\] \(name 'a'\): accessLogBucket must differ"):
+    with pytest.raises(ConfigError, match=r"storages\[0\]\.accessLogBucket \(name 'a'\): must differ"):
         parse_config({"scanner": scanner, "storages": [{**entry, "accessLogBucket": "camp-a-quarantine"}]})
     other = {"name": "b", "bucket": "camp-b", "region": "eu-west-1", "accessLogBucket": "camp-a-logs"}
     with pytest.raises(
@@ -208,16 +224,42 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
     defaults = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(1)}).scanner
     assert defaults is not None and defaults.rule_check_seconds == 300
     for bad, message in (
-        ({"ruleCheckSeconds": 5}, "ruleCheckSeconds must be between 30 and 86400"),
+        (
+            {"ruleCheckSeconds": 5},
+            r"^bucketguard:scanner\.ruleCheckSeconds: input should be greater than or equal to 30",
+        ),
         (
             {"ruleSources": [{"url": "https://x.example/a.zip", "sha": "x"}]},
-            r"ruleSources\[0\]: unknown key\(s\) sha",
+            r"^bucketguard:scanner\.ruleSources\[0\]\.sha: unknown key; did you mean sha256\?$",
         ),
-        ({"ruleSources": [{"url": "https://x.example/a.zip", "kind": "clamav"}]}, "unknown kind 'clamav'"),
+        (
+            {"ruleSources": [{"url": "https://x.example/a.zip", "kind": "clamav"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: source a\.zip: unknown kind 'clamav'",
+        ),
         (
             {"ruleSources": [{"url": "https://a.example/r.zip"}, {"url": "https://b.example/r.zip"}]},
-            r"ruleSources\[1\] name 'r.zip' is used twice",
+            r"^bucketguard:scanner\.ruleSources\[1\]\.name: 'r\.zip' is used twice",
         ),
     ):
         with pytest.raises(ConfigError, match=message):
             parse_config({"scanner": {"region": "eu-west-1", **bad}, "storages": storages(1)})
+
+
+def test_the_program_reads_every_key_of_its_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The language host hands the program the whole stack config (PULUMI_CONFIG); a typo must reach the
+    # schema to be refused, not be skipped because the program only asked for the keys it knows.
+    from infra.program import read_config
+
+    config = {
+        "aws:region": "eu-west-1",
+        "bucketguard:scanner": json.dumps({"region": "eu-west-1"}),
+        "bucketguard:artifactDir": "build/lambda",
+    }
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    assert read_config().artifact_dir == "build/lambda"
+    config["bucketguard:allowedRegion"] = '["eu-west-1"]'
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    with pytest.raises(
+        ConfigError, match=r"^bucketguard:allowedRegion: unknown key; did you mean allowedRegions\?$"
+    ):
+        read_config()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bucketguard.packaging import HANDLERS
+from bucketguard.pipeline import env
 from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import ROOT, run_program, stack_config
 
@@ -246,6 +247,26 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
     } <= media_grants
 
 
+def test_webhook_secret_reaches_the_postscan_function_and_only_its_role(multi: Graph) -> None:
+    secret = "arn:aws:secretsmanager:eu-west-1:222222222222:secret:bucketguard/teaching-webhook-AbCdEf"
+    function = multi.named("storage-teaching-postscan-function")
+    assert function["inputs"]["environment"]["variables"][env.WEBHOOK_SECRET_ARN] == secret
+    reads = [
+        s for _, s in multi.policies() if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+    ]
+    assert reads == [
+        {
+            "Sid": "ReadWebhookSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secret,
+        }
+    ]
+    assert reads[0] in multi.policy("storage-teaching-postscan-policy")
+    uploads = multi.named("storage-uploads-postscan-function")["inputs"]["environment"]["variables"]
+    assert env.WEBHOOK_SECRET_ARN not in uploads
+
+
 def test_scanner_publishes_only_to_registered_result_topics(multi: Graph) -> None:
     topics = {t["name"]: t for t in multi.of_type("aws:sns/topic:Topic")}
     result_topics = sorted(
@@ -427,7 +448,7 @@ def test_invalid_value_fails_the_program_naming_key_and_entry(lambda_artifacts: 
     result = run_program(config, lambda_artifacts, tmp_path)
     assert result["error"] is not None
     assert (
-        "bucketguard:storages[1] (name 'uploads'): region 'eu-north-1' is not in bucketguard:allowedRegions"
+        "bucketguard:storages[1].region (name 'uploads'): 'eu-north-1' is not in bucketguard:allowedRegions"
         in (result["error"])
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -124,8 +125,20 @@ def test_evaluate_stack_runs_resource_and_stack_rules_once_each() -> None:
 def test_rules_config_from_mapping() -> None:
     config = RulesConfig.from_mapping({"allowed_regions": ["eu-west-1"], "require_kms": True})
     assert config == RulesConfig(allowed_regions=frozenset({"eu-west-1"}), require_kms=True)
-    with pytest.raises(ValueError, match="unknown rules config key"):
+    assert RulesConfig.from_mapping({"allowedRegions": ["eu-west-1"]}).allowed_regions == {"eu-west-1"}
+    with pytest.raises(ValueError, match=r"^rules config: allowed_region: unknown key; did you mean allowed"):
         RulesConfig.from_mapping({"allowed_region": ["eu-west-1"]})
+
+
+def test_a_rule_sees_only_the_config_keys_it_declares() -> None:
+    # The region rule declares allowed_regions; the KMS rule declares require_kms and nothing else.
+    bucket = BucketFacts(name="teaching", region="us-east-1")
+    config = RulesConfig(allowed_regions=frozenset({"eu-west-1"}), require_kms=True)
+    assert get_rule("aws_resource_region_allowed").config_keys == ("allowed_regions",)
+    seen: list[RulesConfig] = []
+    probe = replace(get_rule("s3_bucket_kms_encryption_enabled"), check=lambda f, c: seen.append(c) or [])
+    probe.evaluate(bucket, config)
+    assert seen == [RulesConfig(require_kms=True)]
 
 
 def test_policy_document_is_normalised() -> None:

@@ -56,7 +56,7 @@ def test_an_invalid_rule_is_one_line_naming_file_and_line(
     assert main(["rules", "compile", "--rules", str(tmp_path / "bad"), "-o", str(output)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"bucketguard rules: error: {bad}:4: ")
+    assert err.startswith(f"bucketguard: {bad}:4: ")
     assert "no_such_thing" in err
     assert not output.exists()
 

@@ -37,6 +37,7 @@ aws.s3.Bucket("teaching", opts=pulumi.ResourceOptions(provider=eu))
         cli="pulumi config set aws:region eu-west-1",
     ),
     references=References(),
+    config_keys=("allowed_regions",),
     notes="Only when allowed_regions is configured. Judges the generic resource list (every resource, its "
     "provider's region); a resource whose region is unknown is not judged.",
 )

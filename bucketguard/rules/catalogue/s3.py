@@ -422,6 +422,7 @@ def s3_bucket_default_encryption_enabled(bucket: BucketFacts, config: RulesConfi
     ),
     notes="Only when the rules config sets require_kms; otherwise it never reports. Absent encryption is "
     "SSE-S3 (AWS default), which fails when KMS is required.",
+    config_keys=("require_kms",),
 )
 def s3_bucket_kms_encryption_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
     if not config.require_kms:
@@ -673,6 +674,7 @@ aws.s3.BucketPolicy(
     ),
     notes="Only when allowed_account_ids is configured (the bucket's own account_id, when known, is always "
     "allowed). Allow statements whose AWS principals name a 12-digit account outside the list fail.",
+    config_keys=("allowed_account_ids",),
 )
 def s3_bucket_cross_account_access_restricted(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
     if not config.allowed_account_ids:

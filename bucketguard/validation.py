@@ -1,0 +1,151 @@
+"""One way to validate every config surface (stack config, policy config, Lambda environment, CLI files).
+
+Each surface is a pydantic model built on `StrictModel`: unknown keys are refused with the nearest known key
+suggested, and `validate` turns pydantic's report into one line that names the file or namespace and the
+key path, e.g. `bucketguard:storages[0].blockUnscaned (name 'teaching'): unknown key; did you mean
+blockUnscanned?`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from bucketguard.errors import UserError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(UserError, ValueError):
+    """An invalid configuration value; the message is one line naming where and which key."""
+
+
+class Invalid(ValueError):
+    """Raised by a model's own checks: `path` (relative to the model) names the key the message is about."""
+
+    def __init__(self, path: str | tuple[str | int, ...], message: str) -> None:
+        self.path = (path,) if isinstance(path, str) else path
+        super().__init__(message)
+
+
+class UnknownKey(Invalid):
+    def __init__(self, key: str, known: Iterable[str]) -> None:
+        super().__init__(key, f"unknown key{did_you_mean(key, known)}")
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """'; did you mean allowedRegions?' for the nearest known key, '' when none is near."""
+    choices = list(known)
+    close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.lower() == key.lower()]
+    if close:
+        return f"; did you mean {close[0]}?"
+    return f" (known: {', '.join(sorted(choices))})" if choices else ""
+
+
+class StrictModel(BaseModel):
+    """camelCase keys on the wire, snake_case in Python; unknown keys refused; values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            known = [field.alias or name for name, field in cls.model_fields.items()]
+            for key in data:
+                if key not in known and key not in cls.model_fields:
+                    raise UnknownKey(str(key), known)
+        return data
+
+
+def pattern(regex: str, what: str) -> AfterValidator:
+    """A string constraint whose error says what was expected ('... is not an IAM role ARN')."""
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _flag(value: Any) -> Any:
+    # YAML and JSON give booleans; `pulumi config set` and environment variables give strings.
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+def unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    for index, item in enumerate(items):
+        if item in items[:index]:
+            raise ValueError(f"{item!r} is listed twice")
+    return items
+
+
+def _render(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _name_hint(raw: Any, loc: tuple[Any, ...]) -> str:
+    """(name 'teaching') for the innermost list entry on the path that has a name."""
+    hint, node = "", raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(part, int) and isinstance(node, Mapping) and isinstance(node.get("name"), str):
+            hint = f" (name {node['name']!r})"
+    return hint
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, Exception):
+        return str(cause)
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    text = str(error["msg"])
+    shown = repr(error.get("input"))
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"{text[0].lower()}{text[1:]}, got {shown}"
+
+
+def describe(exc: ValidationError, raw: Any, where: str) -> str:
+    """The first error of a pydantic report as `<where><key path>[ (name ...)]: <message>`."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    path = loc + (cause.path if isinstance(cause, Invalid) else ())
+    rendered = _render(path)
+    if not rendered:
+        return f"{where.rstrip(': ')}: {_message(error)}"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}{rendered}{_name_hint(raw, path)}: {_message(error)}{more}"
+
+
+def validate(model: type[M], raw: Any, where: str, *, context: Mapping[str, Any] | None = None) -> M:
+    """`model` from `raw`, or a one-line ConfigError; `where` prefixes the key path ('bucketguard:')."""
+    try:
+        return model.model_validate(raw, context=dict(context or {}))
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, raw, where)) from None
