@@ -37,7 +37,7 @@ class UsageError(UserError):
 
 def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bucketguard",
+        prog="bucketguard",
         description="Keep Amazon S3 buckets safe: malware scanning and misconfiguration guard rails.",
     )
     parser.add_argument("--version", action="version", version=f"bucketguard {__version__}")

@@ -1,5 +1,6 @@
 """The two messages of the pipeline: the scan request (listener -> scanner queue) and the scan-result event
-(scanner -> result topic -> post-scan). The event is a contract: schemas/scan-result-event.v1.json.
+(scanner -> result topic -> post-scan). The event is a contract:
+bucketguard/schemas/scan-result-event.v1.json.
 
 Presigned URLs are secrets: they are kept out of every repr and log line.
 """
@@ -17,7 +18,7 @@ from bucketguard.scanning.result import Finding, Reason, ScanResult, Verdict
 SCAN_REQUEST_VERSION = "1"
 SCAN_RESULT_EVENT_VERSION = "1"
 SCAN_RESULT_EVENT_TYPE = "bucketguard.scan-result"
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "scan-result-event.v1.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "scan-result-event.v1.json"
 
 
 class InvalidMessage(ValueError):

@@ -1,7 +1,7 @@
 """The scan result: a frozen, JSON-serialisable value that every part of bucketguard passes around.
 
-Its dictionary form is part of the scan-result event contract (schemas/scan-result-event.v1.json), so
-field names change only with a schema version bump.
+Its dictionary form is part of the scan-result event contract
+(bucketguard/schemas/scan-result-event.v1.json), so field names change only with a schema version bump.
 """
 
 from __future__ import annotations
