@@ -138,7 +138,7 @@ def test_apply_never_turns_on_the_bucket_it_protects(
     assert main([*argv, *(o.format(**names) for o in options)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
-    assert captured.err.startswith(f"bucketguard scan: error: {message.format(**names)}")
+    assert captured.err.startswith(f"bucketguard: {message.format(**names)}")
     assert pipeline.versions(prefix="old/") == before
     assert pipeline.tags("old/handout.zip") == {}
     assert pipeline.queue_depth(pipeline.scanner_stack.queue_url, pipeline.scanner_stack.account) == 0

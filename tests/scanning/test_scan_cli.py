@@ -130,7 +130,7 @@ def test_s3_options_on_local_paths_are_refused_not_ignored(
     path = str(tmp_path / "a.js")
     code, out, err = run(capsys, path, *options)
     assert (code, out) == (2, "")
-    assert err.startswith(f"bucketguard scan: error: {message.format(path=path)}")
+    assert err.startswith(f"bucketguard: {message.format(path=path)}")
     assert err.count("\n") == 1
 
 
