@@ -164,14 +164,13 @@ def _stack_targets(path: Path, regions: tuple[str, ...]) -> list[tuple[str | Non
     """The (role ARN or None for the caller's account, regions) a stack config deploys into."""
     import yaml
 
-    from infra.config import STRING_KEYS, TOP_KEYS, ConfigError, parse_config
+    from infra.config import ConfigError, parse_config
 
     try:
         section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"--config {path}: {str(exc).splitlines()[0]}") from exc
-    raw = {key: section[f"bucketguard:{key}"] for key in TOP_KEYS if f"bucketguard:{key}" in section}
-    raw = {k: (str(v) if k in STRING_KEYS else v) for k, v in raw.items()}
+    raw = {key.split(":", 1)[1]: value for key, value in section.items() if key.startswith("bucketguard:")}
     try:
         config = parse_config(raw)
     except ConfigError as exc:
