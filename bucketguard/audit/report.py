@@ -3,9 +3,12 @@ was first seen and whether it is new, the findings resolved since the last run, 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +17,8 @@ from bucketguard.audit.history import NEW, FindingsHistory, Record, now
 from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
 from bucketguard.audit.settings import MANDATORY_LEVELS, AuditSettings
 from bucketguard.rules.model import get_rule
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
+from bucketguard.scanning.result import Severity
 
 SCHEMA_VERSION = 1
 PACK = "bucketguard"
@@ -160,7 +165,7 @@ def build_report(
     )
 
 
-def render_json(report: AuditReport) -> str:
+def render_json(report: AuditReport, **_: Any) -> str:
     return json.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -187,9 +192,10 @@ def render_json(report: AuditReport) -> str:
     )
 
 
-def render_table(report: AuditReport) -> Any:
-    """A rich renderable: violations grouped by severity (worst first), then service."""
-    from rich.console import Group
+def render_table(report: AuditReport, *, terminal: bool = False) -> str:
+    """Violations grouped by severity (worst first), then service; a terminal's width and colours, else
+    200 columns of plain text."""
+    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -235,4 +241,126 @@ def render_table(report: AuditReport) -> Any:
             f"{s['exempted']} exempted"
         )
     )
-    return Group(*parts)
+    out = io.StringIO()
+    console = Console(file=out, width=None if terminal else 200, force_terminal=terminal)
+    for part in parts:
+        console.print(part)
+    return out.getvalue().rstrip("\n")
+
+
+_SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
+
+
+def render_sarif(report: AuditReport, **_: Any) -> str:
+    """SARIF 2.1.0 through the shared builder; a finding's location is its resource's ARN."""
+    rule_ids = sorted({v.finding.rule_id for v in report.violations})
+    rules = []
+    for rule_id in rule_ids:
+        sample = next(v.finding for v in report.violations if v.finding.rule_id == rule_id)
+        rules.append(
+            {
+                "id": rule_id,
+                "name": rule_id,
+                "shortDescription": {"text": sample.title or rule_id},
+                "properties": {
+                    "tags": ["security"],
+                    "security-severity": SECURITY_SEVERITY[Severity(sample.severity)],
+                },
+            }
+        )
+    results = []
+    for v in report.violations:
+        f = v.finding
+        found = location(f.arn)
+        found["logicalLocations"] = [
+            {"fullyQualifiedName": f.arn, "name": f.resource_name, "kind": "resource"}
+        ]
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "level": _SARIF_LEVEL.get(v.enforcement, "note"),
+                "message": {"text": f"{f.resource_name} ({f.account}/{f.region}): {f.message}"},
+                "locations": [found],
+                "partialFingerprints": {"bucketguard/v1": fingerprint(f.finding_id)},
+                "properties": {
+                    "severity": f.severity,
+                    "enforcement": v.enforcement,
+                    "account": f.account,
+                    "region": f.region,
+                    "first_seen": v.first_seen,
+                    "status": v.status,
+                    "references": dict(f.references),
+                },
+            }
+        )
+    log = sarif_log(
+        automation_id="bucketguard/audit/",
+        rules=rules,
+        results=results,
+        properties={"summary": report.summary()},
+    )
+    return json.dumps(log, indent=2)
+
+
+def render_junit(report: AuditReport, **_: Any) -> str:
+    """One test case per rule judged with a failure per mandatory violation; advisory ones are output."""
+    suite = ET.Element("testsuite", name="bucketguard audit")
+    failures = 0
+    by_rule: dict[str, list[AuditViolation]] = {}
+    for v in report.violations:
+        by_rule.setdefault(v.finding.rule_id, []).append(v)
+    for rule_id in sorted(by_rule):
+        case = ET.SubElement(suite, "testcase", classname="bucketguard.audit", name=rule_id)
+        notes = []
+        for v in by_rule[rule_id]:
+            f = v.finding
+            if v.enforcement in MANDATORY_LEVELS:
+                failures += 1
+                failure = ET.SubElement(
+                    case, "failure", message=f"{f.resource_name}: {f.message}", type=f.severity
+                )
+                failure.text = f"{f.arn} ({f.account}/{f.region})"
+            else:
+                notes.append(f"{v.enforcement} {f.resource_name}: {f.message}")
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join(notes)
+    suite.set("tests", str(len(by_rule)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("time", f"{report.seconds:.3f}")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+CSV_COLUMNS = (
+    "rule_id",
+    "severity",
+    "enforcement",
+    "account",
+    "region",
+    "resource_type",
+    "resource_name",
+    "arn",
+    "finding_id",
+    "first_seen",
+    "status",
+    "message",
+)
+
+
+def render_csv(report: AuditReport, **_: Any) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for v in report.violations:
+        row = {**v.to_dict(), "enforcement": v.enforcement}
+        writer.writerow(tuple(row[c] for c in CSV_COLUMNS))
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "table": render_table,
+    "json": render_json,
+    "sarif": render_sarif,
+    "junit": render_junit,
+    "csv": render_csv,
+}

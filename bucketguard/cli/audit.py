@@ -64,9 +64,15 @@ def register(subparsers: Any) -> None:
         "--service", action="append", choices=SERVICES, default=[], help="only these services"
     )
     parser.add_argument("--rule", action="append", default=[], metavar="ID", help="only these rules")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
-        "--output", type=Path, metavar="FILE", help="write the report there instead of stdout"
+        "--format",
+        action="append",
+        metavar="FORMAT[=FILE]",
+        help="table, json, sarif, junit or csv, written to FILE or else to --output or stdout; repeatable. "
+        "Default: table",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="where the format given without =FILE goes"
     )
     parser.add_argument(
         "--history",
@@ -105,11 +111,13 @@ def _audit(args: argparse.Namespace) -> int:
     import boto3
 
     from bucketguard.audit.history import SqliteHistory
-    from bucketguard.audit.report import build_report, render_json, render_table
+    from bucketguard.audit.report import RENDERERS, build_report
     from bucketguard.audit.run import SERVICES, audit_accounts
     from bucketguard.audit.settings import load_settings
+    from bucketguard.cli.policy import output_plan
     from bucketguard.rules.model import all_rules
 
+    plan = output_plan(args.format, args.output)
     for flag, path in (("--config", args.config), ("--policy-config", args.policy_config)):
         if path is not None and not path.is_file():
             raise UsageError(f"{flag} {path}: no such file")
@@ -135,7 +143,15 @@ def _audit(args: argparse.Namespace) -> int:
     report = build_report(results, settings, min_severity=args.min_severity, history=history)
     report.seconds = time.perf_counter() - started
     report.api_calls = sum(a.clients.calls for a in accounts)
-    _write(args, render_json(report) if args.format == "json" else render_table(report))
+    for name, file in plan:
+        text = RENDERERS[name](report, terminal=file is None and sys.stdout.isatty())
+        if file is None:
+            print(text)
+            continue
+        try:
+            file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
     return EXIT_FINDINGS if report.mandatory else EXIT_OK
 
 
@@ -200,25 +216,6 @@ def _progress(accounts: Sequence[Any]) -> Any:
             progress.stop()
 
     return advance
-
-
-def _write(args: argparse.Namespace, rendered: Any) -> None:
-    from rich.console import Console
-
-    if args.output is None:
-        if isinstance(rendered, str):
-            print(rendered)
-        else:  # a pipe gets the terminal's layout at a width that keeps messages readable
-            Console(width=None if sys.stdout.isatty() else 200).print(rendered)
-        return
-    try:
-        with args.output.open("w", encoding="utf-8") as out:
-            if isinstance(rendered, str):
-                out.write(rendered + "\n")
-            else:
-                Console(file=out, width=200).print(rendered)
-    except OSError as exc:
-        raise UsageError(f"--output {args.output}: {exc.strerror}") from exc
 
 
 def show_history(args: argparse.Namespace) -> int:

@@ -3,15 +3,19 @@ stack config's accounts, the history between runs, and one-line errors."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from bucketguard.cli import main
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import ACCOUNT, REGION, client
+from tests.sarif_schema import sarif_errors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,9 +42,7 @@ def run(
             aws.endpoint_url,
             "--history",
             str(tmp_path / "history.db"),
-            "--format",
-            "json",
-            *args,
+            *(args if "--format" in args else ("--format", "json", *args)),
         ]
     )
     out, err = capsys.readouterr()
@@ -170,3 +172,44 @@ def test_an_unknown_policy_in_the_config_is_refused(
 
     assert code == 2 and "unknown policies: s3_bucket_versionning_enabled" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_sarif_junit_and_csv_for_ci(
+    aws: EmbeddedAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="camp-site")
+    s3.put_bucket_acl(Bucket="camp-site", ACL="public-read")
+    sarif, junit, table = tmp_path / "audit.sarif", tmp_path / "audit.xml", tmp_path / "audit.txt"
+
+    code, report, _ = run(
+        aws,
+        capsys,
+        tmp_path,
+        "--region",
+        REGION,
+        "--service",
+        "s3",
+        "--format",
+        f"sarif={sarif}",
+        "--format",
+        f"junit={junit}",
+        "--format",
+        f"table={table}",
+        "--format",
+        "csv",
+    )
+
+    assert code == 1
+    document = json.loads(sarif.read_text())
+    assert sarif_errors(document) == []
+    [run_] = document["runs"]
+    public = next(r for r in run_["results"] if r["ruleId"] == "s3_bucket_public_read_prohibited")
+    assert public["level"] == "error" and public["locations"][0]["logicalLocations"][0]["name"] == "camp-site"
+    suite = ElementTree.fromstring(junit.read_text())  # noqa: S314 - our own output
+    assert int(suite.get("failures", "0")) >= 1
+    assert "s3_bucket_public_read_prohibited" in {c.get("name") for c in suite.iter("testcase")}
+    rows = list(csv.DictReader(io.StringIO(report)))
+    assert {r["rule_id"] for r in rows} == {r["ruleId"] for r in run_["results"]}
+    assert all(r["account"] == ACCOUNT and len(r["finding_id"]) == 64 for r in rows)
+    assert "HIGH" in table.read_text() and "camp-site" in table.read_text()
