@@ -372,12 +372,15 @@ class StackIndex:
 
 
 def _each(
-    index: StackIndex, types: Iterable[str], facts_type: Callable[..., T], build: Callable[[Resource], T]
+    index: StackIndex,
+    resources: Iterable[Resource],
+    facts_type: Callable[..., T],
+    build: Callable[[Resource], T],
 ) -> tuple[T, ...]:
-    """`build` each resource of `types`; one whose inputs are unknown at preview keeps only its identity,
-    marked unknown, so rules decide for every other resource."""
+    """`build` each resource; one whose inputs are unknown at preview keeps only its identity, marked
+    unknown, so rules decide for every other resource."""
     result = []
-    for resource in index.of_types(types):
+    for resource in resources:
         try:
             result.append(build(resource))
         except UnknownValueError as error:
@@ -665,7 +668,7 @@ def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
 def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, ...]:
     return _each(
         index,
-        LAMBDA_PERMISSION_TYPES,
+        index.of_types(LAMBDA_PERMISSION_TYPES),
         LambdaPermissionFacts,
         lambda r: LambdaPermissionFacts(
             **_identity(r),
@@ -683,11 +686,11 @@ def lambda_permission_facts(index: StackIndex) -> tuple[LambdaPermissionFacts, .
 def lambda_function_url_facts(index: StackIndex) -> tuple[LambdaFunctionUrlFacts, ...]:
     return _each(
         index,
-        LAMBDA_URL_TYPES,
+        index.of_types(LAMBDA_URL_TYPES),
         LambdaFunctionUrlFacts,
         lambda r: LambdaFunctionUrlFacts(
             **_identity(r),
-            function_name=str(_get(r.props, "functionName", "")),
+            function_name=_identifier(index, r, "functionName"),
             authorization_type=str(_get(r.props, "authorizationType", "AWS_IAM")),
         ),
     )
@@ -763,7 +766,7 @@ def sqs_queue_facts(index: StackIndex) -> tuple[SqsQueueFacts, ...]:
     queues = index.of_types(SQS_QUEUE_TYPES)
     return _each(
         index,
-        SQS_QUEUE_TYPES,
+        index.of_types(SQS_QUEUE_TYPES),
         SqsQueueFacts,
         lambda q: SqsQueueFacts(
             **_identity(q),
@@ -778,7 +781,7 @@ def sns_topic_facts(index: StackIndex) -> tuple[SnsTopicFacts, ...]:
     topics = index.of_types(SNS_TOPIC_TYPES)
     return _each(
         index,
-        SNS_TOPIC_TYPES,
+        index.of_types(SNS_TOPIC_TYPES),
         SnsTopicFacts,
         lambda t: SnsTopicFacts(
             **_identity(t),
@@ -793,7 +796,7 @@ def kms_key_facts(index: StackIndex) -> tuple[KmsKeyFacts, ...]:
     keys = index.of_types(KMS_KEY_TYPES)
     return _each(
         index,
-        KMS_KEY_TYPES,
+        index.of_types(KMS_KEY_TYPES),
         KmsKeyFacts,
         lambda k: KmsKeyFacts(
             **_identity(k),
@@ -810,7 +813,7 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
     result = list(
         _each(
             index,
-            IAM_MANAGED_POLICY_TYPES,
+            index.of_types(IAM_MANAGED_POLICY_TYPES),
             IamPolicyFacts,
             lambda p: IamPolicyFacts(**_identity(p), statements=_statements(_get(p.props, "policy"))),
         )
@@ -819,7 +822,7 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
         result.extend(
             _each(
                 index,
-                [type_token],
+                index.of_types([type_token]),
                 IamPolicyFacts,
                 lambda p, prop=principal_prop: IamPolicyFacts(
                     **_identity(p),
@@ -858,7 +861,8 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
                     **_identity(a),
                     principal_type=principal_type,
                     principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
-                    policy_arn=str(_get(a.props, "policyArn", "")),
+                    # A policy created in this stack (ARN unknown at preview) is never an AWS-managed one.
+                    policy_arn=_identifier(index, a, "policyArn"),
                 )
             )
     for a in index.of_types(IAM_POLICY_ATTACHMENT_TYPES):
@@ -888,7 +892,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
 def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
     return _each(
         index,
-        IAM_ROLE_TYPES,
+        index.of_types(IAM_ROLE_TYPES),
         IamRoleFacts,
         lambda r: IamRoleFacts(
             **_identity(r),
@@ -920,22 +924,27 @@ def _ingress(props: Any, keys: tuple[str, str, str, str, str]) -> IngressRule:
 
 def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
     """Security groups with their inline ingress, and every standalone ingress rule as its own facts."""
-    groups = [
-        SecurityGroupFacts(
+    groups = _each(
+        index,
+        index.of_types(SECURITY_GROUP_TYPES),
+        SecurityGroupFacts,
+        lambda g: SecurityGroupFacts(
             **_identity(g),
             ingress=tuple(_ingress(i, INLINE_INGRESS_KEYS) for i in _get(g.props, "ingress", ()) or ()),
-        )
-        for g in index.of_types(SECURITY_GROUP_TYPES)
-    ]
-    ingress_rules = [
-        SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INGRESS_RULE_KEYS),))
-        for r in index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES)
-    ]
-    group_rules = [
-        SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INLINE_INGRESS_KEYS),))
-        for r in index.of_types(SECURITY_GROUP_RULE_TYPES)
-        if _get(r.props, "type") == "ingress"
-    ]
+        ),
+    )
+    ingress_rules = _each(
+        index,
+        index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES),
+        SecurityGroupFacts,
+        lambda r: SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INGRESS_RULE_KEYS),)),
+    )
+    group_rules = _each(
+        index,
+        [r for r in index.of_types(SECURITY_GROUP_RULE_TYPES) if _known(r.props, "type") == "ingress"],
+        SecurityGroupFacts,
+        lambda r: SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INLINE_INGRESS_KEYS),)),
+    )
     return (*groups, *ingress_rules, *group_rules)
 
 
@@ -986,7 +995,7 @@ def _s3_data_events(trail: Resource) -> frozenset[str]:
 def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
     return _each(
         index,
-        TRAIL_TYPES,
+        index.of_types(TRAIL_TYPES),
         TrailFacts,
         lambda t: TrailFacts(
             **_identity(t),

@@ -194,6 +194,31 @@ def test_permission_for_a_function_not_created_yet_still_decides(program) -> Non
     assert not undecided
 
 
+def test_one_unknown_input_leaves_the_other_resources_of_its_kind_decided(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        role = aws.iam.Role("r", assume_role_policy="{}")
+        mine = aws.iam.Policy("mine", policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        aws.iam.RolePolicyAttachment("own", role=role.name, policy_arn=mine.arn)
+        aws.iam.RolePolicyAttachment("admin", role=role.name,
+                                     policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        aws.ec2.SecurityGroup("internal", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22,
+                                                    "cidr_blocks": [vpc.id.apply(lambda _: "10.0.0.0/16")]}])
+        aws.ec2.SecurityGroup("open", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22,
+                                                "cidr_blocks": ["0.0.0.0/0"]}])
+    """)
+    facts = adapters.stack_facts(resources(recorded(directory, preview=True)))
+    attachments = {a.name: a for a in facts.iam_attachments}
+    assert attachments["own"].policy_arn == "computed(mine)"
+    admin, _ = get_rule("iam_principal_administrator_access_prohibited").evaluate_known(attachments["admin"])
+    assert len(admin) == 1
+    groups = {g.name: g for g in facts.security_groups}
+    ssh = get_rule("ec2_security_group_ssh_restricted")
+    assert len(ssh.evaluate_known(groups["open"])[0]) == 1
+    findings, undecided = ssh.evaluate_known(groups["internal"])
+    assert findings == [] and "ingress" in undecided[0].missing
+
+
 def test_region_from_provider_and_resource_override(program) -> None:  # type: ignore[no-untyped-def]
     facts = adapters.stack_facts(
         resources(
