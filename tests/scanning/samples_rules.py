@@ -137,6 +137,22 @@ def set_attribute_far_from_script() -> bytes:
     )
 
 
+def ui_bundle_with_templates() -> bytes:
+    """A bundled web UI (swagger-ui style): `<%` in an embedded template, an executeRequest() method."""
+    return (
+        MINIFIED_LIBRARY
+        + b'var tpl="<% if (op) { %><b><%= op.summary %></b><% } %>";'
+        + b"function executeRequest(req){return fetch(req.url,{method:req.method}).then(function(r){"
+        + b"return parseResponse(r)})}var spec=executeRequest(buildRequest(cfg));\n"
+    )
+
+
+def library_with_html_dictionary() -> bytes:
+    """A compiled library (brotli's) whose static dictionary holds HTML fragments, hidden iframes included."""
+    dictionary = b'<iframe src="table class="inline-block;according to display:none" width="0"'
+    return pranks.elf_header() + bytes(512) + dictionary + bytes(256)
+
+
 def analytics_snippet_page() -> bytes:
     """The classic asynchronous analytics snippet: the script URL is computed, not a literal."""
     return (
@@ -255,6 +271,17 @@ def checkout_same_origin_fetch() -> bytes:
         b"cvc:form.querySelector('[name=cvc]').value,exp:form.querySelector('[name=exp_date]').value};"
         b"await fetch(location.origin+'/api/checkout',{method:'POST',body:JSON.stringify(body)});"
         b"const help=new Image();help.src=window.STATIC_URL+'/spinner.gif';});\n"
+    )
+
+
+def package_index_listing() -> bytes:
+    """A registry's package list: names and descriptions that mention card fields, XHR and licence URLs."""
+    return (
+        b"name\tdescription\thomepage\n"
+        b"creditcard-js\tValidate creditcard and credit-card numbers, CVV, cvc and cc-exp fields\t"
+        b"https://example.org/cc\nxhr-lite\tA tiny XMLHttpRequest wrapper with .value, .val() and .elements "
+        b'helpers\tlicense="http://creativecommons.org/licenses/by-nc/4.0/"\n'
+        b"card-number-mask\tcc-number and card-number input masks\thttps://example.org/mask\n"
     )
 
 
@@ -735,6 +762,15 @@ VBA_AUTORUN_SOURCES = {
 }
 
 
+def macro_analysis_notes() -> bytes:
+    """A malware-analysis README quoting an auto-run macro (as olevba's and pcodedmp's docs do)."""
+    return (
+        b"# Reading macros\n\nolevba shows suspicious keywords. Example output:\n\n```\n"
+        b'Attribute VB_Name = "ThisDocument"\nSub AutoOpen()\n  Shell "cmd /c calc"\nEnd Sub\n```\n'
+        b"| AutoExec | AutoOpen | Runs when the Word document is opened |\n"
+    )
+
+
 def vba_autorun_formatting() -> bytes:
     """Runs on opening, but only formats the document: no write, download or execute."""
     return vba_source(
@@ -913,10 +949,13 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-analytics-beacon", "site/js/stats.js", analytics_beacon_script),
     _case("neg-card-formatter", "shop/js/cardfmt.js", card_format_library),
     _case("neg-checkout-same-origin", "shop/js/pay.js", checkout_same_origin_fetch),
+    _case("neg-package-index", "share/package-lists/npm.tsv", package_index_listing),
     _case("neg-minified-library", "site/js/camplib.min.js", lambda: MINIFIED_LIBRARY),
     _case("neg-pranks-clean-js", "site/js/app.js", pranks.clean_js),
     _case("neg-tag-manager-page", "site/index.html", tag_manager_page),
     _case("neg-analytics-snippet", "site/index.html", analytics_snippet_page),
+    _case("neg-ui-bundle-templates", "site/js/swagger-ui-bundle.min.js", ui_bundle_with_templates),
+    _case("neg-library-html-dictionary", "lib/_brotli.so", library_with_html_dictionary),
     _case("neg-checkout-form", "shop/js/checkout.js", checkout_form_script),
     # miners and smuggling
     _case("coinhive", "site/games.html", coinhive_page, "Cryptominer_Browser"),
@@ -1006,6 +1045,7 @@ CASES: tuple[RuleCase, ...] = (
     _case("rtf-dde", "letter.rtf", rtf_dde_field, "Office_DDE_Field"),
     _case("neg-vba-autorun-formatting", "plan.docm!word/vbaProject.bin!VBA/Module1", vba_autorun_formatting),
     _case("neg-vba-button-shell", "plan.docm!word/vbaProject.bin!VBA/Module1", vba_button_macro_with_shell),
+    _case("neg-macro-analysis-notes", "docs/olevba.md", macro_analysis_notes),
     _case("neg-print-area-and-page-field", "budget.xlsx!xl/workbook.xml", workbook_with_print_area),
     # PDF
     _case("pdf-openaction-js", "docs/timetable.pdf", pdf_open_action_javascript,

@@ -90,18 +90,28 @@ rule Office_VBA_AutoExec_Source
         author = "bucketguard"
 
     strings:
-        $auto = /\bSub\s+(AutoOpen|Auto_Open|AutoExec|AutoClose|Auto_Close|AutoNew|AutoExit|Document_Open|DocumentOpen|Document_Close|DocumentBeforeClose|Document_New|Workbook_Open|Workbook_Activate|Workbook_BeforeClose|Auto_Activate|App_DocumentOpen|InkPicture1_Painted|Frame1_Layout|MultiPage1_Layout)\s*\(/ nocase
+        // a module's source starts with its attributes (MS-OVBA); documentation quoting macros does not.
+        // Procedure names as the VBA editor writes them (case-insensitive matching costs 5x on scripts).
+        $module = "Attribute VB_Name" ascii nocase
+        $auto = /(AutoOpen|Auto_Open|AutoExec|AutoClose|Auto_Close|AutoNew|AutoExit|Document_Open|DocumentOpen|Document_Close|DocumentBeforeClose|Document_New|Workbook_Open|Workbook_Activate|Workbook_BeforeClose|Auto_Activate|App_DocumentOpen|InkPicture1_Painted|Frame1_Layout|MultiPage1_Layout)\s*\(\s*\)/
         $action1 = /\bShell\s*(\(|\s+["'\w])/ nocase
         $action2 = /CreateObject\s*\(\s*["'](WScript\.Shell|Shell\.Application|MSXML2\.(Server)?XMLHTTP|Microsoft\.XMLHTTP|WinHttp\.WinHttpRequest|ADODB\.Stream|Scripting\.FileSystemObject)/ nocase
-        $action3 = /\b(URLDownloadToFile|ShellExecute|CreateProcess|WinExec)\w*/ nocase
+        $action3 = /(URLDownloadToFile|ShellExecute|CreateProcess|WinExec)/
         $action4 = /GetObject\s*\(\s*["']winmgmts/ nocase
         $action5 = /\b(SaveToFile|\.Run\s|\.Exec\s*\(|Kill\s|Open\s+[^\n]{1,120}\s+For\s+(Output|Binary|Append))/ nocase
-        $action6 = /powershell|cmd(\.exe)?\s+\/c|mshta|certutil|bitsadmin|regsvr32|rundll32/ nocase
+        $action_tool0 = "powershell" nocase
+        $action_tool1 = "cmd.exe" nocase
+        $action_tool2 = "cmd /c" nocase
+        $action_tool3 = "mshta" nocase
+        $action_tool4 = "certutil" nocase
+        $action_tool5 = "bitsadmin" nocase
+        $action_tool6 = "regsvr32" nocase
+        $action_tool7 = "rundll32" nocase
         $action7 = /\bCallByName\s*\(/ nocase
 
     condition:
         // extracted source: inside a compound file or a zip the engine opens the container first
-        $auto and any of ($action*) and not OLE_Compound_File and uint32(0) != 0x04034B50
+        $module in (0..64) and $auto and any of ($action*) and not OLE_Compound_File and uint32(0) != 0x04034B50
 }
 
 rule Office_XLM_Auto_Open
@@ -117,7 +127,7 @@ rule Office_XLM_Auto_Open
         $auto_open = /<definedName\s[^>]{0,200}name\s*=\s*"_xlnm\.Auto_(Open|Activate|Close)/ nocase
         $macrosheet = "<xm:macrosheet" ascii
         $macrosheet2 = "<macrosheet" ascii
-        $xlm_call = /<f>[^<]{0,200}\b(EXEC|CALL|REGISTER|URLDownloadToFileA|SHELL)\s*\(/ nocase
+        $xlm_call = /<f>[^<]{0,200}(EXEC|CALL|REGISTER|URLDownloadToFileA|SHELL)\(/
 
     condition:
         $auto_open or (any of ($macrosheet*) and $xlm_call)

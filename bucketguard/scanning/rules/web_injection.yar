@@ -45,6 +45,15 @@ rule WebInject_Executed_Encoded_Blob
         $exec_atob_literal or ($hex_run and $exec_literal)
 }
 
+// Native executables carry HTML fragments in their data (brotli's dictionary holds "<iframe src=" and
+// "display:none"): the web rules judge web assets, not the bytes of a compiled library.
+private rule WebInject_Native_Executable
+{
+    condition:
+        uint32(0) == 0x464C457F or uint16(0) == 0x5A4D or uint32(0) == 0xFEEDFACF or uint32(0) == 0xFEEDFACE
+        or uint32(0) == 0xBEBAFECA
+}
+
 rule WebInject_Hidden_Iframe
 {
     meta:
@@ -60,7 +69,7 @@ rule WebInject_Hidden_Iframe
         $gtm_iframe = /<iframe[^>]{0,40}googletagmanager\.com\/ns\.html[^>]{0,300}(width\s*=\s*["']?[01]["'\s\/>]|height\s*=\s*["']?[01]["'\s\/>]|display\s*:\s*none|visibility\s*:\s*hidden)/ nocase
 
     condition:
-        #hidden_iframe > #gtm_iframe
+        #hidden_iframe > #gtm_iframe and not WebInject_Native_Executable
 }
 
 rule WebInject_Remote_Script_Writer
@@ -94,12 +103,13 @@ rule WebInject_Card_Skimmer
         author = "bucketguard"
 
     strings:
-        // what it wants: payment fields by name, id, class or autocomplete token, or every input of a checkout page
+        // what it wants: payment fields by name, id, class or autocomplete token, as a selector or a field
+        // reference (after a quote, '#', '.', '[' or '='), or every input of a page whose address says checkout
         $card_number = /["'\[#.=]\s*(cc[_-]?num(ber)?|card[_-]?num(ber)?|cardnumber|credit[_-]?card(number)?|payment\[cc_number\])/ nocase
         $card_code = /["'\[#.=]\s*(cvv2?|cvc|csc|cc[_-]?csc|cc[_-]?cid|card[_-]?code|card[_-]?cvc|security[_-]?code)\b/ nocase
         $card_expiry = /["'\[#.=]\s*(exp(iry|iration)?[_-]?(date|month|year|mm|yy)|cc[_-]?exp)/ nocase
-        $checkout_page1 = /(location|document\.URL)[^;\n]{0,60}(checkout|onepage|onestep|payment|billing)/ nocase
-        $checkout_page2 = /(checkout|onepage|onestep)[^;\n]{0,60}(location|document\.URL)/ nocase
+        $checkout_page1 = /(location|document\.URL)[^;\n]{0,60}(checkout|onepage|onestep|payment|billing)/
+        $checkout_page2 = /(checkout|onepage|onestep)[^;\n]{0,60}(location|document\.URL)/
         // how it reads them
         $read_value = /\.value\b/
         $read_val = /\.val\s*\(\s*\)/
@@ -107,14 +117,14 @@ rule WebInject_Card_Skimmer
         $read_inputs = /(querySelectorAll|getElementsByTagName)\s*\(\s*["'`](input|select|form|textarea)/
         $read_elements = /\.elements\b/
         // where it sends them: a literal remote URL handed straight to a channel ...
-        $send_fetch = /fetch\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
-        $send_xhr = /\.open\s*\(\s*["'](POST|GET|PUT)["']\s*,\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
-        $send_ajax = /(\$|jQuery)\.(ajax|post|get|getJSON)\s*\(\s*(\{\s*(url|type)\s*:\s*)?["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
-        $send_beacon = /sendBeacon\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./ nocase
-        $send_src = /\.src\s*=\s*["'`](https?:)?\/\/[a-z0-9\-]+\.[^"'`]{0,200}["'`]?\s*\+/ nocase
-        $send_socket = /new\s+WebSocket\s*\(\s*["'`]wss?:\/\// nocase
+        $send_fetch = /fetch\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./
+        $send_xhr = /\.open\s*\(\s*["'](POST|GET|PUT)["']\s*,\s*["'`](https?:)?\/\/[a-z0-9\-]+\./
+        $send_ajax = /(\$|jQuery)\.(ajax|post|get|getJSON)\s*\(\s*(\{\s*(url|type)\s*:\s*)?["'`](https?:)?\/\/[a-z0-9\-]+\./
+        $send_beacon = /sendBeacon\s*\(\s*["'`](https?:)?\/\/[a-z0-9\-]+\./
+        $send_src = /\.src\s*=\s*["'`](https?:)?\/\/[a-z0-9\-]+\.[^"'`]{0,200}["'`]?\s*\+/
+        $send_socket = /new\s+WebSocket\s*\(\s*["'`]wss?:\/\//
         // ... or a remote URL kept in a variable or hidden (base64 or char codes of "http") next to a channel
-        $remote_var = /\b(var|let|const)\s+[\w$]+\s*=\s*["'`](https?:|wss?:)?\/\/[a-z0-9\-]+\.[a-z0-9.\-]+\/[^"'`\s]{0,200}["'`]/ nocase
+        $remote_var = /=\s*["'`](https?|wss?):\/\/[a-z0-9\-]+\.[a-z0-9.\-]+\/[^"'`\s]{0,200}["'`]/
         $hidden_url = /(atob\s*\(\s*["'](aHR0c|d3Nz)|fromCharCode\s*\(\s*104\s*,\s*116\s*,\s*116\s*,\s*112|\\x68\\x74\\x74\\x70)/
         $channel = /(\bfetch\s*\(|\bXMLHttpRequest|\bsendBeacon\s*\(|\bnew\s+Image\s*\(|\bnew\s+WebSocket\s*\(|createElement\s*\(\s*["']script["']|\.ajax\s*\(|\$\.post\s*\()/
 

@@ -21,15 +21,15 @@ rule Webshell_PHP_Request_Exec
         // system($_GET['c']), eval(base64_decode($_POST['x'])), @assert(stripslashes($_REQUEST[..]))
         $exec_input = /\b(eval|assert|system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec|create_function)\s*\(\s*@?\s*((base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|stripslashes|urldecode|rawurldecode|hex2bin|trim)\s*\(\s*)*(\$_(GET|POST|REQUEST|COOKIE|SERVER|FILES)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE)["']\s*\}|\$GLOBALS\s*\[\s*["']_(GET|POST|REQUEST|COOKIE)|getallheaders\s*\(|file_get_contents\s*\(\s*["']php:\/\/input)/ nocase
         // include $_GET['p'] runs a remote or uploaded file ($_SERVER paths are how pages include their own files)
-        $include_input = /\b(include|include_once|require|require_once)\s*\(?\s*@?\s*(\$_(GET|POST|REQUEST|COOKIE)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE))/ nocase
-        $create_function_input = /create_function\s*\(\s*["'][^"']{0,40}["']\s*,\s*@?\s*((base64_decode|gzinflate|str_rot13|stripslashes|urldecode|hex2bin)\s*\(\s*)*\$_(GET|POST|REQUEST|COOKIE)/ nocase
+        $include_input = /\b(include|include_once|require|require_once)\s*\(?\s*@?\s*(\$_(GET|POST|REQUEST|COOKIE)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE))/
+        $create_function_input = /create_function\s*\(\s*["'][^"']{0,40}["']\s*,\s*@?\s*((base64_decode|gzinflate|str_rot13|stripslashes|urldecode|hex2bin)\s*\(\s*)*\$_(GET|POST|REQUEST|COOKIE)/
         // a function named by a variable, called with request input: $f = "sys"."tem"; $f($_GET['c'])
         $variable_call = /\$[\w\x7f-\xff]+(\s*\[[^\]]{1,40}\])?\s*\(\s*@?\s*(\$_(GET|POST|REQUEST|COOKIE)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE)|\$GLOBALS\s*\[\s*["']_(GET|POST|REQUEST|COOKIE))/
         // the function name itself from the request: $_GET['f']($_GET['a']), ${"_POST"}["f"](...)
         $request_call = /(\$_(GET|POST|REQUEST|COOKIE)|\$\{\s*["']_(GET|POST|REQUEST|COOKIE)["']\s*\})\s*\[[^\]]{1,40}\]\s*\(/
         // callbacks: array_map("assert", $_POST), call_user_func($_GET['f'], ...), usort($a, $_POST['f'])
-        $callback_sink = /\b(call_user_func(_array)?|array_map|array_filter|array_walk|usort|uasort|uksort|register_shutdown_function|register_tick_function|forward_static_call|iterator_apply)\s*\(\s*["'](assert|system|passthru|shell_exec|exec|popen|create_function)["']/ nocase
-        $callback_input = /\b(call_user_func(_array)?|array_map|register_shutdown_function|forward_static_call)\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)/ nocase
+        $callback_sink = /\b(call_user_func(_array)?|array_map|array_filter|array_walk|usort|uasort|uksort|register_shutdown_function|register_tick_function|forward_static_call|iterator_apply)\s*\(\s*["'](assert|system|passthru|shell_exec|exec|popen|create_function)["']/
+        $callback_input = /\b(call_user_func(_array)?|array_map|register_shutdown_function|forward_static_call)\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)/
         // backticks run a shell command: `$_GET['c']` or `$cmd` in a page that reads the request
         $backtick_input = /`[^`\n]{0,80}\$_(GET|POST|REQUEST|COOKIE|SERVER)/
         $backtick_var = /=\s*`\s*\$[\w]+\s*`/
@@ -59,13 +59,13 @@ rule Webshell_PHP_Encoded_Payload
         $php = "<?" ascii
         $eval_decode = /\b(eval|assert|create_function)\s*\(\s*@?\s*(["'][^"']{0,20}["']\s*,\s*)?(\$\w+\s*\(\s*)?(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|hex2bin|convert_uudecode)\s*\(/ nocase
         // $x = gzinflate(base64_decode("...")) or a decoder over a long literal, then eval($x)
-        $decoded_var = /\$\w+\s*=\s*@?(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|hex2bin|convert_uudecode)\s*\(\s*@?((gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|hex2bin)\s*\(|["'][A-Za-z0-9+\/=]{100})/ nocase
+        $decoded_var = /=\s*@?(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|hex2bin|convert_uudecode)\s*\(\s*@?((gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|hex2bin)\s*\(|["'][A-Za-z0-9+\/=]{100})/
         $eval_var = /\b(eval|assert)\s*\(\s*@?\s*\$\w+\s*\)/ nocase
-        // a function name spelled in char codes or built backwards, then called through a variable
-        $chr_chain = /chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(\s*\d{2,3}\s*\)\s*\.\s*chr\s*\(/ nocase
-        $reversed_name = /strrev\s*\(\s*["'](tressa|metsys|lave|cexe_llehs|urhtssap|noitcnuf_etaerc)["']/ nocase
-        $variable_call = /\$[\w\x7f-\xff]+\s*\(/
-        $preg_e_decode = /preg_replace\s*\(\s*["'][^"'\n]{1,120}[\/#|~!%@}][imsxuADSUXJ]{0,6}e[imsxuADSUXJ]{0,6}["']\s*,\s*["']?[^,]{0,40}(base64_decode|gzinflate|str_rot13|eval)/ nocase
+        // a function name spelled in char codes of letters (packing binary data uses other codes), or
+        // written backwards
+        $chr_word = /(chr\s*\(\s*(9[7-9]|1[01][0-9]|12[0-2])\s*\)\s*\.\s*){4}/ nocase
+        $reversed_name = /strrev\s*\(\s*["'](tressa|metsys|lave|cexe_llehs|urhtssap|noitcnuf_etaerc)["']/
+        $preg_e_decode = /preg_replace\s*\(\s*["'][^"'\n]{1,120}[\/#|~!%@}][imsxuADSUXJ]{0,6}e[imsxuADSUXJ]{0,6}["']\s*,\s*["']?[^,]{0,40}(base64_decode|gzinflate|str_rot13|eval)/
         $shell_name1 = "FilesMan" ascii
         $shell_name2 = "c99shell" nocase
         $shell_name3 = "r57shell" nocase
@@ -74,7 +74,7 @@ rule Webshell_PHP_Encoded_Payload
 
     condition:
         $php and (
-            $eval_decode or ($decoded_var and $eval_var) or (($chr_chain or $reversed_name) and $variable_call)
+            $eval_decode or ($decoded_var and $eval_var) or $chr_word or $reversed_name
             or $preg_e_decode or 2 of ($shell_name*)
         )
 }
@@ -129,8 +129,8 @@ rule Webshell_ASPX_Command_Exec
         // China Chopper: <%@ Page Language="Jscript"%><%eval(Request.Item["x"],"unsafe");%>
         $eval_request = /\beval\s*\(\s*Request(\.Item|\.Form|\.QueryString)?\s*[\[(]/ nocase
         $eval_unsafe = /\beval\s*\([^;]{1,200},\s*["']unsafe["']\s*\)/ nocase
-        // Classic ASP: execute request("x") / eval request("x")
-        $execute_request = /\b(execute|executeglobal|eval)\s*\(?\s*request(\.form|\.querystring)?\s*\(/ nocase
+        // Classic ASP: execute request("x") / eval request("x") (not JavaScript's executeRequest(...))
+        $execute_request = /\b(execute|executeglobal|eval)(\s+|\s*\(\s*)request(\.form|\.querystring)?\s*\(/ nocase
         $process = /(Process\.Start\s*\(|new\s+ProcessStartInfo\s*\(|\.StartInfo\.FileName)/
         $wscript = /CreateObject\s*\(\s*["']WScript\.Shell["']\s*\)/ nocase
         // .NET memory shells: Assembly.Load of bytes from the request (often base64 or AES wrapped)
