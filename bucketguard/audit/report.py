@@ -108,7 +108,7 @@ def build_report(
             (
                 e
                 for e in (rule.exemptions if rule else ())
-                if e.covers(finding.resource_name, finding.arn, finding.tags)
+                if e.covers((finding.resource_name, finding.arn), finding.tags)
             ),
             None,
         )

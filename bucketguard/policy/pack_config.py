@@ -49,6 +49,13 @@ class Exemption(StrictModel):
             raise Invalid("resource", "is required (or tag): an exemption names what it exempts")
         return self
 
+    def covers(self, names: Iterable[str | None], tags: Mapping[str, str]) -> bool:
+        """Whether it exempts a resource known by ``names`` (name, URN or ARN) and carrying ``tags``."""
+        if self.resource is not None and self.resource in names:
+            return True
+        tag = self.tag
+        return tag is not None and tag.key in tags and (tag.value is None or tags[tag.key] == tag.value)
+
 
 class PolicySettings(RulesConfig):
     """Every property a bucketguard policy may declare; each policy accepts only the ones it declares."""

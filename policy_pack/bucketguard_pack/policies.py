@@ -82,16 +82,9 @@ def reference_tags(rule: Rule[Any]) -> list[str]:
 def _exemption_for(
     finding: Finding | Undecided, tags: Mapping[str, str], exemptions: Iterable[Exemption]
 ) -> Exemption | None:
-    for exemption in exemptions:
-        if exemption.resource is not None and exemption.resource in (
-            finding.resource_name,
-            finding.resource_ref,
-        ):
-            return exemption
-        tag = exemption.tag
-        if tag is not None and tag.key in tags and (tag.value is None or tags[tag.key] == tag.value):
-            return exemption
-    return None
+    return next(
+        (e for e in exemptions if e.covers((finding.resource_name, finding.resource_ref), tags)), None
+    )
 
 
 def _tags_by_ref(facts: StackFacts) -> dict[str, Mapping[str, str]]:
