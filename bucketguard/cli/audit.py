@@ -114,7 +114,7 @@ def _audit(args: argparse.Namespace) -> int:
     from bucketguard.audit.report import RENDERERS, build_report
     from bucketguard.audit.run import SERVICES, audit_accounts
     from bucketguard.audit.settings import load_settings
-    from bucketguard.cli.policy import output_plan
+    from bucketguard.cli.policy import output_plan, write_outputs
     from bucketguard.rules.model import all_rules
 
     plan = output_plan(args.format, args.output)
@@ -143,15 +143,7 @@ def _audit(args: argparse.Namespace) -> int:
     report = build_report(results, settings, min_severity=args.min_severity, history=history)
     report.seconds = time.perf_counter() - started
     report.api_calls = sum(a.clients.calls for a in accounts)
-    for name, file in plan:
-        text = RENDERERS[name](report, terminal=file is None and sys.stdout.isatty())
-        if file is None:
-            print(text)
-            continue
-        try:
-            file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
+    write_outputs(plan, lambda name, on_terminal: RENDERERS[name](report, terminal=on_terminal))
     return EXIT_FINDINGS if report.mandatory else EXIT_OK
 
 

@@ -8,6 +8,8 @@ Exit status: 0 no mandatory violation, 1 mandatory violations, 2 usage or runtim
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,19 @@ def output_plan(formats: list[str] | None, output: Path | None) -> list[tuple[st
     return plan
 
 
+def write_outputs(plan: list[tuple[str, Path | None]], render: Callable[[str, bool], str]) -> None:
+    """Each planned format, rendered by ``render(format, to_a_terminal)``, to its file or to stdout."""
+    for name, file in plan:
+        text = render(name, file is None and sys.stdout.isatty())
+        if file is None:
+            print(text)
+            continue
+        try:
+            file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
+
+
 def run_check(args: argparse.Namespace) -> int:
     # Imported here: pulumi and grpc are slow to import and only this command needs them.
     from bucketguard.policy.check import DEFAULT_PACK_DIR, RENDERERS, run_check
@@ -125,13 +140,5 @@ def run_check(args: argparse.Namespace) -> int:
     )
     if args.min_severity:
         result = result.at_least(Severity(args.min_severity))
-    for name, file in plan:
-        text = RENDERERS[name](result)
-        if file is None:
-            print(text)
-            continue
-        try:
-            file.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
+    write_outputs(plan, lambda name, _on_terminal: RENDERERS[name](result))
     return EXIT_FINDINGS if result.mandatory else EXIT_OK

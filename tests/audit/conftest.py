@@ -3,8 +3,10 @@ helper that audits it through the real collectors."""
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,3 +98,11 @@ def role_session(aws: EmbeddedAws, name: str, statements: list[dict[str, Any]]) 
 
 def document(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def lambda_zip() -> bytes:
+    """A function's code archive (moto stores it; nothing runs it)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+    return buffer.getvalue()

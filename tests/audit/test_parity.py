@@ -7,8 +7,6 @@ ARNs, provider type tokens against CloudFormation types, the account (unknown to
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +20,7 @@ from bucketguard.policy.program import PulumiProject, record
 from bucketguard.rules.facts import BucketFacts, LambdaFunctionFacts, StackFacts
 from bucketguard.rules.model import evaluate_stack
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
-from tests.audit.conftest import ACCOUNT, REGION, audit, client, document
+from tests.audit.conftest import ACCOUNT, REGION, audit, client, document, lambda_zip
 from tests.policy.conftest import write_program
 from tests.policy.test_adapters import resources
 
@@ -86,13 +84,6 @@ aws.kms.Key("camp", policy={document([KEY_POLICY])!r}, enable_key_rotation=False
 """
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "x = 1\n")
-    return buffer.getvalue()
-
-
 def create_in_moto(aws: EmbeddedAws) -> str:
     """Create the resources; return the security group's id (moto also has the default VPC's group)."""
     s3 = client(aws, "s3")
@@ -149,7 +140,7 @@ def create_in_moto(aws: EmbeddedAws) -> str:
         Runtime="python3.12",
         Role=role,
         Handler="handler.handler",
-        Code={"ZipFile": _zip()},
+        Code={"ZipFile": lambda_zip()},
     )
     lam.add_permission(
         FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"

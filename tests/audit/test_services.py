@@ -3,9 +3,7 @@ pagination past one page, denied calls."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 from bucketguard.audit.run import ACCESS_DENIED_RULE
 from bucketguard.rules.facts import IngressRule
@@ -17,6 +15,7 @@ from tests.audit.conftest import (
     client,
     document,
     iam_enforced,
+    lambda_zip,
     role_session,
     rule_ids,
 )
@@ -28,13 +27,6 @@ LAMBDA_TRUST = {
     "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole",
 }
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
-    return buffer.getvalue()
 
 
 def test_iam_roles_users_groups_and_their_policies(aws: EmbeddedAws) -> None:
@@ -131,7 +123,7 @@ def test_lambda_functions_permissions_urls_and_execution_roles(aws: EmbeddedAws)
         Runtime="python3.12",
         Role=role,
         Handler="handler.handler",
-        Code={"ZipFile": _zip()},
+        Code={"ZipFile": lambda_zip()},
     )
     lam.add_permission(
         FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"
