@@ -34,6 +34,7 @@ HANDLERS = {
     "listener": "functions.listener.app.handler",
     "scanner": "functions.scanner.app.handler",
     "postscan": "functions.postscan.app.handler",
+    "rules_update": "functions.rules_update.app.handler",
 }
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "functions" / "requirements.txt"

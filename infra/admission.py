@@ -43,6 +43,8 @@ class ScannerAdmissionArgs:
     result_key_arns: pulumi.Input[Sequence[str]]
     # Known while writing the program: whether any storage is registered (an empty IAM policy is invalid).
     has_storages: bool
+    # The scheduled rule update's role, when there is one: it writes the rules bucket and alerts.
+    rule_updater_role_arn: pulumi.Input[str] | None = None
 
 
 def _check_count(arns: Sequence[str]) -> Sequence[str]:
@@ -99,6 +101,15 @@ class ScannerAdmission(pulumi.ComponentResource):
                     "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.scanner_account_id
                 ),
             ]
+            if args.rule_updater_role_arn is not None:
+                statements.append(
+                    key_use_statement(
+                        "RuleUpdaterWritesRulesetAndAlerts",
+                        args.rule_updater_role_arn,
+                        services=["s3", "sns"],
+                        region=args.scanner_region,
+                    )
+                )
             if arns:
                 statements.append(
                     key_use_statement(

@@ -51,6 +51,9 @@ StackRef = Annotated[
     pattern(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", 'a stack reference "org/project/stack"'),
 ]
 Email = Annotated[str, pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address")]
+Schedule = Annotated[
+    str, pattern(r"^(rate|cron)\([^()]+\)$", "an EventBridge schedule: rate(...) or cron(...)")
+]
 SecretArn = Annotated[
     str,
     pattern(
@@ -139,7 +142,8 @@ class ScannerConfig(_Deployed):
     log_retention_days: Retention = 90
     # Rule updates: the scanner looks for a newer published ruleset at most this often (one HEAD).
     rule_check_seconds: int = Field(300, ge=30, le=86400)
-    rule_sources: tuple[RuleSource, ...] = ()
+    rule_sources: tuple[RuleSource, ...] = ()  # with any, an update function runs on this schedule
+    rule_update_schedule: Schedule = "rate(1 day)"
 
     @model_validator(mode="after")
     def _source_names_unique(self) -> ScannerConfig:

@@ -22,7 +22,7 @@ class PipelineFunctionArgs:
     code: pulumi.Archive
     handler: str
     architecture: str
-    queue_arn: pulumi.Input[str]
+    queue_arn: pulumi.Input[str] | None  # None: invoked otherwise (a schedule)
     statements: Sequence[Statement]
     environment: Mapping[str, pulumi.Input[str]]
     memory_mb: int = 512
@@ -85,6 +85,9 @@ class PipelineFunction(pulumi.ComponentResource):
             if args.reserved_concurrency is not None and args.reserved_concurrency >= 2
             else None
         )
+        if args.queue_arn is None:
+            self.register_outputs({"functionName": self.function.name, "roleArn": self.role.arn})
+            return
         self.event_source_mapping = aws.lambda_.EventSourceMapping(
             f"{name}-trigger",
             event_source_arn=args.queue_arn,

@@ -198,6 +198,7 @@ def deploy(config: BucketguardConfig) -> None:
             result_topic_arns=pulumi.Output.all(*result_topics).apply(_flatten),
             result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
             has_storages=bool(storages or config.storage_stacks),
+            rule_updater_role_arn=scanner.rule_update.role.arn if scanner.rule_update else None,
         ),
         opts=pulumi.ResourceOptions(provider=scanner_provider),
     )

@@ -13,6 +13,7 @@ bundled ruleset as the fallback used until something is published, or when what 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -20,15 +21,46 @@ import pulumi_aws as aws
 
 from bucketguard.pipeline import env
 from bucketguard.pipeline.lambda_functions import METRICS_NAMESPACE
+from bucketguard.pipeline.rule_updates import sources_json
 from bucketguard.pipeline.rules_bucket import ARTIFACT_NAME
+from bucketguard.scanning.feeds import FeedSource, split_s3_url
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
-from infra.policies import SQS_CONSUME_ACTIONS, allow
+from infra.policies import KMS_ENCRYPT_ACTIONS, SQS_CONSUME_ACTIONS, Statement, allow
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs
 
 SCANNER_HANDLER = "functions.scanner.app.handler"
+RULES_UPDATE_HANDLER = "functions.rules_update.app.handler"
+
+
+def _ruleset_statements(rules_bucket_arn: pulumi.Output[str], actions: list[str]) -> list[Statement]:
+    """Access to the published ruleset and nothing else in the rules bucket."""
+    return [
+        allow("PublishedRuleset", actions, pulumi.Output.concat(rules_bucket_arn, "/", ARTIFACT_NAME)),
+        # Only so that "nothing published yet" reads as 404, not as access denied.
+        allow("SeeWhetherARulesetIsPublished", ["s3:ListBucket"], rules_bucket_arn),
+    ]
+
+
+def _team_source_statements(sources: Sequence[FeedSource]) -> list[Statement]:
+    """Read access to each s3:// rule source's prefix (and only that prefix)."""
+    statements: list[Statement] = []
+    for index, source in enumerate(s for s in sources if s.is_s3):
+        bucket, prefix = split_s3_url(source.url)
+        statements.append(
+            allow(f"ReadRuleSource{index}", ["s3:GetObject"], f"arn:aws:s3:::{bucket}/{prefix}*")
+        )
+        statements.append(
+            allow(
+                f"ListRuleSource{index}",
+                ["s3:ListBucket"],
+                f"arn:aws:s3:::{bucket}",
+                Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            )
+        )
+    return statements
 
 
 @dataclass
@@ -48,6 +80,7 @@ class ScannerStack(pulumi.ComponentResource):
     alert_topic: aws.sns.Topic
     rules: SecureBucket
     rules_logs: SecureBucket
+    rule_update: PipelineFunction | None
 
     def __init__(self, name: str, args: ScannerStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:scanner:ScannerStack", name, None, opts)
@@ -126,13 +159,7 @@ class ScannerStack(pulumi.ComponentResource):
                 statements=[
                     allow("ConsumeScanRequests", SQS_CONSUME_ACTIONS, self.queue.queue.arn),
                     allow("DecryptScanRequests", ["kms:Decrypt"], self.key.arn),
-                    allow(
-                        "ReadPublishedRuleset",
-                        ["s3:GetObject", "s3:GetObjectVersion"],
-                        pulumi.Output.concat(rules_bucket_arn, "/", ARTIFACT_NAME),
-                    ),
-                    # Only so that "nothing published yet" reads as 404, not as access denied.
-                    allow("SeeWhetherARulesetIsPublished", ["s3:ListBucket"], rules_bucket_arn),
+                    *_ruleset_statements(rules_bucket_arn, ["s3:GetObject", "s3:GetObjectVersion"]),
                 ],
                 environment={
                     env.RULESET_PATH: args.ruleset_path,
@@ -178,11 +205,16 @@ class ScannerStack(pulumi.ComponentResource):
             alarm_actions=[self.alert_topic.arn],
             opts=child,
         )
+        feeds = tuple(source.feed() for source in config.rule_sources)
+        self.rule_update = self._rule_update(name, args, rules_bucket_arn, feeds) if feeds else None
         PipelineAlarms(
             f"{name}-alarms",
             PipelineAlarmsArgs(
                 alarm_topic_arn=self.alert_topic.arn,
-                function_names={"scanner": self.scanner.function.name},
+                function_names={
+                    "scanner": self.scanner.function.name,
+                    **({"rule-update": self.rule_update.function.name} if self.rule_update else {}),
+                },
                 dead_letter_queue_names={"scanner": self.queue.dead_letter_queue.name},
                 # Objects stay blocked while they wait: alarm once a request waits 3 scan timeouts.
                 backlog_queues={"scanner": BacklogQueue(self.queue.queue.name, 3 * config.timeout_seconds)},
@@ -199,3 +231,69 @@ class ScannerStack(pulumi.ComponentResource):
                 "rulesBucket": self.rules.bucket.id,
             }
         )
+
+    def _rule_update(
+        self,
+        name: str,
+        args: ScannerStackArgs,
+        rules_bucket_arn: pulumi.Output[str],
+        feeds: tuple[FeedSource, ...],
+    ) -> PipelineFunction:
+        """The scheduled `rules update`: fetches the feeds, runs the gates, publishes to the rules bucket,
+        alerts the scanner's alert topic when an update is refused or a feed fails."""
+        config = args.config
+        update = PipelineFunction(
+            f"{name}-rule-update",
+            PipelineFunctionArgs(
+                code=args.code,
+                handler=RULES_UPDATE_HANDLER,
+                architecture=config.architecture,
+                queue_arn=None,
+                statements=[
+                    *_ruleset_statements(
+                        rules_bucket_arn, ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+                    ),
+                    allow("UseScannerKeyForRulesetAndAlerts", KMS_ENCRYPT_ACTIONS, self.key.arn),
+                    allow("AlertOnFailedUpdates", ["sns:Publish"], self.alert_topic.arn),
+                    *_team_source_statements(feeds),
+                ],
+                environment={
+                    env.RULES_BUCKET: self.rules.bucket.id,
+                    env.RULE_SOURCES: sources_json(feeds),
+                    env.ALERT_TOPIC_ARN: self.alert_topic.arn,
+                    env.LOG_LEVEL: "INFO",
+                },
+                # Large feeds: compiling thousands of rules twice and scanning the 64 MiB sample.
+                memory_mb=3008,
+                timeout_seconds=900,
+                ephemeral_storage_mb=2048,
+                reserved_concurrency=1,  # two updates at once would race to publish
+                log_retention_days=config.log_retention_days,
+                description="bucketguard rule update: feeds -> verified ruleset -> rules bucket",
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-rule-update-schedule",
+            schedule_expression=config.rule_update_schedule,
+            description="bucketguard: scheduled rule update",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-rule-update-invoke",
+            action="lambda:InvokeFunction",
+            function=update.function.name,
+            principal="events.amazonaws.com",
+            source_arn=schedule.arn,  # this schedule only (confused deputy)
+            source_account=args.account_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-rule-update-target",
+            rule=schedule.name,
+            arn=update.function.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        return update

@@ -21,14 +21,14 @@ import yaml
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.cli.scan import parse_size
-from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, fetch, shown
+from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
 from bucketguard.scanning.update import (
     FeedInput,
     UpdateLimits,
     UpdateReport,
     build,
-    previous_feed,
+    fetch_feeds,
     rule_index,
 )
 
@@ -89,18 +89,10 @@ def _s3_store(endpoint_url: str | None) -> Any:
 def _fetch_all(sources: list[FeedSource], args: argparse.Namespace, previous: Any) -> list[FeedInput]:
     http = HttpClient(timeout_seconds=args.timeout, ca_certs=args.ca_certs)
     store = _s3_store(args.endpoint_url) if any(s.is_s3 for s in sources) else None
-    feeds = []
-    for source in sources:
-        prior = previous_feed(source, previous[1], previous[0]) if previous else None
-        try:
-            got = fetch(source, http=http, store=store, previous=prior.state if prior else None)
-        except FeedError as exc:
-            raise UsageError(f"{exc} (nothing written)") from None
-        if got.content is None and prior is not None:
-            feeds.append(prior)
-        elif got.content is not None:
-            feeds.append(FeedInput(source, got.content, got.state, "fetched"))
-    return feeds
+    try:
+        return fetch_feeds(sources, http=http, store=store, previous=previous)
+    except FeedError as exc:
+        raise UsageError(f"{exc} (nothing written)") from None
 
 
 def _size(n: float) -> str:

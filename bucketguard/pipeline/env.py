@@ -31,6 +31,9 @@ ALLOWED_RESULT_TOPIC_ARNS = "BUCKETGUARD_ALLOWED_RESULT_TOPIC_ARNS"
 RULES_BUCKET = "BUCKETGUARD_RULES_BUCKET"
 RULES_KEY = "BUCKETGUARD_RULES_KEY"  # default ruleset.zip
 RULES_CHECK_SECONDS = "BUCKETGUARD_RULES_CHECK_SECONDS"  # at most one HEAD this often (default 300)
+# scheduled rule update (scanner account): the feeds, as a JSON list of scanner.ruleSources entries;
+# it also reads RULES_BUCKET, ALERT_TOPIC_ARN, ENGINE and TMP_DIR
+RULE_SOURCES = "BUCKETGUARD_RULE_SOURCES"
 
 # post-scan actions (storage account)
 ACTIONS = "BUCKETGUARD_ACTIONS"  # comma-separated subset of tag,quarantine,promote,notify

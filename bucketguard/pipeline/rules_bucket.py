@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from bucketguard.pipeline.aws import error_code, is_gone
 from bucketguard.scanning.feeds import FeedError, split_s3_url
-from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_artifact
+from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_artifact, read_manifest
 
 log = logging.getLogger("bucketguard.rules")
 
@@ -118,6 +118,7 @@ class RulesetWatcher:
         self.clock = clock
         self._next_check: float | None = None
         self._seen: str | None = None  # the version loaded or rejected last
+        self.manifest: dict[str, Any] = {}  # of the ruleset loaded last (its feeds' validators)
 
     def newer_ruleset(self) -> Ruleset | None:
         """A newer verified ruleset, or None (not time yet, nothing new, nothing published, S3 trouble).
@@ -168,6 +169,8 @@ class RulesetWatcher:
             path = Path(work) / ARTIFACT_NAME
             path.write_bytes(body)
             try:
-                return load_artifact(path)
+                ruleset = load_artifact(path)
+                self.manifest = read_manifest(path)
             except RulesetError as exc:
                 raise RulesetRejected(f"{where}: {exc}") from None
+            return ruleset

@@ -132,6 +132,18 @@ class FeedSource:
         except FeedError as exc:
             raise FeedError(f"{where}: {exc}") from None
 
+    def to_config(self) -> dict[str, object]:
+        """The `scanner.ruleSources` entry `from_config` reads back into this source."""
+        entry: dict[str, object] = {
+            "name": self.name,
+            "url": self.url,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "minSeverity": self.min_severity,
+            "exclude": list(self.exclude),
+        }
+        return {key: value for key, value in entry.items() if value not in (None, [])}
+
     @classmethod
     def parse(cls, text: str) -> FeedSource:
         """`URL`, `PATH`, `s3://bucket/prefix`, or any of those as `KIND=...` to force the kind."""

@@ -34,7 +34,15 @@ from bucketguard.scanning.backends import (
     yara_x_compiler,
 )
 from bucketguard.scanning.engine import HASH_RULE, Engine
-from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState, shown
+from bucketguard.scanning.feeds import (
+    FeedContent,
+    FeedSource,
+    FeedState,
+    HttpClient,
+    ObjectStore,
+    fetch,
+    shown,
+)
 from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.result import FindingSource, Verdict
 from bucketguard.scanning.rule_text import RuleFile, split_rules, strip_includes
@@ -402,6 +410,26 @@ def previous_feed(source: FeedSource, manifest: Mapping[str, Any], previous: Rul
     hashes = dict(previous.hash_lists).get(source.name, HashList())
     state = FeedState(record.get("etag"), record.get("last_modified"), record.get("sha256"))
     return FeedInput(source, FeedContent(str(record.get("kind")), files, hashes), state, "unchanged")
+
+
+def fetch_feeds(
+    sources: Sequence[FeedSource],
+    *,
+    http: HttpClient,
+    store: ObjectStore | None = None,
+    previous: tuple[Ruleset, Mapping[str, Any]] | None = None,
+) -> list[FeedInput]:
+    """Every source fetched, conditionally when the previous artifact (ruleset, manifest) holds it; an
+    unchanged one is taken from there. Raises FeedError for the first source that cannot be fetched."""
+    feeds = []
+    for source in sources:
+        prior = previous_feed(source, previous[1], previous[0]) if previous else None
+        got = fetch(source, http=http, store=store, previous=prior.state if prior else None)
+        if got.content is not None:
+            feeds.append(FeedInput(source, got.content, got.state, "fetched"))
+        elif prior is not None:
+            feeds.append(prior)
+    return feeds
 
 
 def build(

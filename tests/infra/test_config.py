@@ -229,6 +229,10 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
             r"^bucketguard:scanner\.ruleCheckSeconds: input should be greater than or equal to 30",
         ),
         (
+            {"ruleUpdateSchedule": "daily"},
+            r"^bucketguard:scanner\.ruleUpdateSchedule: 'daily' is not an EventBridge",
+        ),
+        (
             {"ruleSources": [{"url": "https://x.example/a.zip", "sha": "x"}]},
             r"^bucketguard:scanner\.ruleSources\[0\]\.sha: unknown key; did you mean sha256\?$",
         ),

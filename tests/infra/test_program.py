@@ -88,7 +88,7 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
     assert counts["pulumi:providers:aws"] == 1
     assert counts["bucketguard:scanner:ScannerStack"] == 1
     assert counts["bucketguard:storage:StorageStack"] == 1
-    assert counts["aws:lambda/function:Function"] == 3
+    assert counts["aws:lambda/function:Function"] == 4  # with the scheduled rule update
     assert counts["aws:lambda/eventSourceMapping:EventSourceMapping"] == 3
     # scanner queue + DLQ, listener queue + DLQ, post-scan queue + DLQ
     assert counts["aws:sqs/queue:Queue"] == 6
@@ -417,7 +417,7 @@ def test_scanner_function_queue_and_alarms(dev: Graph) -> None:
     }
     metrics = Counter(metric for metric, _ in alarms)
     assert metrics["ApproximateNumberOfMessagesVisible"] == 3  # one per DLQ
-    assert metrics["Errors"] == 3 and metrics["Throttles"] == 3
+    assert metrics["Errors"] == 4 and metrics["Throttles"] == 4
     assert metrics["ApproximateAgeOfOldestMessage"] >= 1
     for group in dev.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group["inputs"]["retentionInDays"] == 90
@@ -710,7 +710,8 @@ def test_scanner_reads_only_the_published_ruleset_from_a_private_versioned_rules
     assert all(public[flag] for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls"))
     assert by_type["aws:s3/bucketLogging:BucketLogging"]["targetBucket"] == f"{bucket}-logs"
     grants = {s["Sid"]: s for s in dev.policy("scanner-scanner-policy")}
-    assert grants["ReadPublishedRuleset"]["Resource"] == f"{arn}/ruleset.zip"
+    assert grants["PublishedRuleset"]["Resource"] == f"{arn}/ruleset.zip"
+    assert grants["PublishedRuleset"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert grants["SeeWhetherARulesetIsPublished"]["Resource"] == arn
     variables = dev.named("scanner-scanner-function")["inputs"]["environment"]["variables"]
     assert (variables["BUCKETGUARD_RULES_BUCKET"], variables["BUCKETGUARD_RULES_KEY"]) == (
@@ -723,3 +724,34 @@ def test_scanner_reads_only_the_published_ruleset_from_a_private_versioned_rules
     alarm = dev.named("scanner-ruleset-rejected")["inputs"]
     assert (alarm["namespace"], alarm["metricName"]) == ("BucketGuard", "RulesetRejected")
     assert "scanner-alerts" in alarm["alarmActions"][0]
+
+
+def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) -> None:
+    bucket_arn = "arn:aws:s3:::bucketguard-dev-rules-123456789012-eu-west-1"
+    schedule = dev.named("scanner-rule-update-schedule")["inputs"]
+    assert schedule["scheduleExpression"] == "rate(1 day)"
+    invoke = dev.named("scanner-rule-update-invoke")["inputs"]
+    assert invoke["principal"] == "events.amazonaws.com"
+    assert invoke["sourceArn"].endswith("scanner-rule-update-schedule-0a1b2c")
+    assert invoke["sourceAccount"] == "123456789012"
+    grants = {s["Sid"]: s for s in dev.policy("scanner-rule-update-policy")}
+    assert set(grants) == {
+        "PublishedRuleset",
+        "SeeWhetherARulesetIsPublished",
+        "UseScannerKeyForRulesetAndAlerts",
+        "AlertOnFailedUpdates",
+        "WriteOwnLogs",
+    }
+    assert grants["PublishedRuleset"]["Resource"] == f"{bucket_arn}/ruleset.zip"
+    assert "s3:PutObject" in grants["PublishedRuleset"]["Action"]
+    assert grants["AlertOnFailedUpdates"]["Resource"].endswith("scanner-alerts-0a1b2c")
+    function = dev.named("scanner-rule-update-function")["inputs"]
+    assert function["reservedConcurrentExecutions"] == 1 and function["timeout"] == 900
+    sources = json.loads(function["environment"]["variables"]["BUCKETGUARD_RULE_SOURCES"])
+    assert sources[0]["name"] == "yara-forge-core" and sources[0]["minSeverity"] == "medium"
+    key = {s["Sid"]: s for s in dev.policy("admission-key-policy")}["RuleUpdaterWritesRulesetAndAlerts"]
+    assert key["Principal"]["AWS"].endswith("scanner-rule-update-role-0a1b2c")
+    assert sorted(key["Condition"]["StringEquals"]["kms:ViaService"]) == [
+        "s3.eu-west-1.amazonaws.com",
+        "sns.eu-west-1.amazonaws.com",
+    ]

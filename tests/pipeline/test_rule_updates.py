@@ -1,0 +1,85 @@
+"""The scheduled rule update against moto's S3 and SNS and a loopback feed server: publishes once, costs
+one conditional request and publishes nothing when no feed changed, alerts and publishes nothing when a
+feed fails."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bucketguard.pipeline.rule_updates import RuleUpdateSettings, run_rule_update, sources_json
+from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
+from bucketguard.scanning.feeds import FeedSource, HttpClient
+from bucketguard.scanning.update import UpdateLimits
+from tests.scanning.test_feeds import FeedServer, _serve
+
+
+@pytest.fixture
+def feeds() -> Iterator[str]:
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def clients() -> Iterator[tuple[Any, Any, Any]]:
+    with EmbeddedAws() as aws:
+        account = aws.account(SCANNER_ACCOUNT)
+        yield account.client("s3"), account.client("sns"), account.client("sqs")
+
+
+def _alerts(sns: Any, sqs: Any, name: str) -> tuple[str, str]:
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    inbox = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return topic, inbox
+
+
+def test_update_publishes_then_an_unchanged_feed_publishes_nothing(
+    feeds: str, clients: tuple[Any, Any, Any]
+) -> None:
+    s3, sns, _ = clients
+    s3.create_bucket(Bucket="rules-a")
+    s3.put_bucket_versioning(Bucket="rules-a", VersioningConfiguration={"Status": "Enabled"})
+    environ = {
+        "BUCKETGUARD_RULES_BUCKET": "rules-a",
+        "BUCKETGUARD_RULE_SOURCES": sources_json(
+            (FeedSource("forge", f"{feeds}/rules.zip", min_severity="low"),)
+        ),
+    }
+    # Small sample, no slowdown gate: a test never depends on timing.
+    limits = UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9)
+    settings = dataclasses.replace(RuleUpdateSettings.resolve(environ), limits=limits)
+    http = HttpClient(backoff_seconds=0)
+    first = run_rule_update(settings, s3, sns, http=http)
+    assert first.status == "published"
+    head = s3.head_object(Bucket="rules-a", Key="ruleset.zip")
+    assert head["Metadata"]["ruleset-version"] == first.ruleset_version
+
+    second = run_rule_update(settings, s3, sns, http=http)
+    assert (second.status, second.ruleset_version) == ("unchanged", first.ruleset_version)
+    assert FeedServer.hits["/rules.zip"] == 2  # the second run asked once, conditionally
+    assert len(s3.list_object_versions(Bucket="rules-a")["Versions"]) == 1
+
+
+def test_a_failing_feed_alerts_and_publishes_nothing(feeds: str, clients: tuple[Any, Any, Any]) -> None:
+    s3, sns, sqs = clients
+    s3.create_bucket(Bucket="rules-b")
+    topic, inbox = _alerts(sns, sqs, "scanner-alerts")
+    environ = {
+        "BUCKETGUARD_RULES_BUCKET": "rules-b",
+        "BUCKETGUARD_ALERT_TOPIC_ARN": topic,
+        "BUCKETGUARD_RULE_SOURCES": json.dumps([{"name": "down", "url": f"{feeds}/broken"}]),
+    }
+    outcome = run_rule_update(RuleUpdateSettings.resolve(environ), s3, sns, http=HttpClient(retries=0))
+    assert outcome.status == "failed" and "HTTP 500" in outcome.detail
+    assert "Contents" not in s3.list_objects_v2(Bucket="rules-b")
+    [alert] = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    assert "source down" in alert["Body"] and "keeps its ruleset" in alert["Body"]
