@@ -277,6 +277,8 @@ class HttpClient:
                     url = urljoin(url, response.headers["Location"])
                     continue
                 if response.status == 304:
+                    if not (etag or last_modified):  # nothing to reuse: the feed would silently vanish
+                        raise FeedError(f"{shown(url)}: 304 Not Modified to an unconditional request")
                     return Download(None, etag, last_modified)
                 if response.status != 200:
                     raise FeedError(f"{shown(url)}: HTTP {response.status}")

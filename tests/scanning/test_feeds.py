@@ -181,6 +181,8 @@ class FeedServer(http.server.BaseHTTPRequestHandler):
                 self._reply(
                     200, RULES_ZIP, {"ETag": '"v1"', "Last-Modified": "Mon, 30 Nov 2026 08:00:00 GMT"}
                 )
+        elif path == "/always-304":
+            self._reply(304, b"")
         elif path == "/bazaar.zip":
             self._reply(200, zip_of({"full.csv": BAZAAR_CSV.encode()}))
         elif path == "/flaky":
@@ -258,6 +260,11 @@ def test_etag_then_304_costs_one_request_and_reports_unchanged(feeds: str) -> No
     second = fetch(source, http=client(), previous=first.state)
     assert second.unchanged and second.state == first.state
     assert FeedServer.hits["/rules.zip"] == 2
+
+
+def test_a_304_to_an_unconditional_request_fails_rather_than_drop_the_feed(feeds: str) -> None:
+    with pytest.raises(FeedError, match="304 Not Modified to an unconditional request"):
+        fetch(FeedSource.parse(f"{feeds}/always-304"), http=client())
 
 
 def test_zipped_bazaar_export_over_http(feeds: str) -> None:
