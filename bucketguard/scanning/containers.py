@@ -80,27 +80,33 @@ class Format:
     recognise: Callable[[bytes], bool]  # from the first HEAD_BYTES bytes
     open: Opener
     reads_to_the_end: bool = False  # its opener scans whatever follows the format's own end
+    first_bytes: bytes | None = None  # the bytes a file of this format can start with (None: any)
 
 
 # Most specific first: a tar is recognised by a checksum, after every magic number.
 FORMATS = (
-    Format(Kind.ZIP, zips.starts_zip, zips.open_zip, reads_to_the_end=True),
-    Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, reads_to_the_end=True),
-    Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, reads_to_the_end=True),
-    Format(Kind.XZ, streams.is_xz, streams.open_xz, reads_to_the_end=True),
-    Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z, reads_to_the_end=True),
-    Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, reads_to_the_end=True),
-    Format(Kind.LZ4, streams.is_lz4, streams.open_lz4, reads_to_the_end=True),
-    Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab),
-    Format(Kind.OLE2, office.is_ole2, office.open_ole2),
-    Format(Kind.RTF, office.is_rtf, office.open_rtf),
-    Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd),
+    Format(Kind.ZIP, zips.starts_zip, zips.open_zip, True, b"P"),
+    Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, True, b"\x1f"),
+    Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, True, b"B"),
+    Format(Kind.XZ, streams.is_xz, streams.open_xz, True, b"\xfd"),
+    Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z, True, b"7"),
+    Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, True, b"\x28"),
+    Format(Kind.LZ4, streams.is_lz4, streams.open_lz4, True, b"\x04"),
+    Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab, first_bytes=b"M"),
+    Format(Kind.OLE2, office.is_ole2, office.open_ole2, first_bytes=b"\xd0"),
+    Format(Kind.RTF, office.is_rtf, office.open_rtf, first_bytes=b"{"),
+    Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd, first_bytes=b"S"),
     Format(Kind.BINHEX, encoded.is_binhex, encoded.open_binhex),
-    Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded),
+    Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded, first_bytes=b"b"),
     Format(Kind.PDF, pdf.is_pdf, pdf.open_pdf),
-    Format(Kind.MAIL, mail.is_mail, mail.open_mail),
-    Format(Kind.MARKUP, web.is_markup, web.open_markup),
-    Format(Kind.EXECUTABLE, executables.is_executable, executables.open_executable),
+    Format(Kind.MAIL, mail.is_mail, mail.open_mail, first_bytes=mail.FIRST_BYTES),
+    Format(Kind.MARKUP, web.is_markup, web.open_markup, first_bytes=b"<\xef \t\r\n"),
+    Format(
+        Kind.EXECUTABLE,
+        executables.is_executable,
+        executables.open_executable,
+        first_bytes=b"M\x7f\xfe\xce\xcf",
+    ),
     Format(Kind.UNDECODED, lambda head: recognised.recognise(head) is not None, recognised.open_undecoded),
     Format(Kind.TAR, tars.is_tar, tars.open_tar, reads_to_the_end=True),
 )
@@ -115,9 +121,36 @@ _SUFFIXES = {
 }
 
 
+# For each first byte, the formats a file starting with it can be (in table order). The formats that can
+# start with any byte are tested only when one C-level look at the head says they might be there, so a
+# plain file costs a dictionary lookup and a regular expression, not a call per format.
+_CANDIDATES = tuple(
+    tuple(entry for entry in FORMATS if entry.first_bytes is not None and first in entry.first_bytes)
+    for first in range(256)
+)
+_ANYWHERE = tuple(entry for entry in FORMATS if entry.first_bytes is None)
+
+
+def _might_start_anywhere(head: bytes) -> bool:
+    tar_checksum = head[148:156].strip(b" \0")
+    return (
+        head[257:262] == b"ustar"
+        or tar_checksum.isdigit()
+        or b"%PDF-" in head
+        or encoded.BINHEX_BANNER in head
+        or recognised.HINT.match(head) is not None
+    )
+
+
 def detect(head: bytes) -> Kind | None:
     """The container type from the first bytes."""
-    return next((entry.kind for entry in FORMATS if entry.recognise(head)), None)
+    if not head:
+        return None
+    candidates = _CANDIDATES[head[0]] + (_ANYWHERE if _might_start_anywhere(head) else ())
+    for entry in candidates:
+        if entry.recognise(head):
+            return entry.kind
+    return None
 
 
 def sniff(blob: Blob) -> tuple[Kind, ...]:

@@ -133,7 +133,8 @@ def test_corrupt_member_does_not_hide_a_malicious_sibling(tmp_path: Path) -> Non
         (b"\xfd7zXZ\x00\x00", Kind.XZ),
         (b"7z\xbc\xaf\x27\x1c\x00", Kind.SEVEN_ZIP),
         (bytes(257) + b"ustar\x0000", Kind.TAR),
-        (b"%PDF-1.4", None),
+        (b"%PDF-1.4", Kind.PDF),
+        (b"/*! camp-site helpers */\n(function () {", None),
         (b"", None),
     ],
 )

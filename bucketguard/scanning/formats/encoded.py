@@ -44,20 +44,20 @@ def open_uuencoded(blob: Blob, expansion: Expansion) -> None:
 
 # --- BinHex 4.0 --------------------------------------------------------------------------------------
 
-_BINHEX_BANNER = b"(This file must be converted with BinHex"
+BINHEX_BANNER = b"(This file must be converted with BinHex"
 _BINHEX_ALPHABET = b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
 _BINHEX_VALUE = {char: value for value, char in enumerate(_BINHEX_ALPHABET)}
 _RUN = 0x90
 
 
 def is_binhex(head: bytes) -> bool:
-    return _BINHEX_BANNER in head[:256]
+    return BINHEX_BANNER in head[:256]
 
 
 def open_binhex(blob: Blob, expansion: Expansion) -> None:
     name = expansion.name
     text = read_whole(blob, name, "BinHex")
-    start = text.find(b":", text.find(_BINHEX_BANNER) + len(_BINHEX_BANNER))
+    start = text.find(b":", text.find(BINHEX_BANNER) + len(BINHEX_BANNER))
     end = text.find(b":", start + 1)
     if start < 0 or end < 0:
         raise ContainerProblem(Reason.CORRUPT, f"{name}: unreadable BinHex: no data between colons")

@@ -18,16 +18,15 @@ _FIELD = re.compile(
     rb"(?i)(received|return-path|from|to|cc|subject|date|message-id|mime-version|content-type|"
     rb"content-transfer-encoding|delivered-to|reply-to|x-[a-z0-9-]+):[ \t]"
 )
+FIRST_BYTES = bytes(sorted({*b"RrFfTtCcSsDdMmXx"}))  # `From ` and the header fields above
 _MBOX_SEPARATOR = re.compile(rb"(?m)^From [^\r\n]*\r?\n")
 
 
 def is_mail(head: bytes) -> bool:
-    lines = head.splitlines()[:12]
-    if not lines:
+    """An mbox `From ` line or a header field first, and at least two header fields in the first lines."""
+    if not (head.startswith(b"From ") or _FIELD.match(head)):
         return False
-    first = lines[0]
-    fields = sum(1 for line in lines if _FIELD.match(line))
-    return (first.startswith(b"From ") or bool(_FIELD.match(first))) and fields >= 2
+    return sum(1 for line in head.splitlines()[:12] if _FIELD.match(line)) >= 2
 
 
 def open_mail(blob: Blob, expansion: Expansion) -> None:

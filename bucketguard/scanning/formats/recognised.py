@@ -5,6 +5,7 @@ Their raw bytes are still matched by the rules; what they hold (compressed or en
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable
 
@@ -32,8 +33,19 @@ UNDECODED: dict[str, Callable[[bytes], bool]] = {
 }
 
 
+# Matched at the start of a file, more loosely than the tests above: a plain file is ruled out by it.
+HINT = re.compile(
+    rb"Rar!|\x60\xea|ITSF|..-l[hz].-|.{4}(?:\x12\x3a|\x6d\x00)\x00\x10|.{8}\x19\x04\x00\x10|"
+    rb"SIT!|StuffIt|.{7}\*\*ACE\*\*|.{20}\xdc\xa7\xc4\xfd",
+    re.DOTALL,
+)
+
+
 def recognise(head: bytes) -> str | None:
-    return next((name for name, test in UNDECODED.items() if test(head)), None)
+    for name, test in UNDECODED.items():
+        if test(head):
+            return name
+    return None
 
 
 def open_undecoded(blob: Blob, expansion: Expansion) -> None:
