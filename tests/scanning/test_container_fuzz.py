@@ -95,16 +95,22 @@ def test_truncated_archive_is_never_clean(tmp_path: Path, kind: str, data: st.Da
         assert result.verdict is not Verdict.CLEAN, (kind, cut, result)
 
 
+def _mutated(original: bytes, data: st.DataObject) -> bytearray:
+    """`original` with one to eight bytes changed."""
+    mutated = bytearray(original)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
+        position = data.draw(st.integers(min_value=0, max_value=len(mutated) - 1))
+        mutated[position] = data.draw(st.integers(min_value=0, max_value=255))
+    return mutated
+
+
 @pytest.mark.parametrize("kind", ARCHIVES)
 @fuzz_settings
 @given(data=st.data())
 def test_mutated_archive_raises_nothing_but_reasoned_problems(
     tmp_path: Path, kind: str, data: st.DataObject
 ) -> None:
-    mutated = bytearray(ARCHIVES[kind])
-    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
-        position = data.draw(st.integers(min_value=0, max_value=len(mutated) - 1))
-        mutated[position] = data.draw(st.integers(min_value=0, max_value=255))
+    mutated = _mutated(ARCHIVES[kind], data)
     _open(bytes(mutated))  # any exception other than ScanProblem fails the test
     (tmp_path / "m").write_bytes(bytes(mutated))
     result = engine().scan_file(tmp_path / "m", name="m")
@@ -185,9 +191,7 @@ def test_mutated_sample_of_every_decoded_format_gives_a_reasoned_verdict(
     sample = bytearray(DECODED_FORMATS[name])
     if data.draw(st.booleans()):
         del sample[data.draw(st.integers(min_value=1, max_value=len(sample) - 1)) :]
-    for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
-        position = data.draw(st.integers(min_value=0, max_value=len(sample) - 1))
-        sample[position] = data.draw(st.integers(min_value=0, max_value=255))
+    sample = _mutated(bytes(sample), data)
     _open(bytes(sample))  # any exception other than ScanProblem fails the test
     (tmp_path / "m").write_bytes(bytes(sample))
     result = engine().scan_file(tmp_path / "m", name=name)
