@@ -66,10 +66,10 @@ rule HTML_Smuggling_Data_URI_Download
         author = "bucketguard"
 
     strings:
-        // a data: URI whose type (as browsers and tools write it: lower case) or first bytes (any case of the
+        // a data: URI whose type (as browsers and tools write it: lower case) or first bytes (whatever the
         // type) say executable, archive, disk image, shortcut or script
         $risky_uri = /data:application\/(x-msdownload|x-msdos-program|vnd\.microsoft\.portable-executable|x-iso9660-image|x-cd-image|x-raw-disk-image|zip|x-zip-compressed|x-rar-compressed|x-7z-compressed|hta|x-ms-shortcut|javascript|x-javascript)[;,]/
-        $magic_uri = /data:[a-z\-]{1,30}\/[a-z0-9.+\-]{1,60}(;[a-z0-9=\-]{1,40})?;base64,(TVqQ|TVpQ|TVoA|TVro|UEsDB|f0VMR|0M8R4|N3q8ry|UmFyIR|H4sI|TAAAAAEUAg)/ nocase
+        $magic_uri = /data:[a-zA-Z\-]{1,30}\/[a-zA-Z0-9.+\-]{1,60}(;[a-zA-Z0-9=\-]{1,40})?;base64,(TVqQ|TVpQ|TVoA|TVro|UEsDB|f0VMR|0M8R4|N3q8ry|UmFyIR|H4sI|TAAAAAEUAg)/
         $octet_uri = /data:application\/octet-stream[;,]/
         // how it is saved or opened
         $download_attribute = /\sdownload(\s*=\s*["'][^"'<>]{0,100}["'])?\s*\/?>/ nocase

@@ -126,7 +126,7 @@ rule WebInject_Card_Skimmer
         // ... or a remote URL kept in a variable or hidden (base64 or char codes of "http") next to a channel
         $remote_var = /=\s*["'`](https?|wss?):\/\/[a-z0-9\-]+\.[a-z0-9.\-]+\/[^"'`\s]{0,200}["'`]/
         $hidden_url = /(atob\s*\(\s*["'](aHR0c|d3Nz)|fromCharCode\s*\(\s*104\s*,\s*116\s*,\s*116\s*,\s*112|\\x68\\x74\\x74\\x70)/
-        $channel = /(\bfetch\s*\(|\bXMLHttpRequest|\bsendBeacon\s*\(|\bnew\s+Image\s*\(|\bnew\s+WebSocket\s*\(|createElement\s*\(\s*["']script["']|\.ajax\s*\(|\$\.post\s*\()/
+        $channel = /(\bfetch\s*\(|\bXMLHttpRequest|\bsendBeacon\s*\(|\bnew\s+Image\s*\(|\bnew\s+WebSocket\s*\(|\.src\s*=\s*[\w$]+\s*\+|\.ajax\s*\(|\$\.post\s*\()/
 
     condition:
         (2 of ($card_*) or (any of ($checkout_page*) and $read_inputs))
