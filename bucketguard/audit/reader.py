@@ -64,11 +64,15 @@ CREDENTIAL_CODES = frozenset(
 
 
 def _denied(exc: ClientError) -> bool:
-    """AWS says AccessDenied in many spellings; any other 403 whose code is unparsable (moto's S3 Control
-    and SQS answer some denials in a shape botocore cannot read) is a denial too."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
+    """AWS says AccessDenied in many spellings; any other 403 is a denial too (moto's S3 Control and SQS
+    answer some denials in a shape botocore cannot parse), unless it names a credential error, parsed or
+    not: bad credentials are an error to report, not a resource to skip."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in DENIED_CODES or (status == 403 and code not in CREDENTIAL_CODES)
+    if code in DENIED_CODES:
+        return True
+    return status == 403 and not any(c == code or f"<Code>{c}</Code>" in message for c in CREDENTIAL_CODES)
 
 
 class ResourceGone(Exception):

@@ -16,15 +16,9 @@ from typing import Any
 
 import boto3
 
+from bucketguard.audit import cloudtrail, ec2, iam, kms, lambda_, messaging, s3
 from bucketguard.audit.clients import DEFAULT_REGION, ClientFactory
-from bucketguard.audit.cloudtrail import collect_cloudtrail
-from bucketguard.audit.ec2 import collect_ec2
-from bucketguard.audit.iam import collect_iam
-from bucketguard.audit.kms import collect_kms
-from bucketguard.audit.lambda_ import collect_lambda
-from bucketguard.audit.messaging import collect_sns, collect_sqs
-from bucketguard.audit.reader import Collection, Denial, Reader
-from bucketguard.audit.s3 import collect_s3
+from bucketguard.audit.reader import Call, Collection, Denial, Reader
 from bucketguard.rules.facts import LISTENER_ROLE, ROLE_TAG, ResourceFacts, StackFacts
 from bucketguard.rules.model import (
     Finding,
@@ -38,16 +32,27 @@ from bucketguard.rules.model import (
 
 GLOBAL = "global"  # the region of IAM facts and account-level findings
 ACCESS_DENIED_RULE = "audit_access_denied"
-GLOBAL_COLLECTORS: Mapping[str, Callable[[Reader], None]] = {"s3": collect_s3, "iam": collect_iam}
+GLOBAL_COLLECTORS: Mapping[str, Callable[[Reader], None]] = {"s3": s3.collect_s3, "iam": iam.collect_iam}
 REGIONAL_COLLECTORS: Mapping[str, Callable[[Reader], None]] = {
-    "ec2": collect_ec2,
-    "lambda": collect_lambda,
-    "sqs": collect_sqs,
-    "sns": collect_sns,
-    "kms": collect_kms,
-    "cloudtrail": collect_cloudtrail,
+    "ec2": ec2.collect_ec2,
+    "lambda": lambda_.collect_lambda,
+    "sqs": messaging.collect_sqs,
+    "sns": messaging.collect_sns,
+    "kms": kms.collect_kms,
+    "cloudtrail": cloudtrail.collect_cloudtrail,
 }
 SERVICES = (*GLOBAL_COLLECTORS, *REGIONAL_COLLECTORS)
+# What each collector calls (API name -> operations), for the audit role's policy.
+SERVICE_CALLS: Mapping[str, tuple[Call, ...]] = {
+    "s3": s3.CALLS,
+    "iam": iam.CALLS,
+    "ec2": (*ec2.CALLS, Call("describe_regions", ())),  # the account's enabled regions
+    "lambda": lambda_.CALLS,
+    "sqs": messaging.SQS_CALLS,
+    "sns": messaging.SNS_CALLS,
+    "kms": kms.CALLS,
+    "cloudtrail": cloudtrail.CALLS,
+}
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
 
 
@@ -245,6 +250,20 @@ def assume_role(session: boto3.Session, role_arn: str, endpoint_url: str | None 
         aws_session_token=credentials["SessionToken"],
         region_name=session.region_name,
     )
+
+
+def required_actions() -> list[str]:
+    """Every IAM action the audit calls: the whole policy of a least-privilege audit role (no ``*``)."""
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    actions: set[str] = set()
+    for service, calls in SERVICE_CALLS.items():
+        model = session.get_service_model(service)
+        operations = {xform_name(name): name for name in model.operation_names}
+        actions.update(call.action or f"{model.signing_name}:{operations[call.operation]}" for call in calls)
+    return sorted(actions)
 
 
 def enabled_regions(account: Account) -> tuple[str, ...]:

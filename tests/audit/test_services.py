@@ -4,8 +4,12 @@ pagination past one page, denied calls."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from bucketguard.audit.run import ACCESS_DENIED_RULE
+import pytest
+from botocore.exceptions import ClientError
+
+from bucketguard.audit.run import ACCESS_DENIED_RULE, required_actions
 from bucketguard.rules.facts import IngressRule
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import (
@@ -21,6 +25,12 @@ from tests.audit.conftest import (
 )
 
 ADMIN = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+PUBLIC_READ = {
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::camp-site/*",
+}
 ANYONE_ASSUMES = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
 LAMBDA_TRUST = {
     "Effect": "Allow",
@@ -261,3 +271,48 @@ def test_denied_regional_calls_are_findings(aws: EmbeddedAws) -> None:
     assert any(m.endswith("on q1: AccessDenied on sqs:GetQueueAttributes") for m in messages)
     assert rule_ids(result) == {ACCESS_DENIED_RULE}
     assert json.dumps([f.finding_id for f in result.findings])  # ids exist and are strings
+
+
+# moto names some S3 reads differently from IAM: the encryption, object-lock, ownership-controls and
+# public-access-block sub-resources as s3:ListBucket, the account's block as s3:GetPublicAccessBlock.
+MOTO_ACTION_NAMES = ["s3:ListBucket", "s3:GetPublicAccessBlock"]
+
+
+def test_the_listed_actions_are_all_an_audit_role_needs(aws: EmbeddedAws) -> None:
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="camp-site")
+    s3.put_bucket_policy(Bucket="camp-site", Policy=document([PUBLIC_READ]))
+    client(aws, "sqs").create_queue(QueueName="q1")
+    client(aws, "sns").create_topic(Name="t1")
+    client(aws, "kms").create_key()
+    client(aws, "ec2").create_security_group(GroupName="g", Description="d")
+    client(aws, "iam").create_role(RoleName="helper", AssumeRolePolicyDocument=document([ANYONE_ASSUMES]))
+    client(aws, "cloudtrail").create_trail(Name="org", S3BucketName="camp-site")
+    actions = required_actions()
+    assert not any("*" in a for a in actions) and "lambda:ListFunctions" in actions
+    auditor = role_session(
+        aws, "auditor", [{"Effect": "Allow", "Action": [*actions, *MOTO_ACTION_NAMES], "Resource": "*"}]
+    )
+
+    with iam_enforced(aws):
+        # Not Lambda: under IAM enforcement moto rejects every Lambda request's signature.
+        result = audit(aws, session=auditor, services=["s3", "iam", "ec2", "sqs", "sns", "kms", "cloudtrail"])
+
+    assert [f.message for f in result.findings if f.rule_id == ACCESS_DENIED_RULE] == []
+    assert result.facts.buckets and result.facts.iam_roles and result.facts.trails and result.facts.kms_keys
+    assert result.facts.sqs_queues and result.facts.sns_topics and result.facts.security_groups
+
+
+def test_bad_credentials_are_an_error_not_a_denial(aws: EmbeddedAws) -> None:
+    client(aws, "sqs").create_queue(QueueName="q1")
+    auditor = role_session(
+        aws, "auditor", [{"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]
+    )
+
+    with iam_enforced(aws), pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        audit(aws, session=auditor, services=["lambda"])  # moto answers Lambda with a signature error
+
+
+def test_the_documented_audit_policy_is_the_list() -> None:
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    assert all(f'"{action}"' in documented for action in required_actions())
