@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_pascal
 
 from bucketguard.scanning.feeds import FeedError, FeedSource
 from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, pattern, unique, validate
@@ -78,6 +79,92 @@ def _retention(days: int) -> int:
 
 
 Retention = Annotated[int, AfterValidator(_retention)]
+
+
+class PolicyStatement(StrictModel):
+    """One IAM statement of the user's, merged into the bucket policy the storage writes (keys as IAM spells
+    them: Sid, Effect, Principal, Action, Resource, Condition...)."""
+
+    model_config = ConfigDict(alias_generator=to_pascal)
+
+    sid: Annotated[str, pattern(r"^[A-Za-z0-9]+$", "a Sid (letters and digits)")] | None = None
+    effect: Literal["Allow", "Deny"]
+    principal: str | dict[str, str | list[str]] | None = None
+    not_principal: str | dict[str, str | list[str]] | None = None
+    action: str | list[str] | None = None
+    not_action: str | list[str] | None = None
+    resource: str | list[str] | None = None
+    not_resource: str | list[str] | None = None
+    condition: dict[str, dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> PolicyStatement:
+        for one, other in (
+            ("action", "not_action"),
+            ("resource", "not_resource"),
+            ("principal", "not_principal"),
+        ):
+            if (getattr(self, one) is None) == (getattr(self, other) is None):
+                raise Invalid(to_pascal(one), f"is required (or {to_pascal(other)}), not both")
+        if self.sid is not None and (
+            self.sid.startswith("BucketGuard") or self.sid == "DenyInsecureTransport"
+        ):
+            raise Invalid("Sid", f"{self.sid!r} is one of the statements bucketguard writes itself")
+        return self
+
+    @property
+    def resources(self) -> list[str]:
+        named = self.resource if self.resource is not None else self.not_resource
+        return [named] if isinstance(named, str) else list(named or [])
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+_NOTIFICATION_ARN = {  # wire key -> (field, ARN prefix, what)
+    "queues": ("queues", "arn:aws:sqs:", "an SQS queue ARN"),
+    "topics": ("topics", "arn:aws:sns:", "an SNS topic ARN"),
+    "lambdaFunctions": ("lambda_functions", "arn:aws:lambda:", "a Lambda function ARN"),
+}
+S3Event = Annotated[
+    str, pattern(r"^s3:[A-Za-z]+:(\*|[A-Za-z]+)$", "an S3 event type such as s3:ObjectRemoved:*")
+]
+
+
+class NotificationTarget(StrictModel):
+    arn: str
+    events: Annotated[tuple[S3Event, ...], Field(min_length=1)]
+    filter_prefix: str | None = None
+    filter_suffix: str | None = None
+    id: str | None = None
+
+    @model_validator(mode="after")
+    def _not_object_created(self) -> NotificationTarget:
+        for index, event in enumerate(self.events):
+            if event.startswith("s3:ObjectCreated") or event == "s3:*":
+                raise Invalid(
+                    ("events", index),
+                    f"{event!r} overlaps bucketguard's own s3:ObjectCreated:* notification (S3 refuses "
+                    "that); set eventbridge: true and route uploads from EventBridge instead",
+                )
+        return self
+
+
+class ExtraNotifications(StrictModel):
+    """The bucket's other notification targets: S3 has one notification configuration per bucket."""
+
+    queues: tuple[NotificationTarget, ...] = ()
+    topics: tuple[NotificationTarget, ...] = ()
+    lambda_functions: tuple[NotificationTarget, ...] = ()
+    eventbridge: Flag = False
+
+    @model_validator(mode="after")
+    def _arns_of_their_kind(self) -> ExtraNotifications:
+        for key, (attribute, prefix, what) in _NOTIFICATION_ARN.items():
+            for index, target in enumerate(getattr(self, attribute)):
+                if not target.arn.startswith(prefix):
+                    raise Invalid((key, index, "arn"), f"{target.arn!r} is not {what}")
+        return self
 
 
 def _account_of(role_arn: str | None) -> str | None:
@@ -182,6 +269,9 @@ class StorageConfig(_Deployed):
     log_retention_days: Retention = 90
     # Secrets Manager secret holding a Slack/Teams incoming-webhook URL for the storage's alerts.
     webhook_secret_arn: SecretArn | None = None
+    # The user's own statements and notification targets, merged into what the storage writes.
+    extra_policy_statements: tuple[PolicyStatement, ...] = ()
+    extra_notifications: ExtraNotifications = Field(default_factory=ExtraNotifications)
 
     @property
     def owned_buckets(self) -> tuple[str, ...]:
@@ -224,6 +314,14 @@ class StorageConfig(_Deployed):
                 "has nothing to log: only the buckets the stack creates (createBucket, quarantine, "
                 "promote) log there",
             )
+        bucket_arn = f"arn:aws:s3:::{self.bucket}"
+        for index, statement in enumerate(self.extra_policy_statements):
+            for resource in statement.resources:
+                if resource != bucket_arn and not resource.startswith(f"{bucket_arn}/"):
+                    raise Invalid(
+                        ("extraPolicyStatements", index, "Resource"),
+                        f"{resource!r} is not this bucket ({bucket_arn} or {bucket_arn}/...): S3 refuses it",
+                    )
         if self.webhook_secret_arn is not None:
             if "notify" not in self.actions:
                 raise Invalid("webhookSecretArn", "is used only when actions include 'notify'")

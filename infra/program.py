@@ -19,6 +19,7 @@ from infra.config import (
     StorageConfig,
     parse_config,
 )
+from infra.existing_bucket import BucketState, check_storages, read_bucket
 from infra.providers import Providers
 from infra.scanner_stack import ScannerStack, ScannerStackArgs
 from infra.storage_stack import ScannerEndpoint, StorageStack, StorageStackArgs
@@ -69,6 +70,19 @@ def deploy(config: BucketguardConfig) -> None:
     providers = Providers(tags)
     architecture = config.lambda_architecture
     artifact: LambdaArtifact = ensure_artifact(architecture, config.artifact_dir)
+
+    def bucket_state(storage: StorageConfig) -> BucketState:
+        # Read through the storage's own provider: the bucket lives in its account and region.
+        role = storage_deployer_role(storage, config.scanner)
+        opts = pulumi.InvokeOptions(provider=providers.get(storage.region, role, storage.account))
+        return read_bucket(
+            storage.bucket,
+            lambda name: aws.s3.get_bucket(bucket=name, opts=opts),
+            lambda name: aws.s3.get_bucket_policy(bucket=name, opts=opts).policy,
+        )
+
+    # Before anything is registered: what the storages would overwrite.
+    check_storages(config.storages, bucket_state)
     accounts: dict[int, pulumi.Output[str]] = {}
 
     def account_of(provider: aws.Provider) -> pulumi.Output[str]:
@@ -206,8 +220,7 @@ def deploy(config: BucketguardConfig) -> None:
 
 def main() -> None:
     try:
-        config = read_config()
+        deploy(read_config())
     except ConfigError as exc:
         # One line at preview, no traceback: the message names the key and the entry.
         raise pulumi.RunError(str(exc)) from None
-    deploy(config)

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from bucketguard.pipeline import env
 from bucketguard.pipeline.access_policy import render_access_block_statements
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
-from infra.config import StorageConfig
+from infra.config import NotificationTarget, StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
@@ -250,8 +250,10 @@ class StorageStack(pulumi.ComponentResource):
         )
 
         # The protected bucket: created with the same guard rails, or an existing bucket given a policy.
+        # The user's own statements (extraPolicyStatements) follow the stack's: S3 keeps one policy.
+        extra = [s.document() for s in config.extra_policy_statements]
         access_statements = pulumi.Output.all(self.listener.role.arn, self.postscan.role.arn).apply(
-            lambda arns: self._access_statements(config, arns[0], arns[1])
+            lambda arns: [*self._access_statements(config, arns[0], arns[1]), *extra]
         )
         depends: list[pulumi.Resource] = [self.key_policy]
         if config.create_bucket:
@@ -267,7 +269,7 @@ class StorageStack(pulumi.ComponentResource):
                 opts=child,
             )
             depends.append(created)
-        elif config.block_unscanned:
+        elif config.block_unscanned or extra:
             # Replaces the existing bucket policy: docs/deploying.md says to merge existing statements first.
             depends.append(
                 aws.s3.BucketPolicy(
@@ -277,6 +279,8 @@ class StorageStack(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+        # The user's other targets (extraNotifications) join ours: S3 keeps one notification configuration.
+        notifications = config.extra_notifications
         self.notification = aws.s3.BucketNotification(
             f"{name}-notification",
             bucket=config.bucket,
@@ -285,8 +289,21 @@ class StorageStack(pulumi.ComponentResource):
                     id="bucketguard-object-created",
                     queue_arn=self.listener_queue.queue.arn,
                     events=["s3:ObjectCreated:*"],
-                )
+                ),
+                *(
+                    aws.s3.BucketNotificationQueueArgs(queue_arn=t.arn, **_target(t))
+                    for t in notifications.queues
+                ),
             ],
+            topics=[
+                aws.s3.BucketNotificationTopicArgs(topic_arn=t.arn, **_target(t))
+                for t in notifications.topics
+            ],
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(lambda_function_arn=t.arn, **_target(t))
+                for t in notifications.lambda_functions
+            ],
+            eventbridge=notifications.eventbridge or None,
             # S3 sends a test message when the notification is saved: the queue policy and key must allow it.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, self.listener_queue]),
         )
@@ -453,3 +470,12 @@ class StorageStack(pulumi.ComponentResource):
                 tag_writer_role_arn=postscan_arn,
             )
         )
+
+
+def _target(target: NotificationTarget) -> dict[str, Any]:
+    return {
+        "events": list(target.events),
+        "filter_prefix": target.filter_prefix,
+        "filter_suffix": target.filter_suffix,
+        "id": target.id,
+    }

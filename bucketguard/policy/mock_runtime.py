@@ -128,6 +128,9 @@ class RecordingMocks(Mocks):
         if invoked == "aws:iam/getPolicyDocument:getPolicyDocument":
             document = render_policy_document(args.args)
             return {"json": document, "minifiedJson": document, "id": "mock"}, []
+        if invoked in ("aws:s3/getBucket:getBucket", "aws:s3/getBucketPolicy:getBucketPolicy"):
+            # Offline: no bucket can be read, so none is taken to exist (the provider's "not found").
+            return {}, [("bucket", f"reading S3 Bucket ({args.args.get('bucket')}): couldn't find resource")]
         return dict(args.args), []
 
 

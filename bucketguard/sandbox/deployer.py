@@ -223,7 +223,29 @@ class DeployingMocks:
                 "userId": identity["UserId"],
                 "id": identity["Account"],
             }, []
+        if args.token in ("aws:s3/getBucket:getBucket", "aws:s3/getBucketPolicy:getBucketPolicy"):
+            return _read_bucket(
+                self._provider_place(args.provider).client("s3"), args.token, args.args["bucket"]
+            )
         raise DeployError(f"invoke {args.token}: the sandbox does not answer this data source")
+
+
+def _read_bucket(s3: Any, token: str, bucket: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The two data sources the program reads before writing a bucket policy, answered from moto; a missing
+    bucket or policy fails as the provider's does ("couldn't find resource")."""
+    from botocore.exceptions import ClientError
+
+    try:
+        if token.endswith("getBucket"):
+            s3.head_bucket(Bucket=bucket)
+            return {"bucket": bucket, "id": bucket, "arn": f"arn:aws:s3:::{bucket}"}, []
+        return {"bucket": bucket, "id": bucket, "policy": s3.get_bucket_policy(Bucket=bucket)["Policy"]}, []
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchBucket", "NoSuchBucketPolicy", "NotFound"):
+            # The provider's "not found": a failure of the invoke, which the program reads and handles.
+            return {}, [("bucket", f"reading S3 Bucket ({bucket}): {code}: couldn't find resource")]
+        raise
 
 
 def _create_existing_buckets(mocks: DeployingMocks) -> None:

@@ -32,11 +32,13 @@ def run_program(
     stack: str = "dev",
     stack_outputs: Any = None,
     env: dict[str, str] | None = None,
+    buckets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     request = {
         "config": {**config, "bucketguard:artifactDir": str(artifacts)},
         "stack": stack,
         "stack_outputs": stack_outputs or {},
+        "buckets": buckets or {},  # existing buckets: name -> policy document or None
     }
     request_file = tmp_path / f"request-{stack}.json"
     request_file.write_text(json.dumps(request))

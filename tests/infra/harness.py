@@ -24,10 +24,11 @@ DEFAULT_ACCOUNT = "123456789012"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, stack_outputs: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]], buckets: dict[str, Any]) -> None:
         self.resources: list[dict[str, Any]] = []
         self.providers: dict[str, dict[str, str]] = {}  # provider id -> {"name", "region", "account"}
         self.stack_outputs = stack_outputs
+        self.buckets = buckets
 
     def _provider(self, reference: str) -> dict[str, str]:
         provider_id = reference.rsplit("::", 1)[-1] if reference else ""
@@ -83,6 +84,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "userId": "AROAEXAMPLE:bucketguard",
                 "id": account,
             }, []
+        if args.token in ("aws:s3/getBucket:getBucket", "aws:s3/getBucketPolicy:getBucketPolicy"):
+            # request["buckets"]: {name: policy document or None}; a bucket not listed does not exist. A
+            # data source's "not found" is a failure of the invoke (catchable), as the provider returns it.
+            name = args.args["bucket"]
+            if name not in self.buckets:
+                return {}, [("bucket", f"reading S3 Bucket ({name}): couldn't find resource")]
+            policy = self.buckets[name]
+            if args.token.endswith("getBucket"):
+                return {"bucket": name, "id": name, "arn": f"arn:aws:s3:::{name}"}, []
+            if policy is None:
+                return {}, [("bucket", f"reading S3 Bucket ({name}) Policy: couldn't find resource")]
+            return {"bucket": name, "id": name, "policy": json.dumps(policy)}, []
         raise RuntimeError(f"unexpected invoke {args.token}")
 
 
@@ -119,7 +132,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         for key, value in request["config"].items()
     }
     pulumi.runtime.set_all_config(config)
-    mocks = RecordingMocks(request.get("stack_outputs", {}))
+    mocks = RecordingMocks(request.get("stack_outputs", {}), request.get("buckets", {}))
     pulumi.runtime.set_mocks(mocks, project="bucketguard", stack=request.get("stack", "dev"), preview=False)
 
     retained: list[str] = []

@@ -267,3 +267,69 @@ def test_the_program_reads_every_key_of_its_namespace(monkeypatch: pytest.Monkey
         ConfigError, match=r"^bucketguard:allowedRegion: unknown key; did you mean allowedRegions\?$"
     ):
         read_config()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"extraPolicyStatements": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]},
+            r"extraPolicyStatements\[0\]\.Resource \(name 'a'\): is required \(or NotResource\), not both",
+        ),
+        (
+            {
+                "extraPolicyStatements": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::other/*",
+                    }
+                ]
+            },
+            r"extraPolicyStatements\[0\]\.Resource \(name 'a'\): 'arn:aws:s3:::other/\*' is not this bucket",
+        ),
+        (
+            {
+                "extraPolicyStatements": [
+                    {"Effect": "Allow", "Principal": "*", "Actions": "s3:*", "Resource": "x"}
+                ]
+            },
+            r"extraPolicyStatements\[0\]\.Actions \(name 'a'\): unknown key; did you mean Action\?",
+        ),
+        (
+            {
+                "extraPolicyStatements": [
+                    {
+                        "Sid": "BucketGuardDenyReadUnlessScannedClean",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::camp-a/*",
+                    }
+                ]
+            },
+            r"extraPolicyStatements\[0\]\.Sid \(name 'a'\): .* is one of the statements bucketguard writes",
+        ),
+        (
+            {
+                "extraNotifications": {
+                    "topics": [{"arn": "arn:aws:sns:eu-west-1:1:t", "events": ["s3:ObjectCreated:Put"]}]
+                }
+            },
+            r"extraNotifications\.topics\[0\]\.events\[0\] \(name 'a'\): 's3:ObjectCreated:Put' overlaps",
+        ),
+        (
+            {
+                "extraNotifications": {
+                    "queues": [{"arn": "arn:aws:sns:eu-west-1:1:t", "events": ["s3:ObjectRemoved:*"]}]
+                }
+            },
+            r"extraNotifications\.queues\[0\]\.arn \(name 'a'\): 'arn:aws:sns:eu-west-1:1:t' is not an SQS",
+        ),
+    ],
+)
+def test_extra_statements_and_notifications_are_checked(extra: dict[str, Any], message: str) -> None:
+    entry = {"name": "a", "bucket": "camp-a", "region": "eu-west-1", "actions": ["tag"], **extra}
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"scanner": {"region": "eu-west-1"}, "storages": [entry]})

@@ -755,3 +755,89 @@ def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) 
         "s3.eu-west-1.amazonaws.com",
         "sns.eu-west-1.amazonaws.com",
     ]
+
+
+EXISTING = {"name": "uploads", "bucket": "camp-uploads", "region": "eu-west-1", "actions": ["tag"]}
+THEIRS = {
+    "Sid": "CampWebsiteRead",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::222222222222:role/camp-website"},
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::camp-uploads/public/*",
+}
+
+
+def _storage_program(lambda_artifacts: Path, tmp_path: Path, storage: dict[str, Any], buckets: Any) -> Any:
+    config = {"bucketguard:scanner": {"region": "eu-west-1"}, "bucketguard:storages": [storage]}
+    return run_program(config, lambda_artifacts, tmp_path, buckets=buckets)
+
+
+def test_preview_refuses_to_replace_a_policy_statement_the_config_does_not_declare(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    buckets = {"camp-uploads": {"Version": "2012-10-17", "Statement": [THEIRS]}}
+    refused = _storage_program(lambda_artifacts, tmp_path, EXISTING, buckets)
+    assert refused["error"] is not None
+    assert (
+        "bucketguard:storages[0].extraPolicyStatements (name 'uploads'): the policy of bucket 'camp-uploads' "
+        "has statement 'CampWebsiteRead' that the stack would replace" in refused["error"]
+    )
+    assert not any(r["type"] == "aws:s3/bucketPolicy:BucketPolicy" for r in refused["resources"])
+    # Declared (as S3 returns it, or with the Action as a list): merged after the stack's own statements.
+    declared = {**EXISTING, "extraPolicyStatements": [{**THEIRS, "Action": ["s3:GetObject"]}]}
+    graph = Graph(_storage_program(lambda_artifacts, tmp_path, declared, buckets))
+    statements = graph.policy("storage-uploads-protected-policy")
+    assert statements[-1] == {**THEIRS, "Action": ["s3:GetObject"]}
+    assert statements[0]["Sid"] == "DenyInsecureTransport"
+    # A bucket without a policy, or whose policy the stack wrote itself, has nothing to lose.
+    for state in (None, {"Statement": statements[:-1]}):
+        assert (
+            _storage_program(lambda_artifacts, tmp_path, EXISTING, {"camp-uploads": state})["error"] is None
+        )
+
+
+def test_preview_refuses_create_bucket_for_a_bucket_that_already_exists(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    create = {**EXISTING, "createBucket": True}
+    refused = _storage_program(lambda_artifacts, tmp_path, create, {"camp-uploads": None})
+    assert (
+        "bucketguard:storages[0].createBucket (name 'uploads'): bucket 'camp-uploads' already exists and was "
+        "not created by bucketguard" in refused["error"]
+    )
+    # Not there yet, or created by an earlier run of the stack (its TLS-only statement is in the policy).
+    assert _storage_program(lambda_artifacts, tmp_path, create, {})["error"] is None
+    ours = {"Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*"}]}
+    assert _storage_program(lambda_artifacts, tmp_path, create, {"camp-uploads": ours})["error"] is None
+
+
+def test_extra_notifications_join_the_bucketguard_notification(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    storage = {
+        **EXISTING,
+        "extraNotifications": {
+            "topics": [
+                {"arn": "arn:aws:sns:eu-west-1:111111111111:camp-deletions", "events": ["s3:ObjectRemoved:*"]}
+            ],
+            "queues": [
+                {
+                    "arn": "arn:aws:sqs:eu-west-1:111111111111:camp-restores",
+                    "events": ["s3:ObjectRestore:Completed"],
+                    "filterPrefix": "archive/",
+                }
+            ],
+            "eventbridge": True,
+        },
+    }
+    graph = Graph(_storage_program(lambda_artifacts, tmp_path, storage, {}))
+    notification = graph.named("storage-uploads-notification")["inputs"]
+    assert [q["events"] for q in notification["queues"]] == [
+        ["s3:ObjectCreated:*"],
+        ["s3:ObjectRestore:Completed"],
+    ]
+    assert notification["queues"][1]["filterPrefix"] == "archive/"
+    assert notification["topics"] == [
+        {"topicArn": "arn:aws:sns:eu-west-1:111111111111:camp-deletions", "events": ["s3:ObjectRemoved:*"]}
+    ]
+    assert notification["eventbridge"] is True
