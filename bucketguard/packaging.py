@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +61,11 @@ class Manifest:
     file_count: int
     size_bytes: int
     built_at: str
+    # `build --rules DIR --hashes FILE`: absolute paths and a hash over their contents, so a rebuild at
+    # preview keeps them and a change to them makes the artifact stale.
+    rule_paths: list[str] = field(default_factory=list)
+    hash_paths: list[str] = field(default_factory=list)
+    inputs_sha256: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -125,6 +130,16 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def inputs_sha256(paths: Sequence[str]) -> str:
+    """The hash of the custom rule directories (or files) and hash lists an artifact was built with."""
+    digest = hashlib.sha256()
+    for name in paths:
+        path = Path(name)
+        digest.update(name.encode() + b"\0")
+        digest.update((tree_sha256(path)[0] if path.is_dir() else file_sha256(path)).encode())
+    return digest.hexdigest()
+
+
 def artifact_dir(output: Path, architecture: str) -> Path:
     return output / architecture
 
@@ -159,6 +174,12 @@ def problems(directory: Path, architecture: str, *, python_version: str = LAMBDA
         found.append("functions/requirements.txt changed since the build")
     if manifest.sources_sha256 != sources_sha256():
         found.append("bucketguard/ or functions/ changed since the build")
+    inputs = [*manifest.rule_paths, *manifest.hash_paths]
+    missing = [p for p in inputs if not Path(p).exists()]
+    if missing:
+        found.append(f"{missing[0]} (built into the artifact with --rules/--hashes) is gone")
+    elif inputs and inputs_sha256(inputs) != manifest.inputs_sha256:
+        found.append("the --rules or --hashes it was built with changed since the build")
     content, _, _ = tree_sha256(directory / "package")
     if content != manifest.content_sha256:
         found.append("package/ does not match the manifest's content hash (modified or partial build)")
@@ -179,8 +200,15 @@ def build(
     python_version: str = LAMBDA_PYTHON_VERSION,
     requirements: Path = REQUIREMENTS,
     runner: Runner = _run,
+    rules: Sequence[Path] = (),
+    hashes: Sequence[Path] = (),
 ) -> tuple[Path, Manifest]:
-    """Builds <output>/<architecture>/ (replacing any previous build) and returns it with its manifest."""
+    """Builds <output>/<architecture>/ (replacing any previous build) and returns it with its manifest.
+
+    `rules` (directories or files) join the bundled rules and `hashes` (SHA-256 lists) go into the compiled
+    ruleset the scanner loads, so the deployed scanner uses them as `scan --rules/--hashes` does."""
+    rule_paths = [str(Path(p).resolve()) for p in rules]
+    hash_paths = [str(Path(p).resolve()) for p in hashes]
     if architecture not in ARCHITECTURES:
         raise PackagingError(f"--architecture: {architecture!r} is not one of {', '.join(ARCHITECTURES)}")
     if not requirements.is_file():
@@ -202,7 +230,7 @@ def build(
         )
     shutil.copytree(REPO_ROOT / "bucketguard", package / "bucketguard", ignore=_IGNORED)
     shutil.copytree(REPO_ROOT / "functions", package / "functions", ignore=_IGNORED)
-    ruleset_version = _write_ruleset(package / RULESET_FILE)
+    ruleset_version = _write_ruleset(package / RULESET_FILE, rule_paths, hash_paths)
     content, count, size = tree_sha256(package)
     manifest = Manifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
@@ -218,6 +246,9 @@ def build(
         file_count=count,
         size_bytes=size,
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        rule_paths=rule_paths,
+        hash_paths=hash_paths,
+        inputs_sha256=inputs_sha256([*rule_paths, *hash_paths]),
     )
     (staging / "manifest.json").write_text(manifest.to_json() + "\n")
     # Swap in the finished build so an interrupted build never leaves a half artifact behind a manifest.
@@ -226,10 +257,15 @@ def build(
     return directory, manifest
 
 
-def _write_ruleset(path: Path) -> str:
-    """Compiles the bundled rules into the artifact the scanner loads at cold start."""
-    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+def _write_ruleset(path: Path, rules: Sequence[str], hashes: Sequence[str]) -> str:
+    """Compiles the bundled rules (plus `rules`, with the `hashes` lists) into the artifact the scanner
+    loads at cold start."""
+    from bucketguard.scanning.hashes import HashList
+    from bucketguard.scanning.ruleset import Ruleset, load_ruleset, ruleset_version, write_artifact
 
-    ruleset = load_ruleset()
+    ruleset = load_ruleset([Path(p) for p in rules])
+    if hashes:
+        lists = tuple((f"hashes/{Path(p).name}", HashList.load(Path(p))) for p in hashes)
+        ruleset = Ruleset(ruleset_version(ruleset.sources, lists), ruleset.sources, lists)
     write_artifact(ruleset, path)
     return ruleset.version

@@ -8,6 +8,7 @@ from pathlib import Path
 import pulumi
 
 from bucketguard import packaging
+from bucketguard.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,18 @@ def ensure_artifact(architecture: str, artifact_dir: str | None) -> LambdaArtifa
     if found:
         pulumi.log.info(f"bucketguard: building the Lambda artifact in {directory}: {'; '.join(found)}")
         try:
-            directory, _ = packaging.build(architecture, output)
-        except packaging.PackagingError as exc:
+            previous = packaging.read_manifest(directory) if (directory / "manifest.json").is_file() else None
+        except packaging.PackagingError:
+            previous = None
+        try:
+            # A rebuild keeps the custom rules and hash lists the artifact was built with.
+            directory, _ = packaging.build(
+                architecture,
+                output,
+                rules=[Path(p) for p in previous.rule_paths] if previous else (),
+                hashes=[Path(p) for p in previous.hash_paths] if previous else (),
+            )
+        except (packaging.PackagingError, UserError) as exc:
             raise pulumi.RunError(
                 f"bucketguard: the Lambda artifact in {directory} can't be used ({'; '.join(found)}) and "
                 f"building it failed: {exc}. Run `python -m bucketguard build --architecture {architecture}`"

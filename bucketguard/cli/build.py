@@ -26,6 +26,22 @@ def register(subparsers: Any) -> None:
         help=f"target interpreter (default {LAMBDA_PYTHON_VERSION}, the Lambda runtime; other values are for "
         "local tests)",
     )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="YARA rules (a directory or a file) compiled in with the bundled ones; repeatable",
+    )
+    parser.add_argument(
+        "--hashes",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="SHA-256 blocklist (one hash a line, or a MalwareBazaar CSV) the scanner checks; repeatable",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
 
@@ -34,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"--output {args.output}: is a file; give a directory for the artifact")
     try:
-        directory, manifest = build(args.architecture, args.output, python_version=args.python_version)
+        directory, manifest = build(
+            args.architecture,
+            args.output,
+            python_version=args.python_version,
+            rules=args.rules,
+            hashes=args.hashes,
+        )
     except OSError as exc:
         raise UsageError(
             f"--output {args.output}: cannot write the artifact: {exc.strerror or exc}"

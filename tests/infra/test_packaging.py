@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +132,40 @@ def test_a_pip_failure_is_one_clear_error(tmp_path: Path) -> None:
     ):
         build("x86_64", tmp_path, runner=failing)
     assert not (tmp_path / "x86_64").exists()
+
+
+def test_custom_rules_and_hash_lists_reach_the_artifact(tmp_path: Path) -> None:
+    # `build --rules DIR --hashes FILE`: compiled into the ruleset the scanner loads (pip is not needed
+    # to check that, so it is skipped here).
+    from bucketguard.scanning.ruleset import load_artifact
+
+    rules = tmp_path / "camp-rules"
+    rules.mkdir()
+    (rules / "camp.yar").write_text('rule Camp_Prank { strings: $a = "marshmallow-42" condition: $a }\n')
+    listed = b"a file the camp has seen before"
+    digest = hashlib.sha256(listed).hexdigest()
+    (tmp_path / "bad.txt").write_text(f"# camp blocklist\n{digest}\n")
+
+    def no_pip(command: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    directory, manifest = build(
+        LOCAL_ARCH,
+        tmp_path / "out",
+        python_version=LOCAL_PYTHON,
+        runner=no_pip,
+        rules=[rules],
+        hashes=[tmp_path / "bad.txt"],
+    )
+    ruleset = load_artifact(directory / "package" / manifest.ruleset_file)
+    assert [m.rule for m in ruleset.matcher().match_bytes(b"xx marshmallow-42 xx", name="a")] == [
+        "Camp_Prank"
+    ]
+    assert ruleset.hashes is not None and ruleset.hashes.lookup(digest) is not None
+    assert manifest.ruleset_version == ruleset.version
+    assert manifest.rule_paths == [str(rules.resolve())]
+    assert problems(directory, LOCAL_ARCH, python_version=LOCAL_PYTHON) == []
+    (rules / "camp.yar").write_text('rule Camp_Prank { strings: $a = "marshmallow-43" condition: $a }\n')
+    assert problems(directory, LOCAL_ARCH, python_version=LOCAL_PYTHON) == [
+        "the --rules or --hashes it was built with changed since the build"
+    ]
