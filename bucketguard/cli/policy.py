@@ -1,4 +1,5 @@
-"""`python -m bucketguard policy check`: a Pulumi program's misconfigurations, offline.
+"""`python -m bucketguard policy check`: a Pulumi program's (or CloudFormation template's) misconfigurations,
+offline.
 
 Runs the program under the SDK's mock runtime (no CLI, no cloud), sends every resource to the policy pack
 over the analyzer gRPC protocol as the Pulumi engine does, and prints the violations.
@@ -33,9 +34,27 @@ def register(subparsers: Any) -> None:
         description="Run a Pulumi Python program under the SDK's mock runtime and analyze every resource "
         "with the policy pack over gRPC, in the order the Pulumi engine uses.",
     )
-    check.add_argument(
-        "--program", type=Path, default=Path(), help="directory holding Pulumi.yaml (default: .)"
+    source = check.add_mutually_exclusive_group()
+    source.add_argument("--program", type=Path, help="directory holding Pulumi.yaml (default: .)")
+    source.add_argument(
+        "--cloudformation",
+        type=Path,
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="CloudFormation templates (JSON or YAML) to check instead of a Pulumi program",
     )
+    template = check.add_argument_group("templates (--cloudformation)")
+    template.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter's value (repeatable); a parameter with neither value nor Default is "
+        "unknown, and the rules that need it report undecided",
+    )
+    template.add_argument("--account-id", help="the AWS::AccountId the templates are deployed into")
+    template.add_argument("--region", help="the AWS::Region the templates are deployed into")
     stack = check.add_mutually_exclusive_group()
     stack.add_argument("--stack", help="stack name: reads Pulumi.<NAME>.yaml next to the program")
     stack.add_argument(
@@ -119,25 +138,57 @@ def write_outputs(plan: list[tuple[str, Path | None]], render: Callable[[str, bo
             raise UsageError(f"--format {name}={file}: cannot write: {exc.strerror}") from exc
 
 
+def parameters(given: list[str]) -> dict[str, str]:
+    result = {}
+    for spec in given:
+        key, equals, value = spec.partition("=")
+        if not equals or not key:
+            raise UsageError(f"--parameter {spec}: expected KEY=VALUE")
+        result[key] = value
+    return result
+
+
 def run_check(args: argparse.Namespace) -> int:
     # Imported here: pulumi and grpc are slow to import and only this command needs them.
     from bucketguard.policy.check import DEFAULT_PACK_DIR, RENDERERS, run_check
+    from bucketguard.templates.check import run_template_check
 
     plan = output_plan(args.format, args.output)
-    if not args.program.is_dir():
-        raise UsageError(f"--program {args.program}: not a directory")
-    if args.config is not None and not args.config.is_file():
-        raise UsageError(f"--config {args.config}: no such file")
     if args.policy_config is not None and not args.policy_config.is_file():
         raise UsageError(f"--policy-config {args.policy_config}: no such file")
-    result = run_check(
-        args.program,
-        stack=args.stack,
-        config_file=args.config,
-        policy_config_file=args.policy_config,
-        pack_dir=args.pack or DEFAULT_PACK_DIR,
-        preview=args.preview,
-    )
+    pack_dir = args.pack or DEFAULT_PACK_DIR
+    if args.cloudformation:
+        for option in ("stack", "config"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option}: a Pulumi program's option, not a template's")
+        for template in args.cloudformation:
+            if not template.is_file():
+                raise UsageError(f"--cloudformation {template}: no such file")
+        result = run_template_check(
+            args.cloudformation,
+            parameters=parameters(args.parameter),
+            account_id=args.account_id,
+            region=args.region,
+            policy_config_file=args.policy_config,
+            pack_dir=pack_dir,
+        )
+    else:
+        for option in ("parameter", "account_id", "region"):
+            if getattr(args, option):
+                raise UsageError(f"--{option.replace('_', '-')}: a template's option (give --cloudformation)")
+        program = args.program or Path()
+        if not program.is_dir():
+            raise UsageError(f"--program {program}: not a directory")
+        if args.config is not None and not args.config.is_file():
+            raise UsageError(f"--config {args.config}: no such file")
+        result = run_check(
+            program,
+            stack=args.stack,
+            config_file=args.config,
+            policy_config_file=args.policy_config,
+            pack_dir=pack_dir,
+            preview=args.preview,
+        )
     if args.min_severity:
         result = result.at_least(Severity(args.min_severity))
     write_outputs(plan, lambda name, _on_terminal: RENDERERS[name](result))

@@ -76,6 +76,7 @@ class CheckResult:
     program_seconds: float
     analysis_seconds: float
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_source: str = "Pulumi.yaml"  # where a stack-level finding points, relative to `program`
 
     min_severity: str = ""
     below_min_severity: int = 0  # violations left out by --min-severity
@@ -257,16 +258,20 @@ def run_check(
         undecided=undecided,
         program_seconds=recorded_at - started,
         analysis_seconds=finished - recorded_at,
-        rules={
-            name: {
-                "description": p.description,
-                "severity": p.severity,
-                "remediation": p.remediation_steps,
-                "tags": list(p.tags),
-            }
-            for name, p in analysis.pack.policies.items()
-        },
+        rules=pack_rules(analysis),
     )
+
+
+def pack_rules(analysis: AnalysisResult) -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "description": p.description,
+            "severity": p.severity,
+            "remediation": p.remediation_steps,
+            "tags": list(p.tags),
+        }
+        for name, p in analysis.pack.policies.items()
+    }
 
 
 # ------------------------------------------------------------------------------------------- rendering
@@ -331,8 +336,8 @@ def _display_path(result: CheckResult, source_file: str) -> str:
 def _where(result: CheckResult, violation: Violation) -> tuple[str, int]:
     if violation.source_file:
         return _display_path(result, violation.source_file), violation.source_line
-    # A stack-level finding: the project file.
-    return _display_path(result, "Pulumi.yaml"), 1
+    # A stack-level finding: the project file (the first template).
+    return _display_path(result, result.default_source), 1
 
 
 def render_sarif(result: CheckResult) -> str:

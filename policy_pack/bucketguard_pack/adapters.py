@@ -55,6 +55,7 @@ from bucketguard.rules.facts import (
     TrailFacts,
     parse_policy_document,
 )
+from bucketguard.templates import TEMPLATE_INPUT_TYPE
 
 # ------------------------------------------------------------------------------------------ type tokens
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
@@ -123,6 +124,7 @@ TRAIL_TYPES = frozenset({"aws:cloudtrail/trail:Trail"})
 PAB_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
 STORAGE_STACK_SUFFIX = ":StorageStack"  # bucketguard:<area>:StorageStack components hold the listener
 _NOT_CLOUD = ("pulumi:",)
+TEMPLATE_INPUT_MARK = "could not evaluate: depends on "
 T = TypeVar("T")  # the root stack and providers are not cloud resources
 
 
@@ -354,11 +356,15 @@ class StackIndex:
         """What is unknown and what it is computed from, for a rule that cannot decide at preview."""
         path = ".".join(str(p) for p in error.props)
         origins = [
-            self.by_urn[u].name
+            self.by_urn[u]
             for u in resource.property_dependencies.get(str(error.props[0]) if error.props else "", ())
             if u in self.by_urn
         ]
-        source = ", ".join(origins) or "the provider"
+        inputs = [o.name for o in origins if o.type == TEMPLATE_INPUT_TYPE]
+        if inputs:
+            # A template's parameter or import: known only when the template is deployed.
+            return f"the {path} of {resource.name}: {TEMPLATE_INPUT_MARK}{', '.join(inputs)}"
+        source = ", ".join(o.name for o in origins) or "the provider"
         return f"the {path} of {resource.name} ({resource.type}), computed from {source} once created"
 
     def ancestors(self, resource: Resource) -> Iterable[Resource]:
@@ -703,7 +709,7 @@ def _role_grants(index: StackIndex, role: Resource) -> tuple[tuple[PolicyStateme
     statements: list[PolicyStatement] = []
     for inline in _get(role.props, "inlinePolicies", ()) or ():
         statements.extend(_statements(_get(inline, "policy")))
-    arns = list(_strings(_get(role.props, "managedPolicyArns")))
+    arns = list(_managed_policy_arns(index, role))
     for policy in index.of_types(["aws:iam/rolePolicy:RolePolicy"]):
         if index.target(policy, "role", roles, _arn_identities) is role:
             statements.extend(_statements(_get(policy.props, "policy")))
@@ -877,15 +883,37 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
                     )
                 )
     for role in index.of_types(IAM_ROLE_TYPES):
-        for arn in _strings(_get(role.props, "managedPolicyArns")):
+        try:
+            arns: tuple[str | None, ...] = _managed_policy_arns(index, role)
+            unknown = {}
+        except UnknownValueError as error:
+            arns, unknown = (None,), {"policy_arn": index.unknown(role, error)}
+        for arn in arns:
             result.append(
                 IamAttachmentFacts(
                     **_identity(role),
                     principal_type="role",
                     principal_name=role.name,
-                    policy_arn=arn,
+                    policy_arn=arn or "",
+                    unknown=unknown,
                 )
             )
+    return tuple(result)
+
+
+def _managed_policy_arns(index: StackIndex, role: Resource) -> tuple[str, ...]:
+    """A role's `managedPolicyArns`. An ARN unknown at preview is a policy the stack creates (never an
+    AWS-managed one), unless it comes from a template's input: then it stays unknown."""
+    arns = _get(role.props, "managedPolicyArns", ()) or ()
+    result = []
+    for position in range(len(arns)):
+        try:
+            result.append(str(arns[position]))
+        except UnknownValueError:
+            origins = [index.by_urn[u] for u in role.property_dependencies.get("managedPolicyArns", ())]
+            if any(o.type == TEMPLATE_INPUT_TYPE for o in origins):
+                raise
+            result.append(computed(", ".join(o.name for o in origins) or "managedPolicyArns"))
     return tuple(result)
 
 

@@ -113,12 +113,14 @@ class UndecidedAtPreview(UnknownValueError):
 
     def __init__(self, undecided: list[Undecided], exempted: list[str]) -> None:
         super().__init__(UNKNOWN_STRING_VALUE, [])
-        self.message = (
-            "undecided for "
-            + "; ".join(f"{u.resource_name}: needs {u.missing}" for u in undecided)
-            + ". Decided at `pulumi up`; to decide at preview, build the value from inputs known before "
-            "creation (a bucket's name rather than its arn or id)"
+        self.message = "undecided for " + "; ".join(
+            f"{u.resource_name}: needs {u.missing}" for u in undecided
         )
+        if any(adapters.TEMPLATE_INPUT_MARK not in u.missing for u in undecided):
+            self.message += (
+                ". Decided at `pulumi up`; to decide at preview, build the value from inputs known before "
+                "creation (a bucket's name rather than its arn or id)"
+            )
         if exempted:
             self.message += f" ({EXEMPTION_PREFIX}{'; '.join(exempted)})"
 

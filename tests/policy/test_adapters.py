@@ -219,6 +219,21 @@ def test_one_unknown_input_leaves_the_other_resources_of_its_kind_decided(progra
     assert findings == [] and "ingress" in undecided[0].missing
 
 
+def test_a_role_listing_a_policy_it_creates_still_decides_at_preview(program) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+        mine = aws.iam.Policy("mine", policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        aws.iam.Role("r", assume_role_policy="{}", managed_policy_arns=[
+            mine.arn, "arn:aws:iam::aws:policy/AdministratorAccess"])
+    """)
+    facts = adapters.stack_facts(resources(recorded(directory, preview=True)))
+    assert [a.policy_arn for a in facts.iam_attachments] == [
+        "computed(mine)",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]
+    admin = get_rule("iam_principal_administrator_access_prohibited")
+    assert [len(admin.evaluate_known(a)[0]) for a in facts.iam_attachments] == [0, 1]
+
+
 def test_region_from_provider_and_resource_override(program) -> None:  # type: ignore[no-untyped-def]
     facts = adapters.stack_facts(
         resources(
