@@ -75,13 +75,17 @@ def _denied(exc: ClientError) -> bool:
     return status == 403 and not any(c == code or f"<Code>{c}</Code>" in message for c in CREDENTIAL_CODES)
 
 
+GLOBAL = "global"  # the unit of an account's global services (S3, IAM); the region of IAM facts
+
+
 class ResourceGone(Exception):
     """The resource was deleted after it was listed."""
 
 
 @dataclass(frozen=True)
 class Denial:
-    """A call IAM refused: ``rule_ids`` could not be judged on ``arn`` (None: on the whole account)."""
+    """A call IAM refused: ``rule_ids`` could not be judged on ``arn``; a denied listing (``arn`` None) blocks
+    them in its region, or in every region for a global service (``account_wide``)."""
 
     rule_ids: tuple[str, ...]
     action: str  # the IAM action, "s3:GetBucketPolicy"
@@ -89,6 +93,14 @@ class Denial:
     region: str
     resource_name: str
     arn: str | None
+    account_wide: bool = False
+
+    def blocks(self, rule_id: str, arn: str | None, region: str) -> bool:
+        if rule_id not in self.rule_ids:
+            return False
+        if self.arn is not None:
+            return self.arn == arn
+        return self.account_wide or region in (self.region, GLOBAL)
 
 
 @dataclass
@@ -172,7 +184,15 @@ class Reader:
 
     def deny(self, client: Any, call: Call, resource_name: str, arn: str | None) -> None:
         self.collection.denials.append(
-            Denial(call.rules, self._action(client, call), self.account, self.region, resource_name, arn)
+            Denial(
+                call.rules,
+                self._action(client, call),
+                self.account,
+                self.region,
+                resource_name,
+                arn,
+                account_wide=self.collection.region == GLOBAL,
+            )
         )
 
     def call(

@@ -18,10 +18,9 @@ import boto3
 
 from bucketguard.audit import cloudtrail, ec2, iam, kms, lambda_, messaging, s3
 from bucketguard.audit.clients import DEFAULT_REGION, ClientFactory
-from bucketguard.audit.reader import Call, Collection, Denial, Reader
+from bucketguard.audit.reader import GLOBAL, Call, Collection, Denial, Reader
 from bucketguard.rules.facts import LISTENER_ROLE, ROLE_TAG, ResourceFacts, StackFacts
 from bucketguard.rules.model import (
-    Finding,
     References,
     RulesConfig,
     Severity,
@@ -30,7 +29,6 @@ from bucketguard.rules.model import (
     get_rule,
 )
 
-GLOBAL = "global"  # the region of IAM facts and account-level findings
 ACCESS_DENIED_RULE = "audit_access_denied"
 GLOBAL_COLLECTORS: Mapping[str, Callable[[Reader], None]] = {"s3": s3.collect_s3, "iam": iam.collect_iam}
 REGIONAL_COLLECTORS: Mapping[str, Callable[[Reader], None]] = {
@@ -109,8 +107,14 @@ def collect_unit(
 ) -> Collection:
     """One unit of work: the global services of an account (``region`` = GLOBAL) or one region's."""
     home = account.regions[0] if account.regions else DEFAULT_REGION
-    collection = Collection(account.account_id, home if region == GLOBAL else region)
-    reader = Reader(account.clients, collection, audited_regions=account.regions, page_size=page_size)
+    collection = Collection(account.account_id, region)
+    reader = Reader(
+        account.clients,
+        collection,
+        region=home if region == GLOBAL else region,
+        audited_regions=account.regions,
+        page_size=page_size,
+    )
     collectors = GLOBAL_COLLECTORS if region == GLOBAL else REGIONAL_COLLECTORS
     for service in services:
         if service in collectors:
@@ -160,12 +164,6 @@ def join(collections: Sequence[Collection]) -> StackFacts:
 
 
 # ------------------------------------------------------------------------------------------ evaluation
-def _blocked(finding: Finding, denials: Sequence[Denial]) -> bool:
-    return any(
-        finding.rule_id in d.rule_ids and (d.arn is None or d.arn == finding.resource_ref) for d in denials
-    )
-
-
 def _denial_finding(denial: Denial) -> AuditFinding:
     rules = ", ".join(denial.rule_ids)
     severities = [get_rule(r).severity.value for r in denial.rule_ids]
@@ -202,10 +200,10 @@ def evaluate_account(
     by_ref = {f.ref: f for f in (*stack.typed_resources(), *stack.resources) if f.ref}
     merged: dict[str, AuditFinding] = {}
     for finding in raw:
-        if _blocked(finding, denials):
-            continue
         facts = by_ref.get(finding.resource_ref or "")
         region = (facts.region if facts else None) or GLOBAL
+        if any(d.blocks(finding.rule_id, finding.resource_ref, region) for d in denials):
+            continue
         arn = finding.resource_ref or account_arn(account_id)
         fid = finding_id(finding.rule_id, account_id, region, arn)
         if fid in merged:  # one finding per rule and resource: several problems join its message
