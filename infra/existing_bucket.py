@@ -39,7 +39,7 @@ class BucketState:
         return [statements] if isinstance(statements, Mapping) else list(statements)
 
 
-class LookupError_(Exception):
+class BucketUnreadable(Exception):
     """A data source call failed for another reason than 'not found'."""
 
 
@@ -56,13 +56,13 @@ def read_bucket(
     except Exception as exc:
         if _is_missing(exc):
             return BucketState(exists=False)
-        raise LookupError_(f"cannot read bucket {bucket!r}: {str(exc).splitlines()[0]}") from None
+        raise BucketUnreadable(f"cannot read bucket {bucket!r}: {str(exc).splitlines()[0]}") from None
     try:
         text = get_policy(bucket)
     except Exception as exc:
         if _is_missing(exc):
             return BucketState(exists=True)
-        raise LookupError_(
+        raise BucketUnreadable(
             f"cannot read the policy of bucket {bucket!r}: {str(exc).splitlines()[0]}"
         ) from None
     return BucketState(exists=True, policy=json.loads(text) if text else None)
@@ -114,6 +114,6 @@ def check_storages(storages: Sequence[StorageConfig], read: Callable[[StorageCon
             continue
         try:
             state = read(storage)
-        except LookupError_ as exc:
+        except BucketUnreadable as exc:
             raise ConfigError(f"bucketguard:storages[{index}] (name {storage.name!r}): {exc}") from None
         check_storage(f"bucketguard:storages[{index}]", storage, state, writes_policy)

@@ -333,3 +333,25 @@ def test_extra_statements_and_notifications_are_checked(extra: dict[str, Any], m
     entry = {"name": "a", "bucket": "camp-a", "region": "eu-west-1", "actions": ["tag"], **extra}
     with pytest.raises(ConfigError, match=message):
         parse_config({"scanner": {"region": "eu-west-1"}, "storages": [entry]})
+
+
+def test_a_bucket_the_deployer_cannot_read_fails_closed() -> None:
+    # Only "not found" means there is nothing to lose; any other error stops the preview.
+    from infra.existing_bucket import check_storages, read_bucket
+
+    def denied(name: str) -> Any:
+        raise RuntimeError(
+            f"invoke of aws:s3/getBucket:getBucket failed: reading S3 Bucket ({name}): 403 Forbidden"
+        )
+
+    def missing(name: str) -> Any:
+        raise RuntimeError(
+            f"invoke of aws:s3/getBucket:getBucket failed: reading S3 Bucket ({name}): couldn't find resource"
+        )
+
+    config = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(1)})
+    with pytest.raises(
+        ConfigError, match=r"^bucketguard:storages\[0\] \(name 's0'\): cannot read bucket 'camp-bucket-0': "
+    ):
+        check_storages(config.storages, lambda s: read_bucket(s.bucket, denied, denied))
+    check_storages(config.storages, lambda s: read_bucket(s.bucket, missing, missing))
