@@ -154,7 +154,13 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "camp.iso": lambda: iso_image({"README.TXT": b"camp\n"}),
     "photos.lz4": lambda: lz4.frame.compress(b"camp photos\n" * 100),
     "timetable.pdf": lambda: pdf_with_attachment("timetable.txt", b"camp timetable\n"),
+    # its zlib checksum ends in LF: the stream's last byte, not the end-of-line before `endstream`
+    "checksum-lf.pdf": lambda: pdf_with_stream(_compressed_ending_in_eol(), "/FlateDecode"),
 }
+
+
+def _compressed_ending_in_eol() -> bytes:
+    return next(c for i in range(1000) if (c := zlib.compress(b"camp timetable %d\n" % i))[-1:] in b"\r\n")
 
 
 @pytest.mark.parametrize("name", CLEAN)

@@ -82,7 +82,9 @@ def _filters(dictionary: bytes) -> list[bytes]:
 
 
 def _decode_stream(raw: bytes, filters: list[bytes], where: str, expansion: Expansion) -> None:
-    data = raw.rstrip(b"\r\n") if filters else raw
+    # No end-of-line is stripped: an encoded stream's last byte may be CR or LF (a zlib checksum often is),
+    # and every decoder here stops at its own end marker, so the EOL before `endstream` does no harm.
+    data = raw
     for position, kind in enumerate(filters):
         if kind in _IMAGE_CODECS:
             break
