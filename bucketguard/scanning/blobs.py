@@ -27,7 +27,7 @@ from bucketguard.scanning.limits import (
     ScanFailure,
     ScanProblem,
 )
-from bucketguard.scanning.result import Reason
+from bucketguard.scanning.result import Finding, Reason
 
 CHUNK = 1 << 20
 IN_MEMORY_MAX = 1 << 20  # members up to this size stay in memory; larger ones go to a temporary file
@@ -98,6 +98,8 @@ class Visitor(Protocol):
     def member(self, where: str, blob: Blob) -> None: ...
 
     def problem(self, where: str, reason: Reason, detail: str) -> None: ...
+
+    def finding(self, finding: Finding) -> None: ...
 
 
 class BlobWriter:
@@ -183,6 +185,10 @@ class Expansion:
 
     def problem(self, where: str, problem: ScanProblem) -> None:
         self.visitor.problem(where, problem.reason, problem.detail)
+
+    def flag(self, finding: Finding) -> None:
+        """A finding of a decoder's own (a heuristic over what it decoded), not of the rules."""
+        self.visitor.finding(finding)
 
     def expand(self, where: str, fill: Callable[[BlobWriter], None], *guards: RatioGuard) -> Blob | None:
         """Write one member with `fill`. A member that cannot be read is reported (and None returned) so

@@ -177,6 +177,9 @@ class _Members:
     def problem(self, where: str, reason: Reason, detail: str) -> None:
         self.walk.problem(reason, detail)
 
+    def finding(self, finding: Finding) -> None:
+        self.walk.findings.append(finding)
+
 
 class Engine:
     """Rules + hash list + limits, bound to one backend; `scan_file` is safe to call from many threads."""

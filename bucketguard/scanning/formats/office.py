@@ -12,6 +12,7 @@ OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import olefile
 from oletools import oleobj
@@ -19,8 +20,12 @@ from oletools import oleobj
 from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
 from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ScanProblem
+from bucketguard.scanning.result import Finding, FindingSource, Severity
 
 OLE2_MAGIC = olefile.MAGIC
+# MacroRaptor's verdict on a document's VBA: a rule of the engine's own, reported as a rule finding (the
+# event schema's `yara` source: a named detection rule), so it fires whichever YARA backend is loaded.
+AUTOEXEC_MACRO_RULE = "office_macro_autoexec_writes_or_executes"
 _PPT_EMBEDDED = 0x1011  # ExOleObjStg
 _PPT_RECORD = struct.Struct("<HHI")
 
@@ -101,7 +106,8 @@ def _powerpoint_objects(stream: bytes, where: str, expansion: Expansion) -> None
 
 
 def _macros(data: bytes, name: str, expansion: Expansion) -> None:
-    """VBA macros decompressed by olevba, scanned as source text."""
+    """VBA macros decompressed by olevba, scanned as source text; an auto-executing macro that also writes,
+    downloads or executes is a finding of its own (mraptor's logic)."""
     from oletools import olevba
 
     try:
@@ -111,10 +117,41 @@ def _macros(data: bytes, name: str, expansion: Expansion) -> None:
     try:
         if not parser.detect_vba_macros():
             return
+        _check_projects(parser)
+        sources = []
         for _, _, module, code in parser.extract_macros():
-            source = code.encode("utf-8", "replace") if isinstance(code, str) else bytes(code)
-            expansion.emit(f"{name}!<vba>/{module}", source)
+            source = code if isinstance(code, str) else bytes(code).decode("latin-1")
+            sources.append(source)
+            expansion.emit(f"{name}!<vba>/{module}", source.encode("utf-8", "replace"))
+        _autoexec_heuristic("\n".join(sources), name, expansion)
+    except ScanProblem:
+        raise
     except Exception as exc:
         expansion.problem(name, corrupt(name, "VBA project", exc))
     finally:
         parser.close()
+
+
+def _check_projects(parser: Any) -> None:
+    """olevba's extraction logs a module it cannot read and goes on; parsed here the same way (relaxed about
+    values the specification fixes, as Office is) but a failure raises, so an unread macro is never clean."""
+    from oletools import olevba
+
+    for root, project_path, dir_path in parser.find_vba_projects() or ():
+        project = olevba.VBA_Project(parser.ole_file, root, project_path, dir_path, relaxed=True)
+        project.parse_project_stream()
+        for stream, _, code in project.parse_modules():
+            if code is None:
+                raise ValueError(f"module stream {stream or '?'} could not be read")
+
+
+def _autoexec_heuristic(source: str, name: str, expansion: Expansion) -> None:
+    from oletools.mraptor import MacroRaptor
+
+    raptor = MacroRaptor(source)
+    raptor.scan()
+    if raptor.suspicious:
+        actions = ", ".join(repr(m) for m in (raptor.write_match, raptor.execute_match) if m)
+        detail = f"macro runs on opening ({raptor.autoexec_match!r}) and writes or executes ({actions})"
+        where = f"{name}!<vba>"
+        expansion.flag(Finding(AUTOEXEC_MACRO_RULE, FindingSource.YARA, Severity.HIGH, where, detail))

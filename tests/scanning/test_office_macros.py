@@ -1,0 +1,119 @@
+"""VBA macros in real VBA projects (MS-OVBA: a compressed `dir` stream and compressed module streams inside
+a compound file), as Word keeps them in a .doc and in a .docm's vbaProject.bin: the source is decompressed
+and scanned, an auto-executing macro that writes, downloads or executes is flagged whichever backend is
+loaded (MacroRaptor's logic), and a VBA project that cannot be read is never clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from oletools import olevba
+
+from bucketguard.scanning.formats.office import AUTOEXEC_MACRO_RULE
+from bucketguard.scanning.result import FindingSource, Reason, ScanResult, Severity, Verdict
+from tests.scanning.engine_support import BACKENDS, engine, zip_of
+from tests.scanning.format_samples import compound_file, vba_project
+
+SHELL_ON_OPEN = 'Sub AutoOpen()\r\n  Shell "cmd /c calc"\r\nEnd Sub\r\n'
+MESSAGE_ON_OPEN = 'Sub AutoOpen()\r\n  MsgBox "Welcome to camp"\r\nEnd Sub\r\n'
+SHELL_ON_CLICK = 'Sub OpenTimetable()\r\n  Shell "notepad timetable.txt"\r\nEnd Sub\r\n'
+
+
+def legacy_doc(macro: str) -> bytes:
+    """A Word 97-2003 document: the VBA project sits in the Macros storage."""
+    return compound_file({"WordDocument": b"camp timetable", **vba_project({"NewMacros": macro}, "Macros/")})
+
+
+def docm(macro: str) -> bytes:
+    """A Word 2007+ macro document: the VBA project is the root of word/vbaProject.bin."""
+    return zip_of(
+        {
+            "word/document.xml": b"<w:document/>",
+            "word/vbaProject.bin": compound_file(vba_project({"NewMacros": macro})),
+        }
+    )
+
+
+def _scan(tmp_path: Path, name: str, data: bytes, backend: str = "yara-x") -> ScanResult:
+    (tmp_path / name).write_bytes(data)
+    return engine(backend).scan_file(tmp_path / name, name=name)
+
+
+def _heuristic(result: ScanResult) -> list[tuple[str, str]]:
+    return [(f.path, f.severity.value) for f in result.findings if f.rule == AUTOEXEC_MACRO_RULE]
+
+
+def test_olevba_reads_the_written_project() -> None:
+    """The writer checked by the field's own reader: olevba finds the project and decompresses the source."""
+    long_module = "' camp timetable\r\n" * 400  # more than one 4 KiB chunk
+    document = compound_file(vba_project({"NewMacros": SHELL_ON_OPEN, "Timetable": long_module}, "Macros/"))
+    parser = olevba.VBA_Parser("plan.doc", data=document)
+    modules = {name: code for _, _, name, code in parser.extract_macros()}
+    assert modules == {
+        "NewMacros.bas": 'Attribute VB_Name = "NewMacros"\r\n' + SHELL_ON_OPEN,
+        "Timetable.bas": 'Attribute VB_Name = "Timetable"\r\n' + long_module,
+    }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("name", "build", "where"),
+    [
+        ("plan.doc", legacy_doc, "plan.doc!<vba>"),
+        ("plan.docm", docm, "plan.docm!word/vbaProject.bin!<vba>"),
+    ],
+)
+def test_macro_that_runs_a_command_on_opening_is_malicious(
+    tmp_path: Path, backend: str, name: str, build, where: str
+) -> None:
+    result = _scan(tmp_path, name, build(SHELL_ON_OPEN), backend)
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert _heuristic(result) == [(where, Severity.HIGH.value)]
+    finding = next(f for f in result.findings if f.rule == AUTOEXEC_MACRO_RULE)
+    assert finding.source is FindingSource.YARA  # the event schema's source for a named detection rule
+    assert "'AutoOpen'" in finding.detail and "'Shell'" in finding.detail
+    # The decompressed source reaches the rules too: the YARA macro rules are the second line.
+    assert any(f.path == f"{where}/NewMacros.bas" for f in result.findings if f.rule != AUTOEXEC_MACRO_RULE)
+
+
+@pytest.mark.parametrize("name", ["plan.doc", "plan.docm"])
+def test_both_backends_report_the_same_findings(tmp_path: Path, name: str) -> None:
+    data = (legacy_doc if name == "plan.doc" else docm)(SHELL_ON_OPEN)
+    by_backend = [
+        sorted(f.to_dict().items() for f in _scan(tmp_path, name, data, b).findings) for b in BACKENDS
+    ]
+    assert by_backend[0] == by_backend[1]
+
+
+@pytest.mark.parametrize("macro", [MESSAGE_ON_OPEN, SHELL_ON_CLICK], ids=["autoexec-only", "shell-on-click"])
+@pytest.mark.parametrize("build", [legacy_doc, docm], ids=["doc", "docm"])
+def test_macro_without_autoexec_and_action_is_not_flagged_by_the_heuristic(
+    tmp_path: Path, build, macro: str
+) -> None:
+    result = _scan(tmp_path, "plan.doc", build(macro))
+    assert _heuristic(result) == []
+    assert result.verdict is not Verdict.UNSCANNABLE, result
+
+
+def test_benign_macro_document_is_clean(tmp_path: Path) -> None:
+    result = _scan(
+        tmp_path, "plan.docm", docm("Sub FormatTimetable()\r\n  Selection.Font.Bold = True\r\nEnd Sub\r\n")
+    )
+    assert result.verdict is Verdict.CLEAN, result
+
+
+def _damaged(streams: dict[str, bytes], path: str) -> dict[str, bytes]:
+    """The stream at `path` with its first chunk header broken (signature bits no longer 0b011)."""
+    data = streams[path]
+    at = data.index(b"\x01", 0 if path.endswith("dir") else 8) + 1  # past the container's signature byte
+    return {**streams, path: data[:at] + b"\xff\xff" + data[at + 2 :]}
+
+
+@pytest.mark.parametrize("stream", ["Macros/VBA/NewMacros", "Macros/VBA/dir"])
+def test_damaged_vba_stream_is_unscannable(tmp_path: Path, stream: str) -> None:
+    project = vba_project({"NewMacros": MESSAGE_ON_OPEN}, "Macros/")
+    document = compound_file({"WordDocument": b"camp timetable", **_damaged(project, stream)})
+    result = _scan(tmp_path, "plan.doc", document)
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
+    assert "VBA project" in result.detail
