@@ -44,6 +44,14 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="CloudFormation templates (JSON or YAML) to check instead of a Pulumi program",
     )
+    source.add_argument(
+        "--terraform-plan",
+        type=Path,
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="Terraform plans as `terraform show -json PLAN` writes them",
+    )
     template = check.add_argument_group("templates (--cloudformation)")
     template.add_argument(
         "--parameter",
@@ -157,15 +165,22 @@ def run_check(args: argparse.Namespace) -> int:
     if args.policy_config is not None and not args.policy_config.is_file():
         raise UsageError(f"--policy-config {args.policy_config}: no such file")
     pack_dir = args.pack or DEFAULT_PACK_DIR
-    if args.cloudformation:
-        for option in ("stack", "config"):
-            if getattr(args, option) is not None:
-                raise UsageError(f"--{option}: a Pulumi program's option, not a template's")
-        for template in args.cloudformation:
+    templates = args.cloudformation or args.terraform_plan
+    if templates:
+        option = "--cloudformation" if args.cloudformation else "--terraform-plan"
+        for name in ("stack", "config"):
+            if getattr(args, name) is not None:
+                raise UsageError(f"--{name}: a Pulumi program's option, not for {option}")
+        if args.terraform_plan and (args.parameter or args.account_id or args.region):
+            raise UsageError(
+                "--parameter, --account-id, --region: a template's options (the plan has the values)"
+            )
+        for template in templates:
             if not template.is_file():
-                raise UsageError(f"--cloudformation {template}: no such file")
+                raise UsageError(f"{option} {template}: no such file")
         result = run_template_check(
-            args.cloudformation,
+            templates,
+            terraform=bool(args.terraform_plan),
             parameters=parameters(args.parameter),
             account_id=args.account_id,
             region=args.region,

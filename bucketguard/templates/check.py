@@ -1,5 +1,5 @@
-"""`policy check --cloudformation`: templates recorded as a stack, analyzed by the policy pack like a Pulumi
-program, reported in the same document; each violation points at its resource's line in the template."""
+"""`policy check --cloudformation` / `--terraform-plan`: templates and plans recorded as a stack, analyzed by
+the policy pack like a Pulumi program, reported in the same document with each resource's file and line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from bucketguard.policy.check import DEFAULT_PACK_DIR, CheckResult, analyze_recorded, collect, pack_rules
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.templates.cloudformation import Suppression, display_path, record_templates
+from bucketguard.templates.terraform import record_plans
 
 
 def with_suppressions(
@@ -34,9 +35,15 @@ def run_template_check(
     region: str | None = None,
     policy_config_file: Path | None = None,
     pack_dir: Path = DEFAULT_PACK_DIR,
+    terraform: bool = False,
 ) -> CheckResult:
+    """CloudFormation templates, or Terraform plans (`terraform show -json`) when `terraform`."""
     started = time.perf_counter()
-    stack = record_templates(paths, parameters=parameters, account_id=account_id, region=region)
+    stack = (
+        record_plans(paths)
+        if terraform
+        else record_templates(paths, parameters=parameters, account_id=account_id, region=region)
+    )
     policy_config = load_policy_config(policy_config_file) if policy_config_file else {}
     recorded_at = time.perf_counter()
     analysis = analyze_recorded(

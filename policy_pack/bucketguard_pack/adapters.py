@@ -893,7 +893,7 @@ def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
                 IamAttachmentFacts(
                     **_identity(role),
                     principal_type="role",
-                    principal_name=role.name,
+                    principal_name=str(_known(role.props, "name") or role.name),  # as attachments name it
                     policy_arn=arn or "",
                     unknown=unknown,
                 )

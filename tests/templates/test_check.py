@@ -95,3 +95,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "declares no such parameter" in err and len(err.strip().splitlines()) == 1
     code, _, err = policy_check("--parameter", "A=1")
     assert code == 2 and "--parameter: a template's option" in err
+
+
+def test_a_terraform_plan_points_at_each_resource_of_the_plan(tmp_path: Path) -> None:
+    plan = FIXTURES / "insecure.tfplan.json"
+    code, report, _ = policy_check("--terraform-plan", plan, "--format", "json")
+    assert code == 1 and mandatory_ids(report) == CAMP_MANDATORY
+    (rdp,) = [v for v in report["violations"] if v["rule_id"] == "ec2_security_group_rdp_restricted"]
+    assert rdp["resource_name"] == "module.desktop.aws_security_group.rdp"  # from a child module
+    assert rdp["resource_type"] == "aws_security_group"
+    line = plan.read_text().splitlines()[rdp["source"]["line"] - 1]
+    assert '"address": "module.desktop.aws_security_group.rdp"' in line
+    not_plan = tmp_path / "state.json"
+    not_plan.write_text('{"version": 4, "resources": []}')
+    code, _, err = policy_check("--terraform-plan", not_plan)
+    assert (
+        code == 2
+        and err.startswith(f"bucketguard: {not_plan}: not a Terraform plan")
+        and err.count("\n") == 1
+    )

@@ -12,6 +12,7 @@ import pytest
 from bucketguard.policy.records import RecordedResource
 from bucketguard.templates import TEMPLATE_INPUT_TYPE, TemplateError
 from bucketguard.templates.cloudformation import UNKNOWN_WIRE, load_template, record_templates
+from bucketguard.templates.terraform import record_plans
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -152,3 +153,17 @@ def test_several_templates_are_one_stack_with_distinct_urns() -> None:
     assert len(urns) == len(set(urns))
     sites = [r for r in stack.recorded.resources if r.name == "Site"]
     assert {Path(r.source_file).name: r.source_line for r in sites} == {"insecure.yaml": 8, "secure.json": 21}
+
+
+def test_a_plan_keeps_configured_unknowns_and_joins_them_by_reference() -> None:
+    stack = record_plans([FIXTURES / "insecure.tfplan.json"])
+    resources = {r.name: r for r in stack.recorded.resources}
+    acl = resources["aws_s3_bucket_acl.site"]
+    assert acl.inputs["bucket"] == UNKNOWN_WIRE  # the bucket's id, known after apply
+    assert acl.property_dependencies["bucket"] == [resources["aws_s3_bucket.site"].urn]
+    assert resources["aws_s3_bucket_ownership_controls.site"].inputs["rule"] == {
+        "objectOwnership": "ObjectWriter"
+    }
+    # Computed by the provider, not configured: the setting is AWS's default, not an unknown.
+    assert "managedPolicyArns" not in resources["aws_iam_role.helper"].inputs
+    assert "region" not in resources["aws_s3_bucket.site"].inputs
