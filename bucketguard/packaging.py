@@ -30,6 +30,8 @@ MANIFEST_SCHEMA_VERSION = 1
 LAMBDA_PYTHON_VERSION = "3.12"
 ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
 RULESET_FILE = "bucketguard-ruleset.zip"
+# The repository's own code in the artifact (the rest of package/ is third-party wheels).
+FIRST_PARTY_DIRS = ("bucketguard", "functions")
 HANDLERS = {
     "listener": "functions.listener.app.handler",
     "scanner": "functions.scanner.app.handler",
@@ -118,7 +120,7 @@ def tree_sha256(root: Path) -> tuple[str, int, int]:
 def sources_sha256(repo_root: Path = REPO_ROOT) -> str:
     """The hash of the library and handlers the artifact copies, to detect a stale build."""
     digest = hashlib.sha256()
-    for folder in ("bucketguard", "functions"):
+    for folder in FIRST_PARTY_DIRS:
         for path in sorted((repo_root / folder).rglob("*.py")):
             if "__pycache__" in path.parts:
                 continue
@@ -228,8 +230,8 @@ def build(
             f"pip could not fetch the {architecture} wheels for Python {python_version} "
             f"(exit {result.returncode}): {last[0]}"
         )
-    shutil.copytree(REPO_ROOT / "bucketguard", package / "bucketguard", ignore=_IGNORED)
-    shutil.copytree(REPO_ROOT / "functions", package / "functions", ignore=_IGNORED)
+    for folder in FIRST_PARTY_DIRS:
+        shutil.copytree(REPO_ROOT / folder, package / folder, ignore=_IGNORED)
     ruleset_version = _write_ruleset(package / RULESET_FILE, rule_paths, hash_paths)
     content, count, size = tree_sha256(package)
     manifest = Manifest(

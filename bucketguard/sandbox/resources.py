@@ -51,14 +51,18 @@ class Place:
         """
         if archive_path not in self._code:
             data = code_zip(archive_path)
-            bucket = f"bucketguard-sandbox-code-{self.account}-{self.region}"
-            key = f"{hashlib.sha256(data).hexdigest()}.zip"
+            bucket, key = code_object(self.account, self.region, hashlib.sha256(data).hexdigest())
             s3 = self.client("s3")
             location = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
             s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             self._code[archive_path] = {"S3Bucket": bucket, "S3Key": key}
         return self._code[archive_path]
+
+
+def code_object(account: str, region: str, sha256_hex: str) -> tuple[str, str]:
+    """Where the deployer uploads a Lambda zip (bucket, key); the runner reads the deployed code there."""
+    return f"bucketguard-sandbox-code-{account}-{region}", f"{sha256_hex}.zip"
 
 
 class Inputs:

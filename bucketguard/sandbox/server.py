@@ -58,11 +58,24 @@ def patch_bucket_policy_evaluation() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions)  # type: ignore[method-assign]
 
 
+def release_at_visibility_timeout_zero() -> None:
+    """`ChangeMessageVisibility(VisibilityTimeout=0)` makes a message visible again at once, as in SQS.
+
+    moto compares its millisecond clock with `>`, so a message released in the same millisecond stays
+    hidden for one more: the runner releases failed messages this way and must find them at its next poll.
+    """
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message
+
+    Message.visible = property(lambda self: unix_time_millis() >= self.visible_at)  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     patch_bucket_policy_evaluation()
+    release_at_visibility_timeout_zero()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     print(server.get_host_and_port()[1], flush=True)

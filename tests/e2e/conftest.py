@@ -1,9 +1,11 @@
-"""End-to-end fixtures: a fresh embedded AWS (moto server on 127.0.0.1) and the pipeline deployed on it."""
+"""End-to-end fixtures: a fresh embedded AWS (moto server on 127.0.0.1) with the example stack config
+deployed into it by the real infra/ program, and its functions run by the local runner."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -11,36 +13,76 @@ import pytest
 
 from bucketguard.pipeline.messages import scan_result_event_schema
 from bucketguard.sandbox.aws import EmbeddedAws
-from bucketguard.sandbox.stacks import LocalPipeline
+from bucketguard.sandbox.deployer import EXAMPLE_STACKS, read_stack_config
+from bucketguard.sandbox.sandbox import Sandbox
 
 _VALIDATOR = jsonschema.Draft202012Validator(
     scan_result_event_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
+Deploy = Callable[..., Sandbox]
+
+
+def camp_config(**storage: Any) -> dict[str, Any]:
+    """examples/stacks/Pulumi.dev.yaml with every post-scan action (promote too), and `storage` keys."""
+    config = read_stack_config(EXAMPLE_STACKS / "Pulumi.dev.yaml")
+    (teaching,) = config["bucketguard:storages"]
+    config["bucketguard:storages"] = [
+        {
+            **teaching,
+            "actions": ["tag", "quarantine", "promote", "notify"],
+            "promoteBucket": f"{teaching['bucket']}-published",
+            **storage,
+        }
+    ]
+    return config
+
+
+@pytest.fixture(scope="module")
+def camp(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The camp deployed once per test module; `pipeline` empties it before each test."""
+    with EmbeddedAws() as aws:
+        sandbox = Sandbox.up(
+            aws,
+            camp_config(),
+            stack="dev",
+            artifact_dir=lambda_artifacts,
+            workdir=tmp_path_factory.mktemp("camp"),
+        )
+        yield sandbox
+        sandbox.stop()
 
 
 @pytest.fixture
-def aws() -> Iterator[EmbeddedAws]:
-    with EmbeddedAws() as embedded:
-        yield embedded
-
-
-@pytest.fixture
-def pipeline(aws: EmbeddedAws) -> Iterator[LocalPipeline]:
-    pipe = LocalPipeline(aws)
-    yield pipe
-    # every test: every event the scanner published satisfies the schema, and nothing is stuck anywhere
-    for event in pipe.published_events():
+def pipeline(camp: Sandbox) -> Iterator[Sandbox]:
+    camp.empty()
+    yield camp
+    # every test: every event the scanner published satisfies the schema
+    for event in camp.published_events():
         _VALIDATOR.validate(event)
 
 
-def validated_events(pipe: LocalPipeline) -> list[dict[str, Any]]:
+@pytest.fixture
+def deploy(lambda_artifacts: Path, tmp_path: Path) -> Iterator[Deploy]:
+    """Deploys a stack config into an embedded AWS of its own, for tests that change the deployment."""
+    with ExitStack() as stack:
+
+        def up(config: dict[str, Any], name: str = "dev") -> Sandbox:
+            aws = stack.enter_context(EmbeddedAws())
+            sandbox = Sandbox.up(aws, config, stack=name, artifact_dir=lambda_artifacts, workdir=tmp_path)
+            stack.callback(sandbox.stop)
+            return sandbox
+
+        yield up
+
+
+def validated_events(pipe: Sandbox) -> list[dict[str, Any]]:
     events = pipe.published_events()
     for event in events:
         _VALIDATOR.validate(event)
     return events
 
 
-def dlq_bodies(pipe: LocalPipeline, queue_url: str, account: Any) -> list[str]:
+def dlq_bodies(queue_url: str, account: Any) -> list[str]:
     sqs = account.shared("sqs")
     got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
         "Messages", []
@@ -48,15 +90,11 @@ def dlq_bodies(pipe: LocalPipeline, queue_url: str, account: Any) -> list[str]:
     return [m["Body"] for m in got]
 
 
-def assert_nothing_stuck(pipe: LocalPipeline) -> None:
-    st, sc = pipe.storage, pipe.scanner_stack
+def assert_nothing_stuck(pipe: Sandbox) -> None:
+    st, sc = pipe.storage, pipe.scanner
     assert pipe.queue_depth(st.listener_queue_url) == 0
     assert pipe.queue_depth(st.postscan_queue_url) == 0
     assert pipe.queue_depth(sc.queue_url, sc.account) == 0
     assert pipe.queue_depth(st.listener_dlq_url) == 0
     assert pipe.queue_depth(st.postscan_dlq_url) == 0
     assert pipe.queue_depth(sc.dlq_url, sc.account) == 0
-
-
-def body_json(text: str) -> Any:
-    return json.loads(text)

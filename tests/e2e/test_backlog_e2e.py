@@ -8,22 +8,22 @@ import pytest
 
 from bucketguard.cli import main
 from bucketguard.demo import pranks
-from bucketguard.sandbox.stacks import LocalPipeline
+from bucketguard.sandbox.sandbox import Sandbox
 from tests.e2e.conftest import validated_events
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def storage_credentials(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def storage_credentials(pipeline: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     creds = pipeline.storage.account.session.get_credentials()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds.secret_key)
     monkeypatch.setenv("AWS_SESSION_TOKEN", creds.token)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", pipeline.storage.region)
 
 
-def _seed(pipeline: LocalPipeline) -> None:
+def _seed(pipeline: Sandbox) -> None:
     """Objects that were in the bucket before bucketguard: their notifications are thrown away."""
     s3, bucket = pipeline.s3, pipeline.storage.bucket
     s3.put_object(Bucket=bucket, Key="old/handout.zip", Body=pranks.eicar_nested_zip())
@@ -34,7 +34,7 @@ def _seed(pipeline: LocalPipeline) -> None:
 
 
 def test_backlog_scan_with_apply(
-    pipeline: LocalPipeline, storage_credentials: None, capsys: pytest.CaptureFixture[str]
+    pipeline: Sandbox, storage_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _seed(pipeline)
     st = pipeline.storage
@@ -79,7 +79,7 @@ def test_backlog_scan_with_apply(
 
 
 def test_sarif_says_what_apply_did_to_each_object(
-    pipeline: LocalPipeline, storage_credentials: None, capsys: pytest.CaptureFixture[str]
+    pipeline: Sandbox, storage_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _seed(pipeline)
     st = pipeline.storage
@@ -117,7 +117,7 @@ def test_sarif_says_what_apply_did_to_each_object(
     ],
 )
 def test_apply_never_turns_on_the_bucket_it_protects(
-    pipeline: LocalPipeline,
+    pipeline: Sandbox,
     storage_credentials: None,
     capsys: pytest.CaptureFixture[str],
     options: list[str],
@@ -130,7 +130,7 @@ def test_apply_never_turns_on_the_bucket_it_protects(
         "bucket": st.bucket,
         "upper": st.bucket.upper(),
         "quarantine": st.quarantine_bucket,
-        "queue": pipeline.scanner_stack.queue_url,
+        "queue": pipeline.scanner.queue_url,
         "topic": st.result_topic_arn,
     }
     before = pipeline.versions(prefix="old/")
@@ -141,11 +141,11 @@ def test_apply_never_turns_on_the_bucket_it_protects(
     assert captured.err.startswith(f"bucketguard: {message.format(**names)}")
     assert pipeline.versions(prefix="old/") == before
     assert pipeline.tags("old/handout.zip") == {}
-    assert pipeline.queue_depth(pipeline.scanner_stack.queue_url, pipeline.scanner_stack.account) == 0
+    assert pipeline.queue_depth(pipeline.scanner.queue_url, pipeline.scanner.account) == 0
 
 
 def test_backlog_enqueue_feeds_the_deployed_scanner(
-    pipeline: LocalPipeline, storage_credentials: None, capsys: pytest.CaptureFixture[str]
+    pipeline: Sandbox, storage_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _seed(pipeline)
     st = pipeline.storage
@@ -156,7 +156,7 @@ def test_backlog_enqueue_feeds_the_deployed_scanner(
             "--endpoint-url",
             pipeline.aws.endpoint_url,
             "--enqueue",
-            pipeline.scanner_stack.queue_url,
+            pipeline.scanner.queue_url,
             "--result-topic",
             st.result_topic_arn,
         ]

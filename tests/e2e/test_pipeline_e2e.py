@@ -1,4 +1,5 @@
-"""The scanning pipeline end to end on the embedded AWS: storage account 222222222222, scanner 111111111111.
+"""The scanning pipeline end to end on the embedded AWS, deployed by the real infra/ program from
+examples/stacks/Pulumi.dev.yaml (the camp: one account, one region; promote added).
 
 Real boto3 calls against moto's server, real YARA rules on the engine's prank files. In every test nothing
 may be lost: an object leaves its bucket only after a verified copy exists elsewhere.
@@ -13,18 +14,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bucketguard.demo import pranks
-from bucketguard.sandbox.stacks import LocalPipeline
-from tests.e2e.conftest import assert_nothing_stuck, dlq_bodies, validated_events
+from bucketguard.sandbox.sandbox import Sandbox
+from tests.e2e.conftest import Deploy, assert_nothing_stuck, camp_config, dlq_bodies, validated_events
 
 pytestmark = pytest.mark.e2e
 
 
-def _put(pipe: LocalPipeline, key: str, body: bytes, **extra: object) -> str:
+def _put(pipe: Sandbox, key: str, body: bytes, **extra: object) -> str:
     return str(pipe.s3.put_object(Bucket=pipe.storage.bucket, Key=key, Body=body, **extra)["VersionId"])
 
 
 def test_eicar_in_nested_zip_is_quarantined_and_every_version_gone_from_the_source(
-    pipeline: LocalPipeline,
+    pipeline: Sandbox,
 ) -> None:
     body = pranks.eicar_nested_zip()
     version = _put(pipeline, "lessons/week1/handout.zip", body, Metadata={"teacher": "ada"})
@@ -48,7 +49,7 @@ def test_eicar_in_nested_zip_is_quarantined_and_every_version_gone_from_the_sour
     assert_nothing_stuck(pipeline)
 
 
-def test_clean_file_is_tagged_clean_and_promoted(pipeline: LocalPipeline) -> None:
+def test_clean_file_is_tagged_clean_and_promoted(pipeline: Sandbox) -> None:
     body = pranks.clean_pdf()
     version = _put(pipeline, "lessons/intro.pdf", body, Tagging="course=python")
     pipeline.drain()
@@ -69,7 +70,7 @@ def test_clean_file_is_tagged_clean_and_promoted(pipeline: LocalPipeline) -> Non
     assert_nothing_stuck(pipeline)
 
 
-def test_injected_javascript_is_caught(pipeline: LocalPipeline) -> None:
+def test_injected_javascript_is_caught(pipeline: Sandbox) -> None:
     _put(pipeline, "site/js/app.js", pranks.injected_js())
     pipeline.drain()
     (event,) = validated_events(pipeline)
@@ -79,7 +80,7 @@ def test_injected_javascript_is_caught(pipeline: LocalPipeline) -> None:
     assert pipeline.versions(pipeline.storage.quarantine_bucket)[0]["Key"].endswith("site/js/app.js")
 
 
-def test_encrypted_zip_is_tagged_unscannable_and_left_in_place(pipeline: LocalPipeline) -> None:
+def test_encrypted_zip_is_tagged_unscannable_and_left_in_place(pipeline: Sandbox) -> None:
     version = _put(pipeline, "homework/secret.zip", pranks.encrypted_zip())
     pipeline.drain()
     tags = pipeline.tags("homework/secret.zip", version)
@@ -92,7 +93,7 @@ def test_encrypted_zip_is_tagged_unscannable_and_left_in_place(pipeline: LocalPi
     assert len(pipeline.alerts()) == 1
 
 
-def test_zero_byte_object_is_scanned(pipeline: LocalPipeline) -> None:
+def test_zero_byte_object_is_scanned(pipeline: Sandbox) -> None:
     version = _put(pipeline, "empty.txt", b"")
     pipeline.drain()
     assert pipeline.tags("empty.txt", version)["bucketguard-scan-result"] == "clean"
@@ -101,9 +102,9 @@ def test_zero_byte_object_is_scanned(pipeline: LocalPipeline) -> None:
 
 
 def test_object_overwritten_during_its_scan_only_the_scanned_version_is_acted_on(
-    pipeline: LocalPipeline,
+    pipeline: Sandbox,
 ) -> None:
-    listener, scanner, _ = pipeline.sources
+    listener, scanner = pipeline.runner.source("listener"), pipeline.runner.source("scanner")
     bad = _put(pipeline, "site/index.js", pranks.injected_js())
     listener.poll_once()
     scanner.poll_once()  # v1 scanned; its result waits in the post-scan queue
@@ -119,7 +120,7 @@ def test_object_overwritten_during_its_scan_only_the_scanned_version_is_acted_on
     assert_nothing_stuck(pipeline)
 
 
-def test_same_result_delivered_twice_is_harmless(pipeline: LocalPipeline) -> None:
+def test_same_result_delivered_twice_is_harmless(pipeline: Sandbox) -> None:
     _put(pipeline, "lessons/a.zip", pranks.eicar_nested_zip())
     clean_version = _put(pipeline, "lessons/b.pdf", pranks.clean_pdf())
     pipeline.drain()
@@ -140,16 +141,17 @@ def test_same_result_delivered_twice_is_harmless(pipeline: LocalPipeline) -> Non
     assert_nothing_stuck(pipeline)
 
 
-def test_poison_message_reaches_the_scanner_dlq_and_blocks_nothing(pipeline: LocalPipeline) -> None:
-    sc = pipeline.scanner_stack
+def test_poison_message_reaches_the_scanner_dlq_and_blocks_nothing(pipeline: Sandbox) -> None:
+    sc = pipeline.scanner
     listener_sqs = pipeline.storage.listener_role.client("sqs")  # a registered listener sends garbage
     listener_sqs.send_message(QueueUrl=sc.queue_url, MessageBody="{not json")
     version = _put(pipeline, "ok.pdf", pranks.clean_pdf())
     pipeline.drain()
 
-    assert dlq_bodies(pipeline, sc.dlq_url, sc.account) == ["{not json"]
+    assert dlq_bodies(sc.dlq_url, sc.account) == ["{not json"]
     assert pipeline.tags("ok.pdf", version)["bucketguard-scan-result"] == "clean"
-    assert pipeline.sources[1].invocations >= 3  # received maxReceiveCount times before the redrive
+    # the poison message maxReceiveCount times (then redriven), the upload's request once (batch size 1)
+    assert pipeline.runner.source("scanner").invocations == 3 + 1
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,7 @@ def test_poison_message_reaches_the_scanner_dlq_and_blocks_nothing(pipeline: Loc
         "/".join(f"level{i}" for i in range(30)) + "/deep.pdf",
     ],
 )
-def test_awkward_keys(pipeline: LocalPipeline, key: str) -> None:
+def test_awkward_keys(pipeline: Sandbox, key: str) -> None:
     version = _put(pipeline, key, pranks.clean_pdf())
     pipeline.drain()
     assert pipeline.tags(key, version)["bucketguard-scan-result"] == "clean"
@@ -170,7 +172,7 @@ def test_awkward_keys(pipeline: LocalPipeline, key: str) -> None:
     assert pipeline.s3.head_object(Bucket=pipeline.storage.promote_bucket, Key=key)["ContentLength"] > 0
 
 
-def test_awkward_key_with_malware_is_quarantined_under_its_exact_name(pipeline: LocalPipeline) -> None:
+def test_awkward_key_with_malware_is_quarantined_under_its_exact_name(pipeline: Sandbox) -> None:
     key = "devoirs/prank + joke/ça va.js"
     _put(pipeline, key, pranks.injected_js())
     pipeline.drain()
@@ -179,8 +181,8 @@ def test_awkward_key_with_malware_is_quarantined_under_its_exact_name(pipeline: 
     ]
 
 
-def test_object_deleted_before_its_scan_is_dropped_not_retried(pipeline: LocalPipeline) -> None:
-    listener, _, _ = pipeline.sources
+def test_object_deleted_before_its_scan_is_dropped_not_retried(pipeline: Sandbox) -> None:
+    listener = pipeline.runner.source("listener")
     early = _put(pipeline, "gone-early.txt", b"deleted before the listener saw it")
     pipeline.s3.delete_object(Bucket=pipeline.storage.bucket, Key="gone-early.txt", VersionId=early)
     late = _put(pipeline, "gone-late.txt", b"deleted after the scan was requested")
@@ -196,23 +198,23 @@ def test_object_deleted_before_its_scan_is_dropped_not_retried(pipeline: LocalPi
 
 
 def test_copy_failing_midway_through_quarantine_keeps_the_original_and_retries(
-    pipeline: LocalPipeline,
+    pipeline: Sandbox,
 ) -> None:
     st = pipeline.storage
-    deny_copies = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": f"arn:aws:s3:::{st.quarantine_bucket}/*",
-            }
-        ],
-    }
-    pipeline.s3.put_bucket_policy(Bucket=st.quarantine_bucket, Policy=json.dumps(deny_copies))
+    deployed_policy = pipeline.s3.get_bucket_policy(Bucket=st.quarantine_bucket)["Policy"]
+    outage = json.loads(deployed_policy)
+    outage["Statement"].append(
+        {
+            "Sid": "Outage",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{st.quarantine_bucket}/*",
+        }
+    )
+    pipeline.s3.put_bucket_policy(Bucket=st.quarantine_bucket, Policy=json.dumps(outage))
     version = _put(pipeline, "lessons/evil.zip", pranks.eicar_nested_zip())
-    listener, scanner, postscan = pipeline.sources
+    listener, scanner, postscan = (pipeline.runner.source(k) for k in ("listener", "scanner", "postscan"))
     listener.poll_once()
     scanner.poll_once()
     report = postscan.poll_once()
@@ -224,7 +226,7 @@ def test_copy_failing_midway_through_quarantine_keeps_the_original_and_retries(
         Bucket=st.bucket, Key="lessons/evil.zip", VersionId=version
     )  # original intact
 
-    pipeline.s3.delete_bucket_policy(Bucket=st.quarantine_bucket)  # the outage ends
+    pipeline.s3.put_bucket_policy(Bucket=st.quarantine_bucket, Policy=deployed_policy)  # the outage ends
     pipeline.drain()
     assert pipeline.versions(prefix="lessons/") == []
     assert len(pipeline.versions(st.quarantine_bucket)) == 1
@@ -232,7 +234,7 @@ def test_copy_failing_midway_through_quarantine_keeps_the_original_and_retries(
     assert_nothing_stuck(pipeline)
 
 
-def test_many_tags_never_push_out_the_verdict(pipeline: LocalPipeline) -> None:
+def test_many_tags_never_push_out_the_verdict(pipeline: Sandbox) -> None:
     own = {f"label{i}": f"value{i}" for i in range(10)}  # the object already has S3's maximum
     version = _put(
         pipeline, "tagged.pdf", pranks.clean_pdf(), Tagging="&".join(f"{k}={v}" for k, v in own.items())
@@ -246,11 +248,10 @@ def test_many_tags_never_push_out_the_verdict(pipeline: LocalPipeline) -> None:
     assert own_tags(tags.items()) == own  # every own tag still recoverable
 
 
-def test_unscannable_too_large_is_never_clean(aws: object) -> None:
-    from bucketguard.sandbox.aws import EmbeddedAws
-
-    assert isinstance(aws, EmbeddedAws)
-    pipe = LocalPipeline(aws, scanner_settings={"max_object_bytes": 1000})
+def test_unscannable_too_large_is_never_clean(deploy: Deploy) -> None:
+    config = camp_config()
+    config["bucketguard:scanner"] = {**config["bucketguard:scanner"], "maxObjectBytes": 1000}
+    pipe = deploy(config)
     version = str(
         pipe.s3.put_object(Bucket=pipe.storage.bucket, Key="big.bin", Body=b"x" * 5000)["VersionId"]
     )
@@ -261,20 +262,16 @@ def test_unscannable_too_large_is_never_clean(aws: object) -> None:
     assert event["sha256"] is None
 
 
-def test_listener_dlq_gets_malformed_notifications(pipeline: LocalPipeline) -> None:
+def test_listener_dlq_gets_malformed_notifications(pipeline: Sandbox) -> None:
     sqs = pipeline.storage.account.shared("sqs")
     sqs.send_message(QueueUrl=pipeline.storage.listener_queue_url, MessageBody='{"Records": "nope"}')
     pipeline.drain()
-    assert dlq_bodies(pipeline, pipeline.storage.listener_dlq_url, pipeline.storage.account) == [
-        '{"Records": "nope"}'
-    ]
+    assert dlq_bodies(pipeline.storage.listener_dlq_url, pipeline.storage.account) == ['{"Records": "nope"}']
 
 
-def test_skipped_prefixes_are_not_scanned(aws: object) -> None:
-    from bucketguard.sandbox.aws import EmbeddedAws
-
-    assert isinstance(aws, EmbeddedAws)
-    pipe = LocalPipeline(aws, listener_settings={"skip_prefixes": ("tmp/",), "skip_suffixes": (".log",)})
+def test_skipped_prefixes_are_not_scanned(deploy: Deploy) -> None:
+    pipe = deploy(camp_config(skipPrefixes=["tmp/"]))
+    pipe.set_environment("listener", BUCKETGUARD_SKIP_SUFFIXES=".log")  # no stack config key for it
     pipe.s3.put_object(Bucket=pipe.storage.bucket, Key="tmp/x.pdf", Body=b"x")
     pipe.s3.put_object(Bucket=pipe.storage.bucket, Key="run.log", Body=b"x")
     pipe.drain()
@@ -283,11 +280,9 @@ def test_skipped_prefixes_are_not_scanned(aws: object) -> None:
         pipe.s3.head_object(Bucket=pipe.storage.promote_bucket, Key="run.log")
 
 
-def test_promote_can_move_clean_objects_out_of_the_upload_bucket(aws: object) -> None:
-    from bucketguard.sandbox.aws import EmbeddedAws
-
-    assert isinstance(aws, EmbeddedAws)
-    pipe = LocalPipeline(aws, postscan_settings={"promote_delete_source": True})
+def test_promote_can_move_clean_objects_out_of_the_upload_bucket(deploy: Deploy) -> None:
+    pipe = deploy(camp_config())
+    pipe.set_environment("postscan", BUCKETGUARD_PROMOTE_DELETE_SOURCE="true")  # no stack config key for it
     body = pranks.clean_pdf()
     _put(pipe, "inbox/lesson.pdf", body)
     _put(pipe, "inbox/prank.js", pranks.injected_js())
