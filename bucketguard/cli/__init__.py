@@ -28,6 +28,7 @@ COMMANDS = {
     "audit": "bucketguard.cli.audit",
     "build": "bucketguard.cli.build",
     "demo": "bucketguard.cli.demo",
+    "sandbox": "bucketguard.cli.sandbox",
 }
 
 

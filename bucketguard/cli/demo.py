@@ -1,11 +1,12 @@
 """`python -m bucketguard demo`: the camp's story played on the embedded AWS.
 
-The teaching-materials bucket lives in the storage account (222222222222), protected by a storage stack; the
-shared scanner runs in the scanner account (111111111111). The campers' pranks and the counsellors' clean
-files are uploaded; the listener, scanner and post-scan functions run as Lambda would; the demo shows each
-verdict, the tags on each version, what sits in quarantine and what was promoted.
+examples/stacks/Pulumi.dev.yaml (the camp: one account, one region) is deployed into moto by the real
+infra/ program (bucketguard.sandbox.deployer): the teaching-material bucket with its bucket policy and
+notifications, the scanner, the listener and post-scan functions. The campers' pranks and the counsellors'
+clean files are uploaded; the deployed functions run as Lambda would; the demo shows the deployed policy,
+notifications and functions, then each verdict, the tags on each version and what sits in quarantine.
 
-Exits 0 when every upload ended where it should (pranks caught or held, clean files clean and promoted).
+Exits 0 when every upload ended where it should (pranks caught or held, clean files clean).
 `--keep` leaves the embedded AWS and the functions running and prints the endpoint.
 
 Then the second half of the story: the pranksters' version of the camp's infrastructure
@@ -16,24 +17,28 @@ offline, and the demo shows what `pulumi preview --policy-pack policy_pack` woul
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.demo.pranks import Sample, all_samples
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.postscan import quarantine_key
 from bucketguard.scanning.output import verdict_text
 from bucketguard.scanning.result import Verdict
+
+if TYPE_CHECKING:  # the sandbox imports boto3 and moto: loaded when the demo runs
+    from bucketguard.sandbox.sandbox import Sandbox
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +60,17 @@ def register(subparsers: Any) -> None:
 
 
 INSECURE_CAMP = Path(__file__).resolve().parents[2] / "examples" / "insecure-camp"
+CAMP_STACK = Path(__file__).resolve().parents[2] / "examples" / "stacks" / "Pulumi.dev.yaml"
+READ_BLOCK_SID = "BucketGuardDenyReadUnlessScannedClean"
+# moto stores the bucket policy but does not evaluate its conditions: say what protects the object, not
+# that a download was refused.
+BLOCKED = "in place, held*"
+BLOCKED_NOTE = (
+    "* held: in place, blocked by the bucket policy (not evaluated by the embedded AWS): its "
+    f"{READ_BLOCK_SID} statement denies reads of versions not tagged clean; moto stores the policy but "
+    "does not evaluate its tag condition."
+)
+NOT_BLOCKED = "in place, readable (no access-blocking statement in the bucket policy)"
 
 
 @dataclass
@@ -65,6 +81,7 @@ class Upload:
     tags: dict[str, str] | None = None  # None: the version is no longer in the bucket
     where: str = ""
     copy_tags: dict[str, str] | None = None  # tags on the quarantined copy
+    promote: bool = True  # the storage has a promote bucket
 
     @property
     def as_expected(self) -> bool:
@@ -78,11 +95,9 @@ class Upload:
         if self.sample.expected is Verdict.MALICIOUS:
             return self.where == "quarantined" and self.tags is None
         if self.sample.expected is Verdict.CLEAN:
-            return self.where == "promoted" and (self.tags or {}).get("bucketguard-scan-result") == "clean"
-        return (
-            self.where == "in place, blocked"
-            and (self.tags or {}).get("bucketguard-scan-result") == "unscannable"
-        )
+            clean = (self.tags or {}).get("bucketguard-scan-result") == "clean"
+            return clean and self.where == ("promoted" if self.promote else "in place")
+        return self.where == BLOCKED and (self.tags or {}).get("bucketguard-scan-result") == "unscannable"
 
 
 def _short_tags(tags: dict[str, str] | None) -> str:
@@ -115,87 +130,148 @@ def uploads_table(uploads: Sequence[Upload], title: str) -> Table:
     return table
 
 
-def _listing(pipe: Any, bucket: str) -> list[str]:
+def _listing(pipe: Sandbox, bucket: str) -> list[str]:
     return [f"{v['Key']}  ({v['Size']} bytes)" for v in pipe.versions(bucket)]
 
 
 def run(args: argparse.Namespace) -> int:
-    from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
-    from bucketguard.sandbox.stacks import LocalPipeline
+    from bucketguard.cli.sandbox import keep_running
+    from bucketguard.sandbox.aws import EmbeddedAws
+    from bucketguard.sandbox.deployer import read_stack_config, stack_name
+    from bucketguard.sandbox.resources import DeployError
+    from bucketguard.sandbox.sandbox import Sandbox
 
     logging.getLogger("bucketguard").setLevel(logging.CRITICAL)  # the story is told by the tables
     # Wide enough for the verdict table when the output is a file or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 130)
     started = time.monotonic()
-    aws = EmbeddedAws().start()
-    try:
-        pipe = LocalPipeline(aws)
-        st = pipe.storage
-        console.print(
-            f"[bold]Embedded AWS[/] at {aws.endpoint_url}: storage account {STORAGE_ACCOUNT} holds "
-            f"[cyan]s3://{st.bucket}[/] (versioned, encrypted, notifications to the listener); the scanner "
-            f"runs in account {SCANNER_ACCOUNT} and reads only through presigned URLs.",
-            highlight=False,
+    if not CAMP_STACK.is_file():
+        raise UsageError(f"{CAMP_STACK}: the camp's stack config is not next to this installation")
+    with EmbeddedAws() as aws:
+        try:
+            pipe = Sandbox.up(aws, read_stack_config(CAMP_STACK), stack=stack_name(CAMP_STACK))
+        except DeployError as exc:
+            raise UsageError(f"{CAMP_STACK}: {exc}") from None
+        try:
+            wrong = _play_uploads(console, pipe, started)
+            if not args.skip_policy and not _play_guard_rails(console):
+                return EXIT_FINDINGS
+            if args.keep:
+                keep_running(console, pipe)
+            return EXIT_FINDINGS if wrong else EXIT_OK
+        finally:
+            pipe.stop()
+
+
+def _show_deployment(console: Console, pipe: Sandbox) -> bool:
+    """What infra/ deployed, read back from the embedded AWS; True when the bucket policy denies reads of
+    objects not scanned clean."""
+    st = pipe.storage
+    s3 = st.account.shared("s3")
+    console.print(
+        f"[bold]Embedded AWS[/] at {pipe.aws.endpoint_url}: infra/ deployed {len(pipe.deployment.resources)} "
+        f"resources of {CAMP_STACK.name} into account {st.account.account_id} ({st.region}) in "
+        f"{pipe.deployment.seconds:.1f} s.",
+        highlight=False,
+    )
+    statements = json.loads(s3.get_bucket_policy(Bucket=st.bucket)["Policy"])["Statement"]
+    policy = Table(title=f"s3://{st.bucket}: the deployed bucket policy", title_justify="left")
+    for column in ("statement", "effect", "actions", "condition"):
+        policy.add_column(column, overflow="fold")
+    for statement in statements:
+        actions = statement.get("Action", [])
+        policy.add_row(
+            statement.get("Sid", ""),
+            statement["Effect"],
+            ", ".join(actions if isinstance(actions, list) else [actions]),
+            ", ".join(sorted(statement.get("Condition", {}))) or "-",
         )
-        samples = all_samples()
-        camper = st.account.shared("s3")
-        uploads = [
-            Upload(s, str(camper.put_object(Bucket=st.bucket, Key=s.key, Body=s.data)["VersionId"]))
-            for s in samples
-        ]
-        console.print(
-            f"{len(uploads)} uploads by campers and counsellors; the pipeline runs...", highlight=False
+    console.print(policy)
+    notifications = s3.get_bucket_notification_configuration(Bucket=st.bucket).get("QueueConfigurations", [])
+    for n in notifications:
+        console.print(f"Notifications: {', '.join(n['Events'])} -> {n['QueueArn']}", highlight=False)
+    functions = Table(
+        title="the deployed functions (run locally from the deployed code)", title_justify="left"
+    )
+    for column in ("function", "handler", "memory", "timeout", "trigger"):
+        functions.add_column(column, overflow="fold")
+    for source in pipe.runner.sources:
+        f = next(f for f in pipe.runner.functions if f.name == source.function_name)
+        functions.add_row(
+            f.name,
+            f.handler,
+            f"{f.memory_mb} MB",
+            f"{f.timeout_seconds} s",
+            f"{source.queue_arn.rsplit(':', 1)[1]} (batch {source.batch_size})",
         )
-        pipe.drain()
-        events = {(e["key"], e["version_id"]): ScanResultEvent.from_json(e) for e in pipe.published_events()}
-        quarantined = {v["Key"] for v in pipe.versions(st.quarantine_bucket)}
-        promoted = {v["Key"] for v in pipe.versions(st.promote_bucket)}
-        for u in uploads:
-            u.event = events.get((u.sample.key, u.version_id))
-            try:
-                u.tags = pipe.tags(u.sample.key, u.version_id)
-            except Exception:  # the version was removed (quarantined)
-                u.tags = None
-            if u.event and quarantine_key(u.event) in quarantined:
-                u.where = "quarantined"
-                u.copy_tags = pipe.tags(quarantine_key(u.event), bucket=st.quarantine_bucket)
-            elif u.sample.key in promoted:
-                u.where = "promoted"
-            else:
-                u.where = "in place, blocked" if u.tags is not None else "gone"
-        console.print(uploads_table(uploads, title=f"s3://{st.bucket}: every upload's verdict"))
-        rulesets = {u.event.result.ruleset_version for u in uploads if u.event}
-        console.print(
-            "Each version is also tagged bucketguard-scan-date and bucketguard-ruleset "
-            f"({', '.join(sorted(rulesets))}).",
-            highlight=False,
+    console.print(functions)
+    return any(s.get("Sid") == READ_BLOCK_SID for s in statements)
+
+
+def _play_uploads(console: Console, pipe: Sandbox, started: float) -> list[str]:
+    """The campers' uploads through the deployed pipeline; the keys that did not end where they should."""
+    st = pipe.storage
+    reads_blocked = _show_deployment(console, pipe)
+    samples = all_samples()
+    camper = st.account.shared("s3")
+    uploads = [
+        Upload(
+            s,
+            str(camper.put_object(Bucket=st.bucket, Key=s.key, Body=s.data)["VersionId"]),
+            promote=st.promote_bucket is not None,
         )
-        console.print(f"[bold]Quarantine[/] s3://{st.quarantine_bucket}:", highlight=False)
-        for line in _listing(pipe, st.quarantine_bucket):
-            console.print(f"  {line}", highlight=False)
-        console.print(f"[bold]Promoted[/] s3://{st.promote_bucket}:", highlight=False)
-        for line in _listing(pipe, st.promote_bucket):
-            console.print(f"  {line}", highlight=False)
-        alerts = pipe.alerts()
-        console.print(f"{len(alerts)} alert(s) sent to the security team's topic.", highlight=False)
-        wrong = [u.sample.key for u in uploads if not u.as_expected]
-        elapsed = time.monotonic() - started
-        if wrong:
-            console.print(
-                f"[bold red]{len(wrong)} upload(s) did not end where they should:[/] {', '.join(wrong)}"
-            )
+        for s in samples
+    ]
+    console.print(f"{len(uploads)} uploads by campers and counsellors; the pipeline runs...", highlight=False)
+    pipe.drain()
+    events = {(e["key"], e["version_id"]): ScanResultEvent.from_json(e) for e in pipe.published_events()}
+    quarantined = {v["Key"] for v in pipe.versions(st.quarantine_bucket)} if st.quarantine_bucket else set()
+    promoted = {v["Key"] for v in pipe.versions(st.promote_bucket)} if st.promote_bucket else set()
+    for u in uploads:
+        u.event = events.get((u.sample.key, u.version_id))
+        try:
+            u.tags = pipe.tags(u.sample.key, u.version_id)
+        except Exception:  # the version was removed (quarantined)
+            u.tags = None
+        if u.event and quarantine_key(u.event) in quarantined:
+            u.where = "quarantined"
+            u.copy_tags = pipe.tags(quarantine_key(u.event), bucket=st.quarantine_bucket)
+        elif u.sample.key in promoted:
+            u.where = "promoted"
+        elif u.tags is None:
+            u.where = "gone"
+        elif (u.tags or {}).get("bucketguard-scan-result") == "clean":
+            u.where = "in place"
         else:
-            console.print(
-                f"Every prank caught or held, every clean file tagged clean and promoted ({elapsed:.1f} s).",
-                highlight=False,
-            )
-        if not args.skip_policy and not _play_guard_rails(console):
-            return EXIT_FINDINGS
-        if args.keep:
-            _keep_running(console, aws, pipe)
-        return EXIT_FINDINGS if wrong else EXIT_OK
-    finally:
-        aws.stop()
+            u.where = BLOCKED if reads_blocked else NOT_BLOCKED
+    console.print(uploads_table(uploads, title=f"s3://{st.bucket}: every upload's verdict"))
+    if any(u.where == BLOCKED for u in uploads):
+        console.print(BLOCKED_NOTE, highlight=False)
+    rulesets = {u.event.result.ruleset_version for u in uploads if u.event}
+    console.print(
+        "Each version is also tagged bucketguard-scan-date and bucketguard-ruleset "
+        f"({', '.join(sorted(rulesets))}).",
+        highlight=False,
+    )
+    for title, bucket in (("Quarantine", st.quarantine_bucket), ("Promoted", st.promote_bucket)):
+        if bucket:
+            console.print(f"[bold]{title}[/] s3://{bucket}:", highlight=False)
+            for line in _listing(pipe, bucket):
+                console.print(f"  {line}", highlight=False)
+    alerts = pipe.alerts()
+    console.print(f"{len(alerts)} alert(s) sent to the security team's topic.", highlight=False)
+    wrong = [u.sample.key for u in uploads if not u.as_expected]
+    if wrong:
+        console.print(
+            f"[bold red]{len(wrong)} upload(s) did not end where they should:[/] {', '.join(wrong)}"
+        )
+    else:
+        console.print(
+            "Every prank caught or held, every clean file tagged clean "
+            f"({time.monotonic() - started:.1f} s).",
+            highlight=False,
+        )
+    return wrong
 
 
 def _play_guard_rails(console: Console) -> bool:
@@ -227,28 +303,3 @@ def _play_guard_rails(console: Console) -> bool:
         highlight=False,
     )
     return bool(mandatory)
-
-
-def _keep_running(console: Console, aws: Any, pipe: Any) -> None:
-    st = pipe.storage
-    creds = st.account.session.get_credentials()
-    pipe.start()
-    console.print(
-        "\nThe embedded AWS keeps running, with the functions. Try (storage account credentials):\n"
-        f"  export AWS_ACCESS_KEY_ID={creds.access_key} AWS_SECRET_ACCESS_KEY={creds.secret_key} "
-        f"AWS_SESSION_TOKEN={creds.token} AWS_DEFAULT_REGION=us-east-1\n"
-        f"  aws --endpoint-url {aws.endpoint_url} s3 cp ./file.pdf s3://{st.bucket}/file.pdf\n"
-        f"  aws --endpoint-url {aws.endpoint_url} s3api get-object-tagging "
-        f"--bucket {st.bucket} --key file.pdf\n"
-        f"  python -m bucketguard scan s3://{st.bucket}/ --endpoint-url {aws.endpoint_url}\n"
-        "Ctrl-C to stop.",
-        highlight=False,
-        soft_wrap=True,
-    )
-    try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pipe.stop()

@@ -153,7 +153,7 @@ class Sandbox:
 
     def empty(self) -> None:
         """Removes every object version from the storages' buckets and every message from the pipeline's
-        queues (their DLQs and the observers included): the deployment as just deployed, its functions warm."""
+        queues (DLQs and observers included): the deployment as just deployed, its functions warm."""
         for st in self.storages.values():
             s3 = st.account.shared("s3")
             for bucket in filter(None, (st.bucket, st.quarantine_bucket, st.promote_bucket)):
@@ -191,6 +191,10 @@ class Sandbox:
             Bucket=bucket or self.storage.bucket, Prefix=prefix
         )
         return [v for page in pages for v in page.get("Versions", [])]
+
+    def discard(self, queue_url: str, account: AccountSession | None = None) -> int:
+        """Deletes every message waiting on a queue; how many there were."""
+        return len(_consume(account or self.storage.account, queue_url))
 
     def alerts(self, storage: StorageView | None = None) -> list[dict[str, Any]]:
         """Alerts delivered to the alert topic's inbox queue (SNS envelopes), consumed."""

@@ -30,7 +30,7 @@ def _seed(pipeline: Sandbox) -> None:
     s3.put_object(Bucket=bucket, Key="old/intro.pdf", Body=pranks.clean_pdf())
     s3.put_object(Bucket=bucket, Key="old/notes v2+final.txt", Body=b"plain notes")
     s3.put_object(Bucket=bucket, Key="elsewhere/skip.pdf", Body=pranks.clean_pdf())
-    pipeline.storage.account.shared("sqs").purge_queue(QueueUrl=pipeline.storage.listener_queue_url)
+    pipeline.discard(pipeline.storage.listener_queue_url)
 
 
 def test_backlog_scan_with_apply(

@@ -1,6 +1,6 @@
-"""Hot reload on the embedded AWS: a ruleset published to the scanner account's rules bucket is picked up
-by the running local pipeline between batches, without restarting it; a tampered upload is rejected and
-the ruleset in use stays."""
+"""Hot reload on the embedded AWS: a ruleset published to the deployed rules bucket is picked up by the
+running scanner function between batches, without restarting it; a tampered upload is rejected and the
+ruleset in use stays."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bucketguard.pipeline.rules_bucket import RulesetWatcher, publish_artifact
-from bucketguard.sandbox.stacks import LocalPipeline
+from bucketguard.pipeline import env
+from bucketguard.pipeline.rules_bucket import publish_artifact
 from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState
 from bucketguard.scanning.ruleset import load_ruleset
 from bucketguard.scanning.update import FeedInput, UpdateLimits, build
-from tests.e2e.conftest import validated_events
+from tests.e2e.conftest import Deploy, camp_config, validated_events
 
 pytestmark = pytest.mark.e2e
 
@@ -33,24 +33,14 @@ rule Camp_Hot_Reload_Test_String
 """
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
-    pipeline: LocalPipeline, tmp_path: Path
+    deploy: Deploy, tmp_path: Path
 ) -> None:
-    admin_s3 = pipeline.scanner_stack.account.client("s3")
-    admin_s3.create_bucket(Bucket="scanner-rules")
-    admin_s3.put_bucket_versioning(Bucket="scanner-rules", VersioningConfiguration={"Status": "Enabled"})
-    clock = Clock()
-    pipeline.scanner.scanner.watcher = RulesetWatcher(
-        pipeline.scanner_stack.role.client("s3"), "scanner-rules", "rules/ruleset.zip", interval_seconds=300,
-        clock=clock,
-    )  # fmt: skip
+    pipeline = deploy(camp_config())
+    # the stack config allows 30 s at least; 0 makes the scanner look for a new ruleset before every batch
+    pipeline.set_environment("scanner", **{env.RULES_CHECK_SECONDS: "0"})
+    rules_bucket = pipeline.deployment.outputs["rulesBucket"]
+    admin_s3 = pipeline.scanner.account.client("s3")
     body = b"camp newsletter, week 2: " + MARKER
     bucket = pipeline.storage.bucket
 
@@ -68,8 +58,7 @@ def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
     artifact = tmp_path / "ruleset.zip"
     report = build([feed], artifact, limits=UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9))
     assert report.refused == []
-    publish_artifact(admin_s3, artifact, "s3://scanner-rules/rules")
-    clock.now += 300
+    publish_artifact(admin_s3, artifact, f"s3://{rules_bucket}")
 
     pipeline.s3.put_object(Bucket=bucket, Key="news/after.txt", Body=body)
     pipeline.drain()
@@ -79,10 +68,9 @@ def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
 
     garbage = b"not a ruleset"
     admin_s3.put_object(
-        Bucket="scanner-rules", Key="rules/ruleset.zip", Body=garbage,
+        Bucket=rules_bucket, Key="ruleset.zip", Body=garbage,
         Metadata={"sha256": hashlib.sha256(garbage).hexdigest()},
     )  # fmt: skip
-    clock.now += 300
     pipeline.s3.put_object(Bucket=bucket, Key="news/again.txt", Body=body)
     pipeline.drain()
     [again] = validated_events(pipeline)
