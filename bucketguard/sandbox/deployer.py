@@ -95,6 +95,10 @@ def deploy(
 ) -> Deployment:
     """Runs the program with this stack config (the `config:` mapping) in a fresh process; raises DeployError
     naming the resource that failed."""
+    if not PROGRAM.is_file():
+        raise DeployError(
+            f"{PROGRAM}: the sandbox deploys the repository's infra/ program; run it from a checkout"
+        )
     settings = dict(config)
     if artifact_dir is not None:
         settings["bucketguard:artifactDir"] = str(artifact_dir)
