@@ -231,7 +231,27 @@ class DeployingMocks:
             return _read_bucket(
                 self._provider_place(args.provider).client("s3"), args.token, args.args["bucket"]
             )
+        if args.token in ("aws:s3/getBucket:getBucket", "aws:s3/getBucketPolicy:getBucketPolicy"):
+            return self._read_bucket(args.token, args.args["bucket"], self._provider_place(args.provider))
         raise DeployError(f"invoke {args.token}: the sandbox does not answer this data source")
+
+    @staticmethod
+    def _read_bucket(token: str, bucket: str, place: Place) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The two S3 data sources; "not found" is a failure of the invoke, as the provider returns it."""
+        from botocore.exceptions import ClientError
+
+        s3 = place.client("s3")
+        try:
+            if token.endswith("getBucketPolicy"):
+                policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+                return {"bucket": bucket, "id": bucket, "policy": policy}, []
+            s3.head_bucket(Bucket=bucket)
+            return {"bucket": bucket, "id": bucket, "arn": f"arn:aws:s3:::{bucket}"}, []
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NoSuchBucketPolicy"):
+                return {}, [("bucket", f"reading S3 Bucket ({bucket}): couldn't find resource")]
+            raise
 
 
 def _read_bucket(s3: Any, token: str, bucket: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:

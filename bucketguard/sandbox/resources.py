@@ -517,6 +517,69 @@ def lambda_event_source_mapping(place: Place, name: str, inputs: Inputs) -> Crea
     )
 
 
+def lambda_permission(place: Place, name: str, inputs: Inputs) -> Created:
+    statement_id = inputs.get("statementId") or physical_name(name, 100)
+    function = inputs.get("function")
+    place.client("lambda").add_permission(
+        **_params(
+            FunctionName=function,
+            StatementId=statement_id,
+            Action=inputs.get("action"),
+            Principal=inputs.get("principal"),
+            SourceArn=inputs.get("sourceArn"),
+            SourceAccount=inputs.get("sourceAccount"),
+            EventSourceToken=inputs.get("eventSourceToken"),
+            PrincipalOrgID=inputs.get("principalOrgId"),
+            FunctionUrlAuthType=inputs.get("functionUrlAuthType"),
+            Qualifier=inputs.get("qualifier"),
+        )
+    )
+    return Created(statement_id, {"statementId": statement_id})
+
+
+# --- EventBridge ------------------------------------------------------------------------------------
+
+
+def event_rule(place: Place, name: str, inputs: Inputs) -> Created:
+    rule = inputs.get("name") or physical_name(name)
+    state = inputs.get("state") or ("DISABLED" if inputs.get("isEnabled") is False else None)
+    arn = place.client("events").put_rule(
+        **_params(
+            Name=rule,
+            ScheduleExpression=inputs.get("scheduleExpression"),
+            EventPattern=inputs.get("eventPattern"),
+            Description=inputs.get("description"),
+            State=state,
+            RoleArn=inputs.get("roleArn"),
+            EventBusName=inputs.get("eventBusName"),
+            Tags=_tag_list(_tags(place, inputs)) or None,
+        )
+    )["RuleArn"]
+    return Created(rule, {"arn": arn, "name": rule})
+
+
+def event_target(place: Place, name: str, inputs: Inputs) -> Created:
+    rule, target_id = inputs.get("rule"), inputs.get("targetId") or physical_name(name)
+    failed = place.client("events").put_targets(
+        **_params(
+            Rule=rule,
+            EventBusName=inputs.get("eventBusName"),
+            Targets=[
+                _params(
+                    Id=target_id,
+                    Arn=inputs.get("arn"),
+                    RoleArn=inputs.get("roleArn"),
+                    Input=inputs.get("input"),
+                    InputPath=inputs.get("inputPath"),
+                )
+            ],
+        )
+    )["FailedEntries"]
+    if failed:
+        raise DeployError(f"put_targets refused it: {failed[0].get('ErrorMessage')}")
+    return Created(f"{rule}-{target_id}", {"targetId": target_id})
+
+
 # --- CloudWatch -------------------------------------------------------------------------------------
 
 
@@ -590,6 +653,9 @@ CREATORS: dict[str, Creator] = {
     "aws:iam/rolePolicy:RolePolicy": iam_role_policy,
     "aws:lambda/function:Function": lambda_function,
     "aws:lambda/eventSourceMapping:EventSourceMapping": lambda_event_source_mapping,
+    "aws:lambda/permission:Permission": lambda_permission,
+    "aws:cloudwatch/eventRule:EventRule": event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": event_target,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
 }
