@@ -241,37 +241,56 @@ def run_check(
     policy_config = load_policy_config(policy_config_file) if policy_config_file else {}
     started = time.perf_counter()
     recorded = record(project, stack=stack_name, config=config, secret_keys=secrets, preview=preview)
-    recorded_at = time.perf_counter()
-    analysis = analyze_recorded(recorded, pack_dir=pack_dir, policy_config=policy_config)
-    finished = time.perf_counter()
-    sources = {r.urn: (r.source_file, r.source_line) for r in recorded.resources if r.source_file}
-    violations, exemptions, remediations, undecided = collect(analysis, sources)
-    return CheckResult(
+    return check_recorded(
+        recorded,
         program=project.directory,
-        stack=stack_name,
-        preview=preview,
-        pack=f"{analysis.pack.name}@v{analysis.pack.version}",
-        resources=analysis.resources_analyzed,
-        violations=violations,
-        exemptions=exemptions,
-        remediations=remediations,
-        undecided=undecided,
-        program_seconds=recorded_at - started,
-        analysis_seconds=finished - recorded_at,
-        rules=pack_rules(analysis),
+        pack_dir=pack_dir,
+        policy_config=policy_config,
+        recording_seconds=time.perf_counter() - started,
     )
 
 
-def pack_rules(analysis: AnalysisResult) -> dict[str, dict[str, Any]]:
-    return {
-        name: {
-            "description": p.description,
-            "severity": p.severity,
-            "remediation": p.remediation_steps,
-            "tags": list(p.tags),
-        }
-        for name, p in analysis.pack.policies.items()
-    }
+def check_recorded(
+    recorded: RecordedStack,
+    *,
+    program: Path,
+    pack_dir: Path,
+    policy_config: Mapping[str, PolicyConfig],
+    recording_seconds: float,
+    resource_types: Mapping[str, str] | None = None,
+    default_source: str = "Pulumi.yaml",
+) -> CheckResult:
+    """Analyze a recorded stack with the pack. `resource_types` (URN -> type) names resources as their
+    source does (a template's `AWS::S3::Bucket`); `default_source` is where stack-level findings point."""
+    started = time.perf_counter()
+    analysis = analyze_recorded(recorded, pack_dir=pack_dir, policy_config=policy_config)
+    analysis_seconds = time.perf_counter() - started
+    sources = {r.urn: (r.source_file, r.source_line) for r in recorded.resources if r.source_file}
+    violations, exemptions, remediations, undecided = collect(analysis, sources)
+    types = resource_types or {}
+    return CheckResult(
+        program=program,
+        stack=recorded.stack,
+        preview=recorded.dry_run,
+        pack=f"{analysis.pack.name}@v{analysis.pack.version}",
+        resources=analysis.resources_analyzed,
+        violations=[replace(v, resource_type=types.get(v.urn, v.resource_type)) for v in violations],
+        exemptions=exemptions,
+        remediations=remediations,
+        undecided=undecided,
+        program_seconds=recording_seconds,
+        analysis_seconds=analysis_seconds,
+        rules={
+            name: {
+                "description": p.description,
+                "severity": p.severity,
+                "remediation": p.remediation_steps,
+                "tags": list(p.tags),
+            }
+            for name, p in analysis.pack.policies.items()
+        },
+        default_source=default_source,
+    )
 
 
 # ------------------------------------------------------------------------------------------- rendering

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from bucketguard.policy.check import DEFAULT_PACK_DIR, CheckResult, analyze_recorded, collect, pack_rules
+from bucketguard.policy.check import DEFAULT_PACK_DIR, CheckResult, check_recorded
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.templates.cloudformation import Suppression, display_path, record_templates
 from bucketguard.templates.terraform import record_plans
@@ -45,28 +45,12 @@ def run_template_check(
         else record_templates(paths, parameters=parameters, account_id=account_id, region=region)
     )
     policy_config = load_policy_config(policy_config_file) if policy_config_file else {}
-    recorded_at = time.perf_counter()
-    analysis = analyze_recorded(
-        stack.recorded, pack_dir=pack_dir, policy_config=with_suppressions(policy_config, stack.suppressions)
-    )
-    finished = time.perf_counter()
-    sources = {r.urn: (r.source_file, r.source_line) for r in stack.recorded.resources if r.source_file}
-    violations, exemptions, remediations, undecided = collect(analysis, sources)
-    violations = [
-        replace(v, resource_type=stack.template_types.get(v.urn, v.resource_type)) for v in violations
-    ]
-    return CheckResult(
+    return check_recorded(
+        stack.recorded,
         program=Path.cwd(),
-        stack=stack.recorded.stack,
-        preview=True,
-        pack=f"{analysis.pack.name}@v{analysis.pack.version}",
-        resources=analysis.resources_analyzed,
-        violations=violations,
-        exemptions=exemptions,
-        remediations=remediations,
-        undecided=undecided,
-        program_seconds=recorded_at - started,
-        analysis_seconds=finished - recorded_at,
-        rules=pack_rules(analysis),
+        pack_dir=pack_dir,
+        policy_config=with_suppressions(policy_config, stack.suppressions),
+        recording_seconds=time.perf_counter() - started,
+        resource_types=stack.template_types,
         default_source=display_path(paths[0]),
     )
