@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bucketguard.demo.office_files import compound_file, vba_project
 from bucketguard.scanning.result import Reason, Verdict
 
 # Assembled from two halves so this source file is not itself flagged by antivirus scanners.
@@ -137,15 +138,6 @@ def pe_as_jpg() -> bytes:
     return pe_header()
 
 
-def _vba_project(macro: str) -> bytes:
-    # An OLE compound-file signature followed by the VBA source: enough for the macro rules, runs nowhere.
-    ole_magic = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    body = (
-        b'_VBA_PROJECT\x00ThisDocument\x00Attribute VB_Name = "ThisDocument"\r\n' + macro.encode() + b"\r\n"
-    )
-    return ole_magic + bytes(24) + body.ljust(1024, b"\x00")
-
-
 _CONTENT_TYPES = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -170,14 +162,13 @@ def macro_docm() -> bytes:
         b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
         b"<w:body><w:p><w:r><w:t>Camp timetable</w:t></w:r></w:p></w:body></w:document>"
     )
-    # vbaProject.bin stored uncompressed, as Office often does, so the macro text is visible in the package.
+    # A real VBA project (MS-OVBA, compressed): the engine finds the macro only by decompressing it.
     return _zip(
         {
             "[Content_Types].xml": _CONTENT_TYPES,
             "word/document.xml": document,
-            "word/vbaProject.bin": _vba_project(macro),
-        },
-        stored=("word/vbaProject.bin",),
+            "word/vbaProject.bin": compound_file(vba_project({"NewMacros": macro})),
+        }
     )
 
 

@@ -825,9 +825,12 @@ def workbook_with_print_area() -> bytes:
     )
 
 
-def pranks_docm_vba_project() -> bytes:
-    with zipfile.ZipFile(io.BytesIO(pranks.macro_docm())) as archive:
-        return archive.read("word/vbaProject.bin")
+def pranks_docm_macro_source() -> bytes:
+    """The prank .docm's macro as the engine hands it to the rules: decompressed from its VBA project."""
+    from oletools import olevba
+
+    parser = olevba.VBA_Parser("timetable.docm", data=pranks.macro_docm())
+    return "".join(code for *_, code in parser.extract_macros()).encode()
 
 
 # --- PDF ------------------------------------------------------------------------------------------------
@@ -1024,8 +1027,8 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-java-class-as-jpg", "photos/odd.jpg", java_class_header),
     _case("neg-png", "photos/logo.jpg", pranks.clean_png),
     # Office macros
-    _case("pranks-docm-vba-project", "timetable.docm!word/vbaProject.bin", pranks_docm_vba_project,
-          "Office_OOXML_VBA_AutoExec"),
+    _case("pranks-docm-macro-source", "timetable.docm!word/vbaProject.bin!<vba>/NewMacros.bas",
+          pranks_docm_macro_source, "Office_VBA_AutoExec_Source"),
     _case("docm-vba-project", "plan.docm!word/vbaProject.bin", lambda: docm_member(AUTO_OPEN_MACRO),
           "Office_OOXML_VBA_AutoExec"),
     _case("legacy-doc-autoopen", "old/plan.doc", legacy_doc_with_macro, "Office_OLE_VBA_AutoExec"),

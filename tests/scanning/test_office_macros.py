@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from oletools import olevba
 
+from bucketguard.demo import pranks
 from bucketguard.scanning.formats.office import AUTOEXEC_MACRO_RULE
 from bucketguard.scanning.result import FindingSource, Reason, ScanResult, Severity, Verdict
 from tests.scanning.engine_support import BACKENDS, engine, zip_of
@@ -117,3 +118,10 @@ def test_damaged_vba_stream_is_unscannable(tmp_path: Path, stream: str) -> None:
     result = _scan(tmp_path, "plan.doc", document)
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
     assert "VBA project" in result.detail
+
+
+def test_the_pranks_macro_document_is_found_by_decompressing_its_vba_project(tmp_path: Path) -> None:
+    result = _scan(tmp_path, "timetable.docm", pranks.macro_docm())
+    assert _heuristic(result) == [("timetable.docm!word/vbaProject.bin!<vba>", Severity.HIGH.value)]
+    source = "timetable.docm!word/vbaProject.bin!<vba>/NewMacros.bas"
+    assert ("Office_VBA_AutoExec_Source", source) in {(f.rule, f.path) for f in result.findings}
