@@ -716,6 +716,7 @@ def record_templates(
     suppressions: list[Suppression] = []
     template_types: dict[str, str] = {}
     skipped: dict[str, int] = {}
+    copies: dict[str, int] = {}  # URN -> how many resources claimed it
     for path in paths:
         template = load_template(path)
         source = display_path(path)
@@ -752,6 +753,9 @@ def record_templates(
             for emitted in translate(logical, properties):
                 name = emitted.name or logical
                 urn = urn_of(emitted.type, name)
+                # One template resource can become several of one type (a QueuePolicy of two queues).
+                copies[urn] = copies.get(urn, 0) + 1
+                urn = f"{urn}#{copies[urn]}" if copies[urn] > 1 else urn
                 logical_urns.setdefault(logical, urn)
                 template_types[urn] = str(resource["Type"])
                 dependencies: dict[str, list[str]] = {}

@@ -167,3 +167,22 @@ def test_a_plan_keeps_configured_unknowns_and_joins_them_by_reference() -> None:
     # Computed by the provider, not configured: the setting is AWS's default, not an unknown.
     assert "managedPolicyArns" not in resources["aws_iam_role.helper"].inputs
     assert "region" not in resources["aws_s3_bucket.site"].inputs
+
+
+def test_a_resource_that_becomes_several_of_one_type_gets_distinct_urns(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        Resources:
+          A: {Type: AWS::SQS::Queue, Properties: {QueueName: a}}
+          B: {Type: AWS::SQS::Queue, Properties: {QueueName: b}}
+          Open:
+            Type: AWS::SQS::QueuePolicy
+            Properties:
+              Queues: [!Ref A, !Ref B]
+              PolicyDocument: {Statement: [{Effect: Allow, Principal: "*", Action: "sqs:*", Resource: "*"}]}
+        """,
+    )
+    policies = [r for r in record_templates([path]).recorded.resources if r.name == "Open"]
+    assert [p.inputs["queueUrl"] for p in policies] == ["a", "b"]
+    assert len({p.urn for p in policies}) == 2
