@@ -71,6 +71,7 @@ RENAMES: Mapping[str, Mapping[str, str]] = {
         "inline_policy": "inlinePolicies",
     },
     "aws_s3_bucket_server_side_encryption_configuration": {"rule": "rules"},
+    "aws_s3_bucket_acl": {"grant": "grants"},
     "aws_s3_bucket_notification": {
         "queue": "queues",
         "topic": "topics",
@@ -80,7 +81,16 @@ RENAMES: Mapping[str, Mapping[str, str]] = {
     "aws_lambda_function": {"function_name": "name"},
 }
 # Nested blocks of at most one element that Terraform writes as a list and Pulumi as an object.
-SINGLE_BLOCKS = frozenset({"rule", "versioning_configuration", "apply_server_side_encryption_by_default"})
+SINGLE_BLOCKS = frozenset(
+    {
+        "rule",
+        "versioning_configuration",
+        "apply_server_side_encryption_by_default",
+        "access_control_policy",
+        "grantee",
+        "owner",
+    }
+)
 _NOT_CAMELCASED = frozenset({"tags", "tags_all", "policy", "assume_role_policy"})  # keys are data
 
 

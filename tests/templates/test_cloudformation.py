@@ -186,3 +186,18 @@ def test_a_resource_that_becomes_several_of_one_type_gets_distinct_urns(tmp_path
     policies = [r for r in record_templates([path]).recorded.resources if r.name == "Open"]
     assert [p.inputs["queueUrl"] for p in policies] == ["a", "b"]
     assert len({p.urn for p in policies}) == 2
+
+
+def test_a_plans_acl_grants_reach_the_pack_in_pulumis_shape() -> None:
+    from bucketguard.templates.terraform import _translate
+
+    grant = {"grantee": [{"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}],
+             "permission": "READ"}  # fmt: skip
+    props = _translate(
+        "aws_s3_bucket_acl", {"access_control_policy": [{"grant": [grant], "owner": [{"id": "o"}]}]}, None
+    )
+    assert props["accessControlPolicy"] == {
+        "grants": [{"grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                    "permission": "READ"}],
+        "owner": {"id": "o"},
+    }  # fmt: skip
