@@ -30,15 +30,13 @@ def eicar() -> bytes:
     return _EICAR_HEAD + _EICAR_TAIL
 
 
-def _zip(
-    members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED, stored: tuple[str, ...] = ()
-) -> bytes:
-    """A zip with fixed member dates (deterministic bytes); members named in `stored` are not compressed."""
+def _zip(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip with fixed member dates (deterministic bytes)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 7, 1, 9, 0, 0))
-            info.compress_type = zipfile.ZIP_STORED if name in stored else compression
+            info.compress_type = compression
             archive.writestr(info, data)
     return buffer.getvalue()
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import struct
 import zlib
 
-from bucketguard.demo.office_files import compound_file, ovba_compress, vba_project
+from bucketguard.demo.office_files import compound_file, vba_project
 
-__all__ = ["compound_file", "ovba_compress", "vba_project"]
+__all__ = ["compound_file", "vba_project"]
 
 
 def ole_package(file_name: str, data: bytes) -> bytes:
