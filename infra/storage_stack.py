@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from bucketguard.pipeline import env
 from bucketguard.pipeline.access_policy import render_access_block_statements
+from bucketguard.pipeline.aws import arn_region
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
@@ -156,6 +157,9 @@ class StorageStack(pulumi.ComponentResource):
                 ],
                 environment={
                     env.SCANNER_QUEUE_URL: args.scanner.queue_url,
+                    env.SCANNER_QUEUE_REGION: pulumi.Output.from_input(args.scanner.queue_arn).apply(
+                        arn_region
+                    ),
                     env.RESULT_TOPIC_ARN: self.result_topic.arn,
                     env.STORAGE_STACK_ID: config.name,
                     env.PRESIGN_TTL_SECONDS: str(PRESIGN_TTL_SECONDS),

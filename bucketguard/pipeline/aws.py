@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,6 +24,29 @@ def is_gone(exc: BaseException) -> bool:
         return False
     status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     return error_code(exc) in _GONE_CODES or status in ("404", "405")
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (`arn:partition:service:region:account:resource`); "" when it has none."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[3]
+
+
+class RegionalPublisher:
+    """SNS Publish through a client of the topic's own region: SNS refuses a topic ARN of another region,
+    and one scanner answers storages in several regions. Clients are made once per region."""
+
+    def __init__(self, client_for_region: Callable[[str], Any]) -> None:
+        self._client_for_region = client_for_region
+        self._clients: dict[str, Any] = {}
+
+    def publish(self, **request: Any) -> Any:
+        region = arn_region(str(request["TopicArn"]))
+        if region not in self._clients:
+            self._clients[region] = self._client_for_region(region)
+        return self._clients[region].publish(**request)
 
 
 def unwrap_sns(body: str) -> str:

@@ -5,6 +5,8 @@ The pipeline issue may add names here; renaming one is a breaking change for dep
 
 # bucket listener (storage account)
 SCANNER_QUEUE_URL = "BUCKETGUARD_SCANNER_QUEUE_URL"
+# The queue's region: SQS answers for its own region only, and a storage may live in another one.
+SCANNER_QUEUE_REGION = "BUCKETGUARD_SCANNER_QUEUE_REGION"
 RESULT_TOPIC_ARN = "BUCKETGUARD_RESULT_TOPIC_ARN"
 STORAGE_STACK_ID = "BUCKETGUARD_STORAGE_STACK_ID"
 PRESIGN_TTL_SECONDS = "BUCKETGUARD_PRESIGN_TTL_SECONDS"

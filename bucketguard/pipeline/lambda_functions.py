@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bucketguard.pipeline import env
-from bucketguard.pipeline.aws import unwrap_sns
+from bucketguard.pipeline.aws import RegionalPublisher, unwrap_sns
 from bucketguard.pipeline.listener import ListenerOutcome, handle_notification
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
@@ -116,7 +116,9 @@ class ListenerFunction(_SqsFunction):
 
         # SigV4 presigning: the URL names the exact version and expires after the configured TTL.
         s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
-        return cls(ListenerSettings.resolve(), s3, boto3.client("sqs"), metrics=_metrics("listener"))
+        settings = ListenerSettings.resolve()
+        sqs = boto3.client("sqs", region_name=settings.scanner_queue_region or None)
+        return cls(settings, s3, sqs, metrics=_metrics("listener"))
 
 
 class ScannerFunction(_SqsFunction):
@@ -156,7 +158,8 @@ class ScannerFunction(_SqsFunction):
             if settings.rules_bucket
             else None
         )
-        scanner = Scanner(settings, boto3.client("sns"), watcher=watcher)
+        sns = RegionalPublisher(lambda region: boto3.client("sns", region_name=region))
+        scanner = Scanner(settings, sns, watcher=watcher)
         scanner.engine  # noqa: B018 - compile the rules during init, once per container
         return cls(scanner, metrics=_metrics("scanner"))
 

@@ -77,6 +77,7 @@ def _apply_overrides(settings: Any, overrides: Mapping[str, Any]) -> Any:
 class ListenerSettings:
     scanner_queue_url: str
     result_topic_arn: str
+    scanner_queue_region: str = ""  # empty: the function's own region
     storage_stack_id: str = ""
     presign_ttl_seconds: int = DEFAULT_PRESIGN_TTL_SECONDS
     skip_prefixes: tuple[str, ...] = ()
@@ -92,6 +93,7 @@ class ListenerSettings:
         base = cls(
             scanner_queue_url=e.get(env.SCANNER_QUEUE_URL, ""),
             result_topic_arn=e.get(env.RESULT_TOPIC_ARN, ""),
+            scanner_queue_region=e.get(env.SCANNER_QUEUE_REGION, ""),
             storage_stack_id=e.get(env.STORAGE_STACK_ID, ""),
             presign_ttl_seconds=_int(
                 env.PRESIGN_TTL_SECONDS, e.get(env.PRESIGN_TTL_SECONDS, str(DEFAULT_PRESIGN_TTL_SECONDS))

@@ -53,12 +53,6 @@ def test_a_storage_in_another_account_is_scanned_by_the_shared_scanner(camp: San
     assert camp.queue_depth(teaching.listener_dlq_url, teaching.account) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the listener sends scan requests with an SQS client of its own region (eu-central-1) to the "
-    "scanner queue in eu-west-1: the queue is not found and every request goes to the listener's DLQ "
-    "(reported; the fix belongs to the listener's client set-up)",
-)
 def test_a_storage_in_another_region_is_scanned_by_the_shared_scanner(camp: Sandbox) -> None:
     media = camp.storages["media"]
     assert (media.account.account_id, media.region) == ("333333333333", "eu-central-1")
