@@ -22,7 +22,7 @@ from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
 from bucketguard.pipeline.scanner import Scanner
-from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings
+from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings, SettingsError
 
 log = logging.getLogger("bucketguard.lambda")
 METRICS_NAMESPACE = "BucketGuard"
@@ -175,7 +175,7 @@ class PostScanFunction(_SqsFunction):
 
     def process(self, record: SQSRecord) -> PostScanOutcome:
         event = ScanResultEvent.from_json(unwrap_sns(record.body))
-        outcome = self.postscan.apply(event, is_retry=_receive_count(record) > 1)
+        outcome = self.postscan.apply(event)
         for action in outcome.actions:
             self.count(f"Action_{action}")
         log.info(
@@ -201,7 +201,13 @@ class PostScanFunction(_SqsFunction):
             if settings.webhook_secret_arn
             else None
         )
-        postscan = PostScan(settings, boto3.client("s3"), sns=boto3.client("sns"), webhook=webhook)
+        if not settings.seal_key_id:
+            raise SettingsError(
+                f"{env.SEAL_KEY_ID} is not set: post-scan cannot tell its verdict tags from forged ones"
+            )
+        postscan = PostScan(
+            settings, boto3.client("s3"), sns=boto3.client("sns"), kms=boto3.client("kms"), webhook=webhook
+        )
         return cls(postscan, metrics=_metrics("postscan"))
 
 

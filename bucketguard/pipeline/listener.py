@@ -1,8 +1,9 @@
 """Bucket listener (storage account): S3 ObjectCreated notifications in, scan requests out.
 
-For each created object: decode the key, skip what the platform wrote itself and what is configured to be
-skipped, pin the exact version, presign a short GET of that version and send the request to the scanner queue.
-An object already deleted is dropped (logged), never retried: retrying cannot bring it back.
+For each created object: decode the key, pin the exact version, take off any `bucketguard-*` tag it arrived
+with (an upload's own tags or tags copied by CopyObject: only post-scan writes verdicts, after this), skip
+what is configured to be skipped, presign a short GET of that version and send the request to the scanner
+queue. An object already deleted is dropped (logged), never retried: retrying cannot bring it back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from bucketguard.pipeline.aws import is_gone, unwrap_sns
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
 from bucketguard.pipeline.settings import ListenerSettings
+from bucketguard.pipeline.tagging import neutralise_platform_tags
 
 log = logging.getLogger("bucketguard.listener")
 
@@ -78,8 +80,6 @@ def parse_object_created(body: str) -> list[CreatedObject]:
 
 def skip_reason(obj: CreatedObject, settings: ListenerSettings) -> str | None:
     """Why this object is not scanned, or None to scan it. 0-byte objects are scanned like any other."""
-    if settings.quarantine_bucket and obj.bucket == settings.quarantine_bucket:
-        return "platform copy (quarantine bucket)"
     for prefix in settings.platform_prefixes:
         if obj.key.startswith(prefix):
             return f"platform copy (prefix {prefix!r})"
@@ -136,16 +136,37 @@ def presign_version_get(s3: Any, bucket: str, key: str, version_id: str | None, 
     return url
 
 
+def _skipped(obj: CreatedObject, reason: str) -> ListenerOutcome:
+    log.info("not scanned", extra={"bucket": obj.bucket, "key": obj.key, "why": reason})
+    return ListenerOutcome(obj.bucket, obj.key, "skipped", reason, obj.version_id)
+
+
+def _gone(obj: CreatedObject) -> ListenerOutcome:
+    log.warning("object gone before its scan was requested", extra={"bucket": obj.bucket, "key": obj.key})
+    return ListenerOutcome(obj.bucket, obj.key, "gone", "deleted or overwritten", obj.version_id)
+
+
 def request_scan(s3: Any, sqs: Any, obj: CreatedObject, settings: ListenerSettings) -> ListenerOutcome:
-    reason = skip_reason(obj, settings)
-    if reason:
-        log.info("not scanned", extra={"bucket": obj.bucket, "key": obj.key, "why": reason})
-        return ListenerOutcome(obj.bucket, obj.key, "skipped", reason, obj.version_id)
+    if settings.quarantine_bucket and obj.bucket == settings.quarantine_bucket:
+        return _skipped(obj, "platform copy (quarantine bucket)")
     pinned = pin_version(s3, obj)
     if pinned is None:
-        log.warning("object gone before its scan was requested", extra={"bucket": obj.bucket, "key": obj.key})
-        return ListenerOutcome(obj.bucket, obj.key, "gone", "deleted or overwritten", obj.version_id)
+        return _gone(obj)
     version_id, etag, size = pinned
+    location = {"Bucket": obj.bucket, "Key": obj.key}
+    if version_id and version_id != "null":
+        location["VersionId"] = version_id
+    try:
+        # Skipped objects too: under a skipped prefix a copied "clean" tag would otherwise stay forever.
+        if neutralise_platform_tags(s3, location):
+            log.warning("platform tags removed from an upload", extra={"bucket": obj.bucket, "key": obj.key})
+    except ClientError as exc:
+        if is_gone(exc):
+            return _gone(obj)
+        raise
+    reason = skip_reason(obj, settings)
+    if reason:
+        return _skipped(obj, reason)
     request = ScanRequest(
         request_id=str(uuid.uuid4()),
         bucket=obj.bucket,

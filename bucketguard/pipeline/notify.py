@@ -19,6 +19,10 @@ from bucketguard.pipeline.messages import ScanResultEvent
 log = logging.getLogger("bucketguard.notify")
 
 
+class AlertNotSent(Exception):
+    """No alert channel accepted the alert: the result is retried until one does (then the DLQ)."""
+
+
 def alert_subject(event: ScanResultEvent) -> str:
     subject = f"[bucketguard] {event.verdict.value}: s3://{event.bucket}/{event.key}"
     return subject if len(subject) <= 99 else subject[:96] + "..."  # SNS subjects are < 100 characters

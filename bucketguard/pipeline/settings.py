@@ -186,6 +186,8 @@ class PostScanSettings:
         default_factory=lambda: frozenset({Verdict.MALICIOUS, Verdict.UNSCANNABLE, Verdict.ERROR})
     )
     webhook_secret_arn: str = ""
+    # Without a seal key no platform tag is trusted: every result is applied again (the backlog CLI).
+    seal_key_id: str = ""
 
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PostScanSettings:
@@ -205,6 +207,7 @@ class PostScanSettings:
             if env.NOTIFY_VERDICTS in e
             else defaults.notify_verdicts,
             webhook_secret_arn=e.get(env.WEBHOOK_SECRET_ARN, ""),
+            seal_key_id=e.get(env.SEAL_KEY_ID, ""),
         )
         settings: PostScanSettings = _apply_overrides(base, overrides)
         unknown = settings.actions - ACTION_NAMES

@@ -1,17 +1,24 @@
-"""The verdict tags (a contract) and how they are merged with the tags an object already has.
+"""The verdict tags (a contract), their seal, and how they are merged with the tags an object already has.
 
-S3 allows 10 tags per object. Ours take 4; when the object's own tags leave no room, ours are merged
+S3 allows 10 tags per object. Ours take up to 6; when the object's own tags leave no room, ours are merged
 into fewer keys and, if still needed, the object's extra tags are folded into one tag.
 The verdict is never dropped.
+
+Anyone who can write an object can also write its tags (a PutObject with `x-amz-tagging`, a CopyObject that
+copies the source's tags), so a `bucketguard-*` tag proves nothing by itself. Post-scan seals the platform
+tags it writes with an HMAC (a KMS key only post-scan may use) bound to the bucket, key, version and ETag of
+the scanned object; platform tags whose seal does not verify are treated as absent.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.scanning.result import Verdict
@@ -23,11 +30,18 @@ TAG_DETAIL = "bucketguard-scan-detail"
 TAG_RULESET = "bucketguard-ruleset"
 TAG_SCAN_INFO = "bucketguard-scan"  # date, ruleset and detail in one value when tags are short
 TAG_FOLDED = "bucketguard-folded-tags"  # the object's own tags that did not fit, base32 JSON
+TAG_ALERTED = (
+    "bucketguard-alerted"  # the verdict an alert was sent for (notify is once per version and verdict)
+)
+TAG_SEAL = "bucketguard-seal"  # HMAC over the other platform tags and the object's identity
 MAX_TAGS = 10
 MAX_VALUE = 256
 _NOT_ALLOWED = re.compile(
     r"[^\w .:/=+\-@]", re.UNICODE
 )  # S3 tag values: letters, digits, space, _ . : / = + - @
+
+
+Mac = Callable[[bytes], bytes]  # HMAC under the seal key (KMS GenerateMac); None where no key is configured
 
 
 def tag_value(text: str) -> str:
@@ -90,6 +104,7 @@ def merge_tags(existing: Iterable[tuple[str, str]], ours: Mapping[str, str]) -> 
         return MergedTags({**others, **ours})
     info = " ".join(ours[k] for k in (TAG_DATE, TAG_RULESET, TAG_DETAIL) if k in ours)
     compact = {TAG_RESULT: ours[TAG_RESULT], TAG_SCAN_INFO: tag_value(info)}
+    compact.update({k: ours[k] for k in (TAG_ALERTED, TAG_SEAL) if k in ours})
     if len(others) + len(compact) <= MAX_TAGS:
         return MergedTags({**others, **compact})
     keys = sorted(others)
@@ -121,3 +136,66 @@ def scan_date_of(tags: Mapping[str, str]) -> str | None:
     if TAG_SCAN_INFO in tags:
         return tags[TAG_SCAN_INFO].split(" ", 1)[0]
     return None
+
+
+def is_platform_tag(key: str) -> bool:
+    return key.startswith(TAG_PREFIX)
+
+
+def without_platform_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags an uploader may have set: every `bucketguard-*` tag removed (folded ones are not unfolded)."""
+    return {k: v for k, v in tags.items() if not is_platform_tag(k)}
+
+
+def seal_message(identity: Mapping[str, str], tags: Mapping[str, str]) -> bytes:
+    """What the seal covers: the object's identity and every platform tag but the seal itself."""
+    sealed = {k: v for k, v in tags.items() if is_platform_tag(k) and k != TAG_SEAL}
+    document = {"object": dict(identity), "tags": sealed}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def object_identity(bucket: str, key: str, version_id: str | None, etag: str) -> dict[str, str]:
+    """What a seal binds the tags to: in an unversioned bucket the ETag tells an overwrite apart."""
+    return {"bucket": bucket, "key": key, "version": version_id or "null", "etag": etag.strip('"')}
+
+
+def _seal_of(tags: Mapping[str, str], identity: Mapping[str, str], mac: Mac) -> str:
+    return base64.b64encode(mac(seal_message(identity, tags))).decode()
+
+
+def sealed(tags: Mapping[str, str], identity: Mapping[str, str], mac: Mac | None) -> dict[str, str]:
+    """`tags` with the seal over their platform tags (none written without a key: nothing would trust it)."""
+    unsealed = {k: v for k, v in tags.items() if k != TAG_SEAL}
+    return unsealed if mac is None else {**unsealed, TAG_SEAL: _seal_of(unsealed, identity, mac)}
+
+
+def trusted_tags(tags: Mapping[str, str], identity: Mapping[str, str], mac: Mac | None) -> dict[str, str]:
+    """`tags` if their seal verifies for this object, else only the tags that are not platform tags."""
+    if not any(is_platform_tag(k) for k in tags):
+        return dict(tags)
+    seal = tags.get(TAG_SEAL)
+    if mac is None or seal is None or not hmac.compare_digest(seal, _seal_of(tags, identity, mac)):
+        return without_platform_tags(tags)
+    return dict(tags)
+
+
+def neutralise_platform_tags(
+    s3: Any,
+    location: Mapping[str, str],
+    *,
+    identity: Mapping[str, str] | None = None,
+    mac: Mac | None = None,
+) -> bool:
+    """Remove the platform tags of one object version unless sealed for `identity`. True when it removed some.
+
+    `location` holds Bucket, Key and, for a version, VersionId. Without a key every platform tag goes.
+    """
+    tags = from_tagset(s3.get_object_tagging(**location)["TagSet"])
+    kept = trusted_tags(tags, identity or {}, mac)
+    if kept == tags:
+        return False
+    if kept:
+        s3.put_object_tagging(**location, Tagging={"TagSet": tagset(kept)})
+    else:
+        s3.delete_object_tagging(**location)
+    return True

@@ -56,7 +56,6 @@ def test_skip_rules() -> None:
     assert skip_reason(_obj("a.log"), s) == "skipped suffix '.log'"
     assert skip_reason(_obj("a.pdf", size=101), s) == "larger than 100 bytes"
     assert skip_reason(_obj("promoted/a.pdf"), s) == "platform copy (prefix 'promoted/')"
-    assert skip_reason(_obj("x", bucket="q"), s) == "platform copy (quarantine bucket)"
     assert skip_reason(_obj("a.pdf", size=0), s) is None  # 0-byte objects are scanned
     assert skip_reason(_obj("a.pdf", size=100), s) is None
 

@@ -1,5 +1,6 @@
 """Post-scan actions against moto (functional tier): verification before deletion, webhook secrets,
-stale and superseded results, the deployed handlers' wiring from environment variables."""
+stale and superseded results, forged verdict tags, races in unversioned buckets, alerts that fail once,
+the deployed handlers' wiring from environment variables."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 
+from bucketguard.pipeline.lambda_functions import PostScanFunction
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.postscan import CopyNotVerified, PostScan
@@ -37,6 +43,33 @@ def account() -> Iterator[AccountSession]:
             if bucket != "flat":
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         yield session
+
+
+@dataclass
+class AlertInbox:
+    """An SNS alert topic with an SQS queue subscribed, standing in for the e-mail inbox."""
+
+    topic_arn: str
+    queue_url: str
+    sqs: Any
+
+    def received(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        for m in messages:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def inbox(account: AccountSession) -> AlertInbox:
+    sns, sqs = account.shared("sns"), account.shared("sqs")
+    topic = sns.create_topic(Name="camp-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="camp-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return AlertInbox(topic, queue, sqs)
 
 
 def _event(
@@ -68,14 +101,22 @@ def _event(
 
 
 def _postscan(account: AccountSession, **overrides: Any) -> PostScan:
+    kms = account.client("kms")
+    key = kms.create_key(KeyUsage="GENERATE_VERIFY_MAC", KeySpec="HMAC_256")["KeyMetadata"]["Arn"]
     wanted: dict[str, Any] = {
         "actions": frozenset({"tag", "quarantine", "promote"}),
         "quarantine_bucket": "camp-quarantine",
         "promote_bucket": "camp-promoted",
+        "seal_key_id": key,
         **overrides,
     }
     settings = PostScanSettings.resolve({}, **wanted)
-    return PostScan(settings, account.client("s3"))
+    return PostScan(settings, account.client("s3"), sns=account.client("sns"), kms=kms)
+
+
+def _tags(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+    extra = {"VersionId": version_id} if version_id else {}
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]}
 
 
 def test_a_copy_that_does_not_match_is_never_followed_by_a_delete(account: AccountSession) -> None:
@@ -92,7 +133,7 @@ def test_a_copy_that_does_not_match_is_never_followed_by_a_delete(account: Accou
     assert s3.get_object(Bucket="camp", Key="a.zip", VersionId=version)["Body"].read() == EICARISH
 
     postscan.s3.meta.events.unregister("after-call.s3.CopyObject", corrupt_the_copy)
-    outcome = postscan.apply(_event(version), is_retry=True)
+    outcome = postscan.apply(_event(version))
     assert outcome.actions == ["quarantined"]  # already tagged by the first attempt
     assert s3.list_object_versions(Bucket="camp").get("Versions", []) == []
 
@@ -107,11 +148,7 @@ def test_an_older_result_does_not_overwrite_a_newer_verdict(account: AccountSess
         version, Verdict.MALICIOUS, key="a.pdf", body=b"%PDF", scanned_at="2026-07-01T00:00:00.000Z"
     )
     assert postscan.apply(older).status == "stale"
-    tags = {
-        t["Key"]: t["Value"]
-        for t in s3.get_object_tagging(Bucket="camp", Key="a.pdf", VersionId=version)["TagSet"]
-    }
-    assert tags["bucketguard-scan-result"] == "clean"
+    assert _tags(s3, "camp", "a.pdf", version)["bucketguard-scan-result"] == "clean"
 
 
 def test_unversioned_bucket_overwritten_after_the_scan_is_left_to_its_own_scan(
@@ -124,6 +161,184 @@ def test_unversioned_bucket_overwritten_after_the_scan_is_left_to_its_own_scan(
     assert outcome.status == "superseded"
     assert s3.get_object(Bucket="flat", Key="a.js")["Body"].read() == b"new and different"
     assert s3.get_object_tagging(Bucket="flat", Key="a.js")["TagSet"] == []
+
+
+FORGERIES = {
+    "a scan date in the future": "bucketguard-scan-date=9999-12-31T00:00:00.000Z",
+    "a clean verdict": "bucketguard-scan-result=clean",
+    "both": "bucketguard-scan-result=clean&bucketguard-scan-date=9999-12-31T00:00:00.000Z",
+    "a forged seal and alert record": "bucketguard-scan-result=clean&bucketguard-alerted=malicious"
+    "&bucketguard-scan-date=9999-12-31T00:00:00.000Z&bucketguard-seal=AAAA",
+}
+
+
+@pytest.mark.parametrize("forged", FORGERIES.values(), ids=FORGERIES.keys())
+def test_an_upload_wearing_forged_verdict_tags_is_still_quarantined_and_alerted(
+    account: AccountSession, inbox: AlertInbox, forged: str
+) -> None:
+    s3 = account.shared("s3")
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=EICARISH, Tagging=f"{forged}&course=python")[
+        "VersionId"
+    ]
+    postscan = _postscan(
+        account, actions=frozenset({"tag", "quarantine", "notify"}), alert_topic_arn=inbox.topic_arn
+    )
+
+    outcome = postscan.apply(_event(version))
+
+    assert (outcome.status, outcome.actions) == ("applied", ["tagged", "quarantined", "notified"])
+    assert s3.list_object_versions(Bucket="camp").get("Versions", []) == []
+    copy = _tags(s3, "camp-quarantine", "camp/a.zip")
+    assert copy["bucketguard-scan-result"] == "malicious"
+    assert copy["bucketguard-scan-date"] == "2026-07-01T09:30:00.000Z"
+    assert copy["course"] == "python"  # the uploader's own tags are kept
+    (alert,) = inbox.received()
+    assert "malicious" in alert["Subject"]
+
+
+def test_a_seal_copied_from_another_object_does_not_verify(account: AccountSession) -> None:
+    s3 = account.shared("s3")
+    postscan = _postscan(account, actions=frozenset({"tag"}))
+    clean_version = s3.put_object(Bucket="camp", Key="ok.pdf", Body=b"%PDF")["VersionId"]
+    postscan.apply(
+        _event(
+            clean_version, Verdict.CLEAN, key="ok.pdf", body=b"%PDF", scanned_at="2026-07-02T00:00:00.000Z"
+        )
+    )
+    sealed_clean = _tags(s3, "camp", "ok.pdf", clean_version)
+    # The uploader reads the genuine tags of a clean object and puts them on new malware.
+    forged = "&".join(f"{k}={quote(v, safe='')}" for k, v in sealed_clean.items())
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=EICARISH, Tagging=forged)["VersionId"]
+
+    assert postscan.apply(_event(version)).actions == ["tagged"]
+    assert _tags(s3, "camp", "a.zip", version)["bucketguard-scan-result"] == "malicious"
+
+
+def test_a_newer_sealed_verdict_still_wins_over_an_older_result(account: AccountSession) -> None:
+    s3 = account.shared("s3")
+    version = s3.put_object(Bucket="camp", Key="a.pdf", Body=b"%PDF")["VersionId"]
+    postscan = _postscan(account, actions=frozenset({"tag"}))
+    newer = _event(
+        version, Verdict.MALICIOUS, key="a.pdf", body=b"%PDF", scanned_at="2026-07-02T00:00:00.000Z"
+    )
+    older = _event(version, Verdict.CLEAN, key="a.pdf", body=b"%PDF", scanned_at="2026-07-01T00:00:00.000Z")
+    postscan.apply(newer)
+    assert postscan.apply(older).status == "stale"
+    assert postscan.apply(newer).status == "already-applied"  # a redelivery changes nothing
+    assert _tags(s3, "camp", "a.pdf", version)["bucketguard-scan-result"] == "malicious"
+
+
+def _fail_first_publish(sns: Any) -> list[str]:
+    """The topic refuses the first alert (as SNS does when throttled or denied); returns the calls seen."""
+    calls: list[str] = []
+
+    def refuse_once(params: Any, **_: Any) -> None:
+        calls.append("publish")
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
+
+    sns.meta.events.register("before-call.sns.Publish", refuse_once)
+    return calls
+
+
+def test_an_alert_that_fails_once_is_sent_on_the_retry_after_the_quarantine_and_only_once(
+    account: AccountSession, inbox: AlertInbox
+) -> None:
+    s3 = account.shared("s3")
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=EICARISH)["VersionId"]
+    postscan = _postscan(
+        account, actions=frozenset({"tag", "quarantine", "notify"}), alert_topic_arn=inbox.topic_arn
+    )
+    _fail_first_publish(postscan.sns)
+
+    with pytest.raises(ClientError, match="Throttling"):
+        postscan.apply(_event(version))  # quarantined, then the alert failed: the message is retried
+    assert s3.list_object_versions(Bucket="camp").get("Versions", []) == []
+    assert inbox.received() == []
+
+    retried = postscan.apply(_event(version))
+    assert (retried.status, retried.actions) == ("already-applied", ["quarantined", "notified"])
+    (alert,) = inbox.received()
+    assert "quarantined" in alert["Message"]
+    assert postscan.apply(_event(version)).actions == []  # a third delivery: no second alert
+    assert inbox.received() == []
+
+
+def test_a_failed_alert_fails_the_record_so_sqs_retries_it(
+    account: AccountSession, inbox: AlertInbox
+) -> None:
+    s3 = account.shared("s3")
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=EICARISH)["VersionId"]
+    postscan = _postscan(account, actions=frozenset({"tag", "notify"}), alert_topic_arn=inbox.topic_arn)
+    _fail_first_publish(postscan.sns)
+    function = PostScanFunction(postscan)
+    event = _event(version).to_json()  # tagged and left in place (no quarantine configured)
+
+    with pytest.raises(BatchProcessingError):  # a batch whose every record failed is retried whole
+        function.handle(sqs_event(event))
+    assert function.handle(sqs_event(event))["batchItemFailures"] == []
+    assert function.handle(sqs_event(event))["batchItemFailures"] == []
+    assert len(inbox.received()) == 1
+
+
+def _overwrite_when(client: Any, operation: str, s3: Any, body: bytes, bucket: str = "flat") -> None:
+    """Another uploader writes over the key just when `client` is about to call `operation`."""
+
+    def overwrite(params: Any, **_: Any) -> None:
+        client.meta.events.unregister(f"before-call.s3.{operation}", overwrite)
+        s3.put_object(Bucket=bucket, Key="a.js", Body=body)
+
+    client.meta.events.register(f"before-call.s3.{operation}", overwrite)
+
+
+def _flat_event(s3: Any, body: bytes, verdict: Verdict) -> ScanResultEvent:
+    etag = s3.put_object(Bucket="flat", Key="a.js", Body=body)["ETag"].strip('"')
+    return _event(None, verdict, bucket="flat", key="a.js", body=body, etag=etag)
+
+
+def test_unversioned_a_clean_file_written_between_quarantine_copy_and_delete_is_kept(
+    account: AccountSession,
+) -> None:
+    s3 = account.shared("s3")
+    event = _flat_event(s3, EICARISH, Verdict.MALICIOUS)
+    postscan = _postscan(account, actions=frozenset({"quarantine"}))
+    _overwrite_when(postscan.s3, "DeleteObject", s3, b"the teacher's fixed file")
+
+    outcome = postscan.apply(event)
+
+    assert s3.get_object(Bucket="flat", Key="a.js")["Body"].read() == b"the teacher's fixed file"
+    assert s3.get_object(Bucket="camp-quarantine", Key="flat/a.js")["Body"].read() == EICARISH
+    assert outcome.actions == ["quarantined"]
+
+
+def test_unversioned_malware_written_just_before_the_promote_copy_never_stays_in_the_promote_bucket(
+    account: AccountSession,
+) -> None:
+    s3 = account.shared("s3")
+    event = _flat_event(s3, b"console.log('hello')", Verdict.CLEAN)
+    postscan = _postscan(account, actions=frozenset({"promote"}))
+    _overwrite_when(postscan.s3, "CopyObject", s3, EICARISH)
+
+    with pytest.raises(CopyNotVerified):
+        postscan.apply(event)
+
+    assert s3.list_object_versions(Bucket="camp-promoted").get("Versions", []) == []
+    assert postscan.apply(event).status == "superseded"  # the retry: the new object has its own scan
+
+
+def test_unversioned_malware_written_just_before_tagging_does_not_keep_the_clean_verdict(
+    account: AccountSession,
+) -> None:
+    s3 = account.shared("s3")
+    event = _flat_event(s3, b"console.log('hello')", Verdict.CLEAN)
+    postscan = _postscan(account, actions=frozenset({"tag", "promote"}))
+    _overwrite_when(postscan.s3, "PutObjectTagging", s3, EICARISH)
+
+    assert postscan.apply(event).status == "superseded"
+
+    assert s3.get_object(Bucket="flat", Key="a.js")["Body"].read() == EICARISH
+    assert "bucketguard-scan-result" not in _tags(s3, "flat", "a.js")
+    assert s3.list_object_versions(Bucket="camp-promoted").get("Versions", []) == []
 
 
 class WebhookCatcher(http.server.BaseHTTPRequestHandler):
