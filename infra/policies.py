@@ -40,6 +40,13 @@ SQS_CONSUME_ACTIONS = [
     "sqs:GetQueueAttributes",
 ]
 LOG_WRITE_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+TAG_READ_ACTIONS = ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"]
+TAG_WRITE_ACTIONS = [
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+]
 
 
 def document(statements: pulumi.Input[Sequence[Statement]]) -> pulumi.Output[str]:
@@ -141,8 +148,9 @@ def key_use_statement(
 def key_via_s3_statement(account_id: pulumi.Input[str], region: str) -> Statement:
     """Lets the account's own principals use the key through S3 only, as their IAM policies allow.
 
-    Uploaders to a created protected bucket and incident responders reading the quarantine bucket need the
-    key; this is the AWS-managed aws/s3 key's pattern, limited to S3 in this region and this account.
+    Uploaders to a created protected bucket need the key; this is the AWS-managed aws/s3 key's pattern,
+    limited to S3 in this region and this account. Quarantined objects are excepted by a Deny next to it
+    (only post-scan and the admin roles decrypt them).
     """
     return {
         "Sid": "AccountUsesKeyThroughS3",

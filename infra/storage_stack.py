@@ -2,11 +2,14 @@
 
 bucket --ObjectCreated--> listener queue --> listener Lambda --scan request--> scanner queue (scanner account)
 result topic (only the scanner role publishes) --> post-scan queue --> post-scan Lambda --> tag / quarantine /
-promote / notify. One KMS key per storage encrypts its queues, topics and buckets.
+promote / notify. One KMS key per storage encrypts its queues, topics and buckets; a second one, an HMAC key
+only post-scan may use, seals the verdict tags post-scan writes (an uploader's verdict tags prove nothing).
+Quarantined objects are reachable by post-scan and the admin roles only (bucket policy and key policy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bucketguard.pipeline import env
-from bucketguard.pipeline.access_policy import render_access_block_statements
+from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
 from bucketguard.pipeline.aws import arn_region
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
@@ -22,6 +25,8 @@ from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
     SQS_CONSUME_ACTIONS,
+    TAG_READ_ACTIONS,
+    TAG_WRITE_ACTIONS,
     Statement,
     allow,
     deny_insecure_transport,
@@ -85,6 +90,18 @@ class StorageStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
+        # Seals post-scan's verdict tags (HMAC): the key never leaves KMS; StorageSealKeyPolicy below lets
+        # post-scan alone compute MACs with it. HMAC keys have no automatic rotation.
+        self.seal_key = aws.kms.Key(
+            f"{name}-seal-key",
+            description=f"bucketguard storage {config.name}: seals post-scan's verdict tags",
+            key_usage="GENERATE_VERIFY_MAC",
+            customer_master_key_spec="HMAC_256",
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+
         # Scan results: only the scanner role publishes.
         self.result_topic = aws.sns.Topic(
             f"{name}-results", kms_master_key_id=self.key.arn, tags=tags, opts=child
@@ -119,7 +136,22 @@ class StorageStack(pulumi.ComponentResource):
 
         # Buckets this storage owns (retained when the storage is removed from the config).
         self.access_logs = self._access_log_bucket(name, config, args.account_id, tags)
-        self.quarantine = self._owned_bucket(name, "quarantine", config.quarantine_bucket, tags)
+        # The quarantine policy names the post-scan role, made below (it needs the bucket's ARN first).
+        deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
+        postscan_role_arn, resolve_postscan_role_arn = deferred
+        self.quarantine = self._owned_bucket(
+            name,
+            "quarantine",
+            config.quarantine_bucket,
+            tags,
+            extra_statements=postscan_role_arn.apply(
+                lambda arn: render_quarantine_statements(
+                    quarantine, postscan_role_arn=arn, admin_role_arns=config.admin_role_arns
+                )
+            )
+            if (quarantine := config.quarantine_bucket)
+            else None,
+        )
         self.promote = self._owned_bucket(name, "promote", config.promote_bucket, tags)
 
         # Listener: S3 event -> scan request with a presigned GET of the object version.
@@ -152,6 +184,9 @@ class StorageStack(pulumi.ComponentResource):
                     # Finds the event's version by ETag when the notification carries no version id;
                     # ListBucket makes S3 answer 404 (dropped), not 403 (retried), for a deleted object.
                     allow("FindEventVersion", ["s3:ListBucket", "s3:ListBucketVersions"], bucket_arn),
+                    # Removes the bucketguard-* tags a new version arrived with (the bucket policy lets it
+                    # remove them, never write one).
+                    allow("StripUploadedVerdictTags", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
                     allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
                     allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
                 ],
@@ -205,6 +240,24 @@ class StorageStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        resolve_postscan_role_arn(self.postscan.role.arn)
+        aws.kms.KeyPolicy(
+            f"{name}-seal-key-policy",
+            key_id=self.seal_key.key_id,
+            policy=document(
+                [
+                    key_admin_statement(args.account_id),
+                    {
+                        "Sid": "OnlyPostScanSealsVerdicts",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": self.postscan.role.arn},
+                        "Action": ["kms:GenerateMac"],
+                        "Resource": "*",
+                    },
+                ]
+            ),
+            opts=child,
+        )
 
         self.key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
@@ -240,6 +293,7 @@ class StorageStack(pulumi.ComponentResource):
                     key_service_statement(
                         "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.account_id
                     ),
+                    *self._quarantine_key_statements(config),
                 ]
             ),
             opts=child,
@@ -273,7 +327,20 @@ class StorageStack(pulumi.ComponentResource):
                 opts=child,
             )
             depends.append(created)
-        elif config.block_unscanned or extra:
+        else:
+            # Post-scan acts on exact versions: in an unversioned bucket an object written over the scanned
+            # one between two steps could be tagged, copied or deleted in its place. Kept on removal.
+            depends.append(
+                aws.s3.BucketVersioning(
+                    f"{name}-protected-versioning",
+                    bucket=config.bucket,
+                    versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                        status="Enabled"
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                )
+            )
+        if not config.create_bucket and (config.block_unscanned or extra):
             # Replaces the existing bucket policy: docs/deploying.md says to merge existing statements first.
             depends.append(
                 aws.s3.BucketPolicy(
@@ -338,7 +405,12 @@ class StorageStack(pulumi.ComponentResource):
         )
 
     def _owned_bucket(
-        self, name: str, role: str, bucket_name: str | None, tags: dict[str, str]
+        self,
+        name: str,
+        role: str,
+        bucket_name: str | None,
+        tags: dict[str, str],
+        extra_statements: pulumi.Input[list[Statement]] | None = None,
     ) -> SecureBucket | None:
         if bucket_name is None:
             return None
@@ -347,6 +419,7 @@ class StorageStack(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=bucket_name,
                 kms_key_arn=self.key.arn,
+                extra_statements=extra_statements if extra_statements is not None else [],
                 tags=tags,
                 role=role,
                 access_log_bucket=self._access_log_target,
@@ -393,11 +466,34 @@ class StorageStack(pulumi.ComponentResource):
         # Through the policy's output: logging is switched on only once log delivery is admitted.
         return self.access_logs.policy.bucket if self.access_logs is not None else None
 
+    def _quarantine_key_statements(self, config: StorageConfig) -> list[Statement]:
+        """Only post-scan and the admin roles decrypt quarantined objects (the account uses it through S3)."""
+        if config.quarantine_bucket is None:
+            return []
+        quarantine_arn = f"arn:aws:s3:::{config.quarantine_bucket}"
+        return [
+            {
+                "Sid": "OnlyPostScanAndAdminsDecryptQuarantine",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
+                "Resource": "*",
+                # S3's encryption context is the object's ARN, or the bucket's with an S3 bucket key.
+                "Condition": {
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [quarantine_arn, f"{quarantine_arn}/*"]
+                    },
+                    "ArnNotLike": {"aws:PrincipalArn": [self.postscan.role.arn, *config.admin_role_arns]},
+                },
+            }
+        ]
+
     def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
         targets = [b for b in (self.quarantine, self.promote) if b is not None]
         statements = [
             allow("ConsumeScanResults", SQS_CONSUME_ACTIONS, self.postscan_queue.queue.arn),
             allow("UseStorageKey", KMS_ENCRYPT_ACTIONS, self.key.arn),
+            allow("SealVerdictTags", ["kms:GenerateMac"], self.seal_key.arn),
             # Every result starts by reading the scanned version (is it still there, unchanged?).
             allow("ReadScannedVersions", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
             # So that a missing object or copy reads as 404 (nothing to do), not 403 (retried into the DLQ).
@@ -406,32 +502,35 @@ class StorageStack(pulumi.ComponentResource):
                 ["s3:ListBucket"],
                 [objects_arn.removesuffix("/*"), *(b.bucket.arn for b in targets)],
             ),
-            allow(
-                "TagScannedVersions",
-                [
-                    "s3:GetObjectTagging",
-                    "s3:GetObjectVersionTagging",
-                    "s3:PutObjectTagging",
-                    "s3:PutObjectVersionTagging",
-                ],
-                objects_arn,
-            ),
+            # Also takes its tags off an object written over the scanned one while it was tagging.
+            allow("TagScannedVersions", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
         ]
         if targets:
+            copies = [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets]
+            # Copies, and the record that their alert was sent (a tag on the copy's version).
             statements.append(
                 allow(
                     "WriteOwnBuckets",
-                    ["s3:PutObject", "s3:PutObjectTagging"],
-                    [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets],
+                    ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+                    copies,
                 )
             )
             # A source version is removed only after its copy's size and SHA-256 are checked.
             statements.append(
                 allow(
                     "VerifyCopies",
-                    ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
-                    [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets],
+                    [
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetObjectTagging",
+                        "s3:GetObjectVersionTagging",
+                    ],
+                    copies,
                 )
+            )
+            # A copy that does not verify (the source changed under it) is not left behind.
+            statements.append(
+                allow("RemoveUnverifiedCopies", ["s3:DeleteObject", "s3:DeleteObjectVersion"], copies)
             )
         if self.quarantine is not None:
             # A move: the source version is deleted only after its copy is verified (pipeline's job).
@@ -460,6 +559,7 @@ class StorageStack(pulumi.ComponentResource):
             environment[env.ALERT_TOPIC_ARN] = self.alert_topic.arn
         if config.webhook_secret_arn is not None:
             environment[env.WEBHOOK_SECRET_ARN] = config.webhook_secret_arn
+        environment[env.SEAL_KEY_ID] = self.seal_key.arn
         return environment
 
     @staticmethod
@@ -472,6 +572,7 @@ class StorageStack(pulumi.ComponentResource):
                 # The listener's presigned URLs (the scanner's read) and the post-scan copies must pass.
                 exempt_role_arns=[listener_arn, postscan_arn, *config.admin_role_arns],
                 tag_writer_role_arn=postscan_arn,
+                tag_stripper_role_arn=listener_arn,
             )
         )
 

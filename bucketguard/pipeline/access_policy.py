@@ -1,7 +1,14 @@
-"""Bucket policy statements that keep objects unreadable until scanned clean, and the verdict untampered.
+"""Bucket policy statements that keep objects unreadable until scanned clean, the verdict untampered, and
+quarantined objects out of everyone's reach but post-scan's and the admins'.
 
-Merged into the protected bucket's policy by the infra code. Fail closed: the read Deny applies whenever the
-verdict tag is anything but `clean`, including when it is missing (an object not yet scanned).
+Merged into the protected (and quarantine) bucket's policy by the infra code. Fail closed: the read Deny
+applies whenever the verdict tag is anything but `clean`, including when it is missing (an object not yet
+scanned).
+
+What a policy cannot see: a CopyObject that copies the source's tags (`x-amz-tagging-directive: COPY`, the
+default) sends no `x-amz-tagging`, so `s3:RequestObjectTagKeys` is absent and no condition key names the
+directive. Copies from other buckets are therefore denied outright, and the listener strips platform tags from
+every new version (docs/pipeline.md, "What S3 evaluates for a copy").
 
 Note: moto does not evaluate `s3:ExistingObjectTag` conditions (a Deny with one denies every object), so the
 embedded AWS does not attach these statements; their content is tested as rendered.
@@ -26,6 +33,8 @@ TAGGING_ACTIONS = (
     "s3:DeleteObjectVersionTagging",
 )
 PUT_TAGGING_ACTIONS = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging")
+# Every object operation on a quarantine bucket: reading, writing, tagging, deleting, restoring its malware.
+QUARANTINE_OBJECT_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject")
 
 
 def _check_arn(arn: str, what: str) -> None:
@@ -33,25 +42,37 @@ def _check_arn(arn: str, what: str) -> None:
         raise ValueError(f"{what}: {arn!r} is not an IAM role ARN")
 
 
+def _check_input(bucket_name: str, role_arns: Sequence[str], what: str) -> None:
+    if not _BUCKET.match(bucket_name):
+        raise ValueError(f"bucket name {bucket_name!r} is not a valid S3 bucket name")
+    if isinstance(role_arns, str):
+        raise TypeError(f"{what} ARNs must be a sequence, not one string")
+    for arn in role_arns:
+        _check_arn(arn, what)
+
+
 def render_access_block_statements(
-    bucket_name: str, *, exempt_role_arns: Sequence[str], tag_writer_role_arn: str
+    bucket_name: str,
+    *,
+    exempt_role_arns: Sequence[str],
+    tag_writer_role_arn: str,
+    tag_stripper_role_arn: str | None = None,
 ) -> list[dict[str, Any]]:
     """IAM statements (dicts) to merge into `bucket_name`'s bucket policy.
 
     exempt_role_arns: the platform roles that must read unscanned objects (the listener, whose credentials
     sign the scanner's presigned URL) and the configured admin roles. The tag writer (the post-scan role) is
-    exempt from every statement: it copies objects to quarantine and writes the verdict.
+    exempt from every statement: it copies objects to quarantine and writes the verdict. The tag stripper (the
+    listener) may replace the tags of a new version that arrived wearing a verdict, never add one.
     """
-    if not _BUCKET.match(bucket_name):
-        raise ValueError(f"bucket name {bucket_name!r} is not a valid S3 bucket name")
-    if isinstance(exempt_role_arns, str):
-        raise TypeError("exempt_role_arns must be a sequence of ARNs, not one string")
-    for arn in exempt_role_arns:
-        _check_arn(arn, "exempt role")
+    _check_input(bucket_name, exempt_role_arns, "exempt role")
     _check_arn(tag_writer_role_arn, "tag writer role")
+    if tag_stripper_role_arn is not None:
+        _check_arn(tag_stripper_role_arn, "tag stripper role")
     objects = f"arn:aws:s3:::{bucket_name}/*"
     readers = sorted({*exempt_role_arns, tag_writer_role_arn})
     not_tag_writer = {"ArnNotLike": {"aws:PrincipalArn": [tag_writer_role_arn]}}
+    retaggers = sorted({tag_writer_role_arn, *([tag_stripper_role_arn] if tag_stripper_role_arn else [])})
     platform_tags = f"{TAG_PREFIX}*"
     return [
         {
@@ -80,13 +101,17 @@ def render_access_block_statements(
         },
         {
             # Tagging replaces the whole tag set: on a scanned object any retag or tag removal would erase
-            # or forge the verdict, so only the post-scan role may do it.
+            # or forge the verdict, so only the post-scan role may do it (and the listener, which removes
+            # verdict tags an upload arrived with; the statement above keeps it from adding any).
             "Sid": "BucketGuardDenyRetaggingScannedObjects",
             "Effect": "Deny",
             "Principal": "*",
             "Action": list(TAGGING_ACTIONS),
             "Resource": objects,
-            "Condition": {"Null": {f"s3:ExistingObjectTag/{TAG_RESULT}": "false"}, **not_tag_writer},
+            "Condition": {
+                "Null": {f"s3:ExistingObjectTag/{TAG_RESULT}": "false"},
+                "ArnNotLike": {"aws:PrincipalArn": retaggers},
+            },
         },
         {
             # An upload must not arrive already wearing a verdict (PutObject with x-amz-tagging).
@@ -100,4 +125,37 @@ def render_access_block_statements(
                 **not_tag_writer,
             },
         },
+        {
+            # A CopyObject brings the source's tags (a forged verdict from a bucket the uploader owns) without
+            # any x-amz-tagging header the statement above could see: only copies within this bucket pass.
+            "Sid": "BucketGuardDenyCopiesFromOtherBuckets",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObject"],
+            "Resource": objects,
+            "Condition": {
+                "Null": {"s3:x-amz-copy-source": "false"},
+                "StringNotLike": {"s3:x-amz-copy-source": [f"{bucket_name}/*", f"/{bucket_name}/*"]},
+                **not_tag_writer,
+            },
+        },
+    ]
+
+
+def render_quarantine_statements(
+    bucket_name: str, *, postscan_role_arn: str, admin_role_arns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The quarantine bucket's policy: only post-scan and the admin roles touch its objects, whatever IAM
+    permissions other principals of the account hold (an account-wide s3:GetObject must not reach malware)."""
+    _check_input(bucket_name, admin_role_arns, "admin role")
+    _check_arn(postscan_role_arn, "post-scan role")
+    return [
+        {
+            "Sid": "BucketGuardOnlyPostScanAndAdminsTouchQuarantine",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(QUARANTINE_OBJECT_ACTIONS),
+            "Resource": f"arn:aws:s3:::{bucket_name}/*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({postscan_role_arn, *admin_role_arns})}},
+        }
     ]

@@ -101,7 +101,7 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
         "bucketguard-dev-rules-123456789012-eu-west-1-logs",
     }
     assert counts["aws:sns/topic:Topic"] == 3  # scanner alerts, result topic, storage alerts
-    assert counts["aws:kms/key:Key"] == 2
+    assert counts["aws:kms/key:Key"] == 3  # scanner, storage, storage seal (HMAC)
     assert counts["aws:s3/bucketNotification:BucketNotification"] == 1
     notification = dev.of_type("aws:s3/bucketNotification:BucketNotification")[0]["inputs"]
     assert notification["bucket"] == "camp-teaching-material-dev"
@@ -188,10 +188,12 @@ def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
         actions = as_list(statement["Action"])
         if statement["Effect"] == "Allow":
             assert all("*" not in action for action in actions), (resource["name"], statement)
-        else:  # the only wildcard Deny: refuse plain HTTP, for everyone
-            assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} or all(
-                "*" not in a for a in actions
-            )
+        else:  # the only wildcard Denies: plain HTTP, and quarantine for all but post-scan and admins
+            assert (
+                statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                or statement.get("Sid") == "BucketGuardOnlyPostScanAndAdminsTouchQuarantine"
+                or all("*" not in a for a in actions)
+            ), (resource["name"], statement)
 
 
 def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
@@ -219,6 +221,13 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
         "s3:GetObjectVersion",
         "s3:ListBucket",  # without it S3 answers 403, not 404, for a deleted object: retried into the DLQ
         "s3:ListBucketVersions",
+        # strips the bucketguard-* tags an upload arrived with (the bucket policy stops it writing any)
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
     }
     assert listener["FindEventVersion"]["Resource"] == "arn:aws:s3:::camp-media-archive"
 
@@ -232,8 +241,18 @@ def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) ->
         "arn:aws:s3:::camp-teaching-material-published",
         "arn:aws:s3:::camp-teaching-material-published/*",
     }
-    deletes = [s for s in postscan if any(a.startswith("s3:Delete") for a in as_list(s["Action"]))]
-    assert [s["Resource"] for s in deletes] == ["arn:aws:s3:::camp-teaching-material/*"]
+    deletes = {
+        (s["Sid"], r)
+        for s in postscan
+        for r in as_list(s["Resource"])
+        if {"s3:DeleteObject", "s3:DeleteObjectVersion"} & set(as_list(s["Action"]))
+    }
+    assert deletes == {
+        ("RemoveQuarantinedVersions", "arn:aws:s3:::camp-teaching-material/*"),
+        # a copy that fails verification (the source changed under it) is not left in a served bucket
+        ("RemoveUnverifiedCopies", "arn:aws:s3:::camp-teaching-material-quarantine/*"),
+        ("RemoveUnverifiedCopies", "arn:aws:s3:::camp-teaching-material-published/*"),
+    }
     # media has no promote bucket and no notify action: no write elsewhere, no publish.
     media = multi.policy("storage-media-postscan-policy")
     assert not any("sns:Publish" in as_list(s["Action"]) for s in media)
@@ -346,7 +365,9 @@ def test_everything_is_encrypted(graph: Graph) -> None:
     for topic in graph.of_type("aws:sns/topic:Topic"):
         assert topic["inputs"].get("kmsMasterKeyId", "").startswith("arn:aws:kms:"), topic["name"]
     for key in graph.of_type("aws:kms/key:Key"):
-        assert key["inputs"]["enableKeyRotation"] is True
+        # HMAC keys have no automatic rotation in KMS; every encryption key rotates.
+        if key["inputs"].get("keyUsage") != "GENERATE_VERIFY_MAC":
+            assert key["inputs"]["enableKeyRotation"] is True, key["name"]
     buckets = {b["inputs"]["bucket"] for b in graph.of_type("aws:s3/bucket:Bucket")}
     settings: dict[str, dict[str, Any]] = {b: {} for b in buckets}
     for resource in graph.resources:
@@ -549,7 +570,12 @@ def test_the_program_builds_a_missing_artifact_or_says_why_it_cannot(tmp_path: P
 
 def test_buckets_holding_data_and_their_keys_outlive_the_stack(graph: Graph) -> None:
     buckets = {b["name"] for b in graph.of_type("aws:s3/bucket:Bucket")}
-    storage_keys = {k["name"] for k in graph.of_type("aws:kms/key:Key") if k["name"].startswith("storage-")}
+    # The seal key encrypts nothing: losing it only means verdicts are applied again.
+    storage_keys = {
+        k["name"]
+        for k in graph.of_type("aws:kms/key:Key")
+        if k["name"].startswith("storage-") and not k["name"].endswith("-seal-key")
+    }
     assert buckets and storage_keys
     assert buckets | storage_keys <= graph.retained
 
@@ -841,3 +867,81 @@ def test_extra_notifications_join_the_bucketguard_notification(
         {"topicArn": "arn:aws:sns:eu-west-1:111111111111:camp-deletions", "events": ["s3:ObjectRemoved:*"]}
     ]
     assert notification["eventbridge"] is True
+
+
+def _role(graph: Graph, name: str) -> str:
+    return next(arn for arn in graph.role_arns() if f"/{name}-role-" in arn)
+
+
+def test_only_post_scan_and_admins_reach_quarantined_objects(multi: Graph) -> None:
+    postscan = _role(multi, "storage-teaching-postscan")
+    admin = "arn:aws:iam::222222222222:role/camp-content-admin"
+    (deny,) = [
+        s
+        for s in multi.policy("storage-teaching-quarantine-policy")
+        if s["Sid"].startswith("BucketGuardOnly")
+    ]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Resource"] == "arn:aws:s3:::camp-teaching-material-quarantine/*"
+    assert {"s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"} <= set(deny["Action"])
+    assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": sorted([postscan, admin])}}
+    # The key decrypts quarantined objects for the same principals only, whatever the account's IAM says.
+    key = {s["Sid"]: s for s in multi.policy("storage-teaching-key-policy")}
+    key_deny = key["OnlyPostScanAndAdminsDecryptQuarantine"]
+    assert key_deny["Effect"] == "Deny" and "kms:Decrypt" in key_deny["Action"]
+    assert key_deny["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+        "arn:aws:s3:::camp-teaching-material-quarantine",
+        "arn:aws:s3:::camp-teaching-material-quarantine/*",
+    ]
+    assert key_deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [postscan, admin]
+
+
+def test_the_seal_key_is_an_hmac_key_only_post_scan_uses(graph: Graph) -> None:
+    for storage in {r["name"].removesuffix("-seal-key") for r in graph.of_type("aws:kms/key:Key")} - {
+        k["name"] for k in graph.of_type("aws:kms/key:Key") if not k["name"].endswith("-seal-key")
+    }:
+        key = graph.named(f"{storage}-seal-key")
+        assert (key["inputs"]["keyUsage"], key["inputs"]["customerMasterKeySpec"]) == (
+            "GENERATE_VERIFY_MAC",
+            "HMAC_256",
+        )
+        key_arn = f"arn:aws:kms:{key['region']}:{key['account']}:key/{storage}-seal-key-0a1b2c"
+        postscan = _role(graph, f"{storage}-postscan")
+        uses = [s for s in graph.policy(f"{storage}-seal-key-policy") if "kms:GenerateMac" in s["Action"]]
+        assert [s["Principal"] for s in uses] == [{"AWS": postscan}]
+        environment = graph.named(f"{storage}-postscan-function")["inputs"]["environment"]["variables"]
+        assert environment["BUCKETGUARD_SEAL_KEY_ID"] == key_arn
+        holders = {
+            p["name"]
+            for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")
+            for st in json.loads(p["inputs"]["policy"])["Statement"]
+            if key_arn in as_list(st["Resource"])
+        }
+        assert holders == {f"{storage}-postscan-policy"}
+
+
+def test_existing_protected_buckets_are_versioned_and_refuse_copies_from_other_buckets(multi: Graph) -> None:
+    versioned = {
+        v["inputs"]["bucket"]
+        for v in multi.of_type("aws:s3/bucketVersioning:BucketVersioning")
+        if v["inputs"]["versioningConfiguration"]["status"] == "Enabled"
+    }
+    assert {"camp-teaching-material", "camp-student-uploads", "camp-media-archive"} <= versioned
+    assert "storage-teaching-protected-versioning" in multi.retained
+    policy = next(
+        p
+        for p in multi.of_type("aws:s3/bucketPolicy:BucketPolicy")
+        if p["inputs"]["bucket"] == "camp-teaching-material"
+    )
+    statements = {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
+    copies = statements["BucketGuardDenyCopiesFromOtherBuckets"]["Condition"]
+    assert copies["StringNotLike"]["s3:x-amz-copy-source"] == [
+        "camp-teaching-material/*",
+        "/camp-teaching-material/*",
+    ]
+    retag = statements["BucketGuardDenyRetaggingScannedObjects"]["Condition"]["ArnNotLike"][
+        "aws:PrincipalArn"
+    ]
+    assert retag == sorted(
+        [_role(multi, "storage-teaching-listener"), _role(multi, "storage-teaching-postscan")]
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bucketguard.pipeline.access_policy import render_access_block_statements
+from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
 
 LISTENER = "arn:aws:iam::222222222222:role/camp-listener"
 POSTSCAN = "arn:aws:iam::222222222222:role/camp-postscan"
@@ -23,7 +23,10 @@ BUCKET = "camp-teaching-materials"
 
 def _statements() -> list[dict[str, Any]]:
     return render_access_block_statements(
-        BUCKET, exempt_role_arns=[LISTENER, ADMIN], tag_writer_role_arn=POSTSCAN
+        BUCKET,
+        exempt_role_arns=[LISTENER, ADMIN],
+        tag_writer_role_arn=POSTSCAN,
+        tag_stripper_role_arn=LISTENER,
     )
 
 
@@ -32,6 +35,8 @@ def _condition_matches(operator: str, key: str, expected: Any, context: dict[str
     actual = context.get(key)
     if operator == "StringNotEquals":
         return actual is None or actual not in values
+    if operator == "StringNotLike":
+        return actual is None or not any(fnmatch.fnmatchcase(actual, v) for v in values)
     if operator == "ArnNotLike":
         return actual is None or not any(fnmatch.fnmatchcase(actual, v) for v in values)
     if operator == "ForAnyValue:StringLike":
@@ -47,16 +52,18 @@ def denied(
     *,
     existing: dict[str, str] | None = None,
     request_keys: list[str] | None = None,
+    copy_source: str | None = None,
+    statements: list[dict[str, Any]] | None = None,
 ) -> bool:
-    context: dict[str, Any] = {"aws:PrincipalArn": principal}
+    context: dict[str, Any] = {"aws:PrincipalArn": principal, "s3:x-amz-copy-source": copy_source}
     for k, v in (existing or {}).items():
         context[f"s3:ExistingObjectTag/{k}"] = v
     if request_keys is not None:
         context["s3:RequestObjectTagKeys"] = request_keys
-    for statement in _statements():
+    for statement in _statements() if statements is None else statements:
         assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
-        assert statement["Resource"] == f"arn:aws:s3:::{BUCKET}/*"
-        if action not in statement["Action"]:
+        assert statement["Resource"].endswith("/*")
+        if not any(fnmatch.fnmatchcase(action, pattern) for pattern in statement["Action"]):
             continue
         if all(
             _condition_matches(op, key, value, context)
@@ -113,6 +120,49 @@ def test_uploads_cannot_arrive_wearing_a_verdict() -> None:
     assert not denied("s3:PutObject", CAMPER, request_keys=["course"])
     assert not denied("s3:PutObject", CAMPER)
     assert not denied("s3:PutObject", POSTSCAN, request_keys=["bucketguard-scan-result"])  # promote copies
+
+
+def test_the_listener_may_strip_a_verdict_an_upload_arrived_with_but_never_write_one() -> None:
+    forged = {"bucketguard-scan-result": "clean"}
+    assert not denied("s3:PutObjectVersionTagging", LISTENER, existing=forged, request_keys=["course"])
+    assert not denied("s3:DeleteObjectVersionTagging", LISTENER, existing=forged)
+    assert denied("s3:PutObjectVersionTagging", LISTENER, request_keys=["bucketguard-scan-result"])
+
+
+def test_copies_from_other_buckets_are_denied_because_their_copied_tags_are_invisible_to_policies() -> None:
+    # TaggingDirective=COPY sends no x-amz-tagging: s3:RequestObjectTagKeys is absent for such a copy.
+    assert not denied("s3:PutObject", CAMPER, request_keys=None)
+    assert denied("s3:PutObject", CAMPER, copy_source="prankster-bucket/eicar.txt")
+    assert denied("s3:PutObject", ADMIN, copy_source=f"{BUCKET}-other/a.pdf")
+    assert not denied("s3:PutObject", CAMPER, copy_source=f"{BUCKET}/lessons/a.pdf?versionId=3")
+    assert not denied("s3:PutObject", CAMPER, copy_source=f"/{BUCKET}/lessons/a.pdf")
+    assert not denied("s3:PutObject", POSTSCAN, copy_source="anywhere/a.pdf")
+
+
+QUARANTINE = render_quarantine_statements(
+    f"{BUCKET}-quarantine", postscan_role_arn=POSTSCAN, admin_role_arns=[ADMIN]
+)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:DeleteObjectVersion",
+        "s3:RestoreObject",
+    ],
+)
+def test_quarantined_malware_is_out_of_reach_of_every_principal_but_post_scan_and_admins(action: str) -> None:
+    # A role whose IAM policy grants s3:* in the account (the listener included) is still refused.
+    assert denied(action, CAMPER, statements=QUARANTINE)
+    assert denied(action, LISTENER, statements=QUARANTINE)
+    assert not denied(action, POSTSCAN, statements=QUARANTINE)
+    assert not denied(action, ADMIN, statements=QUARANTINE)
+    assert QUARANTINE[0]["Resource"] == f"arn:aws:s3:::{BUCKET}-quarantine/*"
 
 
 def test_exact_rendering_of_the_read_statement() -> None:
