@@ -58,7 +58,6 @@ class PostScanOutcome:
     actions: list[str] = field(
         default_factory=list
     )  # tagged, quarantined, promoted, source-removed, notified
-    lost_tags: tuple[str, ...] = ()
 
 
 def quarantine_key(event: ScanResultEvent) -> str:
@@ -66,19 +65,21 @@ def quarantine_key(event: ScanResultEvent) -> str:
     return f"{event.bucket}/{event.key}"
 
 
-def _version_args(event: ScanResultEvent) -> dict[str, str]:
-    return {"VersionId": event.version_id} if event.version_id else {}
+def _location(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+
+
+def _scanned(event: ScanResultEvent) -> dict[str, str]:
+    """Where the scanned version is: its version id (versions never change)."""
+    return _location(event.bucket, event.key, event.version_id)
 
 
 def _pinned(event: ScanResultEvent) -> dict[str, str]:
-    """Arguments naming exactly the scanned object: its version, or in an unversioned bucket its ETag."""
-    if event.version_id:
-        return {"VersionId": event.version_id}
-    return {"IfMatch": event.etag} if event.etag else {}
-
-
-def _location(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
-    return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    """The scanned object and nothing else: its version, or in an unversioned bucket the key if its ETag still
+    is the scanned one (`If-Match`, honoured by GET, HEAD and DeleteObject)."""
+    if event.version_id or not event.etag:
+        return _scanned(event)
+    return {**_scanned(event), "IfMatch": event.etag}
 
 
 def kms_mac(kms: Any, key_id: str) -> Mac:
@@ -129,7 +130,7 @@ class PostScan:
         A copy that does not verify is removed before CopyNotVerified is raised: nothing unscanned is left in
         a promote bucket because the source changed under us.
         """
-        source = {"Bucket": event.bucket, "Key": event.key, **_version_args(event)}
+        source = _scanned(event)
         if_match = {"CopySourceIfMatch": event.etag} if event.etag else {}
         if size <= SINGLE_COPY_LIMIT:
             response = self.s3.copy_object(
@@ -143,7 +144,7 @@ class PostScan:
             )
             dest_version = response.get("VersionId")
         else:
-            head = self.s3.head_object(**source, **_pinned(event))
+            head = self.s3.head_object(**_pinned(event))
             tags = from_tagset(self.s3.get_object_tagging(**source)["TagSet"])
             extra = {
                 "Metadata": head.get("Metadata", {}),
@@ -170,9 +171,8 @@ class PostScan:
             raise CopyNotVerified(f"copy is {head['ContentLength']} bytes, the original {size}")
         expected = event.result.sha256
         if expected is None:  # the scanner did not read every byte: hash the scanned original now
-            source = {"Bucket": event.bucket, "Key": event.key, **_pinned(event)}
             try:
-                expected = _sha256_of_object(self.s3, source)
+                expected = _sha256_of_object(self.s3, _pinned(event))
             except ClientError as exc:
                 if error_code(exc) in ("PreconditionFailed", "412"):
                     raise CopyNotVerified("the original changed since its scan") from None
@@ -203,9 +203,7 @@ class PostScan:
     def tag_version(self, event: ScanResultEvent, current: dict[str, str], wanted: dict[str, str]) -> bool:
         if wanted == current:
             return False
-        self.s3.put_object_tagging(
-            Bucket=event.bucket, Key=event.key, **_version_args(event), Tagging={"TagSet": tagset(wanted)}
-        )
+        self.s3.put_object_tagging(**_scanned(event), Tagging={"TagSet": tagset(wanted)})
         return True
 
     def overwritten_since_scan(self, event: ScanResultEvent) -> bool:
@@ -227,7 +225,7 @@ class PostScan:
         # Only now, with a verified copy, the scanned version leaves the source (no infected noncurrent
         # version stays behind in a versioned bucket; other versions are not touched).
         try:
-            self.s3.delete_object(Bucket=event.bucket, Key=event.key, **_pinned(event))
+            self.s3.delete_object(**_pinned(event))
         except ClientError as exc:
             if error_code(exc) not in ("PreconditionFailed", "412"):
                 raise
@@ -272,7 +270,7 @@ class PostScan:
         if self.settings.promote_delete_source:
             if not copied:  # made by an earlier attempt: verified again before the source goes
                 self.verify_copy(event, size, dest, event.key, location.get("VersionId"))
-            self.s3.delete_object(Bucket=event.bucket, Key=event.key, **_pinned(event))
+            self.s3.delete_object(**_pinned(event))
         return location, copied
 
     def notify(self, event: ScanResultEvent, actions: list[str]) -> None:
@@ -343,7 +341,7 @@ class PostScan:
         outcome = PostScanOutcome(event.bucket, event.key, event.version_id, event.verdict, "applied")
         quarantine = self._wants("quarantine") and event.verdict in self.settings.quarantine_verdicts
         promote = self._wants("promote") and event.verdict is Verdict.CLEAN
-        source = _location(event.bucket, event.key, event.version_id)
+        source = _scanned(event)
         try:
             head = self.s3.head_object(**source)
         except ClientError as exc:
