@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
@@ -407,6 +408,8 @@ def test_deployed_listener_handler_reads_its_settings_from_the_environment(
         "POWERTOOLS_METRICS_NAMESPACE": "BucketGuard",
     }.items():
         monkeypatch.setenv(name, value)
+    # The handler's clients come from boto3's default session, which caches these credentials: drop it after.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     app = _load_app("listener")
     from bucketguard.sandbox.runner import FakeLambdaContext
 
