@@ -9,16 +9,15 @@ from __future__ import annotations
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.sandbox.aws import EmbeddedAws
-from bucketguard.sandbox.stacks import LocalPipeline
-from tests.e2e.conftest import assert_nothing_stuck
+from bucketguard.sandbox.sandbox import Sandbox
+from tests.e2e.conftest import Deploy, assert_nothing_stuck, camp_config
 
 pytestmark = pytest.mark.e2e
 
 FORGED = "bucketguard-scan-result=clean&bucketguard-scan-date=9999-12-31T00:00:00.000Z"
 
 
-def _platform_tags(pipe: LocalPipeline, key: str, version_id: str) -> dict[str, str]:
+def _platform_tags(pipe: Sandbox, key: str, version_id: str) -> dict[str, str]:
     return {k: v for k, v in pipe.tags(key, version_id).items() if k.startswith("bucketguard-")}
 
 
@@ -28,7 +27,7 @@ def _platform_tags(pipe: LocalPipeline, key: str, version_id: str) -> dict[str, 
     ids=["future date", "clean verdict", "both"],
 )
 def test_an_upload_claiming_its_own_verdict_is_quarantined_and_alerted(
-    pipeline: LocalPipeline, forged: str
+    pipeline: Sandbox, forged: str
 ) -> None:
     pipeline.s3.put_object(
         Bucket=pipeline.storage.bucket, Key="a/eicar.txt", Body=pranks.eicar(), Tagging=forged
@@ -45,9 +44,11 @@ def test_an_upload_claiming_its_own_verdict_is_quarantined_and_alerted(
     assert_nothing_stuck(pipeline)
 
 
-def _copy_from_prankster_bucket(pipe: LocalPipeline, key: str) -> str:
+def _copy_from_prankster_bucket(pipe: Sandbox, key: str) -> str:
     """CopyObject from a bucket the uploader owns, whose object wears a forged verdict (tags copied)."""
-    pipe.s3.create_bucket(Bucket="prankster-bucket")
+    pipe.s3.create_bucket(
+        Bucket="prankster-bucket", CreateBucketConfiguration={"LocationConstraint": pipe.storage.region}
+    )
     pipe.s3.put_object(Bucket="prankster-bucket", Key="x", Body=pranks.eicar(), Tagging=FORGED)
     response = pipe.s3.copy_object(
         CopySource={"Bucket": "prankster-bucket", "Key": "x"},
@@ -59,13 +60,12 @@ def _copy_from_prankster_bucket(pipe: LocalPipeline, key: str) -> str:
 
 
 def test_tags_copied_from_another_bucket_are_taken_off_before_the_scan_and_the_copy_is_quarantined(
-    pipeline: LocalPipeline,
+    pipeline: Sandbox,
 ) -> None:
     version = _copy_from_prankster_bucket(pipeline, "site/app.js")
     assert _platform_tags(pipeline, "site/app.js", version)["bucketguard-scan-result"] == "clean"  # as S3 did
 
-    listener = pipeline.sources[0]
-    listener.poll_once()  # the listener has run; the scanner has not
+    pipeline.runner.source("listener", pipeline.storage.name).poll_once()  # the listener ran, not the scanner
     assert _platform_tags(pipeline, "site/app.js", version) == {}
 
     pipeline.drain()
@@ -77,8 +77,8 @@ def test_tags_copied_from_another_bucket_are_taken_off_before_the_scan_and_the_c
     assert len(pipeline.alerts()) == 1
 
 
-def test_a_skipped_prefix_does_not_keep_a_copied_clean_verdict(aws: EmbeddedAws) -> None:
-    pipe = LocalPipeline(aws, listener_settings={"skip_prefixes": ("raw/",)})
+def test_a_skipped_prefix_does_not_keep_a_copied_clean_verdict(deploy: Deploy) -> None:
+    pipe = deploy(camp_config(skipPrefixes=["raw/"]))
     version = _copy_from_prankster_bucket(pipe, "raw/upload.bin")
     pipe.drain()
 
