@@ -14,6 +14,7 @@ runtime is Amazon Linux 2023 (glibc 2.34), which runs manylinux_2_28 wheels.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import shutil
@@ -23,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
 
 from bucketguard.errors import UserError
 
@@ -271,3 +274,96 @@ def _write_ruleset(path: Path, rules: Sequence[str], hashes: Sequence[str]) -> s
         ruleset = Ruleset(ruleset_version(ruleset.sources, lists), ruleset.sources, lists)
     write_artifact(ruleset, path)
     return ruleset.version
+
+
+POLICY_PACK_DIR = REPO_ROOT / "policy_pack"
+# What `pulumi policy publish` ships besides the vendored library; the pack's venv is its own (`venv`, which
+# Pulumi creates from requirements.txt when it installs the pack), never the checkout's.
+PACK_FILES = ("__main__.py", "requirements.txt")
+PACK_PACKAGE = "bucketguard_pack"
+PACK_VIRTUALENV = "venv"
+# The pack runs in the Pulumi engine's policy plugin: the AWS SDK is neither installed nor wanted there.
+PACK_FORBIDDEN_IMPORTS = frozenset({"boto3", "botocore"})
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Absolute names of every module `path` imports, at the top or inside functions."""
+    found: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}".rstrip(".")
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # may be submodules
+    return found
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def pack_modules(pack_dir: Path = POLICY_PACK_DIR, repo_root: Path = REPO_ROOT) -> dict[str, Path]:
+    """The bucketguard modules the pack imports, directly or through each other, and their packages."""
+    pending = [(f"{PACK_PACKAGE}.{p.stem}", p) for p in sorted((pack_dir / PACK_PACKAGE).glob("*.py"))]
+    pending.append(("__main__", pack_dir / "__main__.py"))
+    seen: dict[str, Path] = {}
+    while pending:
+        module, path = pending.pop()
+        for name in sorted(_imports(path, module)):
+            if name.split(".")[0] in PACK_FORBIDDEN_IMPORTS:
+                raise PackagingError(f"{path}: imports {name}, which the policy pack must not need")
+            if name.split(".")[0] != "bucketguard":
+                continue
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                parent = ".".join(parts[:depth])
+                source = _module_file(parent, repo_root)
+                if parent not in seen and source is not None:
+                    seen[parent] = source
+                    pending.append((parent, source))
+    return dict(sorted(seen.items()))
+
+
+def build_policy_pack(
+    output: Path, pack_dir: Path = POLICY_PACK_DIR, repo_root: Path = REPO_ROOT
+) -> list[str]:
+    """Writes a self-contained copy of the pack to output (replacing it), the folder `pulumi policy publish`
+    ships: the pack, its requirements and the bucketguard modules it imports. Returns those module names."""
+    # The previous build is replaced: never a folder holding the pack's sources or anything else.
+    resolved = output.resolve()
+    if resolved == pack_dir.resolve() or resolved in pack_dir.resolve().parents:
+        raise PackagingError(f"--policy-pack {output}: holds the pack's sources; give another directory")
+    if output.is_dir() and any(output.iterdir()) and not (output / "PulumiPolicy.yaml").is_file():
+        raise PackagingError(
+            f"--policy-pack {output}: not empty and not a built pack; give another directory"
+        )
+    modules = pack_modules(pack_dir, repo_root)
+    staging = output.with_name(f".{output.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in PACK_FILES:
+        shutil.copy2(pack_dir / name, staging / name)
+    shutil.copytree(pack_dir / PACK_PACKAGE, staging / PACK_PACKAGE, ignore=_IGNORED)
+    for source in modules.values():
+        target = staging / source.relative_to(repo_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    manifest = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    manifest.setdefault("runtime", {}).setdefault("options", {})["virtualenv"] = PACK_VIRTUALENV
+    (staging / "PulumiPolicy.yaml").write_text(
+        "# Built by `python -m bucketguard build --policy-pack`; publish: `pulumi policy publish <org>`.\n"
+        + yaml.safe_dump(manifest, sort_keys=False),
+        encoding="utf-8",
+    )
+    shutil.rmtree(output, ignore_errors=True)
+    staging.replace(output)
+    return list(modules)

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_OK, UsageError
-from bucketguard.packaging import ARCHITECTURES, DEFAULT_OUTPUT, LAMBDA_PYTHON_VERSION, build
+from bucketguard.packaging import (
+    ARCHITECTURES,
+    DEFAULT_OUTPUT,
+    LAMBDA_PYTHON_VERSION,
+    build,
+    build_policy_pack,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -42,11 +48,35 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="SHA-256 blocklist (one hash a line, or a MalwareBazaar CSV) the scanner checks; repeatable",
     )
+    parser.add_argument(
+        "--policy-pack",
+        type=Path,
+        metavar="OUT_DIR",
+        help="instead of the Lambda artifact, write the self-contained policy pack (with the bucketguard "
+        "modules it imports) to OUT_DIR, the folder `pulumi policy publish` ships",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
 
 
+def _run_policy_pack(args: argparse.Namespace) -> int:
+    output: Path = args.policy_pack
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--policy-pack {output}: is a file; give a directory for the pack")
+    try:
+        modules = build_policy_pack(output)
+    except OSError as exc:
+        raise UsageError(f"--policy-pack {output}: cannot write the pack: {exc.strerror or exc}") from None
+    if args.format == "json":
+        print(json.dumps({"schema_version": 1, "policy_pack": str(output), "vendored_modules": modules}))
+    else:
+        print(f"built {output} (policy pack with {len(modules)} vendored bucketguard modules)")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.policy_pack is not None:
+        return _run_policy_pack(args)
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"--output {args.output}: is a file; give a directory for the artifact")
     try:

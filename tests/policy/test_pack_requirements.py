@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import venv
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import yaml
 import bucketguard
 from bucketguard.policy.analyzer import PolicyPackProcess, analyze_stack, pack_environment
 from bucketguard.policy.program import PulumiProject, record
-from tests.policy.conftest import PACK_DIR, REPO
+from tests.policy.conftest import PACK_DIR, REPO, virtualenv_from
 
 PUBLIC_ACL = 'b = aws.s3.Bucket("site")\naws.s3.BucketAcl("site-acl", bucket=b.id, acl="public-read")\n'
 
@@ -21,14 +19,7 @@ PUBLIC_ACL = 'b = aws.s3.Bucket("site")\naws.s3.BucketAcl("site-acl", bucket=b.i
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_pack_runs_in_a_virtualenv_made_from_its_requirements_alone(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    environment = tmp_path / "venv"
-    venv.create(environment, with_pip=True)
-    python = str(environment / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "-r", str(PACK_DIR / "requirements.txt")],
-        check=True,
-        timeout=900,
-    )
+    python = virtualenv_from(PACK_DIR / "requirements.txt", tmp_path / "venv")
     recorded = record(
         PulumiProject.load(program(PUBLIC_ACL)), stack="dev", config={"aws:region": "eu-west-1"}
     )
