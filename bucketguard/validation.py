@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 from bucketguard.errors import UserError
 
@@ -49,6 +50,11 @@ def did_you_mean(key: str, known: Iterable[str]) -> str:
     return f" (known: {', '.join(sorted(choices))})" if choices else ""
 
 
+def _key(name: str, field: FieldInfo) -> str:
+    # an explicit validation alias (an environment variable's name) wins over the camelCase one
+    return field.validation_alias if isinstance(field.validation_alias, str) else field.alias or name
+
+
 class StrictModel(BaseModel):
     """camelCase keys on the wire, snake_case in Python; unknown keys refused; values frozen."""
 
@@ -58,7 +64,7 @@ class StrictModel(BaseModel):
     @classmethod
     def _refuse_unknown_keys(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            known = [field.alias or name for name, field in cls.model_fields.items()]
+            known = [_key(name, field) for name, field in cls.model_fields.items()]
             for key in data:
                 if key not in known and key not in cls.model_fields:
                     raise UnknownKey(str(key), known)

@@ -8,7 +8,7 @@ import pytest
 
 from bucketguard.pipeline.listener import CreatedObject, parse_object_created, skip_reason
 from bucketguard.pipeline.messages import InvalidMessage
-from bucketguard.pipeline.settings import ListenerSettings, SettingsError
+from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, SettingsError
 from tests.pipeline.events import load_event
 
 
@@ -76,3 +76,23 @@ def test_settings_come_from_the_environment_and_bad_values_are_named() -> None:
         ListenerSettings.resolve({**environ, "BUCKETGUARD_PRESIGN_TTL_SECONDS": "soon"})
     with pytest.raises(SettingsError, match="BUCKETGUARD_SCANNER_QUEUE_URL"):
         ListenerSettings.resolve({})
+
+
+def test_environment_typos_bad_numbers_and_missing_variables_are_refused_in_one_line() -> None:
+    environ = {"BUCKETGUARD_SCANNER_QUEUE_URL": "https://sqs/q", "BUCKETGUARD_RESULT_TOPIC_ARN": "arn:t"}
+    typo = r"^BUCKETGUARD_QUARANTINE_BUKET: unknown variable; did you mean BUCKETGUARD_QUARANTINE_BUCKET\?$"
+    with pytest.raises(SettingsError, match=typo):
+        ListenerSettings.resolve({**environ, "BUCKETGUARD_QUARANTINE_BUKET": "q"})
+    # another function's variable is known: all three may share one environment
+    assert ListenerSettings.resolve({**environ, "BUCKETGUARD_SEAL_KEY_ID": "k"}).quarantine_bucket == ""
+    with pytest.raises(
+        SettingsError, match=r"^BUCKETGUARD_SKIP_LARGER_THAN_BYTES='1e3': expected a whole number$"
+    ):
+        ListenerSettings.resolve({**environ, "BUCKETGUARD_SKIP_LARGER_THAN_BYTES": "1e3"})
+    with pytest.raises(SettingsError, match=r"^BUCKETGUARD_RESULT_TOPIC_ARN: is required$"):
+        ListenerSettings.resolve({"BUCKETGUARD_SCANNER_QUEUE_URL": "https://sqs/q"})
+    with pytest.raises(
+        SettingsError, match=r"^BUCKETGUARD_QUARANTINE_BUCKET: is required by action quarantine$"
+    ):
+        PostScanSettings.resolve({"BUCKETGUARD_ACTIONS": "tag,quarantine"})
+    assert PostScanSettings.resolve({"BUCKETGUARD_ACTIONS": ""}).actions == frozenset()  # scan only
