@@ -24,7 +24,7 @@ from bucketguard.pipeline.rules_bucket import (
     S3ObjectStore,
     publish_artifact,
 )
-from bucketguard.pipeline.settings import SettingsError
+from bucketguard.pipeline.settings import SettingsError, refuse_unknown_variables
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient
 from bucketguard.scanning.ruleset import Ruleset
 from bucketguard.scanning.update import UpdateLimits, build, fetch_feeds
@@ -44,6 +44,7 @@ class RuleUpdateSettings:
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None) -> RuleUpdateSettings:
         e = os.environ if environ is None else environ
+        refuse_unknown_variables(e)
         if not e.get(env.RULES_BUCKET):
             raise SettingsError(f"{env.RULES_BUCKET} is not set: nowhere to publish")
         try:

@@ -37,6 +37,12 @@ class SettingsError(ConfigError):
     """A setting has a value we cannot use; the message names the variable and the value."""
 
 
+def refuse_unknown_variables(environ: Mapping[str, str]) -> None:
+    for name in environ:
+        if name.startswith("BUCKETGUARD_") and name not in KNOWN_VARIABLES:
+            raise SettingsError(f"{name}: unknown variable{did_you_mean(name, KNOWN_VARIABLES)}")
+
+
 def _csv(value: Any) -> Any:
     return (
         tuple(item.strip() for item in value.split(",") if item.strip()) if isinstance(value, str) else value
@@ -88,9 +94,7 @@ class EnvSettings(StrictModel):
     @classmethod
     def resolve(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         e = os.environ if environ is None else environ
-        for name in e:
-            if name.startswith("BUCKETGUARD_") and name not in KNOWN_VARIABLES:
-                raise SettingsError(f"{name}: unknown variable{did_you_mean(name, KNOWN_VARIABLES)}")
+        refuse_unknown_variables(e)
         unknown = set(overrides) - set(cls.model_fields)
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bucketguard.pipeline.rule_updates import RuleUpdateSettings, run_rule_update, sources_json
+from bucketguard.pipeline.settings import SettingsError
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
 from bucketguard.scanning.feeds import FeedSource, HttpClient
 from bucketguard.scanning.update import UpdateLimits
@@ -83,3 +84,11 @@ def test_a_failing_feed_alerts_and_publishes_nothing(feeds: str, clients: tuple[
     assert "Contents" not in s3.list_objects_v2(Bucket="rules-b")
     [alert] = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
     assert "source down" in alert["Body"] and "keeps its ruleset" in alert["Body"]
+
+
+def test_a_misspelt_variable_stops_the_rule_update() -> None:
+    with pytest.raises(
+        SettingsError,
+        match=r"^BUCKETGUARD_RULE_SOURCE: unknown variable; did you mean BUCKETGUARD_RULE_SOURCES\?$",
+    ):
+        RuleUpdateSettings.resolve({"BUCKETGUARD_RULES_BUCKET": "r", "BUCKETGUARD_RULE_SOURCE": "[]"})
