@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bucketguard import __version__
-from bucketguard.scanning.result import Severity
+from bucketguard.severity import Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/bucketguard/bucketguard"

@@ -5,8 +5,8 @@
         scanner Lambda loads once per container.
     rules update / publish / diff: rulesets built from feeds (bucketguard.cli.rules_update).
 
-Sub-subcommands register themselves in SUBCOMMANDS (room for `list` and others). `add_ruleset_arguments`
-and `ruleset_from_args` give every command the same `--rules DIR` (repeatable) handling.
+Sub-subcommands register themselves in SUBCOMMANDS. The `--rules DIR` flags are the scan command's
+(`add_ruleset_arguments`), so every command reads them the same way.
 """
 
 from __future__ import annotations
@@ -18,39 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_OK, UsageError
+from bucketguard.cli.rules_list import add_list_command
 from bucketguard.cli.rules_update import register_diff, register_publish, register_update
-from bucketguard.rules.cli import add_list_command
+from bucketguard.cli.scan import add_ruleset_arguments, ruleset_from_args
 from bucketguard.scanning.backends import BACKENDS
-from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_ruleset, write_artifact
+from bucketguard.scanning.ruleset import Ruleset, write_artifact
 
 SCHEMA_VERSION = 1
-
-
-def add_ruleset_arguments(parser: argparse.ArgumentParser) -> None:
-    """The rule-selection flags every command shares."""
-    parser.add_argument(
-        "--rules",
-        dest="rules_dirs",
-        metavar="DIR",
-        type=Path,
-        action="append",
-        default=[],
-        help="add the .yar/.yara files under DIR (recursive) to the bundled rules; repeatable",
-    )
-    parser.add_argument(
-        "--no-bundled-rules",
-        dest="include_bundled",
-        action="store_false",
-        help="use only the --rules directories, not bucketguard's bundled rules",
-    )
-
-
-def ruleset_from_args(args: argparse.Namespace) -> Ruleset:
-    """The ruleset the flags ask for; an invalid rule is a one-line usage error naming file and line."""
-    try:
-        return load_ruleset(args.rules_dirs, include_bundled=args.include_bundled)
-    except RulesetError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _compile_summary(ruleset: Ruleset, output: Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from bucketguard.scanning.output import (
     to_sarif,
 )
 from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
-from bucketguard.scanning.ruleset import RulesetError, load_artifact, load_ruleset
+from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_artifact, load_ruleset
 
 PROGRESS_THRESHOLD = 10  # a progress bar (stderr, terminals only) from this many files on
 
@@ -68,18 +68,37 @@ def _ratio(text: str) -> float:
     return value
 
 
+def add_ruleset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The rule-selection flags every command shares."""
+    parser.add_argument(
+        "--rules",
+        dest="rules_dirs",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        default=[],
+        help="add the .yar/.yara files under DIR (recursive) to the bundled rules; repeatable",
+    )
+    parser.add_argument(
+        "--no-bundled-rules",
+        dest="include_bundled",
+        action="store_false",
+        help="use only the --rules directories, not bucketguard's bundled rules",
+    )
+
+
+def ruleset_from_args(args: argparse.Namespace) -> Ruleset:
+    """The ruleset the flags ask for; an invalid rule is a one-line usage error naming file and line."""
+    try:
+        return load_ruleset(args.rules_dirs, include_bundled=args.include_bundled)
+    except RulesetError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The rules, hashes, backend and limits options, shared by every command that scans."""
     defaults = Limits()
-    parser.add_argument(
-        "--rules",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="add the YARA rules in DIR (repeatable)",
-    )
-    parser.add_argument("--no-bundled-rules", action="store_true", help="use only the --rules directories")
+    add_ruleset_arguments(parser)
     parser.add_argument(
         "--ruleset",
         type=Path,
@@ -147,12 +166,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def build_engine(args: argparse.Namespace) -> Engine:
     """The engine the options ask for; bad rules, hash lists or limits become one-line usage errors."""
     try:
-        if args.ruleset is not None and (args.rules or args.no_bundled_rules):
+        if args.ruleset is not None and (args.rules_dirs or not args.include_bundled):
             raise UsageError("--ruleset brings its own rules: drop --rules and --no-bundled-rules")
         if args.ruleset is not None:
             ruleset = load_artifact(args.ruleset)
         else:
-            ruleset = load_ruleset(args.rules, include_bundled=not args.no_bundled_rules)
+            ruleset = load_ruleset(args.rules_dirs, include_bundled=args.include_bundled)
         hashes = None
         for path in args.hashes:
             loaded = HashList.load(path)
@@ -288,22 +307,22 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--format", choices=("table", "json", "sarif"), default="table")
     add_engine_arguments(parser)
-    from bucketguard.pipeline.backlog import add_s3_arguments
+    from bucketguard.cli.scan_s3 import add_s3_arguments
 
     add_s3_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bucketguard.pipeline import backlog
+    from bucketguard.cli import scan_s3
 
     try:
-        backlog.check_s3_options(args)
+        scan_s3.check_s3_options(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = build_engine(args)
     if any(t.startswith("s3://") for t in args.targets):
-        return backlog.run_s3_scan(args, engine, expand_targets, scan_all, emit)
+        return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
     try:
         results = scan_all(engine, targets)

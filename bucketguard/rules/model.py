@@ -25,7 +25,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import Field
 
 from bucketguard.rules.facts import ResourceFacts, StackFacts
-from bucketguard.scanning.result import Severity
+from bucketguard.severity import Severity
 from bucketguard.validation import StrictModel, pattern, validate
 
 __all__ = [

@@ -3,17 +3,17 @@ with one boto3 session per account via STS assume-role."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
+
+from bucketguard.aws import route_sqs_by_queue_url
 
 # The account of the deployer's own credentials (moto's default account for any unknown access key).
 DEPLOYER_ACCOUNT = "123456789012"
@@ -23,26 +23,6 @@ REGION = "us-east-1"
 # The directory holding the bucketguard package (the repository root in a checkout).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
-
-
-def route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
-    """moto picks the SQS account from the caller's credentials, real SQS from the queue URL: a caller in
-    one account sending to another account's queue (allowed by its queue policy) needs this hint in moto."""
-    url = params.get("url", "")
-    body = params.get("body")
-    queue_url = ""
-    if isinstance(body, dict):
-        queue_url = str(body.get("QueueUrl", ""))
-    elif isinstance(body, bytes | str) and body:
-        try:
-            decoded = json.loads(body)
-        except ValueError:
-            decoded = {}
-        if isinstance(decoded, dict):
-            queue_url = str(decoded.get("QueueUrl", ""))
-    path = urlsplit(queue_url or url).path.strip("/").split("/")
-    if path and len(path[0]) == 12 and path[0].isdigit():
-        params.setdefault("headers", {})["x-moto-account-id"] = path[0]
 
 
 def _without_account_host_prefix(request: Any, **_: Any) -> None:

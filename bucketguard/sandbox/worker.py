@@ -40,7 +40,7 @@ def _route_sqs_by_queue_url() -> None:
     """moto picks the SQS account from the caller's credentials, real SQS from the queue URL."""
     import boto3
 
-    from bucketguard.sandbox.aws import route_sqs_by_queue_url
+    from bucketguard.aws import route_sqs_by_queue_url
 
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bucketguard.severity import Severity as Severity  # the scale is shared with the rules
+
 
 class Verdict(StrEnum):
     CLEAN = "clean"
@@ -36,23 +38,6 @@ class Reason(StrEnum):
     URL_EXPIRED = "url_expired"
     DOWNLOAD_FAILED = "download_failed"
     INTERNAL_ERROR = "internal_error"
-
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-    def at_least(self, other: Severity) -> bool:
-        return self.rank >= other.rank
-
-
-_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
 class FindingSource(StrEnum):

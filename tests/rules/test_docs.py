@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bucketguard.cli.rules_list import add_list_command
 from bucketguard.rules import all_rules
-from bucketguard.rules.cli import add_list_command
 from bucketguard.rules.docs import render_markdown, render_table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"

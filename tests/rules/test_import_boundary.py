@@ -11,7 +11,7 @@ import json, sys
 import bucketguard.rules
 from bucketguard.rules import all_rules
 all_rules()
-import bucketguard.rules.docs, bucketguard.rules.cli
+import bucketguard.rules.docs
 print(json.dumps(sorted(m for m in sys.modules)))
 """
 

@@ -1,6 +1,6 @@
 """`python -m bucketguard rules list`: the catalogue as a table, JSON or the markdown of docs/rules.md.
 
-Wired into ``bucketguard/cli/rules.py`` by ``add_list_command(rules_subparsers)``.
+Wired into the `rules` command (bucketguard/cli/rules.py) by ``add_list_command(rules_subparsers)``.
 """
 
 from __future__ import annotations
