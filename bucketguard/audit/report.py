@@ -8,15 +8,18 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bucketguard import __version__
+from bucketguard.asff import asff_finding
+from bucketguard.audit.clients import DEFAULT_REGION
 from bucketguard.audit.history import NEW, FindingsHistory, Record, now
+from bucketguard.audit.reader import GLOBAL
 from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
 from bucketguard.audit.settings import MANDATORY_LEVELS, AuditSettings
-from bucketguard.rules.model import get_rule
+from bucketguard.rules.model import CIS_VERSION, get_rule
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Severity
 
@@ -61,6 +64,9 @@ class AuditReport:
     resources: int = 0
     api_calls: int = 0
     seconds: float = 0.0
+    at: str = field(default_factory=now)
+    # account -> the region its global resources' (IAM's) findings are reported in: its first audited one
+    home_regions: dict[str, str] = field(default_factory=dict)
 
     @property
     def mandatory(self) -> list[AuditViolation]:
@@ -156,6 +162,7 @@ def build_report(
         )
     )
     return AuditReport(
+        at=at,
         violations=violations,
         resolved=resolved,
         exemptions=exemptions,
@@ -331,6 +338,59 @@ def render_junit(report: AuditReport, **_: Any) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+ACCESS_DENIED_RECOMMENDATION = (
+    "Grant the audit role the read-only action named in the finding (see `bucketguard audit` in the README "
+    "for the role's policy), then audit again."
+)
+
+
+def related_requirements(references: Mapping[str, Sequence[str]]) -> list[str]:
+    """Security Hub's ``Compliance.RelatedRequirements`` spelling: "<standard>/<control id>"."""
+    names = {"fsbp": "AWS Foundational Security Best Practices v1.0.0", "cis": CIS_VERSION}
+    return [f"{names[key]}/{control}" for key in names for control in references.get(key, ())]
+
+
+def asff_findings(report: AuditReport) -> list[dict[str, Any]]:
+    """The violations as ASFF findings, each in its account and region (global resources: the account's
+    home region)."""
+    findings = []
+    for v in report.violations:
+        f = v.finding
+        region = f.region if f.region != GLOBAL else report.home_regions.get(f.account, DEFAULT_REGION)
+        known = f.rule_id != ACCESS_DENIED_RULE
+        rule = get_rule(f.rule_id) if known else None
+        findings.append(
+            asff_finding(
+                finding_id=f.finding_id,
+                account=f.account,
+                region=region,
+                generator_id=f.rule_id,
+                title=f.title,
+                description=f"{f.resource_name}: {f.message}" + (f". {rule.risk}" if rule else ""),
+                severity=f.severity,
+                resource_arn=f.arn,
+                created_at=v.first_seen,
+                updated_at=report.at,
+                resource_tags=f.tags,
+                related_requirements=related_requirements(f.references),
+                recommendation=rule.remediation.summary if rule else ACCESS_DENIED_RECOMMENDATION,
+                product_fields={
+                    "bucketguard/rule_id": f.rule_id,
+                    "bucketguard/enforcement": v.enforcement,
+                    "bucketguard/status": v.status,
+                    "bucketguard/resource_name": f.resource_name,
+                },
+            )
+        )
+    return findings
+
+
+def render_asff(report: AuditReport, **_: Any) -> str:
+    """Shaped as BatchImportFindings' input (``{"Findings": [...]}``): the AWS CLI's ``--cli-input-json``
+    reads it (100 findings per call)."""
+    return json.dumps({"Findings": asff_findings(report)}, indent=2)
+
+
 CSV_COLUMNS = (
     "rule_id",
     "severity",
@@ -363,4 +423,5 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "sarif": render_sarif,
     "junit": render_junit,
     "csv": render_csv,
+    "asff": render_asff,
 }

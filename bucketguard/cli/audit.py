@@ -20,6 +20,8 @@ from typing import Any
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 
 SEVERITIES = ("low", "medium", "high", "critical")
+# Named here, not taken from bucketguard.audit.report.RENDERERS: that module imports boto3 (slow to start).
+FORMATS = ("table", "json", "sarif", "junit", "csv", "asff")
 DEFAULT_HISTORY = Path(".bucketguard/history.db")
 
 
@@ -68,8 +70,13 @@ def register(subparsers: Any) -> None:
         "--format",
         action="append",
         metavar="FORMAT[=FILE]",
-        help="table, json, sarif, junit or csv, written to FILE or else to --output or stdout; repeatable. "
-        "Default: table",
+        help=f"one of {', '.join(FORMATS)} (asff: AWS Security Hub findings), written to FILE or else to "
+        "--output or stdout; repeatable. Default: table",
+    )
+    parser.add_argument(
+        "--import-security-hub",
+        action="store_true",
+        help="also import the findings into each audited account's Security Hub (BatchImportFindings)",
     )
     parser.add_argument(
         "--output", type=Path, metavar="FILE", help="where the format given without =FILE goes"
@@ -117,7 +124,7 @@ def _audit(args: argparse.Namespace) -> int:
     from bucketguard.cli.policy import output_plan, write_outputs
     from bucketguard.rules.model import all_rules
 
-    plan = output_plan(args.format, args.output)
+    plan = output_plan(args.format, args.output, FORMATS)
     for flag, path in (("--config", args.config), ("--policy-config", args.policy_config)):
         if path is not None and not path.is_file():
             raise UsageError(f"{flag} {path}: no such file")
@@ -142,9 +149,29 @@ def _audit(args: argparse.Namespace) -> int:
     history = None if args.no_history else SqliteHistory(args.history)
     report = build_report(results, settings, min_severity=args.min_severity, history=history)
     report.seconds = time.perf_counter() - started
-    report.api_calls = sum(a.clients.calls for a in accounts)
+    report.home_regions = {a.account_id: a.regions[0] for a in accounts if a.regions}
     write_outputs(plan, lambda name, on_terminal: RENDERERS[name](report, terminal=on_terminal))
+    if args.import_security_hub:
+        _import_security_hub(report, accounts)
+    report.api_calls = sum(a.clients.calls for a in accounts)
     return EXIT_FINDINGS if report.mandatory else EXIT_OK
+
+
+def _import_security_hub(report: Any, accounts: Sequence[Any]) -> None:
+    """Each finding into the Security Hub of its own account and region, through that account's clients."""
+    from bucketguard.asff import ImportFailed, import_findings
+    from bucketguard.audit.report import asff_findings
+
+    clients = {a.account_id: a.clients for a in accounts}
+    by_place: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for finding in asff_findings(report):
+        by_place.setdefault((finding["AwsAccountId"], finding["Region"]), []).append(finding)
+    for (account, region), findings in sorted(by_place.items()):
+        try:
+            result = import_findings(clients[account].client("securityhub", region), findings)
+        except ImportFailed as exc:
+            raise UsageError(f"--import-security-hub {account}/{region}: {exc}") from exc
+        print(f"imported {result.imported} finding(s) into Security Hub {account}/{region}", file=sys.stderr)
 
 
 def _accounts(session: Any, args: argparse.Namespace) -> list[Any]:

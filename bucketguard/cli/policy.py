@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +110,15 @@ def register(subparsers: Any) -> None:
     check.set_defaults(run=run_check)
 
 
-def output_plan(formats: list[str] | None, output: Path | None) -> list[tuple[str, Path | None]]:
+def output_plan(
+    formats: list[str] | None, output: Path | None, known: Sequence[str] = FORMATS
+) -> list[tuple[str, Path | None]]:
     """--format/--output -> [(format, file or None for stdout)]; refuses what cannot be honoured."""
     plan: list[tuple[str, Path | None]] = []
     for spec in formats or ["table"]:
         name, equals, file = spec.partition("=")
-        if name not in FORMATS:
-            raise UsageError(f"--format {spec}: unknown format {name!r} (one of {', '.join(FORMATS)})")
+        if name not in known:
+            raise UsageError(f"--format {spec}: unknown format {name!r} (one of {', '.join(known)})")
         if equals and not file:
             raise UsageError(f"--format {spec}: no file after '='")
         plan.append((name, Path(file) if file else None))
