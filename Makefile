@@ -22,11 +22,14 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# Debian packages some tests read (skipped with a reason when absent): installed only when missing.
+# Debian packages some tests read (skipped with a reason when absent), each with a file it installs:
+# installed only when missing.
+TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz arj:/usr/bin/arj
 test-packages:
-	@test -d /usr/share/clamav-testfiles || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-		&& { apt-get install -y -q clamav-testfiles || { apt-get update -q && apt-get install -y -q clamav-testfiles; }; } \
-		|| echo "clamav-testfiles not installed (needs root and apt-get): its test is skipped"; }
+	@missing=""; for entry in $(TEST_PACKAGES); do test -e "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \
+	test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& { apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; } \
+		|| echo "not installed (needs root and apt-get):$$missing: the tests that need them are skipped"; }
 
 test: lint test-packages
 	$(PY) -m pytest -n 2

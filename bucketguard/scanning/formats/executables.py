@@ -5,7 +5,8 @@ data) is scanned as a member of its own, so a zip, 7z or compound file glued to 
 executable whose code is packed (UPX and the other common packers, recognised by their section names, by an
 entry point in a section both writable and executable whose bytes look compressed, or by the packer's
 marker) and an installer whose payload is not decoded here (NSIS, Inno Setup, InstallShield, AutoIt) are
-`packed`: the rules cannot see the code that would run.
+`packed`: the rules cannot see the code that would run. NSIS installers are unpacked by the 7-Zip program
+where it is installed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 import pefile
 
 from bucketguard.scanning.blobs import Blob, Expansion, corrupt
+from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
 
@@ -32,9 +34,10 @@ _PACKER_SECTIONS = {
     "pec2": "PECompact", "pecompact2": "PECompact", ".themida": "Themida", ".vmp0": "VMProtect",
     ".vmp1": "VMProtect", ".enigma1": "Enigma", ".enigma2": "Enigma", "fsg!": "FSG", ".perplex": "Perplex",
 }  # fmt: skip
+_NSIS = "NSIS installer"
 # Installers and compiled scripts whose payload is not decoded here, by a marker in their bytes.
 _INSTALLER_MARKERS = (
-    (b"\xef\xbe\xad\xdeNullsoftInst", "NSIS installer"),
+    (b"\xef\xbe\xad\xdeNullsoftInst", _NSIS),
     (b"Inno Setup Setup Data", "Inno Setup installer"),
     (b"AU3!EA05", "AutoIt compiled script"),
     (b"AU3!EA06", "AutoIt compiled script"),
@@ -58,6 +61,7 @@ def is_executable(head: bytes) -> bool:
 
 def open_executable(blob: Blob, expansion: Expansion) -> None:
     name = expansion.name
+    installer = None
     with blob.mapped() as view:
         if view[:2] != b"MZ":
             why = "UPX" if view.find(b"UPX!", 0, 4096) >= 0 else None
@@ -73,7 +77,11 @@ def open_executable(blob: Blob, expansion: Expansion) -> None:
                 why = _packer(pe)
             if overlay is not None:
                 expansion.unattributed(view, overlay, len(view))
-            why = why or _installer(view)
+            installer = None if why else _installer(view)
+    if installer == _NSIS:  # the 7-Zip program unpacks it where installed (else `unsupported`)
+        seven_zip_program.extract(blob, expansion, "Nsis")
+    elif installer is not None:
+        why = installer
     if why is not None:
         raise ContainerProblem(Reason.PACKED, f"{name}: {why}: what it runs is not unpacked here")
 

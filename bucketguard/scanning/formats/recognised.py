@@ -1,4 +1,5 @@
-"""Formats recognised by their bytes that this engine does not decode: `unsupported`, never clean.
+"""Formats recognised by their bytes that Python does not decode: ARJ, CHM and LZH go to the 7-Zip program
+where it is installed; the rest (and those where it is not) are `unsupported`, never clean.
 
 Their raw bytes are still matched by the rules; what they hold (compressed or encoded) is not seen.
 """
@@ -10,6 +11,7 @@ import zlib
 from collections.abc import Callable
 
 from bucketguard.scanning.blobs import Blob, Expansion, read_whole
+from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
@@ -48,8 +50,15 @@ def recognise(head: bytes) -> str | None:
     return None
 
 
+# Recognised formats the 7-Zip program decodes where it is installed: name -> 7-Zip's type name.
+BY_SEVEN_ZIP = {"ARJ": "Arj", "CHM": "Chm", "LZH": "Lzh"}
+
+
 def open_undecoded(blob: Blob, expansion: Expansion) -> None:
     kind = recognise(blob.head())
+    if kind in BY_SEVEN_ZIP:
+        seven_zip_program.extract(blob, expansion, BY_SEVEN_ZIP[kind])
+        return
     if kind == "SIS":
         _inflate_zlib_streams(read_whole(blob, expansion.name, kind), expansion)
     raise ContainerProblem(Reason.UNSUPPORTED, f"{expansion.name}: {kind} content is not decoded here")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import inflate64
 
 from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
 from bucketguard.scanning.limits import MemberProblem, RatioGuard, ScanProblem
 from bucketguard.scanning.result import Reason
@@ -49,6 +50,7 @@ _ENCRYPTED = 0x1
 _HAS_DESCRIPTOR = 0x8
 _UTF8_NAME = 0x800
 _DEFLATE64 = 9
+_BY_SEVEN_ZIP = {1, 2, 3, 4, 5, 6}  # Shrink, Reduce (4 factors), Implode: zipfile has none of them
 
 
 class _Deflate64:
@@ -177,7 +179,9 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
             ours = [info for info in listed if info.compress_type == _DEFLATE64]
             expansion.budget.count_members(len(listed) - len(ours), name)
             for info in listed:
-                if info not in ours:
+                if info.compress_type in _BY_SEVEN_ZIP and not info.flag_bits & _ENCRYPTED:
+                    seven_zip_program.extract_zip_member(blob, expansion, info.filename, info.file_size)
+                elif info not in ours:
                     _read_listed(archive, info, expansion)
             directory = archive.start_dir
     with blob.mapped() as view:

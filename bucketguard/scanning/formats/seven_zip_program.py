@@ -1,0 +1,158 @@
+"""Formats no Python library reads, opened by the 7-Zip program (`7zz`, Debian package 7zip) where it is
+installed: ARJ, CHM, LZH, NSIS installers, and zip members in methods zipfile lacks (Implode, Shrink,
+Reduce). Where the program is absent (the Lambda runtime carries none) they stay `unsupported`.
+
+The program runs on a copy in a private temporary directory, with no password, no standard input, a file
+size limit of what the object's budget has left and a CPU time limit. Member names are untrusted: they only
+name findings, and what the program wrote is read back by walking its output directory for regular files
+(never following a link). Whatever it extracted is scanned even when it reports an error; the error then
+makes the container `corrupt`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion
+from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem, ScanStop
+from bucketguard.scanning.result import Reason
+
+PROGRAMS = ("7zz", "7z")  # Debian's 7zip, then p7zip's
+CPU_SECONDS = 60
+WALL_SECONDS = 300
+
+
+def program() -> str | None:
+    return next((found for name in PROGRAMS if (found := shutil.which(name)) is not None), None)
+
+
+def extract(blob: Blob, expansion: Expansion, archive_type: str) -> None:
+    """Every file of the archive (a 7-Zip type name: Arj, Chm, Lzh, Nsis) handed to the visitor."""
+    name = expansion.name
+    seven_zip = _required(name, archive_type, ContainerProblem)
+    with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
+        archive = _on_disk(blob, Path(private))
+        out = Path(private) / "out"
+        done = _run(
+            [seven_zip, "x", f"-t{archive_type}", "-y", "-bd", "-p", f"-o{out}", "--", str(archive)],
+            expansion,
+        )
+        guard = RatioGuard(blob.size, expansion.budget.limits, name, ContainerProblem)
+        for path in _regular_files(out):
+            where = f"{name}!{path.relative_to(out).as_posix()}"
+            expansion.budget.count_members(1, where)
+            member = expansion.expand(where, functools.partial(_copy, path), guard)
+            if member is not None:
+                expansion.visit(where, member)
+    _check(done, name, archive_type, ContainerProblem)
+
+
+def extract_zip_member(blob: Blob, expansion: Expansion, member_name: str, declared_size: int) -> None:
+    """One zip member in a method zipfile does not implement, streamed from the program's output; fewer
+    or more bytes than its header declares (a name 7-Zip reads differently matches nothing) is reported."""
+    where = f"{expansion.name}!{member_name}"
+    try:
+        seven_zip = _required(where, "zip member", MemberProblem)
+    except MemberProblem as problem:
+        expansion.problem(where, problem)
+        return
+    # -spd: the name is a literal, not a wildcard; -so: the member's bytes on standard output.
+    command = [seven_zip, "e", "-tzip", "-so", "-spd", "-bd", "-p", "--", "ARCHIVE", member_name]
+    runs: list[subprocess.CompletedProcess[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
+        command[-2] = str(_on_disk(blob, Path(private)))
+        guard = RatioGuard(blob.size, expansion.budget.limits, where, MemberProblem)
+        member = expansion.expand(where, lambda writer: runs.append(_run(command, expansion, writer)), guard)
+    if member is not None:
+        if member.size != declared_size:
+            expansion.visitor.problem(
+                where, Reason.CORRUPT, f"{where}: declares {declared_size} bytes, 7-Zip gave {member.size}"
+            )
+        expansion.visit(where, member)
+    if runs:
+        try:
+            _check(runs[0], where, "zip member", MemberProblem)
+        except MemberProblem as problem:
+            expansion.problem(where, problem)
+
+
+def _required(name: str, what: str, scope: type[ScanProblem]) -> str:
+    found = program()
+    if found is None:
+        raise scope(Reason.UNSUPPORTED, f"{name}: {what} is decoded by 7-Zip (7zz), not installed here")
+    return found
+
+
+def _on_disk(blob: Blob, directory: Path) -> Path:
+    if blob.path is not None:
+        return blob.path
+    path = directory / "archive"
+    path.write_bytes(blob.data or b"")
+    return path
+
+
+def _run(
+    command: list[str], expansion: Expansion, writer: BlobWriter | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run 7-Zip under the limits; with a writer, its standard output is the member's bytes."""
+    budget = expansion.budget
+    room = budget.limits.max_extracted_bytes - budget.extracted_bytes + 1
+
+    def limit() -> None:  # in the child, before 7-Zip starts
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+    stdout = subprocess.DEVNULL if writer is None else subprocess.PIPE
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, preexec_fn=limit
+    ) as process:
+        try:
+            if writer is not None:
+                assert process.stdout is not None
+                writer.copy_from(process.stdout.read)
+            _, errors = process.communicate(timeout=WALL_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise ContainerProblem(
+                Reason.TOO_LARGE, f"{expansion.name}: 7-Zip ran longer than {WALL_SECONDS} s"
+            ) from None
+        except BaseException:
+            process.kill()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, b"", errors)
+
+
+def _check(done: subprocess.CompletedProcess[bytes], name: str, what: str, scope: type[ScanProblem]) -> None:
+    """What 7-Zip's exit says: a file past the size limit, a signal (CPU limit), a password, damage."""
+    if done.returncode == -signal.SIGXFSZ:
+        raise ScanStop(Reason.EXTRACTED_TOO_LARGE, f"{name}: {what} expands past the bytes the scan has left")
+    if done.returncode < 0:
+        raise scope(Reason.TOO_LARGE, f"{name}: {what}: 7-Zip stopped by signal {-done.returncode}")
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+        why = lines[-1].strip() if lines else f"exit status {done.returncode}"
+        reason = Reason.ENCRYPTED if "password" in why.lower() else Reason.CORRUPT
+        raise scope(reason, f"{name}: unreadable {what}: {why}")
+
+
+def _regular_files(root: Path) -> Iterator[Path]:
+    for directory, folders, files in os.walk(root):  # links are neither followed nor read
+        folders.sort()
+        for file_name in sorted(files):
+            path = Path(directory) / file_name
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+
+def _copy(path: Path, writer: BlobWriter) -> None:
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            writer.write(chunk)

@@ -1,0 +1,132 @@
+"""Formats the 7-Zip program decodes (ARJ, CHM, LZH, NSIS, zip Implode): what they carry is found where the
+program is installed; where it is not (the Lambda runtime) they are `unsupported`, never clean. ARJ
+samples are written by Debian's `arj`; CHM, NSIS and Implode samples are ClamAV's test files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bucketguard.demo import pranks
+from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.formats.seven_zip_program import program
+from bucketguard.scanning.limits import Limits
+from bucketguard.scanning.result import Reason, ScanResult, Verdict
+from bucketguard.scanning.ruleset import load_ruleset
+from tests.scanning.engine_support import EICAR, engine, tar_of, zip_of
+
+TESTFILES = Path("/usr/share/clamav-testfiles")
+TEST_PE_RULES = Path(__file__).resolve().parents[2] / "benchmarks" / "rules"
+needs_7zip = pytest.mark.skipif(
+    program() is None, reason="7-Zip missing: apt-get install 7zip (make test does)"
+)
+needs_arj = pytest.mark.skipif(
+    shutil.which("arj") is None, reason="arj missing: apt-get install arj (make test does)"
+)
+needs_testfiles = pytest.mark.skipif(
+    not TESTFILES.is_dir(), reason="clamav-testfiles missing (make test installs it)"
+)
+PADDING = b"camp timetable, cabin 4\n" * 200  # compressible: the member is compressed, not stored
+
+
+def _arj(tmp_path: Path, members: dict[str, bytes]) -> bytes:
+    source = tmp_path / "arj-source"
+    source.mkdir(parents=True)
+    for name, data in members.items():
+        (source / name).write_bytes(data)
+    subprocess.run(["arj", "a", "-y", "camp.arj", *members], cwd=source, check=True, capture_output=True)
+    return (source / "camp.arj").read_bytes()
+
+
+def _scan(tmp_path: Path, name: str, data: bytes, limits: Limits | None = None) -> ScanResult:
+    (tmp_path / name).write_bytes(data)
+    return engine(limits=limits).scan_file(tmp_path / name, name=name)
+
+
+@needs_7zip
+@needs_arj
+def test_arj_member_is_found_and_a_clean_arj_is_clean(tmp_path: Path) -> None:
+    # an uncompressed tar, so ARJ's own compression is all that hides the payload
+    packed = _arj(
+        tmp_path, {"camp.tar": tar_of({"e.com": EICAR, "notes.txt": PADDING}), "notes.txt": PADDING}
+    )
+    assert EICAR not in packed
+    found = _scan(tmp_path, "photos.arj", packed)
+    assert found.verdict is Verdict.MALICIOUS, found
+    assert {finding.path for finding in found.findings} == {"photos.arj!camp.tar!e.com"}
+    clean = _scan(tmp_path, "notes.arj", _arj(tmp_path / "clean", {"notes.txt": PADDING}))
+    assert clean.verdict is Verdict.CLEAN, clean
+
+
+@needs_7zip
+@needs_arj
+def test_archive_inside_an_arj_is_opened(tmp_path: Path) -> None:
+    result = _scan(tmp_path, "backup.arj", _arj(tmp_path, {"old.zip": zip_of({"e.com": EICAR})}))
+    assert {finding.path for finding in result.findings} == {"backup.arj!old.zip!e.com"}
+
+
+@needs_7zip
+@needs_arj
+def test_damaged_arj_is_unscannable(tmp_path: Path) -> None:
+    packed = bytearray(_arj(tmp_path, {"notes.txt": PADDING * 4}))
+    packed[-40:-20] = bytes(20)  # inside the compressed data: its CRC no longer matches
+    result = _scan(tmp_path, "cut.arj", bytes(packed))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
+
+
+@needs_7zip
+@needs_arj
+def test_arj_bomb_stops_at_the_limits(tmp_path: Path) -> None:
+    limits = Limits(max_ratio=10, ratio_floor_bytes=1 << 16, max_extracted_bytes=8 << 20)
+    result = _scan(tmp_path, "bomb.arj", _arj(tmp_path, {"zeros.bin": bytes(4 << 20)}), limits)
+    assert result.verdict is Verdict.UNSCANNABLE, result
+    assert result.reason in (Reason.RATIO_EXCEEDED, Reason.EXTRACTED_TOO_LARGE), result
+
+
+@needs_7zip
+@needs_arj
+def test_arj_larger_than_the_bytes_left_is_stopped_by_the_file_size_limit(tmp_path: Path) -> None:
+    limits = Limits(max_extracted_bytes=1 << 20)  # below the ratio floor: only the budget stops it
+    result = _scan(tmp_path, "big.arj", _arj(tmp_path, {"big.txt": PADDING * 500}), limits)
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.EXTRACTED_TOO_LARGE), result
+
+
+@needs_7zip
+@needs_testfiles
+@pytest.mark.parametrize("name", ["clam.arj", "clam.chm", "clam-nsis.exe", "clam.impl.zip"])
+def test_clamav_test_pe_is_found_inside(name: str) -> None:
+    result = Engine(load_ruleset([TEST_PE_RULES], include_bundled=False)).scan_file(
+        TESTFILES / name, name=name
+    )
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert all(finding.path.startswith(f"{name}!") for finding in result.findings), result
+
+
+@needs_testfiles
+@pytest.mark.parametrize("name", ["clam.arj", "clam.chm", "clam-nsis.exe", "clam.impl.zip"])
+def test_without_the_program_they_are_unsupported(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no 7zz: as in the Lambda runtime
+    result = engine().scan_file(TESTFILES / name)
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
+
+
+HEADERS_ONLY = {
+    "a.arj": b"\x60\xea\x2c\x00\x22\x0b\x01\x02\x10\x00\x02" + bytes(64),
+    "a.chm": b"ITSF\x03\x00\x00\x00" + bytes(64),
+    "a.lzh": b"\x24\x00-lh5-" + bytes(64),
+    "nsis.exe": pranks.pe_header() + b"\xef\xbe\xad\xdeNullsoftInst" + bytes(64),
+}
+
+
+@pytest.mark.parametrize("name", HEADERS_ONLY)
+def test_a_header_alone_is_never_clean(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if program() is not None:
+        assert _scan(tmp_path, name, HEADERS_ONLY[name]).reason is Reason.CORRUPT
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = _scan(tmp_path, name, HEADERS_ONLY[name])
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
