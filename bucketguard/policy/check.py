@@ -24,7 +24,7 @@ from bucketguard.policy.analyzer import (
 )
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.policy.program import ProgramError, PulumiProject, load_stack_config, record
-from bucketguard.policy.records import RecordedStack
+from bucketguard.policy.records import NotEvaluated, RecordedStack
 from bucketguard.rules.model import REFERENCE_CATALOGUES
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Severity
@@ -77,6 +77,7 @@ class CheckResult:
     analysis_seconds: float
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_source: str = "Pulumi.yaml"  # where a stack-level finding points, relative to `program`
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
 
     min_severity: str = ""
     below_min_severity: int = 0  # violations left out by --min-severity
@@ -118,6 +119,7 @@ class CheckResult:
             "below_min_severity": self.below_min_severity,
             "exempted": len(self.exemptions),
             "undecided": len(self.undecided),
+            "not_evaluated": len(self.not_evaluated),
             "remediated": len(self.remediations),
             "program_seconds": round(self.program_seconds, 3),
             "analysis_seconds": round(self.analysis_seconds, 3),
@@ -259,6 +261,7 @@ def check_recorded(
     recording_seconds: float,
     resource_types: Mapping[str, str] | None = None,
     default_source: str = "Pulumi.yaml",
+    not_evaluated: list[NotEvaluated] | None = None,
 ) -> CheckResult:
     """Analyze a recorded stack with the pack. `resource_types` (URN -> type) names resources as their
     source does (a template's `AWS::S3::Bucket`); `default_source` is where stack-level findings point."""
@@ -290,6 +293,7 @@ def check_recorded(
             for name, p in analysis.pack.policies.items()
         },
         default_source=default_source,
+        not_evaluated=list(not_evaluated or ()),
     )
 
 
@@ -302,6 +306,7 @@ def render_json(result: CheckResult) -> str:
             "exemptions": result.exemptions,
             "remediations": result.remediations,
             "undecided": result.undecided,
+            "not_evaluated": [n.to_dict() for n in result.not_evaluated],
             "summary": result.summary(),
         },
         indent=2,
@@ -326,6 +331,11 @@ def render_table(result: CheckResult) -> str:
         lines.append(f"exempted  {exemption['rule_id']}: {exemption['detail']}")
     for pending in result.undecided:
         lines.append(f"undecided {pending['rule_id']}: {pending['detail']}")
+    for skipped in result.not_evaluated:
+        where = f" ({skipped.source_file}:{skipped.source_line})" if skipped.source_file else ""
+        lines.append(
+            f"not evaluated {skipped.resource_type} {skipped.resource_name}{where}: {skipped.reason}"
+        )
     for remediation in result.remediations:
         _type, name = parse_urn(remediation["urn"])
         if remediation["diagnostic"]:
@@ -338,6 +348,7 @@ def render_table(result: CheckResult) -> str:
         f"({result.stack}{', preview' if result.preview else ''}): "
         f"{s['mandatory']} mandatory, {s['advisory']} advisory violations, {s['exempted']} exempted, "
         f"{s['undecided']} undecided until apply"
+        + (f", {s['not_evaluated']} not evaluated" if s["not_evaluated"] else "")
     )
     return "\n".join(lines)
 
@@ -356,6 +367,12 @@ def _where(result: CheckResult, violation: Violation) -> tuple[str, int]:
     if violation.source_file:
         return _display_path(result, violation.source_file), violation.source_line
     # A stack-level finding: the project file (the first template).
+    return _display_path(result, result.default_source), 1
+
+
+def _not_evaluated_where(result: CheckResult, skipped: NotEvaluated) -> tuple[str, int]:
+    if skipped.source_file:
+        return _display_path(result, skipped.source_file), skipped.source_line
     return _display_path(result, result.default_source), 1
 
 
@@ -402,15 +419,30 @@ def render_sarif(result: CheckResult) -> str:
                 },
             }
         )
-    return json.dumps(
-        sarif_log(
-            automation_id=f"bucketguard/policy/{result.stack}/",
-            rules=rules,
-            results=results,
-            properties={"summary": result.summary()},
-        ),
-        indent=2,
+    log = sarif_log(
+        automation_id=f"bucketguard/policy/{result.stack}/",
+        rules=rules,
+        results=results,
+        properties={"summary": result.summary()},
     )
+    if result.not_evaluated:
+        # What the run could not analyze is a tool notification, not a result of some rule.
+        log["runs"][0]["invocations"] = [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "note",
+                        "message": {
+                            "text": f"not evaluated: {n.resource_type} {n.resource_name}: {n.reason}"
+                        },
+                        "locations": [location(*_not_evaluated_where(result, n))],
+                    }
+                    for n in result.not_evaluated
+                ],
+            }
+        ]
+    return json.dumps(log, indent=2)
 
 
 def render_junit(result: CheckResult) -> str:
@@ -440,7 +472,17 @@ def render_junit(result: CheckResult) -> str:
         notes += [u["detail"] for u in result.undecided if u["rule_id"] == rule_id]
         if notes:
             ET.SubElement(case, "system-out").text = "\n".join(notes)
-    suite.set("tests", str(len(result.rules)))
+    for skipped in result.not_evaluated:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"bucketguard.{result.stack}.not_evaluated",
+            name=f"{skipped.resource_type} {skipped.resource_name}",
+        )
+        path, line = _not_evaluated_where(result, skipped)
+        ET.SubElement(case, "skipped", message=skipped.reason).text = f"{path}:{line}"
+    suite.set("tests", str(len(result.rules) + len(result.not_evaluated)))
+    suite.set("skipped", str(len(result.not_evaluated)))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
     suite.set("time", f"{result.program_seconds + result.analysis_seconds:.3f}")
@@ -477,6 +519,21 @@ def render_csv(result: CheckResult) -> str:
                 path,
                 line,
                 v.message,
+            )
+        )
+    for skipped in result.not_evaluated:
+        path, line = _not_evaluated_where(result, skipped)
+        writer.writerow(
+            (
+                "",
+                "",
+                "not-evaluated",
+                skipped.resource_type,
+                skipped.resource_name,
+                "",
+                path,
+                line,
+                skipped.reason,
             )
         )
     return out.getvalue()

@@ -47,6 +47,26 @@ class RecordedResource:
         return self.type.split(":", 1)[0]
 
 
+@dataclass(frozen=True)
+class NotEvaluated:
+    """A source resource no rule judged (a type the adapter does not map, a nested stack it could not
+    follow): reported in every format, so a template is never passed by leaving part of it out."""
+
+    resource_type: str
+    resource_name: str
+    reason: str
+    source_file: str = ""
+    source_line: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resource_type": self.resource_type,
+            "resource_name": self.resource_name,
+            "reason": self.reason,
+            "source": {"file": self.source_file, "line": self.source_line} if self.source_file else None,
+        }
+
+
 @dataclass
 class RecordedStack:
     project: str

@@ -22,7 +22,7 @@ def with_suppressions(
     for skip in suppressions:
         config = result.setdefault(skip.rule_id, PolicyConfig(source=skip.where))
         exemptions = list(config.properties.get("exemptions", ()))
-        exemptions.append({"resource": skip.resource_urn, "reason": skip.reason})
+        exemptions.extend({"resource": urn, "reason": skip.reason} for urn in skip.resource_urns)
         config.properties["exemptions"] = exemptions
     return result
 
@@ -53,4 +53,5 @@ def run_template_check(
         recording_seconds=time.perf_counter() - started,
         resource_types=stack.template_types,
         default_source=display_path(paths[0]),
+        not_evaluated=stack.not_evaluated,
     )

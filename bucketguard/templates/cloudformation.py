@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from bucketguard.policy.records import RecordedResource, RecordedStack
-from bucketguard.templates import TEMPLATE_INPUT_TYPE, TemplateError
+from bucketguard.policy.records import NotEvaluated, RecordedResource, RecordedStack
+from bucketguard.templates import TEMPLATE_INPUT_TYPE, TemplateError, sam
 
 # Pulumi's wire form of a value not known yet (pulumi.runtime.rpc.UNKNOWN).
 UNKNOWN_WIRE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -133,10 +134,11 @@ class Resolver:
     """Evaluates intrinsic functions over one template."""
 
     template: Mapping[str, Any]
-    parameters: Mapping[str, str]
+    parameters: Mapping[str, Any]  # strings, or Unknown for a nested stack's parameter its parent can't fix
     account_id: str | None
     region: str | None
     _conditions: dict[str, Any] = field(default_factory=dict)
+    nested: dict[str, Resolver] = field(default_factory=dict)  # nested stack logical id -> its resolver
 
     @property
     def resources(self) -> Mapping[str, Any]:
@@ -171,6 +173,8 @@ class Resolver:
             value = declared.get("Default")
         if value is None:
             return Unknown(frozenset({f"parameter {name}"}))
+        if isinstance(value, Unknown):
+            return value
         if kind.startswith("List<") or kind == "CommaDelimitedList":
             return [v.strip() for v in str(value).split(",")] if isinstance(value, str) else list(value)
         return value if not isinstance(value, bool | int | float) else str(value).lower()
@@ -190,7 +194,17 @@ class Resolver:
         if attribute == "Arn" and self.resources[name].get("Type") == "AWS::S3::Bucket":
             bucket = self.ref(name)
             return bucket if isinstance(bucket, Unknown) else f"arn:{self.partition()}:s3:::{bucket}"
+        if name in self.nested and attribute.startswith("Outputs."):
+            return self.nested[name].output(name, attribute.removeprefix("Outputs."))
         return Unknown(frozenset({name}))
+
+    def output(self, stack: str, name: str) -> Any:
+        """A nested stack's output as its parent reads it; unknown, it depends on the output itself."""
+        declared = get(get(self.template.get("Outputs"), name), "Value")
+        if declared is None:
+            raise KeyError(f"output {name} of nested stack {stack}")
+        value = self.value(declared)
+        return Unknown(frozenset({f"output {stack}.{name}"})) if _origins(value) else value
 
     def condition(self, name: str) -> Any:
         if name not in self._conditions:
@@ -625,7 +639,7 @@ class Suppression:
 
     rule_id: str
     reason: str
-    resource_urn: str
+    resource_urns: tuple[str, ...]  # every resource the template resource became (a bucket and its ACL...)
     where: str  # file:line, for errors
 
 
@@ -635,7 +649,7 @@ class TemplateStack:
     suppressions: list[Suppression]
     # URN -> the template resource type, for reports ("AWS::S3::Bucket" rather than the pulumi-aws token).
     template_types: dict[str, str]
-    skipped_types: dict[str, int]  # template resource types no rule reads, with their count
+    not_evaluated: list[NotEvaluated]  # resources no rule reads, nested stacks not followed
 
 
 def _wire(value: Any) -> Any:
@@ -660,7 +674,7 @@ def _origins(value: Any) -> set[str]:
 
 
 def _suppressions(
-    path: Path, logical: str, resource: Mapping[str, Any], line: int, urn: str
+    path: Path, logical: str, resource: Mapping[str, Any], line: int, urns: tuple[str, ...]
 ) -> list[Suppression]:
     metadata = get(resource.get("Metadata"), SUPPRESSION_KEY)
     if metadata is None:
@@ -683,7 +697,7 @@ def _suppressions(
                 f"{where}: {logical}.Metadata.{SUPPRESSION_KEY}.skip[{position}]: reason is required "
                 f"(why {rule_id} does not apply)"
             )
-        result.append(Suppression(rule_id, reason.strip(), urn, where))
+        result.append(Suppression(rule_id, reason.strip(), urns, where))
     return result
 
 
@@ -691,6 +705,254 @@ def display_path(path: Path) -> str:
     """As code scanning resolves it: relative to the working directory (the repository root in CI)."""
     path = path.resolve()
     return path.relative_to(Path.cwd()).as_posix() if path.is_relative_to(Path.cwd()) else path.as_posix()
+
+
+NESTED_STACK_TYPES = {"AWS::CloudFormation::Stack": "TemplateURL", "AWS::Serverless::Application": "Location"}
+MAX_NESTING = 5  # levels of nested stacks followed below a template given on the command line
+NOT_MAPPED = "no rule reads this resource type"
+
+
+def _local_template(location: Any, parent: Path) -> Path | None:
+    """A TemplateURL naming a file (a relative or absolute path, or file://), resolved from the parent's
+    directory as `aws cloudformation package` does; None for anything else (https://, s3://, unknown)."""
+    if not isinstance(location, str):
+        return None
+    parsed = urlsplit(location)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme or parsed.netloc:
+        return None
+    else:
+        path = Path(location)
+    return path if path.is_absolute() else parent.parent / path
+
+
+def _with_sam(template: _Lines) -> tuple[_Lines, list[sam.SamNote]]:
+    """The template's Resources as SAM deploys them (each created resource on its SAM resource's line)."""
+    if not sam.uses_sam(template):
+        return template, []
+    expanded, notes = sam.expand(template)
+    resources = _Lines({name: made.resource for name, made in expanded.items()})
+    resources.lines = {name: template["Resources"].lines[made.source] for name, made in expanded.items()}
+    result = _Lines({**template, "Resources": resources})
+    result.lines = template.lines
+    return result, notes
+
+
+@dataclass
+class _Recording:
+    """The resources of every template read so far, as one stack."""
+
+    prefix: str
+    provider: str
+    account_id: str | None
+    region: str | None
+    resources: list[RecordedResource] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+    suppressions: list[Suppression] = field(default_factory=list)
+    template_types: dict[str, str] = field(default_factory=dict)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
+    copies: dict[str, int] = field(default_factory=dict)  # URN -> how many resources claimed it
+
+    def template(
+        self,
+        path: Path,
+        parameters: Mapping[str, Any],
+        *,
+        file_prefix: str,
+        name_prefix: str = "",
+        parents: tuple[Path, ...] = (),
+        strict_parameters: bool = False,
+        passed_at: str = "",
+    ) -> Resolver:
+        template, notes = _with_sam(load_template(path))
+        source = display_path(path)
+        declared = template.get("Parameters") or {}
+        unknown_given = sorted(set(parameters) - set(declared))
+        if unknown_given and passed_at:
+            raise TemplateError(f"{passed_at}: {path} declares no parameter {unknown_given[0]}")
+        if unknown_given and strict_parameters:
+            raise TemplateError(f"--parameter {unknown_given[0]}: {path} declares no such parameter")
+        resolver = Resolver(template, parameters, self.account_id, self.region)
+        lines: Mapping[str, int] = template["Resources"].lines
+        for note in notes:
+            self.not_evaluated.append(
+                NotEvaluated(
+                    "AWS::Serverless::Function",
+                    name_prefix + note.what,
+                    note.reason,
+                    source,
+                    lines[note.source],
+                )
+            )
+        created = {
+            logical: resource
+            for logical, resource in template["Resources"].items()
+            if self._created(resolver, path, logical, resource, lines[logical])
+        }
+        # Nested stacks first: the parent may read their outputs.
+        for logical, resource in created.items():
+            if resource["Type"] in NESTED_STACK_TYPES:
+                nested = self._nested(
+                    resolver, path, logical, resource, lines[logical], name_prefix, parents, file_prefix
+                )
+                if nested is not None:
+                    resolver.nested[logical] = nested
+        recorded: list[RecordedResource] = []
+        logical_urns: dict[str, str] = {}
+        for logical, resource in created.items():
+            kind = str(resource["Type"])
+            if kind in NESTED_STACK_TYPES:
+                continue
+            translate = TRANSLATIONS.get(kind)
+            if translate is None:
+                self.not_evaluated.append(
+                    NotEvaluated(kind, name_prefix + logical, NOT_MAPPED, source, lines[logical])
+                )
+                continue
+            try:
+                properties = resolver.value(resource.get("Properties") or {})
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise TemplateError(
+                    f"{path}:{lines[logical]}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
+                ) from None
+            urns = []
+            for emitted in translate(logical, properties):
+                name = name_prefix + (emitted.name or logical)
+                urn = f"{file_prefix}{emitted.type}::{name}"
+                # One template resource can become several of one type (a QueuePolicy of two queues).
+                self.copies[urn] = self.copies.get(urn, 0) + 1
+                urn = f"{urn}#{self.copies[urn]}" if self.copies[urn] > 1 else urn
+                logical_urns.setdefault(logical, urn)
+                urns.append(urn)
+                self.template_types[urn] = kind
+                dependencies: dict[str, list[str]] = {}
+                for prop, value in emitted.props.items():
+                    origins = _origins(value) | emitted.depends.get(prop, set())
+                    if origins:
+                        dependencies[prop] = sorted(origins)
+                recorded.append(
+                    RecordedResource(
+                        urn=urn,
+                        type=emitted.type,
+                        name=name,
+                        custom=True,
+                        inputs=_wire(emitted.props),
+                        outputs=_wire(emitted.props),
+                        provider=self.provider,
+                        property_dependencies=dependencies,
+                        source_file=source,
+                        source_line=lines[logical],
+                    )
+                )
+            self.suppressions.extend(
+                _suppressions(
+                    path,
+                    logical,
+                    resource,
+                    lines[logical],
+                    tuple(urns) or (f"{file_prefix}::{name_prefix}{logical}",),
+                )
+            )
+        # Origins name logical ids or inputs; the pack reads URNs.
+        for resource in recorded:
+            for prop, names in resource.property_dependencies.items():
+                urns = []
+                for origin in names:
+                    if origin in logical_urns:
+                        urns.append(logical_urns[origin])
+                    elif origin not in template["Resources"]:
+                        urns.append(
+                            self.inputs.setdefault(origin, f"{self.prefix}{TEMPLATE_INPUT_TYPE}::{origin}")
+                        )
+                # Only property dependencies: the pack would take a lone resource dependency for the
+                # target of an unknown join property.
+                resource.property_dependencies[prop] = urns
+        self.resources.extend(recorded)
+        return resolver
+
+    def _created(self, resolver: Resolver, path: Path, logical: str, resource: Any, line: int) -> bool:
+        """False only for a resource whose condition is known false (an unknown one may be created)."""
+        if "Condition" not in resource:
+            return True
+        try:
+            return resolver.condition(str(resource["Condition"])) is not False
+        except KeyError as exc:
+            raise TemplateError(f"{path}:{line}: {logical}: no {exc.args[0]}") from None
+
+    def _nested(
+        self,
+        resolver: Resolver,
+        path: Path,
+        logical: str,
+        resource: Mapping[str, Any],
+        line: int,
+        name_prefix: str,
+        parents: tuple[Path, ...],
+        file_prefix: str,
+    ) -> Resolver | None:
+        """Follows a nested stack whose template is a local file; anything else is reported, not read."""
+        kind = str(resource["Type"])
+        where = f"{path}:{line}"
+        try:
+            properties = resolver.value(resource.get("Properties") or {})
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise TemplateError(
+                f"{where}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
+            ) from None
+        location = properties.get(NESTED_STACK_TYPES[kind])
+        child = _local_template(location, path)
+        shown = display_path(path)
+        if child is None:
+            described = "an unresolved location" if isinstance(location, Unknown) else repr(location)
+            self.not_evaluated.append(
+                NotEvaluated(
+                    kind,
+                    name_prefix + logical,
+                    f"nested template at {described} is not a local file: not read",
+                    shown,
+                    line,
+                )
+            )
+            return None
+        if child.resolve() in {p.resolve() for p in (*parents, path)}:
+            raise TemplateError(f"{where}: {logical}: nested stack {child} includes itself (a cycle)")
+        if len(parents) >= MAX_NESTING:
+            self.not_evaluated.append(
+                NotEvaluated(
+                    kind,
+                    name_prefix + logical,
+                    f"nested deeper than {MAX_NESTING} levels: not read",
+                    shown,
+                    line,
+                )
+            )
+            return None
+        if not child.is_file():
+            raise TemplateError(f"{where}: {logical}: nested template {child} does not exist")
+        given = properties.get("Parameters") or {}
+        if not isinstance(given, Mapping):
+            raise TemplateError(f"{where}: {logical}: Parameters must be a mapping")
+        passed = {
+            str(k): v
+            if isinstance(v, Unknown | str)
+            else (
+                ",".join(map(str, v))
+                if isinstance(v, list)
+                else str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+            )
+            for k, v in given.items()
+        }
+        return self.template(
+            child,
+            passed,
+            file_prefix=file_prefix,
+            name_prefix=f"{name_prefix}{logical}.",
+            parents=(*parents, path),
+            passed_at=f"{where}: {logical}.Parameters",
+        )
 
 
 def record_templates(
@@ -702,102 +964,32 @@ def record_templates(
     project: str = "cloudformation",
     stack: str = "template",
 ) -> TemplateStack:
-    """Every template's resources, as the resources of one stack (what `pulumi preview` would record)."""
+    """Every template's resources, as the resources of one stack (what `pulumi preview` would record);
+    nested stacks in local files are read as part of their parent."""
     prefix = f"urn:pulumi:{stack}::{project}::"
-    resources: list[RecordedResource] = []
+    provider_resources: list[RecordedResource] = []
     provider = ""
     if region is not None:
         provider_urn = f"{prefix}pulumi:providers:aws::default"
-        resources.append(
+        provider_resources.append(
             RecordedResource(provider_urn, "pulumi:providers:aws", "default", True, {"region": region}, {})
         )
         provider = f"{provider_urn}::default"
-    inputs: dict[str, str] = {}
-    suppressions: list[Suppression] = []
-    template_types: dict[str, str] = {}
-    skipped: dict[str, int] = {}
-    copies: dict[str, int] = {}  # URN -> how many resources claimed it
+    recording = _Recording(prefix, provider, account_id, region)
     for path in paths:
-        template = load_template(path)
-        source = display_path(path)
-        declared = template.get("Parameters") or {}
-        unknown_given = sorted(set(parameters or {}) - set(declared))
-        if unknown_given and len(paths) == 1:
-            raise TemplateError(f"--parameter {unknown_given[0]}: {path} declares no such parameter")
-        file_prefix = f"{prefix}{path.stem}$" if len(paths) > 1 else prefix
-        resolver = Resolver(template, parameters or {}, account_id, region)
-        logical_urns: dict[str, str] = {}
-
-        def urn_of(pulumi_type: str, name: str, file_prefix: str = file_prefix) -> str:
-            return f"{file_prefix}{pulumi_type}::{name}"
-
-        lines: Mapping[str, int] = template["Resources"].lines
-        for logical, resource in template["Resources"].items():
-            if "Condition" in resource:
-                try:
-                    created = resolver.condition(str(resource["Condition"]))
-                except KeyError as exc:
-                    raise TemplateError(f"{path}:{lines[logical]}: {logical}: no {exc.args[0]}") from None
-                if created is False:
-                    continue  # an unknown condition keeps the resource: it may be created
-            translate = TRANSLATIONS.get(str(resource["Type"]))
-            if translate is None:
-                skipped[str(resource["Type"])] = skipped.get(str(resource["Type"]), 0) + 1
-                continue
-            try:
-                properties = resolver.value(resource.get("Properties") or {})
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise TemplateError(
-                    f"{path}:{lines[logical]}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
-                ) from None
-            for emitted in translate(logical, properties):
-                name = emitted.name or logical
-                urn = urn_of(emitted.type, name)
-                # One template resource can become several of one type (a QueuePolicy of two queues).
-                copies[urn] = copies.get(urn, 0) + 1
-                urn = f"{urn}#{copies[urn]}" if copies[urn] > 1 else urn
-                logical_urns.setdefault(logical, urn)
-                template_types[urn] = str(resource["Type"])
-                dependencies: dict[str, list[str]] = {}
-                for prop, value in emitted.props.items():
-                    origins = _origins(value) | emitted.depends.get(prop, set())
-                    if origins:
-                        dependencies[prop] = sorted(origins)
-                resources.append(
-                    RecordedResource(
-                        urn=urn,
-                        type=emitted.type,
-                        name=name,
-                        custom=True,
-                        inputs=_wire(emitted.props),
-                        outputs=_wire(emitted.props),
-                        provider=provider,
-                        property_dependencies=dependencies,
-                        source_file=source,
-                        source_line=lines[logical],
-                    )
-                )
-            suppressions.extend(
-                _suppressions(
-                    path, logical, resource, lines[logical], logical_urns.get(logical, urn_of("", logical))
-                )
-            )
-        # Origins name logical ids or inputs; the pack reads URNs.
-        for recorded in resources:
-            if recorded.source_file != source:
-                continue
-            for prop, names in recorded.property_dependencies.items():
-                urns = []
-                for origin in names:
-                    if origin in logical_urns:
-                        urns.append(logical_urns[origin])
-                    elif origin not in template["Resources"]:
-                        urns.append(inputs.setdefault(origin, f"{prefix}{TEMPLATE_INPUT_TYPE}::{origin}"))
-                # Only property dependencies: the pack would take a lone resource dependency for the
-                # target of an unknown join property.
-                recorded.property_dependencies[prop] = urns
-    for name, urn in inputs.items():
-        resources.append(RecordedResource(urn, TEMPLATE_INPUT_TYPE, name, False, {}, {}))
+        recording.template(
+            path,
+            parameters or {},
+            file_prefix=f"{prefix}{path.stem}$" if len(paths) > 1 else prefix,
+            strict_parameters=len(paths) == 1,
+        )
+    inputs = [
+        RecordedResource(urn, TEMPLATE_INPUT_TYPE, name, False, {}, {})
+        for name, urn in recording.inputs.items()
+    ]
     return TemplateStack(
-        RecordedStack(project, stack, True, {}, [], resources), suppressions, template_types, skipped
+        RecordedStack(project, stack, True, {}, [], [*provider_resources, *recording.resources, *inputs]),
+        recording.suppressions,
+        recording.template_types,
+        recording.not_evaluated,
     )

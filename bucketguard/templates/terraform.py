@@ -15,9 +15,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bucketguard.policy.records import RecordedResource, RecordedStack
+from bucketguard.policy.records import NotEvaluated, RecordedResource, RecordedStack
 from bucketguard.templates import TemplateError
-from bucketguard.templates.cloudformation import UNKNOWN_WIRE, TemplateStack, display_path
+from bucketguard.templates.cloudformation import (
+    NOT_MAPPED,
+    UNKNOWN_WIRE,
+    Suppression,
+    TemplateStack,
+    display_path,
+)
 
 # Terraform type -> pulumi-aws type token (the types the pack's adapters read).
 PULUMI_TYPES = {
@@ -38,6 +44,11 @@ PULUMI_TYPES = {
         "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2"
     ),
     "aws_iam_role": "aws:iam/role:Role",
+    # Users and groups hold no policy themselves: their policy resources below are judged.
+    "aws_iam_user": "aws:iam/user:User",
+    "aws_iam_group": "aws:iam/group:Group",
+    "aws_iam_user_group_membership": "aws:iam/userGroupMembership:UserGroupMembership",
+    "aws_iam_group_membership": "aws:iam/groupMembership:GroupMembership",
     "aws_iam_policy": "aws:iam/policy:Policy",
     "aws_iam_role_policy": "aws:iam/rolePolicy:RolePolicy",
     "aws_iam_user_policy": "aws:iam/userPolicy:UserPolicy",
@@ -91,6 +102,9 @@ SINGLE_BLOCKS = frozenset(
         "owner",
     }
 )
+# A resource's own tag `bucketguard-skip:<rule id>` = reason exempts it from that rule (what a CloudFormation
+# resource's Metadata does; a plan has no comments). Read from plans only: never from a live resource's tags.
+SUPPRESSION_TAG_PREFIX = "bucketguard-skip:"
 _NOT_CAMELCASED = frozenset({"tags", "tags_all", "policy", "assume_role_policy"})  # keys are data
 
 
@@ -180,6 +194,20 @@ def _line_of(text: str, address: str) -> int:
     return text.count("\n", 0, position) + 1 if position >= 0 else 1
 
 
+def _suppressions(values: Mapping[str, Any], urn: str, where: str, address: str) -> Iterator[Suppression]:
+    tags = values.get("tags")
+    for key, reason in tags.items() if isinstance(tags, Mapping) else ():
+        if not str(key).startswith(SUPPRESSION_TAG_PREFIX):
+            continue
+        rule_id = str(key).removeprefix(SUPPRESSION_TAG_PREFIX)
+        if not rule_id or not isinstance(reason, str) or not reason.strip():
+            raise TemplateError(
+                f"{where}: {address}: tag {key}: the rule id follows {SUPPRESSION_TAG_PREFIX} and the value "
+                "says why it does not apply"
+            )
+        yield Suppression(rule_id, reason.strip(), (urn,), where)
+
+
 def load_plan(path: Path) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -200,7 +228,8 @@ def record_plans(paths: list[Path], *, project: str = "terraform", stack: str = 
     prefix = f"urn:pulumi:{stack}::{project}::"
     resources: list[RecordedResource] = []
     template_types: dict[str, str] = {}
-    skipped: dict[str, int] = {}
+    not_evaluated: list[NotEvaluated] = []
+    suppressions: list[Suppression] = []
     for path in paths:
         plan, text = load_plan(path)
         source = display_path(path)
@@ -243,7 +272,9 @@ def record_plans(paths: list[Path], *, project: str = "terraform", stack: str = 
         for resource in planned:
             tf_type, address = str(resource.get("type")), str(resource.get("address"))
             if tf_type not in PULUMI_TYPES:
-                skipped[tf_type] = skipped.get(tf_type, 0) + 1
+                not_evaluated.append(
+                    NotEvaluated(tf_type, address, NOT_MAPPED, source, _line_of(text, address))
+                )
                 continue
             change = changes.get(address, {})
             values = (
@@ -252,6 +283,8 @@ def record_plans(paths: list[Path], *, project: str = "terraform", stack: str = 
             props = _translate(
                 tf_type, values or {}, _set_unknowns(change.get("after_unknown"), references.get(address))
             )
+            line = _line_of(text, address)
+            suppressions.extend(_suppressions(values or {}, urns[address], f"{source}:{line}", address))
             tags = (values or {}).get("tags_all") or (values or {}).get("tags")
             if isinstance(tags, Mapping):
                 props["tags"] = dict(tags)
@@ -272,8 +305,10 @@ def record_plans(paths: list[Path], *, project: str = "terraform", stack: str = 
                     provider=provider,
                     property_dependencies={k: v for k, v in dependencies.items() if v},
                     source_file=source,
-                    source_line=_line_of(text, address),
+                    source_line=line,
                 )
             )
             template_types[urns[address]] = tf_type
-    return TemplateStack(RecordedStack(project, stack, True, {}, [], resources), [], template_types, skipped)
+    return TemplateStack(
+        RecordedStack(project, stack, True, {}, [], resources), suppressions, template_types, not_evaluated
+    )

@@ -114,3 +114,109 @@ def test_a_terraform_plan_points_at_each_resource_of_the_plan(tmp_path: Path) ->
         and err.startswith(f"bucketguard: {not_plan}: not a Terraform plan")
         and err.count("\n") == 1
     )
+
+
+def test_nested_stacks_are_judged_with_their_parent_and_what_is_not_read_is_listed(tmp_path: Path) -> None:
+    parent = FIXTURES / "nested" / "parent.yaml"
+    code, report, _ = policy_check("--cloudformation", parent, "--region", "eu-west-1", "--format", "json")
+    assert code == 1
+    # The nested bucket's ACL comes from the parent's parameter; the parent's policy names the bucket
+    # through the nested stack's output.
+    assert mandatory_ids(report) == {
+        "s3_bucket_public_read_prohibited",
+        "s3_bucket_public_write_prohibited",
+        "s3_bucket_public_access_block_enabled",
+    }
+    (read,) = [v for v in report["violations"] if v["rule_id"] == "s3_bucket_public_read_prohibited"]
+    assert read["resource_name"] == "Storage.Site"
+    assert read["source"] == {"file": "tests/templates/fixtures/nested/storage.yaml", "line": 12}
+    assert [e["rule_id"] for e in report["exemptions"]] == ["s3_bucket_versioning_enabled"]
+    assert {(n["resource_type"], n["resource_name"]) for n in report["not_evaluated"]} == {
+        ("AWS::Logs::LogGroup", "Storage.Logs"),
+        ("AWS::CloudFormation::Stack", "Network"),
+    }
+    code, report, _ = policy_check(
+        "--cloudformation", parent, "--parameter", "Acl=Private", "--format", "json"
+    )
+    assert "s3_bucket_public_read_prohibited" not in mandatory_ids(report)
+
+
+def test_sam_functions_are_judged_as_the_resources_sam_creates() -> None:
+    template = FIXTURES / "sam.yaml"
+    code, report, _ = policy_check(
+        "--cloudformation", template, "--region", "eu-west-1", "--account-id", "111122223333",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 1
+    found = {
+        (v["rule_id"], v["resource_name"]) for v in report["violations"] if v["enforcement"] == "mandatory"
+    }
+    assert found == {
+        ("iam_principal_administrator_access_prohibited", "ReportRole"),  # Policies: [AdministratorAccess]
+        ("lambda_function_role_admin_prohibited", "Report"),
+        ("lambda_function_url_auth_required", "ReportUrl"),  # AuthType NONE from Globals
+        ("lambda_permission_public_access_prohibited", "ReportUrlPublicPermissions"),
+    }
+    assert not [v for v in report["violations"] if v["resource_name"].startswith("Tidy")]
+    assert report["undecided"] == []
+    skipped = {n["resource_name"]: n for n in report["not_evaluated"]}
+    assert set(skipped) == {
+        "Report.Policies.S3ReadPolicy", "ServerlessRestApi", "ReportQueue", "TidyNightly", "Scores",
+    }  # fmt: skip
+    assert skipped["Scores"]["resource_type"] == "AWS::DynamoDB::Table"
+    assert skipped["Report.Policies.S3ReadPolicy"]["source"]["line"] == 12
+
+
+def test_iam_users_and_groups_feed_the_admin_rules_in_templates_and_plans() -> None:
+    expected = {
+        ("iam_principal_administrator_access_prohibited", "AdministratorAccess is attached to user intern"),
+        (
+            "iam_policy_admin_access_prohibited",
+            "a statement (Action: *) allows every action on every resource",
+        ),
+    }
+    for args in (
+        ("--cloudformation", FIXTURES / "iam-principals.json"),
+        ("--terraform-plan", FIXTURES / "principals.tfplan.json"),
+    ):
+        code, report, _ = policy_check(*args, "--format", "json")
+        assert code == 1
+        found = {
+            (v["rule_id"], v["message"]) for v in report["violations"] if v["enforcement"] == "mandatory"
+        }
+        assert found == expected, args
+
+
+def test_plan_suppression_tags_exempt_and_unmapped_resources_show_in_every_format(tmp_path: Path) -> None:
+    plan = FIXTURES / "principals.tfplan.json"
+    outputs = {kind: tmp_path / f"out.{kind}" for kind in ("sarif", "junit", "csv", "table")}
+    _, report, _ = policy_check(
+        "--terraform-plan", plan, "--format", "json",
+        *(f"--format={kind}={path}" for kind, path in outputs.items()),
+    )  # fmt: skip
+    assert report["exemptions"] == [
+        {
+            "rule_id": "s3_bucket_versioning_enabled",
+            "detail": "aws_s3_bucket.scratch (scratch space, emptied nightly)",
+        }
+    ]
+    (skipped,) = report["not_evaluated"]
+    assert skipped["resource_name"] == "aws_cloudwatch_log_group.scratch"
+    assert report["summary"]["not_evaluated"] == 1
+    line = skipped["source"]["line"]
+    assert '"address": "aws_cloudwatch_log_group.scratch"' in plan.read_text().splitlines()[line - 1]
+    log = json.loads(outputs["sarif"].read_text())
+    assert sarif_errors(log) == []
+    (note,) = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert "aws_cloudwatch_log_group.scratch" in note["message"]["text"]
+    assert note["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+    assert 'name="aws_cloudwatch_log_group aws_cloudwatch_log_group.scratch"' in outputs["junit"].read_text()
+    assert "<skipped" in outputs["junit"].read_text()
+    assert (
+        ",not-evaluated,aws_cloudwatch_log_group,aws_cloudwatch_log_group.scratch,"
+        in outputs["csv"].read_text()
+    )
+    assert (
+        "not evaluated aws_cloudwatch_log_group aws_cloudwatch_log_group.scratch "
+        f"(tests/templates/fixtures/principals.tfplan.json:{line}): no rule reads this resource type"
+    ) in outputs["table"].read_text()

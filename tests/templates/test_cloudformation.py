@@ -110,7 +110,7 @@ def test_suppressions_need_a_rule_and_a_reason(tmp_path: Path) -> None:
         "s3_bucket_versioning_enabled",
         "shared scratch space, emptied nightly",
     )
-    assert skip.resource_urn.endswith("aws:s3/bucket:Bucket::Shared")
+    assert skip.resource_urns[0].endswith("aws:s3/bucket:Bucket::Shared")
     path = write(
         tmp_path,
         """
@@ -201,3 +201,96 @@ def test_a_plans_acl_grants_reach_the_pack_in_pulumis_shape() -> None:
                     "permission": "READ"}],
         "owner": {"id": "o"},
     }  # fmt: skip
+
+
+def nested_stack(name: str, url: str, more: str = "") -> str:
+    properties = ", ".join(p for p in (f"TemplateURL: {url}", more) if p)
+    return f"Resources:\n  {name}: {{Type: AWS::CloudFormation::Stack, Properties: {{{properties}}}}}\n"
+
+
+def test_nested_stacks_pass_parameters_and_cycles_and_depth_are_capped(tmp_path: Path) -> None:
+    resources = by_name([FIXTURES / "nested" / "parent.yaml"], region="eu-west-1")
+    assert resources["Storage.Site"].inputs["bucket"] == "camp-nested-site"
+    assert resources["Storage.Site.AccessControl"].inputs["acl"] == "public-read"  # the parent's default
+    # The parent's policy reads the nested output: a known name, so the pack joins it by name.
+    assert resources["UploadsFromAnyone"].inputs["bucket"] == "camp-nested-site"
+    # A parameter the parent cannot fix stays unknown in the child, naming the parent's parameter.
+    write(tmp_path, "Resources:\n  B: {Type: AWS::S3::Bucket, Properties: {AccessControl: !Ref Acl}}\n"
+          "Parameters: {Acl: {Type: String}}\n", "child.yaml")  # fmt: skip
+    parent = write(
+        tmp_path,
+        """
+        Parameters: {Acl: {Type: String}}
+        Resources:
+          Child:
+            Type: AWS::CloudFormation::Stack
+            Properties: {TemplateURL: child.yaml, Parameters: {Acl: !Ref Acl}}
+        """,
+    )
+    stack = record_templates([parent])
+    (acl,) = [r for r in stack.recorded.resources if r.name == "Child.B.AccessControl"]
+    assert acl.inputs["acl"] == UNKNOWN_WIRE
+    assert acl.property_dependencies["acl"] == [
+        f"urn:pulumi:template::cloudformation::{TEMPLATE_INPUT_TYPE}::parameter Acl"
+    ]
+
+    write(
+        tmp_path,
+        nested_stack("Back", "a.yaml"),
+        "b.yaml",
+    )
+    looping = write(
+        tmp_path,
+        nested_stack("On", "b.yaml"),
+        "a.yaml",
+    )
+    with pytest.raises(TemplateError, match=r"b\.yaml:2: Back: nested stack .*a\.yaml includes itself"):
+        record_templates([looping])
+
+    for level in range(8):
+        write(tmp_path, nested_stack("Down", f"l{level + 1}.yaml") + "  Here: {Type: AWS::SQS::Queue}\n",
+              f"l{level}.yaml")  # fmt: skip
+    stack = record_templates([tmp_path / "l0.yaml"])
+    queues = {r.name for r in stack.recorded.resources if r.type == "aws:sqs/queue:Queue"}
+    assert queues == {".".join(["Down"] * depth + ["Here"]) for depth in range(6)}
+    (deep,) = stack.not_evaluated
+    assert deep.reason == "nested deeper than 5 levels: not read"
+
+    missing = write(
+        tmp_path,
+        nested_stack("Gone", "./nope.yaml"),
+        "m.yaml",
+    )
+    with pytest.raises(TemplateError, match=r"m\.yaml:2: Gone: nested template .*nope\.yaml does not exist"):
+        record_templates([missing])
+    wrong = write(
+        tmp_path,
+        nested_stack("C", "child.yaml", "Parameters: {Typo: x}"),
+        "w.yaml",
+    )
+    with pytest.raises(
+        TemplateError, match=r"w\.yaml:2: C\.Parameters: .*child\.yaml declares no parameter Typo"
+    ):
+        record_templates([wrong])
+
+
+def test_sam_expands_to_what_the_transform_deploys() -> None:
+    resources = by_name([FIXTURES / "sam.yaml"], region="eu-west-1")
+    role = resources["ReportRole"]
+    assert role.inputs["managedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AdministratorAccess",
+    ]
+    assert resources["Report"].property_dependencies["role"] == [role.urn]  # joined to its implicit role
+    assert resources["ReportUrl"].inputs["authorizationType"] == "NONE"  # from Globals
+    assert resources["ReportUrlPublicPermissions"].inputs["principal"] == "*"
+    assert "TidyUrlPublicPermissions" not in resources  # AWS_IAM: SAM adds no public permission
+    assert resources["ReportUploadPermission"].inputs["principal"] == "s3.amazonaws.com"
+    assert resources["ReportAlertsPermission"].inputs["sourceArn"] == UNKNOWN_WIRE  # the topic's ARN
+    assert resources["ReportAlertsPermission"].property_dependencies["sourceArn"] == [
+        resources["AlertTopic"].urn
+    ]
+    assert resources["TidyNightlyPermission"].inputs["principal"] == "events.amazonaws.com"
+    (statement,) = resources["TidyRole"].inputs["inlinePolicies"][0]["policy"]["Statement"]
+    assert statement["Resource"] == "arn:aws:s3:::camp-site/tmp/*"
+    assert resources["Report"].inputs["tags"] == {"team": "camp", "lambda:createdBy": "SAM"}
