@@ -36,15 +36,35 @@ TAIL_BYTES = (1 << 16) + 22  # a zip's end record with the longest comment
 DECODE_IN_MEMORY_MAX = 64 << 20  # formats parsed whole in memory (mail, documents, encoded text)
 
 
+class SourceFailed(Exception):
+    """A RandomAccess source could not give its bytes (the object changed while it was read, the network
+    failed): raised through the engine, so no verdict is built from part of an object."""
+
+
+class RandomAccess(Protocol):
+    """Bytes read by offset from elsewhere (an object read through ranged GETs), never copied whole."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read_into(self, into: memoryview, offset: int) -> None:
+        """Fill `into` with the bytes at `offset`; raises SourceFailed when they cannot all be read."""
+        ...
+
+    def read_at(self, offset: int, size: int) -> bytes: ...
+
+
 @dataclass
 class Blob:
-    """Bytes to scan: in memory (`data`) or on disk (`path`), with their size and SHA-256."""
+    """Bytes to scan: in memory (`data`), on disk (`path`) or read by offset from a `source` (windows
+    and sniffing only: containers are opened from a local copy), with their size and SHA-256."""
 
     size: int
     sha256: str | None
     data: bytes | None = None
     path: Path | None = None
     owned: bool = False  # a temporary file we created and must delete
+    source: RandomAccess | None = None
     _digest: Callable[[], str] | None = field(default=None, repr=False)
 
     def head(self, size: int = HEAD_BYTES) -> bytes:
@@ -58,6 +78,8 @@ class Blob:
     def read_at(self, offset: int, size: int) -> bytes:
         if self.data is not None:
             return self.data[offset : offset + size]
+        if self.source is not None:
+            return self.source.read_at(offset, max(min(size, self.size - offset), 0))
         assert self.path is not None
         with self.path.open("rb") as stream:
             stream.seek(offset)

@@ -4,7 +4,10 @@ What it does with a file:
 1. checks it is a regular, readable file within `Limits.max_file_bytes`;
 2. matches the rules against it from disk (the backend mmaps it) while a second thread hashes it
    (SHA-256) through bounded reads; small files are read once into memory, hashed and matched there;
-   files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it;
+   files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it (the
+   hash of a window runs on a second thread, started before the match); bytes read by offset from
+   elsewhere (`scan_source`: an S3 object through ranged GETs) are scanned the same way, window by
+   window, with no local copy unless they hold a container;
 3. looks the SHA-256 up in the hash blocklist;
 4. when its bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z; a zip glued behind other bytes),
    expands every member under the limits and does 2-4 again for each, recursively.
@@ -18,16 +21,21 @@ none); their rule names are listed in the result's `detail` so they are not lost
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
+from bucketguard.scanning.blobs import RandomAccess, SourceFailed
 from bucketguard.scanning.containers import (
     CHUNK,
     IN_MEMORY_MAX,
@@ -46,13 +54,15 @@ __all__ = ["Engine", "HashList", "Limits"]
 HASH_RULE = "sha256_blocklist"
 # Files larger than WINDOW_BYTES are scanned window by window (bounded memory); windows overlap by more
 # than the longest string a rule can match, so no match is lost at a boundary. The windows of one file all
-# have the same length, at least half of WINDOW_BYTES.
-WINDOW_BYTES = 64 << 20
+# have the same length, at least half of WINDOW_BYTES. A window (with its guard) stays under glibc's
+# largest mmap threshold (32 MiB): the copy yara-x needs of it then reuses heap pages instead of
+# faulting in fresh ones at every window (measured: 50 ms per 64 MiB window, 5-10 ms per 31 MiB one).
+WINDOW_BYTES = 31 << 20
 WINDOW_OVERLAP = 1 << 20
 # Every window but the first is scanned behind this many zero bytes: rules anchored at the start of a
 # file (`uint16(0) == 0x5A4D`, `$magic at 0`, `uint32(0x3C)`) read zeros there, not whatever bytes a
 # window happens to start with. Within a large file, offsets are window offsets and `filesize` is the
-# window's length (32 MiB or more): `filesize < N` for N up to 32 MiB never holds, as for the file.
+# window's length (15.5 MiB or more): `filesize < N` for N up to 15.5 MiB never holds, as for the file.
 WINDOW_GUARD = 64 << 10
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 
@@ -83,7 +93,7 @@ class _Walk:
         try:
             if blob.data is not None:
                 matches = self.matcher.match_bytes(blob.data, name=name)
-            elif blob.size > WINDOW_BYTES:
+            elif blob.source is not None or blob.size > WINDOW_BYTES:
                 matches = self._match_windows(blob, name)
             else:
                 matches = self.matcher.match_file(blob.path or Path(), name=name)
@@ -95,24 +105,25 @@ class _Walk:
         self._check_hash(blob.digest(), where)
 
     def _match_windows(self, blob: Blob, name: str) -> list[RuleMatch]:
-        """A large file scanned in overlapping windows so memory stays bounded whatever its size; hashed
-        in the same pass when its digest is not known yet, on a second thread while the window is matched
-        (hashlib releases the GIL)."""
-        assert blob.path is not None
+        """A large file (or a source read by offset) scanned in overlapping windows so memory stays
+        bounded whatever its size; hashed in the same pass when its digest is not known yet."""
         digest = hashlib.sha256() if blob.sha256 is None else None
         # One buffer for every window: the guard's zeros, then the window's bytes.
         matches: list[RuleMatch] = []
         hashed_to = 0
         try:
-            with blob.path.open("rb") as stream, ThreadPoolExecutor(1, "bucketguard-sha256") as hasher:
-                starts, length = _windows(os.fstat(stream.fileno()).st_size)
+            with (
+                _window_reader(blob) as (size, read_into),
+                ThreadPoolExecutor(1, "bucketguard-sha256") as hasher,
+            ):
+                starts, length = _windows(size)
                 buffer = memoryview(bytearray(WINDOW_GUARD + length))
                 window = buffer[WINDOW_GUARD:]
                 for start in starts:
-                    _read_exactly(stream.fileno(), window, start)
+                    read_into(window, start)
                     pending = None
                     if digest is not None:
-                        pending = hasher.submit(digest.update, window[hashed_to - start :])
+                        pending = _hash_alongside(hasher, digest, window[hashed_to - start :])
                     # The first window is the file's start; later ones are scanned behind the guard.
                     matches.extend(self.matcher.match_bytes(window if start == 0 else buffer, name=name))
                     if pending is not None:
@@ -211,15 +222,59 @@ class Engine:
         try:
             result = self._scan_path(Path(path), target)
         except Exception as exc:  # the promise: one bad object never takes the run down with it
-            result = ScanResult(
-                target, Verdict.ERROR, reason=Reason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}"
-            )
+            result = _internal_error(target, exc)
+        return self._stamped(result, started)
+
+    def scan_source(self, source: RandomAccess, *, name: str) -> ScanResult:
+        """Scan bytes read by offset from `source` (an object read through ranged GETs), window by
+        window with no local copy; a container is copied to `work_dir` first (its parsers need random
+        access over a file). Whatever the source raises when it cannot give its bytes (the object changed,
+        the network failed) propagates: no verdict is ever built from part of an object."""
+        started = time.perf_counter()
+        try:
+            result = self._scan_source(source, name)
+        except SourceFailed:
+            raise
+        except Exception as exc:
+            result = _internal_error(name, exc)
+        return self._stamped(result, started)
+
+    def _stamped(self, result: ScanResult, started: float) -> ScanResult:
         return replace(
             result,
             backend=self.backend,
             ruleset_version=self.ruleset_version,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _too_large(self, target: str, size: int) -> ScanResult | None:
+        limit = self.limits.max_file_bytes
+        if limit is None or size <= limit:
+            return None
+        return ScanResult(
+            target,
+            Verdict.UNSCANNABLE,
+            reason=Reason.TOO_LARGE,
+            detail=f"{target}: {size} bytes, more than the limit of {limit}",
+            size=size,
+        )
+
+    def _scan_source(self, source: RandomAccess, target: str) -> ScanResult:
+        too_large = self._too_large(target, source.size)
+        if too_large is not None:
+            return too_large
+        blob = Blob(source.size, None, source=source)
+        if sniff(blob):
+            try:
+                blob = _local_copy(source, self.work_dir)
+            except OSError as exc:
+                detail = f"{target}: no temporary space to open it as an archive: {exc.strerror or exc}"
+                return ScanResult(target, Verdict.UNSCANNABLE, reason=Reason.TOO_LARGE, detail=detail,
+                                  size=source.size)  # fmt: skip
+        try:
+            return self._walked(blob, target, None)
+        finally:
+            blob.discard()
 
     def _scan_path(self, path: Path, target: str) -> ScanResult:
         try:
@@ -235,15 +290,9 @@ class Engine:
                 Reason.NOT_A_REGULAR_FILE,
                 f"{target}: not a regular file ({_file_kind(info.st_mode)})",
             )
-        limit = self.limits.max_file_bytes
-        if limit is not None and info.st_size > limit:
-            return ScanResult(
-                target,
-                Verdict.UNSCANNABLE,
-                reason=Reason.TOO_LARGE,
-                detail=f"{target}: {info.st_size} bytes, more than the limit of {limit}",
-                size=info.st_size,
-            )
+        too_large = self._too_large(target, info.st_size)
+        if too_large is not None:
+            return too_large
         try:
             # O_NONBLOCK: a file swapped for a FIFO after the stat above must not hang the scan.
             descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -257,23 +306,27 @@ class Engine:
                 blob, hashed = _top_level_blob(path, stream, opened.st_size)
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
-            try:
-                walk.scan_blob(blob, "", 0)
-            except _ReadError as exc:
-                return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            except ScanStop as exc:
-                walk.problem(exc.reason, exc.detail)
-            except ScanFailure as exc:
-                walk.failed(exc.reason, exc.detail)
-            try:
-                sha256: str | None = blob.digest()  # the object's own bytes, read in full
-            except _ReadError as exc:
-                return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            except ScanFailure:
-                sha256 = None  # the backend failed part-way: the verdict is already `error`
-            size = hashed.size if hashed is not None else blob.size
-            return self._verdict(walk, sha256, size)
+            return self._walked(blob, target, hashed)
+
+    def _walked(self, blob: Blob, target: str, hashed: _Hashed | None) -> ScanResult:
+        """The object's blob walked (rules, hash, members) into its result."""
+        walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
+        try:
+            walk.scan_blob(blob, "", 0)
+        except _ReadError as exc:
+            return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
+        except ScanStop as exc:
+            walk.problem(exc.reason, exc.detail)
+        except ScanFailure as exc:
+            walk.failed(exc.reason, exc.detail)
+        try:
+            sha256: str | None = blob.digest()  # the object's own bytes, read in full
+        except _ReadError as exc:
+            return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
+        except ScanFailure:
+            sha256 = None  # the backend failed part-way: the verdict is already `error`
+        size = hashed.size if hashed is not None else blob.size
+        return self._verdict(walk, sha256, size)
 
     def _verdict(self, walk: _Walk, sha256: str | None, size: int) -> ScanResult:
         target = walk.target
@@ -354,14 +407,62 @@ def _top_level_blob(path: Path, stream: object, expected_size: int) -> tuple[Blo
 
 
 def _windows(size: int) -> tuple[list[int], int]:
-    """Where the windows of a file of `size` (> WINDOW_BYTES) bytes start, and their common length: as few
-    windows as fit, all the same length (at least half of WINDOW_BYTES), each overlapping the next by
+    """Where the windows of `size` bytes start, and their common length: as few windows as fit, all the
+    same length (at least half of WINDOW_BYTES past one window), each overlapping the next by
     WINDOW_OVERLAP."""
+    if size <= WINDOW_BYTES:
+        return [0], size
     step = WINDOW_BYTES - WINDOW_OVERLAP
     count = -(-(size - WINDOW_OVERLAP) // step)
     length = -(-(size + (count - 1) * WINDOW_OVERLAP) // count)
     starts = [min(index * (length - WINDOW_OVERLAP), size - length) for index in range(count)]
     return starts, length
+
+
+@contextlib.contextmanager
+def _window_reader(blob: Blob) -> Iterator[tuple[int, Callable[[memoryview, int], None]]]:
+    """The size of a blob on disk or behind a source, and how to fill a window from an offset."""
+    if blob.source is not None:
+        yield blob.source.size, blob.source.read_into
+        return
+    assert blob.path is not None
+    with blob.path.open("rb") as stream:
+        descriptor = stream.fileno()
+        yield os.fstat(descriptor).st_size, lambda into, offset: _read_exactly(descriptor, into, offset)
+
+
+def _hash_alongside(hasher: ThreadPoolExecutor, digest: Any, data: memoryview) -> Future[None]:
+    """Hash `data` on the hasher's thread while the caller matches it. yara-x holds the GIL for a whole
+    match, so the hash must already be inside `update` (which releases it) before the match starts."""
+    entered = threading.Event()
+
+    def update() -> None:
+        entered.set()
+        digest.update(data)
+
+    pending = hasher.submit(update)
+    entered.wait()
+    return pending
+
+
+def _local_copy(source: RandomAccess, work_dir: Path | None) -> Blob:
+    """A container's bytes copied to a temporary file (hashed on the way) for the parsers that need one."""
+    digest = hashlib.sha256()
+    descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=work_dir)
+    blob = Blob(source.size, None, path=Path(name), owned=True)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            chunk = memoryview(bytearray(min(WINDOW_BYTES, source.size)))
+            for offset in range(0, source.size, len(chunk)):
+                piece = chunk[: min(len(chunk), source.size - offset)]
+                source.read_into(piece, offset)
+                digest.update(piece)
+                out.write(piece)
+    except BaseException:
+        blob.discard()
+        raise
+    blob.sha256 = digest.hexdigest()
+    return blob
 
 
 def _read_exactly(descriptor: int, into: memoryview, offset: int) -> None:
@@ -383,6 +484,12 @@ def _read_up_to(descriptor: int, size: int) -> bytes:
         parts.append(chunk)
         remaining -= len(chunk)
     return b"".join(parts)
+
+
+def _internal_error(target: str, exc: Exception) -> ScanResult:
+    return ScanResult(
+        target, Verdict.ERROR, reason=Reason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}"
+    )
 
 
 def _unscannable(target: str, reason: Reason, detail: str) -> ScanResult:
