@@ -16,7 +16,8 @@ TRAIL_RULES = (
 )
 DESCRIBE_TRAILS = Call("describe_trails", TRAIL_RULES)
 EVENT_SELECTORS = Call("get_event_selectors", ("cloudtrail_trail_s3_data_events_enabled",))
-CALLS = (DESCRIBE_TRAILS, EVENT_SELECTORS)
+STATUS = Call("get_trail_status", ("cloudtrail_trail_enabled",))
+CALLS = (DESCRIBE_TRAILS, EVENT_SELECTORS, STATUS)
 READ_WRITE = {"All": {"read", "write"}, "ReadOnly": {"read"}, "WriteOnly": {"write"}}
 
 
@@ -53,6 +54,7 @@ def collect_cloudtrail(reader: Reader) -> None:
     for trail in (response or {}).get("trailList", ()):
         arn, name = str(trail["TrailARN"]), str(trail["Name"])
         selectors = reader.call(client, EVENT_SELECTORS, resource_name=name, arn=arn, TrailName=arn) or {}
+        status = reader.call(client, STATUS, resource_name=name, arn=arn, Name=arn)
         if trail.get("S3BucketName"):
             reader.collection.log_targets.add(str(trail["S3BucketName"]))
         reader.collection.add(
@@ -65,5 +67,6 @@ def collect_cloudtrail(reader: Reader) -> None:
                 is_multi_region=bool(trail.get("IsMultiRegionTrail")),
                 log_file_validation=bool(trail.get("LogFileValidationEnabled")),
                 s3_data_events=s3_data_events(selectors),
+                is_logging=None if status is None else bool(status.get("IsLogging")),
             ),
         )

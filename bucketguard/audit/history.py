@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +85,27 @@ class FindingsHistory(ABC):
         accounts: Iterable[str],
         rule_ids: Iterable[str],
         at: str | None = None,
+        in_scope: Callable[[str], bool] | None = None,
     ) -> RunChanges:
+        """What a run means against the history, saved."""
+        run, records, changes = self.plan(
+            findings, accounts=accounts, rule_ids=rule_ids, at=at, in_scope=in_scope
+        )
+        self.save(records, changes)
+        return run
+
+    def plan(
+        self,
+        findings: Sequence[AuditFinding],
+        *,
+        accounts: Iterable[str],
+        rule_ids: Iterable[str],
+        at: str | None = None,
+        in_scope: Callable[[str], bool] | None = None,
+    ) -> tuple[RunChanges, list[Record], list[Change]]:
+        """What a run means against the history and what ``save`` must write (nothing is written yet: the
+        monitor saves only once its alerts are out). ``in_scope(arn)``: only the resources a run read may
+        be resolved by it (the monitor reads one); None: every resource of the judged accounts and rules."""
         at = at or now()
         judged_rules = set(rule_ids)
         known = {r.finding_id: r for r in self.account_records(accounts)}
@@ -119,11 +139,13 @@ class FindingsHistory(ABC):
         resolved = [
             replace(r, resolved_at=at)
             for r in known.values()
-            if r.resolved_at is None and r.finding_id not in current and r.rule_id in judged_rules
+            if r.resolved_at is None
+            and r.finding_id not in current
+            and r.rule_id in judged_rules
+            and (in_scope is None or in_scope(r.arn))
         ]
         changes.extend(_change(at, r.finding_id, RESOLVED, r) for r in resolved)
-        self.save([*saved, *resolved], changes)
-        return RunChanges(first_seen, status, resolved)
+        return RunChanges(first_seen, status, resolved), [*saved, *resolved], changes
 
 
 def _change(at: str, finding_id: str, change: str, source: AuditFinding | Record) -> Change:

@@ -221,6 +221,10 @@ def collect_s3(reader: Reader) -> None:
     buckets = reader.paginate(s3, LIST_BUCKETS, "Buckets", sized=False)
     names = [str(b["Name"]) for b in buckets]
     reader.each(names, lambda name: f"bucket {name}", lambda name: collect_bucket(reader, name))
+    collect_account_public_access_block(reader)
+
+
+def collect_account_public_access_block(reader: Reader) -> None:
     control = reader.client("s3control")
     response = reader.call(
         control,

@@ -406,6 +406,7 @@ class TrailFacts(ResourceFacts):
     is_multi_region: bool | None = None  # None = AWS default: single region
     log_file_validation: bool | None = None  # None = AWS default: off
     s3_data_events: frozenset[str] = frozenset()  # subset of {"read", "write"} logged for S3 objects
+    is_logging: bool | None = None  # None = AWS default: a new trail logs (StopLogging turns it off)
 
 
 # ----------------------------------------------------------------------------------------------- stack

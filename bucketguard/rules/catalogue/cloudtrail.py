@@ -54,12 +54,15 @@ def _violation(trail: TrailFacts, message: str) -> Violation:
         cli="aws cloudtrail create-trail --name TRAIL --s3-bucket-name BUCKET --is-multi-region-trail",
     ),
     references=References(fsbp=("CloudTrail.1",), cis=("3.1",), prowler=("cloudtrail_multi_region_enabled",)),
-    notes=NOTE + "Fails when the stack declares no trail; exempt it where an organisation trail covers "
-    "the account.",
+    notes=NOTE + "Fails when the stack declares no trail, and for each trail whose logging is stopped; "
+    "exempt it where an organisation trail covers the account.",
 )
-def cloudtrail_trail_enabled(stack: StackFacts, config: RulesConfig) -> Iterator[str]:
+def cloudtrail_trail_enabled(stack: StackFacts, config: RulesConfig) -> Iterator[str | Violation]:
     if not stack.trails and _has_resources(stack):
         yield "the stack declares no CloudTrail trail"
+    for trail in stack.trails:
+        if trail.is_logging is False:
+            yield _violation(trail, f"trail {trail.name} is not logging (StopLogging)")
 
 
 @rule(
