@@ -406,7 +406,7 @@ class TrailFacts(ResourceFacts):
     is_multi_region: bool | None = None  # None = AWS default: single region
     log_file_validation: bool | None = None  # None = AWS default: off
     s3_data_events: frozenset[str] = frozenset()  # subset of {"read", "write"} logged for S3 objects
-    is_logging: bool | None = None  # None = AWS default: a new trail logs (StopLogging turns it off)
+    is_logging: bool | None = None  # None = not known (a Pulumi trail logs unless enable_logging=False)
 
 
 # ----------------------------------------------------------------------------------------------- stack

@@ -1030,6 +1030,7 @@ def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
             is_multi_region=_bool(_get(t.props, "isMultiRegionTrail")),
             log_file_validation=_bool(_get(t.props, "enableLogFileValidation")),
             s3_data_events=_s3_data_events(t),
+            is_logging=_bool(_get(t.props, "enableLogging")),
         ),
     )
 

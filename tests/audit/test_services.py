@@ -209,6 +209,7 @@ def test_trails_and_their_event_selectors(aws: EmbeddedAws) -> None:
     trail.create_trail(
         Name="org", S3BucketName="camp-trail", IsMultiRegionTrail=True, EnableLogFileValidation=True
     )
+    trail.start_logging(Name="org")  # CreateTrail alone leaves the trail stopped
     trail.put_event_selectors(
         TrailName="org",
         EventSelectors=[
@@ -223,6 +224,7 @@ def test_trails_and_their_event_selectors(aws: EmbeddedAws) -> None:
 
     [facts] = result.facts.trails
     assert (facts.is_multi_region, facts.log_file_validation, facts.s3_data_events) == (True, True, {"write"})
+    assert facts.is_logging
     [bucket] = result.facts.buckets
     assert bucket.receives_access_logs  # the trail writes there: no access-logging finding on it
     assert "s3_bucket_access_logging_enabled" not in rule_ids(result)

@@ -751,8 +751,13 @@ CASES: dict[str, tuple[Cases, Cases]] = {
         },
     ),
     "cloudtrail_trail_enabled": (
-        {"pass_trail": StackFacts(trails=(trail("t"),)), "pass_empty_stack": StackFacts()},
         {
+            "pass_trail": StackFacts(trails=(trail("t"),)),
+            "pass_logging": StackFacts(trails=(trail("t", is_logging=True),)),
+            "pass_empty_stack": StackFacts(),
+        },
+        {
+            "fail_stopped": StackFacts(trails=(trail("t", is_logging=False),)),
             "fail_no_trail": ONE_BUCKET,
             "fail_no_trail_generic": StackFacts(
                 resources=(ResourceFacts(name="r", type="aws:sqs/queue:Queue"),)
