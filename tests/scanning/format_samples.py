@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from bucketguard.demo import pranks
 from bucketguard.demo.office_files import compound_file, vba_project
 
 __all__ = ["compound_file", "vba_project"]
@@ -141,3 +142,60 @@ def pdf_with_stream(body: bytes, filters: str) -> bytes:
     /FlateDecode]`); the cross-reference table is left out, as readers repair it."""
     stream = b"1 0 obj\n<< /Length %d /Filter %s >>\nstream\n" % (len(body), filters.encode()) + body
     return b"%PDF-1.4\n" + stream + b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+class _LE32Bits:
+    """UCL's bit writer: bits fill 32-bit little-endian words (most significant first) reserved in the
+    stream where the decoder will need them, bytes go between them."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.word_at = 0
+        self.free = 0
+
+    def bit(self, value: int) -> None:
+        if self.free == 0:
+            self.word_at, self.free = len(self.out), 32
+            self.out += bytes(4)
+        self.free -= 1
+        word = int.from_bytes(self.out[self.word_at : self.word_at + 4], "little") | (value << self.free)
+        self.out[self.word_at : self.word_at + 4] = word.to_bytes(4, "little")
+
+
+def nrv2b_literals(data: bytes) -> bytes:
+    """An NRV2B stream holding `data` as literals, then the end marker (offset 0x1000002 and 0xFF). Real
+    UPX output, with its matches, is ClamAV's clam-upx.exe."""
+    bits = _LE32Bits()
+    for byte in data:
+        bits.bit(1)
+        bits.out.append(byte)
+    bits.bit(0)
+    end = 0x1000002
+    for position in range(end.bit_length() - 2, -1, -1):  # the gamma code: each bit, then "last?"
+        bits.bit(end >> position & 1)
+        bits.bit(int(position == 0))
+    bits.out.append(0xFF)
+    return bytes(bits.out)
+
+
+def upx_packed(image: bytes, *, method: int = 2, declared_size: int | None = None) -> bytes:
+    """A PE as UPX lays it out: sections UPX0 (no raw data) and UPX1 (the packed image), UPX's header
+    after the section table."""
+    packed = nrv2b_literals(image)
+    header = struct.pack(
+        "<4s4B5I4B", b"UPX!", 13, 9, method, 8, zlib.adler32(image), zlib.adler32(packed),
+        len(image) if declared_size is None else declared_size, len(packed), len(image), 0, 0, 0, 0,
+    )  # fmt: skip
+    pe = bytearray(pranks.pe_header())
+    coff = 0x80
+    pe[coff + 6 : coff + 8] = struct.pack("<H", 2)  # sections
+    pe[coff + 24 + 60 : coff + 24 + 64] = struct.pack("<I", 0x200)  # SizeOfHeaders
+    image_size = (len(image) + 0xFFF) & ~0xFFF
+    for name, size, address, raw_size, raw_at in (
+        (b"UPX0", image_size, 0x1000, 0, 0),
+        (b"UPX1", 0x1000, 0x1000 + image_size, len(packed), 0x200),
+    ):
+        pe += name.ljust(8, b"\x00") + struct.pack(
+            "<6I2HI", size, address, raw_size, raw_at, 0, 0, 0, 0, 0xE0000060
+        )
+    return bytes(pe.ljust(0x1E0, b"\x00") + header).ljust(0x200, b"\x00") + packed

@@ -38,9 +38,9 @@ def verdicts() -> dict[str, str]:
 def test_every_test_file_gets_a_result_and_the_plain_ones_are_detected(verdicts: dict[str, str]) -> None:
     assert len(verdicts) == 44
     counts = Counter(verdicts.values())
-    # today's floor: never fewer (the packers, InstallShield's own streams, AutoIt and the 10-deep nesting
+    # today's floor: never fewer (the packers but UPX, InstallShield's own streams and the 10-deep nesting
     # are unscannable; ARJ, CHM, NSIS and Implode need the 7-Zip program)
-    assert counts["malicious"] >= (30 if program() else 26)
+    assert counts["malicious"] >= (33 if program() else 29)
     for plain in ("clam.exe", "clam.zip", "clam.7z", "clam.tar.gz", "clam.exe.bz2", "clam.bin-le.cpio"):
         assert verdicts[plain] == "malicious", plain
 

@@ -18,7 +18,7 @@ from collections import Counter
 import pefile
 
 from bucketguard.scanning.blobs import Blob, Expansion, corrupt
-from bucketguard.scanning.formats import seven_zip_program
+from bucketguard.scanning.formats import autoit, seven_zip_program, upx
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
 
@@ -35,12 +35,13 @@ _PACKER_SECTIONS = {
     ".vmp1": "VMProtect", ".enigma1": "Enigma", ".enigma2": "Enigma", "fsg!": "FSG", ".perplex": "Perplex",
 }  # fmt: skip
 _NSIS = "NSIS installer"
+_UPX = "packed executable (UPX)"  # UPX alone: unpacked here when its header checks out
 # Installers and compiled scripts whose payload is not decoded here, by a marker in their bytes.
 _INSTALLER_MARKERS = (
     (b"\xef\xbe\xad\xdeNullsoftInst", _NSIS),
     (b"Inno Setup Setup Data", "Inno Setup installer"),
-    (b"AU3!EA05", "AutoIt compiled script"),
-    (b"AU3!EA06", "AutoIt compiled script"),
+    (b"AU3!EA05", autoit.WHAT),
+    (b"AU3!EA06", autoit.WHAT),
     (b"ISSetupStream", "InstallShield installer"),
     (b"InstallShield\x00", "InstallShield installer"),
 )
@@ -75,9 +76,13 @@ def open_executable(blob: Blob, expansion: Expansion) -> None:
             with pe:
                 overlay = pe.get_overlay_data_start_offset()
                 why = _packer(pe)
+                if why == _UPX:
+                    why = _unpack_upx(pe, view, expansion)
             if overlay is not None:
                 expansion.unattributed(view, overlay, len(view))
             installer = None if why else _installer(view)
+            if installer == autoit.WHAT:
+                why, installer = autoit.extract(view, expansion), None
     if installer == _NSIS:  # the 7-Zip program unpacks it where installed (else `unsupported`)
         seven_zip_program.extract(blob, expansion, "Nsis")
     elif installer is not None:
@@ -87,13 +92,14 @@ def open_executable(blob: Blob, expansion: Expansion) -> None:
 
 
 def _packer(pe: pefile.PE) -> str | None:
-    for section in pe.sections:
-        raw = section.Name.split(b"\x00", 1)[0]
-        label = raw.decode("latin-1").strip().lower()
-        if label in _PACKER_SECTIONS:
-            return f"packed executable ({_PACKER_SECTIONS[label]})"
-        if any(byte < 0x20 or byte > 0x7E for byte in raw):
-            return "packed executable (section names no linker writes)"
+    labels = [section.Name.split(b"\x00", 1)[0] for section in pe.sections]
+    packers = sorted(
+        {_PACKER_SECTIONS[label] for raw in labels if (label := _label(raw)) in _PACKER_SECTIONS}
+    )
+    if any(byte < 0x20 or byte > 0x7E for raw in labels for byte in raw):
+        packers.append("section names no linker writes")
+    if packers:
+        return f"packed executable ({', '.join(packers)})"
     entry = pe.OPTIONAL_HEADER.AddressOfEntryPoint
     for section in pe.sections:
         writable_code = section.Characteristics & _WRITABLE_CODE == _WRITABLE_CODE
@@ -101,6 +107,24 @@ def _packer(pe: pefile.PE) -> str | None:
         if writable_code and section.contains_rva(entry) and compressed:
             return "packed executable (compressed code in a writable entry section)"
     return None
+
+
+def _label(raw: bytes) -> str:
+    return raw.decode("latin-1").strip().lower()
+
+
+def _unpack_upx(pe: pefile.PE, view: bytes | mmap.mmap, expansion: Expansion) -> str | None:
+    """Scan the image UPX packed (and the AutoIt script it may hold); say why not when it cannot."""
+    header = upx.PackHeader.find(view, pe.OPTIONAL_HEADER.SizeOfHeaders)
+    packed = next((section for section in pe.sections if section.SizeOfRawData), None)
+    if header is None or packed is None:
+        return f"{_UPX}: no UPX header"
+    try:
+        image = upx.unpack(view, header, packed.PointerToRawData)
+    except upx.UnpackError as exc:
+        return f"{_UPX}: {exc}"
+    expansion.emit(f"{expansion.name}!<UPX-unpacked image>", image)
+    return autoit.extract(image, expansion) if autoit.MARKER in image else None
 
 
 def _installer(view: bytes | mmap.mmap) -> str | None:
