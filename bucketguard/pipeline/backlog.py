@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bucketguard.aws import route_sqs_by_queue_url
 from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent, utc_now_iso
-from bucketguard.pipeline.tagging import TAG_RULESET, TAG_SCAN_INFO, from_tagset
+from bucketguard.pipeline.tagging import from_tagset, ruleset_of
 from bucketguard.scanning.output import NO_ACTIONS, ObjectActions
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
 
@@ -86,13 +86,7 @@ def scanned_with(s3: Any, version: S3Version) -> str | None:
     args: dict[str, Any] = {"Bucket": version.bucket, "Key": version.key}
     if version.version_id:
         args["VersionId"] = version.version_id
-    tags = from_tagset(s3.get_object_tagging(**args)["TagSet"])
-    if TAG_RULESET in tags:
-        return tags[TAG_RULESET]
-    if TAG_SCAN_INFO in tags:
-        parts = tags[TAG_SCAN_INFO].split(" ")
-        return parts[1] if len(parts) > 1 else None
-    return None
+    return ruleset_of(from_tagset(s3.get_object_tagging(**args)["TagSet"]))
 
 
 def actions_taken(outcome: PostScanOutcome, settings: PostScanSettings) -> ObjectActions:

@@ -15,6 +15,15 @@ SKIP_SUFFIXES = "BUCKETGUARD_SKIP_SUFFIXES"  # comma-separated
 SKIP_LARGER_THAN_BYTES = "BUCKETGUARD_SKIP_LARGER_THAN_BYTES"
 # keys the platform writes itself into the protected bucket (never rescanned); comma-separated prefixes
 PLATFORM_PREFIXES = "BUCKETGUARD_PLATFORM_PREFIXES"
+# rescan on rule updates (scanner.rescanOnUpdate): none | not-clean | all-since:DAYS; the listener sweeps
+# PROTECTED_BUCKET in batches it queues on its own queue, verifying seals with SEAL_KEY_ID
+RESCAN_ON_UPDATE = "BUCKETGUARD_RESCAN_ON_UPDATE"
+PROTECTED_BUCKET = "BUCKETGUARD_PROTECTED_BUCKET"
+LISTENER_QUEUE_URL = "BUCKETGUARD_LISTENER_QUEUE_URL"
+RESCAN_BATCH_SIZE = "BUCKETGUARD_RESCAN_BATCH_SIZE"  # versions listed per sweep message (default 100)
+RESCAN_INTERVAL_SECONDS = "BUCKETGUARD_RESCAN_INTERVAL_SECONDS"  # delay between batches (default 60)
+# delay before the first batch, so the scanner has loaded the new ruleset (default 600, at most 900)
+RESCAN_START_DELAY_SECONDS = "BUCKETGUARD_RESCAN_START_DELAY_SECONDS"
 
 # scanner (scanner account)
 RULESET_PATH = "BUCKETGUARD_RULESET_PATH"
@@ -36,6 +45,8 @@ RULES_CHECK_SECONDS = "BUCKETGUARD_RULES_CHECK_SECONDS"  # at most one HEAD this
 # scheduled rule update (scanner account): the feeds, as a JSON list of scanner.ruleSources entries;
 # it also reads RULES_BUCKET, ALERT_TOPIC_ARN, ENGINE and TMP_DIR
 RULE_SOURCES = "BUCKETGUARD_RULE_SOURCES"
+# the topic the rule update announces each published ruleset on (storages subscribe to rescan)
+RULESET_TOPIC_ARN = "BUCKETGUARD_RULESET_TOPIC_ARN"
 
 # post-scan actions (storage account)
 ACTIONS = "BUCKETGUARD_ACTIONS"  # comma-separated subset of tag,quarantine,promote,notify

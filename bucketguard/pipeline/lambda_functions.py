@@ -20,7 +20,7 @@ from bucketguard.pipeline.aws import RegionalPublisher, unwrap_sns
 from bucketguard.pipeline.listener import ListenerOutcome, handle_notification
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
-from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
+from bucketguard.pipeline.postscan import PostScan, PostScanOutcome, kms_verifier
 from bucketguard.pipeline.scanner import Scanner
 from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings, SettingsError
 
@@ -93,14 +93,27 @@ class _SqsFunction:
 class ListenerFunction(_SqsFunction):
     name = "listener"
 
-    def __init__(self, settings: ListenerSettings, s3: Any, sqs: Any, *, metrics: Any = None) -> None:
+    def __init__(
+        self,
+        settings: ListenerSettings,
+        s3: Any,
+        sqs: Any,
+        *,
+        own_sqs: Any = None,
+        kms: Any = None,
+        metrics: Any = None,
+    ) -> None:
         super().__init__(metrics)
         self.settings = settings
         self.s3 = s3
         self.sqs = sqs
+        self.own_sqs = own_sqs  # the listener's own queue (rescan batches), in the function's region
+        self.verify = kms_verifier(kms, settings.seal_key_id) if kms and settings.seal_key_id else None
 
     def process(self, record: SQSRecord) -> list[ListenerOutcome]:
-        outcomes = handle_notification(self.s3, self.sqs, record.body, self.settings)
+        outcomes = handle_notification(
+            self.s3, self.sqs, record.body, self.settings, own_sqs=self.own_sqs, verify=self.verify
+        )
         for outcome in outcomes:
             self.count(
                 {"requested": "ScanRequested", "skipped": "ObjectSkipped", "gone": "ObjectGone"}[
@@ -118,7 +131,15 @@ class ListenerFunction(_SqsFunction):
         s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
         settings = ListenerSettings.resolve()
         sqs = boto3.client("sqs", region_name=settings.scanner_queue_region or None)
-        return cls(settings, s3, sqs, metrics=_metrics("listener"))
+        rescans = settings.rescan_on_update.mode != "none"
+        return cls(
+            settings,
+            s3,
+            sqs,
+            own_sqs=boto3.client("sqs") if rescans else None,
+            kms=boto3.client("kms") if rescans else None,
+            metrics=_metrics("listener"),
+        )
 
 
 class ScannerFunction(_SqsFunction):

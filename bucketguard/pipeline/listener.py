@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,8 +20,9 @@ from botocore.exceptions import ClientError
 
 from bucketguard.pipeline.aws import is_gone, unwrap_sns
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
+from bucketguard.pipeline.rescan import Sweep, Verify, list_batch, needs_rescan, rescan_message, utc_now
 from bucketguard.pipeline.settings import ListenerSettings
-from bucketguard.pipeline.tagging import neutralise_platform_tags
+from bucketguard.pipeline.tagging import from_tagset, neutralise_platform_tags
 
 log = logging.getLogger("bucketguard.listener")
 
@@ -167,14 +169,29 @@ def request_scan(s3: Any, sqs: Any, obj: CreatedObject, settings: ListenerSettin
     reason = skip_reason(obj, settings)
     if reason:
         return _skipped(obj, reason)
+    send_scan_request(sqs, s3, settings, obj.bucket, obj.key, version_id, etag, size)
+    return ListenerOutcome(obj.bucket, obj.key, "requested", "", version_id if version_id != "null" else None)
+
+
+def send_scan_request(
+    sqs: Any,
+    s3: Any,
+    settings: ListenerSettings,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    etag: str,
+    size: int,
+) -> str:
+    """Sends the scanner a presigned GET of one object version; returns the request id."""
     request = ScanRequest(
         request_id=str(uuid.uuid4()),
-        bucket=obj.bucket,
-        key=obj.key,
+        bucket=bucket,
+        key=key,
         version_id=version_id if version_id != "null" else None,
         etag=etag,
         size=size,
-        url=presign_version_get(s3, obj.bucket, obj.key, version_id, settings.presign_ttl_seconds),
+        url=presign_version_get(s3, bucket, key, version_id, settings.presign_ttl_seconds),
         result_topic_arn=settings.result_topic_arn,
         storage_stack_id=settings.storage_stack_id,
         requested_at=utc_now_iso(),
@@ -182,16 +199,91 @@ def request_scan(s3: Any, sqs: Any, obj: CreatedObject, settings: ListenerSettin
     sqs.send_message(QueueUrl=settings.scanner_queue_url, MessageBody=request.to_json())
     log.info(
         "scan requested",
-        extra={
-            "bucket": obj.bucket,
-            "key": obj.key,
-            "version_id": version_id,
-            "request_id": request.request_id,
-        },
+        extra={"bucket": bucket, "key": key, "version_id": version_id, "request_id": request.request_id},
     )
-    return ListenerOutcome(obj.bucket, obj.key, "requested", "", request.version_id)
+    return request.request_id
 
 
-def handle_notification(s3: Any, sqs: Any, body: str, settings: ListenerSettings) -> list[ListenerOutcome]:
+def rescan_batch(
+    s3: Any,
+    sqs: Any,
+    own_sqs: Any,
+    verify: Verify,
+    sweep: Sweep,
+    settings: ListenerSettings,
+    now: datetime | None = None,
+) -> list[ListenerOutcome]:
+    """One step of a sweep (see bucketguard.pipeline.rescan): the announcement of a new ruleset queues
+    the first batch after the start delay; a batch requests its rescans and queues the next one."""
+    policy = settings.rescan_on_update
+    listed, following = list_batch(s3, settings.protected_bucket, sweep, settings.rescan_batch_size)
+    outcomes = []
+    now = now or utc_now()
+    for version in listed:
+        obj = CreatedObject(
+            settings.protected_bucket, version.key, version.size, version.etag, version.version_id
+        )
+        if skip_reason(obj, settings):
+            continue
+        location = {"Bucket": obj.bucket, "Key": obj.key}
+        if version.version_id:
+            location["VersionId"] = version.version_id
+        try:
+            tags = from_tagset(s3.get_object_tagging(**location)["TagSet"])
+        except ClientError as exc:
+            if is_gone(exc):
+                continue  # deleted since the listing
+            raise
+        if needs_rescan(tags, version, obj.bucket, sweep, policy, verify, now):
+            send_scan_request(
+                sqs, s3, settings, obj.bucket, obj.key, version.version_id, version.etag, version.size
+            )
+            outcomes.append(ListenerOutcome(obj.bucket, obj.key, "requested", "rescan", version.version_id))
+    checked, requested = sweep.checked + len(listed), sweep.requested + len(outcomes)
+    progress = {"ruleset": sweep.ruleset_version, "checked": checked, "requested": requested}
+    if following is None:
+        log.info("rescan finished", extra=progress)
+        return outcomes
+    own_sqs.send_message(
+        QueueUrl=settings.listener_queue_url,
+        MessageBody=replace(following, checked=checked, requested=requested).to_json(),
+        DelaySeconds=settings.rescan_interval_seconds,
+    )
+    log.info("rescan batch done", extra={**progress, "next_key": following.key_marker})
+    return outcomes
+
+
+def handle_notification(
+    s3: Any,
+    sqs: Any,
+    body: str,
+    settings: ListenerSettings,
+    *,
+    own_sqs: Any = None,
+    verify: Verify | None = None,
+) -> list[ListenerOutcome]:
     """Everything one SQS message asks for. Raises on a transient failure so the message is retried."""
-    return [request_scan(s3, sqs, obj, settings) for obj in parse_object_created(body)]
+    try:
+        sweep = rescan_message(unwrap_sns(body))
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
+    if sweep is None:
+        return [request_scan(s3, sqs, obj, settings) for obj in parse_object_created(body)]
+    if settings.rescan_on_update.mode == "none" or own_sqs is None or verify is None:
+        log.warning(
+            "rescan message ignored: rescan on update is off", extra={"ruleset": sweep.ruleset_version}
+        )
+        return []
+    if sweep.announced:
+        # The scanner loads a new ruleset within its check interval: the sweep starts after that.
+        own_sqs.send_message(
+            QueueUrl=settings.listener_queue_url,
+            MessageBody=replace(sweep, announced=False).to_json(),
+            DelaySeconds=settings.rescan_start_delay_seconds,
+        )
+        log.info(
+            "rescan scheduled",
+            extra={"ruleset": sweep.ruleset_version, "policy": str(settings.rescan_on_update)},
+        )
+        return []
+    return rescan_batch(s3, sqs, own_sqs, verify, sweep, settings)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,19 @@ def kms_mac(kms: Any, key_id: str) -> Mac:
         return bytes(kms.generate_mac(KeyId=key_id, Message=message, MacAlgorithm=MAC_ALGORITHM)["Mac"])
 
     return mac
+
+
+def kms_verifier(kms: Any, key_id: str) -> Callable[[bytes, bytes], bool]:
+    """Whether a seal was made by the seal key (kms:VerifyMac: checks seals, cannot make one)."""
+
+    def verify(message: bytes, mac: bytes) -> bool:
+        try:
+            response = kms.verify_mac(KeyId=key_id, Message=message, MacAlgorithm=MAC_ALGORITHM, Mac=mac)
+        except kms.exceptions.KMSInvalidMacException:
+            return False
+        return bool(response["MacValid"])
+
+    return verify
 
 
 def _sha256_of_object(s3: Any, location: dict[str, str]) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.pipeline import env
+from bucketguard.pipeline.messages import utc_now_iso
+from bucketguard.pipeline.rescan import ruleset_published_message
 from bucketguard.pipeline.rules_bucket import (
     ARTIFACT_NAME,
     RulesetRejected,
@@ -37,6 +39,7 @@ class RuleUpdateSettings:
     rules_bucket: str
     sources: tuple[FeedSource, ...]
     alert_topic_arn: str = ""
+    ruleset_topic_arn: str = ""  # announces each published ruleset (storages rescan: rescanOnUpdate)
     engine: str = "auto"
     tmp_dir: Path | None = None
     limits: UpdateLimits = field(default_factory=UpdateLimits)
@@ -58,6 +61,7 @@ class RuleUpdateSettings:
             rules_bucket=e[env.RULES_BUCKET],
             sources=sources,
             alert_topic_arn=e.get(env.ALERT_TOPIC_ARN, ""),
+            ruleset_topic_arn=e.get(env.RULESET_TOPIC_ARN, ""),
             engine=e.get(env.ENGINE, "auto"),
             tmp_dir=Path(e[env.TMP_DIR]) if e.get(env.TMP_DIR) else None,
         )
@@ -117,6 +121,11 @@ def run_rule_update(
         dropped = f", {len(report.dropped)} rules dropped" if report.dropped else ""
         detail = f"{report.ruleset.rule_count} rules, {report.ruleset.hash_count} hashes{dropped}"
         log.info("ruleset published", extra={"ruleset": version, "version_id": published.version_id})
+        if settings.ruleset_topic_arn:
+            sns.publish(
+                TopicArn=settings.ruleset_topic_arn,
+                Message=ruleset_published_message(version, utc_now_iso()),
+            )
         return RuleUpdateOutcome("published", version, detail)
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from bucketguard.pipeline import env
+from bucketguard.pipeline.rescan import MAX_SQS_DELAY_SECONDS, RescanPolicy
 from bucketguard.scanning.result import Severity, Verdict
 from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, describe, did_you_mean
 
@@ -67,6 +68,10 @@ def _number(value: Any) -> Any:
         except ValueError:
             raise ValueError("expected a number") from None
     return value
+
+
+def _rescan_policy(value: Any) -> Any:
+    return RescanPolicy.parse(value) if isinstance(value, str) else value
 
 
 def _subset(allowed: Iterable[str], kind: Callable[[str], Any] = str) -> BeforeValidator:
@@ -131,11 +136,36 @@ class ListenerSettings(EnvSettings):
     platform_prefixes: Names = Field((), validation_alias=env.PLATFORM_PREFIXES)
     # objects in it are the platform's own copies: never rescanned
     quarantine_bucket: str = Field("", validation_alias=env.QUARANTINE_BUCKET)
+    rescan_on_update: Annotated[RescanPolicy, BeforeValidator(_rescan_policy)] = Field(
+        RescanPolicy("none"), validation_alias=env.RESCAN_ON_UPDATE
+    )
+    protected_bucket: str = Field("", validation_alias=env.PROTECTED_BUCKET)
+    listener_queue_url: str = Field("", validation_alias=env.LISTENER_QUEUE_URL)
+    seal_key_id: str = Field("", validation_alias=env.SEAL_KEY_ID)
+    rescan_batch_size: Count = Field(100, validation_alias=env.RESCAN_BATCH_SIZE)
+    rescan_interval_seconds: Count = Field(60, validation_alias=env.RESCAN_INTERVAL_SECONDS)
+    rescan_start_delay_seconds: Count = Field(600, validation_alias=env.RESCAN_START_DELAY_SECONDS)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if not 1 <= self.presign_ttl_seconds <= 7 * 24 * 3600:
             raise Invalid(env.PRESIGN_TTL_SECONDS, "expected 1..604800")
+        if not 1 <= self.rescan_batch_size <= 1000:
+            raise Invalid(env.RESCAN_BATCH_SIZE, "expected 1..1000")
+        for name, seconds in (
+            (env.RESCAN_INTERVAL_SECONDS, self.rescan_interval_seconds),
+            (env.RESCAN_START_DELAY_SECONDS, self.rescan_start_delay_seconds),
+        ):
+            if not 0 <= seconds <= MAX_SQS_DELAY_SECONDS:
+                raise Invalid(name, f"expected 0..{MAX_SQS_DELAY_SECONDS} (an SQS delay)")
+        if self.rescan_on_update.mode != "none":
+            for name, value in (
+                (env.PROTECTED_BUCKET, self.protected_bucket),
+                (env.LISTENER_QUEUE_URL, self.listener_queue_url),
+                (env.SEAL_KEY_ID, self.seal_key_id),
+            ):
+                if not value:
+                    raise Invalid(name, f"is required with {env.RESCAN_ON_UPDATE}={self.rescan_on_update}")
         return self
 
 

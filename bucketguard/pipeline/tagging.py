@@ -138,6 +138,16 @@ def scan_date_of(tags: Mapping[str, str]) -> str | None:
     return None
 
 
+def ruleset_of(tags: Mapping[str, str]) -> str | None:
+    """The ruleset version recorded in a tag set, in either the full or the compact form."""
+    if TAG_RULESET in tags:
+        return tags[TAG_RULESET]
+    if TAG_SCAN_INFO in tags:
+        parts = tags[TAG_SCAN_INFO].split(" ")
+        return parts[1] if len(parts) > 1 else None
+    return None
+
+
 def is_platform_tag(key: str) -> bool:
     return key.startswith(TAG_PREFIX)
 

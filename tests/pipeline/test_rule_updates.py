@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bucketguard.pipeline.rescan import Sweep, rescan_message
 from bucketguard.pipeline.rule_updates import RuleUpdateSettings, run_rule_update, sources_json
 from bucketguard.pipeline.settings import SettingsError
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
@@ -46,11 +47,13 @@ def _alerts(sns: Any, sqs: Any, name: str) -> tuple[str, str]:
 def test_update_publishes_then_an_unchanged_feed_publishes_nothing(
     feeds: str, clients: tuple[Any, Any, Any]
 ) -> None:
-    s3, sns, _ = clients
+    s3, sns, sqs = clients
     s3.create_bucket(Bucket="rules-a")
     s3.put_bucket_versioning(Bucket="rules-a", VersioningConfiguration={"Status": "Enabled"})
+    announcements, storage_queue = _alerts(sns, sqs, "ruleset-published")
     environ = {
         "BUCKETGUARD_RULES_BUCKET": "rules-a",
+        "BUCKETGUARD_RULESET_TOPIC_ARN": announcements,
         "BUCKETGUARD_RULE_SOURCES": sources_json(
             (FeedSource("forge", f"{feeds}/rules.zip", min_severity="low"),)
         ),
@@ -63,11 +66,16 @@ def test_update_publishes_then_an_unchanged_feed_publishes_nothing(
     assert first.status == "published"
     head = s3.head_object(Bucket="rules-a", Key="ruleset.zip")
     assert head["Metadata"]["ruleset-version"] == first.ruleset_version
+    # Storages subscribed to the announcements rescan what older rulesets judged.
+    [announced] = sqs.receive_message(QueueUrl=storage_queue, MaxNumberOfMessages=10)["Messages"]
+    sqs.delete_message(QueueUrl=storage_queue, ReceiptHandle=announced["ReceiptHandle"])
+    assert rescan_message(announced["Body"]) == Sweep(first.ruleset_version, announced=True)
 
     second = run_rule_update(settings, s3, sns, http=http)
     assert (second.status, second.ruleset_version) == ("unchanged", first.ruleset_version)
     assert FeedServer.hits["/rules.zip"] == 2  # the second run asked once, conditionally
     assert len(s3.list_object_versions(Bucket="rules-a")["Versions"]) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=storage_queue)  # nothing new: no rescan
 
 
 def test_a_failing_feed_alerts_and_publishes_nothing(feeds: str, clients: tuple[Any, Any, Any]) -> None:
