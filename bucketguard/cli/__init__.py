@@ -26,6 +26,7 @@ COMMANDS = {
     "rules": "bucketguard.cli.rules",
     "policy": "bucketguard.cli.policy",
     "audit": "bucketguard.cli.audit",
+    "monitor": "bucketguard.cli.monitor",
     "build": "bucketguard.cli.build",
     "demo": "bucketguard.cli.demo",
     "sandbox": "bucketguard.cli.sandbox",
