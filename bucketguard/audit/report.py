@@ -8,7 +8,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,14 @@ from bucketguard.audit.history import NEW, FindingsHistory, Record, now
 from bucketguard.audit.reader import GLOBAL
 from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
 from bucketguard.audit.settings import MANDATORY_LEVELS, AuditSettings
-from bucketguard.rules.model import CIS_VERSION, get_rule
+from bucketguard.rules.frameworks import (
+    ControlResult,
+    Framework,
+    control_results,
+    frameworks_of,
+    related_requirements,
+)
+from bucketguard.rules.model import get_rule
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Severity
 
@@ -67,16 +74,21 @@ class AuditReport:
     at: str = field(default_factory=now)
     # account -> the region its global resources' (IAM's) findings are reported in: its first audited one
     home_regions: dict[str, str] = field(default_factory=dict)
+    judged: frozenset[str] = frozenset()  # rules evaluated in every account
+    failed: frozenset[str] = frozenset()  # rules with a violation, below the severity floor too
+    blocked: frozenset[str] = frozenset()  # rules a denied read kept from judging some resource
+    framework: Framework | None = None  # --framework: the report groups by its controls
+
+    def controls(self) -> list[ControlResult]:
+        if self.framework is None:
+            return []
+        return control_results(self.framework, judged=self.judged, failed=self.failed, blocked=self.blocked)
 
     @property
     def mandatory(self) -> list[AuditViolation]:
         return [v for v in self.violations if v.enforcement in MANDATORY_LEVELS]
 
     def summary(self) -> dict[str, Any]:
-        frameworks: Counter[str] = Counter()
-        for v in self.violations:
-            if v.finding.rule_id != ACCESS_DENIED_RULE:
-                frameworks.update(get_rule(v.finding.rule_id).frameworks)
         return {
             "accounts": self.accounts,
             "resources": self.resources,
@@ -89,7 +101,7 @@ class AuditReport:
             "by_severity": dict(Counter(v.finding.severity for v in self.violations)),
             "by_service": dict(Counter(v.finding.service for v in self.violations)),
             "by_account": dict(Counter(v.finding.account for v in self.violations)),
-            "by_framework": dict(frameworks),
+            "by_framework": frameworks_of(v.finding.rule_id for v in self.violations),
             "api_calls": self.api_calls,
             "seconds": round(self.seconds, 3),
         }
@@ -161,8 +173,12 @@ def build_report(
             v.finding.arn,
         )
     )
+    judged = [set(r.judged) for r in results]
     return AuditReport(
         at=at,
+        judged=frozenset(set.intersection(*judged) if judged else ()),
+        failed=frozenset(f.rule_id for f in failing),
+        blocked=frozenset(rule_id for r in results for d in r.denials for rule_id in d.rule_ids),
         violations=violations,
         resolved=resolved,
         exemptions=exemptions,
@@ -172,7 +188,46 @@ def build_report(
     )
 
 
+def framework_document(report: AuditReport) -> dict[str, Any] | None:
+    """--framework: each control's status and the violations that fail it, with the counts per status."""
+    if report.framework is None:
+        return None
+    framework = report.framework
+    by_rule: dict[str, list[AuditViolation]] = {}
+    for v in report.violations:
+        by_rule.setdefault(v.finding.rule_id, []).append(v)
+    controls = report.controls()
+    return {
+        "key": framework.key,
+        "name": framework.name,
+        "scope": framework.scope,
+        "source": framework.source,
+        "score": dict(Counter(c.status for c in controls)),
+        "controls": [
+            {
+                "id": c.control,
+                "title": c.title,
+                "status": c.status,
+                "rules": list(c.rules),
+                "failing": [
+                    {
+                        "rule_id": v.finding.rule_id,
+                        "resource_name": v.finding.resource_name,
+                        "account": v.finding.account,
+                        "region": v.finding.region,
+                        "arn": v.finding.arn,
+                    }
+                    for rule_id in c.rules
+                    for v in by_rule.get(rule_id, ())
+                ],
+            }
+            for c in controls
+        ],
+    }
+
+
 def render_json(report: AuditReport, **_: Any) -> str:
+    framework = framework_document(report)
     return json.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -194,6 +249,7 @@ def render_json(report: AuditReport, **_: Any) -> str:
             "exemptions": report.exemptions,
             "notes": report.notes,
             "summary": report.summary(),
+            **({"framework": framework} if framework else {}),
         },
         indent=2,
     )
@@ -240,6 +296,7 @@ def render_table(report: AuditReport, *, terminal: bool = False) -> str:
         parts.append(Text(f"exempted  {e['rule_id']} on {e['resource']}: {e['reason']}"))
     for note in report.notes:
         parts.append(Text(f"note      {note}"))
+    parts.extend(_framework_table(report))
     s = report.summary()
     parts.append(
         Text(
@@ -253,6 +310,31 @@ def render_table(report: AuditReport, *, terminal: bool = False) -> str:
     for part in parts:
         console.print(part)
     return out.getvalue().rstrip("\n")
+
+
+def _framework_table(report: AuditReport) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    document = framework_document(report)
+    if document is None:
+        return []
+    table = Table(title=f"{document['name']} ({document['key']})", title_justify="left")
+    for column in ("control", "status", "title", "failing resources"):
+        table.add_column(column, overflow="fold")
+    uncovered = []
+    for c in document["controls"]:
+        if c["status"] == "not_covered":
+            uncovered.append(c["id"])
+            continue
+        failing = sorted({f["resource_name"] for f in c["failing"]})
+        table.add_row(c["id"], c["status"], c["title"], ", ".join(failing))
+    score = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(document["score"].items()))
+    return [
+        table,
+        Text(f"not covered by any rule: {', '.join(uncovered) or 'none'}"),
+        Text(f"{document['key']}: {score} (scope: {document['scope']})"),
+    ]
 
 
 _SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
@@ -344,12 +426,6 @@ ACCESS_DENIED_RECOMMENDATION = (
 )
 
 
-def related_requirements(references: Mapping[str, Sequence[str]]) -> list[str]:
-    """Security Hub's ``Compliance.RelatedRequirements`` spelling: "<standard>/<control id>"."""
-    names = {"fsbp": "AWS Foundational Security Best Practices v1.0.0", "cis": CIS_VERSION}
-    return [f"{names[key]}/{control}" for key in names for control in references.get(key, ())]
-
-
 def asff_findings(report: AuditReport) -> list[dict[str, Any]]:
     """The violations as ASFF findings, each in its account and region (global resources: the account's
     home region)."""
@@ -372,7 +448,7 @@ def asff_findings(report: AuditReport) -> list[dict[str, Any]]:
                 created_at=v.first_seen,
                 updated_at=report.at,
                 resource_tags=f.tags,
-                related_requirements=related_requirements(f.references),
+                related_requirements=related_requirements(f.rule_id),
                 recommendation=rule.remediation.summary if rule else ACCESS_DENIED_RECOMMENDATION,
                 product_fields={
                     "bucketguard/rule_id": f.rule_id,

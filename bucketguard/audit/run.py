@@ -90,6 +90,7 @@ class AccountResult:
     findings: list[AuditFinding]
     denials: list[Denial]
     notes: list[str]
+    judged: tuple[str, ...] = ()  # the rules evaluated (those of the collected services)
 
 
 def finding_id(rule_id: str, account: str, region: str, arn: str) -> str:
@@ -312,6 +313,7 @@ def audit_accounts(
                 evaluate_account(account.account_id, stack, denials, judged),
                 denials,
                 [n for c in own for n in c.notes],
+                tuple(judged),
             )
         )
     return results

@@ -27,6 +27,7 @@ DEFAULT_HISTORY = Path(".bucketguard/history.db")
 
 def register(subparsers: Any) -> None:
     from bucketguard.audit.run import SERVICES
+    from bucketguard.rules.frameworks import frameworks
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit",
@@ -66,6 +67,11 @@ def register(subparsers: Any) -> None:
         "--service", action="append", choices=SERVICES, default=[], help="only these services"
     )
     parser.add_argument("--rule", action="append", default=[], metavar="ID", help="only these rules")
+    parser.add_argument(
+        "--framework",
+        choices=tuple(frameworks()),
+        help="only the rules mapped to this compliance framework; the report adds each control's status",
+    )
     parser.add_argument(
         "--format",
         action="append",
@@ -122,6 +128,7 @@ def _audit(args: argparse.Namespace) -> int:
     from bucketguard.audit.run import SERVICES, audit_accounts
     from bucketguard.audit.settings import load_settings
     from bucketguard.cli.policy import output_plan, write_outputs
+    from bucketguard.rules.frameworks import get_framework
     from bucketguard.rules.model import all_rules
 
     plan = output_plan(args.format, args.output, FORMATS)
@@ -135,7 +142,12 @@ def _audit(args: argparse.Namespace) -> int:
             f"--rule {', '.join(unknown)}: no such rule (see `python -m bucketguard rules list`)"
         )
     settings = load_settings(args.policy_config)
-    judged = {r: c for r, c in settings.judged.items() if not args.rule or r in args.rule}
+    framework = get_framework(args.framework) if args.framework else None
+    judged = {
+        r: c
+        for r, c in settings.judged.items()
+        if (not args.rule or r in args.rule) and (framework is None or r in framework.rules)
+    }
     session = boto3.Session(region_name=(args.region or [None])[0])
     accounts = _accounts(session, args)
     started = time.perf_counter()
@@ -149,6 +161,7 @@ def _audit(args: argparse.Namespace) -> int:
     history = None if args.no_history else SqliteHistory(args.history)
     report = build_report(results, settings, min_severity=args.min_severity, history=history)
     report.seconds = time.perf_counter() - started
+    report.framework = framework
     report.home_regions = {a.account_id: a.regions[0] for a in accounts if a.regions}
     write_outputs(plan, lambda name, on_terminal: RENDERERS[name](report, terminal=on_terminal))
     if args.import_security_hub:
