@@ -61,3 +61,16 @@ SEAL_KEY_ID = "BUCKETGUARD_SEAL_KEY_ID"
 WEBHOOK_SECRET_ARN = "BUCKETGUARD_WEBHOOK_SECRET_ARN"  # noqa: S105 (a variable name) - the webhook URL is a secret: never in plain env
 
 LOG_LEVEL = "BUCKETGUARD_LOG_LEVEL"
+
+# real-time monitor (security account): the DynamoDB table of findings and handled event ids, the role it
+# assumes in each monitored account (by name; its own account is read with its own role), bucketguard's own
+# role ARNs (comma-separated: their events are not judged), the rules its fixers may repair, the monitored
+# regions, Security Hub delivery and the policy config (JSON) the audit uses; it also reads ALERT_TOPIC_ARN
+# and WEBHOOK_SECRET_ARN
+MONITOR_TABLE = "BUCKETGUARD_MONITOR_TABLE"
+MONITOR_MEMBER_ROLE_NAME = "BUCKETGUARD_MONITOR_MEMBER_ROLE_NAME"
+MONITOR_IGNORED_PRINCIPALS = "BUCKETGUARD_MONITOR_IGNORED_PRINCIPALS"
+MONITOR_REMEDIATE = "BUCKETGUARD_MONITOR_REMEDIATE"
+MONITOR_REGIONS = "BUCKETGUARD_MONITOR_REGIONS"
+MONITOR_SECURITY_HUB = "BUCKETGUARD_MONITOR_SECURITY_HUB"
+MONITOR_POLICY_CONFIG = "BUCKETGUARD_MONITOR_POLICY_CONFIG"
