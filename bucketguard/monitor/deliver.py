@@ -16,9 +16,9 @@ from typing import Any
 
 from bucketguard.asff import asff_finding, import_findings
 from bucketguard.audit.reader import GLOBAL
-from bucketguard.audit.report import related_requirements
 from bucketguard.monitor.core import Alert
 from bucketguard.pipeline.notify import WebhookNotifier
+from bucketguard.rules.frameworks import related_requirements
 
 SUBJECT_MAX = 99  # SNS subjects are shorter than 100 characters
 
@@ -65,7 +65,7 @@ def asff(alert: Alert, home_region: str) -> dict[str, Any]:
         resource_arn=alert.resource_arn,
         created_at=alert.event_time,
         updated_at=alert.event_time,
-        related_requirements=related_requirements(alert.references),
+        related_requirements=related_requirements(alert.rule_id),
         recommendation=alert.remediation,
         product_fields={
             "bucketguard/rule_id": alert.rule_id,
