@@ -19,6 +19,6 @@ print(json.dumps(sorted(m for m in sys.modules)))
 def test_rules_package_imports_neither_pulumi_nor_boto3() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
     loaded = json.loads(out)
-    assert "bucketguard.rules.catalogue.s3" in loaded  # the probe really loaded the catalogue
+    assert "bucketguard.rules.catalogue.s3.public_access" in loaded  # the probe really loaded the catalogue
     offenders = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
     assert offenders == []

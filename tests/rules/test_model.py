@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
+import types
 from dataclasses import replace
 
 import pytest
 
 from bucketguard.rules import RulesConfig, all_rules, evaluate_stack, get_rule, rules_for
+from bucketguard.rules.catalogue import MODULES
 from bucketguard.rules.facts import (
     BucketFacts,
     Condition,
@@ -19,7 +21,7 @@ from bucketguard.rules.facts import (
     StackFacts,
     parse_policy_document,
 )
-from bucketguard.rules.model import RULE_ID, Severity, rule
+from bucketguard.rules.model import RULE_ID, Rule, Severity, index_rules, rule
 
 REFERENCE_FORMATS = {
     "fsbp": re.compile(r"^[A-Za-z0-9]+\.\d+$"),
@@ -64,14 +66,8 @@ def test_remediation_snippet_is_python_using_pulumi_aws(rule_id: str) -> None:
     assert "pulumi_aws" in imported
 
 
-def test_registry_rejects_bad_ids_duplicates_and_misnamed_checks() -> None:
+def test_declarations_refuse_bad_ids_misnamed_checks_and_unknown_config_keys() -> None:
     meta = {"title": "t", "risk": "a. b.", "remediation": get_rule("s3_bucket_acls_disabled").remediation}
-
-    def s3_bucket_acls_disabled(facts: object, config: RulesConfig) -> list[str]:
-        return []
-
-    with pytest.raises(ValueError, match="registered twice"):
-        rule("s3_bucket_acls_disabled", BucketFacts, Severity.LOW, **meta)(s3_bucket_acls_disabled)
 
     def BadName(facts: object, config: RulesConfig) -> list[str]:
         return []
@@ -84,6 +80,36 @@ def test_registry_rejects_bad_ids_duplicates_and_misnamed_checks() -> None:
 
     with pytest.raises(ValueError, match="must be named after its rule"):
         rule("s3_bucket_something_new", BucketFacts, Severity.LOW, **meta)(other)
+
+    def s3_bucket_something_new(facts: object, config: RulesConfig) -> list[str]:
+        return []
+
+    with pytest.raises(ValueError, match="reads unknown config keys allowed_colours"):
+        rule("s3_bucket_something_new", BucketFacts, Severity.LOW, config_keys=("allowed_colours",), **meta)(
+            s3_bucket_something_new
+        )
+    declared = rule("s3_bucket_something_new", BucketFacts, Severity.LOW, **meta)(s3_bucket_something_new)
+    assert declared.rule_id == "s3_bucket_something_new" and declared.check is s3_bucket_something_new
+
+
+def test_registry_has_every_declared_rule_once() -> None:
+    meta = {"title": "t", "risk": "a. b.", "remediation": get_rule("s3_bucket_acls_disabled").remediation}
+
+    def s3_bucket_acls_disabled(facts: object, config: RulesConfig) -> list[str]:
+        return []
+
+    twin = types.ModuleType(__name__)  # a module declaring an id the catalogue already has
+    twin.s3_bucket_acls_disabled = rule("s3_bucket_acls_disabled", BucketFacts, Severity.LOW, **meta)(
+        s3_bucket_acls_disabled
+    )
+    with pytest.raises(ValueError, match="registered twice"):
+        index_rules([*MODULES, twin])
+    declared = [v for m in MODULES for v in vars(m).values() if isinstance(v, Rule)]
+    assert {r.rule_id for r in declared} == {r.rule_id for r in all_rules()}
+    assert len(all_rules()) == len({r.rule_id for r in all_rules()})
+    imported_only = types.ModuleType("elsewhere")  # a rule a module merely imports is not its declaration
+    imported_only.s3_bucket_acls_disabled = get_rule("s3_bucket_acls_disabled")
+    assert index_rules([imported_only]) == {}
 
 
 def test_rules_for_groups_by_facts_type() -> None:

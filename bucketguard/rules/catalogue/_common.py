@@ -6,23 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from bucketguard.rules import policy_analysis as pa
-from bucketguard.rules.model import RulesConfig, Severity, rule
 
 
-def public_policy_rule(
-    rule_id: str, facts_type: type[Any], severity: Severity, *, policy_label: str, **metadata: Any
-) -> None:
-    """A resource policy (``facts.policy``) must not Allow Principal ``*`` without a restricting condition."""
-
-    def check(facts: Any, config: RulesConfig) -> Iterator[str]:
-        for statement in pa.public_allow_statements(facts.policy):
-            yield (
-                f"{policy_label}: {pa.describe(statement)} allows Principal * with no condition restricting "
-                "the account, organisation, VPC endpoint or source"
-            )
-
-    check.__name__ = rule_id
-    rule(rule_id, facts_type, severity, **metadata)(check)
+def public_policy_findings(policy: Any, policy_label: str) -> Iterator[str]:
+    """A resource policy must not Allow Principal ``*`` without a restricting condition: one message each."""
+    for statement in pa.public_allow_statements(policy):
+        yield (
+            f"{policy_label}: {pa.describe(statement)} allows Principal * with no condition restricting "
+            "the account, organisation, VPC endpoint or source"
+        )
 
 
 RESTRICT_NOTE = (

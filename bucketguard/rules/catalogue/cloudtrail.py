@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bucketguard.rules.facts import StackFacts, TrailFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, Violation, rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, Violation, rule
 
 TRAIL_SNIPPET = """\
 import pulumi_aws as aws

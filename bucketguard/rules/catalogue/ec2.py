@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Any
 
 from bucketguard.rules.facts import Ec2InstanceFacts, IngressRule, SecurityGroupFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, rule, simple_rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
 ALL_PROTOCOLS = ("-1", "all")
 
@@ -31,18 +30,13 @@ def _is_anywhere(cidr: str) -> bool:
         return False
 
 
-def _admin_port_rule(rule_id: str, port: int, service: str, **metadata: Any) -> None:
-    """One rule per remote administration port; the port is all that differs."""
-
-    def check(group: SecurityGroupFacts, config: RulesConfig) -> Iterator[str]:
-        for ingress in group.ingress:
-            for cidr in _opens_port_to_internet(ingress, port):
-                yield f"ingress from {cidr} reaches {service} (port {port}, rule {ingress.protocol} " + (
-                    f"{ingress.from_port}-{ingress.to_port})"
-                )
-
-    check.__name__ = rule_id
-    rule(rule_id, SecurityGroupFacts, Severity.HIGH, **metadata)(check)
+def _internet_ingress(group: SecurityGroupFacts, port: int, service: str) -> Iterator[str]:
+    """One message per ingress rule that opens a remote administration port to the whole internet."""
+    for ingress in group.ingress:
+        for cidr in _opens_port_to_internet(ingress, port):
+            yield f"ingress from {cidr} reaches {service} (port {port}, rule {ingress.protocol} " + (
+                f"{ingress.from_port}-{ingress.to_port})"
+            )
 
 
 def _restricted_ingress_snippet(port: int) -> str:
@@ -59,10 +53,10 @@ aws.ec2.SecurityGroup(
 """
 
 
-_admin_port_rule(
+@rule(
     "ec2_security_group_ssh_restricted",
-    22,
-    "SSH",
+    SecurityGroupFacts,
+    Severity.HIGH,
     title="Security groups do not open SSH (22) to the internet",
     risk=(
         "SSH open to 0.0.0.0/0 or ::/0 invites brute force and exploitation from the whole internet. "
@@ -82,11 +76,14 @@ _admin_port_rule(
     ),
     notes="TCP or all-protocol ingress whose port range includes 22 from 0.0.0.0/0 or ::/0 fails.",
 )
+def ec2_security_group_ssh_restricted(group: SecurityGroupFacts, config: RulesConfig) -> Iterator[str]:
+    yield from _internet_ingress(group, 22, "SSH")
 
-_admin_port_rule(
+
+@rule(
     "ec2_security_group_rdp_restricted",
-    3389,
-    "RDP",
+    SecurityGroupFacts,
+    Severity.HIGH,
     title="Security groups do not open RDP (3389) to the internet",
     risk=(
         "RDP open to the internet is the most common way ransomware operators get in. One weak password "
@@ -106,24 +103,14 @@ _admin_port_rule(
     ),
     notes="TCP or all-protocol ingress whose port range includes 3389 from 0.0.0.0/0 or ::/0 fails.",
 )
+def ec2_security_group_rdp_restricted(group: SecurityGroupFacts, config: RulesConfig) -> Iterator[str]:
+    yield from _internet_ingress(group, 3389, "RDP")
 
 
-def _public_ip(instance: Ec2InstanceFacts, config: RulesConfig) -> str | None:
-    if instance.associate_public_ip_address is True:
-        return "the instance is given a public IP address (associate_public_ip_address=True)"
-    if instance.associate_public_ip_address is None:
-        if instance.subnet_id is None:
-            return "the instance launches in the default VPC, whose subnets give every instance a public IP"
-        if instance.subnet_maps_public_ip_on_launch:
-            return "the instance's subnet maps a public IP on launch"
-    return None
-
-
-simple_rule(
+@rule(
     "ec2_instance_public_ip_prohibited",
     Ec2InstanceFacts,
     Severity.HIGH,
-    _public_ip,
     title="EC2 instances do not have public IP addresses",
     risk=(
         "An instance with a public IP is reachable from the internet whenever a security group slips. "
@@ -154,3 +141,11 @@ aws.ec2.Instance(
     "a subnet the adapter knows maps public IPs; an unknown subnet passes (AWS default for new subnets: no "
     "public IP).",
 )
+def ec2_instance_public_ip_prohibited(instance: Ec2InstanceFacts, config: RulesConfig) -> Iterator[str]:
+    if instance.associate_public_ip_address is True:
+        yield "the instance is given a public IP address (associate_public_ip_address=True)"
+    elif instance.associate_public_ip_address is None:
+        if instance.subnet_id is None:
+            yield "the instance launches in the default VPC, whose subnets give every instance a public IP"
+        elif instance.subnet_maps_public_ip_on_launch:
+            yield "the instance's subnet maps a public IP on launch"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from bucketguard.rules import policy_analysis as pa
 from bucketguard.rules.facts import IamAttachmentFacts, IamPolicyFacts, IamRoleFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, rule, simple_rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
 LEAST_PRIVILEGE_SNIPPET = """\
 import json
@@ -66,18 +66,10 @@ def iam_policy_admin_access_prohibited(policy: IamPolicyFacts, config: RulesConf
             yield f"{pa.describe(statement)} allows every action on every resource"
 
 
-def _administrator_access(attachment: IamAttachmentFacts, config: RulesConfig) -> str | None:
-    if pa.ADMIN_POLICY_ARN.match(attachment.policy_arn):
-        who = f"{attachment.principal_type} {attachment.principal_name}".strip()
-        return f"AdministratorAccess is attached to {who or 'a principal'}"
-    return None
-
-
-simple_rule(
+@rule(
     "iam_principal_administrator_access_prohibited",
     IamAttachmentFacts,
     Severity.HIGH,
-    _administrator_access,
     title="No role, user or group has the AdministratorAccess managed policy",
     risk=(
         "AdministratorAccess gives full control of the account, so one leaked key or compromised function "
@@ -107,6 +99,12 @@ aws.iam.RolePolicyAttachment("deployer-scoped", role=role.name, policy_arn=polic
     ),
     notes="Any attachment of arn:aws:iam::aws:policy/AdministratorAccess (any partition) fails.",
 )
+def iam_principal_administrator_access_prohibited(
+    attachment: IamAttachmentFacts, config: RulesConfig
+) -> Iterator[str]:
+    if pa.ADMIN_POLICY_ARN.match(attachment.policy_arn):
+        who = f"{attachment.principal_type} {attachment.principal_name}".strip()
+        yield f"AdministratorAccess is attached to {who or 'a principal'}"
 
 
 @rule(

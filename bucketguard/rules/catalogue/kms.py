@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from bucketguard.rules.catalogue._common import RESTRICT_NOTE, public_policy_rule
+from collections.abc import Iterator
+
+from bucketguard.rules.catalogue._common import RESTRICT_NOTE, public_policy_findings
 from bucketguard.rules.facts import KmsKeyFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, simple_rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
 
-def _rotation_off(key: KmsKeyFacts, config: RulesConfig) -> str | None:
-    rotatable = (key.key_spec or "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT" and (
-        key.key_usage or "ENCRYPT_DECRYPT"
-    ) == "ENCRYPT_DECRYPT"
-    if rotatable and not key.rotation_enabled:
-        return "automatic key rotation is off"
-    return None
-
-
-simple_rule(
+@rule(
     "kms_key_rotation_enabled",
     KmsKeyFacts,
     Severity.MEDIUM,
-    _rotation_off,
     title="KMS keys rotate their key material automatically",
     risk=(
         "Key material that never rotates protects ever more data, so one exposure reveals all of it. "
@@ -45,12 +37,18 @@ aws.kms.Key("bucketguard", enable_key_rotation=True, deletion_window_in_days=30)
     notes="Not set fails (AWS default: off). Asymmetric, HMAC and non ENCRYPT_DECRYPT keys cannot rotate "
     "and are not judged.",
 )
+def kms_key_rotation_enabled(key: KmsKeyFacts, config: RulesConfig) -> Iterator[str]:
+    rotatable = (key.key_spec or "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT" and (
+        key.key_usage or "ENCRYPT_DECRYPT"
+    ) == "ENCRYPT_DECRYPT"
+    if rotatable and not key.rotation_enabled:
+        yield "automatic key rotation is off"
 
-public_policy_rule(
+
+@rule(
     "kms_key_public_access_prohibited",
     KmsKeyFacts,
     Severity.CRITICAL,
-    policy_label="key policy",
     title="KMS key policies do not allow public access",
     risk=(
         "A key policy open to Principal * lets any AWS account use or manage the key, and with it decrypt "
@@ -94,3 +92,5 @@ aws.kms.Key(
     ),
     notes="No policy passes (the default key policy admits the account root only). " + RESTRICT_NOTE,
 )
+def kms_key_public_access_prohibited(key: KmsKeyFacts, config: RulesConfig) -> Iterator[str]:
+    yield from public_policy_findings(key.policy, "key policy")

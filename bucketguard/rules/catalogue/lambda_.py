@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from bucketguard.rules import policy_analysis as pa
 from bucketguard.rules.facts import LambdaFunctionFacts, LambdaFunctionUrlFacts, LambdaPermissionFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, rule, simple_rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
 SCOPED_PERMISSION_SNIPPET = """\
 import pulumi_aws as aws
@@ -30,25 +30,10 @@ def _fixed(key: str, value: str | None) -> bool:
     return value is not None and pa.is_fixed_value(key, value)
 
 
-def _public_permission(permission: LambdaPermissionFacts, config: RulesConfig) -> str | None:
-    if permission.principal != "*":
-        return None
-    if (
-        _fixed("aws:sourceaccount", permission.source_account)
-        or _fixed("aws:principalorgid", permission.principal_org_id)
-        or _fixed("aws:sourcearn", permission.source_arn)
-    ):
-        return None
-    if permission.action == "lambda:InvokeFunctionUrl" and permission.function_url_auth_type == "AWS_IAM":
-        return None  # the URL still demands SigV4 from an IAM principal
-    return f"anyone may call {permission.action} on {permission.function_name or 'the function'}"
-
-
-simple_rule(
+@rule(
     "lambda_permission_public_access_prohibited",
     LambdaPermissionFacts,
     Severity.CRITICAL,
-    _public_permission,
     title="Lambda permissions do not let anyone invoke a function",
     risk=(
         "A permission with Principal * lets any AWS account (or anyone, for a URL) run the function with "
@@ -69,26 +54,26 @@ simple_rule(
     notes="Principal * without a fixed (wildcard-free) source_account, source_arn or principal_org_id "
     "fails; an InvokeFunctionUrl permission for a URL with auth type AWS_IAM passes.",
 )
-
-
-def _unscoped_service(permission: LambdaPermissionFacts, config: RulesConfig) -> str | None:
-    if not permission.principal.endswith(".amazonaws.com"):
-        return None
-    if _fixed("aws:sourcearn", permission.source_arn) or _fixed(
-        "aws:sourceaccount", permission.source_account
+def lambda_permission_public_access_prohibited(
+    permission: LambdaPermissionFacts, config: RulesConfig
+) -> Iterator[str]:
+    if permission.principal != "*":
+        return
+    if (
+        _fixed("aws:sourceaccount", permission.source_account)
+        or _fixed("aws:principalorgid", permission.principal_org_id)
+        or _fixed("aws:sourcearn", permission.source_arn)
     ):
-        return None
-    return (
-        f"service {permission.principal} may invoke {permission.function_name or 'the function'} on behalf "
-        "of any account (no source_arn or source_account)"
-    )
+        return
+    if permission.action == "lambda:InvokeFunctionUrl" and permission.function_url_auth_type == "AWS_IAM":
+        return  # the URL still demands SigV4 from an IAM principal
+    yield f"anyone may call {permission.action} on {permission.function_name or 'the function'}"
 
 
-simple_rule(
+@rule(
     "lambda_permission_source_restricted",
     LambdaPermissionFacts,
     Severity.MEDIUM,
-    _unscoped_service,
     title="Lambda permissions for AWS services name the source resource or account",
     risk=(
         "A service principal without SourceArn or SourceAccount lets that service invoke the function for "
@@ -107,19 +92,25 @@ simple_rule(
     notes="Principals ending in .amazonaws.com without a fixed (wildcard-free) source_arn or source_account "
     "fail.",
 )
+def lambda_permission_source_restricted(
+    permission: LambdaPermissionFacts, config: RulesConfig
+) -> Iterator[str]:
+    if not permission.principal.endswith(".amazonaws.com"):
+        return
+    if _fixed("aws:sourcearn", permission.source_arn) or _fixed(
+        "aws:sourceaccount", permission.source_account
+    ):
+        return
+    yield (
+        f"service {permission.principal} may invoke {permission.function_name or 'the function'} on behalf "
+        "of any account (no source_arn or source_account)"
+    )
 
 
-def _url_without_auth(url: LambdaFunctionUrlFacts, config: RulesConfig) -> str | None:
-    if url.authorization_type == "NONE":
-        return f"the function URL of {url.function_name or url.name} accepts unauthenticated requests"
-    return None
-
-
-simple_rule(
+@rule(
     "lambda_function_url_auth_required",
     LambdaFunctionUrlFacts,
     Severity.HIGH,
-    _url_without_auth,
     title="Lambda function URLs require IAM authentication",
     risk=(
         "A function URL with auth type NONE is an open HTTPS endpoint anyone on the internet can call. "
@@ -137,6 +128,9 @@ aws.lambda_.FunctionUrl("report-url", function_name="bucketguard-report", author
     ),
     references=References(checkov=("CKV_AWS_258",), prowler=("awslambda_function_url_public",)),
 )
+def lambda_function_url_auth_required(url: LambdaFunctionUrlFacts, config: RulesConfig) -> Iterator[str]:
+    if url.authorization_type == "NONE":
+        yield f"the function URL of {url.function_name or url.name} accepts unauthenticated requests"
 
 
 @rule(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from bucketguard.rules.catalogue._common import RESTRICT_NOTE, public_policy_rule
-from bucketguard.rules.facts import SnsTopicFacts, SqsQueueFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, simple_rule
+from collections.abc import Iterator
 
-public_policy_rule(
+from bucketguard.rules.catalogue._common import RESTRICT_NOTE, public_policy_findings
+from bucketguard.rules.facts import SnsTopicFacts, SqsQueueFacts
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
+
+
+@rule(
     "sqs_queue_public_access_prohibited",
     SqsQueueFacts,
     Severity.HIGH,
-    policy_label="queue policy",
     title="SQS queue policies do not allow public access",
     risk=(
         "Anyone can send, read or delete messages on a queue open to Principal *, so forged scan requests "
@@ -57,12 +59,14 @@ aws.sqs.QueuePolicy(
     ),
     notes=RESTRICT_NOTE,
 )
+def sqs_queue_public_access_prohibited(queue: SqsQueueFacts, config: RulesConfig) -> Iterator[str]:
+    yield from public_policy_findings(queue.policy, "queue policy")
 
-public_policy_rule(
+
+@rule(
     "sns_topic_public_access_prohibited",
     SnsTopicFacts,
     Severity.HIGH,
-    policy_label="topic policy",
     title="SNS topic policies do not allow public access",
     risk=(
         "Anyone can publish to or subscribe to a topic open to Principal *, so forged scan results could "
@@ -108,19 +112,14 @@ aws.sns.TopicPolicy(
     notes="No topic policy passes: the default policy admits the owner account only (aws:SourceOwner). "
     + RESTRICT_NOTE,
 )
+def sns_topic_public_access_prohibited(topic: SnsTopicFacts, config: RulesConfig) -> Iterator[str]:
+    yield from public_policy_findings(topic.policy, "topic policy")
 
 
-def _sqs_unencrypted(queue: SqsQueueFacts, config: RulesConfig) -> str | None:
-    if queue.kms_master_key_id is None and queue.sqs_managed_sse_enabled is False:
-        return "server-side encryption is off (sqs_managed_sse_enabled=False and no KMS key)"
-    return None
-
-
-simple_rule(
+@rule(
     "sqs_queue_encrypted_at_rest",
     SqsQueueFacts,
     Severity.MEDIUM,
-    _sqs_unencrypted,
     title="SQS queues encrypt messages at rest",
     risk=(
         "Messages stored unencrypted can be read from the underlying storage and backups. Scan requests "
@@ -144,17 +143,15 @@ aws.sqs.Queue("listener", sqs_managed_sse_enabled=True)
     notes="Not set passes: AWS turns SSE-SQS on for new queues. Fails only when SSE-SQS is explicitly off "
     "and no KMS key is set.",
 )
+def sqs_queue_encrypted_at_rest(queue: SqsQueueFacts, config: RulesConfig) -> Iterator[str]:
+    if queue.kms_master_key_id is None and queue.sqs_managed_sse_enabled is False:
+        yield "server-side encryption is off (sqs_managed_sse_enabled=False and no KMS key)"
 
 
-def _sns_unencrypted(topic: SnsTopicFacts, config: RulesConfig) -> str | None:
-    return None if topic.kms_master_key_id else "no KMS key: the topic is not encrypted at rest"
-
-
-simple_rule(
+@rule(
     "sns_topic_encrypted_at_rest",
     SnsTopicFacts,
     Severity.MEDIUM,
-    _sns_unencrypted,
     title="SNS topics encrypt messages at rest with KMS",
     risk=(
         "SNS stores messages unencrypted unless a KMS key is set, so scan results and object names sit in "
@@ -178,3 +175,6 @@ aws.sns.Topic("scan-results", kms_master_key_id="alias/aws/sns")
     ),
     notes="Not set fails: AWS does not encrypt SNS topics by default.",
 )
+def sns_topic_encrypted_at_rest(topic: SnsTopicFacts, config: RulesConfig) -> Iterator[str]:
+    if not topic.kms_master_key_id:
+        yield "no KMS key: the topic is not encrypted at rest"

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from bucketguard.rules.facts import ResourceFacts
-from bucketguard.rules.model import References, Remediation, RulesConfig, Severity, simple_rule
+from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
 
-def _outside_allowed_regions(resource: ResourceFacts, config: RulesConfig) -> str | None:
-    if not config.allowed_regions or resource.region is None or resource.region in config.allowed_regions:
-        return None
-    allowed = ", ".join(sorted(config.allowed_regions))
-    what = resource.type or "resource"
-    return f"{what} is in region {resource.region}, outside the allowed regions ({allowed})"
-
-
-simple_rule(
+@rule(
     "aws_resource_region_allowed",
     ResourceFacts,
     Severity.HIGH,
-    _outside_allowed_regions,
     title="Resources are deployed only in the allowed regions",
     risk=(
         "Data stored outside the agreed regions may break residency commitments made to the camp's "
@@ -41,3 +34,9 @@ aws.s3.Bucket("teaching", opts=pulumi.ResourceOptions(provider=eu))
     notes="Only when allowed_regions is configured. Judges the generic resource list (every resource, its "
     "provider's region); a resource whose region is unknown is not judged.",
 )
+def aws_resource_region_allowed(resource: ResourceFacts, config: RulesConfig) -> Iterator[str]:
+    if not config.allowed_regions or resource.region is None or resource.region in config.allowed_regions:
+        return
+    allowed = ", ".join(sorted(config.allowed_regions))
+    what = resource.type or "resource"
+    yield f"{what} is in region {resource.region}, outside the allowed regions ({allowed})"

@@ -1,0 +1,1 @@
+"""S3 rules, one module per concern."""
