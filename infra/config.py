@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
+from bucketguard.pipeline.settings import scannable_object_bytes
 from bucketguard.scanning.feeds import FeedError, FeedSource
 from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, pattern, unique, validate
 
@@ -224,7 +225,8 @@ class ScannerConfig(_Deployed):
     timeout_seconds: int = Field(300, ge=10, le=900)
     ephemeral_storage_mb: int = Field(4096, ge=512, le=10240)
     reserved_concurrency: int = Field(20, ge=1, le=1000)
-    max_object_bytes: int = Field(2 * 1024**3, ge=1, le=10240 * 1024**2)
+    # default: what memoryMb and timeoutSeconds can scan (pipeline.settings.scannable_object_bytes)
+    max_object_bytes: int | None = Field(None, ge=1)
     notify_emails: Annotated[tuple[Email, ...], Unique] = ()
     log_retention_days: Retention = 90
     # Rule updates: the scanner looks for a newer published ruleset at most this often (one HEAD).
@@ -241,16 +243,12 @@ class ScannerConfig(_Deployed):
         return self
 
     @model_validator(mode="after")
-    def _object_fits_in_tmp(self) -> ScannerConfig:
-        # The scanner downloads the object to /tmp: it must fit, with room left for one level of extraction.
-        if self.max_object_bytes > self.ephemeral_storage_mb * 1024**2 // 2:
-            raise Invalid(
-                "maxObjectBytes",
-                f"({self.max_object_bytes}) must be at most half of ephemeralStorageMb "
-                f"({self.ephemeral_storage_mb} MB), so a downloaded object and what is extracted from it "
-                "fit in /tmp",
-            )
-        return self
+    def _object_cap(self) -> ScannerConfig:
+        if self.max_object_bytes is not None:
+            return self
+        return self.model_copy(
+            update={"max_object_bytes": scannable_object_bytes(self.memory_mb, self.timeout_seconds)}
+        )
 
 
 class StorageConfig(_Deployed):

@@ -1,22 +1,21 @@
 """Backlog scans over objects already in a bucket (`python -m bucketguard scan s3://bucket[/prefix]`,
 whose options are in bucketguard/cli/scan_s3.py).
 
-Objects are scanned from this machine (each version streamed to a temporary file, removed afterwards), or,
+Objects are scanned from this machine (each version read through a presigned GET in ranges, as the scanner
+reads it: no local copy unless it is an archive), or,
 with `--enqueue QUEUE_URL`, handed to a deployed scanner queue as ordinary scan requests. `--apply` tags,
 quarantines and promotes exactly as the post-scan function would (same code: `PostScan.apply`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bucketguard.aws import route_sqs_by_queue_url
+from bucketguard.pipeline.download import RangedObject, ReadFailed
 from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.tagging import from_tagset, ruleset_of
 from bucketguard.scanning.output import NO_ACTIONS, ObjectActions
@@ -116,35 +115,25 @@ class S3ObjectTarget:
     def name(self) -> str:
         return self.version.url
 
-    def _download(self, out: Any) -> None:
-        args: dict[str, Any] = {"Bucket": self.version.bucket, "Key": self.version.key}
-        if self.version.version_id:
-            args["VersionId"] = self.version.version_id
-        body = self.s3.get_object(**args)["Body"]
-        for chunk in iter(lambda: body.read(1024 * 1024), b""):
-            out.write(chunk)
-
     def scan(self, engine: Engine) -> ScanResult:
-        from botocore.exceptions import BotoCoreError, ClientError
+        """Read through a presigned GET with ranges pinned to the listed version and ETag, as the
+        scanner Lambda reads: no local copy unless the object is an archive."""
+        from bucketguard.pipeline.listener import presign_version_get
 
-        fd, name = tempfile.mkstemp(prefix="bucketguard-backlog-")
-        path = Path(name)
-        try:
+        version = self.version
+        url = presign_version_get(self.s3, version.bucket, version.key, version.version_id, 3600)
+        with RangedObject(url, size=version.size, etag=version.etag) as source:
             try:
-                with os.fdopen(fd, "wb") as out:
-                    self._download(out)
-            except (ClientError, BotoCoreError) as exc:
-                return ScanResult(
+                result = engine.scan_source(source, name=version.key)
+            except ReadFailed as exc:
+                result = ScanResult(
                     self.name,
                     Verdict.ERROR,
-                    reason=Reason.DOWNLOAD_FAILED,
-                    detail=f"download failed: {type(exc).__name__}",
+                    reason=getattr(exc.cause, "reason", Reason.DOWNLOAD_FAILED),
+                    detail=f"download failed: {exc.cause}",
                     backend=engine.backend,
                     ruleset_version=engine.ruleset_version,
                 )
-            result = engine.scan_file(path, name=self.version.key)
-        finally:
-            path.unlink(missing_ok=True)
         result = ScanResult(**{**result.__dict__, "target": self.name})
         if self.postscan is not None:
             event = ScanResultEvent(

@@ -1,26 +1,20 @@
 """Scanner (scanner account): a scan request in, a scan-result event out to the requesting storage's topic.
 
-The object is streamed to a temporary file under a size cap and scanned from disk; the temporary file is
-removed in every path. The scanner holds no S3 permission: it reads only through the presigned URL.
+The object is read through the presigned URL with ranged GETs pinned to its version and ETag and scanned
+window by window (bounded memory, no copy on disk unless it is an archive, whose copy is removed in every
+path), so objects larger than the Lambda's disk are scanned. The scanner holds no S3 permission: it reads
+only through the presigned URL.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bucketguard.pipeline.download import (
-    DownloadRefused,
-    DownloadTooLarge,
-    TransientDownloadError,
-    download,
-)
+from bucketguard.pipeline.download import RangedObject, ReadFailed, TransientDownloadError
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.presigned_url import UnrecognisedUrl, parse_presigned_get
 from bucketguard.pipeline.settings import ScannerSettings
@@ -133,28 +127,14 @@ class Scanner:
         tmp_dir = self.settings.tmp_dir
         if tmp_dir is not None:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="bucketguard-", dir=tmp_dir)
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    got = download(
-                        request.url,
-                        out,
-                        max_bytes=cap,
-                        etag=request.etag,
-                        timeout=self.settings.download_timeout_seconds,
-                    )
-                except DownloadTooLarge as exc:
-                    return self._unscanned(request, Verdict.UNSCANNABLE, exc.reason, exc.detail)
-                except DownloadRefused as exc:
-                    return self._unscanned(request, Verdict.ERROR, exc.reason, exc.detail)
-            if got.size != request.size:
-                detail = f"read {got.size} bytes but the version has {request.size}"
-                return self._unscanned(request, Verdict.ERROR, Reason.DOWNLOAD_FAILED, detail)
-            return engine.scan_file(path, name=request.key)
-        finally:
-            path.unlink(missing_ok=True)
+        timeout = self.settings.download_timeout_seconds
+        with RangedObject(request.url, size=request.size, etag=request.etag, timeout=timeout) as source:
+            try:
+                return engine.scan_source(source, name=request.key)
+            except ReadFailed as exc:
+                if isinstance(exc.cause, TransientDownloadError):
+                    raise exc.cause from None
+                return self._unscanned(request, Verdict.ERROR, exc.cause.reason, exc.cause.detail)
 
     def check_request(self, request: ScanRequest) -> None:
         allowed = self.settings.allowed_result_topic_arns

@@ -21,7 +21,26 @@ from bucketguard.scanning.result import Severity, Verdict
 from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, describe, did_you_mean
 
 DEFAULT_PRESIGN_TTL_SECONDS = 300  # long enough to queue and download, short enough to be useless if leaked
-DEFAULT_MAX_OBJECT_BYTES = 2 * 1024**3  # Lambda /tmp can be configured up to 10 GiB; 2 GiB by default
+# The scanner reads objects in ranges (no copy on disk but for archives), so the cap on an object is what
+# one invocation can scan before its timeout. SCAN_MIB_PER_VCPU_SECOND is the slowest throughput measured
+# end to end (benchmarks/scan_throughput.py and large_objects.py, README "Performance"): yara-x with the
+# bundled rules on minified JavaScript, read through ranged GETs. Lambda gives one vCPU per 1,769 MB and the
+# match runs on one core, so memory past that does not speed a scan up.
+SCAN_MIB_PER_VCPU_SECOND = 130
+LAMBDA_MB_PER_VCPU = 1769
+INVOCATION_MARGIN_SECONDS = 30  # start-up, the ruleset check, publishing the verdict
+CONTENT_MARGIN = 0.5  # content slower than any measured (rules added by feeds, unusual bytes)
+
+
+def scannable_object_bytes(memory_mb: int, timeout_seconds: int) -> int:
+    """The largest object one invocation scans before its timeout: the measured throughput scaled by the
+    vCPU share of `memory_mb`, over the timeout less a margin, halved for slower content than measured."""
+    vcpus = min(memory_mb / LAMBDA_MB_PER_VCPU, 1.0)
+    seconds = max(timeout_seconds - INVOCATION_MARGIN_SECONDS, 0)
+    return int(SCAN_MIB_PER_VCPU_SECOND * vcpus * seconds * CONTENT_MARGIN) << 20
+
+
+DEFAULT_MAX_OBJECT_BYTES = scannable_object_bytes(2048, 300)  # the scanner's default memory and timeout
 DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 60.0
 DEFAULT_RULES_KEY = "ruleset.zip"
 DEFAULT_RULES_CHECK_SECONDS = 300

@@ -253,12 +253,16 @@ class YaraXMatcher:
         self._local = threading.local()
 
     def _scanner(self, name: str) -> Any:
-        scanner = getattr(self._local, "scanner", None)
+        local = self._local
+        scanner = getattr(local, "scanner", None)
         if scanner is None:
-            scanner = yara_x.Scanner(self._rules)
-            self._local.scanner = scanner
+            scanner = local.scanner = yara_x.Scanner(self._rules)
+            local.externals = {}
+        # Only what differs from the previous scan on this thread (most names share a directory).
         for key, value in externals_for(name).items():
-            scanner.set_global(key, value)
+            if local.externals.get(key) != value:
+                scanner.set_global(key, value)
+                local.externals[key] = value
         return scanner
 
     def match_file(self, path: Path, *, name: str) -> list[RuleMatch]:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -240,12 +240,11 @@ class Engine:
         return self._stamped(result, started)
 
     def _stamped(self, result: ScanResult, started: float) -> ScanResult:
-        return replace(
-            result,
-            backend=self.backend,
-            ruleset_version=self.ruleset_version,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
+        # Not dataclasses.replace: its field introspection cost 14 % of a small file's scan.
+        r = result
+        duration_ms = (time.perf_counter() - started) * 1000
+        return ScanResult(r.target, r.verdict, r.findings, r.reason, r.detail, r.sha256, r.size, self.backend,
+                          self.ruleset_version, duration_ms)  # fmt: skip
 
     def _too_large(self, target: str, size: int) -> ScanResult | None:
         limit = self.limits.max_file_bytes

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bucketguard.pipeline.settings import scannable_object_bytes
 from infra.config import MAX_STORAGES_PER_SCANNER, ConfigError, parse_config
 from tests.infra.conftest import stack_config
 
@@ -96,8 +97,8 @@ def test_admitted_storage_stacks_count_towards_the_limit() -> None:
             r"^bucketguard:scanner\.architecture: input should be 'arm64' or 'x86_64', got 'sparc'$",
         ),
         (
-            lambda r: r["scanner"].update(maxObjectBytes=8 * 1024**3),
-            r"^bucketguard:scanner\.maxObjectBytes: .* at most half of ephemeralStorageMb",
+            lambda r: r["scanner"].update(maxObjectBytes=0),
+            r"^bucketguard:scanner\.maxObjectBytes: input should be greater than or equal to 1, got 0$",
         ),
         (
             lambda r: r["storages"][0].update(actions=["tag", "explode"]),
@@ -355,3 +356,18 @@ def test_a_bucket_the_deployer_cannot_read_fails_closed() -> None:
     ):
         check_storages(config.storages, lambda s: read_bucket(s.bucket, denied, denied))
     check_storages(config.storages, lambda s: read_bucket(s.bucket, missing, missing))
+
+
+def test_the_object_cap_defaults_to_what_memory_and_timeout_can_scan() -> None:
+    def cap(**scanner: Any) -> int | None:
+        config = parse_config({"scanner": {"region": "eu-west-1", **scanner}, "storages": storages(1)})
+        assert config.scanner is not None
+        return config.scanner.max_object_bytes
+
+    default = cap()
+    assert default == scannable_object_bytes(2048, 300)
+    assert cap(timeoutSeconds=900) == scannable_object_bytes(2048, 900) > default  # more time, more bytes
+    assert cap(memoryMb=512) == scannable_object_bytes(512, 300) < default  # a fraction of a vCPU
+    assert cap(memoryMb=10240) == default  # the match runs on one core: more memory is not faster
+    # past the ephemeral storage: objects are read in ranges (only archives need a copy in /tmp)
+    assert cap(maxObjectBytes=50 * 1024**3, ephemeralStorageMb=512) == 50 * 1024**3

@@ -1,13 +1,14 @@
-"""Scanner: streaming download under a cap, S3's refusals turned into verdicts, temp files always removed,
-rules compiled once, partial batch failure. The storage side is a local HTTP server answering the way S3
-answers presigned GETs (moto does not expire presigned URLs); the result topic is moto's SNS."""
+"""Scanner: ranged reads under a cap, S3's refusals turned into verdicts, an overwrite mid-scan detected,
+temp files always removed, rules compiled once, partial batch failure. The storage side is a local HTTP
+server answering the way S3 answers presigned GETs (ranges, If-Match; moto does not expire presigned URLs);
+the result topic is moto's SNS."""
 
 from __future__ import annotations
 
 import dataclasses
-import http.server
+import hashlib
 import json
-import threading
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,20 +17,23 @@ import jsonschema
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.pipeline.download import TransientDownloadError
+from bucketguard.pipeline.download import RANGE_BYTES, TransientDownloadError
 from bucketguard.pipeline.lambda_functions import ScannerFunction
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, scan_result_event_schema
 from bucketguard.pipeline.scanner import Scanner, engine_for
 from bucketguard.pipeline.settings import ScannerSettings
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
+from bucketguard.scanning.engine import WINDOW_BYTES
 from tests.pipeline.events import sqs_event
+from tests.range_server import Overwritten, Pieces, RangeHandler, Stored, StoredBytes, serve
 
 EXPIRED = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
 
 
-class FakeS3Handler(http.server.BaseHTTPRequestHandler):
-    objects: ClassVar[dict[str, bytes]] = {}
+class FakeS3Handler(RangeHandler):
+    objects: ClassVar[dict[str, Stored | Overwritten]] = {}
+    requests: ClassVar[list[tuple[str, str]]] = []
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0].removeprefix("/camp/uploads")  # path-style: /<bucket>/<key>
@@ -46,14 +50,16 @@ class FakeS3Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", "http://169.254.169.254/latest/meta-data")
             self.send_header("Content-Length", "0")
             self.end_headers()
-        elif path == "/lying":  # declares no length and sends more than the cap
-            self.send_response(200)
+        elif path == "/lying":  # the version is larger than the scan request says
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-9/5000")
+            self.send_header("Content-Length", "10")
             self.end_headers()
-            self.wfile.write(b"A" * 5000)
-        elif path in self.objects:
-            self._reply(200, self.objects[path])
+            self.wfile.write(b"A" * 10)
+        elif path == "/whole":  # ignores the range: the whole object in a 200
+            self._reply(200, b"A" * 10)
         else:
-            self._reply(404, b"")
+            super().do_GET()
 
     def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -67,11 +73,11 @@ class FakeS3Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def storage() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeS3Handler)
-    FakeS3Handler.objects = {"/eicar.zip": pranks.eicar_nested_zip(), "/clean.pdf": pranks.clean_pdf()}
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    FakeS3Handler.objects = {
+        "/camp/uploads/eicar.zip": StoredBytes(pranks.eicar_nested_zip()),
+        "/camp/uploads/clean.pdf": StoredBytes(pranks.clean_pdf()),
+    }
+    yield from serve(FakeS3Handler)
 
 
 @pytest.fixture
@@ -94,14 +100,18 @@ def topic(aws: EmbeddedAws) -> tuple[str, Any, str]:
 
 
 def _request(
-    storage: str, path: str, size: int, topic_arn: str = "arn:aws:sns:us-east-1:222222222222:results"
+    storage: str,
+    path: str,
+    size: int,
+    topic_arn: str = "arn:aws:sns:us-east-1:222222222222:results",
+    etag: str = "",
 ) -> ScanRequest:
     return ScanRequest(
         request_id="req-1",
         bucket="camp",
         key=f"uploads{path}",
         version_id="v1",
-        etag="etag",
+        etag=etag,
         size=size,
         url=f"{storage}/camp/uploads{path}?versionId=v1&X-Amz-Signature=secret",
         result_topic_arn=topic_arn,
@@ -136,9 +146,17 @@ def test_over_the_cap_is_unscannable_never_clean_even_when_the_size_lied(
 ) -> None:
     scanner = _scanner(storage, tmp_path, max_object_bytes=1000)
     announced = scanner.scan(_request(storage, "/clean.pdf", 5000))  # refused before downloading
-    streamed = scanner.scan(_request(storage, "/lying", 10))  # cut off while streaming
-    for result in (announced, streamed):
-        assert (result.verdict.value, result.reason and result.reason.value) == ("unscannable", "too_large")
+    assert (announced.verdict.value, announced.reason and announced.reason.value) == (
+        "unscannable",
+        "too_large",
+    )
+    lying = scanner.scan(_request(storage, "/lying", 10))  # only 10 bytes are ever asked for
+    assert (lying.verdict.value, lying.detail) == (
+        "error",
+        "the version has 5000 bytes, the scan request said 10",
+    )
+    whole = scanner.scan(_request(storage, "/whole", 10))
+    assert (whole.verdict.value, whole.detail) == ("error", "the storage ignored the range")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -267,3 +285,91 @@ def test_rules_come_from_the_ruleset_artifact_when_configured(storage: str, tmp_
     assert result.verdict.value == "malicious"
     assert scanner.engine.ruleset_version == ruleset.version
     assert list(work.iterdir()) == []
+
+
+def _serve(path: str, stored: Stored | Overwritten) -> None:
+    FakeS3Handler.objects[f"/camp/uploads{path}"] = stored
+    FakeS3Handler.requests.clear()
+
+
+MARKER = b"camp-marker-4f1c9"
+
+
+@pytest.fixture(scope="module")
+def marker_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled rules plus one that matches MARKER anywhere in an object, as a ruleset artifact."""
+    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+
+    work = tmp_path_factory.mktemp("marker")
+    (work / "rules").mkdir()
+    (work / "rules" / "marker.yar").write_text(
+        f'rule Camp_Marker {{ strings: $m = "{MARKER.decode()}" condition: $m }}'
+    )
+    write_artifact(load_ruleset([work / "rules"]), work / "ruleset.zip")
+    return work / "ruleset.zip"
+
+
+def _large(marker_at: int | None = None, size: int = WINDOW_BYTES + (9 << 20)) -> Pieces:
+    """An object of several windows (random filler), MARKER at `marker_at` when given."""
+    pieces = {} if marker_at is None else {marker_at: MARKER}
+    return Pieces(size, os.urandom(1 << 20) + b"\n", pieces, etag=f"e{marker_at}")
+
+
+def test_a_large_object_is_read_in_ranges_and_scanned_window_by_window_with_nothing_on_disk(
+    storage: str, tmp_path: Path, marker_rules: Path
+) -> None:
+    stored = _large(marker_at=WINDOW_BYTES + (5 << 20))  # in the second window only
+    _serve("/poster.bin", stored)
+    scanner = _scanner(storage, tmp_path, ruleset_path=marker_rules)
+    result = scanner.scan(_request(storage, "/poster.bin", stored.size, etag=stored.etag))
+    assert result.verdict.value == "malicious", result
+    assert result.sha256 == hashlib.sha256(stored.read(0, stored.size)).hexdigest()
+    assert result.size == stored.size
+    ranges = [asked for _, asked in FakeS3Handler.requests]
+    assert ranges and all(asked.startswith("bytes=") for asked in ranges)
+    lengths = [int(b) - int(a) + 1 for a, b in (r.removeprefix("bytes=").split("-") for r in ranges)]
+    assert max(lengths) <= RANGE_BYTES
+    assert list(tmp_path.iterdir()) == []  # no copy was written
+
+
+@pytest.mark.parametrize("malware_first", [True, False])
+def test_an_object_overwritten_mid_scan_is_an_error_never_a_verdict_on_mixed_bytes(
+    storage: str, tmp_path: Path, malware_first: bool, marker_rules: Path
+) -> None:
+    """An unversioned bucket: the object is replaced after the first ranges were read. Neither the old
+    bytes' nor the new bytes' verdict may be published for a mix of the two."""
+    dirty, clean = _large(marker_at=WINDOW_BYTES + (5 << 20)), _large()
+    before, after = (dirty, clean) if malware_first else (clean, dirty)
+    _serve("/site.js", Overwritten(before, after, after_ranges=2))
+    scanner = _scanner(storage, tmp_path, ruleset_path=marker_rules)
+    result = scanner.scan(_request(storage, "/site.js", before.size, etag=before.etag))
+    assert (result.verdict.value, result.detail) == (
+        "error",
+        "the object changed since the scan request (412)",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_read_in_ranges_is_opened_from_a_copy_that_is_removed(
+    storage: str, tmp_path: Path
+) -> None:
+    data = pranks.eicar_nested_zip()
+    _serve("/nested.zip", StoredBytes(data))
+    result = _scanner(storage, tmp_path).scan(
+        _request(storage, "/nested.zip", len(data), etag=StoredBytes(data).etag)
+    )
+    assert result.verdict.value == "malicious"
+    assert [f.path for f in result.findings] == ["uploads/nested.zip!docs/inner.zip!eicar.com"]
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_object_is_checked_not_assumed(storage: str, tmp_path: Path) -> None:
+    scanner = _scanner(storage, tmp_path)
+    _serve("/empty.txt", StoredBytes(b""))
+    assert (
+        scanner.scan(_request(storage, "/empty.txt", 0, etag=StoredBytes(b"").etag)).verdict.value == "clean"
+    )
+    # a request claiming 0 bytes for an object that has some
+    assert scanner.scan(_request(storage, "/clean.pdf", 0)).verdict.value == "error"
+    assert scanner.scan(_request(storage, "/expired", 0)).verdict.value == "error"

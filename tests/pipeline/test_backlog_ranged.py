@@ -1,0 +1,111 @@
+"""`bucketguard scan s3://bucket/key` reads through the same ranged reader as the scanner Lambda: against
+moto's server (presigned GETs with Range and If-Match), no local copy unless the object is an archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bucketguard.cli import main
+from bucketguard.demo import pranks
+from bucketguard.pipeline.backlog import S3ObjectTarget, S3Version
+from bucketguard.pipeline.download import RangedObject, ReadFailed
+from bucketguard.pipeline.listener import presign_version_get
+from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
+from bucketguard.scanning.engine import WINDOW_BYTES, Engine
+from bucketguard.scanning.ruleset import load_ruleset
+
+MARKER = b"camp-marker-77ab2"
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[AccountSession]:
+    with EmbeddedAws() as aws:
+        yield aws.account(STORAGE_ACCOUNT)
+
+
+@pytest.fixture
+def bucket(storage: AccountSession, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, object]:
+    creds = storage.session.get_credentials()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", creds.token)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", storage.session.region_name)
+    # No temporary space at all: what needs a local copy cannot have one.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    s3 = storage.client("s3")
+    name = f"camp-{os.urandom(4).hex()}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name, s3
+
+
+@pytest.fixture(scope="module")
+def marker_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rules = tmp_path_factory.mktemp("rules")
+    (rules / "marker.yar").write_text(
+        f'rule Camp_Marker {{ strings: $m = "{MARKER.decode()}" condition: $m }}'
+    )
+    return rules
+
+
+def _scan(storage: AccountSession, url: str, *extra: str, capsys: pytest.CaptureFixture[str]) -> dict:
+    main(["scan", url, "--endpoint-url", storage.endpoint_url, "--format", "json", *extra])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_large_object_is_scanned_in_ranges_with_no_local_copy_an_archive_needs_one(
+    storage: AccountSession, bucket: tuple[str, object], marker_rules: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    name, s3 = bucket
+    body = bytearray(os.urandom(WINDOW_BYTES + (6 << 20)))
+    body[WINDOW_BYTES + (3 << 20) : WINDOW_BYTES + (3 << 20) + len(MARKER)] = MARKER  # second window only
+    s3.put_object(Bucket=name, Key="videos/intro.mp4", Body=bytes(body))  # type: ignore[attr-defined]
+    s3.put_object(Bucket=name, Key="videos/handout.zip", Body=pranks.eicar_nested_zip())  # type: ignore[attr-defined]
+    document = _scan(storage, f"s3://{name}/videos/", "--rules", str(marker_rules), capsys=capsys)
+    verdicts = {r["target"]: (r["verdict"], [f["rule"] for f in r["findings"]]) for r in document["results"]}
+    assert verdicts == {
+        f"s3://{name}/videos/intro.mp4": ("malicious", ["Camp_Marker"]),
+        f"s3://{name}/videos/handout.zip": ("unscannable", []),
+    }
+    (handout,) = (r for r in document["results"] if r["target"].endswith(".zip"))
+    assert "no temporary space to open it as an archive" in handout["detail"]
+
+
+def test_a_version_overwritten_after_listing_is_an_error_not_a_verdict(
+    storage: AccountSession, bucket: tuple[str, object], marker_rules: Path
+) -> None:
+    """An unversioned bucket: the object listed is replaced before (or while) it is read."""
+    name, s3 = bucket
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Suspended"})  # type: ignore[attr-defined]
+    first = s3.put_object(Bucket=name, Key="site/app.js", Body=b"console.log('hello camp')\n" * 1000)  # type: ignore[attr-defined]
+    listed = S3Version(name, "site/app.js", None, first["ETag"].strip('"'), 26000)
+    s3.put_object(Bucket=name, Key="site/app.js", Body=MARKER + b"\n" * 25983)  # type: ignore[attr-defined]
+    engine = Engine(load_ruleset([marker_rules]))
+    result = S3ObjectTarget(listed, s3).scan(engine)
+    assert result.verdict.value == "error", result
+    assert "changed since the scan request (412)" in result.detail
+    url = presign_version_get(s3, name, "site/app.js", None, 60)
+    with RangedObject(url, size=26000, etag=listed.etag) as source, pytest.raises(ReadFailed):
+        engine.scan_source(source, name="site/app.js")  # raises: no verdict is built from it
+
+
+def test_an_archive_is_opened_from_a_copy_that_is_removed(
+    storage: AccountSession, bucket: tuple[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    name, s3 = bucket
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    s3.put_object(Bucket=name, Key="handout.zip", Body=pranks.eicar_nested_zip())  # type: ignore[attr-defined]
+    (result,) = _scan(storage, f"s3://{name}/handout.zip", capsys=capsys)["results"]
+    assert (result["verdict"], [f["path"] for f in result["findings"]]) == (
+        "malicious",
+        ["handout.zip!docs/inner.zip!eicar.com"],
+    )
+    assert list(tmp_path.iterdir()) == []
