@@ -493,6 +493,12 @@ def render_csv(report: AuditReport, **_: Any) -> str:
     return out.getvalue()
 
 
+def _render_html(report: AuditReport, **kwargs: Any) -> str:
+    from bucketguard.audit.dashboard import render_html  # it imports this module
+
+    return render_html(report, **kwargs)
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "table": render_table,
     "json": render_json,
@@ -500,4 +506,5 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "junit": render_junit,
     "csv": render_csv,
     "asff": render_asff,
+    "html": _render_html,
 }

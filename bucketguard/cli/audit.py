@@ -21,7 +21,7 @@ from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 
 SEVERITIES = ("low", "medium", "high", "critical")
 # Named here, not taken from bucketguard.audit.report.RENDERERS: that module imports boto3 (slow to start).
-FORMATS = ("table", "json", "sarif", "junit", "csv", "asff")
+FORMATS = ("table", "json", "sarif", "junit", "csv", "asff", "html")
 DEFAULT_HISTORY = Path(".bucketguard/history.db")
 
 
@@ -76,8 +76,8 @@ def register(subparsers: Any) -> None:
         "--format",
         action="append",
         metavar="FORMAT[=FILE]",
-        help=f"one of {', '.join(FORMATS)} (asff: AWS Security Hub findings), written to FILE or else to "
-        "--output or stdout; repeatable. Default: table",
+        help=f"one of {', '.join(FORMATS)} (asff: AWS Security Hub findings; html: a dashboard), written to "
+        "FILE or else to --output or stdout; repeatable. Default: table",
     )
     parser.add_argument(
         "--import-security-hub",
