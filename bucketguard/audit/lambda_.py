@@ -4,6 +4,7 @@ resource policies as one permission, and their function URLs."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from bucketguard.audit.reader import Call, Reader
@@ -100,7 +101,8 @@ def collect_lambda(reader: Reader) -> None:
         )
         policy = reader.call(client, POLICY, resource_name=name, arn=arn, FunctionName=name)
         for permission in permissions(name, arn, reader.region, policy["Policy"] if policy else ""):
-            reader.collection.add("lambda_permissions", permission)
+            # The function's tags: exemptions and the remediate opt-out name the function, not a statement.
+            reader.collection.add("lambda_permissions", replace(permission, tags=dict(tags)))
         url = reader.call(client, FUNCTION_URL, resource_name=name, arn=arn, FunctionName=name)
         if url is not None:
             reader.collection.add(
@@ -110,6 +112,7 @@ def collect_lambda(reader: Reader) -> None:
                     type="AWS::Lambda::Url",
                     region=reader.region,
                     ref=arn,
+                    tags=dict(tags),
                     function_name=name,
                     authorization_type=str(url.get("AuthType", "AWS_IAM")),
                 ),

@@ -63,7 +63,7 @@ CREDENTIAL_CODES = frozenset(
 )
 
 
-def _denied(exc: ClientError) -> bool:
+def is_denied(exc: ClientError) -> bool:
     """AWS says AccessDenied in many spellings; any other 403 is a denial too (moto's S3 Control and SQS
     answer some denials in a shape botocore cannot parse), unless it names a credential error, parsed or
     not: bad credentials are an error to report, not a resource to skip."""
@@ -206,7 +206,7 @@ class Reader:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in call.absent:
                 return None
-            if _denied(exc):
+            if is_denied(exc):
                 self.deny(client, call, resource_name, arn)
                 return None
             if code in GONE_CODES:
@@ -223,7 +223,7 @@ class Reader:
         try:
             return list(paginator.paginate(PaginationConfig=config, **params))
         except ClientError as exc:
-            if _denied(exc):
+            if is_denied(exc):
                 self.deny(client, call, f"account {self.account}", None)
                 return []
             raise

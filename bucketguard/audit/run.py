@@ -253,12 +253,17 @@ def assume_role(session: boto3.Session, role_arn: str, endpoint_url: str | None 
 
 def required_actions() -> list[str]:
     """Every IAM action the audit calls: the whole policy of a least-privilege audit role (no ``*``)."""
+    return iam_actions(SERVICE_CALLS)
+
+
+def iam_actions(calls_by_service: Mapping[str, Iterable[Call]]) -> list[str]:
+    """The IAM actions of boto3 calls (service -> calls): the action a call names, else the API's."""
     import botocore.session
     from botocore import xform_name
 
     session = botocore.session.get_session()
     actions: set[str] = set()
-    for service, calls in SERVICE_CALLS.items():
+    for service, calls in calls_by_service.items():
         model = session.get_service_model(service)
         operations = {xform_name(name): name for name in model.operation_names}
         actions.update(call.action or f"{model.signing_name}:{operations[call.operation]}" for call in calls)

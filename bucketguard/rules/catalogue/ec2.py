@@ -11,7 +11,7 @@ from bucketguard.rules.rule import References, Remediation, RulesConfig, Severit
 ALL_PROTOCOLS = ("-1", "all")
 
 
-def _opens_port_to_internet(ingress: IngressRule, port: int) -> list[str]:
+def opens_port_to_internet(ingress: IngressRule, port: int) -> list[str]:
     if ingress.protocol.lower() not in (*ALL_PROTOCOLS, "tcp", "6"):
         return []
     if ingress.protocol.lower() not in ALL_PROTOCOLS:
@@ -33,7 +33,7 @@ def _is_anywhere(cidr: str) -> bool:
 def _internet_ingress(group: SecurityGroupFacts, port: int, service: str) -> Iterator[str]:
     """One message per ingress rule that opens a remote administration port to the whole internet."""
     for ingress in group.ingress:
-        for cidr in _opens_port_to_internet(ingress, port):
+        for cidr in opens_port_to_internet(ingress, port):
             yield f"ingress from {cidr} reaches {service} (port {port}, rule {ingress.protocol} " + (
                 f"{ingress.from_port}-{ingress.to_port})"
             )
