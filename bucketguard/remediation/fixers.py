@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from bucketguard.audit.reader import GONE_CODES, Call, is_denied
 from bucketguard.rules import policy_analysis as pa
 from bucketguard.rules.catalogue.ec2 import opens_port_to_internet
-from bucketguard.rules.catalogue.s3 import PUBLIC_GROUPS
+from bucketguard.rules.catalogue.s3.public_access import PUBLIC_GROUPS
 from bucketguard.rules.facts import IngressRule, parse_policy_document
 
 State = Any  # a JSON value: what one fixer reads and writes
