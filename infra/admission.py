@@ -1,9 +1,10 @@
 """ScannerAdmission: admits the registered storages to the scanner ("admit them" in a split rollout).
 
-Writes the three policies that name the storages, so nothing else can use the scanner:
+Writes the policies that name the storages, so nothing else can use the scanner:
 - the scanner queue policy: only the registered listener roles may send scan requests;
 - the scanner key policy: the account administers the key, the scanner decrypts, listeners encrypt;
-- the scanner role's publish policy: only the registered result topics (and their keys).
+- the scanner role's publish policy: only the registered result topics (and their keys);
+- the ruleset announcement topic's policy: the rule update publishes, the storages' accounts subscribe.
 The lists may be Outputs (read from storage stacks through StackReferences).
 """
 
@@ -45,6 +46,8 @@ class ScannerAdmissionArgs:
     has_storages: bool
     # The scheduled rule update's role, when there is one: it writes the rules bucket and alerts.
     rule_updater_role_arn: pulumi.Input[str] | None = None
+    # The topic announcing published rulesets (scanner.rescanOnUpdate): the storages' accounts may subscribe.
+    ruleset_topic_arn: pulumi.Input[str] | None = None
 
 
 def _check_count(arns: Sequence[str]) -> Sequence[str]:
@@ -127,6 +130,41 @@ class ScannerAdmission(pulumi.ComponentResource):
             policy=document(listeners.apply(key_statements)),
             opts=child,
         )
+        if args.ruleset_topic_arn is not None:
+            topic = args.ruleset_topic_arn
+
+            def topic_statements(arns: Sequence[str]) -> list[Statement]:
+                statements = [deny_insecure_transport("DenyInsecureTransport", ["sns:*"], topic)]
+                if args.rule_updater_role_arn is not None:
+                    statements.append(
+                        {
+                            "Sid": "RuleUpdateAnnounces",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": args.rule_updater_role_arn},
+                            "Action": ["sns:Publish"],
+                            "Resource": topic,
+                        }
+                    )
+                accounts = sorted({arn.split(":")[4] for arn in arns})
+                if accounts:
+                    statements.append(
+                        {
+                            "Sid": "RegisteredStoragesSubscribeTheirQueues",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
+                            "Action": ["sns:Subscribe"],
+                            "Resource": topic,
+                            "Condition": {"StringEquals": {"sns:Protocol": "sqs"}},
+                        }
+                    )
+                return statements
+
+            aws.sns.TopicPolicy(
+                f"{name}-ruleset-topic-policy",
+                arn=topic,
+                policy=document(listeners.apply(topic_statements)),
+                opts=child,
+            )
         if args.has_storages:
             self.publish_policy: aws.iam.RolePolicy | None = aws.iam.RolePolicy(
                 f"{name}-publish-results",

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
+from bucketguard.pipeline.rescan import RescanPolicy
 from bucketguard.pipeline.settings import scannable_object_bytes
 from bucketguard.scanning.feeds import FeedError, FeedSource
 from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, pattern, unique, validate
@@ -56,6 +57,8 @@ Email = Annotated[str, pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address
 Schedule = Annotated[
     str, pattern(r"^(rate|cron)\([^()]+\)$", "an EventBridge schedule: rate(...) or cron(...)")
 ]
+# Normalised (`all-since: 30` -> `all-since:30`) as the listener reads it from its environment.
+RescanOnUpdate = Annotated[str, AfterValidator(lambda text: str(RescanPolicy.parse(text)))]
 SecretArn = Annotated[
     str,
     pattern(
@@ -233,6 +236,18 @@ class ScannerConfig(_Deployed):
     rule_check_seconds: int = Field(300, ge=30, le=86400)
     rule_sources: tuple[RuleSource, ...] = ()  # with any, an update function runs on this schedule
     rule_update_schedule: Schedule = "rate(1 day)"
+    # After the update publishes a ruleset, storages rescan what older rulesets judged (docs/pipeline.md).
+    rescan_on_update: RescanOnUpdate = "none"
+
+    @model_validator(mode="after")
+    def _rescan_needs_updates(self) -> ScannerConfig:
+        if self.rescan_on_update != "none" and not self.rule_sources:
+            raise Invalid(
+                "rescanOnUpdate",
+                "needs ruleSources: the rule update announces what it publishes (after a ruleset published "
+                "by hand, run scan s3://BUCKET --rescan-older-rulesets --enqueue)",
+            )
+        return self
 
     @model_validator(mode="after")
     def _source_names_unique(self) -> ScannerConfig:

@@ -116,6 +116,8 @@ def deploy(config: BucketguardConfig) -> None:
             queue_url=scanner.queue.queue.url,
             role_arn=scanner.scanner.role.arn,
             key_arn=scanner.key.arn,
+            ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
+            rescan_on_update=config.scanner.rescan_on_update,
         )
         pulumi.export("scannerQueueArn", endpoint.queue_arn)
         pulumi.export("scannerQueueUrl", endpoint.queue_url)
@@ -213,6 +215,7 @@ def deploy(config: BucketguardConfig) -> None:
             result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
             has_storages=bool(storages or config.storage_stacks),
             rule_updater_role_arn=scanner.rule_update.role.arn if scanner.rule_update else None,
+            ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
         ),
         opts=pulumi.ResourceOptions(provider=scanner_provider),
     )

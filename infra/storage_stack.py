@@ -56,6 +56,13 @@ class ScannerEndpoint:
     queue_url: pulumi.Input[str]
     role_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    # scanner.rescanOnUpdate, and the topic announcing published rulesets (None: no rescans)
+    ruleset_topic_arn: pulumi.Input[str] | None = field(default=None, kw_only=True)
+    rescan_on_update: str = field(default="none", kw_only=True)
+
+    @property
+    def rescans(self) -> bool:
+        return self.ruleset_topic_arn is not None and self.rescan_on_update != "none"
 
 
 @dataclass
@@ -74,6 +81,7 @@ class StorageStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
         self.config = config
+        scanner = args.scanner
         tags = {**args.tags, "bucketguard-storage": config.name}
         bucket_arn = f"arn:aws:s3:::{config.bucket}"
         objects_arn = f"{bucket_arn}/*"
@@ -163,7 +171,19 @@ class StorageStack(pulumi.ComponentResource):
                 allow_statements=lambda queue_arn: [
                     service_sends_to_queue(
                         "BucketNotifications", "s3.amazonaws.com", queue_arn, bucket_arn, args.account_id
-                    )
+                    ),
+                    *(
+                        [
+                            service_sends_to_queue(
+                                "RulesetAnnouncements",
+                                "sns.amazonaws.com",
+                                queue_arn,
+                                scanner.ruleset_topic_arn,
+                            )
+                        ]
+                        if scanner.rescans
+                        else []
+                    ),
                 ],
                 tags=tags,
             ),
@@ -189,6 +209,7 @@ class StorageStack(pulumi.ComponentResource):
                     allow("StripUploadedVerdictTags", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
                     allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
                     allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
+                    *(self._rescan_statements() if scanner.rescans else []),
                 ],
                 environment={
                     env.SCANNER_QUEUE_URL: args.scanner.queue_url,
@@ -200,6 +221,16 @@ class StorageStack(pulumi.ComponentResource):
                     env.PRESIGN_TTL_SECONDS: str(PRESIGN_TTL_SECONDS),
                     env.SKIP_PREFIXES: ",".join(config.skip_prefixes),
                     env.LOG_LEVEL: "INFO",
+                    **(
+                        {
+                            env.RESCAN_ON_UPDATE: scanner.rescan_on_update,
+                            env.PROTECTED_BUCKET: config.bucket,
+                            env.LISTENER_QUEUE_URL: self.listener_queue.queue.url,
+                            env.SEAL_KEY_ID: self.seal_key.arn,
+                        }
+                        if scanner.rescans
+                        else {}
+                    ),
                 },
                 timeout_seconds=LISTENER_TIMEOUT_SECONDS,
                 log_retention_days=config.log_retention_days,
@@ -254,6 +285,19 @@ class StorageStack(pulumi.ComponentResource):
                         "Action": ["kms:GenerateMac"],
                         "Resource": "*",
                     },
+                    *(
+                        [
+                            {
+                                "Sid": "ListenerChecksSealsBeforeRescans",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": self.listener.role.arn},
+                                "Action": ["kms:VerifyMac"],  # checks a seal, cannot make one
+                                "Resource": "*",
+                            }
+                        ]
+                        if scanner.rescans
+                        else []
+                    ),
                 ]
             ),
             opts=child,
@@ -272,7 +316,8 @@ class StorageStack(pulumi.ComponentResource):
                         self.listener.role.arn,
                         services=["sqs", "s3"],
                         region=config.region,
-                        actions=["kms:Decrypt"],
+                        # and queues the next rescan batch on its own queue
+                        actions=["kms:Decrypt", *(["kms:GenerateDataKey"] if scanner.rescans else [])],
                     ),
                     key_use_statement(
                         "PostScanReadsResultsWritesBuckets",
@@ -294,6 +339,20 @@ class StorageStack(pulumi.ComponentResource):
                         "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.account_id
                     ),
                     *self._quarantine_key_statements(config),
+                    *(
+                        [
+                            {
+                                "Sid": "RulesetAnnouncementsDeliverEncrypted",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "sns.amazonaws.com"},
+                                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                                "Resource": "*",
+                                "Condition": {"ArnEquals": {"aws:SourceArn": scanner.ruleset_topic_arn}},
+                            }
+                        ]
+                        if scanner.rescans
+                        else []
+                    ),
                 ]
             ),
             opts=child,
@@ -306,6 +365,18 @@ class StorageStack(pulumi.ComponentResource):
             raw_message_delivery=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.key_policy]),
         )
+
+        if scanner.rescans:
+            # Created by the storage's account, so no confirmation is needed; in the topic's region.
+            aws.sns.TopicSubscription(
+                f"{name}-ruleset-subscription",
+                topic=scanner.ruleset_topic_arn,
+                protocol="sqs",
+                endpoint=self.listener_queue.queue.arn,
+                raw_message_delivery=True,
+                region=pulumi.Output.from_input(scanner.ruleset_topic_arn or "").apply(arn_region),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.key_policy]),
+            )
 
         # The protected bucket: created with the same guard rails, or an existing bucket given a policy.
         # The user's own statements (extraPolicyStatements) follow the stack's: S3 keeps one policy.
@@ -465,6 +536,16 @@ class StorageStack(pulumi.ComponentResource):
     def _access_log_target(self) -> pulumi.Output[str] | None:
         # Through the policy's output: logging is switched on only once log delivery is admitted.
         return self.access_logs.policy.bucket if self.access_logs is not None else None
+
+    def _rescan_statements(self) -> list[Statement]:
+        """Rescan on rule updates: the listener sweeps the bucket (it already lists versions, reads tags and
+        presigns reads) in batches it queues on its own queue, trusting only verdicts whose seal verifies."""
+        queue = self.listener_queue.queue.arn
+        return [
+            allow("QueueRescanBatches", ["sqs:SendMessage"], queue),
+            allow("EncryptRescanBatches", ["kms:GenerateDataKey"], self.key.arn),
+            allow("VerifyVerdictSeals", ["kms:VerifyMac"], self.seal_key.arn),
+        ]
 
     def _quarantine_key_statements(self, config: StorageConfig) -> list[Statement]:
         """Only post-scan and the admin roles decrypt quarantined objects (the account uses it through S3)."""

@@ -371,3 +371,19 @@ def test_the_object_cap_defaults_to_what_memory_and_timeout_can_scan() -> None:
     assert cap(memoryMb=10240) == default  # the match runs on one core: more memory is not faster
     # past the ephemeral storage: objects are read in ranges (only archives need a copy in /tmp)
     assert cap(maxObjectBytes=50 * 1024**3, ephemeralStorageMb=512) == 50 * 1024**3
+
+
+def test_rescan_on_update_is_a_policy_and_needs_the_rule_update() -> None:
+    raw = raw_of("dev")
+    raw["scanner"]["rescanOnUpdate"] = "all-since: 30"
+    config = parse_config(raw)
+    assert config.scanner is not None and config.scanner.rescan_on_update == "all-since:30"
+    raw["scanner"]["rescanOnUpdate"] = "all-since: 0"
+    with pytest.raises(
+        ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: 'all-since: 0': expected none"
+    ):
+        parse_config(raw)
+    with pytest.raises(ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: needs ruleSources"):
+        parse_config(
+            {"scanner": {"region": "eu-west-1", "rescanOnUpdate": "not-clean"}, "storages": storages(1)}
+        )

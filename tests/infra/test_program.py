@@ -77,7 +77,15 @@ def multi(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> G
     )
 
 
-@pytest.fixture(params=["dev", "multi"])
+@pytest.fixture(scope="module")
+def rescanning(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    """The dev stack with scanner.rescanOnUpdate: every generic check below runs on it too."""
+    config = stack_config("dev")
+    config["bucketguard:scanner"] = {**config["bucketguard:scanner"], "rescanOnUpdate": "not-clean"}
+    return Graph(run_program(config, lambda_artifacts, tmp_path_factory.mktemp("rescan")))
+
+
+@pytest.fixture(params=["dev", "multi", "rescanning"])
 def graph(request: pytest.FixtureRequest) -> Graph:
     result: Graph = request.getfixturevalue(request.param)
     return result
@@ -325,7 +333,12 @@ def test_cross_account_trust_names_only_the_programs_roles(graph: Graph) -> None
         principal = statement["Principal"]
         assert principal != "*", (resource["name"], statement)
         for arn in as_list(principal.get("AWS", [])):
-            if arn.endswith(":root"):
+            if arn.endswith(":root") and resource["type"] == "aws:sns/topicPolicy:TopicPolicy":
+                # A registered storage's account subscribes one of its queues to the ruleset announcements
+                # (whoever deploys it); nothing else, and nothing but SQS.
+                assert statement["Action"] == ["sns:Subscribe"], statement
+                assert statement["Condition"] == {"StringEquals": {"sns:Protocol": "sqs"}}
+            elif arn.endswith(":root"):
                 # Only the key's own account administers a key.
                 assert resource["type"] == "aws:kms/keyPolicy:KeyPolicy"
                 assert arn == f"arn:aws:iam::{resource['account']}:root"
@@ -909,15 +922,20 @@ def test_the_seal_key_is_an_hmac_key_only_post_scan_uses(graph: Graph) -> None:
         postscan = _role(graph, f"{storage}-postscan")
         uses = [s for s in graph.policy(f"{storage}-seal-key-policy") if "kms:GenerateMac" in s["Action"]]
         assert [s["Principal"] for s in uses] == [{"AWS": postscan}]
+        checks = [s for s in graph.policy(f"{storage}-seal-key-policy") if "kms:VerifyMac" in s["Action"]]
+        assert all(s["Action"] == ["kms:VerifyMac"] for s in checks)  # rescans check seals, never make one
         environment = graph.named(f"{storage}-postscan-function")["inputs"]["environment"]["variables"]
         assert environment["BUCKETGUARD_SEAL_KEY_ID"] == key_arn
         holders = {
-            p["name"]
+            (p["name"], action)
             for p in graph.of_type("aws:iam/rolePolicy:RolePolicy")
             for st in json.loads(p["inputs"]["policy"])["Statement"]
             if key_arn in as_list(st["Resource"])
+            for action in as_list(st["Action"])
         }
-        assert holders == {f"{storage}-postscan-policy"}
+        assert holders - {(f"{storage}-listener-policy", "kms:VerifyMac")} == {
+            (f"{storage}-postscan-policy", "kms:GenerateMac")
+        }
 
 
 def test_existing_protected_buckets_are_versioned_and_refuse_copies_from_other_buckets(multi: Graph) -> None:
@@ -945,3 +963,56 @@ def test_existing_protected_buckets_are_versioned_and_refuse_copies_from_other_b
     assert retag == sorted(
         [_role(multi, "storage-teaching-listener"), _role(multi, "storage-teaching-postscan")]
     )
+
+
+def test_rescan_on_update_subscribes_each_listener_to_the_ruleset_announcements(
+    rescanning: Graph, dev: Graph
+) -> None:
+    assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == [
+        s for s in dev.of_type("aws:sns/topicSubscription:TopicSubscription") if "ruleset" not in s["name"]
+    ]
+    topic = rescanning.named("scanner-ruleset-published")
+    topic_arn = "arn:aws:sns:eu-west-1:123456789012:scanner-ruleset-published-0a1b2c"
+    assert topic["inputs"]["kmsMasterKeyId"].endswith("scanner-key-0a1b2c")
+    update = {s["Sid"]: s for s in rescanning.policy("scanner-rule-update-policy")}
+    assert update["AnnouncePublishedRulesets"]["Action"] == ["sns:Publish"]
+    assert update["AnnouncePublishedRulesets"]["Resource"] == topic_arn
+    variables = rescanning.named("scanner-rule-update-function")["inputs"]["environment"]["variables"]
+    assert variables[env.RULESET_TOPIC_ARN] == topic_arn
+    topic_policy = {s["Sid"]: s for s in rescanning.policy("admission-ruleset-topic-policy")}
+    assert topic_policy["RuleUpdateAnnounces"]["Principal"]["AWS"].endswith("scanner-rule-update-role-0a1b2c")
+    assert topic_policy["RegisteredStoragesSubscribeTheirQueues"]["Principal"] == {
+        "AWS": ["arn:aws:iam::123456789012:root"]
+    }
+    assert topic_policy["RegisteredStoragesSubscribeTheirQueues"]["Condition"] == {
+        "StringEquals": {"sns:Protocol": "sqs"}
+    }
+    storages = [
+        r["name"].removesuffix("-listener-function")
+        for r in rescanning.resources
+        if r["name"].endswith("-listener-function")
+    ]
+    assert storages
+    for storage in storages:
+        queue_arn = f"arn:aws:sqs:eu-west-1:123456789012:{storage}-events-queue-0a1b2c"
+        subscription = rescanning.named(f"{storage}-ruleset-subscription")["inputs"]
+        assert (subscription["topic"], subscription["endpoint"], subscription["rawMessageDelivery"]) == (
+            topic_arn, queue_arn, True,
+        )  # fmt: skip
+        delivers = {s["Sid"]: s for s in rescanning.policy(f"{storage}-events-queue-policy")}[
+            "RulesetAnnouncements"
+        ]
+        assert delivers["Principal"] == {"Service": "sns.amazonaws.com"}
+        assert delivers["Condition"]["ArnEquals"] == {"aws:SourceArn": topic_arn}
+        key = {s["Sid"]: s for s in rescanning.policy(f"{storage}-key-policy")}
+        assert key["RulesetAnnouncementsDeliverEncrypted"]["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": topic_arn}
+        }
+        listener = {s["Sid"]: s for s in rescanning.policy(f"{storage}-listener-policy")}
+        assert listener["QueueRescanBatches"]["Resource"] == queue_arn
+        assert listener["VerifyVerdictSeals"]["Action"] == ["kms:VerifyMac"]
+        assert listener["VerifyVerdictSeals"]["Resource"].endswith(f"{storage}-seal-key-0a1b2c")
+        variables = rescanning.named(f"{storage}-listener-function")["inputs"]["environment"]["variables"]
+        assert variables[env.RESCAN_ON_UPDATE] == "not-clean"
+        assert variables[env.LISTENER_QUEUE_URL].endswith(f"{storage}-events-queue-0a1b2c")
+        assert variables[env.SEAL_KEY_ID].endswith(f"{storage}-seal-key-0a1b2c")
