@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint install test-packages
+.PHONY: demo test lint install test-packages schemas
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The published JSON Schemas, generated from their pydantic models (a test checks the committed copies).
+schemas: install
+	$(PY) -c "from bucketguard.pipeline.messages import write_scan_result_event_schema as w; w()"
 
 # Debian packages some tests read (skipped with a reason when absent), each with a file it installs:
 # installed only when missing.

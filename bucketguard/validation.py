@@ -122,7 +122,7 @@ def _name_hint(raw: Any, loc: tuple[Any, ...]) -> str:
     return hint
 
 
-def _message(error: Mapping[str, Any]) -> str:
+def _message(error: Mapping[str, Any], show_input: bool = True) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, Exception):
         return str(cause)
@@ -131,22 +131,25 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     text = str(error["msg"])
+    if not show_input:
+        return f"{text[0].lower()}{text[1:]}"
     shown = repr(error.get("input"))
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     return f"{text[0].lower()}{text[1:]}, got {shown}"
 
 
-def describe(exc: ValidationError, raw: Any, where: str) -> str:
-    """The first error of a pydantic report as `<where><key path>[ (name ...)]: <message>`."""
+def describe(exc: ValidationError, raw: Any, where: str, *, show_input: bool = True) -> str:
+    """The first error of a pydantic report as `<where><key path>[ (name ...)]: <message>` (without the
+    offending value when it may be a secret: `show_input=False`)."""
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     cause = (error.get("ctx") or {}).get("error")
     path = loc + (cause.path if isinstance(cause, Invalid) else ())
     rendered = _render(path)
     if not rendered:
-        return f"{where.rstrip(': ')}: {_message(error)}"
+        return f"{where.rstrip(': ')}: {_message(error, show_input)}"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{where}{rendered}{_name_hint(raw, path)}: {_message(error)}{more}"
+    return f"{where}{rendered}{_name_hint(raw, path)}: {_message(error, show_input)}{more}"
 
 
 def validate(model: type[M], raw: Any, where: str, *, context: Mapping[str, Any] | None = None) -> M:

@@ -1,6 +1,6 @@
 """The two messages of the pipeline: the scan request (listener -> scanner queue) and the scan-result event
-(scanner -> result topic -> post-scan). The event is a contract:
-bucketguard/schemas/scan-result-event.v1.json.
+(scanner -> result topic -> post-scan). Each is validated by a pydantic model; the event's model generates
+its published contract, bucketguard/schemas/scan-result-event.v1.json.
 
 Presigned URLs are secrets: they are kept out of every repr and log line.
 """
@@ -11,14 +11,18 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Final, Literal
 
-from bucketguard.scanning.result import Finding, Reason, ScanResult, Verdict
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from bucketguard.scanning.result import FindingSource, ScanResult, Severity, Verdict
+from bucketguard.validation import describe
 
 SCAN_REQUEST_VERSION = "1"
-SCAN_RESULT_EVENT_VERSION = "1"
-SCAN_RESULT_EVENT_TYPE = "bucketguard.scan-result"
+SCAN_RESULT_EVENT_VERSION: Final = "1"
+SCAN_RESULT_EVENT_TYPE: Final = "bucketguard.scan-result"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "scan-result-event.v1.json"
+SCHEMA_ID = "https://github.com/bucketguard/bucketguard/schemas/scan-result-event.v1.json"
 
 
 class InvalidMessage(ValueError):
@@ -41,13 +45,13 @@ def _load(body: str | dict[str, Any], what: str) -> dict[str, Any]:
     return data
 
 
-def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
-    if name not in data:
-        raise InvalidMessage(f"{what}: missing field {name!r}")
-    value = data[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidMessage(f"{what}: field {name!r} has type {type(value).__name__}")
-    return value
+def _parse(model: type[Any], body: str | dict[str, Any], what: str) -> Any:
+    data = _load(body, what)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # no values in the message: a request's presigned URL is a secret, and messages end up in logs
+        raise InvalidMessage(describe(exc, data, f"{what}: ", show_input=False)) from None
 
 
 @dataclass(frozen=True)
@@ -83,28 +87,26 @@ class ScanRequest:
 
     @classmethod
     def from_json(cls, body: str | dict[str, Any]) -> ScanRequest:
-        what = "scan request"
-        data = _load(body, what)
-        if data.get("schema_version") != SCAN_REQUEST_VERSION:
-            raise InvalidMessage(f"{what}: schema_version {data.get('schema_version')!r} is not supported")
-        version_id = data.get("version_id")
-        if version_id is not None and not isinstance(version_id, str):
-            raise InvalidMessage(f"{what}: field 'version_id' has type {type(version_id).__name__}")
-        size = _field(data, "size", int, what)
-        if size < 0:
-            raise InvalidMessage(f"{what}: field 'size' is negative")
-        return cls(
-            request_id=_field(data, "request_id", str, what),
-            bucket=_field(data, "bucket", str, what),
-            key=_field(data, "key", str, what),
-            version_id=version_id,
-            etag=_field(data, "etag", str, what),
-            size=size,
-            url=_field(data, "url", str, what),
-            result_topic_arn=_field(data, "result_topic_arn", str, what),
-            storage_stack_id=str(data.get("storage_stack_id", "")),
-            requested_at=str(data.get("requested_at", "")),
-        )
+        document: _ScanRequestDocument = _parse(_ScanRequestDocument, body, "scan request")
+        return cls(**document.model_dump(exclude={"schema_version"}))
+
+
+class _ScanRequestDocument(BaseModel):
+    """A scan request as the listener writes it (unknown keys ignored: the queue is internal)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal["1"]
+    request_id: StrictStr
+    bucket: StrictStr
+    key: StrictStr
+    version_id: StrictStr | None = None
+    etag: StrictStr
+    size: Annotated[StrictInt, Field(ge=0)]
+    url: StrictStr = Field(repr=False)
+    result_topic_arn: StrictStr
+    storage_stack_id: StrictStr = ""
+    requested_at: StrictStr = ""
 
 
 @dataclass(frozen=True)
@@ -146,30 +148,22 @@ class ScanResultEvent:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        r = self.result
-        return {
-            "schema_version": SCAN_RESULT_EVENT_VERSION,
-            "event_type": SCAN_RESULT_EVENT_TYPE,
-            "scan_id": self.scan_id,
-            "request_id": self.request_id,
-            "storage_stack_id": self.storage_stack_id,
-            "bucket": self.bucket,
-            "key": self.key,
-            "version_id": self.version_id,
-            "etag": self.etag,
-            "size": r.size,
-            "sha256": r.sha256,
-            "verdict": r.verdict.value,
-            "findings": [f.to_dict() for f in r.findings],
-            "reason": r.reason.value if r.reason else None,
-            "detail": r.detail,
-            "ruleset_version": r.ruleset_version,
-            "backend": r.backend,
-            "scanner_id": self.scanner_id,
-            "requested_at": self.requested_at,
-            "scanned_at": self.scanned_at,
-            "duration_ms": round(r.duration_ms, 3),
-        }
+        result = {k: v for k, v in self.result.to_dict().items() if k != "target"}  # the key names it
+        return ScanResultEventDocument(
+            schema_version=SCAN_RESULT_EVENT_VERSION,
+            event_type=SCAN_RESULT_EVENT_TYPE,
+            scan_id=self.scan_id,
+            request_id=self.request_id,
+            storage_stack_id=self.storage_stack_id,
+            bucket=self.bucket,
+            key=self.key,
+            version_id=self.version_id,
+            etag=self.etag,
+            scanner_id=self.scanner_id,
+            requested_at=self.requested_at,
+            scanned_at=self.scanned_at,
+            **result,
+        ).model_dump(mode="json")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -177,46 +171,116 @@ class ScanResultEvent:
     @classmethod
     def from_json(cls, body: str | dict[str, Any]) -> ScanResultEvent:
         what = "scan-result event"
-        data = _load(body, what)
-        if data.get("schema_version") != SCAN_RESULT_EVENT_VERSION:
-            raise InvalidMessage(f"{what}: schema_version {data.get('schema_version')!r} is not supported")
-        if data.get("event_type") != SCAN_RESULT_EVENT_TYPE:
-            raise InvalidMessage(
-                f"{what}: event_type {data.get('event_type')!r} is not {SCAN_RESULT_EVENT_TYPE}"
-            )
+        document: ScanResultEventDocument = _parse(ScanResultEventDocument, body, what)
+        wire = document.model_dump(mode="json")
         try:
-            result = ScanResult(
-                target=_field(data, "key", str, what),
-                verdict=Verdict(_field(data, "verdict", str, what)),
-                findings=tuple(Finding.from_dict(f) for f in _field(data, "findings", list, what)),
-                reason=Reason(data["reason"]) if data.get("reason") else None,
-                detail=str(data.get("detail", "")),
-                sha256=data.get("sha256"),
-                size=data.get("size"),
-                backend=str(data.get("backend", "")),
-                ruleset_version=str(data.get("ruleset_version", "")),
-                duration_ms=float(data.get("duration_ms", 0.0)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            result = ScanResult.from_dict({**wire, "target": document.key})
+        except ValueError as exc:  # an unknown reason code, or a verdict its findings contradict
             raise InvalidMessage(f"{what}: {exc}") from None
-        version_id = data.get("version_id")
-        if version_id is not None and not isinstance(version_id, str):
-            raise InvalidMessage(f"{what}: field 'version_id' has type {type(version_id).__name__}")
         return cls(
-            scan_id=_field(data, "scan_id", str, what),
-            request_id=str(data.get("request_id", "")),
-            storage_stack_id=str(data.get("storage_stack_id", "")),
-            bucket=_field(data, "bucket", str, what),
-            key=result.target,
-            version_id=version_id,
-            etag=_field(data, "etag", str, what),
+            scan_id=document.scan_id,
+            request_id=document.request_id,
+            storage_stack_id=document.storage_stack_id,
+            bucket=document.bucket,
+            key=document.key,
+            version_id=document.version_id,
+            etag=document.etag,
             result=result,
-            scanner_id=str(data.get("scanner_id", "")),
-            scanned_at=_field(data, "scanned_at", str, what),
-            requested_at=str(data.get("requested_at", "")),
+            scanner_id=document.scanner_id,
+            scanned_at=document.scanned_at,
+            requested_at=document.requested_at,
         )
 
 
+class FindingDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Finding")
+
+    rule: StrictStr = Field(min_length=1)
+    source: FindingSource
+    severity: Severity
+    path: StrictStr = Field(description='"" for the object itself, outer.zip!inner/path inside containers')
+    detail: StrictStr
+
+
+def _event_schema(schema: dict[str, Any]) -> None:
+    # Producers write every field; readers accept older events without the optional ones (their defaults).
+    schema["required"] = list(schema["properties"])
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"verdict": {"const": "clean"}}},
+            "then": {
+                "properties": {
+                    "findings": {"maxItems": 0},
+                    "reason": {"const": None},
+                    "sha256": {"type": "string"},
+                }
+            },
+        },
+        {
+            "if": {"properties": {"verdict": {"const": "malicious"}}},
+            "then": {"properties": {"findings": {"minItems": 1}}},
+        },
+        {
+            "if": {"properties": {"verdict": {"enum": ["unscannable", "error"]}}},
+            "then": {"properties": {"reason": {"type": "string"}}},
+        },
+    ]
+
+
+class ScanResultEventDocument(BaseModel):
+    """The scan-result event on the wire: validates every event post-scan reads, and generates the published
+    JSON Schema (bucketguard/schemas/scan-result-event.v1.json, `make schemas`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="bucketguard scan-result event, version 1",
+        json_schema_extra=_event_schema,
+    )
+
+    schema_version: Literal["1"]
+    event_type: Literal["bucketguard.scan-result"]
+    scan_id: StrictStr = Field(min_length=1, description="unique per scan; a redelivered event keeps it")
+    request_id: StrictStr = Field("", description="id of the listener's scan request")
+    storage_stack_id: StrictStr = Field("", description="which storage stack asked (one scanner serves many)")
+    bucket: StrictStr = Field(min_length=3, max_length=63)
+    key: StrictStr = Field(min_length=1, max_length=1024, description="decoded object key")
+    version_id: StrictStr | None = Field(
+        None, description="the scanned version; null for unversioned buckets"
+    )
+    etag: StrictStr
+    size: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        None, description="object size in bytes (as announced when the object was not read, e.g. too_large)"
+    )
+    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="null when not all bytes were read"
+    )
+    verdict: Verdict
+    findings: tuple[FindingDocument, ...]
+    reason: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = Field(
+        None,
+        description="set for unscannable and error verdicts: too_large, encrypted, corrupt, access_denied, "
+        "download_failed... (bucketguard.scanning.result.Reason; new codes may be added)",
+    )
+    detail: StrictStr = Field("", description="human-readable context; never contains presigned URLs")
+    ruleset_version: StrictStr = ""
+    backend: StrictStr = ""
+    scanner_id: StrictStr = ""
+    requested_at: StrictStr = ""
+    scanned_at: StrictStr = Field(json_schema_extra={"format": "date-time"})
+    duration_ms: float = Field(0.0, ge=0)
+
+
 def scan_result_event_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
+    """The published JSON Schema, generated from `ScanResultEventDocument` (the committed copy is
+    SCHEMA_PATH, written by `make schemas`)."""
+    schema = ScanResultEventDocument.model_json_schema()
+    schema["description"] = (
+        "Published by the scanner to the requesting storage stack's result topic, one per scanned object "
+        "version. Consumers: the post-scan function, alerting, SIEM. Field changes need a new schema version."
+    )
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def write_scan_result_event_schema(path: Path = SCHEMA_PATH) -> None:
+    path.write_text(json.dumps(scan_result_event_schema(), indent=2) + "\n", encoding="utf-8")
