@@ -28,11 +28,14 @@ schemas: install
 
 # Debian packages some tests read (skipped with a reason when absent), each with a file it installs:
 # installed only when missing.
-TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz arj:/usr/bin/arj
+TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz arj:/usr/bin/arj \
+	libreoffice-writer:/usr/lib/libreoffice/program/swriter libreoffice-calc:/usr/lib/libreoffice/program/scalc \
+	libreoffice-impress:/usr/lib/libreoffice/program/simpress
 test-packages:
 	@missing=""; for entry in $(TEST_PACKAGES); do test -e "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \
 	test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-		&& { apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; } \
+		&& { apt-get install -y -q --no-install-recommends $$missing \
+		|| { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }; } \
 		|| echo "not installed (needs root and apt-get):$$missing: the tests that need them are skipped"; }
 
 test: lint test-packages

@@ -6,9 +6,11 @@ Builds a corpus of files this machine already has or can install, none of them m
 /usr/share/doc and /usr/share data, the Python standard library, the installed Python packages (site-packages
 of this interpreter), and the node_modules of popular npm packages (jquery, bootstrap, lodash, react-dom,
 angular, vue, d3, three, moment, chart.js) installed with `npm install --ignore-scripts` into a temporary
-directory. Scans every file with the bundled rules and prints the count, then each file reported malicious
-(a false positive, with the rules that matched) and the unscannable ones (not false positives: the engine
-says it could not read them). Exit status 1 when anything was flagged, or the corpus is smaller than
+directory, and documents LibreOffice headless writes (when installed): a text document, a spreadsheet and a
+presentation in each of its formats, and /usr/share/doc's HTML pages as .docx, .odt, .doc and .pdf.
+Scans every file with the bundled rules and prints the count, then each file reported malicious (a false
+positive, with the rules that matched) and the unscannable ones (not false positives: the engine says it
+could not read them). Exit status 1 when anything was flagged, or the corpus is smaller than
 --min-files. Goal (issue 11): 0 false positives on >= 20,000 files.
 """
 
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bucketguard.scanning.engine import Engine  # noqa: E402
 from bucketguard.scanning.ruleset import load_ruleset  # noqa: E402
+from tests.scanning import libreoffice  # noqa: E402
 
 NPM_PACKAGES = (
     "jquery",
@@ -81,7 +84,28 @@ def npm_modules(into: Path) -> Path | None:
     return into / "node_modules"
 
 
-def corpus_sources(npm_dir: Path | None) -> dict[str, Path]:
+def libreoffice_documents(into: Path, pages: int = 40) -> Path | None:
+    """Documents LibreOffice writes (tests/scanning/libreoffice.py); None without LibreOffice."""
+    if libreoffice.SOFFICE is None:
+        print("LibreOffice not found: its documents are left out of the corpus", file=sys.stderr)
+        return None
+    libreoffice.office_documents(into / "samples")
+    html = sorted(p for p in Path("/usr/share/doc").rglob("*.html") if p.is_file() and not p.is_symlink())[
+        :pages
+    ]
+    copies = into / "pages"
+    copies.mkdir()
+    sources = []
+    for number, page in enumerate(html):  # names made unique: several packages have an index.html
+        sources.append(copies / f"{number:04d}-{page.stem}.html")
+        shutil.copyfile(page, sources[-1])
+    for target in ("docx", "odt", "doc", "pdf"):
+        libreoffice.convert(sources, target, into / target, infilter="HTML (StarWriter)")
+    shutil.rmtree(copies)
+    return into
+
+
+def corpus_sources(npm_dir: Path | None, documents: Path | None) -> dict[str, Path]:
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     sources = {
         "/usr/share/doc": Path("/usr/share/doc"),
@@ -91,6 +115,8 @@ def corpus_sources(npm_dir: Path | None) -> dict[str, Path]:
     }
     if npm_dir is not None:
         sources["node_modules"] = npm_dir
+    if documents is not None:
+        sources["LibreOffice documents"] = documents
     return sources
 
 
@@ -121,7 +147,8 @@ def main() -> int:
             target = args.npm_dir or Path(temporary)
             existing = target / "node_modules"
             npm_dir = existing if existing.is_dir() else npm_modules(target)
-        corpus = build_corpus(corpus_sources(npm_dir))
+        documents = libreoffice_documents(Path(temporary) / "libreoffice")
+        corpus = build_corpus(corpus_sources(npm_dir, documents))
         started = time.perf_counter()
         flagged, unscannable = [], []
         verdicts: Counter[str] = Counter()

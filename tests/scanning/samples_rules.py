@@ -887,6 +887,26 @@ def pdf_open_action_page() -> bytes:
     )
 
 
+def pdf_linking_to_javascript_docs() -> bytes:
+    """As LibreOffice exports library docs: links to MDN's /Web/JavaScript/ pages, opening at page 1."""
+    return _pdf(
+        b"/OpenAction [3 0 R /XYZ null null 0]",
+        b"<< /Type /Annot /Subtype /Link /Rect [72 700 300 720] /A << /Type /Action /S /URI "
+        b"/URI (https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators) >> >>",
+    )
+
+
+def wiki_building_a_bookmarklet() -> bytes:
+    """A TiddlyWiki (Debian ships one as LibreOffice's access2base.html): it builds a javascript: link whose
+    code is text in a string, URL-encoded, not code it runs."""
+    return (
+        b"<html><script>function link(code){\n"
+        b"var URIcode='javascript:void(eval(decodeURIComponent(%22(function(){try{';\n"
+        b"URIcode+=encodeURIComponent(encodeURIComponent(code));URIcode+='}catch(e){alert(e)}})()%22)))';\n"
+        b"return URIcode;}</script></html>\n"
+    )
+
+
 def text_about_pdf_actions() -> bytes:
     return b"Security lesson: a PDF with /OpenAction and /JavaScript or a /Launch action is dangerous.\n"
 
@@ -1060,6 +1080,8 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-pdf-open-page", "docs/guide.pdf", pdf_open_action_page),
     _case("neg-pranks-clean-pdf", "week1/timetable.pdf", pranks.clean_pdf),
     _case("neg-text-about-pdf", "lessons/pdf.txt", text_about_pdf_actions),
+    _case("neg-pdf-links-to-js-docs", "docs/underscore.pdf", pdf_linking_to_javascript_docs),
+    _case("neg-wiki-bookmarklet", "docs/access2base.html", wiki_building_a_bookmarklet),
 )  # fmt: skip
 
 

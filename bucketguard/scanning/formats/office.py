@@ -6,32 +6,90 @@
   macros olevba extracts and decompresses (MS-OVBA) are scanned as source text (`report.doc!<vba>/Module1`),
   so the macro rules read the code, not its compressed form.
 - RTF: every embedded object rtfobj finds (OLE objects, OLE packages) is scanned as a member.
+- OpenDocument (`.odt`, `.ods`, `.odp`, ...): a zip whose members are all scanned; its StarBasic modules
+  (`Basic/<library>/<module>.xml`) are also scanned as source text (`camp.odt!<basic>/Standard/Module1`),
+  and a module that writes or executes, in a document that runs a macro on an event (an event listener
+  bound to a script, as LibreOffice writes "Open Document") or by an auto-run name, is flagged like VBA.
 OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members arrive here as OLE2 files.
 """
 
 from __future__ import annotations
 
+import html
+import re
 import struct
+import zipfile
 from typing import Any
 
 import olefile
 from oletools import oleobj
 
-from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.blobs import DECODE_IN_MEMORY_MAX, Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.formats import zips
 from bucketguard.scanning.formats.streams import inflate
-from bucketguard.scanning.limits import ScanProblem
-from bucketguard.scanning.result import Finding, FindingSource, Severity
+from bucketguard.scanning.limits import ContainerProblem, ScanProblem
+from bucketguard.scanning.result import Finding, FindingSource, Reason, Severity
 
 OLE2_MAGIC = olefile.MAGIC
 # MacroRaptor's verdict on a document's VBA: a rule of the engine's own, reported as a rule finding (the
 # event schema's `yara` source: a named detection rule), so it fires whichever YARA backend is loaded.
 AUTOEXEC_MACRO_RULE = "office_macro_autoexec_writes_or_executes"
+_ODF_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument."
+_BASIC_MODULE = re.compile(r"Basic/[^/]+/[^/]+\.xml")
+_BASIC_INDEXES = ("/script-lb.xml", "/script-lc.xml", "/dialog-lb.xml")
+_MODULE_BODY = re.compile(r"<script:module\b[^>]*>(.*)</script:module>", re.DOTALL)
+# Where ODF binds events to scripts (document events in content.xml or styles.xml, form controls too).
+_EVENT_PARTS = ("content.xml", "styles.xml", "settings.xml", "meta.xml")
+_BOUND_EVENT = re.compile(
+    r'script:event-name="[^"]{1,64}"[^>]{0,512}?(?:vnd\.sun\.star\.script:|macro:)[^"]{0,256}'
+)
 _PPT_EMBEDDED = 0x1011  # ExOleObjStg
 _PPT_RECORD = struct.Struct("<HHI")
 
 
 def is_ole2(head: bytes) -> bool:
     return head.startswith(OLE2_MAGIC)
+
+
+def is_odf(head: bytes) -> bool:
+    return head.startswith(zips.LOCAL) and head[30 : 30 + len(_ODF_MIMETYPE)] == _ODF_MIMETYPE
+
+
+def open_odf(blob: Blob, expansion: Expansion) -> None:
+    zips.open_zip(blob, expansion)
+    name = expansion.name
+    with blob.open() as raw, zipfile.ZipFile(raw) as package:
+        modules = [
+            info for info in package.infolist()
+            if _BASIC_MODULE.fullmatch(info.filename) and not info.filename.endswith(_BASIC_INDEXES)
+        ]  # fmt: skip
+        sources = []
+        for info in modules:
+            text = _member_text(package, info, name)
+            body = _MODULE_BODY.search(text)
+            source = html.unescape(body.group(1) if body else text)
+            sources.append(source)
+            where = f"{name}!<basic>/{info.filename.removeprefix('Basic/').removesuffix('.xml')}"
+            expansion.emit(where, source.encode("utf-8", "replace"))
+        bound = next(
+            (
+                match.group(0)
+                for info in package.infolist()
+                if sources and info.filename in _EVENT_PARTS
+                if (match := _BOUND_EVENT.search(_member_text(package, info, name)))
+            ),
+            None,
+        )
+    if sources:
+        _autoexec_heuristic("\n".join(sources), name, expansion, bound, "<basic>")
+
+
+def _member_text(package: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> str:
+    """A member the opener already scanned, read again as text: too large a one is not decoded."""
+    if info.file_size > DECODE_IN_MEMORY_MAX:
+        raise ContainerProblem(Reason.TOO_LARGE, f"{name}!{info.filename}: too large to read its macros")
+    with package.open(info) as member:
+        return member.read(DECODE_IN_MEMORY_MAX).decode("utf-8", "replace")
 
 
 def is_rtf(head: bytes) -> bool:
@@ -145,13 +203,18 @@ def _check_projects(parser: Any) -> None:
                 raise ValueError(f"module stream {stream or '?'} could not be read")
 
 
-def _autoexec_heuristic(source: str, name: str, expansion: Expansion) -> None:
+def _autoexec_heuristic(
+    source: str, name: str, expansion: Expansion, bound_event: str | None = None, kind: str = "<vba>"
+) -> None:
+    """mraptor's logic: a macro that runs by itself (an auto-run name, or an event bound to it) and also
+    writes, downloads or executes."""
     from oletools.mraptor import MacroRaptor
 
     raptor = MacroRaptor(source)
     raptor.scan()
-    if raptor.suspicious:
+    runs_by_itself = raptor.autoexec_match or bound_event
+    if runs_by_itself and (raptor.write or raptor.execute):
         actions = ", ".join(repr(m) for m in (raptor.write_match, raptor.execute_match) if m)
-        detail = f"macro runs on opening ({raptor.autoexec_match!r}) and writes or executes ({actions})"
-        where = f"{name}!<vba>"
+        detail = f"macro runs on opening ({runs_by_itself!r}) and writes or executes ({actions})"
+        where = f"{name}!{kind}"
         expansion.flag(Finding(AUTOEXEC_MACRO_RULE, FindingSource.YARA, Severity.HIGH, where, detail))

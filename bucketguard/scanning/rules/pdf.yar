@@ -1,7 +1,8 @@
 /*
  * PDFs that run something: embedded JavaScript, an open action that runs a script, or a /Launch action
  * (start a program). PDF names may hide letters as #xx escapes (/J#61vaScript), so names are matched with
- * both spellings. An ordinary /OpenAction to a page destination ([3 0 R /Fit]) is not a finding.
+ * both spellings, and only where PDF syntax puts them (an action's /S, a name-tree key), not inside a link.
+ * An ordinary /OpenAction to a page destination ([3 0 R /Fit]) is not a finding.
  */
 
 private rule PDF_Document
@@ -23,8 +24,10 @@ rule PDF_JavaScript
         author = "bucketguard"
 
     strings:
-        $javascript = /\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)/
-        $javascript_escaped = /\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)/
+        // the name as PDF uses it: an action type (/S /JavaScript) or a name-tree key (/JavaScript 5 0 R),
+        // not the same letters in a string (a link to ".../Web/JavaScript/Reference")
+        $javascript = /\/(S|#53)\s*\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)|\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)\s*(<<|\d+\s+\d+\s+R)/
+        $javascript_escaped = /\/(S|#53)\s*\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)|\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)\s*(<<|\d+\s+\d+\s+R)/
         $js = /\/J(#53|S)\s*(\(|<|\d+\s+\d+\s+R)/
         $js_escaped = /\/#4[aA](#53|S)\s*(\(|<|\d+\s+\d+\s+R)/
 
@@ -45,8 +48,10 @@ rule PDF_OpenAction_Script
         $open_action = /\/O(#70|p)(#65|e)(#6[eE]|n)(#41|A)(#63|c)(#74|t)(#69|i)(#6[fF]|o)(#6[eE]|n)/
         $open_action_escaped = /\/#4[fF](#70|p)(#65|e)(#6[eE]|n)(#41|A)(#63|c)(#74|t)(#69|i)(#6[fF]|o)(#6[eE]|n)/
         $additional_actions = /\/AA\s*<</
-        $javascript = /\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)/
-        $javascript_escaped = /\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)/
+        // the name as PDF uses it: an action type (/S /JavaScript) or a name-tree key (/JavaScript 5 0 R),
+        // not the same letters in a string (a link to ".../Web/JavaScript/Reference")
+        $javascript = /\/(S|#53)\s*\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)|\/J(#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)\s*(<<|\d+\s+\d+\s+R)/
+        $javascript_escaped = /\/(S|#53)\s*\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)|\/#4[aA](#61|a)(#76|v)(#61|a)(#53|S)(#63|c)(#72|r)(#69|i)(#70|p)(#74|t)\s*(<<|\d+\s+\d+\s+R)/
         $js = /\/J(#53|S)\s*(\(|<|\d+\s+\d+\s+R)/
         $js_escaped = /\/#4[aA](#53|S)\s*(\(|<|\d+\s+\d+\s+R)/
 

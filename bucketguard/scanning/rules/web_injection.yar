@@ -16,7 +16,9 @@ rule WebInject_Obfuscated_Eval_Loader
 
     strings:
         // eval(atob(...)), new Function(unescape(...)), setTimeout(String.fromCharCode(...)), window.eval(...)
-        $exec_decoded = /\b(eval|Function|setTimeout|setInterval)\s*\(\s*(window\.)?(atob|unescape|decodeURIComponent|decodeURI|String\.fromCharCode)\s*\(/
+        // (the decoder's argument starts as a JavaScript expression does: not code quoted in a string,
+        // such as a bookmarklet a page builds as 'javascript:void(eval(decodeURIComponent(%22...')
+        $exec_decoded = /\b(eval|Function|setTimeout|setInterval)\s*\(\s*(window\.)?(atob|unescape|decodeURIComponent|decodeURI|String\.fromCharCode)\s*\(\s*[A-Za-z0-9_$'"`(\[]/
         // A long run of character codes: how loaders hide "<script src=..." from text search.
         $charcode_chain = /String\.fromCharCode\s*\(\s*\d{1,3}\s*(,\s*\d{1,3}\s*){24}/
         $eval = /\beval\s*\(/
