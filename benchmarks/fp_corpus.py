@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.clamav_testfiles import throughput  # noqa: E402
 from bucketguard.scanning.engine import Engine  # noqa: E402
 from bucketguard.scanning.ruleset import load_ruleset  # noqa: E402
 from tests.scanning import libreoffice  # noqa: E402
@@ -164,7 +165,9 @@ def main() -> int:
 
     by_source = Counter(corpus.values())
     print(f"corpus: {len(corpus)} files ({', '.join(f'{n} {label}' for label, n in by_source.items())})")
-    print(f"scanned in {elapsed:.0f} s with {engine.backend}, rules {engine.ruleset_version}")
+    size = sum(path.stat().st_size for path in corpus)
+    print(f"scanned with {engine.backend}, rules {engine.ruleset_version}:")
+    print(f"  {throughput(len(corpus), size, elapsed)}")
     print(f"verdicts: {dict(verdicts)}")
     print(f"false positives: {len(flagged)}")
     for line in flagged:

@@ -4,7 +4,9 @@ Streams are found by their `stream` ... `endstream` keywords rather than through
 which attackers damage on purpose and readers repair: object streams and embedded files are streams like
 any other. FlateDecode is inflated under the limits; ASCIIHex, ASCII85, LZW and RunLength are decoded with
 pypdf's filters. Image codecs (DCT, JPX, JBIG2, CCITT) are left as they are: their bytes are the PDF's own.
-An encrypted PDF's streams cannot be read: `encrypted`. Predictors (/DecodeParms) are not undone.
+An encrypted PDF's streams cannot be read: `encrypted`. A Flate or LZW step's PNG or TIFF predictor
+(/DecodeParms /Predictor) is undone with pypdf's code, in memory, so what a rule reads is the stream's real
+content (images excepted: their pixels are left as they are).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
+from bucketguard.scanning.blobs import DECODE_IN_MEMORY_MAX, Blob, Expansion, corrupt, read_whole
 from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
@@ -24,6 +26,10 @@ _LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 _OBJECT = re.compile(rb"(\d+)\s+\d+\s+obj\b")
 _IMAGE_CODECS = {b"DCTDecode", b"DCT", b"JPXDecode", b"JBIG2Decode", b"CCITTFaxDecode", b"CCF"}
 _SMALL_DECODE_MAX = 4 << 20  # LZW and RunLength expand in memory: longer inputs are not decoded
+_DECODE_PARMS = re.compile(rb"/DecodeParms\s*(?:\[((?:\s*(?:null|<<[^<>]*>>))*)\s*\]|(<<[^<>]*>>))")
+_PARMS_ITEM = re.compile(rb"null|<<([^<>]*)>>")
+_PARAMETER = re.compile(rb"/(Predictor|Columns|Colors|BitsPerComponent)\s+(\d{1,9})\b")
+_IMAGE = re.compile(rb"/Subtype\s*/Image\b")
 
 
 def is_pdf(head: bytes) -> bool:
@@ -71,7 +77,9 @@ def open_pdf(blob: Blob, expansion: Expansion) -> None:
         if not (0 <= end <= len(data) and data[end : end + 40].lstrip().startswith(b"endstream")):
             end = data.find(b"endstream", start)
             end = len(data) if end < 0 else end
-        _decode_stream(data[start:end], _filters(dictionary), where, expansion)
+        filters = _filters(dictionary)
+        parameters = [] if _IMAGE.search(dictionary) else _decode_parameters(dictionary, len(filters))
+        _decode_stream(data[start:end], filters, parameters, where, expansion)
 
 
 def _filters(dictionary: bytes) -> list[bytes]:
@@ -81,19 +89,48 @@ def _filters(dictionary: bytes) -> list[bytes]:
     return [match.group(1) for match in _NAME.finditer(found.group(1) or found.group(2))]
 
 
-def _decode_stream(raw: bytes, filters: list[bytes], where: str, expansion: Expansion) -> None:
+def _decode_parameters(dictionary: bytes, filter_count: int) -> list[dict[str, int]]:
+    """The /DecodeParms of each filter (one dictionary, or an array with one entry per filter)."""
+    found = _DECODE_PARMS.search(dictionary)
+    if found is None:
+        return []
+    items = [match.group(1) or b"" for match in _PARMS_ITEM.finditer(found.group(1) or found.group(2))]
+    if found.group(2) is not None:
+        items = items * filter_count
+    return [{name.decode(): int(value) for name, value in _PARAMETER.findall(item)} for item in items]
+
+
+def _unpredict(data: bytes, parameters: dict[str, int]) -> bytes:
+    """Undo a PNG or TIFF predictor with pypdf, which does it only inside its Flate decoder: the bytes are
+    handed to it as a stored (uncompressed) zlib stream. Its own limits on rows and columns apply."""
+    import zlib
+
+    from pypdf.filters import FlateDecode
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
+    decode_parms = DictionaryObject(
+        {NameObject(f"/{name}"): NumberObject(value) for name, value in parameters.items()}
+    )
+    result: bytes = FlateDecode.decode(zlib.compress(data, 0), decode_parms)
+    return result
+
+
+def _decode_stream(
+    raw: bytes, filters: list[bytes], parameters: list[dict[str, int]], where: str, expansion: Expansion
+) -> None:
     # No end-of-line is stripped: an encoded stream's last byte may be CR or LF (a zlib checksum often is),
     # and every decoder here stops at its own end marker, so the EOL before `endstream` does no harm.
     data = raw
     for position, kind in enumerate(filters):
         if kind in _IMAGE_CODECS:
             break
-        if kind in _FLATE and position == len(filters) - 1:
+        predicted = position < len(parameters) and parameters[position].get("Predictor", 1) > 1
+        if kind in _FLATE and position == len(filters) - 1 and not predicted:
             inflate(expansion, where, data)  # bounded: the last (usual) step inflates into the member
             return
         try:
             if kind in _FLATE:
-                data = _inflate_small(data)
+                data = _inflate_small(data, DECODE_IN_MEMORY_MAX if predicted else _SMALL_DECODE_MAX)
             elif kind in _DECODERS and len(data) <= _SMALL_DECODE_MAX:
                 data = _DECODERS[kind](data)
             elif kind == b"Crypt":
@@ -101,6 +138,8 @@ def _decode_stream(raw: bytes, filters: list[bytes], where: str, expansion: Expa
             else:
                 why = f"filter /{kind.decode('latin-1')} on {len(data)} bytes is not decoded here"
                 raise ContainerProblem(Reason.UNSUPPORTED, f"{where}: {why}")
+            if predicted and kind in (*_FLATE, b"LZWDecode", b"LZW"):
+                data = _unpredict(data, parameters[position])
         except ContainerProblem as problem:
             expansion.problem(where, problem)
             return
@@ -111,14 +150,12 @@ def _decode_stream(raw: bytes, filters: list[bytes], where: str, expansion: Expa
         expansion.emit(where, data)
 
 
-def _inflate_small(data: bytes) -> bytes:
-    """A Flate step before another filter: inflated in memory, no further than the small-decode bound."""
+def _inflate_small(data: bytes, limit: int) -> bytes:
+    """A Flate step decoded in memory (before another filter or a predictor), no further than `limit`."""
     import zlib
 
     decoder = zlib.decompressobj()
-    out = decoder.decompress(data, _SMALL_DECODE_MAX)
+    out = decoder.decompress(data, limit)
     if decoder.unconsumed_tail:
-        raise ContainerProblem(
-            Reason.RATIO_EXCEEDED, f"inflates past {_SMALL_DECODE_MAX} bytes before its next filter"
-        )
+        raise ContainerProblem(Reason.RATIO_EXCEEDED, f"inflates past {limit} bytes in memory")
     return out
