@@ -247,6 +247,14 @@ class ScannerConfig(_Deployed):
                 "needs ruleSources: the rule update announces what it publishes (after a ruleset published "
                 "by hand, run scan s3://BUCKET --rescan-older-rulesets --enqueue)",
             )
+        if self.rescan_on_update != "none" and self.rule_check_seconds + self.timeout_seconds > 900:
+            # The sweep waits (an SQS delay, 900 s at most) until the scanner can no longer be using the
+            # previous ruleset: its check interval plus one scan.
+            raise Invalid(
+                "rescanOnUpdate",
+                f"needs ruleCheckSeconds + timeoutSeconds <= 900 (now {self.rule_check_seconds} + "
+                f"{self.timeout_seconds}): the rescan waits that long for the scanner to load the ruleset",
+            )
         return self
 
     @model_validator(mode="after")

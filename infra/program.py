@@ -118,6 +118,7 @@ def deploy(config: BucketguardConfig) -> None:
             key_arn=scanner.key.arn,
             ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
             rescan_on_update=config.scanner.rescan_on_update,
+            ruleset_reload_seconds=config.scanner.rule_check_seconds + config.scanner.timeout_seconds,
         )
         pulumi.export("scannerQueueArn", endpoint.queue_arn)
         pulumi.export("scannerQueueUrl", endpoint.queue_url)

@@ -59,6 +59,8 @@ class ScannerEndpoint:
     # scanner.rescanOnUpdate, and the topic announcing published rulesets (None: no rescans)
     ruleset_topic_arn: pulumi.Input[str] | None = field(default=None, kw_only=True)
     rescan_on_update: str = field(default="none", kw_only=True)
+    # how long the scanner may go on with the previous ruleset (its check interval plus one scan)
+    ruleset_reload_seconds: int = field(default=600, kw_only=True)
 
     @property
     def rescans(self) -> bool:
@@ -224,6 +226,7 @@ class StorageStack(pulumi.ComponentResource):
                     **(
                         {
                             env.RESCAN_ON_UPDATE: scanner.rescan_on_update,
+                            env.RESCAN_START_DELAY_SECONDS: str(scanner.ruleset_reload_seconds),
                             env.PROTECTED_BUCKET: config.bucket,
                             env.LISTENER_QUEUE_URL: self.listener_queue.queue.url,
                             env.SEAL_KEY_ID: self.seal_key.arn,

@@ -380,7 +380,10 @@ def sns_topic_subscription(place: Place, name: str, inputs: Inputs) -> Created:
         FilterPolicy=inputs.get("filterPolicy"),
         RedrivePolicy=inputs.get("redrivePolicy"),
     )
-    arn = place.client("sns").subscribe(
+    # A resource's own `region` (pulumi-aws v7): a subscription is made in its topic's region.
+    region = inputs.get("region")
+    sns = place.session.client("sns", region_name=region) if region else place.client("sns")
+    arn = sns.subscribe(
         TopicArn=inputs.get("topic"),
         Protocol=inputs.get("protocol"),
         Endpoint=inputs.get("endpoint"),

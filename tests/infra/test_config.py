@@ -383,6 +383,9 @@ def test_rescan_on_update_is_a_policy_and_needs_the_rule_update() -> None:
         ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: 'all-since: 0': expected none"
     ):
         parse_config(raw)
+    raw["scanner"].update(rescanOnUpdate="not-clean", ruleCheckSeconds=700)
+    with pytest.raises(ConfigError, match=r"rescanOnUpdate: needs ruleCheckSeconds \+ timeoutSeconds <= 900"):
+        parse_config(raw)
     with pytest.raises(ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: needs ruleSources"):
         parse_config(
             {"scanner": {"region": "eu-west-1", "rescanOnUpdate": "not-clean"}, "storages": storages(1)}

@@ -1014,5 +1014,6 @@ def test_rescan_on_update_subscribes_each_listener_to_the_ruleset_announcements(
         assert listener["VerifyVerdictSeals"]["Resource"].endswith(f"{storage}-seal-key-0a1b2c")
         variables = rescanning.named(f"{storage}-listener-function")["inputs"]["environment"]["variables"]
         assert variables[env.RESCAN_ON_UPDATE] == "not-clean"
+        assert variables[env.RESCAN_START_DELAY_SECONDS] == str(300 + 300)  # ruleCheckSeconds + timeout
         assert variables[env.LISTENER_QUEUE_URL].endswith(f"{storage}-events-queue-0a1b2c")
         assert variables[env.SEAL_KEY_ID].endswith(f"{storage}-seal-key-0a1b2c")
