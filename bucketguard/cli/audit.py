@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, remediate
 
 SEVERITIES = ("low", "medium", "high", "critical")
 # Named here, not taken from bucketguard.audit.report.RENDERERS: that module imports boto3 (slow to start).
@@ -97,6 +97,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-history", action="store_true", help="neither read nor record the history")
     parser.add_argument("--workers", type=int, default=8, help="concurrent account/region collections")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    remediate.add_arguments(parser)
     commands = parser.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
     history = commands.add_parser("history", help="what changed between audit runs")
     history.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="changes on or after DATE")
@@ -113,7 +114,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from bucketguard.policy.pack_config import PolicyConfigError
 
     try:
-        return _audit(args)
+        return remediate.run_undo(args) if args.undo is not None else _audit(args)
     except (BotoCoreError, ClientError, PolicyConfigError, ValueError) as exc:
         if args.debug:
             raise
@@ -151,13 +152,19 @@ def _audit(args: argparse.Namespace) -> int:
     session = boto3.Session(region_name=(args.region or [None])[0])
     accounts = _accounts(session, args)
     started = time.perf_counter()
-    results = audit_accounts(
-        accounts,
-        services=args.service or SERVICES,
-        rule_configs=judged,
-        workers=args.workers,
-        progress=_progress(accounts),
-    )
+
+    def collect() -> list[Any]:
+        return audit_accounts(
+            accounts,
+            services=args.service or SERVICES,
+            rule_configs=judged,
+            workers=args.workers,
+            progress=_progress(accounts),
+        )
+
+    results = collect()
+    if args.fix:
+        results = remediate.fix_and_reaudit(args, accounts, results, settings, collect)
     history = None if args.no_history else SqliteHistory(args.history)
     report = build_report(results, settings, min_severity=args.min_severity, history=history)
     report.seconds = time.perf_counter() - started
