@@ -213,8 +213,8 @@ def rescan_batch(
     settings: ListenerSettings,
     now: datetime | None = None,
 ) -> list[ListenerOutcome]:
-    """One step of a sweep (see bucketguard.pipeline.rescan): the announcement of a new ruleset queues
-    the first batch after the start delay; a batch requests its rescans and queues the next one."""
+    """One batch of a sweep (see bucketguard.pipeline.rescan): requests the rescans it selects, then queues
+    the next batch. A retried batch may request a version twice: the newer result wins at post-scan."""
     policy = settings.rescan_on_update
     listed, following = list_batch(s3, settings.protected_bucket, sweep, settings.rescan_batch_size)
     outcomes = []

@@ -739,6 +739,15 @@ def _with_sam(template: _Lines) -> tuple[_Lines, list[sam.SamNote]]:
     return result, notes
 
 
+def _properties(resolver: Resolver, where: str, logical: str, resource: Mapping[str, Any]) -> Any:
+    try:
+        return resolver.value(resource.get("Properties") or {})
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise TemplateError(
+            f"{where}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
+        ) from None
+
+
 @dataclass
 class _Recording:
     """The resources of every template read so far, as one stack."""
@@ -810,12 +819,7 @@ class _Recording:
                     NotEvaluated(kind, name_prefix + logical, NOT_MAPPED, source, lines[logical])
                 )
                 continue
-            try:
-                properties = resolver.value(resource.get("Properties") or {})
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise TemplateError(
-                    f"{path}:{lines[logical]}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
-                ) from None
+            properties = _properties(resolver, f"{path}:{lines[logical]}", logical, resource)
             urns = []
             for emitted in translate(logical, properties):
                 name = name_prefix + (emitted.name or logical)
@@ -894,12 +898,7 @@ class _Recording:
         """Follows a nested stack whose template is a local file; anything else is reported, not read."""
         kind = str(resource["Type"])
         where = f"{path}:{line}"
-        try:
-            properties = resolver.value(resource.get("Properties") or {})
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise TemplateError(
-                f"{where}: {logical}: cannot evaluate {exc.args[0] if exc.args else exc}"
-            ) from None
+        properties = _properties(resolver, where, logical, resource)
         location = properties.get(NESTED_STACK_TYPES[kind])
         child = _local_template(location, path)
         shown = display_path(path)

@@ -13,11 +13,9 @@ import pytest
 from bucketguard.pipeline import env
 from bucketguard.pipeline.rescan import ruleset_published_message
 from bucketguard.pipeline.rules_bucket import publish_artifact
-from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState
 from bucketguard.scanning.ruleset import load_ruleset
-from bucketguard.scanning.update import FeedInput, UpdateLimits, build
 from tests.e2e.conftest import Deploy, camp_config, validated_events
-from tests.e2e.test_rules_hot_reload_e2e import MARKER, RULE
+from tests.e2e.test_rules_hot_reload_e2e import MARKER, marker_ruleset
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +44,7 @@ def test_a_published_ruleset_rescans_what_the_older_one_judged(deploy: Deploy, t
     judged = {e["key"]: (e["verdict"], e["ruleset_version"]) for e in validated_events(pipeline)}
     assert judged == dict.fromkeys(keys, ("clean", bundled))
 
-    feed = FeedInput(
-        FeedSource("camp", str(tmp_path / "camp.yar")),
-        FeedContent("yara-file", (("camp.yar", RULE),)),
-        FeedState(),
-        "fetched",
-    )
-    artifact = tmp_path / "ruleset.zip"
-    report = build([feed], artifact, limits=UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9))
+    artifact, report = marker_ruleset(tmp_path)
     scanner_admin = pipeline.scanner.account
     publish_artifact(
         scanner_admin.client("s3"), artifact, f"s3://{pipeline.deployment.outputs['rulesBucket']}"

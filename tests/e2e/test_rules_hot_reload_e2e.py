@@ -13,7 +13,7 @@ from bucketguard.pipeline import env
 from bucketguard.pipeline.rules_bucket import publish_artifact
 from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState
 from bucketguard.scanning.ruleset import load_ruleset
-from bucketguard.scanning.update import FeedInput, UpdateLimits, build
+from bucketguard.scanning.update import FeedInput, UpdateLimits, UpdateReport, build
 from tests.e2e.conftest import Deploy, camp_config, validated_events
 
 pytestmark = pytest.mark.e2e
@@ -33,6 +33,20 @@ rule Camp_Hot_Reload_Test_String
 """
 
 
+def marker_ruleset(tmp_path: Path) -> tuple[Path, UpdateReport]:
+    """The bundled rules and one for MARKER, built with every gate (no timing gate: tests never time)."""
+    feed = FeedInput(
+        FeedSource("camp", str(tmp_path / "camp.yar")),
+        FeedContent("yara-file", (("camp.yar", RULE),)),
+        FeedState(),
+        "fetched",
+    )
+    artifact = tmp_path / "ruleset.zip"
+    report = build([feed], artifact, limits=UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9))
+    assert report.refused == []
+    return artifact, report
+
+
 def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
     deploy: Deploy, tmp_path: Path
 ) -> None:
@@ -49,15 +63,7 @@ def test_published_ruleset_turns_clean_into_malicious_without_a_restart(
     [before] = validated_events(pipeline)
     assert (before["verdict"], before["ruleset_version"]) == ("clean", load_ruleset().version)
 
-    feed = FeedInput(
-        FeedSource("camp", str(tmp_path / "camp.yar")),
-        FeedContent("yara-file", (("camp.yar", RULE),)),
-        FeedState(),
-        "fetched",
-    )
-    artifact = tmp_path / "ruleset.zip"
-    report = build([feed], artifact, limits=UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9))
-    assert report.refused == []
+    artifact, report = marker_ruleset(tmp_path)
     publish_artifact(admin_s3, artifact, f"s3://{rules_bucket}")
 
     pipeline.s3.put_object(Bucket=bucket, Key="news/after.txt", Body=body)
