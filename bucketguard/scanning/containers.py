@@ -50,7 +50,7 @@ from bucketguard.scanning.limits import Budget, ScanProblem
 
 class Kind(StrEnum):
     ZIP = "zip"
-    ODF = "odf"
+    OFFICE_PACKAGE = "office package"
     TAR = "tar"
     GZIP = "gzip"
     BZIP2 = "bzip2"
@@ -86,7 +86,7 @@ class Format:
 
 # Most specific first: a tar is recognised by a checksum, after every magic number.
 FORMATS = (
-    Format(Kind.ODF, office.is_odf, office.open_odf, True, b"P"),  # a zip; its macros read as well
+    Format(Kind.OFFICE_PACKAGE, office.is_package, office.open_package, True, b"P"),  # a zip, read further
     Format(Kind.ZIP, zips.starts_zip, zips.open_zip, True, b"P"),
     Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, True, b"\x1f"),
     Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, True, b"B"),

@@ -106,6 +106,10 @@ FOUND: dict[str, Callable[[], bytes]] = {
         + b'"</script></svg>'
     ),
     "report.doc": lambda: compound_file({"WordDocument": b"camp", "Payload": HIDDEN}),
+    # a Word field (0x13 instruction 0x14 result 0x15) in 8-bit text, as Word stores a compressed piece
+    "dde.doc": lambda: compound_file(
+        {"WordDocument": b'\x13 DDEAUTO c:\\windows\\system32\\cmd.exe "/k calc.exe" \x141\x15'}
+    ),
     "package.doc": lambda: compound_file({"\x01Ole10Native": ole10native("photos.gz", HIDDEN)}),
     "slides.ppt": lambda: compound_file(
         {
@@ -148,6 +152,7 @@ CLEAN: dict[str, Callable[[], bytes]] = {
         + b"'>"
     ),
     "report.doc": lambda: compound_file({"WordDocument": b"camp timetable"}),
+    "page-field.doc": lambda: compound_file({"WordDocument": b"\x13 PAGE \x141\x15"}),
     "letter.rtf": lambda: rtf_with_package("notes.txt", b"camp notes\n"),
     "setup.ex_": lambda: szdd(b"camp setup\n"),
     "drivers.cab": lambda: _cab({"readme.txt": b"camp\n"}),

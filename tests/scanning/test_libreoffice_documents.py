@@ -87,3 +87,48 @@ def test_auto_run_macro_that_only_greets_is_clean(macro_documents: dict[str, Pat
     document = macro_documents["greeting"]
     result = engine().scan_file(document)
     assert result.verdict is Verdict.CLEAN, result
+
+
+def _field(instruction_runs: list[str]) -> bytes:
+    """A Word field as Word writes it: begin, the instruction split over runs, separate, result, end."""
+    runs = "".join(
+        f'<w:r><w:instrText xml:space="preserve">{text}</w:instrText></w:r>' for text in instruction_runs
+    )
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        + runs
+        + '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+        '<w:r><w:t>1</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    ).encode()
+
+
+def _with_field(docx: Path, field: bytes, out: Path) -> Path:
+    """The LibreOffice .docx with one field put before its first run."""
+    with zipfile.ZipFile(docx) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                first_run = data.index(b"<w:r>")
+                data = data[:first_run] + field + data[first_run:]
+            target.writestr(info, data)
+    return out
+
+
+def _docx(documents: list[Path]) -> Path:
+    return next(path for path in documents if path.suffix == ".docx")
+
+
+def test_dde_field_split_over_runs_is_found(documents: list[Path], tmp_path: Path) -> None:
+    field = _field([" DDE", 'AUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc.exe" '])
+    assert b"DDEAUTO" not in field  # no rule reading the XML sees the instruction whole
+    result = engine().scan_file(
+        _with_field(_docx(documents), field, tmp_path / "letter.docx"), name="letter.docx"
+    )
+    assert {(f.rule, f.path) for f in result.findings} == {("office_dde_field", "letter.docx!<fields>")}
+
+
+def test_other_fields_are_clean(documents: list[Path], tmp_path: Path) -> None:
+    page_number = _with_field(
+        _docx(documents), _field([" PAGE ", " \\* MERGEFORMAT "]), tmp_path / "page.docx"
+    )
+    assert engine().scan_file(page_number).verdict is Verdict.CLEAN

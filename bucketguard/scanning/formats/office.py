@@ -6,6 +6,8 @@
   macros olevba extracts and decompresses (MS-OVBA) are scanned as source text (`report.doc!<vba>/Module1`),
   so the macro rules read the code, not its compressed form.
 - RTF: every embedded object rtfobj finds (OLE objects, OLE packages) is scanned as a member.
+- Word's DDE fields (msodde: `.doc` field characters, `.docx` instructions reassembled from their runs):
+  the instructions are scanned as text (`letter.docx!<fields>`) and are a finding of their own.
 - OpenDocument (`.odt`, `.ods`, `.odp`, ...): a zip whose members are all scanned; its StarBasic modules
   (`Basic/<library>/<module>.xml`) are also scanned as source text (`camp.odt!<basic>/Standard/Module1`),
   and a module that writes or executes, in a document that runs a macro on an event (an event listener
@@ -16,6 +18,7 @@ OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members
 from __future__ import annotations
 
 import html
+import io
 import re
 import struct
 import zipfile
@@ -35,6 +38,10 @@ OLE2_MAGIC = olefile.MAGIC
 # event schema's `yara` source: a named detection rule), so it fires whichever YARA backend is loaded.
 AUTOEXEC_MACRO_RULE = "office_macro_autoexec_writes_or_executes"
 _ODF_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument."
+_OOXML_FIRST_MEMBERS = (b"[Content_Types].xml", b"_rels/.rels")  # Word's and Excel's first, LibreOffice's
+# A field whose instruction starts with DDE, in a Word binary stream (field start 0x13, UTF-16 or not).
+_DOC_DDE_FIELD = re.compile(rb"\x13[\s\x00]{0,64}[dD]\x00?[dD]\x00?[eE]")
+DDE_FIELD_RULE = "office_dde_field"
 _BASIC_MODULE = re.compile(r"Basic/[^/]+/[^/]+\.xml")
 _BASIC_INDEXES = ("/script-lb.xml", "/script-lc.xml", "/dialog-lb.xml")
 _MODULE_BODY = re.compile(r"<script:module\b[^>]*>(.*)</script:module>", re.DOTALL)
@@ -51,12 +58,26 @@ def is_ole2(head: bytes) -> bool:
     return head.startswith(OLE2_MAGIC)
 
 
-def is_odf(head: bytes) -> bool:
-    return head.startswith(zips.LOCAL) and head[30 : 30 + len(_ODF_MIMETYPE)] == _ODF_MIMETYPE
+def is_package(head: bytes) -> bool:
+    """An OpenDocument or an OOXML file, by the zip's first member (where both formats put it)."""
+    return head.startswith(zips.LOCAL) and head[30:].startswith((_ODF_MIMETYPE, *_OOXML_FIRST_MEMBERS))
 
 
-def open_odf(blob: Blob, expansion: Expansion) -> None:
+def open_package(blob: Blob, expansion: Expansion) -> None:
     zips.open_zip(blob, expansion)
+    if blob.head()[30:].startswith(_ODF_MIMETYPE):
+        _basic_macros(blob, expansion)
+        return
+    with blob.open() as raw, zipfile.ZipFile(raw) as package:
+        word = "word/document.xml" in package.namelist()
+    if word:  # DDE fields, their instructions reassembled from the runs Word splits them into
+        from oletools import msodde
+
+        with blob.open() as raw:
+            _dde_fields(msodde.process_docx(raw, msodde.FIELD_FILTER_DDE), expansion)
+
+
+def _basic_macros(blob: Blob, expansion: Expansion) -> None:
     name = expansion.name
     with blob.open() as raw, zipfile.ZipFile(raw) as package:
         modules = [
@@ -82,6 +103,18 @@ def open_odf(blob: Blob, expansion: Expansion) -> None:
         )
     if sources:
         _autoexec_heuristic("\n".join(sources), name, expansion, bound, "<basic>")
+
+
+def _dde_fields(fields: str, expansion: Expansion) -> None:
+    """DDE fields msodde found: their instructions scanned as text, and a finding of their own (a document
+    that asks Word to start a program and read its output)."""
+    if not fields.strip():
+        return
+    where = f"{expansion.name}!<fields>"
+    expansion.emit(where, fields.encode("utf-8", "replace"))
+    first = fields.strip().splitlines()[0][:120]
+    detail = f"DDE field starts a program when the document is opened or updated: {first!r}"
+    expansion.flag(Finding(DDE_FIELD_RULE, FindingSource.YARA, Severity.HIGH, where, detail))
 
 
 def _member_text(package: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> str:
@@ -114,6 +147,10 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
                 expansion.problem(where, corrupt(where, "stream", exc))
                 continue
             expansion.emit(where, stream)
+            if path[-1] == "WordDocument" and _DOC_DDE_FIELD.search(stream):
+                from oletools import msodde
+
+                _dde_fields("\n".join(msodde.process_doc_stream(io.BytesIO(stream))), expansion)
             if path[-1] == "\x01Ole10Native":
                 _native_package(stream, where, expansion)
             elif path[-1] == "PowerPoint Document":
