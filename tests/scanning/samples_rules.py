@@ -888,11 +888,14 @@ def pdf_open_action_page() -> bytes:
 
 
 def pdf_linking_to_javascript_docs() -> bytes:
-    """As LibreOffice exports library docs: links to MDN's /Web/JavaScript/ pages, opening at page 1."""
+    """As LibreOffice exports library docs: links to MDN's /Web/JavaScript/ pages (and a /Launch/ one),
+    opening at page 1."""
     return _pdf(
         b"/OpenAction [3 0 R /XYZ null null 0]",
         b"<< /Type /Annot /Subtype /Link /Rect [72 700 300 720] /A << /Type /Action /S /URI "
         b"/URI (https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Operators) >> >>",
+        b"<< /Type /Annot /Subtype /Link /Rect [72 600 300 620] /A << /Type /Action /S /URI "
+        b"/URI (https://camp.example.org/Launch/notes) >> >>",
     )
 
 

@@ -69,8 +69,9 @@ rule PDF_Launch_Action
         author = "bucketguard"
 
     strings:
-        $launch = /\/L(#61|a)(#75|u)(#6[eE]|n)(#63|c)(#68|h)[\s\/<\[(]/
-        $launch_escaped = /\/#4[cC](#61|a)(#75|u)(#6[eE]|n)(#63|c)(#68|h)[\s\/<\[(]/
+        // an action's type (/S /Launch), not the same letters in a link (".../Launch/notes")
+        $launch = /\/(S|#53)\s*\/L(#61|a)(#75|u)(#6[eE]|n)(#63|c)(#68|h)[\s\/<\[(>]/
+        $launch_escaped = /\/(S|#53)\s*\/#4[cC](#61|a)(#75|u)(#6[eE]|n)(#63|c)(#68|h)[\s\/<\[(>]/
 
     condition:
         PDF_Document and any of ($launch*)
