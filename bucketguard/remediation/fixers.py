@@ -456,6 +456,8 @@ def _write_admin_attachments(iam: Any, target: Target, current: State, wanted: S
 
 # ---------------------------------------------------------------------------------------- CloudTrail
 def _read_logging(client: Any, target: Target) -> State:
+    if ":trail/" not in target.arn:
+        raise FixRefused("the account has no trail to restart (creating one is not automatic)")
     return bool(client.get_trail_status(Name=target.arn).get("IsLogging"))
 
 
@@ -663,6 +665,7 @@ FIXERS: Mapping[str, tuple[Fixer, ...]] = {
     "ec2_security_group_ssh_restricted": (_ingress_fixer(22, "SSH"),),
     "ec2_security_group_rdp_restricted": (_ingress_fixer(3389, "RDP"),),
     "iam_principal_administrator_access_prohibited": (ADMIN_DETACHED,),
+    "cloudtrail_trail_enabled": (TRAIL_LOGGING,),
 }
 # Fixed only when named explicitly (--rule, or the monitor's remediate list): detaching AdministratorAccess
 # can break a workload that relies on it.

@@ -278,6 +278,15 @@ def rdp_open(aws: EmbeddedAws) -> str:
     )
 
 
+def trail_stopped(aws: EmbeddedAws) -> str:
+    _bucket(aws, "trail-logs")
+    cloudtrail = client(aws, "cloudtrail")
+    arn = str(cloudtrail.create_trail(Name="camp-trail", S3BucketName="trail-logs")["TrailARN"])
+    cloudtrail.start_logging(Name=arn)
+    cloudtrail.stop_logging(Name=arn)  # "for maintenance"
+    return arn
+
+
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
@@ -319,6 +328,7 @@ SCENARIOS = (
     Scenario("function-url", "lambda_function_url_auth_required", url_without_auth, ("lambda",)),
     Scenario("ssh", "ec2_security_group_ssh_restricted", ssh_open, ("ec2",)),
     Scenario("rdp", "ec2_security_group_rdp_restricted", rdp_open, ("ec2",)),
+    Scenario("trail-logging", "cloudtrail_trail_enabled", trail_stopped, ("cloudtrail",)),
     *(
         Scenario(f"admin-{kind}", "iam_principal_administrator_access_prohibited", _admin(kind), ("iam",))
         for kind in ("role", "user", "group")

@@ -238,3 +238,15 @@ def test_declared_actions_are_the_calls_the_fixers_make(aws: EmbeddedAws, tmp_pa
     assert [(r.fix.finding.arn, r.status, r.reason) for r in results] == [
         (r.fix.finding.arn, "remediated", "") for r in results
     ]
+
+
+def test_an_account_without_a_trail_is_not_fixed_by_creating_one(aws: EmbeddedAws, tmp_path: Path) -> None:
+    client(aws, "s3").create_bucket(Bucket="anything")
+    rule = "cloudtrail_trail_enabled"
+    [found] = [f for f in findings(aws, ("s3", "cloudtrail")) if f.rule_id == rule]
+    [fix] = plan_fixes([found], {rule})
+
+    result = apply(fix, clients(aws), UndoFile(tmp_path / "undo.json"))
+
+    assert result.reason == "the account has no trail to restart (creating one is not automatic)"
+    assert client(aws, "cloudtrail").describe_trails()["trailList"] == []
