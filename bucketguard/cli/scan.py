@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.hashes import HashList, HashListError
@@ -336,9 +333,13 @@ def run(args: argparse.Namespace) -> int:
 
 def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
-    stderr = Console(stderr=True)
-    if not (stderr.is_terminal and len(targets) >= PROGRESS_THRESHOLD):
+    if not (sys.stderr.isatty() and len(targets) >= PROGRESS_THRESHOLD):
         return [target.scan(engine) for target in targets]
+    # rich is imported only for a terminal: it costs a scan's start-up more than the bundled rules' load.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    stderr = Console(stderr=True)
     results = []
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
@@ -357,6 +358,8 @@ def emit(
     elif output_format == "sarif":
         print(json.dumps(to_sarif(results, actions), indent=2))
     else:
+        from rich.console import Console
+
         console = Console(soft_wrap=False)
         if results:
             console.print(results_table(results))

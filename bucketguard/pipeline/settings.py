@@ -23,10 +23,10 @@ from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, desc
 DEFAULT_PRESIGN_TTL_SECONDS = 300  # long enough to queue and download, short enough to be useless if leaked
 # The scanner reads objects in ranges (no copy on disk but for archives), so the cap on an object is what
 # one invocation can scan before its timeout. SCAN_MIB_PER_VCPU_SECOND is the slowest throughput measured
-# end to end (benchmarks/scan_throughput.py and large_objects.py, README "Performance"): yara-x with the
-# bundled rules on minified JavaScript, read through ranged GETs. Lambda gives one vCPU per 1,769 MB and the
-# match runs on one core, so memory past that does not speed a scan up.
-SCAN_MIB_PER_VCPU_SECOND = 130
+# per CPU-second (README, "Performance"): Engine.scan_file with the bundled rules on minified JavaScript,
+# 117 MiB per CPU-second, sha256 included; reading through ranged GETs ran at 0.97 of a local scan. Lambda
+# gives one vCPU per 1,769 MB; the match runs on one core, so memory past that does not speed a scan up.
+SCAN_MIB_PER_VCPU_SECOND = 115
 LAMBDA_MB_PER_VCPU = 1769
 INVOCATION_MARGIN_SECONDS = 30  # start-up, the ruleset check, publishing the verdict
 CONTENT_MARGIN = 0.5  # content slower than any measured (rules added by feeds, unusual bytes)

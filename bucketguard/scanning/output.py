@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
+
+if TYPE_CHECKING:  # rich is imported when a table is drawn, not by every scan (JSON, SARIF, the Lambda)
+    from rich.table import Table
+    from rich.text import Text
 
 JSON_SCHEMA_VERSION = 1
 
@@ -103,10 +104,14 @@ def _inner_path(target: str, path: str) -> str:
 
 
 def verdict_text(verdict: Verdict) -> Text:
+    from rich.text import Text
+
     return Text(verdict.value, style=VERDICT_STYLES[verdict])
 
 
 def results_table(results: Sequence[ScanResult], *, title: str | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False, expand=False)
     table.add_column("verdict", no_wrap=True)
     table.add_column("target", overflow="fold")
