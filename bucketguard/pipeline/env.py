@@ -32,7 +32,7 @@ MAX_OBJECT_BYTES = "BUCKETGUARD_MAX_OBJECT_BYTES"
 SCANNER_ID = "BUCKETGUARD_SCANNER_ID"
 ENGINE = "BUCKETGUARD_ENGINE"
 MIN_SEVERITY = "BUCKETGUARD_MIN_SEVERITY"
-TMP_DIR = "BUCKETGUARD_TMP_DIR"  # where downloads are streamed (default: the system temp dir, /tmp on Lambda)
+TMP_DIR = "BUCKETGUARD_TMP_DIR"  # where archives are copied to be opened (default: the system temp dir)
 # comma-separated origins (scheme://host[:port]) the scanner may download from besides https://*.amazonaws.com
 DOWNLOAD_ORIGINS = "BUCKETGUARD_DOWNLOAD_ORIGINS"
 DOWNLOAD_TIMEOUT_SECONDS = "BUCKETGUARD_DOWNLOAD_TIMEOUT_SECONDS"
