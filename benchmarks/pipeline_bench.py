@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import logging
 import os
@@ -21,7 +20,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -170,23 +168,6 @@ def throughput(objects: int) -> None:
     )
 
 
-class _Streamer(http.server.BaseHTTPRequestHandler):
-    size = 0
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", str(self.size))
-        self.end_headers()
-        sent = 0
-        while sent < self.size:
-            chunk = BLOCK[: min(len(BLOCK), self.size - sent)]
-            self.wfile.write(chunk)
-            sent += len(chunk)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
@@ -213,16 +194,17 @@ print(json.dumps({"verdict": result.verdict.value, "reason": result.reason and r
 
 
 def big_object_rss(gib: float) -> None:
+    from tests.range_server import Pieces, RangeHandler, serve  # answers ranged GETs as S3 does
+
     size = int(gib * 1024**3)
-    _Streamer.size = size
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Streamer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+    RangeHandler.objects = {"/big.bin": Pieces(size, BLOCK, etag="")}
+    server = serve(RangeHandler)
+    url = f"{next(server)}/big.bin"
     root = str(Path(__file__).resolve().parents[1])
     out = subprocess.run(
         [sys.executable, "-c", CHILD, url, str(size), root], capture_output=True, text=True, check=True
     )
-    server.shutdown()
+    server.close()
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     print(
         f"scanner on a {gib:g} GiB object ({figures['backend']}): verdict {figures['verdict']}, "
