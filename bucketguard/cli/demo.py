@@ -11,7 +11,9 @@ Exits 0 when every upload ended where it should (pranks caught or held, clean fi
 
 Then the second half of the story: the pranksters' version of the camp's infrastructure
 (examples/insecure-camp: a public bucket, anyone may PutObject, RDP open...) is checked by the policy pack,
-offline, and the demo shows what `pulumi preview --policy-pack policy_pack` would stop.
+offline, and the demo shows what `pulumi preview --policy-pack policy_pack` would stop. Last, the campers make
+the same pranks by hand in the camp's account (bucketguard.demo.camp_account), where no preview sees them: the
+live audit finds each one, with the same rules and the same policy config, and writes the HTML report.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not CAMP_STACK.is_file():
         raise UsageError(f"{CAMP_STACK}: the camp's stack config is not next to this installation")
+    # The audit act attaches AWS's AdministratorAccess: the embedded AWS must know AWS's managed policies.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     with EmbeddedAws() as aws:
         try:
             pipe = Sandbox.up(aws, read_stack_config(CAMP_STACK), stack=stack_name(CAMP_STACK))
@@ -154,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{CAMP_STACK}: {exc}") from None
         try:
             wrong = _play_uploads(console, pipe, started)
-            if not args.skip_policy and not _play_guard_rails(console):
+            if not args.skip_policy and not (_play_guard_rails(console) and _play_audit(console, pipe)):
                 return EXIT_FINDINGS
             if args.keep:
                 keep_running(console, pipe)
@@ -272,6 +278,61 @@ def _play_uploads(console: Console, pipe: Sandbox, started: float) -> list[str]:
             highlight=False,
         )
     return wrong
+
+
+def _play_audit(console: Console, pipe: Sandbox) -> bool:
+    """The pranks made by hand in the camp's account, found by a live audit: True when each one is."""
+    from bucketguard.audit.clients import ClientFactory
+    from bucketguard.audit.dashboard import render_html
+    from bucketguard.audit.report import build_report
+    from bucketguard.audit.run import Account, audit_accounts
+    from bucketguard.audit.settings import load_settings
+    from bucketguard.demo.camp_account import ABROAD_REGION, seed_pranks
+
+    st = pipe.storage
+    console.print(
+        "\n[bold]Last prank[/]: the campers skip Pulumi and click the same pranks into the camp's account, "
+        "where no preview sees them. `python -m bucketguard audit` reads the live account with the same "
+        "rules and the same policy config:",
+        highlight=False,
+    )
+    clients = ClientFactory(st.account.session, endpoint_url=st.account.endpoint_url)
+    pranks = seed_pranks(clients.client, st.region)
+    settings = load_settings(INSECURE_CAMP / "policy-config.json")
+    account = Account(st.account.account_id, clients, (st.region, ABROAD_REGION))
+    report = build_report(audit_accounts([account], rule_configs=settings.judged), settings)
+    table = Table(title=f"account {account.account_id}: what the audit found by hand", title_justify="left")
+    for column in ("prank", "rule", "resource", "region", ""):
+        table.add_column(column, overflow="fold")
+    found_all = True
+    for prank in pranks:
+        found = next(
+            (
+                v.finding
+                for v in report.mandatory
+                if v.finding.rule_id == prank.rule_id and prank.resource in v.finding.resource_name
+            ),
+            None,
+        )
+        found_all = found_all and found is not None
+        table.add_row(
+            prank.what,
+            prank.rule_id,
+            found.resource_name if found else prank.resource,
+            found.region if found else "",
+            Text("found", style="green") if found else Text("MISSED", style="bold red"),
+        )
+    console.print(table)
+    page = Path(tempfile.gettempdir()) / "bucketguard-demo-audit.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    summary = report.summary()
+    console.print(
+        f"{summary['mandatory']} mandatory and {summary['advisory']} advisory violations in "
+        f"{summary['resources']} resources ({clients.calls} API calls); the dashboard: "
+        f"{page}",
+        highlight=False,
+    )
+    return found_all
 
 
 def _play_guard_rails(console: Console) -> bool:

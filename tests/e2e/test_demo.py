@@ -29,3 +29,7 @@ def test_demo_runs_the_camp_through_the_deployed_pipeline(capsys: pytest.Capture
     assert "s3_bucket_public_write_prohibited" in out
     assert "ec2_security_group_rdp_restricted" in out
     assert "8 mandatory rules stop this program" in out
+    # the last act: the same pranks made by hand in the live account, found by the audit
+    assert "what the audit found by hand" in out
+    assert "iam_principal_administrator_access_prohibited" in out and "MISSED" not in out
+    assert "bucketguard-demo-audit.html" in out
