@@ -1,4 +1,4 @@
-"""`audit` of one moto account: seconds, API calls and calls per resource. Not a test: run it by hand.
+"""`audit` of one moto account: seconds, API calls, calls per resource, peak RSS. Not a test: run it by hand.
 
     .venv/bin/python benchmarks/audit_moto.py [BUCKETS] [SECURITY_GROUPS]
 
@@ -9,6 +9,7 @@ process (the embedded AWS). Every service is collected; the time includes moto's
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,8 @@ def main() -> None:
         f"seconds {seconds:.1f}, API calls {clients.calls}, "
         f"calls per resource {clients.calls / resources:.1f}, resources per second {resources / seconds:.0f}"
     )
+    # moto's server is another process: this is the audit's own peak
+    print(f"peak RSS of the audit {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
