@@ -142,12 +142,12 @@ class ImportFailed(Exception):
     """Security Hub refused some findings: ``failed`` lists them as it answered (Id, ErrorCode,
     ErrorMessage)."""
 
-    def __init__(self, failed: Sequence[Mapping[str, Any]], imported: int) -> None:
+    def __init__(self, failed: Sequence[Mapping[str, Any]], imported: int, where: str = "") -> None:
         self.failed = list(failed)
         self.imported = imported
         first = self.failed[0]
         super().__init__(
-            f"Security Hub refused {len(self.failed)} finding(s) ({imported} imported); first: "
+            f"{where}Security Hub refused {len(self.failed)} finding(s) ({imported} imported); first: "
             f"{first.get('Id', '?')}: {first.get('ErrorCode', '?')} {first.get('ErrorMessage', '')}".rstrip()
         )
 

@@ -40,6 +40,7 @@ HANDLERS = {
     "scanner": "functions.scanner.app.handler",
     "postscan": "functions.postscan.app.handler",
     "rules_update": "functions.rules_update.app.handler",
+    "audit": "functions.audit.app.handler",
 }
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "functions" / "requirements.txt"

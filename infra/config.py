@@ -357,6 +357,30 @@ class StorageConfig(_Deployed):
         )
 
 
+class AuditConfig(StrictModel):
+    """`bucketguard:audit`: the scheduled audit of the deployer's account (and each roleArns account) in
+    `regions`, deployed in `region`; findings history in DynamoDB, Security Hub import when `securityHub`."""
+
+    region: Region
+    regions: Annotated[tuple[Region, ...], Unique] = Field(min_length=1)
+    schedule: Schedule = "rate(1 day)"
+    role_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
+    security_hub: Flag = False
+    # The policy pack config (enforcement levels, exemptions, allowedRegions...): `audit --policy-config`.
+    policy_config: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _policy_config_valid(self) -> AuditConfig:
+        from bucketguard.audit.settings import settings_from
+        from bucketguard.policy.pack_config import parse_policy_config
+
+        try:
+            settings_from(parse_policy_config(self.policy_config, "policyConfig"), "policyConfig")
+        except ConfigError as exc:
+            raise Invalid("policyConfig", str(exc).split(": ", 1)[-1]) from None
+        return self
+
+
 class BucketguardConfig(StrictModel):
     scanner: ScannerConfig | None = None
     storages: tuple[StorageConfig, ...] = ()
@@ -370,6 +394,7 @@ class BucketguardConfig(StrictModel):
     # Account-wide S3 Block Public Access in every account the stack deploys into (off: it affects buckets
     # the stack does not manage).
     account_public_access_block: Flag = False
+    audit: AuditConfig | None = None
 
     @property
     def deploys_scanner(self) -> bool:

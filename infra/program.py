@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra.admission import ScannerAdmission, ScannerAdmissionArgs
 from infra.artifacts import LambdaArtifact, ensure_artifact
+from infra.audit_stack import AuditStack, AuditStackArgs
 from infra.config import (
     BucketguardConfig,
     ConfigError,
@@ -163,6 +164,20 @@ def deploy(config: BucketguardConfig) -> None:
                 restrict_public_buckets=True,
                 opts=pulumi.ResourceOptions(provider=provider),
             )
+    if config.audit is not None:
+        audit_provider = providers.get(config.audit.region, None, None)
+        audit = AuditStack(
+            "audit",
+            AuditStackArgs(
+                config=config.audit,
+                account_id=account_of(audit_provider),
+                code=artifact.code,
+                architecture=architecture,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(provider=audit_provider),
+        )
+        pulumi.export("auditHistoryTable", audit.table.name)
     listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
     result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
     result_keys: list[Any] = [[s.key.arn for s in storages]]

@@ -8,13 +8,13 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bucketguard import __version__
-from bucketguard.asff import asff_finding
-from bucketguard.audit.clients import DEFAULT_REGION
+from bucketguard.asff import ImportFailed, asff_finding, import_findings
+from bucketguard.audit.clients import DEFAULT_REGION, ClientFactory
 from bucketguard.audit.history import NEW, FindingsHistory, Record, now
 from bucketguard.audit.reader import GLOBAL
 from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
@@ -459,6 +459,25 @@ def asff_findings(report: AuditReport) -> list[dict[str, Any]]:
             )
         )
     return findings
+
+
+def import_into_security_hub(
+    report: AuditReport, clients: Mapping[str, ClientFactory]
+) -> dict[tuple[str, str], int]:
+    """Each finding into the Security Hub of its own account and region, through that account's clients
+    (account id -> ClientFactory); (account, region) -> findings imported. ImportFailed names the place."""
+    by_place: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for finding in asff_findings(report):
+        by_place.setdefault((finding["AwsAccountId"], finding["Region"]), []).append(finding)
+    imported = {}
+    for (account, region), findings in sorted(by_place.items()):
+        try:
+            imported[account, region] = import_findings(
+                clients[account].client("securityhub", region), findings
+            ).imported
+        except ImportFailed as exc:
+            raise ImportFailed(exc.failed, exc.imported, f"{account}/{region}: ") from exc
+    return imported
 
 
 def render_asff(report: AuditReport, **_: Any) -> str:

@@ -178,20 +178,15 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _import_security_hub(report: Any, accounts: Sequence[Any]) -> None:
-    """Each finding into the Security Hub of its own account and region, through that account's clients."""
-    from bucketguard.asff import ImportFailed, import_findings
-    from bucketguard.audit.report import asff_findings
+    from bucketguard.asff import ImportFailed
+    from bucketguard.audit.report import import_into_security_hub
 
-    clients = {a.account_id: a.clients for a in accounts}
-    by_place: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for finding in asff_findings(report):
-        by_place.setdefault((finding["AwsAccountId"], finding["Region"]), []).append(finding)
-    for (account, region), findings in sorted(by_place.items()):
-        try:
-            result = import_findings(clients[account].client("securityhub", region), findings)
-        except ImportFailed as exc:
-            raise UsageError(f"--import-security-hub {account}/{region}: {exc}") from exc
-        print(f"imported {result.imported} finding(s) into Security Hub {account}/{region}", file=sys.stderr)
+    try:
+        imported = import_into_security_hub(report, {a.account_id: a.clients for a in accounts})
+    except ImportFailed as exc:
+        raise UsageError(f"--import-security-hub: {exc}") from exc
+    for (account, region), count in imported.items():
+        print(f"imported {count} finding(s) into Security Hub {account}/{region}", file=sys.stderr)
 
 
 def _accounts(session: Any, args: argparse.Namespace) -> list[Any]:

@@ -1,0 +1,145 @@
+"""AuditStack: the scheduled audit. An EventBridge schedule starts the audit function (functions/audit), which
+reads its own account and each `roleArns` account in `regions` with the collectors, judges them with the
+policy config and records the findings history in an encrypted DynamoDB table; with `securityHub` it imports
+the findings into each account's Security Hub.
+
+Least privilege: the function's role may call exactly the read-only actions the collectors call (listed by
+`bucketguard.audit.run.required_actions`, no wildcard action, no ReadOnlyAccess), query and batch-write its
+own table, use its own key, assume only the listed roles and import only into its accounts' own Security Hub
+products. In another account, the role it assumes needs the same read-only actions (README: "Auditing live
+accounts").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from bucketguard.audit.run import required_actions
+from bucketguard.packaging import HANDLERS
+from bucketguard.pipeline import env
+from infra.config import AuditConfig
+from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.policies import KMS_ENCRYPT_ACTIONS, Statement, allow
+
+HANDLER = HANDLERS["audit"]
+
+
+@dataclass
+class AuditStackArgs:
+    config: AuditConfig
+    account_id: pulumi.Input[str]
+    code: pulumi.Archive
+    architecture: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def audit_statements(
+    config: AuditConfig,
+    account_id: pulumi.Input[str],
+    table_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+) -> list[Statement]:
+    statements = [
+        # List and Describe calls name no resource: "*" with the exact read-only actions.
+        allow("ReadWhatTheCollectorsRead", required_actions(), "*"),
+        allow("KeepTheFindingsHistory", ["dynamodb:Query", "dynamodb:BatchWriteItem"], table_arn),
+        allow("UseTheHistoryKey", [*KMS_ENCRYPT_ACTIONS, "kms:Encrypt"], key_arn),
+    ]
+    if config.role_arns:
+        statements.append(allow("AuditOtherAccounts", ["sts:AssumeRole"], list(config.role_arns)))
+    if config.security_hub:
+        products = [
+            pulumi.Output.concat(
+                "arn:aws:securityhub:", region, ":", account_id, ":product/", account_id, "/default"
+            )
+            for region in config.regions
+        ]
+        statements.append(allow("ImportFindings", ["securityhub:BatchImportFindings"], products))
+    return statements
+
+
+class AuditStack(pulumi.ComponentResource):
+    key: aws.kms.Key
+    table: aws.dynamodb.Table
+    function: PipelineFunction
+    schedule: aws.cloudwatch.EventRule
+
+    def __init__(self, name: str, args: AuditStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bucketguard:audit:AuditStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        config = args.config
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description="bucketguard audit: findings history",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=args.tags,
+            opts=child,
+        )
+        self.table = aws.dynamodb.Table(
+            f"{name}-history",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="pk",
+            range_key="sk",
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name="pk", type="S"),
+                aws.dynamodb.TableAttributeArgs(name="sk", type="S"),
+            ],
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=self.key.arn
+            ),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=True,
+            tags=args.tags,
+            opts=child,
+        )
+        self.function = PipelineFunction(
+            f"{name}-run",
+            PipelineFunctionArgs(
+                code=args.code,
+                handler=HANDLER,
+                architecture=args.architecture,
+                queue_arn=None,
+                statements=audit_statements(config, args.account_id, self.table.arn, self.key.arn),
+                environment={
+                    env.AUDIT_TABLE: self.table.name,
+                    env.AUDIT_REGIONS: ",".join(config.regions),
+                    env.AUDIT_ROLE_ARNS: ",".join(config.role_arns),
+                    env.AUDIT_SECURITY_HUB: "true" if config.security_hub else "false",
+                    env.AUDIT_POLICY_CONFIG: json.dumps(config.policy_config),
+                },
+                memory_mb=1024,
+                timeout_seconds=900,
+                reserved_concurrency=1,  # one run at a time: runs of one history never interleave
+                description="bucketguard: scheduled audit",
+                tags=args.tags,
+            ),
+            opts=child,
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            schedule_expression=config.schedule,
+            description="bucketguard: scheduled audit",
+            tags=args.tags,
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.function.name,
+            principal="events.amazonaws.com",
+            source_arn=self.schedule.arn,  # this schedule only (confused deputy)
+            source_account=args.account_id,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=self.schedule.name,
+            arn=self.function.function.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        self.register_outputs({"historyTable": self.table.name, "functionName": self.function.function.name})
