@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (`arn:partition:service:region:account:resource`); "" when it has none."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        raise ValueError(f"not an ARN: {arn!r}")
+    return parts[3]
+
+
+def real_version_id(version_id: str | None) -> str | None:
+    """S3 names the version of an object written while versioning was off "null": no version to pin."""
+    return None if version_id == "null" else version_id
+
+
+def object_location(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    """`Bucket`, `Key` and, when there is one, `VersionId`: the parameters naming one object (version)."""
+    return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
 
 
 def route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
@@ -25,3 +43,17 @@ def route_sqs_by_queue_url(params: dict[str, Any], **_: Any) -> None:
     path = urlsplit(queue_url or url).path.strip("/").split("/")
     if path and len(path[0]) == 12 and path[0].isdigit():
         params.setdefault("headers", {})["x-moto-account-id"] = path[0]
+
+
+def strip_account_host_prefix(endpoint_url: str) -> Any:
+    """A before-sign hook for S3 Control clients on a local endpoint (moto): S3 Control's endpoint rules put
+    the account id in front of the host (`<account>.127.0.0.1`) even with a custom endpoint and
+    `inject_host_prefix=False`, and a local endpoint has no such names."""
+    host = urlsplit(endpoint_url).netloc
+
+    def handler(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.netloc != host and parts.netloc.endswith("." + host):
+            request.url = urlunsplit(parts._replace(netloc=host))
+
+    return handler

@@ -93,6 +93,8 @@ def _flag(value: Any) -> Any:
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
+AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
+RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
 
 
 def unique(items: tuple[str, ...]) -> tuple[str, ...]:

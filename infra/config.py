@@ -17,7 +17,16 @@ from pydantic.alias_generators import to_pascal
 from bucketguard.pipeline.rescan import RescanPolicy
 from bucketguard.pipeline.settings import scannable_object_bytes
 from bucketguard.scanning.feeds import FeedError, FeedSource
-from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, pattern, unique, validate
+from bucketguard.validation import (
+    AccountId,
+    ConfigError,
+    Flag,
+    Invalid,
+    StrictModel,
+    pattern,
+    unique,
+    validate,
+)
 
 __all__ = [
     "MAX_STORAGES_PER_SCANNER",
@@ -40,7 +49,6 @@ RoleArn = Annotated[
         "an IAM role ARN (arn:aws:iam::<12 digits>:role/...)",
     ),
 ]
-AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
 # S3 general purpose bucket names; dots are refused because they break TLS on virtual-hosted URLs.
 Bucket = Annotated[
     str,

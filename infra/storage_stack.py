@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from bucketguard.aws import arn_region
 from bucketguard.pipeline import env
 from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
-from bucketguard.pipeline.aws import arn_region
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs

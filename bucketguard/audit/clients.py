@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from botocore.config import Config
 
+from bucketguard.aws import strip_account_host_prefix
+
 DEFAULT_RETRY_MODE = "adaptive"
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_REGION = "us-east-1"
-
-
-def _strip_account_host_prefix(endpoint_url: str) -> Any:
-    """S3 Control's endpoint rules put the account id in front of the host (``<account>.127.0.0.1``) even
-    with a custom endpoint and ``inject_host_prefix=False``; a local endpoint has no such names."""
-    host = urlsplit(endpoint_url).netloc
-
-    def handler(request: Any, **_: Any) -> None:
-        parts = urlsplit(request.url)
-        if parts.netloc != host and parts.netloc.endswith("." + host):
-            request.url = urlunsplit(parts._replace(netloc=host))
-
-    return handler
 
 
 class ClientFactory:
@@ -72,7 +60,7 @@ class ClientFactory:
                 client.meta.events.register("before-send", self._count)
                 if service == "s3control" and self.endpoint_url:
                     client.meta.events.register(
-                        "before-sign.s3-control.*", _strip_account_host_prefix(self.endpoint_url)
+                        "before-sign.s3-control.*", strip_account_host_prefix(self.endpoint_url)
                     )
                 self._clients[key] = client
             return self._clients[key]

@@ -16,11 +16,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bucketguard.validation import ConfigError, describe, pattern
+from bucketguard.validation import AccountId, ConfigError, RegionName, describe, pattern
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
-AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
-RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name")]
 EventSource = Annotated[str, pattern(r"^[a-z0-9-]+\.amazonaws\.com$", "an AWS service's event source")]
 EventName = Annotated[str, pattern(r"^[A-Za-z0-9]{1,128}$", "an API operation name")]
 Text = Annotated[str, Field(max_length=1024)]

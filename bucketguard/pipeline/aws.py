@@ -8,6 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bucketguard.aws import arn_region
+
 # What S3 answers for a key or version that no longer exists (404), or a delete marker's version (405).
 _GONE_CODES = frozenset({"404", "405", "NoSuchKey", "NoSuchVersion", "NotFound", "MethodNotAllowed"})
 
@@ -24,14 +26,6 @@ def is_gone(exc: BaseException) -> bool:
         return False
     status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     return error_code(exc) in _GONE_CODES or status in ("404", "405")
-
-
-def arn_region(arn: str) -> str:
-    """The region field of an ARN (`arn:partition:service:region:account:resource`); "" when it has none."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6 or parts[0] != "arn":
-        raise ValueError(f"not an ARN: {arn!r}")
-    return parts[3]
 
 
 class RegionalPublisher:
@@ -59,12 +53,3 @@ def unwrap_sns(body: str) -> str:
         message: str = data["Message"]
         return message
     return body
-
-
-def sqs_receive_count(record: Any) -> int:
-    """ApproximateReceiveCount of an SQS record (a dict or a powertools SQSRecord)."""
-    attributes = record.get("attributes", {}) if isinstance(record, dict) else record.attributes.raw_event
-    try:
-        return int(attributes.get("ApproximateReceiveCount", "1"))
-    except (TypeError, ValueError):
-        return 1

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bucketguard.aws import route_sqs_by_queue_url
+from bucketguard.aws import object_location, real_version_id, route_sqs_by_queue_url
 from bucketguard.pipeline.download import RangedObject, ReadFailed
 from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.tagging import from_tagset, ruleset_of
@@ -67,11 +67,10 @@ def list_latest_versions(s3: Any, bucket: str, prefix: str) -> Iterator[S3Versio
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
             for v in page.get("Versions", []):
                 if v.get("IsLatest"):
-                    vid = v.get("VersionId")
                     yield S3Version(
                         bucket,
                         v["Key"],
-                        None if vid in (None, "null") else vid,
+                        real_version_id(v.get("VersionId")),
                         v["ETag"].strip('"'),
                         v["Size"],
                     )
@@ -82,10 +81,8 @@ def list_latest_versions(s3: Any, bucket: str, prefix: str) -> Iterator[S3Versio
 
 
 def scanned_with(s3: Any, version: S3Version) -> str | None:
-    args: dict[str, Any] = {"Bucket": version.bucket, "Key": version.key}
-    if version.version_id:
-        args["VersionId"] = version.version_id
-    return ruleset_of(from_tagset(s3.get_object_tagging(**args)["TagSet"]))
+    location = object_location(version.bucket, version.key, version.version_id)
+    return ruleset_of(from_tagset(s3.get_object_tagging(**location)["TagSet"]))
 
 
 def actions_taken(outcome: PostScanOutcome, settings: PostScanSettings) -> ObjectActions:

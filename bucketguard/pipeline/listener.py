@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
+from bucketguard.aws import object_location, real_version_id
 from bucketguard.pipeline.aws import is_gone, unwrap_sns
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
 from bucketguard.pipeline.rescan import Sweep, Verify, list_batch, needs_rescan, rescan_message, utc_now
@@ -97,10 +98,7 @@ def skip_reason(obj: CreatedObject, settings: ListenerSettings) -> str | None:
 
 
 def _head(s3: Any, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if version_id and version_id != "null":
-        params["VersionId"] = version_id
-    head: dict[str, Any] = s3.head_object(**params)
+    head: dict[str, Any] = s3.head_object(**object_location(bucket, key, real_version_id(version_id)))
     return head
 
 
@@ -131,9 +129,7 @@ def pin_version(s3: Any, obj: CreatedObject) -> tuple[str | None, str, int] | No
 
 
 def presign_version_get(s3: Any, bucket: str, key: str, version_id: str | None, ttl_seconds: int) -> str:
-    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if version_id and version_id != "null":
-        params["VersionId"] = version_id
+    params = object_location(bucket, key, real_version_id(version_id))
     url: str = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
     return url
 
@@ -155,9 +151,7 @@ def request_scan(s3: Any, sqs: Any, obj: CreatedObject, settings: ListenerSettin
     if pinned is None:
         return _gone(obj)
     version_id, etag, size = pinned
-    location = {"Bucket": obj.bucket, "Key": obj.key}
-    if version_id and version_id != "null":
-        location["VersionId"] = version_id
+    location = object_location(obj.bucket, obj.key, real_version_id(version_id))
     try:
         # Skipped objects too: under a skipped prefix a copied "clean" tag would otherwise stay forever.
         if neutralise_platform_tags(s3, location):
@@ -225,9 +219,7 @@ def rescan_batch(
         )
         if skip_reason(obj, settings):
             continue
-        location = {"Bucket": obj.bucket, "Key": obj.key}
-        if version.version_id:
-            location["VersionId"] = version.version_id
+        location = object_location(obj.bucket, obj.key, version.version_id)
         try:
             tags = from_tagset(s3.get_object_tagging(**location)["TagSet"])
         except ClientError as exc:

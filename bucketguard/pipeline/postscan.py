@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bucketguard.aws import object_location
 from bucketguard.pipeline.aws import error_code, is_gone
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import AlertNotSent, WebhookNotifier, alert_text, publish_alert
@@ -66,13 +67,9 @@ def quarantine_key(event: ScanResultEvent) -> str:
     return f"{event.bucket}/{event.key}"
 
 
-def _location(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
-    return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-
-
 def _scanned(event: ScanResultEvent) -> dict[str, str]:
     """Where the scanned version is: its version id (versions never change)."""
-    return _location(event.bucket, event.key, event.version_id)
+    return object_location(event.bucket, event.key, event.version_id)
 
 
 def _pinned(event: ScanResultEvent) -> dict[str, str]:
@@ -172,14 +169,14 @@ class PostScan:
         try:
             self.verify_copy(event, size, dest_bucket, dest_key, dest_version)
         except CopyNotVerified:
-            self.s3.delete_object(**_location(dest_bucket, dest_key, dest_version))
+            self.s3.delete_object(**object_location(dest_bucket, dest_key, dest_version))
             raise
         return str(dest_version) if dest_version else None
 
     def verify_copy(
         self, event: ScanResultEvent, size: int, dest_bucket: str, dest_key: str, dest_version: str | None
     ) -> None:
-        copy = _location(dest_bucket, dest_key, dest_version)
+        copy = object_location(dest_bucket, dest_key, dest_version)
         head = self.s3.head_object(**copy, ChecksumMode="ENABLED")
         if int(head["ContentLength"]) != size:
             raise CopyNotVerified(f"copy is {head['ContentLength']} bytes, the original {size}")
@@ -251,7 +248,7 @@ class PostScan:
             "quarantined",
             extra={"bucket": event.bucket, "key": event.key, "version_id": event.version_id, "to": dest},
         )
-        return _location(dest, quarantine_key(event), dest_version)
+        return object_location(dest, quarantine_key(event), dest_version)
 
     def recorded_copy(
         self, event: ScanResultEvent, bucket: str, key: str
@@ -268,7 +265,7 @@ class PostScan:
         tags = trusted_tags(from_tagset(response["TagSet"]), self.identity(event), self.mac)
         if scan_date_of(tags) != verdict_tags(event)["bucketguard-scan-date"]:
             return None
-        return _location(bucket, key, response.get("VersionId")), tags
+        return object_location(bucket, key, response.get("VersionId")), tags
 
     def promote_object_version(self, event: ScanResultEvent, size: int) -> tuple[dict[str, str], bool]:
         """Copy a clean version to the promote bucket; returns where the copy is and whether it is new."""
@@ -276,7 +273,7 @@ class PostScan:
         done = self.recorded_copy(event, dest, event.key)
         if done is None:
             location, copied = (
-                _location(dest, event.key, self.copy_verified(event, size, dest, event.key)),
+                object_location(dest, event.key, self.copy_verified(event, size, dest, event.key)),
                 True,
             )
         else:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from bucketguard.aws import real_version_id
 from bucketguard.pipeline.tagging import (
     TAG_RESULT,
     TAG_SEAL,
@@ -161,7 +162,7 @@ def list_batch(s3: Any, bucket: str, sweep: Sweep, batch: int) -> tuple[list[Lis
     listed = [
         Listed(
             v["Key"],
-            None if v.get("VersionId") in (None, "null") else v["VersionId"],
+            real_version_id(v.get("VersionId")),
             str(v["ETag"]).strip('"'),
             int(v["Size"]),
             v["LastModified"],

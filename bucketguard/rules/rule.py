@@ -21,13 +21,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field
 
 from bucketguard.rules.facts import ResourceFacts, StackFacts
 from bucketguard.severity import Severity
-from bucketguard.validation import StrictModel, pattern, validate
+from bucketguard.validation import AccountId, RegionName, StrictModel, validate
 
 __all__ = [
     "Finding",
@@ -46,8 +46,6 @@ REFERENCE_CATALOGUES = ("fsbp", "cis", "conformity", "checkov", "prowler")
 CIS_VERSION = "CIS AWS Foundations Benchmark v3.0.0"
 
 F = TypeVar("F", ResourceFacts, StackFacts)
-RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
-AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
 
 
 class RulesConfig(StrictModel):

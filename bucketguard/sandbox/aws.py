@@ -3,7 +3,6 @@ with one boto3 session per account via STS assume-role."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from bucketguard.aws import route_sqs_by_queue_url
+from bucketguard.aws import route_sqs_by_queue_url, strip_account_host_prefix
 
 # The account of the deployer's own credentials (moto's default account for any unknown access key).
 DEPLOYER_ACCOUNT = "123456789012"
@@ -23,12 +22,6 @@ REGION = "us-east-1"
 # The directory holding the bucketguard package (the repository root in a checkout).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50)
-
-
-def _without_account_host_prefix(request: Any, **_: Any) -> None:
-    """S3 Control puts the account id in front of the host name (`123456789012.127.0.0.1`), even with
-    `inject_host_prefix=False` in botocore 1.44: the embedded AWS is served at the bare address."""
-    request.url = re.sub(r"//\d{12}\.", "//", request.url, count=1)
 
 
 @dataclass
@@ -46,7 +39,9 @@ class AccountSession:
         if service == "sqs":
             client.meta.events.register("before-call.sqs.*", route_sqs_by_queue_url)
         if service == "s3control":
-            client.meta.events.register("before-sign.s3-control.*", _without_account_host_prefix)
+            client.meta.events.register(
+                "before-sign.s3-control.*", strip_account_host_prefix(self.endpoint_url)
+            )
         return client
 
     def shared(self, service: str) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bucketguard.aws import object_location
 from bucketguard.sandbox.aws import DEPLOYER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.sandbox.deployer import Deployment, deploy
 from bucketguard.sandbox.runner import LambdaRunner, SqsEventSource
@@ -181,10 +182,8 @@ class Sandbox:
         self.runner.stop()
 
     def tags(self, key: str, version_id: str | None = None, bucket: str | None = None) -> dict[str, str]:
-        args: dict[str, Any] = {"Bucket": bucket or self.storage.bucket, "Key": key}
-        if version_id:
-            args["VersionId"] = version_id
-        return {t["Key"]: t["Value"] for t in self.s3.get_object_tagging(**args)["TagSet"]}
+        location = object_location(bucket or self.storage.bucket, key, version_id)
+        return {t["Key"]: t["Value"] for t in self.s3.get_object_tagging(**location)["TagSet"]}
 
     def versions(self, bucket: str | None = None, prefix: str = "") -> list[dict[str, Any]]:
         pages = self.s3.get_paginator("list_object_versions").paginate(
