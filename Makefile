@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint install test-packages schemas
+.PHONY: demo test test-fast lint install test-packages schemas
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ test-packages:
 
 test: lint test-packages
 	$(PY) -m pytest -n 2
+
+# The unit and functional tiers only: no deployments, no fresh interpreters, nothing marked slow.
+test-fast: install
+	$(PY) -m pytest -n 2 -m "not slow"

@@ -22,3 +22,16 @@ def lambda_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Compiled rules are cached under the session's own directory, never the user's home."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
+# The slow tier (`make test` runs it, `make test-fast` skips it): whole deployments into the embedded AWS,
+# Pulumi programs each in a fresh interpreter, and whatever a test marks e2e or slow itself.
+SLOW_PATHS = ("tests/e2e/", "tests/sandbox/", "tests/infra/test_program.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if where.startswith(SLOW_PATHS) or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)
