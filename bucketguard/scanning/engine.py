@@ -220,7 +220,7 @@ class Engine:
         target = name if name is not None else str(path)
         started = time.perf_counter()
         try:
-            result = self._scan_path(Path(path), target)
+            result = self._scan_path(path if isinstance(path, Path) else Path(path), target)
         except Exception as exc:  # the promise: one bad object never takes the run down with it
             result = _internal_error(target, exc)
         return self._stamped(result, started)
