@@ -153,8 +153,10 @@ def main() -> int:
         started = time.perf_counter()
         flagged, unscannable = [], []
         verdicts: Counter[str] = Counter()
+        size = 0
         for path in corpus:
             result = engine.scan_file(path)
+            size += result.size or 0
             verdicts[result.verdict.value] += 1
             if result.verdict.value == "malicious":
                 rules = sorted({f"{f.rule}{' in ' + f.path if f.path else ''}" for f in result.findings})
@@ -165,7 +167,6 @@ def main() -> int:
 
     by_source = Counter(corpus.values())
     print(f"corpus: {len(corpus)} files ({', '.join(f'{n} {label}' for label, n in by_source.items())})")
-    size = sum(path.stat().st_size for path in corpus)
     print(f"scanned with {engine.backend}, rules {engine.ruleset_version}:")
     print(f"  {throughput(len(corpus), size, elapsed)}")
     print(f"verdicts: {dict(verdicts)}")
