@@ -13,10 +13,13 @@ from bucketguard.scanning.result import Verdict
 from tests.scanning.engine_support import engine
 from tests.scanning.libreoffice import SOFFICE, basic_macro_fodt, convert, office_documents
 
-pytestmark = pytest.mark.skipif(
-    SOFFICE is None,
-    reason="LibreOffice missing: apt-get install libreoffice-writer (make test installs it)",
-)
+pytestmark = [
+    pytest.mark.slow,  # each LibreOffice run costs seconds
+    pytest.mark.skipif(
+        SOFFICE is None,
+        reason="LibreOffice missing: apt-get install libreoffice-writer (make test installs it)",
+    ),
+]
 OPEN_DOCUMENT_EVENT = (
     '<office:scripts><office:event-listeners><script:event-listener script:language="ooo:script" '
     'script:event-name="dom:load" xlink:href="vnd.sun.star.script:Standard.Module1.OpenCamp?'
