@@ -22,7 +22,7 @@ from bucketguard.audit.run import required_actions
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
 from infra.config import AuditConfig
-from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
 from infra.policies import KMS_ENCRYPT_ACTIONS, Statement, allow
 
 HANDLER = HANDLERS["audit"]
@@ -120,26 +120,13 @@ class AuditStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.schedule = aws.cloudwatch.EventRule(
-            f"{name}-schedule",
-            schedule_expression=config.schedule,
+        self.schedule = invoke_on_schedule(
+            name,
+            self.function.function,
+            schedule=config.schedule,
+            account_id=args.account_id,
             description="bucketguard: scheduled audit",
             tags=args.tags,
-            opts=child,
-        )
-        permission = aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=self.function.function.name,
-            principal="events.amazonaws.com",
-            source_arn=self.schedule.arn,  # this schedule only (confused deputy)
-            source_account=args.account_id,
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-target",
-            rule=self.schedule.name,
-            arn=self.function.function.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            parent=self,
         )
         self.register_outputs({"historyTable": self.table.name, "functionName": self.function.function.name})

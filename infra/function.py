@@ -105,3 +105,39 @@ class PipelineFunction(pulumi.ComponentResource):
         self.register_outputs(
             {"functionName": self.function.name, "roleArn": self.role.arn, "logGroup": self.log_group.name}
         )
+
+
+def invoke_on_schedule(
+    name: str,
+    function: aws.lambda_.Function,
+    *,
+    schedule: str,
+    account_id: pulumi.Input[str],
+    description: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.EventRule:
+    """An EventBridge schedule (`<name>-schedule`) invoking `function`; only this schedule may invoke it."""
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-schedule",
+        schedule_expression=schedule,
+        description=description,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    permission = aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,  # this schedule only (confused deputy)
+        source_account=account_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-target",
+        rule=rule.name,
+        arn=function.arn,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[permission]),
+    )
+    return rule

@@ -26,7 +26,7 @@ from bucketguard.pipeline.rules_bucket import ARTIFACT_NAME
 from bucketguard.scanning.feeds import FeedSource, split_s3_url
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
-from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
 from infra.policies import KMS_ENCRYPT_ACTIONS, SQS_CONSUME_ACTIONS, Statement, allow
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs
@@ -291,26 +291,13 @@ class ScannerStack(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        schedule = aws.cloudwatch.EventRule(
-            f"{name}-rule-update-schedule",
-            schedule_expression=config.rule_update_schedule,
+        invoke_on_schedule(
+            f"{name}-rule-update",
+            update.function,
+            schedule=config.rule_update_schedule,
+            account_id=args.account_id,
             description="bucketguard: scheduled rule update",
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        permission = aws.lambda_.Permission(
-            f"{name}-rule-update-invoke",
-            action="lambda:InvokeFunction",
-            function=update.function.name,
-            principal="events.amazonaws.com",
-            source_arn=schedule.arn,  # this schedule only (confused deputy)
-            source_account=args.account_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-rule-update-target",
-            rule=schedule.name,
-            arn=update.function.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            parent=self,
         )
         return update
