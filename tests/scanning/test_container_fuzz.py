@@ -4,6 +4,9 @@ and a truncated archive is never reported clean."""
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ from tests.scanning.engine_support import (
     xz_of,
     zip_of,
 )
+from tests.scanning.format_samples import compound_file, pdf_with_stream, upx_packed
 
 MEMBERS = {"docs/a.txt": b"alpha " * 300, "docs/b.txt": b"bravo " * 200, "c.bin": bytes(range(256)) * 4}
 ARCHIVES = {
@@ -200,3 +204,50 @@ def test_mutated_sample_of_every_decoded_format_gives_a_reasoned_verdict(
     (tmp_path / "m").write_bytes(bytes(sample))
     result = engine().scan_file(tmp_path / "m", name=name)
     assert result.reason is not Reason.INTERNAL_ERROR, result
+
+
+def _package(first: str, members: dict[str, bytes]) -> bytes:
+    """An office package: a zip whose first member names its kind (ODF's mimetype, OOXML's content types)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(first, members.pop(first), zipfile.ZIP_STORED)
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+FIELD_RUNS = (
+    b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>'
+    b'<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> DDE</w:instrText></w:r>'
+    b'<w:r><w:instrText>AUTO cmd "/k calc"</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    b"</w:p></w:body></w:document>"
+)
+BASIC_MODULE = (
+    b'<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1">'
+    b"Sub AutoOpen\n Shell(&quot;calc&quot;)\nEnd Sub</script:module>"
+)
+# The decoders added for issue 11, each fed the same mutations: nothing but reasoned problems come out.
+DECODED_FORMATS = {
+    "upx": upx_packed(zip_of(MEMBERS)),
+    "odf": _package(
+        "mimetype",
+        {"mimetype": b"application/vnd.oasis.opendocument.text", "Basic/Standard/Module1.xml": BASIC_MODULE},
+    ),
+    "docx": _package(
+        "[Content_Types].xml", {"[Content_Types].xml": b"<Types/>", "word/document.xml": FIELD_RUNS}
+    ),
+    "doc": compound_file({"WordDocument": b'\x13 DDEAUTO cmd "/k calc" \x141\x15' + bytes(600)}),
+    "pdf": pdf_with_stream(
+        zlib.compress(b"\x02camp" * 40), "/FlateDecode /DecodeParms << /Predictor 12 /Columns 4 >>"
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", DECODED_FORMATS)
+@fuzz_settings
+@given(data=st.data())
+def test_mutated_sample_of_each_new_decoder_raises_nothing_but_reasoned_problems(
+    kind: str, data: st.DataObject
+) -> None:
+    assert _open(DECODED_FORMATS[kind]).members  # the sample itself is decoded
+    _open(bytes(_mutated(DECODED_FORMATS[kind], data)))
