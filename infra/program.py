@@ -181,9 +181,8 @@ def deploy(config: BucketguardConfig) -> None:
     listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
     result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
     result_keys: list[Any] = [[s.key.arn for s in storages]]
-    pulumi.export("listenerRoleArns", listener_roles[0])
-    pulumi.export("resultTopicArns", result_topics[0])
-    pulumi.export("resultKeyArns", result_keys[0])
+    for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
+        pulumi.export(output, values[0])
     pulumi.export(
         "storages",
         {
@@ -213,9 +212,8 @@ def deploy(config: BucketguardConfig) -> None:
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
     for index, name in enumerate(config.storage_stacks):
         reference = pulumi.StackReference(f"storage-stack-{index}", stack_name=name)
-        listener_roles.append(reference.require_output("listenerRoleArns"))
-        result_topics.append(reference.require_output("resultTopicArns"))
-        result_keys.append(reference.require_output("resultKeyArns"))
+        for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
+            values.append(reference.require_output(output))
     ScannerAdmission(
         "admission",
         ScannerAdmissionArgs(

@@ -25,7 +25,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 # The slow tier (`make test` runs it, `make test-fast` skips it): whole deployments into the embedded AWS,
-# Pulumi programs each in a fresh interpreter, and whatever a test marks e2e or slow itself.
+# Pulumi programs each in a fresh interpreter (every test that needs the built Lambda artifacts), and
+# whatever a test marks e2e or slow itself.
 SLOW_PATHS = ("tests/e2e/", "tests/sandbox/", "tests/infra/test_program.py")
 
 
@@ -33,5 +34,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     root = Path(str(config.rootpath))
     for item in items:
         where = Path(str(item.path)).relative_to(root).as_posix()
-        if where.startswith(SLOW_PATHS) or item.get_closest_marker("e2e"):
+        artifacts = "lambda_artifacts" in getattr(item, "fixturenames", ())
+        if where.startswith(SLOW_PATHS) or artifacts or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.slow)

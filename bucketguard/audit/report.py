@@ -3,10 +3,8 @@ was first seen and whether it is new, the findings resolved since the last run, 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from bucketguard.audit.history import NEW, FindingsHistory, Record, now
 from bucketguard.audit.reader import GLOBAL
 from bucketguard.audit.run import ACCESS_DENIED_RULE, SEVERITY_ORDER, AccountResult, AuditFinding
 from bucketguard.audit.settings import MANDATORY_LEVELS, AuditSettings
+from bucketguard.ci_reports import Failure, JUnitCase, csv_text, junit_xml
 from bucketguard.rules.frameworks import (
     ControlResult,
     Framework,
@@ -393,31 +392,16 @@ def render_sarif(report: AuditReport, **_: Any) -> str:
 
 def render_junit(report: AuditReport, **_: Any) -> str:
     """One test case per rule judged with a failure per mandatory violation; advisory ones are output."""
-    suite = ET.Element("testsuite", name="bucketguard audit")
-    failures = 0
-    by_rule: dict[str, list[AuditViolation]] = {}
+    by_rule: dict[str, JUnitCase] = {}
     for v in report.violations:
-        by_rule.setdefault(v.finding.rule_id, []).append(v)
-    for rule_id in sorted(by_rule):
-        case = ET.SubElement(suite, "testcase", classname="bucketguard.audit", name=rule_id)
-        notes = []
-        for v in by_rule[rule_id]:
-            f = v.finding
-            if v.enforcement in MANDATORY_LEVELS:
-                failures += 1
-                failure = ET.SubElement(
-                    case, "failure", message=f"{f.resource_name}: {f.message}", type=f.severity
-                )
-                failure.text = f"{f.arn} ({f.account}/{f.region})"
-            else:
-                notes.append(f"{v.enforcement} {f.resource_name}: {f.message}")
-        if notes:
-            ET.SubElement(case, "system-out").text = "\n".join(notes)
-    suite.set("tests", str(len(by_rule)))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    suite.set("time", f"{report.seconds:.3f}")
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+        f = v.finding
+        case = by_rule.setdefault(f.rule_id, JUnitCase("bucketguard.audit", f.rule_id))
+        if v.enforcement in MANDATORY_LEVELS:
+            text = f"{f.arn} ({f.account}/{f.region})"
+            case.failures.append(Failure(f"{f.resource_name}: {f.message}", f.severity, text))
+        else:
+            case.output.append(f"{v.enforcement} {f.resource_name}: {f.message}")
+    return junit_xml("bucketguard audit", [by_rule[r] for r in sorted(by_rule)], report.seconds)
 
 
 ACCESS_DENIED_RECOMMENDATION = (
@@ -503,13 +487,8 @@ CSV_COLUMNS = (
 
 
 def render_csv(report: AuditReport, **_: Any) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for v in report.violations:
-        row = {**v.to_dict(), "enforcement": v.enforcement}
-        writer.writerow(tuple(row[c] for c in CSV_COLUMNS))
-    return out.getvalue()
+    rows = ({**v.to_dict(), "enforcement": v.enforcement} for v in report.violations)
+    return csv_text(CSV_COLUMNS, (tuple(row[c] for c in CSV_COLUMNS) for row in rows))
 
 
 def _render_html(report: AuditReport, **kwargs: Any) -> str:

@@ -26,6 +26,7 @@ from bucketguard.pipeline.notify import AlertNotSent, WebhookNotifier, alert_tex
 from bucketguard.pipeline.settings import PostScanSettings
 from bucketguard.pipeline.tagging import (
     TAG_ALERTED,
+    TAG_DATE,
     TAG_SEAL,
     Mac,
     from_tagset,
@@ -263,7 +264,7 @@ class PostScan:
                 return None
             raise
         tags = trusted_tags(from_tagset(response["TagSet"]), self.identity(event), self.mac)
-        if scan_date_of(tags) != verdict_tags(event)["bucketguard-scan-date"]:
+        if scan_date_of(tags) != verdict_tags(event)[TAG_DATE]:
             return None
         return object_location(bucket, key, response.get("VersionId")), tags
 
@@ -365,7 +366,7 @@ class PostScan:
         current = from_tagset(self.s3.get_object_tagging(**source)["TagSet"])
         trusted = trusted_tags(current, self.identity(event), self.mac)
         recorded = scan_date_of(trusted)
-        if recorded is not None and recorded > verdict_tags(event)["bucketguard-scan-date"]:
+        if recorded is not None and recorded > verdict_tags(event)[TAG_DATE]:
             outcome.status = "stale"  # a newer scan of this version already decided
             return outcome
         changed = False

@@ -10,8 +10,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -414,9 +413,3 @@ def pack_environment(recorded: RecordedStack, extra_pythonpath: Sequence[Path] =
             [*(str(p) for p in extra_pythonpath), env.get("PYTHONPATH", "")]
         ).strip(os.pathsep)
     return env
-
-
-@contextmanager
-def running_pack(pack_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[PolicyPackProcess]:
-    with PolicyPackProcess(pack_dir, env=env) as pack:
-        yield pack

@@ -3,17 +3,15 @@ turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bucketguard.ci_reports import Failure, JUnitCase, csv_text, junit_xml
 from bucketguard.policy import EXEMPTION_PREFIX
 from bucketguard.policy.analyzer import (
     AnalysisResult,
@@ -448,45 +446,29 @@ def render_sarif(result: CheckResult) -> str:
 def render_junit(result: CheckResult) -> str:
     """JUnit XML for CI test reports: one test case per rule of the pack, one failure per mandatory
     violation of it; advisory violations and undecided rules are the case's output, not failures."""
-    suite = ET.Element("testsuite", name=f"bucketguard policy check ({result.stack})")
-    failures = 0
+    cases = []
     for rule_id in sorted(result.rules):
-        case = ET.SubElement(suite, "testcase", classname=f"bucketguard.{result.stack}", name=rule_id)
-        found = [v for v in result.violations if v.rule_id == rule_id]
-        for v in found:
+        case = JUnitCase(f"bucketguard.{result.stack}", rule_id)
+        for v in (v for v in result.violations if v.rule_id == rule_id):
             if v.enforcement == "mandatory":
-                failures += 1
                 path, line = _where(result, v)
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    message=f"{v.resource_name or 'stack'}: {v.message}",
-                    type=v.severity or "-",
-                )
-                failure.text = f"{v.urn}\n{path}:{line}"
-        notes = [
-            f"{v.enforcement} {v.resource_name or 'stack'}: {v.message}"
-            for v in found
-            if v.enforcement != "mandatory"
-        ]
-        notes += [u["detail"] for u in result.undecided if u["rule_id"] == rule_id]
-        if notes:
-            ET.SubElement(case, "system-out").text = "\n".join(notes)
+                message = f"{v.resource_name or 'stack'}: {v.message}"
+                case.failures.append(Failure(message, v.severity or "-", f"{v.urn}\n{path}:{line}"))
+            else:
+                case.output.append(f"{v.enforcement} {v.resource_name or 'stack'}: {v.message}")
+        case.output += [u["detail"] for u in result.undecided if u["rule_id"] == rule_id]
+        cases.append(case)
     for skipped in result.not_evaluated:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"bucketguard.{result.stack}.not_evaluated",
-            name=f"{skipped.resource_type} {skipped.resource_name}",
-        )
         path, line = _not_evaluated_where(result, skipped)
-        ET.SubElement(case, "skipped", message=skipped.reason).text = f"{path}:{line}"
-    suite.set("tests", str(len(result.rules) + len(result.not_evaluated)))
-    suite.set("skipped", str(len(result.not_evaluated)))
-    suite.set("failures", str(failures))
-    suite.set("errors", "0")
-    suite.set("time", f"{result.program_seconds + result.analysis_seconds:.3f}")
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+        cases.append(
+            JUnitCase(
+                f"bucketguard.{result.stack}.not_evaluated",
+                f"{skipped.resource_type} {skipped.resource_name}",
+                skipped=Failure(skipped.reason, "", f"{path}:{line}"),
+            )
+        )
+    seconds = result.program_seconds + result.analysis_seconds
+    return junit_xml(f"bucketguard policy check ({result.stack})", cases, seconds)
 
 
 CSV_COLUMNS = (
@@ -503,12 +485,10 @@ CSV_COLUMNS = (
 
 
 def render_csv(result: CheckResult) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[tuple[object, ...]] = []
     for v in result.violations:
         path, line = _where(result, v)
-        writer.writerow(
+        rows.append(
             (
                 v.rule_id,
                 v.severity,
@@ -523,7 +503,7 @@ def render_csv(result: CheckResult) -> str:
         )
     for skipped in result.not_evaluated:
         path, line = _not_evaluated_where(result, skipped)
-        writer.writerow(
+        rows.append(
             (
                 "",
                 "",
@@ -536,7 +516,7 @@ def render_csv(result: CheckResult) -> str:
                 skipped.reason,
             )
         )
-    return out.getvalue()
+    return csv_text(CSV_COLUMNS, rows)
 
 
 RENDERERS = {
