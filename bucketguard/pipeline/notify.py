@@ -1,18 +1,19 @@
 """Human-readable alerts: an SNS topic (email subscriptions) and an optional Slack or Teams webhook.
 
-The webhook URL is a secret kept in Secrets Manager; it is fetched once per container and never logged.
+The webhook URL is a secret kept in Secrets Manager; it is cached per container and never logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from bucketguard.pipeline.messages import ScanResultEvent
 
@@ -48,9 +49,13 @@ def alert_text(event: ScanResultEvent, actions_taken: list[str]) -> str:
     return "\n".join(lines)
 
 
+SECRET_MAX_AGE_SECONDS = 300  # cached per container; a rotated webhook URL is read within five minutes
+
+
 @dataclass
 class WebhookNotifier:
-    """Posts alerts to a Slack or Teams incoming webhook whose URL is a Secrets Manager secret.
+    """Posts alerts to a Slack or Teams incoming webhook whose URL is a Secrets Manager secret (read and
+    cached by Powertools' parameters utility through the given client).
 
     The secret is either the URL itself or JSON {"url": ..., "kind": "slack" | "teams"}.
     """
@@ -58,21 +63,20 @@ class WebhookNotifier:
     secrets: Any
     secret_arn: str
     timeout: float = 10.0
-    _target: tuple[str, str] | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _provider: SecretsProvider = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._provider = SecretsProvider(boto3_client=self.secrets)
 
     def _resolve(self) -> tuple[str, str]:
-        with self._lock:
-            if self._target is None:
-                value = str(self.secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"]).strip()
-                url, kind = value, ""
-                if value.startswith("{"):
-                    data = json.loads(value)
-                    url, kind = str(data["url"]), str(data.get("kind", ""))
-                if not kind:
-                    kind = "teams" if "office" in (urlsplit(url).hostname or "") else "slack"
-                self._target = (url, kind)
-            return self._target
+        value = str(self._provider.get(self.secret_arn, max_age=SECRET_MAX_AGE_SECONDS)).strip()
+        url, kind = value, ""
+        if value.startswith("{"):
+            data = json.loads(value)
+            url, kind = str(data["url"]), str(data.get("kind", ""))
+        if not kind:
+            kind = "teams" if "office" in (urlsplit(url).hostname or "") else "slack"
+        return url, kind
 
     def send(self, text: str) -> bool:
         """True when the webhook accepted the alert. Failures are logged without the URL, never raised."""

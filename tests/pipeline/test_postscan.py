@@ -366,8 +366,15 @@ def test_webhook_url_comes_from_secrets_manager_and_is_never_logged(
     ]
     try:
         caplog.set_level(logging.DEBUG, logger="bucketguard")  # (botocore's own DEBUG log prints bodies)
-        assert WebhookNotifier(secrets, arn).send("malicious: s3://camp/a.zip")
-        assert WebhookCatcher.received[-1] == {"text": "malicious: s3://camp/a.zip"}
+        reads: list[str] = []
+        secrets.meta.events.register(
+            "before-call.secrets-manager.GetSecretValue", lambda **_: reads.append("read")
+        )
+        notifier = WebhookNotifier(secrets, arn)
+        assert notifier.send("malicious: s3://camp/a.zip")
+        assert notifier.send("malicious: s3://camp/b.zip")
+        assert WebhookCatcher.received[-1] == {"text": "malicious: s3://camp/b.zip"}
+        assert reads == ["read"]  # cached for the container (Powertools parameters), not read per alert
         server.shutdown()
         assert not WebhookNotifier(secrets, arn, timeout=1).send("again")  # unreachable: logged, not raised
         ours = [r for r in caplog.records if r.name.startswith("bucketguard")]
