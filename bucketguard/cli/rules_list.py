@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from bucketguard.cli import UsageError
-from bucketguard.rules.docs import render_markdown, render_table, to_json_document
-from bucketguard.rules.model import Severity, all_rules
+from bucketguard.rules.docs import render_markdown, to_json_document
+from bucketguard.rules.model import Rule, Severity, all_rules
 
 FORMATS = ("table", "json", "markdown")
 
@@ -47,5 +51,17 @@ def run_list(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(json.dumps(to_json_document(rules), indent=2))
     else:
-        sys.stdout.write(render_table(rules))
+        # a terminal's width and colours; elsewhere 200 columns, so a pipe gets one rule per line
+        console = Console(width=None if sys.stdout.isatty() else 200)
+        console.print(rules_table(rules))
     return 0
+
+
+def rules_table(rules: Sequence[Rule[Any]]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("RULE ID", "SEVERITY", "RESOURCE", "FSBP", "TITLE"):
+        table.add_column(column)
+    for r in rules:
+        fsbp = ",".join(r.references.fsbp) or "-"
+        table.add_row(r.rule_id, r.severity.value, r.facts_kind, fsbp, r.title)
+    return table

@@ -33,21 +33,6 @@ def to_json_document(rules: Sequence[Rule[Any]] | None = None) -> dict[str, Any]
     return {"schema_version": JSON_SCHEMA_VERSION, "rules": [r.to_dict() for r in chosen]}
 
 
-def render_table(rules: Sequence[Rule[Any]] | None = None) -> str:
-    chosen = all_rules() if rules is None else rules
-    header = ("RULE ID", "SEVERITY", "RESOURCE", "FSBP", "TITLE")
-    rows = [
-        (r.rule_id, r.severity.value, r.facts_kind, ",".join(r.references.fsbp) or "-", r.title)
-        for r in chosen
-    ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    lines = []
-    for row in (header, *rows):
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join((*cells, row[-1])).rstrip())
-    return "\n".join(lines) + "\n"
-
-
 def _references_lines(rule: Rule[Any]) -> list[str]:
     lines = []
     for catalogue in REFERENCE_CATALOGUES:
