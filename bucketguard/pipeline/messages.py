@@ -8,7 +8,7 @@ Presigned URLs are secrets: they are kept out of every repr and log line.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -149,20 +149,9 @@ class ScanResultEvent:
 
     def to_dict(self) -> dict[str, Any]:
         result = {k: v for k, v in self.result.to_dict().items() if k != "target"}  # the key names it
+        envelope = {name: getattr(self, name) for name in _ENVELOPE}
         return ScanResultEventDocument(
-            schema_version=SCAN_RESULT_EVENT_VERSION,
-            event_type=SCAN_RESULT_EVENT_TYPE,
-            scan_id=self.scan_id,
-            request_id=self.request_id,
-            storage_stack_id=self.storage_stack_id,
-            bucket=self.bucket,
-            key=self.key,
-            version_id=self.version_id,
-            etag=self.etag,
-            scanner_id=self.scanner_id,
-            requested_at=self.requested_at,
-            scanned_at=self.scanned_at,
-            **result,
+            schema_version=SCAN_RESULT_EVENT_VERSION, event_type=SCAN_RESULT_EVENT_TYPE, **envelope, **result
         ).model_dump(mode="json")
 
     def to_json(self) -> str:
@@ -177,19 +166,11 @@ class ScanResultEvent:
             result = ScanResult.from_dict({**wire, "target": document.key})
         except ValueError as exc:  # an unknown reason code, or a verdict its findings contradict
             raise InvalidMessage(f"{what}: {exc}") from None
-        return cls(
-            scan_id=document.scan_id,
-            request_id=document.request_id,
-            storage_stack_id=document.storage_stack_id,
-            bucket=document.bucket,
-            key=document.key,
-            version_id=document.version_id,
-            etag=document.etag,
-            result=result,
-            scanner_id=document.scanner_id,
-            scanned_at=document.scanned_at,
-            requested_at=document.requested_at,
-        )
+        return cls(result=result, **document.model_dump(include=set(_ENVELOPE)))
+
+
+# The event's own fields; the rest of the document is its ScanResult's.
+_ENVELOPE = tuple(f.name for f in fields(ScanResultEvent) if f.name != "result")
 
 
 class FindingDocument(BaseModel):
