@@ -248,13 +248,7 @@ class ScannerConfig(_Deployed):
     rescan_on_update: RescanOnUpdate = "none"
 
     @model_validator(mode="after")
-    def _rescan_needs_updates(self) -> ScannerConfig:
-        if self.rescan_on_update != "none" and not self.rule_sources:
-            raise Invalid(
-                "rescanOnUpdate",
-                "needs ruleSources: the rule update announces what it publishes (after a ruleset published "
-                "by hand, run scan s3://BUCKET --rescan-older-rulesets --enqueue)",
-            )
+    def _rescan_waits_for_the_scanner(self) -> ScannerConfig:
         if self.rescan_on_update != "none" and self.rule_check_seconds + self.timeout_seconds > 900:
             # The sweep waits (an SQS delay, 900 s at most) until the scanner can no longer be using the
             # previous ruleset: its check interval plus one scan.

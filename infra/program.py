@@ -126,6 +126,8 @@ def deploy(config: BucketguardConfig) -> None:
         pulumi.export("scannerRoleArn", endpoint.role_arn)
         pulumi.export("scannerKeyArn", endpoint.key_arn)
         pulumi.export("rulesBucket", scanner.rules.bucket.id)
+        if scanner.ruleset_topic is not None:  # `rules publish --announce` names it
+            pulumi.export("rulesetTopicArn", scanner.ruleset_topic.arn)
         pulumi.export("scannerAccountId", account_of(scanner_provider))
         pulumi.export("scannerRegion", config.scanner.region)
         pulumi.export("scannerAlertTopicArn", scanner.alert_topic.arn)

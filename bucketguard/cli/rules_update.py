@@ -228,6 +228,20 @@ def run_publish(args: argparse.Namespace) -> int:
         f"published ruleset {published.ruleset_version} to s3://{published.bucket}/{published.key} "
         f"(version {published.version_id or 'unversioned'}, sha256 {published.sha256})"
     )
+    if args.announce:
+        from bucketguard.aws import arn_region
+        from bucketguard.pipeline.messages import utc_now_iso
+        from bucketguard.pipeline.rescan import ruleset_published_message
+
+        try:
+            sns = boto3.client("sns", endpoint_url=args.endpoint_url, region_name=arn_region(args.announce))
+            sns.publish(
+                TopicArn=args.announce,
+                Message=ruleset_published_message(published.ruleset_version, utc_now_iso()),
+            )
+        except (BotoCoreError, ClientError, ValueError) as exc:
+            raise UsageError(f"--announce {args.announce}: published, but not announced: {exc}") from None
+        print(f"announced on {args.announce}: storages rescan what older rulesets judged")
     return EXIT_OK
 
 
@@ -308,6 +322,11 @@ def register_publish(commands: Any) -> None:
     )
     parser.add_argument("artifact", type=Path, metavar="FILE")
     parser.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    parser.add_argument(
+        "--announce",
+        metavar="TOPIC_ARN",
+        help="then announce it on the stack's rulesetTopicArn, so storages rescan (scanner.rescanOnUpdate)",
+    )
     parser.add_argument("--endpoint-url", metavar="URL")
     parser.set_defaults(run=run_publish)
 

@@ -12,6 +12,7 @@ import pytest
 
 from bucketguard.cli import main
 from bucketguard.demo import pranks
+from bucketguard.pipeline.rescan import Sweep, rescan_message
 from bucketguard.pipeline.rules_bucket import S3ObjectStore
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, fetch
@@ -91,10 +92,24 @@ def test_publish_uploads_the_artifact_with_its_digest_and_version(
     }
     assert head["VersionId"]
 
+    # Published by hand and announced: the storages subscribed to the topic sweep their buckets.
+    sns, sqs = account.client("sns"), account.client("sqs")
+    topic = sns.create_topic(Name="ruleset-published")["TopicArn"]
+    storage_queue = sqs.create_queue(QueueName="storage-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=storage_queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["QueueArn"],
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    assert main([*args, "--announce", topic]) == 0
+    assert f"announced on {topic}" in capsys.readouterr().out
+    [message] = sqs.receive_message(QueueUrl=storage_queue)["Messages"]
+    assert rescan_message(message["Body"]) == Sweep(ruleset.version, announced=True)
+    assert main([*args, "--announce", "not-an-arn"]) == 2
+    assert "published, but not announced" in capsys.readouterr().err
+
     artifact.write_bytes(artifact.read_bytes()[:-10])  # a truncated artifact is never published
     assert main(args) == 2
     assert "unreadable ruleset artifact" in capsys.readouterr().err
-    assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 1
+    assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 3  # published thrice, then refused
 
 
 class Clock:
