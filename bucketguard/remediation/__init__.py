@@ -8,6 +8,7 @@ The API (the CLI's ``audit --fix`` and the monitor both use it)::
     undo(read_undo_file(path), clients_for)               # UndoResult per entry, newest first
     is_flapping(revert_times, now)                        # True: stop fixing this resource, alert instead
     remediation_actions(rules)                            # the IAM actions the enabled fixers call
+    remediation_statements(rules, account)                # ...as policy statements on their resources
 
 * Off by default: only the rule ids given are fixed. ``default_rules()`` (what ``audit --fix`` fixes with no
   ``--rule``) leaves out ``OPT_IN_RULES`` (detaching AdministratorAccess can break a workload).
@@ -21,7 +22,7 @@ The API (the CLI's ``audit --fix`` and the monitor both use it)::
 
 from __future__ import annotations
 
-from bucketguard.remediation.actions import remediation_actions
+from bucketguard.remediation.actions import remediation_actions, remediation_statements
 from bucketguard.remediation.apply import RemediationResult, apply, still_failing
 from bucketguard.remediation.fixers import FIXERS, OPT_IN_RULES, Fixer, Target
 from bucketguard.remediation.flapping import FLAPPING_LIMIT, FLAPPING_WINDOW, is_flapping
@@ -49,6 +50,7 @@ __all__ = [
     "plan_fixes",
     "read_undo_file",
     "remediation_actions",
+    "remediation_statements",
     "still_failing",
     "undo",
 ]
