@@ -38,6 +38,7 @@ from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.demo.pranks import Sample, all_samples
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.postscan import quarantine_key
+from bucketguard.pipeline.tagging import TAG_RESULT
 from bucketguard.scanning.output import verdict_text
 from bucketguard.scanning.result import Verdict
 
@@ -99,9 +100,9 @@ class Upload:
         if self.sample.expected is Verdict.MALICIOUS:
             return self.where == "quarantined" and self.tags is None
         if self.sample.expected is Verdict.CLEAN:
-            clean = (self.tags or {}).get("bucketguard-scan-result") == "clean"
+            clean = (self.tags or {}).get(TAG_RESULT) == Verdict.CLEAN
             return clean and self.where == ("promoted" if self.promote else "in place")
-        return self.where == BLOCKED and (self.tags or {}).get("bucketguard-scan-result") == "unscannable"
+        return self.where == BLOCKED and (self.tags or {}).get(TAG_RESULT) == Verdict.UNSCANNABLE
 
 
 def _short_tags(tags: dict[str, str] | None) -> str:
@@ -246,7 +247,7 @@ def _play_uploads(console: Console, pipe: Sandbox, started: float) -> list[str]:
             u.where = "promoted"
         elif u.tags is None:
             u.where = "gone"
-        elif (u.tags or {}).get("bucketguard-scan-result") == "clean":
+        elif (u.tags or {}).get(TAG_RESULT) == Verdict.CLEAN:
             u.where = "in place"
         else:
             u.where = BLOCKED if reads_blocked else NOT_BLOCKED

@@ -3,6 +3,7 @@ turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -10,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.table import Table
 
 from bucketguard.ci_reports import Failure, JUnitCase, csv_text, junit_xml
 from bucketguard.policy import EXEMPTION_PREFIX
@@ -311,20 +315,20 @@ def render_json(result: CheckResult) -> str:
     )
 
 
+def _violations_table(result: CheckResult) -> str:
+    """The violations as a rich table of plain text, 200 columns wide (it goes to files and CI logs)."""
+    table = Table(box=None, pad_edge=False, header_style=None)
+    for column in ("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE", "MESSAGE"):
+        table.add_column(column)
+    for v in result.violations:
+        table.add_row(v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)", v.message)
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
 def render_table(result: CheckResult) -> str:
-    lines = []
-    if result.violations:
-        headers = ("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE")
-        rows = [
-            (v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)")
-            for v in result.violations
-        ]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "  MESSAGE")
-        for row, violation in zip(rows, result.violations, strict=True):
-            lines.append(
-                "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "  " + violation.message
-            )
+    lines = [_violations_table(result)] if result.violations else []
     for exemption in result.exemptions:
         lines.append(f"exempted  {exemption['rule_id']}: {exemption['detail']}")
     for pending in result.undecided:

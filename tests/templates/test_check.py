@@ -24,12 +24,16 @@ CAMP_MANDATORY = {
 
 
 def test_the_camps_insecure_template_fails_on_exactly_its_mistakes(tmp_path: Path) -> None:
-    sarif = tmp_path / "t.sarif"
+    sarif, table = tmp_path / "t.sarif", tmp_path / "t.txt"
     code, report, _ = policy_check(
-        "--cloudformation", FIXTURES / "insecure.yaml", "--format", "json", "--format", f"sarif={sarif}"
-    )
+        "--cloudformation", FIXTURES / "insecure.yaml", "--format", "json", "--format", f"sarif={sarif}",
+        "--format", f"table={table}",
+    )  # fmt: skip
     assert code == 1
     assert mandatory_ids(report) == CAMP_MANDATORY
+    rows = table.read_text().splitlines()
+    assert rows[0].split() == ["ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE", "MESSAGE"]
+    assert {row.split()[2] for row in rows[1:] if row.startswith("mandatory ")} == CAMP_MANDATORY
     lines = {
         (v["rule_id"], v["resource_type"]): v["source"]["line"] for v in report["violations"] if v["source"]
     }
