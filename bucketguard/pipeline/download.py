@@ -91,6 +91,7 @@ class RangedObject:
         self._pool = _pool(timeout)
         self._workers = ThreadPoolExecutor(IN_FLIGHT, "bucketguard-range")
         self._small: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._empty_checked = False
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)
@@ -118,8 +119,9 @@ class RangedObject:
 
     def read_into(self, into: memoryview, offset: int) -> None:
         """Fill `into` from `offset`: ranges of RANGE_BYTES, IN_FLIGHT of them at once."""
-        if self.size == 0:
+        if self.size == 0 and not self._empty_checked:
             self._check_empty()  # no range to ask for, but a request that says 0 bytes must be true
+            self._empty_checked = True
         if offset < 0 or offset + len(into) > self.size:
             raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, "read past the end of the object"))
         parts = [(at, into[at - offset : min(at - offset + RANGE_BYTES, len(into))])
