@@ -170,10 +170,10 @@ def _audit(args: argparse.Namespace) -> int:
     report.seconds = time.perf_counter() - started
     report.framework = framework
     report.home_regions = {a.account_id: a.regions[0] for a in accounts if a.regions}
+    report.api_calls = sum(a.clients.calls for a in accounts)
     write_outputs(plan, lambda name, on_terminal: RENDERERS[name](report, terminal=on_terminal))
     if args.import_security_hub:
         _import_security_hub(report, accounts)
-    report.api_calls = sum(a.clients.calls for a in accounts)
     return EXIT_FINDINGS if report.mandatory else EXIT_OK
 
 

@@ -39,6 +39,7 @@ def test_cis_controls_from_a_live_account(
     score = report["framework"]["score"]
     assert sum(score.values()) == len(cis.controls) and score["not_covered"] > 40
     assert report["summary"]["by_framework"]["cis-3.0"] == len(report["violations"])
+    assert report["summary"]["api_calls"] > 0  # counted before the outputs are written
 
 
 def test_table_lists_controls_and_what_no_rule_covers(
