@@ -43,6 +43,8 @@ def apply(fix: Fix, clients: ClientFactory, undo_log: UndoLog) -> RemediationRes
         return RemediationResult(fix, "remediation_failed", str(exc))
     except (ClientError, BotoCoreError) as exc:
         return RemediationResult(fix, "remediation_failed", describe_error(exc))
+    except ValueError as exc:  # a policy that is not JSON, or not a policy: nothing safe to change
+        return RemediationResult(fix, "remediation_failed", f"unreadable state: {describe_error(exc)}")
     remaining = still_failing(fix, clients)
     if remaining:
         return RemediationResult(fix, "remediation_failed", f"the rule still fails: {remaining}")

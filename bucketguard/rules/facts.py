@@ -177,6 +177,8 @@ def parse_policy_document(document: str | Mapping[str, Any] | None) -> tuple[Pol
         statements = [statements]
     if not isinstance(statements, list):
         raise PolicyDocumentError("policy Statement must be an object or a list")
+    if not all(isinstance(s, Mapping) for s in statements):
+        raise PolicyDocumentError("each policy statement must be an object")
     return tuple(parse_statement(s) for s in statements)
 
 

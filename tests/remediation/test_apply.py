@@ -43,6 +43,7 @@ from tests.remediation.conftest import (
     public_access_block_off,
     public_acl,
     public_permission,
+    public_queue,
 )
 
 BPA = "s3_bucket_public_access_block_enabled"
@@ -258,3 +259,16 @@ def test_declared_actions_are_the_calls_the_fixers_make(aws: EmbeddedAws, tmp_pa
             apply(fix, clients(aws, fixer_role), UndoFile(tmp_path / "again.json")) for fix in enforced
         ]
     assert [(r.fix.finding.arn, r.reason) for r in results if r.status != "remediated"] == []
+
+
+def test_a_policy_that_is_no_policy_is_a_failed_remediation(aws: EmbeddedAws, tmp_path: Path) -> None:
+    arn = public_queue(aws)
+    [found] = [f for f in findings(aws, ("sqs",)) if f.arn == arn]
+    [fix] = plan_fixes([found], {found.rule_id})
+    url = client(aws, "sqs").get_queue_url(QueueName="open-queue")["QueueUrl"]
+    client(aws, "sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": '{"Statement": [7]}'})
+
+    result = apply(fix, clients(aws), UndoFile(tmp_path / "undo.json"))
+
+    assert result.status == "remediation_failed"
+    assert result.reason.startswith("unreadable state: ")
