@@ -32,6 +32,8 @@ __all__ = [
     "MAX_STORAGES_PER_SCANNER",
     "BucketguardConfig",
     "ConfigError",
+    "MonitorConfig",
+    "MonitoredAccount",
     "ScannerConfig",
     "StorageConfig",
     "parse_config",
@@ -383,8 +385,70 @@ class AuditConfig(StrictModel):
         return self
 
 
+class MonitoredAccount(_Deployed):
+    """An account whose CloudTrail events are forwarded to the monitor (``roleArn``: the deployer role
+    there; ``accountId`` alone: the deployer's own credentials reach it)."""
+
+    regions: Annotated[tuple[Region, ...], Unique] = ()  # default: bucketguard:monitor.regions
+
+    @model_validator(mode="after")
+    def _names_its_account(self) -> MonitoredAccount:
+        if self.account is None:
+            raise Invalid(
+                "accountId", "is required (or roleArn): the monitor's event bus admits accounts by id"
+            )
+        return self
+
+
+def _known_rule(rule_id: str) -> str:
+    from bucketguard.rules.model import all_rules
+
+    known = {r.rule_id for r in all_rules()}
+    if rule_id not in known:
+        raise ValueError(f"{rule_id!r} is not a rule id (see `python -m bucketguard rules list`)")
+    return rule_id
+
+
+class MonitorConfig(_Deployed):
+    """Real-time monitoring: deployed in the security account (``roleArn``/``accountId``, default the
+    deployer's) and ``region``; watches ``regions`` there and each of ``accounts``."""
+
+    region: Region
+    regions: Annotated[tuple[Region, ...], Unique] = ()  # default: [region]
+    accounts: tuple[MonitoredAccount, ...] = ()
+    organization_id: Annotated[str, pattern(r"^o-[a-z0-9]{10,32}$", "an organization id (o-...)")] | None = (
+        None
+    )
+    remediate: Annotated[tuple[Annotated[str, AfterValidator(_known_rule)], ...], Unique] = ()
+    notify_emails: Annotated[tuple[Email, ...], Unique] = ()
+    security_hub: Flag = False
+    webhook_secret_arn: SecretArn | None = None
+    member_role_name: Annotated[str, pattern(r"^[\w+=,.@-]{1,64}$", "an IAM role name")] = (
+        "bucketguard-monitor-member"
+    )
+    reserved_concurrency: int = Field(5, ge=1, le=1000)
+    log_retention_days: Retention = 90
+
+    @property
+    def monitored_regions(self) -> tuple[str, ...]:
+        return self.regions or (self.region,)
+
+    def regions_of(self, account: MonitoredAccount) -> tuple[str, ...]:
+        return account.regions or self.monitored_regions
+
+    @model_validator(mode="after")
+    def _accounts_once(self) -> MonitorConfig:
+        seen: dict[str | None, int] = {self.account: -1}
+        for index, entry in enumerate(self.accounts):
+            if entry.account in seen:
+                raise Invalid(("accounts", index, "accountId"), f"account {entry.account} is listed twice")
+            seen[entry.account] = index
+        return self
+
+
 class BucketguardConfig(StrictModel):
     scanner: ScannerConfig | None = None
+    monitor: MonitorConfig | None = None
     storages: tuple[StorageConfig, ...] = ()
     scanner_stack: StackRef | None = None
     storage_stacks: Annotated[tuple[StackRef, ...], Unique] = ()
@@ -429,14 +493,22 @@ class BucketguardConfig(StrictModel):
         if not self.allowed_regions:
             return self
         entries: list[tuple[tuple[str | int, ...], str]] = [
-            (("storages", i), s.region) for i, s in enumerate(self.storages)
+            (("storages", i, "region"), s.region) for i, s in enumerate(self.storages)
         ]
         if self.scanner is not None:
-            entries.insert(0, (("scanner",), self.scanner.region))
+            entries.insert(0, (("scanner", "region"), self.scanner.region))
+        if self.monitor is not None:
+            entries.append((("monitor", "region"), self.monitor.region))
+            entries += [(("monitor", "regions", i), r) for i, r in enumerate(self.monitor.regions)]
+            entries += [
+                (("monitor", "accounts", i, "regions", j), r)
+                for i, a in enumerate(self.monitor.accounts)
+                for j, r in enumerate(a.regions)
+            ]
         for path, region in entries:
             if region not in self.allowed_regions:
                 raise Invalid(
-                    (*path, "region"),
+                    path,
                     f"{region!r} is not in bucketguard:allowedRegions ({', '.join(self.allowed_regions)})",
                 )
         return self

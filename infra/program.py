@@ -21,6 +21,14 @@ from infra.config import (
     parse_config,
 )
 from infra.existing_bucket import BucketState, check_storages, read_bucket
+from infra.monitor_stack import (
+    MonitorForwarder,
+    MonitorForwarderArgs,
+    MonitorMemberRole,
+    MonitorStack,
+    MonitorStackArgs,
+    bus_arn,
+)
 from infra.providers import Providers
 from infra.scanner_stack import ScannerStack, ScannerStackArgs
 from infra.storage_stack import ScannerEndpoint, StorageStack, StorageStackArgs
@@ -209,6 +217,8 @@ def deploy(config: BucketguardConfig) -> None:
         },
     )
 
+    if config.monitor is not None:
+        deploy_monitor(config, providers, artifact, architecture, tags, account_of)
     if scanner is None or config.scanner is None:
         return
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
@@ -235,6 +245,66 @@ def deploy(config: BucketguardConfig) -> None:
         ),
         opts=pulumi.ResourceOptions(provider=scanner_provider),
     )
+
+
+def deploy_monitor(
+    config: BucketguardConfig,
+    providers: Providers,
+    artifact: LambdaArtifact,
+    architecture: str,
+    tags: dict[str, str],
+    account_of: Any,
+) -> None:
+    """The monitor in the security account, a forwarder in its other regions and in each monitored
+    account (with the role the monitor reads through there)."""
+    monitor = config.monitor
+    assert monitor is not None
+    home = providers.get(monitor.region, monitor.role_arn, monitor.account)
+    security_account = account_of(home)
+    members = [a.account for a in monitor.accounts if a.account]
+    policy_config = (
+        {"aws_resource_region_allowed": {"allowedRegions": list(config.allowed_regions)}}
+        if config.allowed_regions
+        else {}
+    )
+    stack = MonitorStack(
+        "monitor",
+        MonitorStackArgs(
+            config=monitor,
+            account_id=security_account,
+            code=artifact.code,
+            architecture=architecture,
+            member_accounts=members,
+            policy_config=policy_config,
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(provider=home),
+    )
+    target = bus_arn(monitor.region, security_account)
+    others = [r for r in monitor.monitored_regions if r != monitor.region]
+    if others:
+        MonitorForwarder(
+            "monitor-forward",
+            MonitorForwarderArgs(regions=others, target_bus_arn=target, tags=tags),
+            {r: providers.get(r, monitor.role_arn, monitor.account) for r in others},
+        )
+    for entry in monitor.accounts:
+        regions = monitor.regions_of(entry)
+        regional = {r: providers.get(r, entry.role_arn, entry.account) for r in regions}
+        MonitorForwarder(
+            f"monitor-forward-{entry.account}",
+            MonitorForwarderArgs(regions=regions, target_bus_arn=target, tags=tags),
+            regional,
+        )
+        MonitorMemberRole(
+            f"monitor-member-{entry.account}",
+            monitor.member_role_name,
+            stack.monitor.role.arn,
+            tags,
+            opts=pulumi.ResourceOptions(provider=regional[regions[0]]),
+        )
+    pulumi.export("monitorAlertTopicArn", stack.alert_topic.arn)
+    pulumi.export("monitorTable", stack.table.name)
 
 
 def main() -> None:

@@ -47,6 +47,15 @@ class MonitorSettings(EnvSettings):
     webhook_secret_arn: str = Field("", validation_alias=env.WEBHOOK_SECRET_ARN)
 
 
+def own_role_arn(caller_arn: str) -> str | None:
+    """The role of an assumed-role session (``arn:aws:sts::A:assumed-role/R/S`` -> ``arn:aws:iam::A:role/R``):
+    the function's own calls (fixes) are never judged. Lambda roles made by the stack have no path."""
+    parts = caller_arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("assumed-role/"):
+        return None
+    return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+
+
 class MonitorFunction(_SqsFunction):
     name = "monitor"
 
@@ -91,7 +100,9 @@ class MonitorFunction(_SqsFunction):
         except (json.JSONDecodeError, ConfigError) as exc:
             raise SettingsError(f"{env.MONITOR_POLICY_CONFIG}: {str(exc).splitlines()[0]}") from None
         session = boto3.Session()
-        own_account = str(session.client("sts").get_caller_identity()["Account"])
+        identity = session.client("sts").get_caller_identity()
+        own_account = str(identity["Account"])
+        own_role = own_role_arn(str(identity["Arn"]))
         table = session.resource("dynamodb").Table(settings.table)
         clients: dict[str, ClientFactory] = {}
 
@@ -128,7 +139,7 @@ class MonitorFunction(_SqsFunction):
             ledger=DynamoDbLedger(table),
             settings=policy,
             regions=settings.regions,
-            ignored_principals=frozenset(settings.ignored_principals),
+            ignored_principals=frozenset({*settings.ignored_principals, *([own_role] if own_role else [])}),
             remediate=frozenset(settings.remediate),
             deliver=channels,
         )

@@ -121,6 +121,8 @@ def _computed(typ: str, name: str, inputs: dict[str, Any], provider: dict[str, s
         return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{physical}", "name": physical}
     if typ == "aws:lambda/function:Function":
         return {"arn": f"arn:aws:lambda:{region}:{account}:function:{physical}", "name": physical}
+    if typ == "aws:dynamodb/table:Table":
+        return {"arn": f"arn:aws:dynamodb:{region}:{account}:table/{physical}", "name": physical}
     if typ == "aws:cloudwatch/eventRule:EventRule":
         return {"arn": f"arn:aws:events:{region}:{account}:rule/{physical}", "name": physical}
     if typ == "aws:dynamodb/table:Table":

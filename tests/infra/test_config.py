@@ -391,3 +391,43 @@ def test_rescan_on_update_is_a_policy_the_scanner_can_wait_for() -> None:
         {"scanner": {"region": "eu-west-1", "rescanOnUpdate": "not-clean"}, "storages": storages(1)}
     )
     assert hand.scanner is not None and hand.scanner.rescan_on_update == "not-clean"
+
+    with pytest.raises(ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: needs ruleSources"):
+        parse_config(
+            {"scanner": {"region": "eu-west-1", "rescanOnUpdate": "not-clean"}, "storages": storages(1)}
+        )
+
+
+@pytest.mark.parametrize(
+    ("monitor", "message"),
+    [
+        (
+            {"region": "eu-west-1", "remediate": ["s3_bucket_public"]},
+            r"monitor\.remediate\[0\]: 's3_bucket_public' is not",
+        ),
+        (
+            {"region": "eu-west-1", "accounts": [{"regions": ["eu-west-1"]}]},
+            r"accounts\[0\]\.accountId: is required",
+        ),
+        (
+            {
+                "region": "eu-west-1",
+                "accounts": [{"accountId": "222222222222"}, {"accountId": "222222222222"}],
+            },
+            r"accounts\[1\]\.accountId: account 222222222222 is listed twice",
+        ),
+        (
+            {"region": "eu-west-1", "regions": ["us-east-1"]},
+            r"monitor\.regions\[0\]: 'us-east-1' is not in bucketguard:allowedRegions",
+        ),
+        ({"region": "eu-west-1", "securityHub": "sometimes"}, r"monitor\.securityHub: must be true or false"),
+        (
+            {"region": "eu-west-1", "notifyEmail": []},
+            r"monitor\.notifyEmail: unknown key; did you mean notifyEmails\?",
+        ),
+    ],
+)
+def test_monitor_keys_are_validated(monitor: dict[str, Any], message: str) -> None:
+    raw = {"scanner": {"region": "eu-west-1"}, "allowedRegions": ["eu-west-1"], "monitor": monitor}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)

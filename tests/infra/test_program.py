@@ -21,6 +21,7 @@ from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import ROOT, run_program, stack_config
 
 Resource = dict[str, Any]
+READS = ("Get", "List", "Describe")
 POLICY_TYPES = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:sqs/queuePolicy:QueuePolicy",
@@ -96,10 +97,10 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
     assert counts["pulumi:providers:aws"] == 1
     assert counts["bucketguard:scanner:ScannerStack"] == 1
     assert counts["bucketguard:storage:StorageStack"] == 1
-    assert counts["aws:lambda/function:Function"] == 4  # with the scheduled rule update
-    assert counts["aws:lambda/eventSourceMapping:EventSourceMapping"] == 3
-    # scanner queue + DLQ, listener queue + DLQ, post-scan queue + DLQ
-    assert counts["aws:sqs/queue:Queue"] == 6
+    assert counts["aws:lambda/function:Function"] == 5  # with the scheduled rule update and the monitor
+    assert counts["aws:lambda/eventSourceMapping:EventSourceMapping"] == 4
+    # scanner queue + DLQ, listener queue + DLQ, post-scan queue + DLQ, monitor events queue + DLQ
+    assert counts["aws:sqs/queue:Queue"] == 8
     # createBucket: the protected bucket, the quarantine bucket and their access-log bucket; the rules bucket
     assert {b["inputs"]["bucket"] for b in dev.of_type("aws:s3/bucket:Bucket")} == {
         "camp-teaching-material-dev",
@@ -108,8 +109,8 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
         "bucketguard-dev-rules-123456789012-eu-west-1",
         "bucketguard-dev-rules-123456789012-eu-west-1-logs",
     }
-    assert counts["aws:sns/topic:Topic"] == 3  # scanner alerts, result topic, storage alerts
-    assert counts["aws:kms/key:Key"] == 3  # scanner, storage, storage seal (HMAC)
+    assert counts["aws:sns/topic:Topic"] == 4  # scanner alerts, result topic, storage alerts, monitor alerts
+    assert counts["aws:kms/key:Key"] == 4  # scanner, storage, storage seal (HMAC), monitor
     assert counts["aws:s3/bucketNotification:BucketNotification"] == 1
     notification = dev.of_type("aws:s3/bucketNotification:BucketNotification")[0]["inputs"]
     assert notification["bucket"] == "camp-teaching-material-dev"
@@ -126,7 +127,7 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
 def test_multiaccount_stack_resource_graph(multi: Graph) -> None:
     counts = Counter(r["type"] for r in multi.resources)
     assert counts["bucketguard:storage:StorageStack"] == 3
-    assert counts["aws:lambda/function:Function"] == 1 + 2 * 3
+    assert counts["aws:lambda/function:Function"] == 1 + 2 * 3 + 1  # scanner, 3 storages, monitor
     # Existing buckets are not created: only the quarantine, promote, access-log and rules buckets.
     assert {b["inputs"]["bucket"] for b in multi.of_type("aws:s3/bucket:Bucket")} == {
         "camp-teaching-material-quarantine",
@@ -157,8 +158,10 @@ def test_one_provider_per_account_and_region_with_typed_assume_role(multi: Graph
         seen.add((account, inputs["region"]))
     assert seen == {
         ("111111111111", "eu-west-1"),
+        ("111111111111", "eu-central-1"),  # the monitor's forwarder
         ("222222222222", "eu-west-1"),
         ("222222222222", "eu-central-1"),
+        ("333333333333", "eu-west-1"),  # the monitor's forwarder and member role
         ("333333333333", "eu-central-1"),
     }
 
@@ -207,6 +210,9 @@ def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
 def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
     for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
         for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+            if statement.get("Sid") == "ReadWhatEventsTouch":  # the monitor's audit reads: list/describe
+                assert all(a.split(":")[1].startswith(READS) for a in statement["Action"]), statement
+                continue
             for arn in as_list(statement["Resource"]):
                 assert arn != "*" and arn.startswith("arn:aws:"), (policy["name"], statement)
                 if arn.startswith("arn:aws:logs:"):
@@ -350,6 +356,7 @@ def test_cross_account_trust_names_only_the_programs_roles(graph: Graph) -> None
                 "sns.amazonaws.com",
                 "cloudwatch.amazonaws.com",
                 "logging.s3.amazonaws.com",
+                "events.amazonaws.com",  # the monitor's rule, to its queue (SourceArn: that rule)
             }
 
 
@@ -452,8 +459,8 @@ def test_scanner_function_queue_and_alarms(dev: Graph) -> None:
         for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     }
     metrics = Counter(metric for metric, _ in alarms)
-    assert metrics["ApproximateNumberOfMessagesVisible"] == 3  # one per DLQ
-    assert metrics["Errors"] == 4 and metrics["Throttles"] == 4
+    assert metrics["ApproximateNumberOfMessagesVisible"] == 4  # one per DLQ
+    assert metrics["Errors"] == 5 and metrics["Throttles"] == 5
     assert metrics["ApproximateAgeOfOldestMessage"] >= 1
     for group in dev.of_type("aws:cloudwatch/logGroup:LogGroup"):
         assert group["inputs"]["retentionInDays"] == 90
@@ -1019,3 +1026,113 @@ def test_rescan_on_update_subscribes_each_listener_to_the_ruleset_announcements(
         assert variables[env.RESCAN_START_DELAY_SECONDS] == str(300 + 300)  # ruleCheckSeconds + timeout
         assert variables[env.LISTENER_QUEUE_URL].endswith(f"{storage}-events-queue-0a1b2c")
         assert variables[env.SEAL_KEY_ID].endswith(f"{storage}-seal-key-0a1b2c")
+
+
+# ---------------------------------------------------------------------------------------------- monitor
+def test_monitor_rule_sends_exactly_the_watched_events_to_its_encrypted_queue(multi: Graph) -> None:
+    from bucketguard.monitor.table import event_pattern
+
+    rules = [
+        r for r in multi.of_type("aws:cloudwatch/eventRule:EventRule") if r["name"].startswith("monitor")
+    ]
+    assert rules and all(json.loads(r["inputs"]["eventPattern"]) == event_pattern() for r in rules)
+    home = multi.named("monitor-rule")
+    assert (home["account"], home["region"]) == ("111111111111", "eu-west-1")
+    target = multi.named("monitor-rule-target")["inputs"]
+    assert target["arn"].endswith(":monitor-events-queue-0a1b2c")
+    [send] = [s for s in multi.policy("monitor-events-queue-policy") if s["Effect"] == "Allow"]
+    assert send["Principal"] == {"Service": "events.amazonaws.com"} and send["Action"] == ["sqs:SendMessage"]
+    assert send["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:111111111111:rule/monitor-rule"}
+    }
+    queue = multi.named("monitor-events-queue")["inputs"]
+    assert queue["kmsMasterKeyId"].endswith(":key/monitor-key-0a1b2c") and "redrivePolicy" in queue
+    trigger = multi.named("monitor-monitor-trigger")["inputs"]
+    assert trigger["functionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_monitor_history_table_is_encrypted_recoverable_and_expires_event_ids(multi: Graph) -> None:
+    table = multi.named("monitor-history")["inputs"]
+    assert table["serverSideEncryption"] == {
+        "enabled": True,
+        "kmsKeyArn": "arn:aws:kms:eu-west-1:111111111111:key/monitor-key-0a1b2c",
+    }
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
+    assert table["hashKey"] == "pk" and table["rangeKey"] == "sk"
+
+
+def test_monitor_bus_admits_only_the_monitored_accounts_and_they_forward(multi: Graph) -> None:
+    [policy] = multi.of_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+    [statement] = json.loads(policy["inputs"]["policy"])["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Principal"] == {
+        "AWS": ["arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root"]
+    }
+    assert statement["Resource"] == "arn:aws:events:eu-west-1:111111111111:event-bus/default"
+    forwarded = {
+        (t["account"], t["region"]): t["inputs"]
+        for t in multi.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t["name"].startswith("monitor-forward")
+    }
+    assert set(forwarded) == {
+        ("111111111111", "eu-central-1"),
+        ("222222222222", "eu-west-1"),
+        ("222222222222", "eu-central-1"),
+        ("333333333333", "eu-west-1"),
+    }
+    for target in forwarded.values():
+        assert target["arn"] == statement["Resource"] and target["roleArn"]
+    for account in ("222222222222", "333333333333"):
+        [put] = multi.policy(f"monitor-forward-{account}-policy")
+        assert (put["Action"], put["Resource"]) == (["events:PutEvents"], statement["Resource"])
+
+
+def test_monitor_reads_and_only_reads_what_events_touch(multi: Graph) -> None:
+    from bucketguard.audit.run import required_actions
+
+    monitor_role = next(a for a in multi.role_arns() if ":role/monitor-monitor-role" in a)
+    for account in ("222222222222", "333333333333"):
+        member = multi.named(f"monitor-member-{account}-role")
+        assert member["account"] == account
+        [trust] = json.loads(member["inputs"]["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"AWS": monitor_role}
+        [read] = multi.policy(f"monitor-member-{account}-policy")
+        assert read["Action"] == required_actions()
+    statements = {s["Sid"]: s for s in multi.policy("monitor-monitor-policy")}
+    assert statements["ReadWhatEventsTouch"]["Action"] == required_actions()
+    assert statements["ReadMonitoredAccounts"]["Resource"] == [
+        "arn:aws:iam::222222222222:role/bucketguard-monitor-member",
+        "arn:aws:iam::333333333333:role/bucketguard-monitor-member",
+    ]
+    assert statements["ImportFindings"]["Resource"] == [
+        f"arn:aws:securityhub:{r}:111111111111:product/111111111111/default"
+        for r in ("eu-west-1", "eu-central-1")
+    ]
+    writes = [a for s in statements.values() for a in s["Action"] if not a.split(":")[1].startswith(READS)]
+    assert sorted(writes) == sorted(
+        [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:BatchWriteItem",
+            "sns:Publish",
+            "kms:GenerateDataKey",
+            "kms:Decrypt",
+            "sts:AssumeRole",
+            "securityhub:BatchImportFindings",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ]
+    )  # no fixer is enabled: no write on a monitored resource
+    variables = multi.named("monitor-monitor-function")["inputs"]["environment"]["variables"]
+    assert (
+        variables[env.MONITOR_IGNORED_PRINCIPALS].split(",")
+        == statements["ReadMonitoredAccounts"]["Resource"]
+    )
+    assert json.loads(variables[env.MONITOR_POLICY_CONFIG]) == {
+        "aws_resource_region_allowed": {"allowedRegions": ["eu-west-1", "eu-central-1"]}
+    }
