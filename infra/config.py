@@ -400,12 +400,11 @@ class MonitoredAccount(_Deployed):
         return self
 
 
-def _known_rule(rule_id: str) -> str:
-    from bucketguard.rules.model import all_rules
+def _fixable_rule(rule_id: str) -> str:
+    from bucketguard.remediation import FIXERS
 
-    known = {r.rule_id for r in all_rules()}
-    if rule_id not in known:
-        raise ValueError(f"{rule_id!r} is not a rule id (see `python -m bucketguard rules list`)")
+    if rule_id not in FIXERS:
+        raise ValueError(f"{rule_id!r} has no fixer (fixable: {', '.join(sorted(FIXERS))})")
     return rule_id
 
 
@@ -419,7 +418,7 @@ class MonitorConfig(_Deployed):
     organization_id: Annotated[str, pattern(r"^o-[a-z0-9]{10,32}$", "an organization id (o-...)")] | None = (
         None
     )
-    remediate: Annotated[tuple[Annotated[str, AfterValidator(_known_rule)], ...], Unique] = ()
+    remediate: Annotated[tuple[Annotated[str, AfterValidator(_fixable_rule)], ...], Unique] = ()
     notify_emails: Annotated[tuple[Email, ...], Unique] = ()
     security_hub: Flag = False
     webhook_secret_arn: SecretArn | None = None

@@ -26,6 +26,7 @@ import pulumi_aws as aws
 from bucketguard.audit.run import required_actions
 from bucketguard.monitor.table import event_pattern
 from bucketguard.pipeline import env
+from bucketguard.remediation import remediation_actions
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
@@ -159,6 +160,8 @@ class MonitorStack(pulumi.ComponentResource):
             allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn),
             allow("UseKeyThroughServices", KMS_ENCRYPT_ACTIONS, self.key.arn),
         ]
+        if config.remediate:  # only what the enabled fixers call
+            statements.append(allow("FixEnabledRules", remediation_actions(config.remediate), "*"))
         if member_roles:
             statements.append(allow("ReadMonitoredAccounts", ["sts:AssumeRole"], member_roles))
         if config.security_hub:
@@ -346,7 +349,8 @@ class MonitorForwarder(pulumi.ComponentResource):
 
 
 class MonitorMemberRole(pulumi.ComponentResource):
-    """The role the monitor function assumes in a monitored account: the audit's read actions only."""
+    """The role the monitor function assumes in a monitored account: the audit's read actions, and the
+    actions of the enabled fixers only."""
 
     def __init__(
         self,
@@ -354,6 +358,7 @@ class MonitorMemberRole(pulumi.ComponentResource):
         role_name: str,
         monitor_role_arn: pulumi.Input[str],
         tags: dict[str, str],
+        remediate: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("bucketguard:monitor:MonitorMemberRole", name, None, opts)
@@ -377,7 +382,12 @@ class MonitorMemberRole(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=document([allow("ReadWhatEventsTouch", required_actions(), "*")]),
+            policy=document(
+                [
+                    allow("ReadWhatEventsTouch", required_actions(), "*"),
+                    *([allow("FixEnabledRules", remediation_actions(remediate), "*")] if remediate else []),
+                ]
+            ),
             opts=child,
         )
         self.register_outputs({"roleArn": self.role.arn})

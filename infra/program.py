@@ -301,6 +301,7 @@ def deploy_monitor(
             monitor.member_role_name,
             stack.monitor.role.arn,
             tags,
+            remediate=monitor.remediate,
             opts=pulumi.ResourceOptions(provider=regional[regions[0]]),
         )
     pulumi.export("monitorAlertTopicArn", stack.alert_topic.arn)

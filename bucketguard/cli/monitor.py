@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,17 @@ def register(subparsers: Any) -> None:
     )
     replay.add_argument("events", nargs="+", type=Path, metavar="EVENT.json")
     replay.add_argument("--endpoint-url", metavar="URL", help="send every AWS call there (moto, LocalStack)")
+    replay.add_argument(
+        "--fix",
+        action="store_true",
+        help="put back what the events broke (every rule with a fixer but the opt-in ones)",
+    )
+    replay.add_argument(
+        "--undo-file",
+        type=Path,
+        metavar="FILE",
+        help="where --fix records the previous states (default .bucketguard/undo-<timestamp>.json)",
+    )
     replay.add_argument("--format", choices=("table", "json"), default="table")
     replay.add_argument("--policy-config", type=Path, metavar="FILE", help="the policy pack's config")
     replay.add_argument(
@@ -87,6 +99,7 @@ def _replay(args: argparse.Namespace) -> int:
     from bucketguard.audit.settings import load_settings
     from bucketguard.monitor.core import Monitor
     from bucketguard.monitor.ledger import SqliteLedger
+    from bucketguard.remediation import default_rules
 
     if args.policy_config is not None and not args.policy_config.is_file():
         raise UsageError(f"--policy-config {args.policy_config}: no such file")
@@ -98,12 +111,22 @@ def _replay(args: argparse.Namespace) -> int:
     if others:
         raise UsageError(f"events of account {', '.join(others)}: the credentials are for account {account}")
     history, ledger = SqliteHistory(args.history), SqliteLedger(args.history)
+    fixer = None
+    if args.fix:
+        from bucketguard.monitor.remediate import RemediationFixer
+        from bucketguard.remediation import UndoFile
+
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        undo_file = args.undo_file or args.history.parent / f"undo-{stamp}.json"
+        fixer = RemediationFixer(settings, UndoFile(undo_file), ledger)
     monitor = Monitor(
         clients_for=lambda _: clients,
         history=history,
         ledger=ledger,
         settings=settings,
         ignored_principals=frozenset(args.ignore_principal),
+        remediate=default_rules() if args.fix else frozenset(),
+        fixer=fixer,
     )
     outcomes = [monitor.handle(record) for record in records]
     alerts = [a for o in outcomes for a in o.alerts]

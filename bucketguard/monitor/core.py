@@ -83,6 +83,7 @@ class Alert(BaseModel):
 class FixOutcome:
     fixed: bool
     detail: str = ""
+    flapping: bool = False  # someone keeps undoing the fixer: the alert is raised to critical
 
 
 class Fixer(Protocol):
@@ -212,7 +213,10 @@ class Monitor:
                         False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                     )
             status: Status = "remediated" if outcome.fixed else "remediation_failed"
-            result[finding.finding_id] = self._alert(record, finding, status, outcome.detail)
+            alert = self._alert(record, finding, status, outcome.detail)
+            result[finding.finding_id] = (
+                alert.model_copy(update={"severity": "critical"}) if outcome.flapping else alert
+            )
         return result
 
     # -------------------------------------------------------------------------------------------- alerts

@@ -22,7 +22,8 @@ from bucketguard.audit.settings import settings_from
 from bucketguard.monitor.core import Monitor, Outcome
 from bucketguard.monitor.deliver import AlertChannels
 from bucketguard.monitor.events import InvalidEvent, parse_event
-from bucketguard.monitor.ledger import DynamoDbLedger
+from bucketguard.monitor.ledger import DynamoDbLedger, DynamoDbUndoLog
+from bucketguard.monitor.remediate import RemediationFixer
 from bucketguard.pipeline import env
 from bucketguard.pipeline.lambda_functions import _metrics, _SqsFunction
 from bucketguard.pipeline.notify import WebhookNotifier
@@ -133,10 +134,12 @@ class MonitorFunction(_SqsFunction):
             else None,
             home_region=session.region_name or "us-east-1",
         )
+        ledger = DynamoDbLedger(table)
         monitor = Monitor(
             clients_for=clients_for,
             history=DynamoDbHistory(table),
-            ledger=DynamoDbLedger(table),
+            ledger=ledger,
+            fixer=RemediationFixer(policy, DynamoDbUndoLog(table), ledger) if settings.remediate else None,
             settings=policy,
             regions=settings.regions,
             ignored_principals=frozenset({*settings.ignored_principals, *([own_role] if own_role else [])}),

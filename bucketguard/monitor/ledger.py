@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,21 @@ class EventLedger(ABC):
     def release(self, event_id: str) -> None:
         """Forget a claimed event (its handling failed: a redelivery must be handled)."""
 
+    @abstractmethod
+    def record_fix(self, arn: str, at: datetime) -> None:
+        """The fixer put ``arn`` back at ``at`` (the flapping guard counts these)."""
+
+    @abstractmethod
+    def fixes(self, arn: str) -> list[datetime]:
+        """When the fixer put ``arn`` back, within the last day."""
+
 
 class SqliteLedger(EventLedger):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS monitor_events (event_id PRIMARY KEY, expires_at)")
+        self.db.execute("CREATE TABLE IF NOT EXISTS monitor_fixes (arn, at)")
 
     def claim(self, event_id: str, now: float | None = None) -> bool:
         at = time.time() if now is None else now
@@ -45,6 +55,15 @@ class SqliteLedger(EventLedger):
     def release(self, event_id: str) -> None:
         with self.db:
             self.db.execute("DELETE FROM monitor_events WHERE event_id = ?", (event_id,))
+
+    def record_fix(self, arn: str, at: datetime) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO monitor_fixes VALUES (?, ?)", (arn, at.isoformat()))
+
+    def fixes(self, arn: str) -> list[datetime]:
+        since = (datetime.now(UTC) - timedelta(seconds=REMEMBERED_SECONDS)).isoformat()
+        rows = self.db.execute("SELECT at FROM monitor_fixes WHERE arn = ? AND at >= ?", (arn, since))
+        return [datetime.fromisoformat(at) for (at,) in rows]
 
     def close(self) -> None:
         self.db.close()
@@ -75,3 +94,26 @@ class DynamoDbLedger(EventLedger):
 
     def release(self, event_id: str) -> None:
         self.table.delete_item(Key={"pk": "event", "sk": event_id})
+
+    def record_fix(self, arn: str, at: datetime) -> None:
+        expires = int(at.timestamp()) + REMEMBERED_SECONDS
+        self.table.put_item(Item={"pk": f"fix#{arn}", "sk": at.isoformat(), "expires_at": expires})
+
+    def fixes(self, arn: str) -> list[datetime]:
+        from boto3.dynamodb.conditions import Key
+
+        since = (datetime.now(UTC) - timedelta(seconds=REMEMBERED_SECONDS)).isoformat()
+        condition = Key("pk").eq(f"fix#{arn}") & Key("sk").gte(since)
+        items = self.table.query(KeyConditionExpression=condition).get("Items", [])
+        return [datetime.fromisoformat(str(i["sk"])) for i in items]
+
+
+class DynamoDbUndoLog:
+    """Remediation's undo records in the history table (``pk = undo#<account>``, ``sk`` = entry id)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def record(self, entry: Any) -> None:
+        document = entry.model_dump_json(by_alias=True)
+        self.table.put_item(Item={"pk": f"undo#{entry.account}", "sk": entry.id, "entry": document})

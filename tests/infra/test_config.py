@@ -403,7 +403,7 @@ def test_rescan_on_update_is_a_policy_the_scanner_can_wait_for() -> None:
     [
         (
             {"region": "eu-west-1", "remediate": ["s3_bucket_public"]},
-            r"monitor\.remediate\[0\]: 's3_bucket_public' is not",
+            r"monitor\.remediate\[0\]: 's3_bucket_public' has no fixer",
         ),
         (
             {"region": "eu-west-1", "accounts": [{"regions": ["eu-west-1"]}]},

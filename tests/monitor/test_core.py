@@ -285,3 +285,80 @@ def test_replay_errors_are_one_line(
     invalid.write_text(json.dumps({**_acl_event("camp-site"), "detail-type": "Object Created"}))
     code, _, err = replay(aws, tmp_path, capsys, str(invalid))
     assert code == 2 and err.startswith(f"bucketguard: {invalid}: detail-type") and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------ remediation
+def _fixing(monitor: Monitor, tmp_path: Path) -> Path:
+    from bucketguard.monitor.remediate import RemediationFixer
+    from bucketguard.remediation import UndoFile, default_rules
+
+    undo_file = tmp_path / "undo.json"
+    monitor.remediate = default_rules()
+    monitor.fixer = RemediationFixer(monitor.settings, UndoFile(undo_file), monitor.ledger)
+    return undo_file
+
+
+def _public_grants(aws: EmbeddedAws, name: str) -> list[Any]:
+    grants = client(aws, "s3").get_bucket_acl(Bucket=name)["Grants"]
+    return [g for g in grants if "AllUsers" in g["Grantee"].get("URI", "")]
+
+
+def test_a_fix_puts_the_bucket_back_and_the_re_audit_is_clean(
+    aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
+) -> None:
+    undo_file = _fixing(monitor, tmp_path)
+    name = _public_bucket(aws)
+    [alert] = monitor.handle(parse_event(_acl_event(name))).alerts
+    assert (alert.status, alert.rule_id, alert.actor) == (
+        "remediated",
+        "s3_bucket_public_read_prohibited",
+        CHILD_ROLE,
+    )
+    assert _public_grants(aws, name) == []  # really private again, in moto
+    [entry] = json.loads(undo_file.read_text())["entries"]
+    assert entry["arn"] == f"arn:aws:s3:::{name}" and entry["applied"]
+    # the fix closed the finding: the next look at the bucket finds nothing new and nothing to resolve
+    assert monitor.handle(parse_event(_acl_event(name))).alerts == ()
+
+
+def test_someone_fighting_the_fixer_gets_a_critical_alert_instead(
+    aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
+) -> None:
+    _fixing(monitor, tmp_path)
+    name = _public_bucket(aws)
+    statuses = []
+    for _ in range(4):  # the child makes it public again, four times in a row
+        client(aws, "s3").put_bucket_acl(Bucket=name, ACL="public-read")
+        [alert] = monitor.handle(parse_event(_acl_event(name))).alerts
+        statuses.append((alert.status, alert.severity))
+    assert statuses == [("remediated", "high")] * 3 + [("remediation_failed", "critical")]
+    assert "keeps undoing" in alert.detail
+    assert _public_grants(aws, name)  # left as the child made it: not fixed a fourth time
+
+
+def test_a_resource_tagged_not_to_be_fixed_is_held_back(
+    aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
+) -> None:
+    _fixing(monitor, tmp_path)
+    name = _public_bucket(aws)
+    client(aws, "s3").put_bucket_tagging(
+        Bucket=name, Tagging={"TagSet": [{"Key": "bucketguard:remediate", "Value": "false"}]}
+    )
+    [alert] = monitor.handle(parse_event(_acl_event(name))).alerts
+    assert alert.status == "remediation_failed" and "held back" in alert.detail
+    assert _public_grants(aws, name)
+
+
+@pytest.mark.usefixtures("credentials")
+def test_replay_fix_exits_zero_when_everything_was_put_back(
+    aws: EmbeddedAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = _public_bucket(aws)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(_acl_event(name)))
+    undo = tmp_path / "undo.json"
+    code, document, _ = replay(
+        aws, tmp_path, capsys, str(event), "--fix", "--undo-file", str(undo), "--format", "json"
+    )
+    assert code == 0 and [a["status"] for a in document["alerts"]] == ["remediated"]
+    assert undo.is_file() and _public_grants(aws, name) == []
