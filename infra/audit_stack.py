@@ -23,6 +23,7 @@ from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
 from infra.config import AuditConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
+from infra.history_table import history_table, security_hub_products
 from infra.policies import KMS_ENCRYPT_ACTIONS, Statement, allow
 
 HANDLER = HANDLERS["audit"]
@@ -52,12 +53,7 @@ def audit_statements(
     if config.role_arns:
         statements.append(allow("AuditOtherAccounts", ["sts:AssumeRole"], list(config.role_arns)))
     if config.security_hub:
-        products = [
-            pulumi.Output.concat(
-                "arn:aws:securityhub:", region, ":", account_id, ":product/", account_id, "/default"
-            )
-            for region in config.regions
-        ]
+        products = security_hub_products(account_id, config.regions)
         statements.append(allow("ImportFindings", ["securityhub:BatchImportFindings"], products))
     return statements
 
@@ -80,23 +76,7 @@ class AuditStack(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        self.table = aws.dynamodb.Table(
-            f"{name}-history",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="pk",
-            range_key="sk",
-            attributes=[
-                aws.dynamodb.TableAttributeArgs(name="pk", type="S"),
-                aws.dynamodb.TableAttributeArgs(name="sk", type="S"),
-            ],
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
-                enabled=True, kms_key_arn=self.key.arn
-            ),
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            deletion_protection_enabled=True,
-            tags=args.tags,
-            opts=child,
-        )
+        self.table = history_table(f"{name}-history", kms_key_arn=self.key.arn, tags=args.tags, opts=child)
         self.function = PipelineFunction(
             f"{name}-run",
             PipelineFunctionArgs(

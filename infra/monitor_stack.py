@@ -25,11 +25,13 @@ import pulumi_aws as aws
 
 from bucketguard.audit.run import required_actions
 from bucketguard.monitor.table import event_pattern
+from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
-from bucketguard.remediation import remediation_actions
+from bucketguard.remediation import remediation_statements
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.history_table import history_table, security_hub_products
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
     SQS_CONSUME_ACTIONS,
@@ -42,7 +44,7 @@ from infra.policies import (
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 
-MONITOR_HANDLER = "functions.monitor.app.handler"
+MONITOR_HANDLER = HANDLERS["monitor"]
 TABLE_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -104,23 +106,13 @@ class MonitorStack(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        self.table = aws.dynamodb.Table(
+        # remembered event ids and fix times expire (bucketguard.monitor.ledger)
+        self.table = history_table(
             f"{name}-history",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="pk",
-            range_key="sk",
-            attributes=[
-                aws.dynamodb.TableAttributeArgs(name="pk", type="S"),
-                aws.dynamodb.TableAttributeArgs(name="sk", type="S"),
-            ],
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
-                enabled=True, kms_key_arn=self.key.arn
-            ),
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expires_at", enabled=True),
-            deletion_protection_enabled=True,
+            kms_key_arn=self.key.arn,
             tags=args.tags,
             opts=child,
+            expires_attribute="expires_at",
         )
         rule_arn = pulumi.Output.concat(
             "arn:aws:events:", region, ":", args.account_id, ":rule/", name, "-rule"
@@ -160,17 +152,12 @@ class MonitorStack(pulumi.ComponentResource):
             allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn),
             allow("UseKeyThroughServices", KMS_ENCRYPT_ACTIONS, self.key.arn),
         ]
-        if config.remediate:  # only what the enabled fixers call
-            statements.append(allow("FixEnabledRules", remediation_actions(config.remediate), "*"))
+        # only what the enabled fixers call, on the resources they change (none enabled: nothing written)
+        statements += remediation_statements(config.remediate)
         if member_roles:
             statements.append(allow("ReadMonitoredAccounts", ["sts:AssumeRole"], member_roles))
         if config.security_hub:
-            products = [
-                pulumi.Output.concat(
-                    "arn:aws:securityhub:", r, ":", args.account_id, ":product/", args.account_id, "/default"
-                )
-                for r in config.monitored_regions
-            ]
+            products = security_hub_products(args.account_id, config.monitored_regions)
             statements.append(allow("ImportFindings", ["securityhub:BatchImportFindings"], products))
         if config.webhook_secret_arn:
             statements.append(
@@ -358,6 +345,7 @@ class MonitorMemberRole(pulumi.ComponentResource):
         role_name: str,
         monitor_role_arn: pulumi.Input[str],
         tags: dict[str, str],
+        account: str,
         remediate: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -385,7 +373,7 @@ class MonitorMemberRole(pulumi.ComponentResource):
             policy=document(
                 [
                     allow("ReadWhatEventsTouch", required_actions(), "*"),
-                    *([allow("FixEnabledRules", remediation_actions(remediate), "*")] if remediate else []),
+                    *remediation_statements(remediate, account),
                 ]
             ),
             opts=child,

@@ -289,6 +289,7 @@ def deploy_monitor(
             {r: providers.get(r, monitor.role_arn, monitor.account) for r in others},
         )
     for entry in monitor.accounts:
+        assert entry.account is not None  # MonitoredAccount requires it
         regions = monitor.regions_of(entry)
         regional = {r: providers.get(r, entry.role_arn, entry.account) for r in regions}
         MonitorForwarder(
@@ -301,6 +302,7 @@ def deploy_monitor(
             monitor.member_role_name,
             stack.monitor.role.arn,
             tags,
+            account=entry.account,
             remediate=monitor.remediate,
             opts=pulumi.ResourceOptions(provider=regional[regions[0]]),
         )

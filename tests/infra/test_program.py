@@ -1136,3 +1136,20 @@ def test_monitor_reads_and_only_reads_what_events_touch(multi: Graph) -> None:
     assert json.loads(variables[env.MONITOR_POLICY_CONFIG]) == {
         "aws_resource_region_allowed": {"allowedRegions": ["eu-west-1", "eu-central-1"]}
     }
+
+
+def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) -> None:
+    from bucketguard.remediation import remediation_statements
+
+    config = stack_config("multiaccount")
+    rules = ["s3_bucket_public_read_prohibited", "ec2_security_group_rdp_restricted"]
+    config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "remediate": rules}
+    graph = Graph(program(config, stack="multiaccount"))
+    own = graph.policy("monitor-monitor-policy")
+    assert [s for s in own if "Sid" not in s] == remediation_statements(rules)
+    for account in ("222222222222", "333333333333"):
+        member = graph.policy(f"monitor-member-{account}-policy")
+        assert member[1:] == remediation_statements(rules, account)
+        assert any("s3:PutBucketAcl" in s["Action"] for s in member[1:])
+    variables = graph.named("monitor-monitor-function")["inputs"]["environment"]["variables"]
+    assert variables[env.MONITOR_REMEDIATE] == ",".join(rules)
