@@ -361,6 +361,21 @@ class StorageConfig(_Deployed):
         )
 
 
+def _policy_config(value: dict[str, Any]) -> dict[str, Any]:
+    """The policy pack config (enforcement levels, exemptions, allowedRegions...), as the audit reads it."""
+    from bucketguard.audit.settings import settings_from
+    from bucketguard.policy.pack_config import parse_policy_config
+
+    try:
+        settings_from(parse_policy_config(value, "policyConfig"), "policyConfig")
+    except ConfigError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+    return value
+
+
+PolicyConfigMapping = Annotated[dict[str, Any], AfterValidator(_policy_config)]
+
+
 class AuditConfig(StrictModel):
     """`bucketguard:audit`: the scheduled audit of the deployer's account (and each roleArns account) in
     `regions`, deployed in `region`; findings history in DynamoDB, Security Hub import when `securityHub`."""
@@ -371,18 +386,7 @@ class AuditConfig(StrictModel):
     role_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
     security_hub: Flag = False
     # The policy pack config (enforcement levels, exemptions, allowedRegions...): `audit --policy-config`.
-    policy_config: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _policy_config_valid(self) -> AuditConfig:
-        from bucketguard.audit.settings import settings_from
-        from bucketguard.policy.pack_config import parse_policy_config
-
-        try:
-            settings_from(parse_policy_config(self.policy_config, "policyConfig"), "policyConfig")
-        except ConfigError as exc:
-            raise Invalid("policyConfig", str(exc).split(": ", 1)[-1]) from None
-        return self
+    policy_config: PolicyConfigMapping = Field(default_factory=dict)
 
 
 class MonitoredAccount(_Deployed):
@@ -427,6 +431,8 @@ class MonitorConfig(_Deployed):
     )
     reserved_concurrency: int = Field(5, ge=1, le=1000)
     log_retention_days: Retention = 90
+    # The same policy config as the audit's (exemptions, enforcement levels, allowedRegions...).
+    policy_config: PolicyConfigMapping = Field(default_factory=dict)
 
     @property
     def monitored_regions(self) -> tuple[str, ...]:

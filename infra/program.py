@@ -262,11 +262,9 @@ def deploy_monitor(
     home = providers.get(monitor.region, monitor.role_arn, monitor.account)
     security_account = account_of(home)
     members = [a.account for a in monitor.accounts if a.account]
-    policy_config = (
-        {"aws_resource_region_allowed": {"allowedRegions": list(config.allowed_regions)}}
-        if config.allowed_regions
-        else {}
-    )
+    # the stack's allowedRegions judge the region rule unless the policy config says otherwise
+    region_rule = {"aws_resource_region_allowed": {"allowedRegions": list(config.allowed_regions)}}
+    policy_config = {**(region_rule if config.allowed_regions else {}), **monitor.policy_config}
     stack = MonitorStack(
         "monitor",
         MonitorStackArgs(

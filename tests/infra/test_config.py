@@ -422,6 +422,10 @@ def test_rescan_on_update_is_a_policy_the_scanner_can_wait_for() -> None:
         ),
         ({"region": "eu-west-1", "securityHub": "sometimes"}, r"monitor\.securityHub: must be true or false"),
         (
+            {"region": "eu-west-1", "policyConfig": {"s3_bucket_public_read_prohibited": {"nope": 1}}},
+            r"monitor\.policyConfig: s3_bucket_public_read_prohibited\.nope: unknown key",
+        ),
+        (
             {"region": "eu-west-1", "notifyEmail": []},
             r"monitor\.notifyEmail: unknown key; did you mean notifyEmails\?",
         ),
