@@ -27,6 +27,7 @@ from bucketguard.validation import (
     unique,
     validate,
 )
+from infra.fleet import FleetFull, Placement, assign
 
 __all__ = [
     "MAX_STORAGES_PER_SCANNER",
@@ -232,6 +233,7 @@ class RuleSource(StrictModel):
 
 
 class ScannerConfig(_Deployed):
+    name: Name | None = None  # required in bucketguard:scanners entries; the single scanner has none
     region: Region
     architecture: Architecture = "arm64"
     memory_mb: int = Field(2048, ge=128, le=10240)
@@ -261,6 +263,11 @@ class ScannerConfig(_Deployed):
             )
         return self
 
+    @property
+    def label(self) -> str:
+        """How the program names it: its resources, outputs and the assignment printed at preview."""
+        return self.name or "scanner"
+
     @model_validator(mode="after")
     def _source_names_unique(self) -> ScannerConfig:
         names = [source.name for source in self.rule_sources]
@@ -282,6 +289,7 @@ class StorageConfig(_Deployed):
     name: Name
     bucket: Bucket
     region: Region
+    scanner: Name | None = None  # the bucketguard:scanners entry that admits it; default: assigned
     create_bucket: Flag = False
     actions: Annotated[tuple[Action, ...], Unique] = DEFAULT_ACTIONS
     quarantine_bucket: Bucket | None = None  # default <bucket>-quarantine when actions include quarantine
@@ -454,6 +462,8 @@ class MonitorConfig(_Deployed):
 class BucketguardConfig(StrictModel):
     scanner: ScannerConfig | None = None
     monitor: MonitorConfig | None = None
+    # Several scanner stacks in one program (a fleet): each storage is admitted by exactly one (infra.fleet).
+    scanners: tuple[ScannerConfig, ...] = ()
     storages: tuple[StorageConfig, ...] = ()
     scanner_stack: StackRef | None = None
     storage_stacks: Annotated[tuple[StackRef, ...], Unique] = ()
@@ -472,25 +482,79 @@ class BucketguardConfig(StrictModel):
         return self.scanner_stack is None
 
     @property
+    def fleet(self) -> tuple[ScannerConfig, ...]:
+        """The scanners this stack deploys: the single `scanner` is a fleet of one."""
+        return (self.scanner,) if self.scanner is not None else self.scanners
+
+    @property
     def lambda_architecture(self) -> str:
-        return self.scanner.architecture if self.scanner else (self.architecture or "arm64")
+        # One Lambda artifact per program: every scanner of a fleet has the first one's architecture.
+        return self.fleet[0].architecture if self.fleet else (self.architecture or "arm64")
+
+    def placements(self) -> list[Placement]:
+        """The scanner (index into `fleet`) of each storage, in config order; [] for a storage-only stack."""
+        if not self.fleet:
+            return []
+        index = {scanner.name: i for i, scanner in enumerate(self.fleet)}
+        return assign(
+            [scanner.region for scanner in self.fleet],
+            [(s.region, index[s.scanner] if s.scanner else None) for s in self.storages],
+            capacity=MAX_STORAGES_PER_SCANNER,
+            # Each admitted storage stack holds at least one storage (counted, to stay on the safe side).
+            reserved=[len(self.storage_stacks)],
+        )
+
+    def scanner_paths(self) -> list[tuple[tuple[str | int, ...], ScannerConfig]]:
+        if self.scanner is not None:
+            return [(("scanner",), self.scanner)]
+        return [(("scanners", i), scanner) for i, scanner in enumerate(self.scanners)]
 
     @model_validator(mode="after")
     def _one_scanner(self) -> BucketguardConfig:
-        if self.scanner_stack is not None and self.scanner is not None:
+        if self.scanner is not None and self.scanners:
+            raise Invalid("scanners", "set either scanner (one) or scanners (a fleet), not both")
+        if self.scanner_stack is not None and self.fleet:
             raise Invalid(
                 "scannerStack",
-                "set either scanner (this stack deploys the scanner) or scannerStack (this stack deploys "
-                "storages only, for the scanner of that stack), not both",
+                "set either scanner or scanners (this stack deploys scanners) or scannerStack (this stack "
+                "deploys storages only, for the scanner of that stack), not both",
             )
-        if self.scanner_stack is None and self.scanner is None:
-            raise Invalid("scanner", "is required (or scannerStack, for a storage-only stack)")
+        if self.scanner_stack is None and not self.fleet:
+            raise Invalid("scanner", "is required (or scanners, or scannerStack for a storage-only stack)")
         if self.scanner_stack is not None and self.storage_stacks:
             raise Invalid("storageStacks", "only a stack that deploys the scanner admits storage stacks")
+        if len(self.fleet) > 1 and self.storage_stacks:
+            raise Invalid(
+                "storageStacks",
+                "is for a stack with one scanner (a storage stack reads one scanner's outputs); deploy those "
+                "storages in this stack's storages instead",
+            )
         if self.scanner_stack is not None and not self.storages:
             raise Invalid("storages", "a storage-only stack (scannerStack set) needs at least one entry")
-        if self.scanner is not None and self.architecture is not None:
+        if self.fleet and self.architecture is not None:
             raise Invalid("architecture", "is for storage-only stacks; set scanner.architecture instead")
+        if self.scanner is not None and self.scanner.name is not None:
+            raise Invalid(("scanner", "name"), "is for bucketguard:scanners entries (a fleet)")
+        names: dict[str, int] = {}
+        for index, scanner in enumerate(self.scanners):
+            if scanner.name is None:
+                raise Invalid(("scanners", index, "name"), "is required (storages name their scanner by it)")
+            if scanner.name in names:
+                raise Invalid(
+                    ("scanners", index, "name"), f"is already used by scanners[{names[scanner.name]}]"
+                )
+            names[scanner.name] = index
+            if scanner.architecture != self.scanners[0].architecture:
+                raise Invalid(
+                    ("scanners", index, "architecture"),
+                    f"must be the same as scanners[0] ({self.scanners[0].architecture}): one Lambda artifact",
+                )
+        for index, storage in enumerate(self.storages):
+            if storage.scanner is not None and storage.scanner not in names:
+                known = f"known: {', '.join(names)}" if names else "this stack has no bucketguard:scanners"
+                raise Invalid(
+                    ("storages", index, "scanner"), f"{storage.scanner!r} is not a scanner ({known})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -498,10 +562,9 @@ class BucketguardConfig(StrictModel):
         if not self.allowed_regions:
             return self
         entries: list[tuple[tuple[str | int, ...], str]] = [
-            (("storages", i, "region"), s.region) for i, s in enumerate(self.storages)
+            (((*path, "region")), scanner.region) for path, scanner in self.scanner_paths()
         ]
-        if self.scanner is not None:
-            entries.insert(0, (("scanner", "region"), self.scanner.region))
+        entries += [(("storages", i, "region"), s.region) for i, s in enumerate(self.storages)]
         if self.monitor is not None:
             entries.append((("monitor", "region"), self.monitor.region))
             entries += [(("monitor", "regions", i), r) for i, r in enumerate(self.monitor.regions)]
@@ -519,20 +582,27 @@ class BucketguardConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _storages_fit_one_scanner(self) -> BucketguardConfig:
-        # Each admitted storage stack holds at least one storage: counted, so the check stays conservative.
-        extra = len(self.storage_stacks)
-        total = len(self.storages) + extra
-        if total > MAX_STORAGES_PER_SCANNER:
-            first_over = self.storages[max(0, MAX_STORAGES_PER_SCANNER - extra)].name
+    def _storages_fit_the_scanners(self) -> BucketguardConfig:
+        try:
+            self.placements()
+        except FleetFull as full:
+            storage = self.storages[full.index]
+            if full.pinned:
+                raise Invalid(
+                    ("storages", full.index, "scanner"),
+                    f"scanner {storage.scanner!r} already admits {MAX_STORAGES_PER_SCANNER} storages (the "
+                    "limit) from the entries before this one: pin it to another scanner or add one",
+                ) from None
+            total = len(self.storages) + len(self.storage_stacks)
+            scanners = "one scanner" if len(self.fleet) == 1 else f"{len(self.fleet)} scanners"
             raise Invalid(
                 "storages",
-                f"{total} storages for one scanner (at most {MAX_STORAGES_PER_SCANNER}); the first one "
-                f"over the limit is {first_over!r}: deploy another scanner stack for the rest",
-            )
+                f"{total} storages for {scanners} (at most {MAX_STORAGES_PER_SCANNER}); the first one "
+                f"over the limit is {storage.name!r}: add a scanner to bucketguard:scanners for the rest",
+            ) from None
         names: dict[str, int] = {}
         buckets: dict[str, int] = {}
-        scanner_account = self.scanner.account if self.scanner else None
+        fleet_accounts = {scanner.account for scanner in self.fleet}
         for index, storage in enumerate(self.storages):
             if storage.name in names:
                 raise Invalid(
@@ -547,13 +617,15 @@ class BucketguardConfig(StrictModel):
                         f"bucket {bucket!r} is already used by bucketguard:storages[{buckets[bucket]}]",
                     )
             buckets.update(dict.fromkeys(storage.owned_buckets, index))
-            if self.scanner is not None and storage.role_arn is None and storage.account != scanner_account:
+            if self.fleet and storage.role_arn is None and storage.account not in fleet_accounts:
+                scanner_accounts = ", ".join(
+                    sorted(a or "of the deployer credentials" for a in fleet_accounts)
+                )
                 raise Invalid(
                     ("storages", index, "roleArn"),
                     "is required for a cross-account entry: the storage is in account "
                     f"{storage.account or 'of the deployer credentials'}, the scanner in account "
-                    f"{scanner_account or 'of the deployer credentials'}; set it to a deployer role in the "
-                    "bucket's account",
+                    f"{scanner_accounts}; set it to a deployer role in the bucket's account",
                 )
         return self
 

@@ -14,6 +14,7 @@ from infra.admission import ScannerAdmission, ScannerAdmissionArgs
 from infra.artifacts import LambdaArtifact, ensure_artifact
 from infra.audit_stack import AuditStack, AuditStackArgs
 from infra.config import (
+    MAX_STORAGES_PER_SCANNER,
     BucketguardConfig,
     ConfigError,
     ScannerConfig,
@@ -21,6 +22,7 @@ from infra.config import (
     parse_config,
 )
 from infra.existing_bucket import BucketState, check_storages, read_bucket
+from infra.fleet import Placement
 from infra.monitor_stack import (
     MonitorForwarder,
     MonitorForwarderArgs,
@@ -62,15 +64,38 @@ def read_config() -> BucketguardConfig:
     return parse_config(raw)
 
 
-def storage_deployer_role(storage: StorageConfig, scanner: ScannerConfig | None) -> str | None:
-    # A storage in the scanner's own account (accountId given, no roleArn) deploys through the scanner's role.
-    if storage.role_arn is None and scanner is not None and storage.account is not None:
-        return scanner.role_arn if storage.account == scanner.account else None
+def storage_deployer_role(storage: StorageConfig, scanners: Sequence[ScannerConfig]) -> str | None:
+    # A storage in a scanner's own account (accountId given, no roleArn) deploys through that scanner's role.
+    if storage.role_arn is None and storage.account is not None:
+        return next((s.role_arn for s in scanners if s.account == storage.account), None)
     return storage.role_arn
 
 
 def _flatten(groups: Sequence[Sequence[str]]) -> list[str]:
     return [item for group in groups for item in group]
+
+
+def _resource_name(scanner: ScannerConfig, role: str) -> str:
+    # The single `scanner` keeps its names (nothing replaced on upgrade); a fleet member adds its own.
+    return role if scanner.name is None else f"{role}-{scanner.name}"
+
+
+def _report_assignment(config: BucketguardConfig, placements: Sequence[Placement]) -> dict[str, str]:
+    """Printed at preview (one line per scanner) and exported: which scanner admits each storage, and why."""
+    assignment: dict[str, str] = {}
+    for index, scanner in enumerate(config.fleet):
+        admitted = [
+            f"{storage.name} ({placement.why})"
+            for storage, placement in zip(config.storages, placements, strict=True)
+            if placement.scanner == index
+        ]
+        pulumi.log.info(
+            f"bucketguard: scanner {scanner.label!r} ({scanner.region}) admits {len(admitted)} of "
+            f"{MAX_STORAGES_PER_SCANNER} storages: {', '.join(admitted) or 'none'}"
+        )
+    for storage, placement in zip(config.storages, placements, strict=True):
+        assignment[storage.name] = config.fleet[placement.scanner].label
+    return assignment
 
 
 def deploy(config: BucketguardConfig) -> None:
@@ -82,7 +107,7 @@ def deploy(config: BucketguardConfig) -> None:
 
     def bucket_state(storage: StorageConfig) -> BucketState:
         # Read through the storage's own provider: the bucket lives in its account and region.
-        role = storage_deployer_role(storage, config.scanner)
+        role = storage_deployer_role(storage, config.fleet)
         opts = pulumi.InvokeOptions(provider=providers.get(storage.region, role, storage.account))
         return read_bucket(
             storage.bucket,
@@ -102,52 +127,68 @@ def deploy(config: BucketguardConfig) -> None:
 
     # The first provider of each account (None: the deployer's own), for account-wide settings.
     account_providers: dict[str | None, aws.Provider] = {}
-    scanner: ScannerStack | None = None
-    if config.scanner is not None:
+    scanners: list[tuple[ScannerStack, aws.Provider]] = []
+    endpoints: list[ScannerEndpoint] = []
+    fleet_outputs: dict[str, dict[str, Any]] = {}
+    for scanner_config in config.fleet:
         scanner_provider = providers.get(
-            config.scanner.region, config.scanner.role_arn, config.scanner.account
+            scanner_config.region, scanner_config.role_arn, scanner_config.account
         )
-        account_providers.setdefault(config.scanner.account, scanner_provider)
+        account_providers.setdefault(scanner_config.account, scanner_provider)
         scanner = ScannerStack(
-            "scanner",
+            _resource_name(scanner_config, "scanner"),
             ScannerStackArgs(
-                config=config.scanner,
+                config=scanner_config,
                 account_id=account_of(scanner_provider),
                 code=artifact.code,
                 ruleset_path=artifact.ruleset_path,
-                scanner_id=f"{project}/{stack}",
-                tags=tags,
+                scanner_id="/".join(filter(None, (project, stack, scanner_config.name))),
+                tags={**tags, "bucketguard-scanner": scanner_config.label},
             ),
             opts=pulumi.ResourceOptions(provider=scanner_provider),
         )
-        endpoint = ScannerEndpoint(
-            queue_arn=scanner.queue.queue.arn,
-            queue_url=scanner.queue.queue.url,
-            role_arn=scanner.scanner.role.arn,
-            key_arn=scanner.key.arn,
-            ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
-            rescan_on_update=config.scanner.rescan_on_update,
-            ruleset_reload_seconds=config.scanner.rule_check_seconds + config.scanner.timeout_seconds,
+        scanners.append((scanner, scanner_provider))
+        endpoints.append(
+            ScannerEndpoint(
+                queue_arn=scanner.queue.queue.arn,
+                queue_url=scanner.queue.queue.url,
+                role_arn=scanner.scanner.role.arn,
+                key_arn=scanner.key.arn,
+                ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
+                rescan_on_update=scanner_config.rescan_on_update,
+                ruleset_reload_seconds=scanner_config.rule_check_seconds + scanner_config.timeout_seconds,
+            )
         )
-        pulumi.export("scannerQueueArn", endpoint.queue_arn)
-        pulumi.export("scannerQueueUrl", endpoint.queue_url)
-        pulumi.export("scannerRoleArn", endpoint.role_arn)
-        pulumi.export("scannerKeyArn", endpoint.key_arn)
-        pulumi.export("rulesBucket", scanner.rules.bucket.id)
-        if scanner.ruleset_topic is not None:  # `rules publish --announce` names it
-            pulumi.export("rulesetTopicArn", scanner.ruleset_topic.arn)
-        pulumi.export("scannerAccountId", account_of(scanner_provider))
-        pulumi.export("scannerRegion", config.scanner.region)
-        pulumi.export("scannerAlertTopicArn", scanner.alert_topic.arn)
-    else:
+        fleet_outputs[scanner_config.label] = {
+            "scannerQueueArn": scanner.queue.queue.arn,
+            "scannerQueueUrl": scanner.queue.queue.url,
+            "scannerRoleArn": scanner.scanner.role.arn,
+            "scannerKeyArn": scanner.key.arn,
+            "rulesBucket": scanner.rules.bucket.id,
+            # `rules publish --announce` names it
+            **({"rulesetTopicArn": scanner.ruleset_topic.arn} if scanner.ruleset_topic is not None else {}),
+            "scannerAccountId": account_of(scanner_provider),
+            "scannerRegion": scanner_config.region,
+            "scannerAlertTopicArn": scanner.alert_topic.arn,
+        }
+    if len(fleet_outputs) == 1:
+        # One scanner: its outputs at the top level, what storage-only stacks read (SCANNER_OUTPUTS).
+        for key, value in next(iter(fleet_outputs.values())).items():
+            pulumi.export(key, value)
+    elif fleet_outputs:
+        pulumi.export("scanners", fleet_outputs)
+    if not config.fleet:
         assert config.scanner_stack is not None  # parse_config guarantees one of the two
         reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
-        endpoint = ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS))
+        endpoints.append(ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS)))
+    placements = config.placements() or [Placement(0, "scannerStack")] * len(config.storages)
+    if config.fleet:
+        pulumi.export("scannerAssignment", _report_assignment(config, placements))
 
     storages: list[StorageStack] = []
-    for storage in config.storages:
+    for storage, placement in zip(config.storages, placements, strict=True):
         provider = providers.get(
-            storage.region, storage_deployer_role(storage, config.scanner), storage.account
+            storage.region, storage_deployer_role(storage, config.fleet), storage.account
         )
         account_providers.setdefault(storage.account, provider)
         storages.append(
@@ -156,7 +197,7 @@ def deploy(config: BucketguardConfig) -> None:
                 StorageStackArgs(
                     config=storage,
                     account_id=account_of(provider),
-                    scanner=endpoint,
+                    scanner=endpoints[placement.scanner],
                     code=artifact.code,
                     architecture=architecture,
                     tags=tags,
@@ -188,11 +229,13 @@ def deploy(config: BucketguardConfig) -> None:
             opts=pulumi.ResourceOptions(provider=audit_provider),
         )
         pulumi.export("auditHistoryTable", audit.table.name)
-    listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
-    result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
-    result_keys: list[Any] = [[s.key.arn for s in storages]]
-    for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
-        pulumi.export(output, values[0])
+    storage_outputs = (
+        [s.listener.role.arn for s in storages],
+        [s.result_topic.arn for s in storages],
+        [s.key.arn for s in storages],
+    )
+    for output, values in zip(STORAGE_OUTPUTS, storage_outputs, strict=True):
+        pulumi.export(output, values)
     pulumi.export(
         "storages",
         {
@@ -216,21 +259,38 @@ def deploy(config: BucketguardConfig) -> None:
             "rulesetVersion": artifact.manifest.ruleset_version,
         },
     )
+    for index, ((scanner, scanner_provider), scanner_config) in enumerate(
+        zip(scanners, config.fleet, strict=True)
+    ):
+        admitted = [s for s, p in zip(storages, placements, strict=True) if p.scanner == index]
+        _admit(config, scanner_config, scanner, scanner_provider, account_of(scanner_provider), admitted)
 
     if config.monitor is not None:
         deploy_monitor(config, providers, artifact, architecture, tags, account_of)
-    if scanner is None or config.scanner is None:
-        return
+
+
+def _admit(
+    config: BucketguardConfig,
+    scanner_config: ScannerConfig,
+    scanner: ScannerStack,
+    provider: aws.Provider,
+    account_id: pulumi.Output[str],
+    storages: Sequence[StorageStack],
+) -> None:
+    """The scanner admits its own storages, and (a lone scanner) the storage stacks deployed elsewhere."""
+    listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
+    result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
+    result_keys: list[Any] = [[s.key.arn for s in storages]]
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
     for index, name in enumerate(config.storage_stacks):
         reference = pulumi.StackReference(f"storage-stack-{index}", stack_name=name)
         for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
             values.append(reference.require_output(output))
     ScannerAdmission(
-        "admission",
+        _resource_name(scanner_config, "admission"),
         ScannerAdmissionArgs(
-            scanner_account_id=account_of(scanner_provider),
-            scanner_region=config.scanner.region,
+            scanner_account_id=account_id,
+            scanner_region=scanner_config.region,
             queue_arn=scanner.queue.queue.arn,
             queue_url=scanner.queue.queue.url,
             key_id=scanner.key.key_id,
@@ -243,7 +303,7 @@ def deploy(config: BucketguardConfig) -> None:
             rule_updater_role_arn=scanner.rule_update.role.arn if scanner.rule_update else None,
             ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
         ),
-        opts=pulumi.ResourceOptions(provider=scanner_provider),
+        opts=pulumi.ResourceOptions(provider=provider),
     )
 
 

@@ -12,6 +12,7 @@ bundled ruleset as the fallback used until something is published, or when what 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,13 +64,26 @@ def _team_source_statements(sources: Sequence[FeedSource]) -> list[Statement]:
     return statements
 
 
+def _rules_label(scanner_id: str) -> str:
+    """12 characters that, with the account and region, make the rules bucket's global name unique (63 at
+    most): the stack's name; a fleet member's name and a digest of project/stack/name."""
+    _, stack, *name = scanner_id.split("/")
+
+    def slug(text: str, size: int) -> str:
+        return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:size].strip("-")
+
+    if not name:
+        return slug(stack, 12) or "stack"
+    return f"{slug(name[0], 5)}-{hashlib.sha256(scanner_id.encode()).hexdigest()[:6]}"
+
+
 @dataclass
 class ScannerStackArgs:
     config: ScannerConfig
     account_id: pulumi.Input[str]
     code: pulumi.Archive
     ruleset_path: str  # absolute path of the ruleset artifact inside the Lambda (/var/task/...)
-    scanner_id: str
+    scanner_id: str  # project/stack, and /name for a member of a fleet
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -108,10 +122,8 @@ class ScannerStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Bucket names are global: the stack, account and region make this one unique (63 characters at most).
-        stack = re.sub(r"[^a-z0-9-]+", "-", args.scanner_id.rsplit("/", 1)[-1].lower()).strip("-")[:12]
         rules_name = pulumi.Output.concat(
-            "bucketguard-", stack or "stack", "-rules-", args.account_id, "-", config.region
+            "bucketguard-", _rules_label(args.scanner_id), "-rules-", args.account_id, "-", config.region
         )
         # Who published which ruleset is worth keeping: the rules bucket logs its access.
         self.rules_logs = SecureBucket(

@@ -226,8 +226,7 @@ def _stack_targets(path: Path, regions: tuple[str, ...]) -> list[tuple[str | Non
     except ConfigError as exc:
         raise UsageError(f"--config {path}: {exc}") from exc
     places = [(s.role_arn, s.region) for s in config.storages]
-    if config.scanner is not None:
-        places.append((config.scanner.role_arn, config.scanner.region))
+    places += [(s.role_arn, s.region) for s in config.fleet]
     by_role: dict[str | None, set[str]] = {}
     for role_arn, region in places:
         by_role.setdefault(role_arn, set()).add(region)

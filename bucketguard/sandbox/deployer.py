@@ -280,7 +280,7 @@ def _create_existing_buckets(mocks: DeployingMocks) -> None:
     for storage in config.storages:
         if storage.create_bucket:
             continue
-        place = mocks.place(storage_deployer_role(storage, config.scanner), storage.region)
+        place = mocks.place(storage_deployer_role(storage, config.fleet), storage.region)
         s3 = place.client("s3")
         location = {} if storage.region == "us-east-1" else {"LocationConstraint": storage.region}
         s3.create_bucket(

@@ -60,12 +60,10 @@ class Sandbox:
         self.runner = self._read_runner()
         outputs = deployment.outputs
         # The deployer refuses stacks without a scanner of their own (they read it through a StackReference).
-        scanner_source = self.runner.source("scanner")
-        self.scanner = ScannerView(
-            self._deployer_in(outputs["scannerAccountId"], outputs["scannerRegion"]),
-            scanner_source.queue_url,
-            _dead_letter_queue_url(scanner_source),
-        )
+        # One scanner exports its outputs at the top level, a fleet under `scanners`.
+        fleet: Mapping[str, Mapping[str, Any]] = outputs.get("scanners") or {"scanner": outputs}
+        self.scanners = {name: self._scanner(scanner) for name, scanner in fleet.items()}
+        self.scanner = next(iter(self.scanners.values()))
         self.storages = {name: self._storage(name, s) for name, s in outputs["storages"].items()}
 
     @classmethod
@@ -92,6 +90,14 @@ class Sandbox:
         if account != DEPLOYER_ACCOUNT:
             raise LookupError(f"no provider of the deployment deploys into account {account}")
         return self.aws.deployer(region)
+
+    def _scanner(self, outputs: Mapping[str, Any]) -> ScannerView:
+        source = next(s for s in self.runner.sources if s.queue_url == outputs["scannerQueueUrl"])
+        return ScannerView(
+            self._deployer_in(outputs["scannerAccountId"], outputs["scannerRegion"]),
+            source.queue_url,
+            _dead_letter_queue_url(source),
+        )
 
     def _storage(self, name: str, outputs: Mapping[str, Any]) -> StorageView:
         listener = self.runner.source("listener", name)
@@ -170,8 +176,9 @@ class Sandbox:
                 st.results_tap_url,
             ):
                 _consume(st.account, url)
-        for url in (self.scanner.queue_url, self.scanner.dlq_url):
-            _consume(self.scanner.account, url)
+        for scanner in self.scanners.values():
+            for url in (scanner.queue_url, scanner.dlq_url):
+                _consume(scanner.account, url)
         for source in self.runner.sources:
             source.invocations = 0
 

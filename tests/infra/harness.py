@@ -3,14 +3,16 @@
     python -m tests.infra.harness <request.json>
 
 request: {"config": {"bucketguard:scanner": {...}, ...}, "stack": "dev", "stack_outputs": {ref: {...}}}.
-Prints one JSON document: {"resources": [...], "error": null | "message"}. Each resource: type, name,
-inputs (camelCase, as the provider receives them), provider (the provider resource's name, "" = default),
-and the region/account of that provider. One program per process: the mock root stack registers once.
+Prints one JSON document: {"resources": [...], "log": [...], "error": null | "message"}. Each resource:
+type, name, inputs (camelCase, as the provider receives them), provider (the provider resource's name,
+"" = default), and the region/account of that provider; "log" holds what the program printed. One
+program per process: the mock root stack registers once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import sys
 import traceback
@@ -140,6 +142,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     pulumi.runtime.set_mocks(mocks, project="bucketguard", stack=request.get("stack", "dev"), preview=False)
 
     retained: list[str] = []
+    logged: list[str] = []  # what pulumi.log.info/warn print at preview (the mock engine logs to the root)
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    logging.getLogger().addHandler(Capture(logging.INFO))
+    logging.getLogger().setLevel(logging.INFO)
 
     def record_options(args: pulumi.ResourceTransformationArgs) -> None:
         if args.opts is not None and args.opts.retain_on_delete:
@@ -156,7 +166,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # the program's error is what some tests assert on
         error = f"{type(exc).__name__}: {exc}"
         print(traceback.format_exc(), file=sys.stderr)
-    return {"resources": mocks.resources, "retained": retained, "error": error}
+    return {"resources": mocks.resources, "retained": retained, "log": logged, "error": error}
 
 
 if __name__ == "__main__":
