@@ -240,6 +240,8 @@ class ScannerConfig(_Deployed):
     timeout_seconds: int = Field(300, ge=10, le=900)
     ephemeral_storage_mb: int = Field(4096, ge=512, le=10240)
     reserved_concurrency: int = Field(20, ge=1, le=1000)
+    # Scan requests per invocation: the next object downloads while the current one is scanned.
+    batch_size: int = Field(10, ge=1, le=10)
     # default: what memoryMb and timeoutSeconds can scan (pipeline.settings.scannable_object_bytes)
     max_object_bytes: int | None = Field(None, ge=1)
     notify_emails: Annotated[tuple[Email, ...], Unique] = ()

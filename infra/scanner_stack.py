@@ -187,8 +187,9 @@ class ScannerStack(pulumi.ComponentResource):
                 timeout_seconds=config.timeout_seconds,
                 ephemeral_storage_mb=config.ephemeral_storage_mb,
                 reserved_concurrency=config.reserved_concurrency,
-                # One object per invocation: a slow object cannot make a batch time out.
-                batch_size=1,
+                # Each object's download overlaps the previous one's scan; the handler starts an object only
+                # while the invocation has the time to finish it (bucketguard.pipeline.overlap).
+                batch_size=config.batch_size,
                 log_retention_days=config.log_retention_days,
                 description="bucketguard scanner: scans objects through presigned URLs",
                 tags=args.tags,

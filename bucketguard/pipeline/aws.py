@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,12 +36,15 @@ class RegionalPublisher:
     def __init__(self, client_for_region: Callable[[str], Any]) -> None:
         self._client_for_region = client_for_region
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the scanner publishes from two threads; boto3 makes clients unsafely
 
     def publish(self, **request: Any) -> Any:
         region = arn_region(str(request["TopicArn"]))
-        if region not in self._clients:
-            self._clients[region] = self._client_for_region(region)
-        return self._clients[region].publish(**request)
+        with self._lock:
+            if region not in self._clients:
+                self._clients[region] = self._client_for_region(region)
+            client = self._clients[region]
+        return client.publish(**request)
 
 
 def unwrap_sns(body: str) -> str:

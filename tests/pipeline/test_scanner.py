@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,10 +35,17 @@ DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Err
 class FakeS3Handler(RangeHandler):
     objects: ClassVar[dict[str, Stored | Overwritten]] = {}
     requests: ClassVar[list[tuple[str, str]]] = []
+    next_requested: ClassVar[threading.Event] = threading.Event()
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0].removeprefix("/camp/uploads")  # path-style: /<bucket>/<key>
-        if path == "/expired":
+        if path == "/first" and not self.next_requested.wait(timeout=30):
+            # answered only once /next is asked for: when the two reads overlap
+            self._reply(503, b"<Error><Code>SlowDown</Code></Error>")
+        elif path == "/next":
+            self.next_requested.set()
+            super().do_GET()
+        elif path == "/expired":
             self._reply(403, EXPIRED)
         elif path == "/denied":
             self._reply(403, DENIED)
@@ -76,6 +84,8 @@ def storage() -> Iterator[str]:
     FakeS3Handler.objects = {
         "/camp/uploads/eicar.zip": StoredBytes(pranks.eicar_nested_zip()),
         "/camp/uploads/clean.pdf": StoredBytes(pranks.clean_pdf()),
+        "/camp/uploads/first": StoredBytes(b"first object"),
+        "/camp/uploads/next": StoredBytes(b"next object"),
     }
     yield from serve(FakeS3Handler)
 
@@ -373,3 +383,90 @@ def test_an_empty_object_is_checked_not_assumed(storage: str, tmp_path: Path) ->
     # a request claiming 0 bytes for an object that has some
     assert scanner.scan(_request(storage, "/clean.pdf", 0)).verdict.value == "error"
     assert scanner.scan(_request(storage, "/expired", 0)).verdict.value == "error"
+
+
+def test_the_next_objects_download_overlaps_the_current_one(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    # /first is answered only after /next was requested: one object after the other, /first fails (503).
+    topic_arn, sqs, queue = topic
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    event = sqs_event(
+        _request(storage, "/first", 12, topic_arn).to_json(),
+        _request(storage, "/next", 11, topic_arn).to_json(),
+    )
+    assert function.handle(event) == {"batchItemFailures": []}
+    published = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert sorted((e["key"], e["verdict"]) for e in published) == [
+        ("uploads/first", "clean"),
+        ("uploads/next", "clean"),
+    ]
+
+
+def test_each_record_gets_its_own_verdict_and_only_failed_records_are_retried(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    topic_arn, sqs, queue = topic
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    eicar, clean = len(pranks.eicar_nested_zip()), len(pranks.clean_pdf())
+    bodies = [
+        _request(storage, "/flaky", 10, topic_arn),  # m0: transient, retried
+        _request(storage, "/eicar.zip", eicar, topic_arn),
+        _request(storage, "/clean.pdf", clean, topic_arn),
+        _request(storage, "/flaky", 10, topic_arn),  # m3
+        _request(storage, "/expired", 10, topic_arn),
+        _request(storage, "/eicar.zip", eicar, topic_arn),
+        _request(storage, "/clean.pdf", clean, topic_arn),
+    ]
+    # distinct versions, so each published verdict names the one record it answers
+    requests = [
+        dataclasses.replace(r, version_id=f"v{i}", url=r.url.replace("versionId=v1", f"versionId=v{i}"))
+        for i, r in enumerate(bodies)
+    ]
+    response = function.handle(sqs_event(*(r.to_json() for r in requests)))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m3"}]}
+    published = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        published += [json.loads(m["Body"]) for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch],
+        )
+    assert sorted((e["version_id"], e["key"], e["verdict"]) for e in published) == [
+        ("v1", "uploads/eicar.zip", "malicious"),
+        ("v2", "uploads/clean.pdf", "clean"),
+        ("v4", "uploads/expired", "error"),
+        ("v5", "uploads/eicar.zip", "malicious"),
+        ("v6", "uploads/clean.pdf", "clean"),
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+class _NoTimeLeft:
+    """A Lambda context with 20 s left, whatever the clock says."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def test_records_the_invocation_has_no_time_for_are_deferred_not_scanned(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    topic_arn, sqs, queue = topic
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    size = len(pranks.clean_pdf())
+    big = 2 * 1024**3  # declared: 5 s + 2 GiB at 25 MiB/s does not fit in 20 s
+    event = sqs_event(
+        _request(storage, "/clean.pdf", size, topic_arn).to_json(),
+        _request(storage, "/eicar.zip", big, topic_arn).to_json(),
+        _request(storage, "/clean.pdf", size, topic_arn).to_json(),
+    )
+    response = function.handle(event, _NoTimeLeft())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    published = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["verdict"] for m in published] == ["clean", "clean"]
