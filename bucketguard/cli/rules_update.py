@@ -34,21 +34,34 @@ from bucketguard.scanning.update import (
 
 SCHEMA_VERSION = 1
 CONFIG_NAMESPACE = "bucketguard:scanner"
+FLEET_NAMESPACE = "bucketguard:scanners"
 
 
-def config_sources(path: Path) -> list[FeedSource]:
-    """`scanner.ruleSources` of a Pulumi stack config file."""
+def config_sources(path: Path, scanner_name: str | None = None) -> list[FeedSource]:
+    """`scanner.ruleSources` of a Pulumi stack config file, or those of the `scanners` entry named."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the stack config: {exc}") from None
-    scanner = (document.get("config") or {}).get(CONFIG_NAMESPACE) or {}
+    config = document.get("config") or {}
+    fleet = config.get(FLEET_NAMESPACE)
+    where, scanner = CONFIG_NAMESPACE, config.get(CONFIG_NAMESPACE) or {}
+    if isinstance(fleet, list):
+        names = [str(entry.get("name")) for entry in fleet if isinstance(entry, dict)]
+        if scanner_name not in names:
+            raise UsageError(
+                f"{path}: {FLEET_NAMESPACE} is a fleet: name its scanner with --scanner ({', '.join(names)})"
+            )
+        index = names.index(scanner_name)
+        where, scanner = f"{FLEET_NAMESPACE}[{index}]", fleet[index]
+    elif scanner_name is not None:
+        raise UsageError(f"--scanner {scanner_name}: {path} has no {FLEET_NAMESPACE}")
     entries = scanner.get("ruleSources") or []
     if not isinstance(entries, list):
-        raise UsageError(f"{path}: {CONFIG_NAMESPACE}.ruleSources: expected a list")
+        raise UsageError(f"{path}: {where}.ruleSources: expected a list")
     try:
         return [
-            FeedSource.from_config(entry, f"{path}: {CONFIG_NAMESPACE}.ruleSources[{i}]")
+            FeedSource.from_config(entry, f"{path}: {where}.ruleSources[{i}]")
             for i, entry in enumerate(entries)
         ]
     except FeedError as exc:
@@ -61,7 +74,7 @@ def _sources(args: argparse.Namespace) -> list[FeedSource]:
     except FeedError as exc:
         raise UsageError(str(exc)) from None
     if args.config is not None:
-        sources += config_sources(args.config)
+        sources += config_sources(args.config, args.scanner)
     names = [s.name for s in sources]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -293,6 +306,9 @@ def register_update(commands: Any) -> None:
         help="a rule feed (repeatable); KIND= forces yara-zip, yara-file, hash-list or malwarebazaar-csv",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="read bucketguard:scanner.ruleSources")
+    parser.add_argument(
+        "--scanner", metavar="NAME", help="with --config: the bucketguard:scanners entry to read"
+    )
     parser.add_argument("--clean-corpus", type=Path, metavar="DIR", help="files no rule may fire on")
     parser.add_argument(
         "--engine", choices=ENGINES, default="auto", help="the scanner's engine (auto: yara-x)"

@@ -114,3 +114,22 @@ def test_sources_from_the_stack_config(tmp_path: Path, capsys: pytest.CaptureFix
     assert update("--config", str(stack), "-o", str(output)) == 2
     err = capsys.readouterr().err
     assert "ruleSources[0]: unknown key(s) sha" in err
+
+
+def test_sources_of_one_scanner_of_a_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "team.yar"
+    rules.write_text(RULE)
+    stack = tmp_path / "Pulumi.fleet.yaml"
+    stack.write_text(
+        "config:\n  bucketguard:scanners:\n    - name: europe\n      region: eu-west-1\n"
+        "    - name: americas\n      region: us-east-1\n      ruleSources:\n"
+        f"        - name: team\n          url: {rules}\n"
+    )
+    output = tmp_path / "ruleset.zip"
+    # a fleet's sources are per scanner: reading none silently would publish without them
+    assert update("--config", str(stack), "-o", str(output)) == 2
+    assert "bucketguard:scanners is a fleet: name its scanner with --scanner (europe, americas)" in (
+        capsys.readouterr().err
+    )
+    assert update("--config", str(stack), "--scanner", "americas", "-o", str(output), "--format", "json") == 0
+    assert [f["name"] for f in json.loads(capsys.readouterr().out)["feeds"]] == ["team"]
