@@ -1,5 +1,5 @@
-"""Composes the components from the validated config: providers, scanner (or a StackReference), storages,
-and the admission of the storages by the scanner."""
+"""Composes the components from the validated config: providers, the scanners (or a StackReference),
+storages, and the admission of each storage by its scanner (infra.fleet assigns them)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,6 @@ def _resource_name(scanner: ScannerConfig, role: str) -> str:
 
 def _report_assignment(config: BucketguardConfig, placements: Sequence[Placement]) -> dict[str, str]:
     """Printed at preview (one line per scanner) and exported: which scanner admits each storage, and why."""
-    assignment: dict[str, str] = {}
     for index, scanner in enumerate(config.fleet):
         admitted = [
             f"{storage.name} ({placement.why})"
@@ -93,9 +92,7 @@ def _report_assignment(config: BucketguardConfig, placements: Sequence[Placement
             f"bucketguard: scanner {scanner.label!r} ({scanner.region}) admits {len(admitted)} of "
             f"{MAX_STORAGES_PER_SCANNER} storages: {', '.join(admitted) or 'none'}"
         )
-    for storage, placement in zip(config.storages, placements, strict=True):
-        assignment[storage.name] = config.fleet[placement.scanner].label
-    return assignment
+    return {s.name: config.fleet[p.scanner].label for s, p in zip(config.storages, placements, strict=True)}
 
 
 def deploy(config: BucketguardConfig) -> None:
