@@ -1,12 +1,13 @@
-"""The records of one SQS batch, each one's work started while the one before it runs.
+"""The records of one SQS batch, each one's work started while the ones before it run.
 
 A scanner invocation receives up to 10 scan requests. One after the other, a small object costs mostly
-round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the record after
-the current one as soon as the current one is reached, on a second thread, so the next download overlaps
-the current scan. Bounded: at most two records in flight, and a record runs ahead only when its object is
-at most `ahead_max_bytes` (a larger one waits until it is the current record), so /tmp and memory hold one
-large object at most. With a deadline (`time_left`), a record is started only while the invocation has
-the time `seconds_needed` says it needs; otherwise it fails with `Deferred` and SQS delivers it again.
+round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the `ahead` records
+after the current one as soon as the current one is reached, on threads of their own, so their downloads
+overlap the current scan. Bounded: at most `1 + ahead` records in flight, and a record runs ahead only when
+its object is at most `ahead_max_bytes` (a larger one waits until it is the current record, and so do the
+records after it), so /tmp and memory hold one large object at most. With a deadline (`time_left`), a record
+is started only while the invocation has the time `seconds_needed` says it and those in flight before it
+need; otherwise it fails with `Deferred` and SQS delivers it again.
 
 Each record's outcome is its own: the work of a record sees only its own body, and its exception is raised
 for that record alone, when the batch processor reaches it (so partial batch failures stay exact).
@@ -40,6 +41,7 @@ class RecordsAhead(Generic[T]):
         records: Sequence[Record],
         *,
         ahead_max_bytes: int,
+        ahead: int = 2,
         time_left: Callable[[], float] | None = None,
         seconds_needed: Callable[[int], float] = lambda size: 0.0,
     ) -> None:
@@ -47,10 +49,11 @@ class RecordsAhead(Generic[T]):
         self._records = list(records)
         self._index = {record.message_id: i for i, record in enumerate(self._records)}
         self._ahead_max_bytes = ahead_max_bytes
+        self._ahead = ahead
         self._time_left = time_left
         self._seconds_needed = seconds_needed
         self._futures: dict[int, Future[T]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bucketguard-record")
+        self._pool = ThreadPoolExecutor(max_workers=1 + ahead, thread_name_prefix="bucketguard-record")
 
     def __enter__(self) -> RecordsAhead[T]:
         return self
@@ -60,26 +63,33 @@ class RecordsAhead(Generic[T]):
         self._pool.shutdown(wait=True)
 
     def result(self, message_id: str) -> T:
-        """The outcome of this record's work (raising its exception), once the record after it is started."""
+        """The outcome of this record's work (raising its exception), once the ones after it are started."""
         index = self._index[message_id]
+        # what the records in flight need from now on: a record ahead shares the time left with them
         needed = self._seconds_needed(self._records[index].size)
-        running = self._start(index, needed)
-        if index + 1 < len(self._records):
-            following = self._records[index + 1]
-            if following.size <= self._ahead_max_bytes:
-                # it shares the time left with the current record, unless that one was deferred
-                self._start(index + 1, (needed if running else 0.0) + self._seconds_needed(following.size))
+        if not self._start(index, needed, current=True):
+            needed = 0.0
+        for ahead in range(index + 1, min(index + 1 + self._ahead, len(self._records))):
+            size = self._records[ahead].size
+            if size > self._ahead_max_bytes:
+                break  # a large object waits its turn, and so do the records after it
+            needed += self._seconds_needed(size)
+            if not self._start(ahead, needed, current=False):
+                break
         return self._futures[index].result()
 
-    def _start(self, index: int, seconds: float) -> bool:
-        """Starts the record unless it is started or there is no time for it; False when it is deferred."""
-        if index not in self._futures:
-            # The first record always starts: an invocation that scanned nothing would only be retried.
-            if index > 0 and self._time_left is not None and self._time_left() < seconds:
+    def _start(self, index: int, seconds: float, *, current: bool) -> bool:
+        """Starts the record unless it is started or there is no time for it: a record ahead is then left
+        for later, the current one is deferred. True when it is running (or done)."""
+        if index in self._futures:
+            future = self._futures[index]
+            return not (future.done() and isinstance(future.exception(), Deferred))
+        # The first record always starts: an invocation that scanned nothing would only be retried.
+        if index > 0 and self._time_left is not None and self._time_left() < seconds:
+            if current:
                 deferred: Future[T] = Future()
                 deferred.set_exception(Deferred(f"{seconds:.0f} s needed, {self._time_left():.0f} s left"))
                 self._futures[index] = deferred
-            else:
-                self._futures[index] = self._pool.submit(self._work, self._records[index].body)
-        future = self._futures[index]
-        return not (future.done() and isinstance(future.exception(), Deferred))
+            return False
+        self._futures[index] = self._pool.submit(self._work, self._records[index].body)
+        return True

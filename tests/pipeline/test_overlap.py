@@ -29,12 +29,13 @@ def _run(records: list[Record], reached: list[str], **kwargs: object) -> list[st
     return sorted(ran)
 
 
-def test_the_record_after_the_current_one_starts_with_it() -> None:
-    records = [Record("m0", "a", 10), Record("m1", "b", 10), Record("m2", "c", 10)]
-    assert _run(records, ["m0"]) == ["a", "b"]
+def test_the_two_records_after_the_current_one_start_with_it() -> None:
+    records = [Record(f"m{i}", body, 10) for i, body in enumerate("abcd")]
+    assert _run(records, ["m0"]) == ["a", "b", "c"]
+    assert _run(records, ["m0"], ahead=1) == ["a", "b"]
 
 
-def test_a_large_object_does_not_run_ahead() -> None:
+def test_a_large_object_does_not_run_ahead_nor_what_follows_it() -> None:
     records = [Record("m0", "a", 10), Record("m1", "big", 101), Record("m2", "c", 10)]
     assert _run(records, ["m0"]) == ["a"]
     assert _run(records, ["m0", "m1"]) == ["a", "big", "c"]  # it runs as the current record
@@ -51,6 +52,12 @@ def test_an_exception_belongs_to_its_own_record() -> None:
         with pytest.raises(ValueError, match="bad"):
             ahead.result("m0")
         assert ahead.result("m1") == "good"
+
+
+def test_a_record_ahead_needs_the_time_of_those_in_flight_before_it() -> None:
+    records = [Record("m0", "a", 10), Record("m1", "b", 10), Record("m2", "c", 10)]
+    # 5 s left, 2 s each: a and b fit (2 + 2), c would need 6
+    assert _run(records, ["m0"], time_left=lambda: 5.0, seconds_needed=lambda size: 2.0) == ["a", "b"]
 
 
 def test_without_time_left_only_the_first_record_starts() -> None:
