@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -173,31 +174,85 @@ def throughput(objects: int, *, small: bool) -> None:
         sns = aws.assume(function.role_arn, function.region).client("sns", region_name=function.region)
         scanner = Scanner(ScannerSettings.resolve({}, download_origins=(aws.endpoint_url,)), sns)
         scanner.engine  # noqa: B018 - compile outside the measurement
-        # One CPU for the scanner, as a Lambda of up to 1,769 MB has (moto keeps the others).
-        cpus = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(cpus)})
-        try:
-            started = time.monotonic()
-            for request in requests:
-                scanner.handle_request(request.to_json())
-            one_by_one = time.monotonic() - started
-            handler = ScannerFunction(scanner)
-            started = time.monotonic()
-            for first in range(0, objects, 10):
-                response = handler.handle(_sqs_batch(requests[first : first + 10]))
-                assert not response["batchItemFailures"], response
-            overlapped = time.monotonic() - started
-        finally:
-            os.sched_setaffinity(0, cpus)
+        one_by_one, overlapped = _one_by_one_then_overlapped(scanner, requests)
         pipe.stop()
     what = "small (0-16 KiB)" if small else "mixed"
-    for label, elapsed in (("one by one", one_by_one), ("batches of 10, overlapped", overlapped)):
+    _print_throughput(f"moto, {what} objects", requests, one_by_one, overlapped)
+
+
+def _one_by_one_then_overlapped(scanner: Scanner, requests: list[ScanRequest]) -> tuple[float, float]:
+    """Seconds for the requests one after the other, then in batches of 10 through the scanner function.
+    The scanner runs on one CPU, as a Lambda of up to 1,769 MB has (the storage side keeps the others)."""
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        started = time.monotonic()
+        for request in requests:
+            scanner.handle_request(request.to_json())
+        one_by_one = time.monotonic() - started
+        handler = ScannerFunction(scanner)
+        started = time.monotonic()
+        for first in range(0, len(requests), 10):
+            response = handler.handle(_sqs_batch(requests[first : first + 10]))
+            assert not response["batchItemFailures"], response
+        return one_by_one, time.monotonic() - started
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def _print_throughput(label: str, requests: list[ScanRequest], one_by_one: float, overlapped: float) -> None:
+    count, total = len(requests), sum(r.size for r in requests)
+    for how, elapsed in (("one by one", one_by_one), ("batches of 10, overlapped", overlapped)):
         print(
-            f"scanner throughput, one worker on one CPU ({scanner.engine.backend}), {label}: "
-            f"{objects / elapsed:.1f} objects/s, {total / MiB / elapsed:.1f} MiB/s over {objects} {what} "
-            f"objects ({total / MiB:.0f} MiB; presigned download + scan + publish)"
+            f"scanner throughput, one worker on one CPU, {label}, {how}: {count / elapsed:.1f} objects/s, "
+            f"{total / MiB / elapsed:.2f} MiB/s over {count} objects ({total / MiB:.1f} MiB; download, scan, "
+            f"publish), {1000 * elapsed / count:.1f} ms per object"
         )
-    print(f"overlapped / one by one: {one_by_one / overlapped:.2f}x")
+    print(f"  overlapped / one by one: {one_by_one / overlapped:.2f}x")
+
+
+class _DelayedTopic:
+    """SNS Publish answering after a fixed round trip."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def publish(self, **request: Any) -> dict[str, str]:
+        time.sleep(self.seconds)
+        return {"MessageId": "0"}
+
+
+def round_trips(objects: int, milliseconds: float) -> None:
+    """The same comparison with S3 and SNS answering after a fixed round trip and costing no CPU here (moto
+    spends more CPU per object than the scanner on the same machine): what bounds small objects in Lambda."""
+    from tests.range_server import RangeHandler, StoredBytes, serve  # answers ranged GETs as S3 does
+
+    seconds = milliseconds / 1000
+
+    class Delayed(RangeHandler):
+        def do_GET(self) -> None:
+            time.sleep(seconds)
+            super().do_GET()
+
+    rng = random.Random(13)
+    Delayed.objects, Delayed.requests = {}, []
+    server = serve(Delayed)
+    origin = next(server)
+    topic = "arn:aws:sns:eu-west-1:123456789012:results"
+    requests = []
+    for i in range(objects):
+        body = body_of(rng.randint(0, 16 * KiB), rng)
+        Delayed.objects[f"/camp/t/{i}"] = StoredBytes(body)
+        url = f"{origin}/camp/t/{i}?versionId=v{i}&X-Amz-Signature=x"
+        requests.append(ScanRequest(str(i), "camp", f"t/{i}", f"v{i}", "", len(body), url, topic, "s", ""))
+    scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,)), _DelayedTopic(seconds))
+    scanner.engine  # noqa: B018 - compile outside the measurement
+    one_by_one, overlapped = _one_by_one_then_overlapped(scanner, requests)
+    server.close()
+    _print_throughput(
+        f"S3 and SNS at {milliseconds:g} ms round trips, small objects", requests, one_by_one, overlapped
+    )
+    print(f"  GETs per object: {len(Delayed.requests) / (2 * objects):.2f}")
 
 
 CHILD = r"""
@@ -254,6 +309,7 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=25.0, help="uploads per second for the latency run")
     parser.add_argument("--throughput-objects", type=int, default=1000)
+    parser.add_argument("--round-trip-ms", type=float, default=20.0, help="S3 GET and SNS Publish stand-ins")
     parser.add_argument("--big-gib", type=float, default=2.0)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--only-big", action="store_true")
@@ -265,6 +321,7 @@ def main() -> None:
             latency(args.objects, args.rate, batch_size)
         throughput(args.throughput_objects, small=True)
         throughput(args.throughput_objects, small=False)
+        round_trips(args.throughput_objects, args.round_trip_ms)
     if not args.skip_big:
         big_object_rss(args.big_gib)
 

@@ -92,6 +92,10 @@ class RangedObject:
         self._workers = ThreadPoolExecutor(IN_FLIGHT, "bucketguard-range")
         self._small: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._empty_checked = False
+        # An object up to SMALL_READ_BYTES is read whole by the first read: its head, its tail and its
+        # window would be three round trips, and round trips, not bytes, are what a small object costs.
+        self._whole: bytes | None = None
+        self._whole_lock = threading.Lock()
 
     def close(self) -> None:
         self._workers.shutdown(wait=True)
@@ -102,8 +106,21 @@ class RangedObject:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _small_object(self) -> memoryview | None:
+        if not 0 < self.size <= SMALL_READ_BYTES:
+            return None
+        with self._whole_lock:
+            if self._whole is None:
+                data = bytearray(self.size)
+                self._get(0, memoryview(data))
+                self._whole = bytes(data)
+        return memoryview(self._whole)
+
     def read_at(self, offset: int, size: int) -> bytes:
         size = max(min(size, self.size - offset), 0)
+        whole = self._small_object()
+        if whole is not None and offset >= 0:
+            return bytes(whole[offset : offset + size])
         key = (offset, size)
         if key in self._small:
             self._small.move_to_end(key)
@@ -124,6 +141,10 @@ class RangedObject:
             self._empty_checked = True
         if offset < 0 or offset + len(into) > self.size:
             raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, "read past the end of the object"))
+        whole = self._small_object()
+        if whole is not None:
+            into[:] = whole[offset : offset + len(into)]
+            return
         parts = [(at, into[at - offset : min(at - offset + RANGE_BYTES, len(into))])
                  for at in range(offset, offset + len(into), RANGE_BYTES)]  # fmt: skip
         if len(parts) == 1:

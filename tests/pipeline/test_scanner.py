@@ -470,3 +470,12 @@ def test_records_the_invocation_has_no_time_for_are_deferred_not_scanned(
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     published = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["verdict"] for m in published] == ["clean", "clean"]
+
+
+def test_a_small_object_is_read_in_one_get(storage: str, tmp_path: Path) -> None:
+    # its head, its tail and its window would be three round trips
+    body = b"%PDF-1.4 " + os.urandom(50_000)
+    _serve("/small.pdf", StoredBytes(body))
+    result = _scanner(storage, tmp_path).scan(_request(storage, "/small.pdf", len(body)))
+    assert result.verdict.value == "clean" and result.size == len(body)
+    assert FakeS3Handler.requests == [("/camp/uploads/small.pdf", f"bytes=0-{len(body) - 1}")]
