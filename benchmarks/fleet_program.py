@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.infra_program import storages  # noqa: E402
 from bucketguard import packaging  # noqa: E402
 from tests.infra.conftest import run_program  # noqa: E402
 
@@ -35,18 +36,9 @@ SCANNERS = [
 REGIONS = ("eu-west-1", "eu-central-1", "us-east-1", "ap-southeast-2", "eu-north-1")
 
 
-def storages(count: int) -> list[dict[str, object]]:
-    return [
-        {
-            "name": f"s{index}",
-            "bucket": f"camp-fleet-{index}",
-            "region": REGIONS[index % len(REGIONS)],
-            "roleArn": f"arn:aws:iam::{200000000000 + index % 5}:role/bucketguard-deployer",
-            "actions": ["tag", "quarantine", "notify"],
-            "notifyEmails": ["security@camp.example"],
-        }
-        for index in range(count)
-    ]
+def fleet_storages(count: int) -> list[dict[str, object]]:
+    """infra_program's storages, spread over five regions."""
+    return [{**s, "region": REGIONS[i % len(REGIONS)]} for i, s in enumerate(storages(count))]
 
 
 def main() -> int:
@@ -61,7 +53,7 @@ def main() -> int:
         },
         f"{args.storages} storages, {len(SCANNERS)} scanners": {
             "bucketguard:scanners": SCANNERS,
-            "bucketguard:storages": storages(args.storages),
+            "bucketguard:storages": fleet_storages(args.storages),
         },
     }
     with tempfile.TemporaryDirectory() as temp:
