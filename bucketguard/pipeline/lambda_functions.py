@@ -159,7 +159,7 @@ def _declared_size(body: str) -> int:
 
 
 class ScannerFunction(_SqsFunction):
-    """Each record's download overlaps the scan of the record before it (bucketguard.pipeline.overlap)."""
+    """Each record's download overlaps the scans of the records before it (bucketguard.pipeline.overlap)."""
 
     name = "scanner"
 
