@@ -227,7 +227,7 @@ BASIC_MODULE = (
     b"Sub AutoOpen\n Shell(&quot;calc&quot;)\nEnd Sub</script:module>"
 )
 # The decoders added for issue 11, each fed the same mutations: nothing but reasoned problems come out.
-DECODED_FORMATS = {
+NEW_DECODER_SAMPLES = {
     "upx": upx_packed(zip_of(MEMBERS)),
     "odf": _package(
         "mimetype",
@@ -243,11 +243,11 @@ DECODED_FORMATS = {
 }
 
 
-@pytest.mark.parametrize("kind", DECODED_FORMATS)
+@pytest.mark.parametrize("kind", NEW_DECODER_SAMPLES)
 @fuzz_settings
 @given(data=st.data())
 def test_mutated_sample_of_each_new_decoder_raises_nothing_but_reasoned_problems(
     kind: str, data: st.DataObject
 ) -> None:
-    assert _open(DECODED_FORMATS[kind]).members  # the sample itself is decoded
-    _open(bytes(_mutated(DECODED_FORMATS[kind], data)))
+    assert _open(NEW_DECODER_SAMPLES[kind]).members  # the sample itself is decoded
+    _open(bytes(_mutated(NEW_DECODER_SAMPLES[kind], data)))

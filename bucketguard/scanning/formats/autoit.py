@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import mmap
 
-from autoit_ripper.autoit_unpack import EA05_MAGIC, parse_au3_header
-from autoit_ripper.utils import ByteStream, EA05Decryptor, EA06Decryptor
-
 from bucketguard.scanning.blobs import Expansion, corrupt
 from bucketguard.scanning.limits import ScanProblem
 
-MARKER = EA05_MAGIC  # sixteen bytes of key, then "AU3!"; "EA05" or "EA06" follows
+# autoit-ripper's EA05_MAGIC (imported on use: cold start): sixteen bytes of key, then "AU3!"; "EA05" or
+# "EA06" follows
+MARKER = b"\xa3HK\xbe\x98lJ\xa9\x99LS\n\x86\xd6H}AU3!"
 DECODED_MAX = 8 << 20
 WHAT = "AutoIt compiled script"
 
 
 def extract(view: bytes | mmap.mmap, expansion: Expansion) -> str:
     """Scan the script and files after the first marker in `view`; say why the executable stays packed."""
+    from autoit_ripper.autoit_unpack import parse_au3_header
+    from autoit_ripper.utils import ByteStream, EA05Decryptor, EA06Decryptor
+
     at = view.find(MARKER)
     start = at + len(MARKER)
     stream = ByteStream(bytes(view[start : start + DECODED_MAX]))

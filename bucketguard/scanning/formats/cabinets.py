@@ -3,8 +3,6 @@ folders are extracted; LZX and Quantum are recognised and `unsupported`."""
 
 from __future__ import annotations
 
-import cabarchive
-
 from bucketguard.scanning.blobs import Blob, Expansion, corrupt, read_whole
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
@@ -17,6 +15,8 @@ def is_cab(head: bytes) -> bool:
 
 
 def open_cab(blob: Blob, expansion: Expansion) -> None:
+    import cabarchive  # imported when a cabinet turns up: most scans never need it (cold start)
+
     name = expansion.name
     archive = cabarchive.CabArchive()
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import BinaryIO, cast
 
-import pycdlib
-
 from bucketguard.scanning.blobs import Blob, BlobWriter, Expansion, corrupt
 
 _DESCRIPTOR_OFFSET = 16 * 2048 + 1  # the first volume descriptor's identifier, after 32 KiB of system area
@@ -29,6 +27,8 @@ class _Sink:
 
 
 def open_disk_image(blob: Blob, expansion: Expansion) -> None:
+    import pycdlib  # imported when a disk image turns up: most scans never need it (cold start)
+
     name = expansion.name
     image = pycdlib.PyCdlib()
     with blob.open() as raw:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import mmap
 from collections import Counter
-
-import pefile
+from typing import TYPE_CHECKING
 
 from bucketguard.scanning.blobs import Blob, Expansion, corrupt
 from bucketguard.scanning.formats import autoit, seven_zip_program, upx
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
+
+if TYPE_CHECKING:  # pefile is imported when an executable turns up (cold start)
+    import pefile
 
 ELF_MAGIC = b"\x7fELF"
 MACHO_MAGICS = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
@@ -46,10 +48,7 @@ _INSTALLER_MARKERS = (
     (b"InstallShield\x00", "InstallShield installer"),
 )
 _ENTROPY_SAMPLE = 1 << 20
-_WRITABLE_CODE = (
-    pefile.SECTION_CHARACTERISTICS["IMAGE_SCN_MEM_WRITE"]
-    | pefile.SECTION_CHARACTERISTICS["IMAGE_SCN_MEM_EXECUTE"]
-)
+_WRITABLE_CODE = 0x80000000 | 0x20000000  # IMAGE_SCN_MEM_WRITE | IMAGE_SCN_MEM_EXECUTE
 _COMPRESSED_ENTROPY = 7.0  # bits per byte: compressed or encrypted code, not compiled code
 
 
@@ -67,6 +66,8 @@ def open_executable(blob: Blob, expansion: Expansion) -> None:
         if view[:2] != b"MZ":
             why = "UPX" if view.find(b"UPX!", 0, 4096) >= 0 else None
         else:
+            import pefile
+
             try:
                 pe = pefile.PE(data=view, fast_load=True)
             except pefile.PEFormatError:

@@ -24,16 +24,13 @@ import struct
 import zipfile
 from typing import Any
 
-import olefile
-from oletools import oleobj
-
 from bucketguard.scanning.blobs import DECODE_IN_MEMORY_MAX, Blob, Expansion, corrupt, read_whole
 from bucketguard.scanning.formats import zips
 from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ContainerProblem, ScanProblem
 from bucketguard.scanning.result import Finding, FindingSource, Reason, Severity
 
-OLE2_MAGIC = olefile.MAGIC
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # olefile.MAGIC; oletools is imported on use
 # MacroRaptor's verdict on a document's VBA: a rule of the engine's own, reported as a rule finding (the
 # event schema's `yara` source: a named detection rule), so it fires whichever YARA backend is loaded.
 AUTOEXEC_MACRO_RULE = "office_macro_autoexec_writes_or_executes"
@@ -130,6 +127,8 @@ def is_rtf(head: bytes) -> bool:
 
 
 def open_ole2(blob: Blob, expansion: Expansion) -> None:
+    import olefile
+
     name = expansion.name
     data = read_whole(blob, name, "compound file")
     try:
@@ -178,6 +177,8 @@ def open_rtf(blob: Blob, expansion: Expansion) -> None:
 
 
 def _native_package(stream: bytes, where: str, expansion: Expansion) -> None:
+    from oletools import oleobj
+
     try:
         package = oleobj.OleNativeStream(stream)
     except Exception as exc:

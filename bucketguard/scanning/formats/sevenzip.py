@@ -5,14 +5,14 @@ from __future__ import annotations
 import mmap
 import stat
 import struct
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import py7zr
-import py7zr.io
-
-from bucketguard.scanning.blobs import Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.blobs import Blob, Expansion, corrupt
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem
 from bucketguard.scanning.result import Reason
+
+if TYPE_CHECKING:  # py7zr is imported when a 7z archive turns up: most scans never need it (cold start)
+    import py7zr
 
 MAGIC = b"7z\xbc\xaf\x27\x1c"
 
@@ -21,56 +21,14 @@ def is_7z(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-class _Member(py7zr.io.Py7zIO):
-    """py7zr writes each member here; `close()` (called once the member's CRC checked) scans it."""
-
-    def __init__(self, where: str, writer: BlobWriter, on_complete: Callable[[str, Blob], None]) -> None:
-        self.where = where
-        self.writer = writer
-        self.on_complete = on_complete
-
-    def write(self, s: bytes | bytearray) -> int:
-        self.writer.write(s)
-        return len(s)
-
-    def read(self, size: int | None = None) -> bytes:
-        return b""
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def flush(self) -> None:
-        return None
-
-    def size(self) -> int:
-        return self.writer.size
-
-    def close(self) -> None:
-        self.on_complete(self.where, self.writer.finish())
-
-
-class _Factory(py7zr.io.WriterFactory):
-    def __init__(self, expansion: Expansion, guard: RatioGuard) -> None:
-        self.expansion = expansion
-        self.guard = guard
-        self.writers: list[BlobWriter] = []
-        self.completed = 0
-
-    def create(self, filename: str) -> py7zr.io.Py7zIO:
-        where = f"{self.expansion.name}!{filename.lstrip('/')}"
-        writer = self.expansion.writer(where, self.guard)
-        self.writers.append(writer)
-        return _Member(where, writer, self._complete)
-
-    def _complete(self, where: str, blob: Blob) -> None:
-        self.completed += 1
-        self.expansion.visit(where, blob)
-
-
 def open_7z(blob: Blob, expansion: Expansion) -> None:
+    import py7zr
+
+    from bucketguard.scanning.formats.sevenzip_writers import MemberWriters
+
     name, limits = expansion.name, expansion.budget.limits
     guard = RatioGuard(blob.size, limits, name, ContainerProblem)
-    factory = _Factory(expansion, guard)
+    factory = MemberWriters(expansion, guard)
     with blob.open() as raw:
         try:
             # A file object (not a path) keeps py7zr single-threaded: members arrive in order, here.
