@@ -392,11 +392,6 @@ def test_rescan_on_update_is_a_policy_the_scanner_can_wait_for() -> None:
     )
     assert hand.scanner is not None and hand.scanner.rescan_on_update == "not-clean"
 
-    with pytest.raises(ConfigError, match=r"bucketguard:scanner\.rescanOnUpdate: needs ruleSources"):
-        parse_config(
-            {"scanner": {"region": "eu-west-1", "rescanOnUpdate": "not-clean"}, "storages": storages(1)}
-        )
-
 
 @pytest.mark.parametrize(
     ("monitor", "message"),
