@@ -540,7 +540,53 @@ def lambda_permission(place: Place, name: str, inputs: Inputs) -> Created:
     return Created(statement_id, {"statementId": statement_id})
 
 
+# --- DynamoDB ---------------------------------------------------------------------------------------
+
+
+def dynamodb_table(place: Place, name: str, inputs: Inputs) -> Created:
+    table = inputs.get("name") or physical_name(name, 255)
+    encryption = inputs.get("serverSideEncryption") or {}
+    keys = [("hashKey", "HASH"), ("rangeKey", "RANGE")]
+    dynamodb = place.client("dynamodb")
+    description = dynamodb.create_table(
+        **_params(
+            TableName=table,
+            BillingMode=inputs.get("billingMode"),
+            AttributeDefinitions=[
+                {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs.get("attributes", [])
+            ],
+            KeySchema=[
+                {"AttributeName": inputs.get(key), "KeyType": kind} for key, kind in keys if inputs.get(key)
+            ],
+            SSESpecification=_params(
+                Enabled=encryption.get("enabled"),
+                SSEType="KMS" if encryption.get("kmsKeyArn") else None,
+                KMSMasterKeyId=encryption.get("kmsKeyArn"),
+            )
+            or None,
+            DeletionProtectionEnabled=inputs.get("deletionProtectionEnabled"),
+            Tags=_tag_list(_tags(place, inputs)) or None,
+        )
+    )["TableDescription"]
+    if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
+        dynamodb.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+    ttl = inputs.get("ttl") or {}
+    if ttl.get("enabled"):
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]}
+        )
+    return Created(table, {"arn": description["TableArn"], "name": table})
+
+
 # --- EventBridge ------------------------------------------------------------------------------------
+
+
+def event_bus_policy(place: Place, name: str, inputs: Inputs) -> Created:
+    bus = inputs.get("eventBusName") or "default"
+    place.client("events").put_permission(EventBusName=bus, Policy=inputs.get("policy"))
+    return Created(bus, {"eventBusName": bus})
 
 
 def event_rule(place: Place, name: str, inputs: Inputs) -> Created:
@@ -657,7 +703,9 @@ CREATORS: dict[str, Creator] = {
     "aws:lambda/function:Function": lambda_function,
     "aws:lambda/eventSourceMapping:EventSourceMapping": lambda_event_source_mapping,
     "aws:lambda/permission:Permission": lambda_permission,
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": event_bus_policy,
     "aws:cloudwatch/eventRule:EventRule": event_rule,
+    "aws:dynamodb/table:Table": dynamodb_table,
     "aws:cloudwatch/eventTarget:EventTarget": event_target,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
