@@ -22,6 +22,7 @@ from bucketguard.rules.frameworks import (
     ControlResult,
     Framework,
     control_results,
+    framework_section,
     frameworks_of,
     related_requirements,
 )
@@ -191,38 +192,18 @@ def framework_document(report: AuditReport) -> dict[str, Any] | None:
     """--framework: each control's status and the violations that fail it, with the counts per status."""
     if report.framework is None:
         return None
-    framework = report.framework
-    by_rule: dict[str, list[AuditViolation]] = {}
+    failing: dict[str, list[dict[str, Any]]] = {}
     for v in report.violations:
-        by_rule.setdefault(v.finding.rule_id, []).append(v)
-    controls = report.controls()
-    return {
-        "key": framework.key,
-        "name": framework.name,
-        "scope": framework.scope,
-        "source": framework.source,
-        "score": dict(Counter(c.status for c in controls)),
-        "controls": [
+        failing.setdefault(v.finding.rule_id, []).append(
             {
-                "id": c.control,
-                "title": c.title,
-                "status": c.status,
-                "rules": list(c.rules),
-                "failing": [
-                    {
-                        "rule_id": v.finding.rule_id,
-                        "resource_name": v.finding.resource_name,
-                        "account": v.finding.account,
-                        "region": v.finding.region,
-                        "arn": v.finding.arn,
-                    }
-                    for rule_id in c.rules
-                    for v in by_rule.get(rule_id, ())
-                ],
+                "rule_id": v.finding.rule_id,
+                "resource_name": v.finding.resource_name,
+                "account": v.finding.account,
+                "region": v.finding.region,
+                "arn": v.finding.arn,
             }
-            for c in controls
-        ],
-    }
+        )
+    return framework_section(report.framework, report.controls(), failing)
 
 
 def render_json(report: AuditReport, **_: Any) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.rules.frameworks import frameworks, get_framework
 from bucketguard.scanning.result import Severity
 
 # Named here, not taken from bucketguard.policy.check.RENDERERS: that module imports pulumi and grpc (slow).
@@ -101,6 +102,11 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument(
         "--output", type=Path, metavar="FILE", help="where the one format given without =FILE is written"
+    )
+    check.add_argument(
+        "--framework",
+        choices=tuple(frameworks()),
+        help="only the rules mapped to this compliance framework; the report adds each control's status",
     )
     check.add_argument(
         "--min-severity",
@@ -206,6 +212,8 @@ def run_check(args: argparse.Namespace) -> int:
             pack_dir=pack_dir,
             preview=args.preview,
         )
+    if args.framework:
+        result = result.for_framework(get_framework(args.framework))
     if args.min_severity:
         result = result.at_least(Severity(args.min_severity))
     write_outputs(plan, lambda name, _on_terminal: RENDERERS[name](result))

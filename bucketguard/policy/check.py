@@ -27,6 +27,7 @@ from bucketguard.policy.analyzer import (
 from bucketguard.policy.pack_config import PolicyConfig, load_policy_config
 from bucketguard.policy.program import ProgramError, PulumiProject, load_stack_config, record
 from bucketguard.policy.records import NotEvaluated, RecordedStack
+from bucketguard.rules.frameworks import ControlResult, Framework, control_results, framework_section
 from bucketguard.rules.model import REFERENCE_CATALOGUES
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Severity
@@ -83,10 +84,39 @@ class CheckResult:
 
     min_severity: str = ""
     below_min_severity: int = 0  # violations left out by --min-severity
+    framework: Framework | None = None  # --framework: only its rules, and each control's status
+    controls: list[ControlResult] = field(default_factory=list)
 
     @property
     def mandatory(self) -> list[Violation]:
         return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    def for_framework(self, framework: Framework) -> CheckResult:
+        """Only the violations of the framework's rules, and each control's status: a rule the pack ran
+        and decided is judged; one undecided until apply (an unknown value) is not, so its controls are
+        not evaluated rather than passed."""
+        undecided = {u["rule_id"] for u in self.undecided}
+        return replace(
+            self,
+            violations=[v for v in self.violations if v.rule_id in framework.rules],
+            framework=framework,
+            controls=control_results(
+                framework,
+                judged=set(self.rules) - undecided,
+                failed={v.rule_id for v in self.violations},
+                blocked=undecided,
+            ),
+        )
+
+    def framework_section(self) -> dict[str, Any] | None:
+        if self.framework is None:
+            return None
+        failing: dict[str, list[dict[str, Any]]] = {}
+        for v in self.violations:
+            failing.setdefault(v.rule_id, []).append(
+                {"rule_id": v.rule_id, "resource_type": v.resource_type, "resource_name": v.resource_name}
+            )
+        return framework_section(self.framework, self.controls, failing)
 
     def at_least(self, severity: Severity) -> CheckResult:
         """Only the violations of `severity` or above (an unspecified severity counts as the lowest)."""
@@ -310,6 +340,7 @@ def render_json(result: CheckResult) -> str:
             "undecided": result.undecided,
             "not_evaluated": [n.to_dict() for n in result.not_evaluated],
             "summary": result.summary(),
+            **({"framework": section} if (section := result.framework_section()) else {}),
         },
         indent=2,
     )
@@ -344,6 +375,17 @@ def render_table(result: CheckResult) -> str:
             lines.append(f"remediation {remediation['policy']} on {name}: {remediation['diagnostic']}")
         else:
             lines.append(f"remediated {name}: {remediation['description']}")
+    section = result.framework_section()
+    if section:
+        for control in section["controls"]:
+            if control["status"] != "not_covered":
+                failing = sorted({f["resource_name"] for f in control["failing"]})
+                lines.append(
+                    f"{section['key']} {control['id']} {control['status']}: {control['title']}"
+                    + (f" ({', '.join(failing)})" if failing else "")
+                )
+        score = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(section["score"].items()))
+        lines.append(f"{section['name']}: {score} (scope: {section['scope']})")
     s = result.summary()
     lines.append(
         f"{s['resources']} resources checked by {s['pack']} "

@@ -224,3 +224,38 @@ def test_plan_suppression_tags_exempt_and_unmapped_resources_show_in_every_forma
         "not evaluated aws_cloudwatch_log_group aws_cloudwatch_log_group.scratch "
         f"(tests/templates/fixtures/principals.tfplan.json:{line}): no rule reads this resource type"
     ) in outputs["table"].read_text()
+
+
+def test_framework_reports_each_control_from_the_rules_that_test_it(tmp_path: Path) -> None:
+    table = tmp_path / "t.txt"
+    code, report, _ = policy_check(
+        "--cloudformation", FIXTURES / "insecure.yaml", "--framework", "fsbp", "--format", "json",
+        "--format", f"table={table}",
+    )  # fmt: skip
+    assert code == 1
+    # Only the framework's rules: FSBP has no control for AdministratorAccess attached to a role.
+    assert mandatory_ids(report) == CAMP_MANDATORY - {"iam_principal_administrator_access_prohibited"}
+    section = report["framework"]
+    controls = {c["id"]: c for c in section["controls"]}
+    assert (
+        controls["S3.2"]["status"] == controls["S3.3"]["status"] == controls["EC2.14"]["status"] == "failed"
+    )
+    assert {f["resource_name"] for f in controls["EC2.14"]["failing"]} == {
+        v["resource_name"]
+        for v in report["violations"]
+        if v["rule_id"] == "ec2_security_group_rdp_restricted"
+    }
+    failed_rules = {v["rule_id"] for v in report["violations"]}
+    passed = [c for c in controls.values() if c["status"] == "passed"]
+    assert passed and all(not failed_rules & set(c["rules"]) for c in passed)
+    assert section["score"]["not_covered"] == sum(1 for c in controls.values() if not c["rules"])
+    assert "fsbp S3.2 failed" in table.read_text()
+
+
+def test_a_control_whose_rule_is_undecided_is_not_evaluated_never_passed() -> None:
+    _, report, _ = policy_check(
+        "--cloudformation", FIXTURES / "conditional.yaml", "--region", "eu-west-1", "--framework", "fsbp",
+        "--format", "json",
+    )  # fmt: skip
+    controls = {c["id"]: c["status"] for c in report["framework"]["controls"]}
+    assert controls["S3.2"] == controls["EC2.14"] == "not_evaluated"

@@ -9,6 +9,7 @@ the framework it lists (``scope``), the ``controls`` it lists (id -> title) and 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -108,3 +109,28 @@ def control_results(
             status = NOT_EVALUATED
         results.append(ControlResult(control, title, status, rules))
     return results
+
+
+def framework_section(
+    framework: Framework, controls: Iterable[ControlResult], failing: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """`--framework` in a report (audit and policy check): each control's status and the resources failing
+    it (`failing`: rule id -> those resources), with the counts per status."""
+    controls = list(controls)
+    return {
+        "key": framework.key,
+        "name": framework.name,
+        "scope": framework.scope,
+        "source": framework.source,
+        "score": dict(Counter(c.status for c in controls)),
+        "controls": [
+            {
+                "id": c.control,
+                "title": c.title,
+                "status": c.status,
+                "rules": list(c.rules),
+                "failing": [f for rule_id in c.rules for f in failing.get(rule_id, ())],
+            }
+            for c in controls
+        ],
+    }
