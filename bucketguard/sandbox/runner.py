@@ -216,7 +216,7 @@ class SqsEventSource:
     batch_size: int = 10
     report_batch_item_failures: bool = True
     region: str = "us-east-1"
-    invocations: int = 0
+    records: int = 0  # messages delivered, counting each redelivery
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -231,7 +231,7 @@ class SqsEventSource:
         report = BatchReport(received=len(messages))
         if not messages:
             return report
-        self.invocations += 1
+        self.records += len(messages)
         failed_ids: set[str]
         try:
             response = self.handler(lambda_sqs_event(messages, self.queue_arn, self.region), None)

@@ -180,7 +180,7 @@ class Sandbox:
             for url in (scanner.queue_url, scanner.dlq_url):
                 _consume(scanner.account, url)
         for source in self.runner.sources:
-            source.invocations = 0
+            source.records = 0
 
     def start(self) -> None:
         self.runner.start()
