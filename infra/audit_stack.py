@@ -24,6 +24,7 @@ from bucketguard.pipeline import env
 from infra.config import AuditConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
 from infra.history_table import history_table, security_hub_products
+from infra.keys import component_key
 from infra.policies import KMS_ENCRYPT_ACTIONS, Statement, allow
 
 HANDLER = HANDLERS["audit"]
@@ -68,11 +69,9 @@ class AuditStack(pulumi.ComponentResource):
         super().__init__("bucketguard:audit:AuditStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
-        self.key = aws.kms.Key(
+        self.key = component_key(
             f"{name}-key",
             description="bucketguard audit: findings history",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             tags=args.tags,
             opts=child,
         )

@@ -32,6 +32,7 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.history_table import history_table, security_hub_products
+from infra.keys import component_key
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
     SQS_CONSUME_ACTIONS,
@@ -98,11 +99,9 @@ class MonitorStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
         region = config.region
-        self.key = aws.kms.Key(
+        self.key = component_key(
             f"{name}-key",
             description="bucketguard monitor: events queue, history table, alerts",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             tags=args.tags,
             opts=child,
         )

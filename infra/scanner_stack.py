@@ -28,6 +28,7 @@ from bucketguard.scanning.feeds import FeedSource, split_s3_url
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
+from infra.keys import component_key
 from infra.policies import KMS_ENCRYPT_ACTIONS, SQS_CONSUME_ACTIONS, Statement, allow
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs
@@ -102,11 +103,9 @@ class ScannerStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
         # The key's policy (least privilege, naming the listener roles) is set by ScannerAdmission.
-        self.key = aws.kms.Key(
+        self.key = component_key(
             f"{name}-key",
             description="bucketguard scanner: scan requests and scanner alerts",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             tags=args.tags,
             opts=child,
         )

@@ -22,6 +22,7 @@ from bucketguard.pipeline.access_policy import render_access_block_statements, r
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
+from infra.keys import component_key
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
     SQS_CONSUME_ACTIONS,
@@ -90,11 +91,9 @@ class StorageStack(pulumi.ComponentResource):
 
         # Created without a policy (AWS default: the account administers it); StorageKeyPolicy below
         # replaces it once the roles that use the key exist.
-        self.key = aws.kms.Key(
+        self.key = component_key(
             f"{name}-key",
             description=f"bucketguard storage {config.name}: queues, topics and buckets",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
             tags=tags,
             # The retained buckets' objects are encrypted with it: deleting the key would lose them too.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
