@@ -1,8 +1,9 @@
 """An object version read through its presigned GET URL with ranged requests, never copied whole.
 
 `RangedObject` is what the engine scans (`Engine.scan_source`): each window is fetched as several ranges
-in flight at once, straight into the engine's window buffer, so memory stays bounded whatever the object's
-size and nothing goes to disk unless the object is a container. Every range is pinned to the version the
+in flight at once, straight into the engine's window buffer, and an archive's parsers read it by offset
+through a bounded cache of blocks (`bucketguard.scanning.blobs.SourceFile`), so memory stays bounded
+whatever the object's size and nothing goes to disk. Every range is pinned to the version the
 scan request names (the URL carries its versionId) and to its ETag (`If-Match`), so an object overwritten
 mid-scan (an unversioned bucket) fails the read with 412 instead of giving bytes of two objects; every
 answer must be a 206 for exactly the range asked within an object of the declared size.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import urllib3
@@ -25,8 +26,12 @@ from bucketguard.scanning.result import Reason
 
 RANGE_BYTES = 8 << 20  # one GET; a window (31 MiB) is read as four of them at once
 IN_FLIGHT = 4
-SMALL_READ_BYTES = 1 << 20  # reads up to this size (heads, tails, headers) are cached
-SMALL_READS_CACHED = 16
+# Reads by archive parsers (a zip's central directory at the end, then its members) are served from an LRU
+# of fixed-size blocks: an object up to BLOCK_BYTES is one GET whatever its parsers read, and a block read
+# right after the one before it fetches the next IN_FLIGHT - 1 blocks ahead. Held: CACHED_BLOCKS blocks
+# (32 MiB per object) plus the blocks one read spans and those still arriving.
+BLOCK_BYTES = 4 << 20
+CACHED_BLOCKS = 8
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
@@ -88,17 +93,18 @@ class RangedObject:
         self.url = url
         self.size = size
         self.etag = etag
+        self.failure: ReadFailed | None = None
+        self.fetched_bytes = 0  # what the storage sent: for tests and benchmarks
+        self.peak_cached_bytes = 0
         self._pool = _pool(timeout)
         self._workers = ThreadPoolExecutor(IN_FLIGHT, "bucketguard-range")
-        self._small: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._blocks: OrderedDict[int, Future[bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last_block = -2
         self._empty_checked = False
-        # An object up to SMALL_READ_BYTES is read whole by the first read: its head, its tail and its
-        # window would be three round trips, and round trips, not bytes, are what a small object costs.
-        self._whole: bytes | None = None
-        self._whole_lock = threading.Lock()
 
     def close(self) -> None:
-        self._workers.shutdown(wait=True)
+        self._workers.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> RangedObject:
         return self
@@ -106,52 +112,72 @@ class RangedObject:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _small_object(self) -> memoryview | None:
-        if not 0 < self.size <= SMALL_READ_BYTES:
-            return None
-        with self._whole_lock:
-            if self._whole is None:
-                data = bytearray(self.size)
-                self._get(0, memoryview(data))
-                self._whole = bytes(data)
-        return memoryview(self._whole)
-
     def read_at(self, offset: int, size: int) -> bytes:
-        size = max(min(size, self.size - offset), 0)
-        whole = self._small_object()
-        if whole is not None and offset >= 0:
-            return bytes(whole[offset : offset + size])
-        key = (offset, size)
-        if key in self._small:
-            self._small.move_to_end(key)
-            return self._small[key]
-        data = bytearray(size)
+        data = bytearray(max(min(size, self.size - offset), 0))
         self.read_into(memoryview(data), offset)
-        if size <= SMALL_READ_BYTES:
-            self._small[key] = bytes(data)
-            while len(self._small) > SMALL_READS_CACHED:
-                self._small.popitem(last=False)
-            return self._small[key]
         return bytes(data)
 
     def read_into(self, into: memoryview, offset: int) -> None:
-        """Fill `into` from `offset`: ranges of RANGE_BYTES, IN_FLIGHT of them at once."""
-        if self.size == 0 and not self._empty_checked:
-            self._check_empty()  # no range to ask for, but a request that says 0 bytes must be true
-            self._empty_checked = True
-        if offset < 0 or offset + len(into) > self.size:
-            raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, "read past the end of the object"))
-        whole = self._small_object()
-        if whole is not None:
-            into[:] = whole[offset : offset + len(into)]
-            return
+        """Fill `into` from `offset`. A window of a large object comes straight into `into` (RANGE_BYTES a
+        GET, IN_FLIGHT at once); other reads through the blocks. The first failure is kept: every read after
+        it fails the same."""
+        if self.failure is not None:
+            raise self.failure
+        try:
+            if self.size == 0 and not self._empty_checked:
+                self._check_empty()  # no range to ask for, but a request that says 0 bytes must be true
+                self._empty_checked = True
+            if offset < 0 or offset + len(into) > self.size:
+                raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, "read past the end of the object"))
+            if len(into) > BLOCK_BYTES and self.size > CACHED_BLOCKS * BLOCK_BYTES:
+                self._read_direct(into, offset)
+            else:
+                self._read_blocks(into, offset)
+        except ReadFailed as exc:
+            self.failure = self.failure or exc
+            raise self.failure from None
+
+    def _read_direct(self, into: memoryview, offset: int) -> None:
         parts = [(at, into[at - offset : min(at - offset + RANGE_BYTES, len(into))])
                  for at in range(offset, offset + len(into), RANGE_BYTES)]  # fmt: skip
-        if len(parts) == 1:
-            self._get(*parts[0])
-            return
         for pending in [self._workers.submit(self._get, at, part) for at, part in parts]:
             pending.result()
+
+    def _read_blocks(self, into: memoryview, offset: int) -> None:
+        if not len(into):
+            return
+        first, last = offset // BLOCK_BYTES, (offset + len(into) - 1) // BLOCK_BYTES
+        wanted = range(first, last + 1)
+        with self._lock:
+            blocks = [self._block(index) for index in wanted]
+            if self._last_block in (first - 1, first):  # read in order: fetch what comes next meanwhile
+                for index in range(last + 1, min(last + IN_FLIGHT, -(-self.size // BLOCK_BYTES))):
+                    self._block(index)
+            self._last_block = last
+        for index, pending in zip(wanted, blocks, strict=True):
+            base = index * BLOCK_BYTES
+            start, end = max(offset, base), min(offset + len(into), base + BLOCK_BYTES)
+            into[start - offset : end - offset] = memoryview(pending.result())[start - base : end - base]
+
+    def _block(self, index: int) -> Future[bytes]:
+        """Block `index` (being) fetched, most recently used; the least recently used ones beyond
+        CACHED_BLOCKS are dropped. Called under the lock."""
+        pending = self._blocks.get(index)
+        if pending is not None:
+            self._blocks.move_to_end(index)
+            return pending
+        start = index * BLOCK_BYTES
+        pending = self._workers.submit(self._fetch_block, start, min(BLOCK_BYTES, self.size - start))
+        self._blocks[index] = pending
+        while len(self._blocks) > CACHED_BLOCKS:
+            self._blocks.popitem(last=False)
+        self.peak_cached_bytes = max(self.peak_cached_bytes, len(self._blocks) * BLOCK_BYTES)
+        return pending
+
+    def _fetch_block(self, start: int, size: int) -> bytes:
+        data = bytearray(size)
+        self._get(start, memoryview(data))
+        return bytes(data)
 
     def _request(self, headers: dict[str, str]) -> Any:
         try:
@@ -167,9 +193,9 @@ class RangedObject:
         if self.etag:
             headers["If-Match"] = f'"{self.etag}"'
         response = self._request(headers)
+        done = 0
         try:
             self._check(response, offset, last)
-            done = 0
             while done < len(into):
                 count = response.readinto(into[done:])
                 if not count:
@@ -178,7 +204,9 @@ class RangedObject:
         except urllib3.exceptions.HTTPError as exc:
             raise ReadFailed(TransientDownloadError(f"download interrupted: {type(exc).__name__}")) from None
         finally:
-            response.release_conn()
+            response.release_conn()  # with unread bytes, urllib3 drops it when it is next taken
+            with self._lock:
+                self.fetched_bytes += done
 
     def _check_empty(self) -> None:
         headers = {"If-Match": f'"{self.etag}"'} if self.etag else {}

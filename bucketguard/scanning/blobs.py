@@ -4,6 +4,12 @@ A `Blob` is kept in memory up to `IN_MEMORY_MAX` bytes and spilled to a temporar
 `BlobWriter` expands one member under the object's `Budget`, hashing (SHA-256) while it writes. Members
 are handed to a `Visitor` one at a time and their temporary file is deleted as soon as the visitor
 returns, so temporary space never holds more than the members along the current nesting path.
+
+A blob may also be bytes read by offset from a `RandomAccess` source (an S3 object through ranged GETs):
+its parsers read it through `open()` (a seekable file over the source) and `mapped()` (a `SourceView`
+that slices and searches it), so an archive is opened where it lies, with no copy. Only the parsers that
+need the whole of it in one buffer or as a file on disk get a local copy (`local()`: pefile; the 7-Zip
+program).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from bucketguard.scanning.limits import (
     Budget,
@@ -29,11 +35,16 @@ from bucketguard.scanning.limits import (
 )
 from bucketguard.scanning.result import Finding, Reason
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 CHUNK = 1 << 20
 IN_MEMORY_MAX = 1 << 20  # members up to this size stay in memory; larger ones go to a temporary file
 HEAD_BYTES = 512  # enough to recognise every container type by its first bytes (tar's magic sits at 257)
 TAIL_BYTES = (1 << 16) + 22  # a zip's end record with the longest comment
 DECODE_IN_MEMORY_MAX = 64 << 20  # formats parsed whole in memory (mail, documents, encoded text)
+SOURCE_BUFFER_BYTES = 64 << 10  # a parser's small reads of a source (headers) share one read
+COPY_BYTES = 8 << 20
 
 
 class SourceFailed(Exception):
@@ -47,6 +58,12 @@ class RandomAccess(Protocol):
     @property
     def size(self) -> int: ...
 
+    @property
+    def failure(self) -> SourceFailed | None:
+        """The first read that failed: every later read fails the same, and the engine raises it after
+        the walk whatever a parser made of it (parsers turn exceptions into "corrupt")."""
+        ...
+
     def read_into(self, into: memoryview, offset: int) -> None:
         """Fill `into` with the bytes at `offset`; raises SourceFailed when they cannot all be read."""
         ...
@@ -54,10 +71,83 @@ class RandomAccess(Protocol):
     def read_at(self, offset: int, size: int) -> bytes: ...
 
 
+class SourceFile(io.RawIOBase):
+    """A seekable, read-only file over a source, for parsers that take a file object (zipfile, py7zr,
+    tarfile, pycdlib); wrapped in a BufferedReader by `Blob.open`."""
+
+    def __init__(self, source: RandomAccess) -> None:
+        self.source = source
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.source.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self.position = base + offset
+        return self.position
+
+    def readinto(self, into: WriteableBuffer) -> int:
+        view = memoryview(into).cast("B")
+        count = max(min(len(view), self.source.size - self.position), 0)
+        self.source.read_into(view[:count], self.position)
+        self.position += count
+        return count
+
+    def readall(self) -> bytes:
+        data = bytearray(max(self.source.size - self.position, 0))
+        self.readinto(data)
+        return bytes(data)
+
+
+class SourceView:
+    """A source as `mapped()` gives it: sliced and searched like bytes, each slice a read by offset."""
+
+    def __init__(self, source: RandomAccess) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return self.source.size
+
+    def __getitem__(self, index: slice) -> bytes:
+        start, stop, step = index.indices(self.source.size)
+        if step != 1:
+            raise ValueError("a source is sliced with step 1 only")
+        return self.source.read_at(start, max(stop - start, 0))
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        start, end, _ = slice(start, end).indices(self.source.size)
+        for at in range(start, end, CHUNK):
+            found = self[at : min(at + CHUNK + len(sub) - 1, end)].find(sub)
+            if found >= 0:
+                return at + found
+        return -1
+
+    def rfind(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        start, end, _ = slice(start, end).indices(self.source.size)
+        for stop in range(end, start, -CHUNK):
+            at = max(stop - CHUNK, start)
+            found = self[at : min(stop + len(sub) - 1, end)].rfind(sub)
+            if found >= 0:
+                return at + found
+        return -1
+
+
+View = bytes | mmap.mmap | SourceView
+
+
 @dataclass
 class Blob:
-    """Bytes to scan: in memory (`data`), on disk (`path`) or read by offset from a `source` (windows
-    and sniffing only: containers are opened from a local copy), with their size and SHA-256."""
+    """Bytes to scan: in memory (`data`), on disk (`path`) or read by offset from a `source`, with their
+    size and SHA-256."""
 
     size: int
     sha256: str | None
@@ -88,17 +178,38 @@ class Blob:
     def open(self) -> IO[bytes]:
         if self.data is not None:
             return io.BytesIO(self.data)
+        if self.source is not None:
+            return io.BufferedReader(SourceFile(self.source), buffer_size=SOURCE_BUFFER_BYTES)
         assert self.path is not None
         return self.path.open("rb")
 
     @contextlib.contextmanager
-    def mapped(self) -> Iterator[bytes | mmap.mmap]:
-        """The whole blob as one searchable, sliceable buffer (a read-only mapping for files on disk)."""
+    def mapped(self) -> Iterator[View]:
+        """The whole blob, searchable and sliceable (a read-only mapping for files on disk, a SourceView
+        for a source)."""
+        if self.source is not None:
+            yield SourceView(self.source)
+            return
+        with self.local(None) as view:
+            yield view
+
+    @contextlib.contextmanager
+    def local(self, work_dir: Path | None) -> Iterator[bytes | mmap.mmap]:
+        """The whole blob as one buffer of this process, for parsers that need that (pefile): a source
+        is copied to a temporary file in `work_dir` first, removed afterwards."""
         if self.data is not None or self.size == 0:
             yield self.data or b""
             return
+        if self.source is not None:
+            copy = copy_source(self.source, work_dir)
+            try:
+                with _mapping(copy) as view:
+                    yield view
+            finally:
+                copy.unlink(missing_ok=True)
+            return
         assert self.path is not None
-        with self.path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        with _mapping(self.path) as view:
             yield view
 
     def digest(self) -> str:
@@ -114,6 +225,12 @@ class Blob:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             self.path = None
+
+
+@contextlib.contextmanager
+def _mapping(path: Path) -> Iterator[mmap.mmap]:
+    with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        yield view
 
 
 class Visitor(Protocol):
@@ -237,7 +354,7 @@ class Expansion:
         if member is not None:
             self.visit(where, member)
 
-    def unattributed(self, view: bytes | mmap.mmap, start: int, end: int) -> None:
+    def unattributed(self, view: View, start: int, end: int) -> None:
         """Bytes of a container that no member accounts for (a carrier before an appended archive, data
         between members, trailing data): scanned as a member of their own, so nothing is left unread.
         Zero padding hides nothing and is skipped."""
@@ -253,6 +370,29 @@ class Expansion:
         member = self.expand(where, fill)
         if member is not None:
             self.visit(where, member)
+
+
+def copy_source(source: RandomAccess, work_dir: Path | None) -> Path:
+    """A source's bytes in a new temporary file in `work_dir` (the caller removes it), for the parsers and
+    programs that need a file."""
+    path = None
+    try:
+        descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=work_dir)
+        path = Path(name)
+        with os.fdopen(descriptor, "wb") as out:
+            chunk = memoryview(bytearray(min(COPY_BYTES, source.size)))
+            for offset in range(0, source.size, len(chunk)):
+                piece = chunk[: min(len(chunk), source.size - offset)]
+                source.read_into(piece, offset)
+                out.write(piece)
+    except BaseException as exc:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            detail = f"no temporary space for a copy: {exc.strerror or exc}"
+            raise ScanFailure(Reason.INTERNAL_ERROR, detail) from None
+        raise
+    return path
 
 
 def read_whole(blob: Blob, name: str, kind: str) -> bytes:

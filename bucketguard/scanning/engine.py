@@ -7,7 +7,7 @@ What it does with a file:
    files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it (the
    hash of a window runs on a second thread, started before the match); bytes read by offset from
    elsewhere (`scan_source`: an S3 object through ranged GETs) are scanned the same way, window by
-   window, with no local copy unless they hold a container;
+   window, and their containers opened through reads by offset, with no local copy;
 3. looks the SHA-256 up in the hash blocklist;
 4. when its bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z; a zip glued behind other bytes),
    expands every member under the limits and does 2-4 again for each, recursively.
@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,9 +226,9 @@ class Engine:
 
     def scan_source(self, source: RandomAccess, *, name: str) -> ScanResult:
         """Scan bytes read by offset from `source` (an object read through ranged GETs), window by
-        window with no local copy; a container is copied to `work_dir` first (its parsers need random
-        access over a file). Whatever the source raises when it cannot give its bytes (the object changed,
-        the network failed) propagates: no verdict is ever built from part of an object."""
+        window, and its containers through reads by offset too: no local copy. Whatever the source raises
+        when it cannot give its bytes (the object changed, the network failed) propagates: no verdict is
+        ever built from part of an object."""
         started = time.perf_counter()
         try:
             result = self._scan_source(source, name)
@@ -262,18 +261,11 @@ class Engine:
         too_large = self._too_large(target, source.size)
         if too_large is not None:
             return too_large
-        blob = Blob(source.size, None, source=source)
-        if sniff(blob):
-            try:
-                blob = _local_copy(source, self.work_dir)
-            except OSError as exc:
-                detail = f"{target}: no temporary space to open it as an archive: {exc.strerror or exc}"
-                return ScanResult(target, Verdict.UNSCANNABLE, reason=Reason.TOO_LARGE, detail=detail,
-                                  size=source.size)  # fmt: skip
-        try:
-            return self._walked(blob, target, None)
-        finally:
-            blob.discard()
+        # Containers are opened where they lie, through the source (bucketguard.scanning.blobs).
+        result = self._walked(Blob(source.size, None, source=source), target, None)
+        if source.failure is not None:
+            raise source.failure  # whatever a parser made of it: no verdict on part of an object
+        return result
 
     def _scan_path(self, path: Path, target: str) -> ScanResult:
         try:
@@ -442,26 +434,6 @@ def _hash_alongside(hasher: ThreadPoolExecutor, digest: Any, data: memoryview) -
     pending = hasher.submit(update)
     entered.wait()
     return pending
-
-
-def _local_copy(source: RandomAccess, work_dir: Path | None) -> Blob:
-    """A container's bytes copied to a temporary file (hashed on the way) for the parsers that need one."""
-    digest = hashlib.sha256()
-    descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=work_dir)
-    blob = Blob(source.size, None, path=Path(name), owned=True)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            chunk = memoryview(bytearray(min(WINDOW_BYTES, source.size)))
-            for offset in range(0, source.size, len(chunk)):
-                piece = chunk[: min(len(chunk), source.size - offset)]
-                source.read_into(piece, offset)
-                digest.update(piece)
-                out.write(piece)
-    except BaseException:
-        blob.discard()
-        raise
-    blob.sha256 = digest.hexdigest()
-    return blob
 
 
 def _read_exactly(descriptor: int, into: memoryview, offset: int) -> None:

@@ -62,7 +62,7 @@ def is_executable(head: bytes) -> bool:
 def open_executable(blob: Blob, expansion: Expansion) -> None:
     name = expansion.name
     installer = None
-    with blob.mapped() as view:
+    with blob.local(expansion.work_dir) as view:  # pefile parses one buffer
         if view[:2] != b"MZ":
             why = "UPX" if view.find(b"UPX!", 0, 4096) >= 0 else None
         else:

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion
+from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, copy_source
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem, ScanStop
 from bucketguard.scanning.result import Reason
 
@@ -94,6 +94,8 @@ def _required(name: str, what: str, scope: type[ScanProblem]) -> str:
 def _on_disk(blob: Blob, directory: Path) -> Path:
     if blob.path is not None:
         return blob.path
+    if blob.source is not None:
+        return copy_source(blob.source, directory)  # the program reads a file: the one copy kept
     path = directory / "archive"
     path.write_bytes(blob.data or b"")
     return path

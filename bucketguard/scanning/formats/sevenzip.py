@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import mmap
 import stat
 import struct
 from typing import TYPE_CHECKING
 
-from bucketguard.scanning.blobs import Blob, Expansion, corrupt
+from bucketguard.scanning.blobs import Blob, Expansion, View, corrupt
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem
 from bucketguard.scanning.result import Reason
 
@@ -72,9 +71,9 @@ def open_7z(blob: Blob, expansion: Expansion) -> None:
 _START_HEADER = struct.Struct("<6s2BI2QI")  # signature, version, CRC, next header offset, size and CRC
 
 
-def _end_of_archive(view: bytes | mmap.mmap) -> int:
+def _end_of_archive(view: View) -> int:
     """Where the archive's bytes end: its header, which the start header locates, comes last."""
-    _, _, _, _, offset, size, _ = _START_HEADER.unpack_from(view, 0)
+    _, _, _, _, offset, size, _ = _START_HEADER.unpack(view[: _START_HEADER.size])
     end: int = _START_HEADER.size + offset + size
     return min(end, len(view))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bz2
 import copy
-import mmap
 import struct
 import zipfile
 import zlib
@@ -21,13 +20,11 @@ from dataclasses import dataclass
 
 import inflate64
 
-from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, View, corrupt
 from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
 from bucketguard.scanning.limits import MemberProblem, RatioGuard, ScanProblem
 from bucketguard.scanning.result import Reason
-
-View = bytes | mmap.mmap
 
 LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -107,7 +104,7 @@ def find_end(view: View) -> int | None:
     return end if end >= 0 and end + _END_RECORD.size <= size else None
 
 
-def _locate_directory(view: View, end: int) -> tuple[int, int] | None:
+def _locate_directory(view: bytes, end: int) -> tuple[int, int] | None:
     """Where the central directory starts (relative to `view`: right before the end record, or before the
     zip64 end record its locator points at) and the offset the archive records for it. None for an empty
     archive."""
@@ -139,8 +136,8 @@ class _LocalHeader:
         """The local header at `offset`, or None where the bytes only happen to hold its signature."""
         if offset < 0 or offset + _LOCAL_HEADER.size > limit:
             return None
-        _, version, flags, method, _, _, crc, csize, usize, name_length, extra_length = (
-            _LOCAL_HEADER.unpack_from(view, offset)
+        _, version, flags, method, _, _, crc, csize, usize, name_length, extra_length = _LOCAL_HEADER.unpack(
+            view[offset : offset + _LOCAL_HEADER.size]
         )
         data_offset = offset + _LOCAL_HEADER.size + name_length + extra_length
         if version > 100 or method > 255 or not 0 < name_length <= 4096 or data_offset > limit:
@@ -173,16 +170,21 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
             with blob.mapped() as view:
                 _read_unlisted(view, 0, len(view), expansion)
             return
-        with archive:
+        with archive, blob.mapped() as view:
             # A directory entry that holds data is read like a file: its bytes are what other tools extract.
             listed = [info for info in entries if not info.is_dir() or info.compress_size]
             ours = [info for info in listed if info.compress_type == _DEFLATE64]
             expansion.budget.count_members(len(listed) - len(ours), name)
-            for info in listed:
-                if info.compress_type in _BY_SEVEN_ZIP and not info.flag_bits & _ENCRYPTED:
+            covered = []
+            for info in entries:
+                if (info.is_dir() and not info.compress_size) or info.compress_type == _DEFLATE64:
+                    pass
+                elif info.compress_type in _BY_SEVEN_ZIP and not info.flag_bits & _ENCRYPTED:
                     seven_zip_program.extract_zip_member(blob, expansion, info.filename, info.file_size)
-                elif info not in ours:
+                else:
                     _read_listed(archive, info, expansion)
+                # taken while the member's bytes are at hand (an object read in ranges caches a few blocks)
+                covered.append(_extent(view, info))
             directory = archive.start_dir
     with blob.mapped() as view:
         for info in ours:
@@ -191,8 +193,8 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
                 _read_local(view, header, len(view), expansion, listed=True)
         end = find_end(view)
         assert end is not None  # zipfile found it
-        covered = [(directory, end + _END_RECORD.size + _END_RECORD.unpack_from(view, end)[7])]
-        covered += [_extent(view, info) for info in entries]
+        comment_length = _END_RECORD.unpack(view[end : end + _END_RECORD.size])[7]
+        covered.append((directory, end + _END_RECORD.size + comment_length))
         for start, stop in _gaps(covered, len(view)):
             _read_unlisted(view, start, stop, expansion)
 
@@ -344,7 +346,7 @@ def _read_local(
     if header.flags & _HAS_DESCRIPTOR:
         signature = 4 if view[data_end : data_end + 4] == _DESCRIPTOR else 0
         expected = (
-            struct.unpack_from("<I", view, data_end + signature)[0]
+            int.from_bytes(view[data_end + signature : data_end + signature + 4], "little")
             if data_end + signature + 4 <= len(view)
             else -1
         )
