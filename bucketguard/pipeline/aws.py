@@ -1,8 +1,7 @@
-"""Small helpers around boto3 errors and the event envelopes Lambda hands us (SQS, SNS, S3)."""
+"""Small helpers around boto3: S3's answers for what is gone, SNS publishing across regions."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -45,15 +44,3 @@ class RegionalPublisher:
                 self._clients[region] = self._client_for_region(region)
             client = self._clients[region]
         return client.publish(**request)
-
-
-def unwrap_sns(body: str) -> str:
-    """The message inside an SNS envelope (SQS subscription without raw delivery), or the body itself."""
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError:
-        return body
-    if isinstance(data, dict) and data.get("Type") == "Notification" and isinstance(data.get("Message"), str):
-        message: str = data["Message"]
-        return message
-    return body

@@ -16,9 +16,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bucketguard.pipeline import env
-from bucketguard.pipeline.aws import RegionalPublisher, unwrap_sns
+from bucketguard.pipeline.aws import RegionalPublisher
 from bucketguard.pipeline.listener import ListenerOutcome, handle_notification
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent
+from bucketguard.pipeline.notifications import sns_message
 from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.overlap import Record, RecordsAhead
 from bucketguard.pipeline.postscan import PostScan, PostScanOutcome, kms_verifier
@@ -229,7 +230,7 @@ class PostScanFunction(_SqsFunction):
         self.postscan = postscan
 
     def process(self, record: SQSRecord) -> PostScanOutcome:
-        event = ScanResultEvent.from_json(unwrap_sns(record.body))
+        event = ScanResultEvent.from_json(sns_message(record.body))
         outcome = self.postscan.apply(event)
         for action in outcome.actions:
             self.count(f"Action_{action}")

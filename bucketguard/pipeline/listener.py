@@ -8,7 +8,6 @@ queue. An object already deleted is dropped (logged), never retried: retrying ca
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -19,8 +18,9 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from bucketguard.aws import object_location, real_version_id
-from bucketguard.pipeline.aws import is_gone, unwrap_sns
+from bucketguard.pipeline.aws import is_gone
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
+from bucketguard.pipeline.notifications import parse_s3_notification, sns_message
 from bucketguard.pipeline.rescan import Sweep, Verify, list_batch, needs_rescan, rescan_message, utc_now
 from bucketguard.pipeline.settings import ListenerSettings
 from bucketguard.pipeline.tagging import from_tagset, neutralise_platform_tags
@@ -48,36 +48,24 @@ class ListenerOutcome:
 
 def parse_object_created(body: str) -> list[CreatedObject]:
     """The created objects named in one SQS message body (S3 notification, maybe inside an SNS envelope)."""
-    try:
-        data = json.loads(unwrap_sns(body))
-    except json.JSONDecodeError as exc:
-        raise InvalidMessage(f"S3 notification: body is not JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise InvalidMessage("S3 notification: body is not a JSON object")
-    if data.get("Event") == "s3:TestEvent":
+    notification = parse_s3_notification(body)
+    if notification is None:
         return []
-    records = data.get("Records")
-    if not isinstance(records, list):
-        raise InvalidMessage("S3 notification: no 'Records' list")
     created = []
-    for index, record in enumerate(records):
-        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+    for record in notification.Records:
+        obj = record.s3.object
+        if obj is None or not record.eventName.startswith("ObjectCreated"):
             continue
-        try:
-            s3 = record["s3"]
-            obj = s3["object"]
-            created.append(
-                CreatedObject(
-                    bucket=str(s3["bucket"]["name"]),
-                    # S3 URL-encodes keys in notifications, with '+' for spaces
-                    key=unquote_plus(str(obj["key"])),
-                    size=int(obj.get("size", 0)),
-                    etag=str(obj.get("eTag", "")).strip('"'),
-                    version_id=str(obj["versionId"]) if obj.get("versionId") else None,
-                )
+        created.append(
+            CreatedObject(
+                bucket=record.s3.bucket.name,
+                # S3 URL-encodes keys in notifications, with '+' for spaces
+                key=unquote_plus(obj.key),
+                size=int(obj.size or 0),
+                etag=(obj.eTag or "").strip('"'),
+                version_id=obj.versionId or None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidMessage(f"S3 notification: record {index} is malformed ({exc!r})") from None
+        )
     return created
 
 
@@ -256,7 +244,7 @@ def handle_notification(
 ) -> list[ListenerOutcome]:
     """Everything one SQS message asks for. Raises on a transient failure so the message is retried."""
     try:
-        sweep = rescan_message(unwrap_sns(body))
+        sweep = rescan_message(sns_message(body))
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
     if sweep is None:

@@ -11,12 +11,14 @@ import json
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from bucketguard.scanning.result import FindingSource, ScanResult, Severity, Verdict
 from bucketguard.validation import describe
+
+M = TypeVar("M", bound=BaseModel)
 
 SCAN_REQUEST_VERSION = "1"
 SCAN_RESULT_EVENT_VERSION: Final = "1"
@@ -33,7 +35,8 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _load(body: str | dict[str, Any], what: str) -> dict[str, Any]:
+def load_message(body: str | dict[str, Any], what: str) -> dict[str, Any]:
+    """The JSON object a message body holds, or InvalidMessage saying what it is instead."""
     if isinstance(body, dict):
         return body
     try:
@@ -45,8 +48,9 @@ def _load(body: str | dict[str, Any], what: str) -> dict[str, Any]:
     return data
 
 
-def _parse(model: type[Any], body: str | dict[str, Any], what: str) -> Any:
-    data = _load(body, what)
+def parse_message(model: type[M], body: str | dict[str, Any], what: str) -> M:
+    """`model` from a message body, or a one-line InvalidMessage naming the first field that is wrong."""
+    data = load_message(body, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -87,7 +91,7 @@ class ScanRequest:
 
     @classmethod
     def from_json(cls, body: str | dict[str, Any]) -> ScanRequest:
-        document: _ScanRequestDocument = _parse(_ScanRequestDocument, body, "scan request")
+        document: _ScanRequestDocument = parse_message(_ScanRequestDocument, body, "scan request")
         return cls(**document.model_dump(exclude={"schema_version"}))
 
 
@@ -160,7 +164,7 @@ class ScanResultEvent:
     @classmethod
     def from_json(cls, body: str | dict[str, Any]) -> ScanResultEvent:
         what = "scan-result event"
-        document: ScanResultEventDocument = _parse(ScanResultEventDocument, body, what)
+        document: ScanResultEventDocument = parse_message(ScanResultEventDocument, body, what)
         wire = document.model_dump(mode="json")
         try:
             result = ScanResult.from_dict({**wire, "target": document.key})

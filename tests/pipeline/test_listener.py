@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.parser.models import S3Model, SnsNotificationModel
 
 from bucketguard.pipeline.listener import CreatedObject, parse_object_created, skip_reason
 from bucketguard.pipeline.messages import InvalidMessage
@@ -23,20 +25,52 @@ def test_keys_are_url_decoded_with_plus_for_space_and_only_created_objects_kept(
     assert (obj.size, obj.etag) == (617, "0123456789abcdef0123456789abcdef")
 
 
+def test_the_fixtures_are_aws_documented_shapes() -> None:
+    # Powertools' own models, without the tolerance bucketguard.pipeline.notifications adds for moto
+    S3Model.model_validate(load_event("s3-object-created.json"))
+    SnsNotificationModel.model_validate(load_event("sns-notification.json"))
+
+
 def test_notification_inside_an_sns_envelope() -> None:
-    envelope = {"Type": "Notification", "Message": json.dumps(load_event("s3-object-created.json"))}
+    envelope = {
+        **load_event("sns-notification.json"),
+        "Message": json.dumps(load_event("s3-object-created.json")),
+    }
     assert parse_object_created(json.dumps(envelope))[0].bucket == "camp-teaching-materials"
+
+
+def test_an_sns_envelope_missing_its_fields_is_refused() -> None:
+    envelope = {"Type": "Notification", "Message": json.dumps(load_event("s3-object-created.json"))}
+    with pytest.raises(InvalidMessage, match=r"^SNS notification: TopicArn: is required"):
+        parse_object_created(json.dumps(envelope))
 
 
 def test_s3_test_event_is_ignored() -> None:
     assert parse_object_created(json.dumps(load_event("s3-test-event.json"))) == []
 
 
+def _created(**changes: Any) -> str:
+    event = load_event("s3-object-created.json")
+    event["Records"][0].update(changes)
+    return json.dumps(event)
+
+
 @pytest.mark.parametrize(
-    "body", ["not json", "[1]", '{"Records": 3}', '{"Records": [{"eventName": "ObjectCreated:Put"}]}']
+    ("body", "why"),
+    [
+        ("not json", "body is not JSON"),
+        ("[1]", "body is a JSON list"),
+        ('{"Records": 3}', "Records: input should be a valid list"),
+        ('{"Records": [{"eventName": "ObjectCreated:Put"}]}', r"Records\[0\]\.eventVersion: is required"),
+        # Powertools' own check raised AttributeError on these, which would not have said what was wrong
+        ('{"Records": [{"eventName": 5, "s3": 5}]}', r"Records\[0\]\.eventVersion: is required"),
+        (_created(eventName=None), r"Records\[0\]\.eventName: input should be a valid string"),
+        (_created(s3={"object": {"key": "a.pdf"}}), "names its object's size and eTag"),
+        (_created(eventTime="yesterday"), r"Records\[0\]\.eventTime"),
+    ],
 )
-def test_malformed_notifications_are_refused_with_a_reason(body: str) -> None:
-    with pytest.raises(InvalidMessage, match="S3 notification"):
+def test_malformed_notifications_are_refused_with_a_reason(body: str, why: str) -> None:
+    with pytest.raises(InvalidMessage, match=f"^S3 notification: .*{why}"):
         parse_object_created(body)
 
 
