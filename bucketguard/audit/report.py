@@ -3,7 +3,6 @@ was first seen and whether it is new, the findings resolved since the last run, 
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -238,17 +237,14 @@ def render_json(report: AuditReport, **_: Any) -> str:
 def render_table(report: AuditReport, *, terminal: bool = False) -> str:
     """Violations grouped by severity (worst first), then service; a terminal's width and colours, else
     200 columns of plain text."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from bucketguard.tables import render, table
 
     parts: list[Any] = []
     for severity in reversed(SEVERITY_ORDER):
         rows = [v for v in report.violations if v.finding.severity == severity]
         if not rows:
             continue
-        table = Table(title=f"{severity.upper()} ({len(rows)})", title_justify="left", expand=False)
-        for column in (
+        drawn = table(
             "service",
             "rule",
             "account",
@@ -257,51 +253,41 @@ def render_table(report: AuditReport, *, terminal: bool = False) -> str:
             "enforcement",
             "status",
             "message",
-        ):
-            table.add_column(column, overflow="fold")
+            title=f"{severity.upper()} ({len(rows)})",
+        )
         for v in sorted(rows, key=lambda v: (v.finding.service, v.finding.rule_id, v.finding.resource_name)):
             f = v.finding
-            table.add_row(
+            drawn.add_row(
                 f.service, f.rule_id, f.account, f.region, f.resource_name, v.enforcement, v.status, f.message
             )
-        parts.append(table)
+        parts.append(drawn)
     for r in report.resolved:
         parts.append(
-            Text(
-                f"resolved  {r.rule_id} on {r.resource_name} ({r.account}/{r.region}), "
-                f"first seen {r.first_seen}"
-            )
+            f"resolved  {r.rule_id} on {r.resource_name} ({r.account}/{r.region}), first seen {r.first_seen}"
         )
     for e in report.exemptions:
-        parts.append(Text(f"exempted  {e['rule_id']} on {e['resource']}: {e['reason']}"))
+        parts.append(f"exempted  {e['rule_id']} on {e['resource']}: {e['reason']}")
     for note in report.notes:
-        parts.append(Text(f"note      {note}"))
+        parts.append(f"note      {note}")
     parts.extend(_framework_table(report))
     s = report.summary()
     parts.append(
-        Text(
-            f"{s['resources']} resources in {len(s['accounts'])} account(s): {s['mandatory']} mandatory, "
-            f"{s['advisory']} advisory violations ({s['new']} new), {s['resolved']} resolved, "
-            f"{s['exempted']} exempted"
-        )
+        f"{s['resources']} resources in {len(s['accounts'])} account(s): {s['mandatory']} mandatory, "
+        f"{s['advisory']} advisory violations ({s['new']} new), {s['resolved']} resolved, "
+        f"{s['exempted']} exempted"
     )
-    out = io.StringIO()
-    console = Console(file=out, width=None if terminal else 200, force_terminal=terminal)
-    for part in parts:
-        console.print(part)
-    return out.getvalue().rstrip("\n")
+    return render(*parts, terminal=terminal)
 
 
 def _framework_table(report: AuditReport) -> list[Any]:
-    from rich.table import Table
-    from rich.text import Text
+    from bucketguard.tables import table as new_table
 
     document = framework_document(report)
     if document is None:
         return []
-    table = Table(title=f"{document['name']} ({document['key']})", title_justify="left")
-    for column in ("control", "status", "title", "failing resources"):
-        table.add_column(column, overflow="fold")
+    table = new_table(
+        "control", "status", "title", "failing resources", title=f"{document['name']} ({document['key']})"
+    )
     uncovered = []
     for c in document["controls"]:
         if c["status"] == "not_covered":
@@ -312,8 +298,8 @@ def _framework_table(report: AuditReport) -> list[Any]:
     score = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(document["score"].items()))
     return [
         table,
-        Text(f"not covered by any rule: {', '.join(uncovered) or 'none'}"),
-        Text(f"{document['key']}: {score} (scope: {document['scope']})"),
+        f"not covered by any rule: {', '.join(uncovered) or 'none'}",
+        f"{document['key']}: {score} (scope: {document['scope']})",
     ]
 
 

@@ -260,7 +260,10 @@ def show_history(args: argparse.Namespace) -> int:
     if args.history_format == "json":
         print(json.dumps({"schema_version": 1, "changes": [c.__dict__ for c in changes]}, indent=2))
     else:
+        from bucketguard.tables import render, table
+
+        drawn = table("at", "change", "rule", "account/region", "resource", listing=True)
         for c in changes:
-            print(f"{c.at}  {c.change:<8}  {c.rule_id}  {c.account}/{c.region}  {c.resource_name}")
-        print(f"{len(changes)} change(s)")
+            drawn.add_row(c.at, c.change, c.rule_id, f"{c.account}/{c.region}", c.resource_name)
+        print(render(drawn, f"{len(changes)} change(s)"))
     return EXIT_OK

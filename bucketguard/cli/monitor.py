@@ -139,16 +139,22 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _table(outcomes: Sequence[Any]) -> str:
-    lines = []
+    from bucketguard.tables import render, table
+
+    drawn = table("event", "result", "alert", "severity", "rule", "resource", "what happened", title="replay")
     for outcome in outcomes:
-        if outcome.result != "evaluated":
-            lines.append(f"{outcome.event_name} {outcome.event_id}: {outcome.result} ({outcome.reason})")
-            continue
-        lines.append(f"{outcome.event_name} {outcome.event_id}: {len(outcome.alerts)} alert(s)")
+        event = f"{outcome.event_name} {outcome.event_id}"
+        if not outcome.alerts:
+            drawn.add_row(event, outcome.result, "", "", "", "", outcome.reason)
         for a in outcome.alerts:
-            lines.append(f"  {a.status:<18} {a.severity:<8} {a.rule_id}  {a.resource_arn}")
-            lines.append(f"  {'':<18} {a.message}")
-            lines.append(f"  {'':<18} by {a.actor} from {a.source_ip or '-'} at {a.event_time}")
-            if a.detail:
-                lines.append(f"  {'':<18} {a.detail}")
-    return "\n".join(lines)
+            happened = [a.message, f"by {a.actor} from {a.source_ip or '-'} at {a.event_time}", a.detail]
+            drawn.add_row(
+                event,
+                outcome.result,
+                a.status,
+                a.severity,
+                a.rule_id,
+                a.resource_arn,
+                "\n".join(line for line in happened if line),
+            )
+    return render(drawn)

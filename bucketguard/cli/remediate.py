@@ -61,12 +61,11 @@ def fix_and_reaudit(
     reaudit: Callable[[], Any],
 ) -> Any:
     """Plan, confirm, apply; the re-audit's results (the first audit's when nothing was applied)."""
-    from rich.console import Console
-
     from bucketguard.audit.run import SEVERITY_ORDER
     from bucketguard.remediation import UndoFile, apply, held_back, plan_fixes
+    from bucketguard.tables import console as tables_console
 
-    console = Console(stderr=True)
+    console = tables_console(stderr=True)
     rules = chosen_rules(args.rule, settings)
     floor = SEVERITY_ORDER.index(args.min_severity)
     findings = [f for r in results for f in r.findings if SEVERITY_ORDER.index(f.severity) >= floor]
@@ -104,11 +103,9 @@ def _confirmed(console: Any, count: int) -> bool:
 
 
 def _plan_table(fixes: Sequence[Any]) -> Any:
-    from rich.table import Table
+    from bucketguard.tables import table as new_table
 
-    table = Table(title="fix plan")
-    for column in ("resource", "account/region", "rule", "change"):
-        table.add_column(column)
+    table = new_table("resource", "account/region", "rule", "change", title="fix plan")
     for fix in fixes:
         finding = fix.finding
         table.add_row(
@@ -118,11 +115,9 @@ def _plan_table(fixes: Sequence[Any]) -> Any:
 
 
 def _outcomes_table(outcomes: Sequence[Any]) -> Any:
-    from rich.table import Table
+    from bucketguard.tables import table as new_table
 
-    table = Table(title="fixes")
-    for column in ("status", "resource", "rule", "reason"):
-        table.add_column(column)
+    table = new_table("status", "resource", "rule", "reason", title="fixes")
     for outcome in outcomes:
         finding = outcome.fix.finding
         style = "green" if outcome.status == "remediated" else "red"
@@ -149,11 +144,11 @@ def run_undo(args: argparse.Namespace) -> int:
         account.account_id: account.clients
         for account in (account_of(own, args.endpoint_url) for own in sessions)
     }
+    from bucketguard.tables import render, table
+
     results = undo(entries, clients.get)
+    drawn = table("status", "rule", "resource", "reason", listing=True)
     for result in results:
-        entry = result.entry
-        line = f"{result.status:<9} {entry.rule_id}  {entry.arn}" + (
-            f": {result.reason}" if result.reason else ""
-        )
-        print(line)
+        drawn.add_row(result.status, result.entry.rule_id, result.entry.arn, result.reason)
+    print(render(drawn))
     return EXIT_FINDINGS if any(r.status in ("refused", "failed") for r in results) else EXIT_OK

@@ -11,12 +11,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from bucketguard.cli import UsageError
 from bucketguard.rules.docs import render_markdown, to_json_document
 from bucketguard.rules.model import Rule, Severity, all_rules
+from bucketguard.tables import Table, console, table
 
 FORMATS = ("table", "json", "markdown")
 
@@ -51,17 +49,13 @@ def run_list(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(json.dumps(to_json_document(rules), indent=2))
     else:
-        # a terminal's width and colours; elsewhere 200 columns, so a pipe gets one rule per line
-        console = Console(width=None if sys.stdout.isatty() else 200)
-        console.print(rules_table(rules))
+        console().print(rules_table(rules))
     return 0
 
 
 def rules_table(rules: Sequence[Rule[Any]]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("RULE ID", "SEVERITY", "RESOURCE", "FSBP", "TITLE"):
-        table.add_column(column)
+    drawn = table("RULE ID", "SEVERITY", "RESOURCE", "FSBP", "TITLE", listing=True)
     for r in rules:
         fsbp = ",".join(r.references.fsbp) or "-"
-        table.add_row(r.rule_id, r.severity.value, r.facts_kind, fsbp, r.title)
-    return table
+        drawn.add_row(r.rule_id, r.severity.value, r.facts_kind, fsbp, r.title)
+    return drawn

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from bucketguard.cli import EXIT_OK, UsageError
+from bucketguard.tables import Table, table
 
 if TYPE_CHECKING:  # the sandbox imports boto3 and moto: loaded when the command runs
     from bucketguard.sandbox.sandbox import Sandbox
@@ -73,11 +73,11 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def storages_table(sandbox: Sandbox) -> Table:
-    table = Table(title="protected buckets", title_justify="left")
-    for column in ("storage", "bucket", "account", "region", "quarantine", "promote"):
-        table.add_column(column, overflow="fold")
+    drawn = table(
+        "storage", "bucket", "account", "region", "quarantine", "promote", title="protected buckets"
+    )
     for st in sandbox.storages.values():
-        table.add_row(
+        drawn.add_row(
             st.name,
             st.bucket,
             st.account.account_id,
@@ -85,7 +85,7 @@ def storages_table(sandbox: Sandbox) -> Table:
             st.quarantine_bucket or "-",
             st.promote_bucket or "-",
         )
-    return table
+    return drawn
 
 
 def keep_running(console: Console, sandbox: Sandbox) -> None:

@@ -3,7 +3,6 @@ turn the engine-level diagnostics into violations (table, JSON, SARIF)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -11,9 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.table import Table
 
 from bucketguard.ci_reports import Failure, JUnitCase, csv_text, junit_xml
 from bucketguard.policy import EXEMPTION_PREFIX
@@ -31,6 +27,7 @@ from bucketguard.rules.frameworks import ControlResult, Framework, control_resul
 from bucketguard.rules.model import REFERENCE_CATALOGUES
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
 from bucketguard.scanning.result import Severity
+from bucketguard.tables import render, table
 
 SCHEMA_VERSION = 1
 DEFAULT_PACK_DIR = Path(__file__).resolve().parents[2] / "policy_pack"
@@ -347,15 +344,11 @@ def render_json(result: CheckResult) -> str:
 
 
 def _violations_table(result: CheckResult) -> str:
-    """The violations as a rich table of plain text, 200 columns wide (it goes to files and CI logs)."""
-    table = Table(box=None, pad_edge=False, header_style=None)
-    for column in ("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE", "MESSAGE"):
-        table.add_column(column)
+    """The violations as plain text, 200 columns wide (it goes to files and CI logs)."""
+    drawn = table("ENFORCEMENT", "SEVERITY", "RULE", "RESOURCE", "MESSAGE", listing=True)
     for v in result.violations:
-        table.add_row(v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)", v.message)
-    out = io.StringIO()
-    Console(file=out, width=200, color_system=None).print(table)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+        drawn.add_row(v.enforcement, v.severity or "-", v.rule_id, v.resource_name or "(stack)", v.message)
+    return render(drawn)
 
 
 def render_table(result: CheckResult) -> str:

@@ -53,7 +53,9 @@ def test_fix_yes_then_undo(aws: EmbeddedAws, capsys: pytest.CaptureFixture[str],
     code, out, err = run(aws, capsys, "--undo", str(undo_file))
 
     assert (code, err) == (0, "")
-    assert sorted(line.split()[0] for line in out.splitlines()) == ["restored"] * 3  # BPA x2, ACL
+    header, *rows = out.splitlines()
+    assert header.split() == ["status", "rule", "resource", "reason"]
+    assert [row.split()[0] for row in rows] == ["restored"] * 3  # BPA x2, ACL
     assert block(aws, "bpa-off") == before
     code, report, _ = run(aws, capsys, "--service", "s3", "--format", "json", "--rule", READ)
     assert (code, [v["resource_name"] for v in report["violations"]]) == (1, ["acl-public"])
@@ -70,9 +72,13 @@ def test_undo_refuses_a_resource_changed_again(
     code, out, _ = run(aws, capsys, "--undo", str(undo_file))
 
     assert code == 1
-    assert out == (
-        f"refused   {BPA}  arn:aws:s3:::bpa-off: it changed again since the fix: not overwritten\n"
-    )
+    (row,) = out.splitlines()[1:]
+    assert row.split(maxsplit=3) == [
+        "refused",
+        BPA,
+        "arn:aws:s3:::bpa-off",
+        "it changed again since the fix: not overwritten",
+    ]
 
 
 def test_fix_off_a_terminal_without_yes_applies_nothing(
