@@ -4,11 +4,13 @@ pranks' macro document uses them too."""
 
 from __future__ import annotations
 
+import html
 import struct
 import zlib
 
 from bucketguard.demo import pranks
 from bucketguard.demo.office_files import compound_file, vba_project
+from tests.scanning.engine_support import zip_of
 
 __all__ = ["compound_file", "vba_project"]
 
@@ -199,3 +201,117 @@ def upx_packed(image: bytes, *, method: int = 2, declared_size: int | None = Non
             "<6I2HI", size, address, raw_size, raw_at, 0, 0, 0, 0, 0xE0000060
         )
     return bytes(pe.ljust(0x1E0, b"\x00") + header).ljust(0x200, b"\x00") + packed
+
+
+XLM_FUNCTIONS = {"HALT": 0x36, "RETURN": 0x37, "EXEC": 0x6E, "CHAR": 0x6F, "REGISTER": 0x95, "CALL": 0x96}
+
+
+def xlm_string(text: str) -> bytes:
+    """ptgStr: a string constant in a formula (8-bit characters)."""
+    return struct.pack("<BBB", 0x17, len(text), 0) + text.encode("latin-1")
+
+
+def xlm_call(function: str, *arguments: bytes) -> bytes:
+    """ptgFuncVarV: the arguments' tokens, then the function with their count."""
+    return b"".join(arguments) + struct.pack("<BBH", 0x42, len(arguments), XLM_FUNCTIONS[function])
+
+
+def _biff(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
+def _bof(sheet_type: int) -> bytes:
+    return _biff(0x0809, struct.pack("<HHHHII", 0x0600, sheet_type, 0x0DBB, 1996, 0, 0x0406))
+
+
+def biff8_workbook(
+    sheets: dict[str, tuple[str, dict[str, bytes]]], names: dict[str, str] | None = None
+) -> bytes:
+    """An Excel 97-2003 workbook (a BIFF8 `Workbook` stream in a compound file): `sheets` maps each sheet's
+    name to its kind ("worksheet" or "macro sheet", "hidden"/"very hidden" appended for its state) and its
+    formulas by row (`"3"` -> the tokens of the formula in column A of row 3); `names` maps a defined name
+    (`Auto_Open` is written as Excel's built-in name) to the `Sheet!row` it points at."""
+    sheet_streams, boundsheets = [], []
+    for sheet, (kind, formulas) in sheets.items():
+        state = 2 if "very hidden" in kind else 1 if "hidden" in kind else 0
+        cells = b"".join(
+            _biff(
+                0x0006, struct.pack("<HHH8sHIH", int(row) - 1, 0, 0x0F, bytes(8), 0, 0, len(tokens)) + tokens
+            )
+            for row, tokens in formulas.items()
+        )
+        macro = kind.startswith("macro sheet")
+        sheet_streams.append(_bof(0x0040 if macro else 0x0010) + cells + _biff(0x000A, b""))
+        boundsheets.append((state, int(macro), sheet))
+    sheet_order = list(sheets)
+    supbook = _biff(0x01AE, struct.pack("<HH", len(sheets), 0x0401))
+    externsheet = _biff(0x0017, struct.pack("<H", len(sheets)) + b"".join(
+        struct.pack("<HHH", 0, at, at) for at in range(len(sheets))
+    ))  # fmt: skip
+    defined = b""
+    for name, target in (names or {}).items():
+        sheet, row = target.split("!")
+        builtin = {"Auto_Open": 1, "Auto_Close": 2}.get(name)
+        body = bytes([builtin]) if builtin else name.encode("latin-1")
+        formula = struct.pack("<BHHH", 0x3A, sheet_order.index(sheet), int(row) - 1, 0xC000)
+        flags = 0x20 if builtin else 0
+        defined += _biff(
+            0x0018, struct.pack("<HBBHHHBBBBB", flags, 0, len(body), len(formula), 0, 0, 0, 0, 0, 0, 0)
+            + body + formula
+        )  # fmt: skip
+
+    def globals_with(offsets: list[int]) -> bytes:
+        records = b"".join(
+            _biff(0x0085, struct.pack("<IBBBB", at, state, macro, len(sheet), 0) + sheet.encode("latin-1"))
+            for at, (state, macro, sheet) in zip(offsets, boundsheets, strict=True)
+        )
+        return _bof(0x0005) + records + supbook + externsheet + defined + _biff(0x000A, b"")
+
+    offsets, at = [], len(globals_with([0] * len(sheets)))
+    for stream in sheet_streams:
+        offsets.append(at)
+        at += len(stream)
+    return compound_file({"Workbook": globals_with(offsets) + b"".join(sheet_streams)})
+
+
+def xlsm_workbook(formulas: dict[str, str], names: dict[str, str], *, part: str = "xl/macrosheets/sheet1.xml",
+                  content_type: str = "application/vnd.ms-excel.macrosheet+xml") -> bytes:  # fmt: skip
+    """An Excel 2007+ macro-enabled workbook whose one sheet is an Excel 4.0 macro sheet at `part`
+    (`formulas`: cell -> formula as Excel writes it, without `=`) and defined names (`_xlnm.Auto_Open`)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    relationships = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    cells = "".join(
+        f'<row r="{cell[1:]}"><c r="{cell}"><f>{html.escape(formula, quote=False)}</f></c></row>'
+        for cell, formula in formulas.items()
+    )
+    defined = "".join(f'<definedName name="{name}">{target}</definedName>' for name, target in names.items())
+    members = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+            'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.'
+            f'main+xml"/><Override PartName="/{part}" ContentType="{content_type}"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            f'package/2006/relationships"><Relationship Id="rId1" Type="{relationships}/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{relationships}">'
+            f'<sheets><sheet name="Macro1" sheetId="1" state="hidden" r:id="rId1"/></sheets>'
+            f"<definedNames>{defined}</definedNames></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.microsoft.com/office/'
+            f'2006/relationships/xlMacrosheet" Target="/{part}"/></Relationships>'
+        ),
+        part: (
+            f'<?xml version="1.0" encoding="UTF-8"?><xm:macrosheet xmlns="{main}" '
+            'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+            f"<sheetData>{cells}</sheetData></xm:macrosheet>"
+        ),
+    }
+    return zip_of({name: text.encode() for name, text in members.items()})

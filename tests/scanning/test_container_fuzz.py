@@ -28,7 +28,15 @@ from tests.scanning.engine_support import (
     xz_of,
     zip_of,
 )
-from tests.scanning.format_samples import compound_file, pdf_with_stream, upx_packed
+from tests.scanning.format_samples import (
+    biff8_workbook,
+    compound_file,
+    pdf_with_stream,
+    upx_packed,
+    xlm_call,
+    xlm_string,
+    xlsm_workbook,
+)
 
 MEMBERS = {"docs/a.txt": b"alpha " * 300, "docs/b.txt": b"bravo " * 200, "c.bin": bytes(range(256)) * 4}
 ARCHIVES = {
@@ -237,6 +245,16 @@ NEW_DECODER_SAMPLES = {
         "[Content_Types].xml", {"[Content_Types].xml": b"<Types/>", "word/document.xml": FIELD_RUNS}
     ),
     "doc": compound_file({"WordDocument": b'\x13 DDEAUTO cmd "/k calc" \x141\x15' + bytes(600)}),
+    "xls-xlm": biff8_workbook(
+        {
+            "Macro1": (
+                "macro sheet hidden",
+                {"1": xlm_call("EXEC", xlm_string("calc.exe")), "2": xlm_call("HALT")},
+            )
+        },
+        {"Auto_Open": "Macro1!1"},
+    ),
+    "xlsm-xlm": xlsm_workbook({"A1": 'EXEC("calc.exe")', "A2": "HALT()"}, {"_xlnm.Auto_Open": "Macro1!$A$1"}),
     "pdf": pdf_with_stream(
         zlib.compress(b"\x02camp" * 40), "/FlateDecode /DecodeParms << /Predictor 12 /Columns 4 >>"
     ),

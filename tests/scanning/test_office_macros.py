@@ -5,16 +5,18 @@ loaded (MacroRaptor's logic), and a VBA project that cannot be read is never cle
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from msoffcrypto.format.ooxml import OOXMLFile
 from oletools import olevba
 
 from bucketguard.demo import pranks
 from bucketguard.scanning.formats.office import AUTOEXEC_MACRO_RULE
 from bucketguard.scanning.result import FindingSource, Reason, ScanResult, Severity, Verdict
 from tests.scanning.engine_support import BACKENDS, engine, zip_of
-from tests.scanning.format_samples import compound_file, vba_project
+from tests.scanning.format_samples import compound_file, vba_project, xlsm_workbook
 
 SHELL_ON_OPEN = 'Sub AutoOpen()\r\n  Shell "cmd /c calc"\r\nEnd Sub\r\n'
 MESSAGE_ON_OPEN = 'Sub AutoOpen()\r\n  MsgBox "Welcome to camp"\r\nEnd Sub\r\n'
@@ -125,3 +127,28 @@ def test_the_pranks_macro_document_is_found_by_decompressing_its_vba_project(tmp
     assert _heuristic(result) == [("timetable.docm!word/vbaProject.bin!<vba>", Severity.HIGH.value)]
     source = "timetable.docm!word/vbaProject.bin!<vba>/NewMacros.bas"
     assert ("Office_VBA_AutoExec_Source", source) in {(f.rule, f.path) for f in result.findings}
+
+
+def _encrypted(document: bytes, password: str) -> bytes:
+    """An OOXML document encrypted as Office does (ECMA-376 agile encryption, in a compound file)."""
+    encrypted = io.BytesIO()
+    OOXMLFile(io.BytesIO(document)).encrypt(password, encrypted)
+    return encrypted.getvalue()
+
+
+# msoffcrypto's own decryption fails on packages under 4 KiB it encrypted (the mini stream): a larger one.
+XLM_WORKBOOK = xlsm_workbook(
+    {"A1": 'EXEC("calc.exe")', **{f"B{row}": f'ALERT("{row * 7919}")' for row in range(1, 400)}},
+    {"_xlnm.Auto_Open": "Macro1!$A$1"},
+)
+
+
+def test_document_encrypted_with_excels_transparent_password_is_decrypted_and_scanned(tmp_path: Path) -> None:
+    """Excel opens a workbook encrypted with VelvetSweatshop without asking: its macros must be read."""
+    result = _scan(tmp_path, "book.xlsm", _encrypted(XLM_WORKBOOK, "VelvetSweatshop"))
+    assert _heuristic(result) == [("book.xlsm!<decrypted>!<xlm>", Severity.HIGH.value)], result
+
+
+def test_document_encrypted_with_a_password_is_unscannable(tmp_path: Path) -> None:
+    result = _scan(tmp_path, "book.xlsm", _encrypted(XLM_WORKBOOK, "camp-2026"))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED), result

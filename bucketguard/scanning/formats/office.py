@@ -17,17 +17,20 @@ OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import re
 import struct
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from bucketguard.scanning.blobs import DECODE_IN_MEMORY_MAX, Blob, Expansion, corrupt, read_whole
-from bucketguard.scanning.formats import zips
+from bucketguard.scanning.formats import excel4, zips
 from bucketguard.scanning.formats.streams import inflate
-from bucketguard.scanning.limits import ContainerProblem, ScanProblem
+from bucketguard.scanning.limits import ContainerProblem, MemberProblem, ScanProblem
 from bucketguard.scanning.result import Finding, FindingSource, Reason, Severity
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # olefile.MAGIC; oletools is imported on use
@@ -67,6 +70,9 @@ def open_package(blob: Blob, expansion: Expansion) -> None:
         return
     with blob.open() as raw, zipfile.ZipFile(raw) as package:
         word = "word/document.xml" in package.namelist()
+        if not word:
+            read = partial(_member_text, package, name=expansion.name)
+            _xlm_macros(partial(excel4.package_macros, package, expansion.name, read), expansion)
     if word:  # DDE fields, their instructions reassembled from the runs Word splits them into
         from oletools import msodde
 
@@ -136,6 +142,13 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
     except Exception as exc:
         raise corrupt(name, "compound file", exc) from None
     with document:
+        if _is_encrypted(document):
+            decrypted = _decrypted(data)
+            if decrypted is not None:
+                expansion.emit(f"{name}!<decrypted>", decrypted)
+                return
+            # What is in the clear is still read (a finding outranks unscannable).
+            expansion.problem(name, ContainerProblem(Reason.ENCRYPTED, f"{name}: encrypted with a password"))
         for path in document.listdir(streams=True, storages=False):
             where = f"{name}!{'/'.join(path)}"
             try:
@@ -150,11 +163,35 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
                 from oletools import msodde
 
                 _dde_fields("\n".join(msodde.process_doc_stream(io.BytesIO(stream))), expansion)
+            if len(path) == 1 and path[0].lower() in excel4.WORKBOOK_STREAMS:  # names compare without case
+                _xlm_macros(partial(excel4.biff_macros, stream, where), expansion)
             if path[-1] == "\x01Ole10Native":
                 _native_package(stream, where, expansion)
             elif path[-1] == "PowerPoint Document":
                 _powerpoint_objects(stream, where, expansion)
     _macros(data, name, expansion)
+
+
+def _is_encrypted(document: Any) -> bool:
+    from oletools import crypto
+
+    return bool(crypto.is_encrypted(document))
+
+
+def _decrypted(data: bytes) -> bytes | None:
+    """An encrypted document decrypted with a password Office applies without asking (Excel's
+    VelvetSweatshop, PowerPoint's), which malware uses to hide its macros from scanners; None otherwise."""
+    import msoffcrypto
+    from oletools import crypto
+
+    for password in (crypto.EXCEL_TRANSPARENT_PASSWORD, crypto.POWERPOINT_TRANSPARENT_PASSWORD):
+        decrypted = io.BytesIO()
+        with contextlib.suppress(Exception):  # the wrong password, or an encryption msoffcrypto lacks
+            document = msoffcrypto.OfficeFile(io.BytesIO(data))
+            document.load_key(password=password)
+            document.decrypt(decrypted)
+            return decrypted.getvalue()
+    return None
 
 
 def open_rtf(blob: Blob, expansion: Expansion) -> None:
@@ -241,6 +278,28 @@ def _check_projects(parser: Any) -> None:
                 raise ValueError(f"module stream {stream or '?'} could not be read")
 
 
+def _xlm_macros(extract: Callable[[], excel4.XlmMacros | None], expansion: Expansion) -> None:
+    """Excel 4.0 macro sheets: their formulas scanned as text (`book.xls!<xlm>`), and flagged like VBA when
+    an Auto_Open name runs them and they execute, download or write. Formulas not read are a problem."""
+    where = f"{expansion.name}!<xlm>"
+    try:
+        macros = extract()
+    except MemberProblem as problem:
+        expansion.problem(where, problem)
+        return
+    except ScanProblem:
+        raise
+    except Exception as exc:
+        expansion.problem(where, corrupt(where, "Excel 4.0 macro sheet", exc))
+        return
+    if macros is None:
+        return
+    expansion.emit(where, macros.text().encode("utf-8", "replace"))
+    auto_run, actions = macros.auto_run(), macros.actions()
+    if auto_run and actions:
+        _flag_autoexec(where, auto_run, actions, expansion)
+
+
 def _autoexec_heuristic(
     source: str, name: str, expansion: Expansion, bound_event: str | None = None, kind: str = "<vba>"
 ) -> None:
@@ -252,7 +311,11 @@ def _autoexec_heuristic(
     raptor.scan()
     runs_by_itself = raptor.autoexec_match or bound_event
     if runs_by_itself and (raptor.write or raptor.execute):
-        actions = ", ".join(repr(m) for m in (raptor.write_match, raptor.execute_match) if m)
-        detail = f"macro runs on opening ({runs_by_itself!r}) and writes or executes ({actions})"
-        where = f"{name}!{kind}"
-        expansion.flag(Finding(AUTOEXEC_MACRO_RULE, FindingSource.YARA, Severity.HIGH, where, detail))
+        actions = [m for m in (raptor.write_match, raptor.execute_match) if m]
+        _flag_autoexec(f"{name}!{kind}", runs_by_itself, actions, expansion)
+
+
+def _flag_autoexec(where: str, runs_by_itself: str, actions: list[str], expansion: Expansion) -> None:
+    listed = ", ".join(repr(action) for action in actions)
+    detail = f"macro runs on opening ({runs_by_itself!r}) and writes or executes ({listed})"
+    expansion.flag(Finding(AUTOEXEC_MACRO_RULE, FindingSource.YARA, Severity.HIGH, where, detail))
