@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
@@ -95,6 +96,13 @@ def _flag(value: Any) -> Any:
 Flag = Annotated[bool, BeforeValidator(_flag)]
 AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
 RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
+RoleArn = Annotated[
+    str,
+    pattern(
+        r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
+        "an IAM role ARN (arn:aws:iam::<12 digits>:role/...)",
+    ),
+]
 
 
 def unique(items: tuple[str, ...]) -> tuple[str, ...]:
@@ -140,6 +148,11 @@ def _message(error: Mapping[str, Any], show_input: bool = True) -> str:
     return f"{text[0].lower()}{text[1:]}, got {shown}"
 
 
+def problem(exc: ValidationError) -> str:
+    """The first error's message alone ("'mars-1' is not an AWS region name such as eu-west-1")."""
+    return _message(exc.errors()[0])
+
+
 def describe(exc: ValidationError, raw: Any, where: str, *, show_input: bool = True) -> str:
     """The first error of a pydantic report as `<where><key path>[ (name ...)]: <message>` (without the
     offending value when it may be a secret: `show_input=False`)."""
@@ -160,3 +173,32 @@ def validate(model: type[M], raw: Any, where: str, *, context: Mapping[str, Any]
         return model.model_validate(raw, context=dict(context or {}))
     except ValidationError as exc:
         raise ConfigError(describe(exc, raw, where)) from None
+
+
+def read_yaml(path: Path) -> Any:
+    """The document of a YAML file, or a one-line ConfigError: `<file>:<line>:<column>: invalid YAML:
+    <problem>` (PyYAML's own message spans several lines)."""
+    import yaml  # only the commands reading a stack config need it, never the Lambda handlers
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a `Pulumi.<stack>.yaml` file (empty when the file has none)."""
+    document = read_yaml(path) or {}
+    config = document.get("config") or {} if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"{path}: not a stack config: expected a `config:` mapping as Pulumi.<stack>.yaml has"
+        )
+    return config

@@ -22,6 +22,7 @@ from bucketguard.validation import (
     ConfigError,
     Flag,
     Invalid,
+    RoleArn,
     StrictModel,
     pattern,
     unique,
@@ -45,13 +46,6 @@ Unique = AfterValidator(unique)
 
 # Commercial AWS partition only: the ARNs the components build use the `aws` partition.
 Region = Annotated[str, pattern(r"^[a-z]{2}-[a-z]+-\d$", "an AWS region name such as eu-west-1")]
-RoleArn = Annotated[
-    str,
-    pattern(
-        r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
-        "an IAM role ARN (arn:aws:iam::<12 digits>:role/...)",
-    ),
-]
 # S3 general purpose bucket names; dots are refused because they break TLS on virtual-hosted URLs.
 Bucket = Annotated[
     str,

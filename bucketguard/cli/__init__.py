@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from bucketguard import __version__
 from bucketguard.errors import UserError
@@ -37,8 +38,33 @@ class UsageError(UserError):
     """Bad input on the command line: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line too, naming the option and where its help is (not the usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"bucketguard: {message} (see `{self.prog} --help`)\n")
+
+
+def checked(kind: Any) -> Callable[[str], Any]:
+    """An option's `type` from an annotated type of bucketguard.validation (RegionName, AccountId,
+    RoleArn): checked as a config key's value is, refused in one line saying what it should be."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from bucketguard.validation import problem
+
+    adapter = TypeAdapter(kind)
+
+    def check(text: str) -> Any:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(problem(exc)) from None
+
+    return check
+
+
 def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bucketguard",
         description="Keep Amazon S3 buckets safe: malware scanning and misconfiguration guard rails.",
     )
@@ -57,8 +83,9 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc}"
-    lines = str(exc).strip().splitlines() or [type(exc).__name__]
-    return lines[0]
+    # Some libraries' messages span lines (botocore: "Parameter validation failed:\n<which and why>").
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines) or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, remediate
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, remediate
+from bucketguard.validation import RegionName, RoleArn
 
 SEVERITIES = ("low", "medium", "high", "critical")
 # Named here, not taken from bucketguard.audit.report.RENDERERS: that module imports boto3 (slow to start).
@@ -39,6 +40,7 @@ def register(subparsers: Any) -> None:
         "--region",
         action="append",
         default=[],
+        type=checked(RegionName),
         help="region to audit (repeat; default: "
         "every region enabled for the account, or the regions of --config)",
     )
@@ -46,6 +48,7 @@ def register(subparsers: Any) -> None:
         "--role-arn",
         action="append",
         default=[],
+        type=checked(RoleArn),
         metavar="ARN",
         help="assume this role and audit its account (repeat)",
     )
@@ -118,7 +121,7 @@ def run_audit(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError, PolicyConfigError, ValueError) as exc:
         if args.debug:
             raise
-        raise UsageError(str(exc).splitlines()[0]) from exc
+        raise UsageError(str(exc)) from exc
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -212,14 +215,10 @@ def _accounts(session: Any, args: argparse.Namespace) -> list[Any]:
 
 def _stack_targets(path: Path, regions: tuple[str, ...]) -> list[tuple[str | None, tuple[str, ...]]]:
     """The (role ARN or None for the caller's account, regions) a stack config deploys into."""
-    import yaml
-
+    from bucketguard.validation import read_stack_config
     from infra.config import ConfigError, parse_config
 
-    try:
-        section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"--config {path}: {str(exc).splitlines()[0]}") from exc
+    section = read_stack_config(path)
     raw = {key.split(":", 1)[1]: value for key, value in section.items() if key.startswith("bucketguard:")}
     try:
         config = parse_config(raw)

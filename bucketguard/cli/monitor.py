@@ -75,7 +75,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError, PolicyConfigError) as exc:
         if args.debug:
             raise
-        raise UsageError(str(exc).splitlines()[0]) from exc
+        raise UsageError(str(exc)) from exc
 
 
 def _records(paths: Sequence[Path]) -> list[Any]:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
 from bucketguard.rules.frameworks import frameworks, get_framework
 from bucketguard.scanning.result import Severity
+from bucketguard.validation import AccountId, RegionName
 
 # Named here, not taken from bucketguard.policy.check.RENDERERS: that module imports pulumi and grpc (slow).
 FORMATS = ("table", "json", "sarif", "junit", "csv")
@@ -62,8 +63,12 @@ def register(subparsers: Any) -> None:
         help="a template parameter's value (repeatable); a parameter with neither value nor Default is "
         "unknown, and the rules that need it report undecided",
     )
-    template.add_argument("--account-id", help="the AWS::AccountId the templates are deployed into")
-    template.add_argument("--region", help="the AWS::Region the templates are deployed into")
+    template.add_argument(
+        "--account-id", type=checked(AccountId), help="the AWS::AccountId the templates are deployed into"
+    )
+    template.add_argument(
+        "--region", type=checked(RegionName), help="the AWS::Region the templates are deployed into"
+    )
     stack = check.add_mutually_exclusive_group()
     stack.add_argument("--stack", help="stack name: reads Pulumi.<NAME>.yaml next to the program")
     stack.add_argument(

@@ -17,8 +17,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.cli.scan import parse_size
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown
@@ -31,6 +29,7 @@ from bucketguard.scanning.update import (
     fetch_feeds,
     rule_index,
 )
+from bucketguard.validation import read_stack_config
 
 SCHEMA_VERSION = 1
 CONFIG_NAMESPACE = "bucketguard:scanner"
@@ -39,23 +38,21 @@ FLEET_NAMESPACE = "bucketguard:scanners"
 
 def config_sources(path: Path, scanner_name: str | None = None) -> list[FeedSource]:
     """`scanner.ruleSources` of a Pulumi stack config file, or those of the `scanners` entry named."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the stack config: {exc}") from None
-    config = document.get("config") or {}
+    config = read_stack_config(path)
     fleet = config.get(FLEET_NAMESPACE)
     where, scanner = CONFIG_NAMESPACE, config.get(CONFIG_NAMESPACE) or {}
     if isinstance(fleet, list):
-        names = [str(entry.get("name")) for entry in fleet if isinstance(entry, dict)]
-        if scanner_name not in names:
+        named = {str(entry.get("name")): i for i, entry in enumerate(fleet) if isinstance(entry, dict)}
+        if scanner_name not in named:
             raise UsageError(
-                f"{path}: {FLEET_NAMESPACE} is a fleet: name its scanner with --scanner ({', '.join(names)})"
+                f"{path}: {FLEET_NAMESPACE} is a fleet: name its scanner with --scanner ({', '.join(named)})"
             )
-        index = names.index(scanner_name)
+        index = named[scanner_name]
         where, scanner = f"{FLEET_NAMESPACE}[{index}]", fleet[index]
     elif scanner_name is not None:
         raise UsageError(f"--scanner {scanner_name}: {path} has no {FLEET_NAMESPACE}")
+    if not isinstance(scanner, dict):
+        raise UsageError(f"{path}: {where}: expected a mapping")
     entries = scanner.get("ruleSources") or []
     if not isinstance(entries, list):
         raise UsageError(f"{path}: {where}.ruleSources: expected a list")

@@ -190,7 +190,7 @@ def build_engine(args: argparse.Namespace) -> Engine:
     except (RulesetError, HashListError) as exc:
         raise UsageError(str(exc)) from None
     except ValueError as exc:
-        raise UsageError(str(exc).splitlines()[0]) from None
+        raise UsageError(str(exc)) from None
 
 
 # --- targets: the one place a TARGET argument becomes things to scan ---------------------------------

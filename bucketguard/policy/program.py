@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bucketguard.errors import UserError
 from bucketguard.policy.mock_runtime import EXIT_PROGRAM_FAILED
 from bucketguard.policy.records import RecordedStack
+from bucketguard.validation import read_stack_config, read_yaml
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a marker, not a password)
 
@@ -27,13 +26,6 @@ class ProgramError(UserError):
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
-
-
-def yaml_error(path: Path, exc: yaml.YAMLError) -> ProgramError:
-    """`<file>:<line>:<column>: invalid YAML: <problem>` (PyYAML's own message spans several lines)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-    return ProgramError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
 
 
 @dataclass(frozen=True)
@@ -49,10 +41,7 @@ class PulumiProject:
         )
         if project_file is None:
             raise ProgramError(f"no Pulumi.yaml in {directory}")
-        try:
-            raw = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise yaml_error(project_file, exc) from exc
+        raw = read_yaml(project_file) or {}
         if not isinstance(raw, dict) or not raw.get("name"):
             raise ProgramError(f"{project_file}: missing 'name'")
         runtime = raw.get("runtime")
@@ -83,15 +72,7 @@ def _config_value(value: Any) -> str:
 def load_stack_config(path: Path, project: str) -> tuple[dict[str, str], list[str]]:
     """`Pulumi.<stack>.yaml` -> (PULUMI_CONFIG map, secret keys). Keys without a namespace belong to the
     project, as the CLI resolves them. Encrypted values can't be read here and become a placeholder."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ProgramError(f"cannot read stack config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise yaml_error(path, exc) from exc
-    section = raw.get("config") or {}
-    if not isinstance(section, dict):
-        raise ProgramError(f"{path}: 'config' must be a mapping")
+    section = read_stack_config(path)
     config: dict[str, str] = {}
     secrets: list[str] = []
     for key, value in section.items():

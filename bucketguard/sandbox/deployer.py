@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bucketguard import validation
 from bucketguard.sandbox.aws import (
     DEPLOYER_ACCOUNT,
     PACKAGE_ROOT,
@@ -73,13 +72,9 @@ class Deployment:
 
 
 def read_stack_config(path: Path) -> dict[str, Any]:
-    """The `config:` mapping of a Pulumi.<stack>.yaml file."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeployError(f"{path}: cannot read the stack config ({exc})") from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict):
+    """The `config:` mapping of a Pulumi.<stack>.yaml file: one to deploy, never empty."""
+    config = validation.read_stack_config(path)
+    if not config:
         raise DeployError(f"{path}: no `config:` mapping (expected a Pulumi.<stack>.yaml file)")
     return config
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "tests" / "templates" / "fixtures" / "secure.json"
 FAILING_PROGRAM = "import pulumi\nraise RuntimeError('the camp helper exploded')\n"
 
 
@@ -106,6 +107,62 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         ],
         "p.json: all: 'strict' is not an enforcement level",
     ),
+    # Every command reading a stack config reads it the same way: a file that is not one is one line.
+    "audit a stack config that is a list": (
+        lambda t: ["audit", "--config", _write(t / "Pulumi.l.yaml", "- teaching\n")],
+        "Pulumi.l.yaml: not a stack config",
+    ),
+    "policy check a stack config that is a list": (
+        lambda t: ["policy", "check", "--program", REPO, "--config", _write(t / "Pulumi.l.yaml", "- a\n")],
+        "Pulumi.l.yaml: not a stack config",
+    ),
+    "rules update a stack config whose config is no mapping": (
+        lambda t: [
+            "rules",
+            "update",
+            "--config",
+            _write(t / "Pulumi.n.yaml", "config: 5\n"),
+            "-o",
+            t / "r.zip",
+        ],
+        "Pulumi.n.yaml: not a stack config",
+    ),
+    "rules update a stack config whose scanner is no mapping": (
+        lambda t: [
+            "rules",
+            "update",
+            "--config",
+            _write(t / "Pulumi.s.yaml", "config:\n  bucketguard:scanner: 5\n"),
+            "-o",
+            t / "r.zip",
+        ],
+        "Pulumi.s.yaml: bucketguard:scanner: expected a mapping",
+    ),
+    "sandbox up an invalid stack config": (
+        lambda t: ["sandbox", "up", "--config", _write(t / "Pulumi.x.yaml", "config: [\n")],
+        "Pulumi.x.yaml:2:1: invalid YAML",
+    ),
+    "audit an invalid stack config": (
+        lambda t: ["audit", "--config", _write(t / "Pulumi.x.yaml", "config: [\n")],
+        "Pulumi.x.yaml:2:1: invalid YAML",
+    ),
+    # Options are checked as the config keys they mirror, and argparse's refusals are one line too.
+    "audit a role that is no ARN": (
+        lambda t: ["audit", "--role-arn", "camp-auditor"],
+        "argument --role-arn: 'camp-auditor' is not an IAM role ARN",
+    ),
+    "audit a region that is none": (
+        lambda t: ["audit", "--region", "mars-1"],
+        "argument --region: 'mars-1' is not an AWS region name",
+    ),
+    "policy check a template in an account that is none": (
+        lambda t: ["policy", "check", "--cloudformation", TEMPLATE, "--account-id", "12"],
+        "argument --account-id: '12' is not a 12-digit AWS account id",
+    ),
+    "scan with a negative depth": (
+        lambda t: ["scan", "--max-depth", "-1", t],
+        "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",
+    ),
 }
 
 
@@ -127,3 +184,14 @@ def test_debug_shows_the_traceback_and_the_programs_own_error(tmp_path: Path) ->
     assert "Traceback (most recent call last)" in completed.stderr
     assert "__main__.py" in completed.stderr  # the program's own traceback, not just ours
     assert completed.stderr.splitlines()[-1].startswith("bucketguard: the program in ")
+
+
+def test_a_message_over_several_lines_is_one_line_with_all_of_it() -> None:
+    from botocore.exceptions import ParamValidationError
+
+    from bucketguard.cli import _one_line
+
+    exc = ParamValidationError(report="Invalid length for parameter RoleArn, value: 8, valid min length: 20")
+    assert _one_line(exc) == (
+        "Parameter validation failed: Invalid length for parameter RoleArn, value: 8, valid min length: 20"
+    )
