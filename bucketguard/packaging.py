@@ -41,6 +41,7 @@ HANDLERS = {
     "postscan": "functions.postscan.app.handler",
     "rules_update": "functions.rules_update.app.handler",
     "audit": "functions.audit.app.handler",
+    "audit_fanout": "functions.audit_fanout.app.handler",
     "monitor": "functions.monitor.app.handler",
 }
 REPO_ROOT = Path(__file__).resolve().parent.parent

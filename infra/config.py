@@ -382,13 +382,18 @@ PolicyConfigMapping = Annotated[dict[str, Any], AfterValidator(_policy_config)]
 
 class AuditConfig(StrictModel):
     """`bucketguard:audit`: the scheduled audit of the deployer's account (and each roleArns account) in
-    `regions`, deployed in `region`; findings history in DynamoDB, Security Hub import when `securityHub`."""
+    `regions`, deployed in `region`, one message per account and region; findings history in DynamoDB,
+    Security Hub import when `securityHub`, reports in a bucket and a summary to `notifyEmails`."""
 
     region: Region
     regions: Annotated[tuple[Region, ...], Unique] = Field(min_length=1)
     schedule: Schedule = "rate(1 day)"
     role_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
     security_hub: Flag = False
+    notify_emails: Annotated[tuple[Email, ...], Unique] = ()
+    # account/region messages audited at once (Lambda's SQS scaling needs at least 2)
+    concurrency: int = Field(10, ge=2, le=1000)
+    log_retention_days: Retention = 90
     # The policy pack config (enforcement levels, exemptions, allowedRegions...): `audit --policy-config`.
     policy_config: PolicyConfigMapping = Field(default_factory=dict)
 

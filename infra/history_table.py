@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 import pulumi
 import pulumi_aws as aws
 
+from infra.policies import KMS_ENCRYPT_ACTIONS, Statement
+
 
 def history_table(
     name: str,
@@ -48,3 +50,21 @@ def security_hub_products(account_id: pulumi.Input[str], regions: Iterable[str])
         )
         for region in regions
     ]
+
+
+def table_key_statement(account_id: pulumi.Input[str], region: str) -> Statement:
+    """A key policy statement: DynamoDB may use the key for the account's tables in ``region`` (the table's
+    encryption at rest; callers still need their own grants on the key)."""
+    return {
+        "Sid": "DynamoDbEncryptsTheTable",
+        "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        "Action": [*KMS_ENCRYPT_ACTIONS, "kms:DescribeKey", "kms:CreateGrant"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": f"dynamodb.{region}.amazonaws.com",
+                "kms:CallerAccount": account_id,
+            }
+        },
+    }

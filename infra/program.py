@@ -226,6 +226,9 @@ def deploy(config: BucketguardConfig) -> None:
             opts=pulumi.ResourceOptions(provider=audit_provider),
         )
         pulumi.export("auditHistoryTable", audit.table.name)
+        pulumi.export("auditReportBucket", audit.reports.bucket.bucket)
+        pulumi.export("auditSummaryTopicArn", audit.summary_topic.arn)
+        pulumi.export("auditRoleArn", audit.function.role.arn)  # what other accounts' audit roles trust
     storage_outputs = (
         [s.listener.role.arn for s in storages],
         [s.result_topic.arn for s in storages],

@@ -24,7 +24,7 @@ from infra.policies import Statement, deny_insecure_transport, document
 
 @dataclass
 class SecureBucketArgs:
-    bucket_name: pulumi.Input[str]
+    bucket_name: pulumi.Input[str] | None  # None: named by the provider
     # None: SSE-S3, for the access-log bucket only.
     kms_key_arn: pulumi.Input[str] | None
     # Extra policy statements; may be an Output of a list (from the pipeline's access-policy renderer).
@@ -87,7 +87,7 @@ class SecureBucket(pulumi.ComponentResource):
                 f"{name}-access-logging",
                 bucket=self.bucket.id,
                 target_bucket=args.access_log_bucket,
-                target_prefix=pulumi.Output.concat(args.bucket_name, "/"),
+                target_prefix=pulumi.Output.concat(self.bucket.bucket, "/"),
                 opts=keep,
             )
         self.policy = aws.s3.BucketPolicy(

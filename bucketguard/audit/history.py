@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,10 +86,18 @@ class FindingsHistory(ABC):
         rule_ids: Iterable[str],
         at: str | None = None,
         in_scope: Callable[[str], bool] | None = None,
+        regions: Collection[str] | None = None,
+        retry_safe: bool = False,
     ) -> RunChanges:
         """What a run means against the history, saved."""
         run, records, changes = self.plan(
-            findings, accounts=accounts, rule_ids=rule_ids, at=at, in_scope=in_scope
+            findings,
+            accounts=accounts,
+            rule_ids=rule_ids,
+            at=at,
+            in_scope=in_scope,
+            regions=regions,
+            retry_safe=retry_safe,
         )
         self.save(records, changes)
         return run
@@ -102,10 +110,17 @@ class FindingsHistory(ABC):
         rule_ids: Iterable[str],
         at: str | None = None,
         in_scope: Callable[[str], bool] | None = None,
+        regions: Collection[str] | None = None,
+        retry_safe: bool = False,
     ) -> tuple[RunChanges, list[Record], list[Change]]:
         """What a run means against the history and what ``save`` must write (nothing is written yet: the
         monitor saves only once its alerts are out). ``in_scope(arn)``: only the resources a run read may
-        be resolved by it (the monitor reads one); None: every resource of the judged accounts and rules."""
+        be resolved by it (the monitor reads one); None: every resource of the judged accounts and rules.
+        ``regions``: only records in these regions may be resolved (a deployed audit message reads one).
+
+        ``retry_safe``: ``at`` names the run, and recording the same run again (a redelivered message)
+        answers as the first time did: a finding first seen at ``at`` is new, a record resolved at ``at`` is
+        resolved by this run."""
         at = at or now()
         judged_rules = set(rule_ids)
         known = {r.finding_id: r for r in self.account_records(accounts)}
@@ -118,8 +133,9 @@ class FindingsHistory(ABC):
             if earlier is None or earlier.resolved_at is not None:
                 change = NEW if earlier is None else REOPENED
                 changes.append(_change(at, finding.finding_id, change, finding))
-            status[finding.finding_id] = STILL_FAILING if earlier and earlier.resolved_at is None else NEW
             first = earlier.first_seen if earlier and earlier.resolved_at is None else at
+            new = first == at if retry_safe else not (earlier and earlier.resolved_at is None)
+            status[finding.finding_id] = NEW if new else STILL_FAILING
             first_seen[finding.finding_id] = first
             saved.append(
                 Record(
@@ -139,10 +155,11 @@ class FindingsHistory(ABC):
         resolved = [
             replace(r, resolved_at=at)
             for r in known.values()
-            if r.resolved_at is None
+            if (r.resolved_at is None or (retry_safe and r.resolved_at == at))
             and r.finding_id not in current
             and r.rule_id in judged_rules
             and (in_scope is None or in_scope(r.arn))
+            and (regions is None or r.region in regions)
         ]
         changes.extend(_change(at, r.finding_id, RESOLVED, r) for r in resolved)
         return RunChanges(first_seen, status, resolved), [*saved, *resolved], changes
@@ -245,14 +262,15 @@ class DynamoDbHistory(FindingsHistory):
         ]
 
     def save(self, records: Sequence[Record], changes: Sequence[Change]) -> None:
+        # Changes before records: a save cut short leaves records that would hide their change from a retry.
         with self.table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-            for record in records:
-                item = {k: v for k, v in asdict(record).items() if v is not None}
-                batch.put_item(Item={"pk": f"finding#{record.account}", "sk": record.finding_id, **item})
             for change in changes:
                 batch.put_item(
                     Item={"pk": "change", "sk": f"{change.at}#{change.finding_id}", **asdict(change)}
                 )
+            for record in records:
+                item = {k: v for k, v in asdict(record).items() if v is not None}
+                batch.put_item(Item={"pk": f"finding#{record.account}", "sk": record.finding_id, **item})
 
     def changes(self, since: str | None = None) -> list[Change]:
         from boto3.dynamodb.conditions import Key

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bucketguard import __version__
@@ -113,9 +113,12 @@ def build_report(
     min_severity: str = "low",
     history: FindingsHistory | None = None,
     at: str | None = None,
+    regions: Collection[str] | None = None,
+    retry_safe: bool = False,
 ) -> AuditReport:
     """Exemptions and enforcement from the policy config, first sighting and status from the history (when
-    given: the run is recorded there), then the severity floor (display only: the history sees all)."""
+    given: the run is recorded there, resolving only in ``regions`` when given; ``retry_safe``: see
+    ``FindingsHistory.plan``), then the severity floor (display only: the history sees all)."""
     at = at or now()
     failing: list[AuditFinding] = []
     exemptions: list[dict[str, str]] = []
@@ -149,6 +152,8 @@ def build_report(
             accounts=[r.account_id for r in results],
             rule_ids=[*settings.judged, ACCESS_DENIED_RULE],
             at=at,
+            regions=regions,
+            retry_safe=retry_safe,
         )
         first_seen, status, resolved = changes.first_seen, changes.status, changes.resolved
     floor = SEVERITY_ORDER.index(min_severity)
@@ -162,16 +167,7 @@ def build_report(
         for f in failing
         if SEVERITY_ORDER.index(f.severity) >= floor
     ]
-    order = {"mandatory": 0, "remediate": 0, "advisory": 1}
-    violations.sort(
-        key=lambda v: (
-            order.get(v.enforcement, 2),
-            -SEVERITY_ORDER.index(v.finding.severity),
-            v.finding.service,
-            v.finding.rule_id,
-            v.finding.arn,
-        )
-    )
+    violations.sort(key=_worst_first)
     judged = [set(r.judged) for r in results]
     return AuditReport(
         at=at,
@@ -184,6 +180,82 @@ def build_report(
         notes=[n for r in results for n in r.notes],
         accounts=[r.account_id for r in results],
         resources=sum(len(r.facts.resources) for r in results),
+    )
+
+
+def _worst_first(v: AuditViolation) -> tuple[int, int, str, str, str]:
+    order = {"mandatory": 0, "remediate": 0, "advisory": 1}
+    f = v.finding
+    return (order.get(v.enforcement, 2), -SEVERITY_ORDER.index(f.severity), f.service, f.rule_id, f.arn)
+
+
+def report_document(report: AuditReport) -> dict[str, Any]:
+    """Everything ``merge_reports`` needs of a report, as JSON-ready data (a deployed audit message's part
+    of its run; ``framework`` is not kept)."""
+    return {
+        "violations": [
+            {
+                "finding": asdict(v.finding),
+                "enforcement": v.enforcement,
+                "first_seen": v.first_seen,
+                "status": v.status,
+            }
+            for v in report.violations
+        ],
+        "resolved": [asdict(r) for r in report.resolved],
+        "exemptions": report.exemptions,
+        "notes": report.notes,
+        "accounts": report.accounts,
+        "resources": report.resources,
+        "api_calls": report.api_calls,
+        "seconds": report.seconds,
+        "at": report.at,
+        "home_regions": report.home_regions,
+        "judged": sorted(report.judged),
+        "failed": sorted(report.failed),
+        "blocked": sorted(report.blocked),
+    }
+
+
+def report_from_document(document: Mapping[str, Any]) -> AuditReport:
+    return AuditReport(
+        violations=[
+            AuditViolation(AuditFinding(**v["finding"]), v["enforcement"], v["first_seen"], v["status"])
+            for v in document["violations"]
+        ],
+        resolved=[Record(**r) for r in document["resolved"]],
+        exemptions=list(document["exemptions"]),
+        notes=list(document["notes"]),
+        accounts=list(document["accounts"]),
+        resources=int(document["resources"]),
+        api_calls=int(document["api_calls"]),
+        seconds=float(document["seconds"]),
+        at=str(document["at"]),
+        home_regions=dict(document["home_regions"]),
+        judged=frozenset(document["judged"]),
+        failed=frozenset(document["failed"]),
+        blocked=frozenset(document["blocked"]),
+    )
+
+
+def merge_reports(parts: Sequence[AuditReport], at: str) -> AuditReport:
+    """One report of several parts of a run (each an account in some of its regions): their violations worst
+    first, rules judged in every part, counts summed."""
+    judged = [set(p.judged) for p in parts]
+    return AuditReport(
+        violations=sorted((v for p in parts for v in p.violations), key=_worst_first),
+        resolved=[r for p in parts for r in p.resolved],
+        exemptions=[e for p in parts for e in p.exemptions],
+        notes=[n for p in parts for n in p.notes],
+        accounts=list(dict.fromkeys(a for p in parts for a in p.accounts)),
+        resources=sum(p.resources for p in parts),
+        api_calls=sum(p.api_calls for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        at=at,
+        home_regions={a: r for p in parts for a, r in p.home_regions.items()},
+        judged=frozenset(set.intersection(*judged) if judged else ()),
+        failed=frozenset().union(*(p.failed for p in parts)),
+        blocked=frozenset().union(*(p.blocked for p in parts)),
     )
 
 

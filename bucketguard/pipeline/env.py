@@ -75,10 +75,14 @@ MONITOR_REGIONS = "BUCKETGUARD_MONITOR_REGIONS"
 MONITOR_SECURITY_HUB = "BUCKETGUARD_MONITOR_SECURITY_HUB"
 MONITOR_POLICY_CONFIG = "BUCKETGUARD_MONITOR_POLICY_CONFIG"
 
-# scheduled audit (AuditStack): the DynamoDB findings history, the audited regions, the roles it assumes in
-# other accounts (comma-separated ARNs; its own account is always audited), Security Hub import and the
-# policy config (JSON)
+# scheduled audit (AuditStack): the DynamoDB findings history (and its runs), the audited regions, the roles
+# it assumes in other accounts (comma-separated ARNs; its own account is always audited), Security Hub
+# import and the policy config (JSON); the fan-out sends one message per account and region to the queue,
+# the run's last message writes the reports to the bucket and publishes the summary to the topic
 AUDIT_TABLE = "BUCKETGUARD_AUDIT_TABLE"
+AUDIT_QUEUE_URL = "BUCKETGUARD_AUDIT_QUEUE_URL"
+AUDIT_REPORT_BUCKET = "BUCKETGUARD_AUDIT_REPORT_BUCKET"
+AUDIT_SUMMARY_TOPIC_ARN = "BUCKETGUARD_AUDIT_SUMMARY_TOPIC_ARN"
 AUDIT_REGIONS = "BUCKETGUARD_AUDIT_REGIONS"
 AUDIT_ROLE_ARNS = "BUCKETGUARD_AUDIT_ROLE_ARNS"
 AUDIT_SECURITY_HUB = "BUCKETGUARD_AUDIT_SECURITY_HUB"

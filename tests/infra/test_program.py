@@ -448,9 +448,8 @@ def test_scanner_function_queue_and_alarms(dev: Graph) -> None:
         scanner["environment"]["variables"]["BUCKETGUARD_RULESET_PATH"] == "/var/task/bucketguard-ruleset.zip"
     )
     handlers = {f["inputs"]["handler"] for f in dev.of_type("aws:lambda/function:Function")}
-    assert handlers == set(HANDLERS.values()) - {
-        HANDLERS["audit"]
-    }  # the audit: tests/infra/test_audit_stack.py
+    # the audit's: tests/infra/test_audit_stack.py
+    assert handlers == set(HANDLERS.values()) - {HANDLERS["audit"], HANDLERS["audit_fanout"]}
     queue = dev.named("scanner-requests-queue")["inputs"]
     assert queue["visibilityTimeoutSeconds"] > scanner["timeout"]
     assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] in (2, 3)
