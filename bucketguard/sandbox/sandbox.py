@@ -23,6 +23,7 @@ from bucketguard.sandbox.deployer import Deployment, deploy
 from bucketguard.sandbox.runner import LambdaRunner, SqsEventSource
 
 ESM_TYPE = "aws:lambda/eventSourceMapping:EventSourceMapping"
+EVENT_RULE_TYPE = "aws:cloudwatch/eventRule:EventRule"
 
 
 @dataclass
@@ -52,6 +53,17 @@ class StorageView:
     results_tap_url: str
 
 
+@dataclass
+class MonitorView:
+    account: AccountSession  # the deployer's credentials in the monitor's (security) account
+    region: str
+    rule_name: str  # the EventBridge rule sending the watched events to the queue
+    queue_url: str
+    dlq_url: str
+    alert_topic_arn: str
+    alert_inbox_url: str
+
+
 class Sandbox:
     def __init__(self, aws: EmbeddedAws, deployment: Deployment, workdir: Path) -> None:
         self.aws = aws
@@ -65,6 +77,9 @@ class Sandbox:
         self.scanners = {name: self._scanner(scanner) for name, scanner in fleet.items()}
         self.scanner = next(iter(self.scanners.values()))
         self.storages = {name: self._storage(name, s) for name, s in outputs["storages"].items()}
+        self.monitor = (
+            self._monitor(outputs["monitorAlertTopicArn"]) if "monitorAlertTopicArn" in outputs else None
+        )
 
     @classmethod
     def up(
@@ -127,6 +142,21 @@ class Sandbox:
             ),
         )
 
+    def _monitor(self, alert_topic_arn: str) -> MonitorView:
+        source = self.runner.source("monitor")
+        _, _, _, region, account, _ = alert_topic_arn.split(":")
+        admin = self._deployer_in(account, region)
+        (rule,) = [r for r in self.deployment.of_type(EVENT_RULE_TYPE) if r.name == "monitor-rule"]
+        return MonitorView(
+            account=admin,
+            region=region,
+            rule_name=rule.id,
+            queue_url=source.queue_url,
+            dlq_url=_dead_letter_queue_url(source),
+            alert_topic_arn=alert_topic_arn,
+            alert_inbox_url=_subscribe_queue(admin, alert_topic_arn, "monitor-alert-inbox", raw=False),
+        )
+
     def _role_of(self, source: SqsEventSource) -> AccountSession:
         function = next(f for f in self.runner.functions if f.name == source.function_name)
         return self.aws.assume(function.role_arn, function.region)
@@ -179,6 +209,9 @@ class Sandbox:
         for scanner in self.scanners.values():
             for url in (scanner.queue_url, scanner.dlq_url):
                 _consume(scanner.account, url)
+        if self.monitor is not None:
+            for url in (self.monitor.queue_url, self.monitor.dlq_url, self.monitor.alert_inbox_url):
+                _consume(self.monitor.account, url)
         for source in self.runner.sources:
             source.records = 0
 
@@ -206,6 +239,11 @@ class Sandbox:
         """Alerts delivered to the alert topic's inbox queue (SNS envelopes), consumed."""
         st = storage or self.storage
         return [json.loads(body) for body in _consume(st.account, st.alert_inbox_url)]
+
+    def monitor_alerts(self) -> list[dict[str, Any]]:
+        """The monitor's alerts delivered to its topic's inbox queue (SNS envelopes), consumed."""
+        assert self.monitor is not None, "the stack config deploys no bucketguard:monitor"
+        return [json.loads(body) for body in _consume(self.monitor.account, self.monitor.alert_inbox_url)]
 
     def published_events(self, storage: StorageView | None = None) -> list[dict[str, Any]]:
         """Every scan-result event the scanner published since the last call (consumed from the tap)."""

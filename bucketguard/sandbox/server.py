@@ -12,6 +12,11 @@ enforced as moto enforces them. The policies are stored and returned unchanged.
 
 moto 5.2.5 also fails (HTTP 500) to enable server access logging into a bucket whose policy has a statement
 with `Principal: "*"` (it reads every principal as a mapping): those statements are skipped there.
+
+Two fixes to moto's EventBridge, so that the monitor receives what EventBridge delivers: moto matches every
+event put on a bus against a scheduled rule (it has no pattern: moto reads that as "match all") and raises
+for its Lambda target, where in EventBridge a rule with a schedule receives no events; and the event moto
+sends to a target lacks the envelope's `account`.
 """
 
 from __future__ import annotations
@@ -70,12 +75,32 @@ def release_at_visibility_timeout_zero() -> None:
     Message.visible = property(lambda self: unix_time_millis() >= self.visible_at)  # type: ignore[method-assign,assignment]
 
 
+def deliver_events_as_eventbridge_does() -> None:
+    from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+            '"version": "0",', '"version": "0", "account": "<account>",'
+        )
+    )
+
+    send_to_targets = Rule.send_to_targets
+
+    def send(self: Any, event: Any, transform_input: bool = True) -> None:
+        if self.scheduled_expression is None:
+            send_to_targets(self, event, transform_input)
+
+    Rule.send_to_targets = send  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     patch_bucket_policy_evaluation()
     release_at_visibility_timeout_zero()
+    deliver_events_as_eventbridge_does()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     print(server.get_host_and_port()[1], flush=True)
