@@ -14,6 +14,8 @@ Then the second half of the story: the pranksters' version of the camp's infrast
 offline, and the demo shows what `pulumi preview --policy-pack policy_pack` would stop. Last, the campers make
 the same pranks by hand in the camp's account (bucketguard.demo.camp_account), where no preview sees them: the
 live audit finds each one, with the same rules and the same policy config, and writes the HTML report.
+Finally the deployed monitor at work (bucketguard.cli.demo_monitoring): a child makes the teaching bucket
+public and opens RDP; the monitor alerts naming the child's role and puts both back.
 """
 
 from __future__ import annotations
@@ -162,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             wrong = _play_uploads(console, pipe, started)
             if not args.skip_policy and not (_play_guard_rails(console) and _play_audit(console, pipe)):
+                return EXIT_FINDINGS
+            if not args.skip_policy and not _monitoring_worked(console, pipe):
                 return EXIT_FINDINGS
             if args.keep:
                 keep_running(console, pipe)
@@ -334,6 +338,14 @@ def _play_audit(console: Console, pipe: Sandbox) -> bool:
         highlight=False,
     )
     return found_all
+
+
+def _monitoring_worked(console: Console, pipe: Sandbox) -> bool:
+    """The monitoring act (bucketguard.cli.demo_monitoring): True when each change was alerted, put back."""
+    from bucketguard.cli.demo_monitoring import play_monitoring
+
+    outcome = play_monitoring(console, pipe, INSECURE_CAMP / "policy-config.json")
+    return bool(outcome.alerts) and outcome.put_back and not outcome.still_failing
 
 
 def _play_guard_rails(console: Console) -> bool:

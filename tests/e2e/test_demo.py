@@ -3,14 +3,41 @@ through the deployed functions and exits 0."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from bucketguard.cli import main
+from bucketguard.cli.demo_monitoring import CHILD_ROLE, MAINTENANCE_GROUP, PUBLIC_SID
+from bucketguard.sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_runs_the_camp_through_the_deployed_pipeline(capsys: pytest.CaptureFixture[str]) -> None:
+def _read_the_account_before_stopping(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the demo left in moto, read when it stops its deployment (the embedded AWS stops with it)."""
+    seen: dict[str, Any] = {}
+    stop = Sandbox.stop
+
+    def read_then_stop(self: Sandbox) -> None:
+        st = self.storage
+        s3 = st.account.shared("s3")
+        seen["statements"] = json.loads(s3.get_bucket_policy(Bucket=st.bucket)["Policy"])["Statement"]
+        seen["block"] = s3.get_public_access_block(Bucket=st.bucket)["PublicAccessBlockConfiguration"]
+        (seen["group"],) = st.account.client("ec2", region_name=st.region).describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": [MAINTENANCE_GROUP]}]
+        )["SecurityGroups"]
+        stop(self)
+
+    monkeypatch.setattr(Sandbox, "stop", read_then_stop)
+    return seen
+
+
+def test_demo_runs_the_camp_through_the_deployed_pipeline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = _read_the_account_before_stopping(monkeypatch)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     # what infra/ deployed, read back from the embedded AWS
@@ -33,3 +60,15 @@ def test_demo_runs_the_camp_through_the_deployed_pipeline(capsys: pytest.Capture
     assert "what the audit found by hand" in out
     assert "iam_principal_administrator_access_prohibited" in out and "MISSED" not in out
     assert "bucketguard-demo-audit.html" in out
+    # the monitoring act: the child's changes alerted by the deployed monitor, naming its role, and put back
+    assert "the monitor's alerts" in out
+    assert f":role/{CHILD_ROLE}" in out and "remediated" in out and "NOT FIXED" not in out
+    assert "Re-audit of the teaching bucket and the group: nothing the child changed is left" in out
+    # ... as the account shows: the public statement removed (the deployed ones kept), Block Public Access
+    # back on, the world's RDP rule revoked
+    assert PUBLIC_SID not in {s.get("Sid") for s in account["statements"]}
+    assert "BucketGuardDenyReadUnlessScannedClean" in {s.get("Sid") for s in account["statements"]}
+    assert account["block"] == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    assert account["group"]["IpPermissions"] == []
