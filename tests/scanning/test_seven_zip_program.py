@@ -70,6 +70,24 @@ def test_archive_inside_an_arj_is_opened(tmp_path: Path) -> None:
 
 @needs_7zip
 @needs_arj
+@pytest.mark.parametrize("order", ["eicar first", "eicar second"])
+def test_members_sharing_a_name_are_each_scanned(tmp_path: Path, order: str) -> None:
+    # `arj -e` stores names without their folders: two members both named homework.com. 7-Zip writing the
+    # second over the first would leave one of them unread.
+    source = tmp_path / "arj-source"
+    bodies = [EICAR, PADDING] if order == "eicar first" else [PADDING, EICAR]
+    for folder, body in zip(("a", "b"), bodies, strict=True):
+        (source / folder).mkdir(parents=True)
+        (source / folder / "homework.com").write_bytes(body)
+    command = ["arj", "a", "-e", "-y", "camp.arj", "a/homework.com", "b/homework.com"]
+    subprocess.run(command, cwd=source, check=True, capture_output=True)
+    result = _scan(tmp_path, "camp.arj", (source / "camp.arj").read_bytes())
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert [finding.rule for finding in result.findings] == ["EICAR_Test_File"]
+
+
+@needs_7zip
+@needs_arj
 def test_damaged_arj_is_unscannable(tmp_path: Path) -> None:
     packed = bytearray(_arj(tmp_path, {"notes.txt": PADDING * 4}))
     packed[-40:-20] = bytes(20)  # inside the compressed data: its CRC no longer matches

@@ -41,10 +41,20 @@ def extract(blob: Blob, expansion: Expansion, archive_type: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
         archive = _on_disk(blob, Path(private))
         out = Path(private) / "out"
-        done = _run(
-            [seven_zip, "x", f"-t{archive_type}", "-y", "-bd", "-p", f"-o{out}", "--", str(archive)],
-            expansion,
-        )
+        # -aou: a member named like one already written is renamed, not written over it (unread).
+        command = [
+            seven_zip,
+            "x",
+            f"-t{archive_type}",
+            "-y",
+            "-aou",
+            "-bd",
+            "-p",
+            f"-o{out}",
+            "--",
+            str(archive),
+        ]
+        done = _run(command, expansion)
         guard = RatioGuard(blob.size, expansion.budget.limits, name, ContainerProblem)
         for path in _regular_files(out):
             where = f"{name}!{path.relative_to(out).as_posix()}"
