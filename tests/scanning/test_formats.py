@@ -123,6 +123,10 @@ FOUND: dict[str, Callable[[], bytes]] = {
         {"word/embeddings/oleObject1.bin": compound_file({"Payload": HIDDEN})}
     ),
     "drivers.cab": lambda: _cab({"photos.gz": HIDDEN, "readme.txt": b"camp\n"}),
+    # two members of one name, the payload first (a writer keeps names unique: the second one is renamed)
+    "same-name.cab": lambda: _cab({"photos.gz": HIDDEN, "photos.g~": b"camp\n"}).replace(
+        b"photos.g~\x00", b"photos.gz\x00"
+    ),
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),

@@ -17,8 +17,18 @@ def is_cab(head: bytes) -> bool:
 def open_cab(blob: Blob, expansion: Expansion) -> None:
     import cabarchive  # imported when a cabinet turns up: most scans never need it (cold start)
 
+    class EveryMember(cabarchive.CabArchive):
+        """cabarchive files members by name: a second member of one name would replace the first, unread."""
+
+        def __setitem__(self, key: str, val: cabarchive.CabFile) -> None:
+            unique, copy = key, 1
+            while unique in self:
+                copy += 1
+                unique = f"{key}#{copy}"
+            super().__setitem__(unique, val)
+
     name = expansion.name
-    archive = cabarchive.CabArchive()
+    archive = EveryMember()
     try:
         archive.parse(read_whole(blob, name, "cabinet"))
     except cabarchive.NotSupportedError as exc:
