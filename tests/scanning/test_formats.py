@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import email.message
+import io
 import struct
 import zlib
 from collections.abc import Callable
@@ -74,6 +75,22 @@ def _cab(members: dict[str, bytes]) -> bytes:
     return bytes(archive.save(compress=True))
 
 
+def _joliet_only_iso(name: str, data: bytes) -> bytes:
+    """An image whose ISO 9660 tree lists a clean file and whose Joliet tree (what Windows shows) also lists
+    `name`, data no ISO 9660 path reaches."""
+    import pycdlib
+
+    image = pycdlib.PyCdlib()
+    image.new(joliet=3)
+    image.add_fp(io.BytesIO(b"camp\n"), 5, "/README.TXT;1", joliet_path="/readme.txt")
+    image.add_fp(io.BytesIO(data), len(data), "/HIDDEN.BIN;1", joliet_path=f"/{name}")
+    image.rm_hard_link(iso_path="/HIDDEN.BIN;1")
+    out = io.BytesIO()
+    image.write_fp(out)
+    image.close()
+    return out.getvalue()
+
+
 def _with_section(pe: bytes, name: bytes) -> bytes:
     """The PE with one (empty) section called `name`, as UPX names its first one."""
     offset = int.from_bytes(pe[60:64], "little")
@@ -127,6 +144,7 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "same-name.cab": lambda: _cab({"photos.gz": HIDDEN, "photos.g~": b"camp\n"}).replace(
         b"photos.g~\x00", b"photos.gz\x00"
     ),
+    "joliet-only.iso": lambda: _joliet_only_iso("photos.gz", HIDDEN),
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),
