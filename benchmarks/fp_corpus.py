@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.clamav_testfiles import throughput  # noqa: E402
 from bucketguard.scanning.engine import Engine  # noqa: E402
+from bucketguard.scanning.result import ScanResult  # noqa: E402
 from bucketguard.scanning.ruleset import load_ruleset  # noqa: E402
 from tests.scanning import libreoffice  # noqa: E402
 
@@ -134,6 +135,24 @@ def build_corpus(sources: dict[str, Path]) -> dict[Path, str]:
     return corpus
 
 
+def scanned_corpus(
+    engine: Engine, npm_dir: Path | None, offline: bool
+) -> tuple[dict[Path, str], dict[Path, ScanResult], float]:
+    """The corpus built (npm packages installed unless offline, LibreOffice documents written in a
+    temporary directory), each file's result, and the seconds the scans took."""
+    with tempfile.TemporaryDirectory(prefix="bucketguard-fp-") as temporary:
+        modules = None
+        if not offline:
+            target = npm_dir or Path(temporary)
+            existing = target / "node_modules"
+            modules = existing if existing.is_dir() else npm_modules(target)
+        documents = libreoffice_documents(Path(temporary) / "libreoffice")
+        corpus = build_corpus(corpus_sources(modules, documents))
+        started = time.perf_counter()
+        results = {path: engine.scan_file(path) for path in corpus}
+        return corpus, results, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-files", type=int, default=20_000)
@@ -142,28 +161,16 @@ def main() -> int:
     args = parser.parse_args()
 
     engine = Engine(load_ruleset())
-    with tempfile.TemporaryDirectory(prefix="bucketguard-fp-") as temporary:
-        npm_dir = None
-        if not args.offline:
-            target = args.npm_dir or Path(temporary)
-            existing = target / "node_modules"
-            npm_dir = existing if existing.is_dir() else npm_modules(target)
-        documents = libreoffice_documents(Path(temporary) / "libreoffice")
-        corpus = build_corpus(corpus_sources(npm_dir, documents))
-        started = time.perf_counter()
-        flagged, unscannable = [], []
-        verdicts: Counter[str] = Counter()
-        size = 0
-        for path in corpus:
-            result = engine.scan_file(path)
-            size += result.size or 0
-            verdicts[result.verdict.value] += 1
-            if result.verdict.value == "malicious":
-                rules = sorted({f"{f.rule}{' in ' + f.path if f.path else ''}" for f in result.findings})
-                flagged.append(f"{path}: {'; '.join(rules)}")
-            elif result.verdict.value != "clean":
-                unscannable.append(f"{path}: {result.verdict.value} {result.reason}")
-        elapsed = time.perf_counter() - started
+    corpus, results, elapsed = scanned_corpus(engine, args.npm_dir, args.offline)
+    flagged, unscannable = [], []
+    verdicts = Counter(result.verdict.value for result in results.values())
+    size = sum(result.size or 0 for result in results.values())
+    for path, result in results.items():
+        if result.verdict.value == "malicious":
+            rules = sorted({f"{f.rule}{' in ' + f.path if f.path else ''}" for f in result.findings})
+            flagged.append(f"{path}: {'; '.join(rules)}")
+        elif result.verdict.value != "clean":
+            unscannable.append(f"{path}: {result.verdict.value} {result.reason}")
 
     by_source = Counter(corpus.values())
     print(f"corpus: {len(corpus)} files ({', '.join(f'{n} {label}' for label, n in by_source.items())})")
