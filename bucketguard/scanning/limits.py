@@ -15,8 +15,11 @@ GiB = 1 << 30
 
 @dataclass(frozen=True)
 class Limits:
-    # How many containers deep we open: the object itself is level 0, `a.zip!b.zip` opens level 2.
-    max_depth: int = 5
+    # How many containers deep we open: the object itself is level 0, `a.zip!b.zip` opens level 2. Every
+    # layer counts (a .tar.gz is two, a macro in a .docm attached to a mail in a zip is five), so a user's
+    # nested archives need more than a handful; ClamAV's MaxRecursion default. Bombs are bounded by the
+    # member, byte and ratio budgets below, which span every level of the object together.
+    max_depth: int = 17
     # Archive members (files) across the whole object, every nesting level counted.
     max_members: int = 10_000
     # Bytes written while expanding members, across the whole object (bounds temp space and CPU).

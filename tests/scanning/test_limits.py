@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,23 +22,44 @@ def scan(tmp_path: Path, data: bytes, limits: Limits, name: str = "x.zip") -> Sc
 
 def test_defaults() -> None:
     limits = Limits()
-    assert (limits.max_depth, limits.max_members, limits.max_file_bytes) == (5, 10_000, None)
+    assert (limits.max_depth, limits.max_members, limits.max_file_bytes) == (17, 10_000, None)
     assert limits.max_extracted_bytes == 1 << 30
     assert limits.max_ratio == 100
 
 
 def test_depth_within_the_limit_is_opened(tmp_path: Path) -> None:
-    result = scan(tmp_path, nested_zip(5), Limits())
+    result = scan(tmp_path, nested_zip(17), Limits())
     assert result.verdict is Verdict.MALICIOUS
-    assert result.findings[0].path.count("!") == 5
+    assert result.findings[0].path.count("!") == 17
 
 
 def test_depth_beyond_the_limit_is_unscannable(tmp_path: Path) -> None:
-    result = scan(tmp_path, nested_zip(6, b"harmless"), Limits())
+    result = scan(tmp_path, nested_zip(18, b"harmless"), Limits())
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.DEPTH_EXCEEDED)
     small = scan(tmp_path, nested_zip(2, b"harmless"), Limits(max_depth=1))
     assert small.reason is Reason.DEPTH_EXCEEDED
     assert scan(tmp_path, nested_zip(2, b"harmless"), Limits(max_depth=2)).verdict is Verdict.CLEAN
+
+
+def test_a_users_nested_archives_are_opened_at_the_default_depth(tmp_path: Path) -> None:
+    """A backup zip holding a project's .tar.gz holding a zip of mail with a .tar.gz attachment: each
+    compression and each archive is a level (6 here), more than the earlier default of 5 allowed."""
+    attachment = gzip_of(tar_of({"invoice.com": EICAR}))
+    mail = zip_of({"mail/attachment.tar.gz": attachment})
+    backup = zip_of({"project.tar.gz": gzip_of(tar_of({"mail.zip": mail}))})
+    result = scan(tmp_path, backup, Limits())
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert result.findings[0].path.count("!") == 6
+
+
+def test_a_deep_fan_out_stays_within_the_member_budget(tmp_path: Path) -> None:
+    """Depth multiplies a fan-out (ten copies of the level below, four levels: 11,110 members); the member
+    budget spans every level, so the deeper default lets no more be expanded."""
+    level = b"harmless"
+    for _ in range(4):
+        level = zip_of({f"copy{n}.zip": level for n in range(10)}, compression=zipfile.ZIP_STORED)
+    result = scan(tmp_path, level, Limits())
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
 
 
 def test_max_depth_zero_opens_nothing(tmp_path: Path) -> None:

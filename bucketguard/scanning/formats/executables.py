@@ -36,6 +36,7 @@ _PACKER_SECTIONS = {
     "pec2": "PECompact", "pecompact2": "PECompact", ".themida": "Themida", ".vmp0": "VMProtect",
     ".vmp1": "VMProtect", ".enigma1": "Enigma", ".enigma2": "Enigma", "fsg!": "FSG", ".perplex": "Perplex",
 }  # fmt: skip
+_DOS_HEADER_SIZE = 0x40
 _NSIS = "NSIS installer"
 _UPX = "packed executable (UPX)"  # UPX alone: unpacked here when its header checks out
 # Installers and compiled scripts whose payload is not decoded here, by a marker in their bytes.
@@ -97,6 +98,8 @@ def _packer(pe: pefile.PE) -> str | None:
     packers = sorted(
         {_PACKER_SECTIONS[label] for raw in labels if (label := _label(raw)) in _PACKER_SECTIONS}
     )
+    if pe.DOS_HEADER.e_lfanew < _DOS_HEADER_SIZE:  # Upack's PE header overlaps the DOS header
+        packers.append("Upack")
     if any(byte < 0x20 or byte > 0x7E for raw in labels for byte in raw):
         packers.append("section names no linker writes")
     if packers:
