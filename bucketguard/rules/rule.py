@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import Field
 
 from bucketguard.rules.facts import ResourceFacts, StackFacts
+from bucketguard.rules.frameworks import frameworks
 from bucketguard.severity import Severity
 from bucketguard.validation import AccountId, RegionName, StrictModel, validate
 
@@ -146,9 +147,14 @@ class Rule(Generic[F]):
     remediation: Remediation
     references: References
     check: Check = field(repr=False, compare=False)
-    frameworks: tuple[str, ...] = ()
     notes: str = ""  # how absent settings are judged, scope, exemptions
     config_keys: tuple[str, ...] = ()  # the RulesConfig fields the check reads; it sees no others
+
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The compliance frameworks whose files map this rule (bucketguard/rules/frameworks/*.json, the
+        one place a rule's frameworks are written), in the files' order."""
+        return tuple(f.name for f in frameworks().values() if self.rule_id in f.rules)
 
     @property
     def stack_level(self) -> bool:
@@ -295,15 +301,6 @@ def _without(stack: StackFacts, facts: ResourceFacts) -> StackFacts:
     return replace(stack, **groups)
 
 
-def _frameworks(references: References, extra: tuple[str, ...]) -> tuple[str, ...]:
-    derived = []
-    if references.fsbp:
-        derived.append("AWS Foundational Security Best Practices")
-    if references.cis:
-        derived.append(CIS_VERSION)
-    return tuple(dict.fromkeys((*derived, *extra)))
-
-
 def rule(
     rule_id: str,
     facts_type: type[Any],
@@ -313,7 +310,6 @@ def rule(
     risk: str,
     remediation: Remediation,
     references: References = References(),
-    frameworks: tuple[str, ...] = (),
     notes: str = "",
     config_keys: tuple[str, ...] = (),
 ) -> Callable[[Check], Rule[Any]]:
@@ -337,7 +333,6 @@ def rule(
             remediation=remediation,
             references=references,
             check=check,
-            frameworks=_frameworks(references, frameworks),
             notes=notes,
             config_keys=config_keys,
         )

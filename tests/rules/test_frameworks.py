@@ -53,6 +53,22 @@ def test_the_files_agree_with_the_rules_references(key: str, reference: str) -> 
         assert framework.rules.get(rule.rule_id, ()) == getattr(rule.references, reference), rule.rule_id
 
 
+def test_a_rules_frameworks_are_the_files_that_map_it() -> None:
+    # The files are the one source: a rule mapped in pci-dss-4.0.json lists PCI DSS, and only then.
+    rules = {r.rule_id: r for r in all_rules()}
+    for key, framework in frameworks().items():
+        for rule_id, rule in rules.items():
+            assert (framework.name in rule.frameworks) == (rule_id in framework.rules), (key, rule_id)
+    assert rules["s3_bucket_malware_scanning_enabled"].frameworks == (
+        "NIST SP 800-53 Revision 5",
+        "PCI DSS v4.0",
+    )
+    assert rules["s3_bucket_malware_scanning_enabled"].to_dict()["frameworks"] == [
+        "NIST SP 800-53 Revision 5",
+        "PCI DSS v4.0",
+    ]
+
+
 def test_every_rule_maps_to_some_framework() -> None:
     unmapped = [r.rule_id for r in all_rules() if not related_requirements(r.rule_id)]
     assert unmapped == []
