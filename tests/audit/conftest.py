@@ -9,6 +9,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,6 +28,19 @@ REGION = "us-east-1"
 def aws() -> Iterator[EmbeddedAws]:
     with EmbeddedAws() as embedded:
         yield embedded
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI's boto3 session, offline: test credentials, no config or credentials file of the user's."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 def client(aws: EmbeddedAws, service: str, region: str = REGION, session: boto3.Session | None = None) -> Any:
@@ -106,3 +120,28 @@ def lambda_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
     return buffer.getvalue()
+
+
+def prank_function(aws: EmbeddedAws, role_arn: str, source_arn: str) -> Any:
+    """The function `prank`, which anyone may invoke (statement `anyone`), and S3 too from `source_arn` in
+    ACCOUNT (`from-s3`); its Lambda client."""
+    lam = client(aws, "lambda")
+    lam.create_function(
+        FunctionName="prank",
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": lambda_zip()},
+    )
+    lam.add_permission(
+        FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"
+    )
+    lam.add_permission(
+        FunctionName="prank",
+        StatementId="from-s3",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=source_arn,
+        SourceAccount=ACCOUNT,
+    )
+    return lam

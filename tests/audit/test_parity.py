@@ -20,7 +20,7 @@ from bucketguard.policy.program import PulumiProject, record
 from bucketguard.rules.facts import BucketFacts, LambdaFunctionFacts, StackFacts
 from bucketguard.rules.model import evaluate_stack
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
-from tests.audit.conftest import ACCOUNT, REGION, audit, client, document, lambda_zip
+from tests.audit.conftest import ACCOUNT, REGION, audit, client, document, prank_function
 from tests.policy.conftest import write_program
 from tests.policy.test_adapters import resources
 
@@ -134,25 +134,7 @@ def create_in_moto(aws: EmbeddedAws) -> str:
     role = iam.create_role(RoleName="helper", AssumeRolePolicyDocument=document([TRUST]))["Role"]["Arn"]
     iam.put_role_policy(RoleName="helper", PolicyName="all", PolicyDocument=document([ADMIN]))
     iam.attach_role_policy(RoleName="helper", PolicyArn=ADMIN_ARN)
-    lam = client(aws, "lambda")
-    lam.create_function(
-        FunctionName="prank",
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": lambda_zip()},
-    )
-    lam.add_permission(
-        FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"
-    )
-    lam.add_permission(
-        FunctionName="prank",
-        StatementId="from-s3",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-        SourceArn=SOURCE,
-        SourceAccount=ACCOUNT,
-    )
+    prank_function(aws, role, SOURCE)
     client(aws, "sqs").create_queue(
         QueueName="open", Attributes={"Policy": document([PUBLIC_SEND]), "SqsManagedSseEnabled": "false"}
     )

@@ -19,7 +19,7 @@ from tests.audit.conftest import (
     client,
     document,
     iam_enforced,
-    lambda_zip,
+    prank_function,
     role_session,
     rule_ids,
 )
@@ -123,29 +123,12 @@ def _subnet(ec2: object) -> str:
 
 
 def test_lambda_functions_permissions_urls_and_execution_roles(aws: EmbeddedAws) -> None:
-    iam, lam = client(aws, "iam"), client(aws, "lambda")
+    iam = client(aws, "iam")
     role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=document([LAMBDA_TRUST]))["Role"][
         "Arn"
     ]
     iam.put_role_policy(RoleName="fn-role", PolicyName="all", PolicyDocument=document([ADMIN]))
-    lam.create_function(
-        FunctionName="prank",
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": lambda_zip()},
-    )
-    lam.add_permission(
-        FunctionName="prank", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*"
-    )
-    lam.add_permission(
-        FunctionName="prank",
-        StatementId="from-s3",
-        Action="lambda:InvokeFunction",
-        Principal="s3.amazonaws.com",
-        SourceArn="arn:aws:s3:::camp-site",
-        SourceAccount=ACCOUNT,
-    )
+    lam = prank_function(aws, role, "arn:aws:s3:::camp-site")
     lam.create_function_url_config(FunctionName="prank", AuthType="NONE")
 
     result = audit(aws, services=["lambda"])

@@ -37,19 +37,38 @@ def camp_config(**storage: Any) -> dict[str, Any]:
     return config
 
 
+def _deployer(stack: ExitStack, artifacts: Path, workdir: Callable[[], Path]) -> Deploy:
+    def up(config: dict[str, Any] | str, name: str = "dev") -> Sandbox:
+        """A stack config, or the name of one in examples/stacks/ (then also the stack's name), deployed
+        into an embedded AWS of its own; stopped when the fixture ends."""
+        if isinstance(config, str):
+            name, config = config, read_stack_config(EXAMPLE_STACKS / f"Pulumi.{config}.yaml")
+        aws = stack.enter_context(EmbeddedAws())
+        sandbox = Sandbox.up(aws, config, stack=name, artifact_dir=artifacts, workdir=workdir())
+        stack.callback(sandbox.stop)
+        return sandbox
+
+    return up
+
+
 @pytest.fixture(scope="module")
-def camp(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def deploy_for_module(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploy]:
+    """Deploys once for a test module, whose tests share the deployment."""
+    with ExitStack() as stack:
+        yield _deployer(stack, lambda_artifacts, lambda: tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture
+def deploy(lambda_artifacts: Path, tmp_path: Path) -> Iterator[Deploy]:
+    """Deploys for one test, for tests that change the deployment."""
+    with ExitStack() as stack:
+        yield _deployer(stack, lambda_artifacts, lambda: tmp_path)
+
+
+@pytest.fixture(scope="module")
+def camp(deploy_for_module: Deploy) -> Sandbox:
     """The camp deployed once per test module; `pipeline` empties it before each test."""
-    with EmbeddedAws() as aws:
-        sandbox = Sandbox.up(
-            aws,
-            camp_config(),
-            stack="dev",
-            artifact_dir=lambda_artifacts,
-            workdir=tmp_path_factory.mktemp("camp"),
-        )
-        yield sandbox
-        sandbox.stop()
+    return deploy_for_module(camp_config())
 
 
 @pytest.fixture
@@ -59,20 +78,6 @@ def pipeline(camp: Sandbox) -> Iterator[Sandbox]:
     # every test: every event the scanner published satisfies the schema
     for event in camp.published_events():
         _VALIDATOR.validate(event)
-
-
-@pytest.fixture
-def deploy(lambda_artifacts: Path, tmp_path: Path) -> Iterator[Deploy]:
-    """Deploys a stack config into an embedded AWS of its own, for tests that change the deployment."""
-    with ExitStack() as stack:
-
-        def up(config: dict[str, Any], name: str = "dev") -> Sandbox:
-            aws = stack.enter_context(EmbeddedAws())
-            sandbox = Sandbox.up(aws, config, stack=name, artifact_dir=lambda_artifacts, workdir=tmp_path)
-            stack.callback(sandbox.stop)
-            return sandbox
-
-        yield up
 
 
 def validated_events(pipe: Sandbox) -> list[dict[str, Any]]:

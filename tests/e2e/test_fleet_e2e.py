@@ -3,31 +3,18 @@ eu-west-1, americas in us-east-1), each storage's uploads scanned by the scanner
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.sandbox.aws import EmbeddedAws
-from bucketguard.sandbox.deployer import EXAMPLE_STACKS, read_stack_config
 from bucketguard.sandbox.sandbox import Sandbox
+from tests.e2e.conftest import Deploy
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def fleet(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with EmbeddedAws() as aws:
-        sandbox = Sandbox.up(
-            aws,
-            read_stack_config(EXAMPLE_STACKS / "Pulumi.fleet.yaml"),
-            stack="fleet",
-            artifact_dir=lambda_artifacts,
-            workdir=tmp_path_factory.mktemp("fleet"),
-        )
-        yield sandbox
-        sandbox.stop()
+def fleet(deploy_for_module: Deploy) -> Sandbox:
+    return deploy_for_module("fleet")
 
 
 def test_each_storage_is_scanned_by_its_own_scanner(fleet: Sandbox) -> None:

@@ -4,31 +4,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.sandbox.aws import EmbeddedAws
-from bucketguard.sandbox.deployer import EXAMPLE_STACKS, read_stack_config
 from bucketguard.sandbox.sandbox import Sandbox, StorageView
+from tests.e2e.conftest import Deploy
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def camp(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with EmbeddedAws() as aws:
-        sandbox = Sandbox.up(
-            aws,
-            read_stack_config(EXAMPLE_STACKS / "Pulumi.multiaccount.yaml"),
-            stack="multiaccount",
-            artifact_dir=lambda_artifacts,
-            workdir=tmp_path_factory.mktemp("multiaccount"),
-        )
-        yield sandbox
-        sandbox.stop()
+def camp(deploy_for_module: Deploy) -> Sandbox:
+    return deploy_for_module("multiaccount")
 
 
 def _upload_eicar(camp: Sandbox, st: StorageView) -> None:

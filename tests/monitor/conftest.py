@@ -17,7 +17,8 @@ from bucketguard.audit.history import SqliteHistory
 from bucketguard.monitor.core import Monitor
 from bucketguard.monitor.ledger import SqliteLedger
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
-from tests.audit.conftest import ACCOUNT, REGION
+from tests.audit.conftest import ACCOUNT, REGION, client
+from tests.audit.conftest import credentials as credentials  # the fixture, for replay through the CLI
 from tests.pipeline.events import load_event
 
 CHILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/camp-child"
@@ -91,3 +92,11 @@ def cloudtrail_event(
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def public_bucket(aws: EmbeddedAws) -> str:
+    name = unique("camp")
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_acl(Bucket=name, ACL="public-read")
+    return name

@@ -16,18 +16,10 @@ from bucketguard.monitor.events import InvalidEvent, parse_document, parse_event
 from bucketguard.monitor.table import WATCHED, event_pattern, watch_for
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import ACCOUNT, REGION, client
-from tests.monitor.conftest import CHILD_ROLE, OWN_ROLE, cloudtrail_event, unique
+from tests.monitor.conftest import CHILD_ROLE, OWN_ROLE, cloudtrail_event, public_bucket, unique
 from tests.pipeline.events import load_event
 
 S3 = "s3.amazonaws.com"
-
-
-def _public_bucket(aws: EmbeddedAws) -> str:
-    name = unique("camp")
-    s3 = client(aws, "s3")
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_acl(Bucket=name, ACL="public-read")
-    return name
 
 
 def _acl_event(name: str, **kwargs: Any) -> dict[str, Any]:
@@ -99,7 +91,7 @@ def test_a_resource_the_event_cannot_name_is_refused_never_widened(
 
 
 def test_failed_calls_are_ignored(aws: EmbeddedAws, monitor: Monitor) -> None:
-    name = _public_bucket(aws)  # public, but the event says the call failed
+    name = public_bucket(aws)  # public, but the event says the call failed
     outcome = monitor.handle(parse_event(_acl_event(name, error_code="AccessDenied")))
     assert (outcome.result, outcome.alerts) == ("ignored", ())
     assert "AccessDenied" in outcome.reason
@@ -110,7 +102,7 @@ def test_failed_calls_are_ignored(aws: EmbeddedAws, monitor: Monitor) -> None:
 
 
 def test_bucketguards_own_roles_are_ignored_exactly(aws: EmbeddedAws, monitor: Monitor) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     own = monitor.handle(parse_event(_acl_event(name, actor_role=OWN_ROLE)))
     assert own.result == "ignored" and "bucketguard" in own.reason
     # a role merely named like ours, in a path of its own, is still watched
@@ -127,7 +119,7 @@ def test_unwatched_events_are_ignored(monitor: Monitor) -> None:
 def test_a_failure_already_known_is_not_alerted_again_and_a_fix_resolves_it(
     aws: EmbeddedAws, monitor: Monitor
 ) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     [first] = monitor.handle(parse_event(_acl_event(name))).alerts
     assert first.status == "new"
     # another event on the same bucket (a different event id): still failing, no new alert
@@ -142,7 +134,7 @@ def test_a_failure_already_known_is_not_alerted_again_and_a_fix_resolves_it(
 
 
 def test_a_resource_deleted_before_the_monitor_looks(aws: EmbeddedAws, monitor: Monitor) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     assert monitor.handle(parse_event(_acl_event(name))).alerts
     s3 = client(aws, "s3")
     s3.delete_bucket(Bucket=name)
@@ -169,7 +161,7 @@ def test_the_region_rule_on_a_create_event(aws: EmbeddedAws, monitor: Monitor, t
 
 
 def test_a_failed_delivery_is_retried_with_the_same_alerts(aws: EmbeddedAws, monitor: Monitor) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     event = parse_event(_acl_event(name))
     delivered: list[Sequence[Alert]] = []
 
@@ -201,16 +193,6 @@ def test_the_event_pattern_admits_the_table_and_only_successful_calls() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- replay
-@pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def replay(
@@ -227,7 +209,7 @@ def replay(
 def test_replay_json_document_and_exit_status(
     aws: EmbeddedAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     log_file = tmp_path / "log.json"  # a CloudTrail log file: two deliveries of one event, one unwatched
     event = _acl_event(name)
     unwatched = cloudtrail_event(S3, "GetBucketAcl", {"bucketName": name})
@@ -307,7 +289,7 @@ def test_a_fix_puts_the_bucket_back_and_the_re_audit_is_clean(
     aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
 ) -> None:
     undo_file = _fixing(monitor, tmp_path)
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     [alert] = monitor.handle(parse_event(_acl_event(name))).alerts
     assert (alert.status, alert.rule_id, alert.actor) == (
         "remediated",
@@ -325,7 +307,7 @@ def test_someone_fighting_the_fixer_gets_a_critical_alert_instead(
     aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
 ) -> None:
     _fixing(monitor, tmp_path)
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     statuses = []
     for _ in range(4):  # the child makes it public again, four times in a row
         client(aws, "s3").put_bucket_acl(Bucket=name, ACL="public-read")
@@ -340,7 +322,7 @@ def test_a_resource_tagged_not_to_be_fixed_is_held_back(
     aws: EmbeddedAws, monitor: Monitor, tmp_path: Path
 ) -> None:
     _fixing(monitor, tmp_path)
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     client(aws, "s3").put_bucket_tagging(
         Bucket=name, Tagging={"TagSet": [{"Key": "bucketguard:remediate", "Value": "false"}]}
     )
@@ -353,7 +335,7 @@ def test_a_resource_tagged_not_to_be_fixed_is_held_back(
 def test_replay_fix_exits_zero_when_everything_was_put_back(
     aws: EmbeddedAws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     event = tmp_path / "event.json"
     event.write_text(json.dumps(_acl_event(name)))
     undo = tmp_path / "undo.json"

@@ -20,7 +20,7 @@ from bucketguard.pipeline import env
 from bucketguard.pipeline.settings import SettingsError
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.audit.conftest import ACCOUNT, REGION, client
-from tests.monitor.conftest import CHILD_ROLE, cloudtrail_event, unique
+from tests.monitor.conftest import CHILD_ROLE, cloudtrail_event, public_bucket, unique
 from tests.pipeline.events import sqs_event
 
 
@@ -52,14 +52,6 @@ def deployed(aws: EmbeddedAws) -> Iterator[dict[str, Any]]:
     yield {"function": MonitorFunction(monitor), "sqs": sqs, "inbox": inbox, "securityhub": securityhub}
 
 
-def _public_bucket(aws: EmbeddedAws) -> str:
-    name = unique("camp")
-    s3 = client(aws, "s3")
-    s3.create_bucket(Bucket=name)
-    s3.put_bucket_acl(Bucket=name, ACL="public-read")
-    return name
-
-
 def _messages(deployed: dict[str, Any]) -> list[str]:
     answer = deployed["sqs"].receive_message(QueueUrl=deployed["inbox"], MaxNumberOfMessages=10)
     return [m["Body"] for m in answer.get("Messages", ())]
@@ -68,7 +60,7 @@ def _messages(deployed: dict[str, Any]) -> list[str]:
 def test_a_batch_alerts_once_per_new_failure_and_drops_what_is_not_an_event(
     aws: EmbeddedAws, deployed: dict[str, Any]
 ) -> None:
-    name = _public_bucket(aws)
+    name = public_bucket(aws)
     event = json.dumps(cloudtrail_event("s3.amazonaws.com", "PutBucketAcl", {"bucketName": name}))
     batch = sqs_event(event, event, json.dumps({"detail-type": "Object Created"}), "not json")
 
@@ -98,7 +90,7 @@ def test_only_the_record_whose_alert_was_not_delivered_fails(
     channels = function.monitor.deliver
     assert isinstance(channels, AlertChannels)
     channels.topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:gone"  # the topic was deleted: SNS refuses
-    public, private = _public_bucket(aws), unique("camp")
+    public, private = public_bucket(aws), unique("camp")
     client(aws, "s3").create_bucket(Bucket=private)
     failing = json.dumps(cloudtrail_event("s3.amazonaws.com", "PutBucketAcl", {"bucketName": public}))
     quiet = json.dumps(cloudtrail_event("s3.amazonaws.com", "PutBucketAcl", {"bucketName": private}))
