@@ -24,6 +24,19 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI's boto3 session, offline: moto's test credentials and region, no ~/.aws of the user's."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
 # The slow tier (`make test` runs it, `make test-fast` skips it): whole deployments into the embedded AWS,
 # Pulumi programs each in a fresh interpreter (every test that needs the built Lambda artifacts), and
 # whatever a test marks e2e or slow itself.

@@ -9,7 +9,6 @@ import urllib.request
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,19 +27,6 @@ REGION = "us-east-1"
 def aws() -> Iterator[EmbeddedAws]:
     with EmbeddedAws() as embedded:
         yield embedded
-
-
-@pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The CLI's boto3 session, offline: test credentials, no config or credentials file of the user's."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def client(aws: EmbeddedAws, service: str, region: str = REGION, session: boto3.Session | None = None) -> Any:

@@ -16,9 +16,9 @@ from bucketguard.audit.report import RENDERERS
 from bucketguard.cli.audit import FORMATS
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import ACCOUNT, REGION, client
-from tests.audit.test_cli import credentials, run
+from tests.audit.test_cli import run
 
-__all__ = ["credentials"]  # the CLI tests' autouse fixture: moto's credentials, no ~/.aws
+pytestmark = pytest.mark.usefixtures("credentials")
 
 
 def model_errors(findings: list[dict[str, Any]]) -> str:

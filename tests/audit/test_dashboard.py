@@ -19,12 +19,13 @@ from bucketguard.audit.report import AuditReport, build_report
 from bucketguard.audit.settings import load_settings
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import REGION, audit, client
-from tests.audit.test_cli import credentials, run
-
-__all__ = ["credentials"]  # the CLI tests' autouse fixture: moto's credentials, no ~/.aws
+from tests.audit.test_cli import run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
+pytestmark = [
+    pytest.mark.usefixtures("credentials"),
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)"),
+]
 XSS = '"><img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 
 

@@ -11,9 +11,9 @@ from bucketguard.cli import main
 from bucketguard.rules.frameworks import get_framework
 from bucketguard.sandbox.aws import EmbeddedAws
 from tests.audit.conftest import REGION, client
-from tests.audit.test_cli import credentials, run
+from tests.audit.test_cli import run
 
-__all__ = ["credentials"]  # the CLI tests' autouse fixture: moto's credentials, no ~/.aws
+pytestmark = pytest.mark.usefixtures("credentials")
 
 
 def test_cis_controls_from_a_live_account(

@@ -18,7 +18,6 @@ from bucketguard.monitor.core import Monitor
 from bucketguard.monitor.ledger import SqliteLedger
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.audit.conftest import ACCOUNT, REGION, client
-from tests.audit.conftest import credentials as credentials  # the fixture, for replay through the CLI
 from tests.pipeline.events import load_event
 
 CHILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/camp-child"

@@ -11,8 +11,9 @@ import pytest
 
 from bucketguard.cli import main
 from bucketguard.sandbox.aws import EmbeddedAws
-from tests.audit.test_cli import credentials  # noqa: F401 - the audit CLI tests' environment
 from tests.remediation.conftest import REGION, client, public_access_block_off, public_acl
+
+pytestmark = pytest.mark.usefixtures("credentials")
 
 BPA = "s3_bucket_public_access_block_enabled"
 READ = "s3_bucket_public_read_prohibited"
