@@ -273,6 +273,23 @@ def _metrics(service: str) -> Any:
     return Metrics(namespace=METRICS_NAMESPACE, service=f"bucketguard-{service}")
 
 
+def sqs_handler(build: Callable[[], _SqsFunction]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler of a function `build` makes on the first event (once per container: clients,
+    settings, compiled rules), each invocation under the JSON logger's Lambda context."""
+    logger = lambda_logger()
+    built: list[_SqsFunction] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not built:
+            built.append(build())
+        return built[0].handle(event, context)
+
+    logged: Callable[[dict[str, Any], Any], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
+        handler
+    )
+    return logged
+
+
 def lambda_logger() -> Any:
     """The JSON logger of the deployed functions; `bucketguard.*` loggers propagate into it."""
     from aws_lambda_powertools import Logger
