@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from bucketguard.aws import object_location, real_version_id
 from bucketguard.pipeline.aws import is_gone
-from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, utc_now_iso
+from bucketguard.pipeline.messages import ScanRequest, utc_now_iso
 from bucketguard.pipeline.notifications import parse_s3_notification, sns_message
 from bucketguard.pipeline.rescan import Sweep, Verify, list_batch, needs_rescan, rescan_message, utc_now
 from bucketguard.pipeline.settings import ListenerSettings
@@ -243,10 +243,7 @@ def handle_notification(
     verify: Verify | None = None,
 ) -> list[ListenerOutcome]:
     """Everything one SQS message asks for. Raises on a transient failure so the message is retried."""
-    try:
-        sweep = rescan_message(sns_message(body))
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
+    sweep = rescan_message(sns_message(body))
     if sweep is None:
         return [request_scan(s3, sqs, obj, settings) for obj in parse_object_created(body)]
     if settings.rescan_on_update.mode == "none" or own_sqs is None or verify is None:

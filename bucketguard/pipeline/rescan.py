@@ -20,9 +20,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from bucketguard.aws import real_version_id
+from bucketguard.pipeline.messages import parse_message
 from bucketguard.pipeline.tagging import (
     TAG_RESULT,
     TAG_SEAL,
@@ -80,25 +83,36 @@ class Sweep:
         return json.dumps({"type": RESCAN_SWEEP, **position})
 
 
+class _SweepMessage(BaseModel):
+    """A listener message of the rescan (its `type` read before): the ruleset's announcement, or the next
+    batch of a sweep."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    ruleset_version: Annotated[str, Field(min_length=1, max_length=256)]
+    key_marker: Annotated[str, Field(max_length=1024)] = ""  # S3 keys are at most 1,024 bytes
+    version_id_marker: Annotated[str, Field(max_length=1024)] = ""
+    checked: NonNegativeInt = 0
+    requested: NonNegativeInt = 0
+
+
 def rescan_message(body: str) -> Sweep | None:
-    """The sweep a listener message asks for, or None when it is not a rescan message (an S3 event)."""
+    """The sweep a listener message asks for, or None when it is not a rescan message (an S3 event).
+    A rescan message that does not fit its model is an InvalidMessage."""
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
         return None
     if not isinstance(data, dict) or data.get("type") not in (RULESET_PUBLISHED, RESCAN_SWEEP):
         return None
-    version = data.get("ruleset_version")
-    if not isinstance(version, str) or not version:
-        raise ValueError(f"{data['type']}: no ruleset_version")
+    message = parse_message(_SweepMessage, data, data["type"])
     if data["type"] == RULESET_PUBLISHED:
-        return Sweep(version, announced=True)
+        return Sweep(message.ruleset_version, announced=True)
     return Sweep(
-        version,
-        str(data.get("key_marker", "")),
-        str(data.get("version_id_marker", "")),
-        int(data.get("checked", 0)),
-        int(data.get("requested", 0)),
+        message.ruleset_version,
+        message.key_marker,
+        message.version_id_marker,
+        message.checked,
+        message.requested,
     )
 
 

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from bucketguard.pipeline.listener import handle_notification, rescan_batch
-from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent
+from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent
 from bucketguard.pipeline.postscan import PostScan, kms_verifier
 from bucketguard.pipeline.rescan import (
+    RESCAN_SWEEP,
+    RULESET_PUBLISHED,
     RescanPolicy,
     Sweep,
     rescan_message,
@@ -234,3 +236,20 @@ def test_rescan_off_ignores_announcements_and_settings_are_checked(storage: Stor
         )
     assert RescanPolicy.parse("all-since: 7") == RescanPolicy("all-since", 7)
     assert rescan_message(json.dumps({"Records": []})) is None  # S3 events are not rescan messages
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ({"type": RULESET_PUBLISHED}, r"^bucketguard\.RulesetPublished: ruleset_version: is required$"),
+        ({"type": RESCAN_SWEEP, "ruleset_version": ""}, r"^bucketguard\.RescanSweep: ruleset_version: "),
+        ({"type": RESCAN_SWEEP, "ruleset_version": NEW, "checked": -1}, r"checked: input should be greater"),
+        (
+            {"type": RESCAN_SWEEP, "ruleset_version": NEW, "key_marker": 5},
+            r"key_marker: input should be a valid",
+        ),
+    ],
+)
+def test_a_malformed_rescan_message_is_refused_in_one_line(message: dict[str, Any], why: str) -> None:
+    with pytest.raises(InvalidMessage, match=why):
+        rescan_message(json.dumps(message))
