@@ -358,10 +358,10 @@ def emit(
     elif output_format == "sarif":
         print(json.dumps(to_sarif(results, actions), indent=2))
     else:
-        from rich.console import Console
+        from bucketguard.tables import console as tables_console
 
-        console = Console(soft_wrap=False)
+        console = tables_console()
         if results:
             console.print(results_table(results))
-        console.print(summary_line(results), highlight=False)
+        console.print(summary_line(results), markup=False)
     sys.stdout.flush()

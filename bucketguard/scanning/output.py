@@ -11,8 +11,9 @@ from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_lo
 from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
 
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not by every scan (JSON, SARIF, the Lambda)
-    from rich.table import Table
     from rich.text import Text
+
+    from bucketguard.tables import Table
 
 JSON_SCHEMA_VERSION = 1
 
@@ -110,12 +111,10 @@ def verdict_text(verdict: Verdict) -> Text:
 
 
 def results_table(results: Sequence[ScanResult], *, title: str | None = None) -> Table:
-    from rich.table import Table
+    from bucketguard.tables import table as new_table
 
-    table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("target", overflow="fold")
-    table.add_column("what was found", overflow="fold")
+    # keys and archive members' names are the uploader's: text, never console markup
+    table = new_table("verdict", "target", "what was found", title=title)
     for result in results:
         table.add_row(verdict_text(result.verdict), result.target, what_was_found(result))
     return table

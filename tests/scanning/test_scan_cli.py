@@ -55,6 +55,16 @@ def test_malicious_file_exits_1_and_table_names_rule_and_inner_path(
     assert "malicious" in out and "EICAR_Test_File" in out and "docs/inner.zip!eicar.com" in out
 
 
+def test_names_in_the_table_are_text_never_console_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an archive member's name is the uploader's: "[/x]" was a MarkupError, "[bold]" swallowed
+    (tmp_path / "[bold]h.zip").write_bytes(zip_of({"[/x]eicar.com": EICAR}))
+    code, out, _ = run(capsys, str(tmp_path / "[bold]h.zip"))
+    assert code == 1
+    assert "[bold]h.zip" in out and "[/x]eicar.com" in out
+
+
 def test_unscannable_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "s.zip").write_bytes(pranks.encrypted_zip())
     code, out, _ = run(capsys, str(tmp_path / "s.zip"))
