@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 
@@ -91,6 +92,10 @@ class RangedObject:
 
     def __init__(self, url: str, *, size: int, etag: str = "", timeout: float = 60.0) -> None:
         self.url = url
+        # The path as presigned: the pool manager's request() would resolve "homework/../x" in a key to "x",
+        # another object (S3 keys are literal; the signature covers the path as written).
+        parts = urlsplit(url)
+        self._target = parts.path + (f"?{parts.query}" if parts.query else "")
         self.size = size
         self.etag = etag
         self.failure: ReadFailed | None = None
@@ -181,7 +186,9 @@ class RangedObject:
 
     def _request(self, headers: dict[str, str]) -> Any:
         try:
-            return self._pool.request("GET", self.url, headers=headers, preload_content=False, redirect=False)
+            return self._pool.connection_from_url(self.url).urlopen(
+                "GET", self._target, headers=headers, preload_content=False, redirect=False
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise ReadFailed(TransientDownloadError(f"download failed: {type(exc).__name__}")) from None
 

@@ -21,6 +21,7 @@ from bucketguard.pipeline.listener import presign_version_get
 from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.engine import WINDOW_BYTES, Engine
 from bucketguard.scanning.ruleset import load_ruleset
+from tests.scanning.engine_support import EICAR
 
 MARKER = b"camp-marker-77ab2"
 
@@ -115,3 +116,18 @@ def test_an_archive_is_opened_with_nothing_left_in_temporary_space(
         ["handout.zip!docs/inner.zip!eicar.com"],
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keys_with_dot_segments_and_trailing_spaces_are_read_as_named(
+    storage: AccountSession, bucket: tuple[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S3 keys are literal: `homework/../notes.txt` is not `notes.txt`. The reader sends the presigned path as
+    it is (urllib3's request() would resolve the dot segments and ask for another object, or none)."""
+    name, s3 = bucket
+    keys = ["homework/../notes.txt", "homework/./e.com", "../e.com ", "homework/caf\u00e9 \u2603.txt"]
+    for key in keys:
+        s3.put_object(Bucket=name, Key=key, Body=EICAR)  # type: ignore[attr-defined]
+    s3.put_object(Bucket=name, Key="notes.txt", Body=b"camp notes\n")  # type: ignore[attr-defined]
+    document = _scan(storage, f"s3://{name}/", capsys=capsys)
+    verdicts = {r["target"].removeprefix(f"s3://{name}/"): r["verdict"] for r in document["results"]}
+    assert verdicts == {**dict.fromkeys(keys, "malicious"), "notes.txt": "clean"}
