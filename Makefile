@@ -30,7 +30,7 @@ schemas: install
 # installed only when missing.
 TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz arj:/usr/bin/arj \
 	libreoffice-writer:/usr/lib/libreoffice/program/swriter libreoffice-calc:/usr/lib/libreoffice/program/scalc \
-	libreoffice-impress:/usr/lib/libreoffice/program/simpress
+	libreoffice-impress:/usr/lib/libreoffice/program/simpress chromium:/usr/bin/chromium
 test-packages:
 	@missing=""; for entry in $(TEST_PACKAGES); do test -e "$${entry#*:}" || missing="$$missing $${entry%%:*}"; done; \
 	test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
