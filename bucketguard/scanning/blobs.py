@@ -21,7 +21,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
@@ -155,7 +155,6 @@ class Blob:
     path: Path | None = None
     owned: bool = False  # a temporary file we created and must delete
     source: RandomAccess | None = None
-    _digest: Callable[[], str] | None = field(default=None, repr=False)
 
     def head(self, size: int = HEAD_BYTES) -> bytes:
         return self.read_at(0, size)
@@ -213,9 +212,7 @@ class Blob:
             yield view
 
     def digest(self) -> str:
-        """The SHA-256, waiting for a concurrent hash to finish when there is one."""
-        if self.sha256 is None and self._digest is not None:
-            self.sha256 = self._digest()
+        """The SHA-256 (computed while the blob was read or matched)."""
         if self.sha256 is None:
             raise ScanFailure(Reason.INTERNAL_ERROR, "no digest computed")
         return self.sha256

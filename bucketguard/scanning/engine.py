@@ -2,12 +2,11 @@
 
 What it does with a file:
 1. checks it is a regular, readable file within `Limits.max_file_bytes`;
-2. matches the rules against it from disk (the backend mmaps it) while a second thread hashes it
-   (SHA-256) through bounded reads; small files are read once into memory, hashed and matched there;
-   files over WINDOW_BYTES are read window by window into one buffer, matched and hashed from it (the
-   hash of a window runs on a second thread, started before the match); bytes read by offset from
-   elsewhere (`scan_source`: an S3 object through ranged GETs) are scanned the same way, window by
-   window, and their containers opened through reads by offset, with no local copy;
+2. matches the rules against it and hashes it (SHA-256): small files are read once into memory, hashed
+   and matched there; larger ones are read window by window, each window matched while helper threads
+   hash it and read and prepare the next ones; bytes read by offset from elsewhere (`scan_source`: an
+   S3 object through ranged GETs) are scanned the same way, and their containers opened through reads
+   by offset, with no local copy;
 3. looks the SHA-256 up in the hash blocklist;
 4. when its bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z; a zip glued behind other bytes),
    expands every member under the limits and does 2-4 again for each, recursively.
@@ -31,7 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
 from bucketguard.scanning.blobs import RandomAccess, SourceFailed
@@ -50,6 +49,8 @@ from bucketguard.scanning.ruleset import Ruleset
 
 __all__ = ["Engine", "HashList", "Limits"]
 
+_T = TypeVar("_T")
+
 HASH_RULE = "sha256_blocklist"
 # Files larger than WINDOW_BYTES are scanned window by window (bounded memory); windows overlap by more
 # than the longest string a rule can match, so no match is lost at a boundary. The windows of one file all
@@ -63,6 +64,7 @@ WINDOW_OVERLAP = 1 << 20
 # window happens to start with. Within a large file, offsets are window offsets and `filesize` is the
 # window's length (15.5 MiB or more): `filesize < N` for N up to 15.5 MiB never holds, as for the file.
 WINDOW_GUARD = 64 << 10
+_GUARD = bytes(WINDOW_GUARD)
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 
 
@@ -92,10 +94,8 @@ class _Walk:
         try:
             if blob.data is not None:
                 matches = self.matcher.match_bytes(blob.data, name=name)
-            elif blob.source is not None or blob.size > WINDOW_BYTES:
-                matches = self._match_windows(blob, name)
             else:
-                matches = self.matcher.match_file(blob.path or Path(), name=name)
+                matches = self._match_windows(blob, name)
             self._add_matches(matches, where)
         except BackendError as exc:
             self.failed(Reason.INTERNAL_ERROR, str(exc))
@@ -104,35 +104,57 @@ class _Walk:
         self._check_hash(blob.digest(), where)
 
     def _match_windows(self, blob: Blob, name: str) -> list[RuleMatch]:
-        """A large file (or a source read by offset) scanned in overlapping windows so memory stays
-        bounded whatever its size; hashed in the same pass when its digest is not known yet."""
+        """A file on disk (or a source read by offset) scanned in overlapping windows so memory stays
+        bounded whatever its size; hashed in the same pass when its digest is not known yet.
+
+        The backend holds the GIL for a whole match (yara-x), so the rest runs on helper threads inside
+        C calls that release it, each entered before the match starts: while window k is matched, its
+        new bytes are hashed, window k+1 is copied behind the guard's zeros (yara-x scans `bytes`
+        only) and window k+2 is read. The match is then the only work on this thread."""
         digest = hashlib.sha256() if blob.sha256 is None else None
-        # One buffer for every window: the guard's zeros, then the window's bytes.
         matches: list[RuleMatch] = []
-        hashed_to = 0
         try:
             with (
                 _window_reader(blob) as (size, read_into),
-                ThreadPoolExecutor(1, "bucketguard-sha256") as hasher,
+                ThreadPoolExecutor(3, "bucketguard-window") as helpers,
             ):
                 starts, length = _windows(size)
-                buffer = memoryview(bytearray(WINDOW_GUARD + length))
-                window = buffer[WINDOW_GUARD:]
-                for start in starts:
-                    read_into(window, start)
-                    pending = None
+                buffers = [memoryview(bytearray(length)) for _ in starts[:2]]
+
+                def read(index: int) -> None:
+                    read_into(buffers[index % 2], starts[index])
+
+                def scanned(index: int) -> bytes:
+                    """What the backend sees: the first window is the file's start, later ones come
+                    after the guard's zeros."""
+                    window = buffers[index % 2]
+                    return b"".join((_GUARD, window) if index else (window,))
+
+                read(0)
+                if len(starts) > 1:
+                    read(1)
+                current = scanned(0)
+                for index, start in enumerate(starts):
+                    alongside = []
                     if digest is not None:
-                        pending = _hash_alongside(hasher, digest, window[hashed_to - start :])
-                    # The first window is the file's start; later ones are scanned behind the guard.
-                    matches.extend(self.matcher.match_bytes(window if start == 0 else buffer, name=name))
-                    if pending is not None:
+                        fresh = 0 if index == 0 else starts[index - 1] + length - start
+                        unhashed = memoryview(current)[(WINDOW_GUARD if index else 0) + fresh :]
+                        alongside.append(_entered(helpers, digest.update, unhashed))
+                    following = None
+                    if index + 1 < len(starts):
+                        following = _entered(helpers, scanned, index + 1)
+                    if index + 2 < len(starts):
+                        alongside.append(_entered(helpers, read, index + 2))
+                    matches.extend(self.matcher.match_bytes(current, name=name))
+                    for pending in alongside:
                         pending.result()
-                    hashed_to = start + length
+                    if following is not None:
+                        current = following.result()
         except OSError as exc:
             raise _ReadError(exc.strerror or str(exc)) from None
         if digest is not None:
             blob.sha256 = digest.hexdigest()
-            blob.size = hashed_to
+            blob.size = size
         return list({(m.namespace, m.rule): m for m in matches}.values())
 
     def _open(self, kind: Kind, blob: Blob, name: str, where: str, depth: int) -> None:
@@ -262,7 +284,7 @@ class Engine:
         if too_large is not None:
             return too_large
         # Containers are opened where they lie, through the source (bucketguard.scanning.blobs).
-        result = self._walked(Blob(source.size, None, source=source), target, None)
+        result = self._walked(Blob(source.size, None, source=source), target)
         if source.failure is not None:
             raise source.failure  # whatever a parser made of it: no verdict on part of an object
         return result
@@ -294,12 +316,12 @@ class Engine:
             if not stat.S_ISREG(opened.st_mode):
                 return _unscannable(target, Reason.NOT_A_REGULAR_FILE, f"{target}: not a regular file")
             try:
-                blob, hashed = _top_level_blob(path, stream, opened.st_size)
+                blob = _top_level_blob(path, stream.fileno(), opened.st_size)
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            return self._walked(blob, target, hashed)
+            return self._walked(blob, target)
 
-    def _walked(self, blob: Blob, target: str, hashed: _Hashed | None) -> ScanResult:
+    def _walked(self, blob: Blob, target: str) -> ScanResult:
         """The object's blob walked (rules, hash, members) into its result."""
         walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
         try:
@@ -316,8 +338,7 @@ class Engine:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
         except ScanFailure:
             sha256 = None  # the backend failed part-way: the verdict is already `error`
-        size = hashed.size if hashed is not None else blob.size
-        return self._verdict(walk, sha256, size)
+        return self._verdict(walk, sha256, blob.size)
 
     def _verdict(self, walk: _Walk, sha256: str | None, size: int) -> ScanResult:
         target = walk.target
@@ -348,53 +369,17 @@ class _ReadError(Exception):
     """The object's own bytes could not be read."""
 
 
-@dataclass
-class _Hashed:
-    size: int = 0
-
-
-def _top_level_blob(path: Path, stream: object, expected_size: int) -> tuple[Blob, _Hashed | None]:
-    """Small files: one read into memory. Large ones: left on disk for the backend's mmap while a thread
-    hashes them through bounded reads (yara-python releases the GIL, so both run at once)."""
-    assert hasattr(stream, "fileno")
-    descriptor: int = stream.fileno()
+def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
+    """Small files: read once into memory. Larger ones: left on disk, read, hashed and matched window by
+    window."""
     if expected_size <= IN_MEMORY_MAX:
         try:
             data = _read_up_to(descriptor, IN_MEMORY_MAX + 1)
         except OSError as exc:
             raise _ReadError(exc.strerror or str(exc)) from None
         if len(data) <= IN_MEMORY_MAX:
-            return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data), None
-    if expected_size > WINDOW_BYTES:
-        return Blob(expected_size, None, path=path), None  # hashed while its windows are scanned
-    hashed = _Hashed()
-    outcome: dict[str, str | OSError] = {}
-
-    def hash_file() -> None:
-        digest = hashlib.sha256()
-        offset = 0
-        try:
-            while chunk := os.pread(descriptor, CHUNK, offset):
-                digest.update(chunk)
-                offset += len(chunk)
-        except OSError as exc:
-            outcome["error"] = exc
-            return
-        hashed.size = offset
-        outcome["sha256"] = digest.hexdigest()
-
-    worker = threading.Thread(target=hash_file, name="bucketguard-sha256", daemon=True)
-    worker.start()
-
-    def wait() -> str:
-        worker.join()
-        error = outcome.get("error")
-        if isinstance(error, OSError):
-            raise _ReadError(error.strerror or str(error))
-        return str(outcome["sha256"])
-
-    blob = Blob(expected_size, None, path=path, _digest=wait)
-    return blob, hashed
+            return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
+    return Blob(expected_size, None, path=path)
 
 
 def _windows(size: int) -> tuple[list[int], int]:
@@ -422,16 +407,17 @@ def _window_reader(blob: Blob) -> Iterator[tuple[int, Callable[[memoryview, int]
         yield os.fstat(descriptor).st_size, lambda into, offset: _read_exactly(descriptor, into, offset)
 
 
-def _hash_alongside(hasher: ThreadPoolExecutor, digest: Any, data: memoryview) -> Future[None]:
-    """Hash `data` on the hasher's thread while the caller matches it. yara-x holds the GIL for a whole
-    match, so the hash must already be inside `update` (which releases it) before the match starts."""
+def _entered(helpers: ThreadPoolExecutor, call: Callable[..., _T], *args: Any) -> Future[_T]:
+    """`call(*args)` started on a helper thread, returning once the helper is about to make it: a call
+    into C that releases the GIL (hashlib, bytes.join, preadv, all on large buffers) then runs alongside
+    a match that holds the GIL, instead of waiting for the match to end."""
     entered = threading.Event()
 
-    def update() -> None:
+    def enter() -> _T:
         entered.set()
-        digest.update(data)
+        return call(*args)
 
-    pending = hasher.submit(update)
+    pending = helpers.submit(enter)
     entered.wait()
     return pending
 

@@ -86,6 +86,35 @@ def test_windowed_scan_finds_a_match_across_a_window_boundary_and_hashes_once(
     assert result.size == path.stat().st_size
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_window_of_a_many_window_file_is_matched_and_hashed_in_order(
+    tmp_path: Path, backend: str
+) -> None:
+    # Four windows: while one is matched the next is prepared and the one after read, through two
+    # alternating buffers; a window read into the wrong buffer, hashed twice or skipped shows here.
+    (tmp_path / "rules").mkdir()
+    markers = [b"camp-window-%d" % index for index in range(4)]
+    (tmp_path / "rules" / "windows.yar").write_text(
+        "".join(
+            f'rule Window_{i} {{ strings: $m = "{m.decode()}" condition: $m }}\n'
+            for i, m in enumerate(markers)
+        )
+    )
+    size = 3 * WINDOW_BYTES + (5 << 20)  # four windows of about 25 MiB
+    data = bytearray(os.urandom(size))
+    for index, marker in enumerate(markers):  # one in the middle of each quarter: each in one window
+        at = index * size // 4 + size // 8
+        data[at : at + len(marker)] = marker
+    path = tmp_path / "poster.bin"
+    path.write_bytes(data)
+    scanner = Engine(load_ruleset([tmp_path / "rules"], include_bundled=False), engine=backend)
+    result = scanner.scan_file(path, name="poster.bin")
+    assert sorted(f.rule for f in result.findings) == [f"Window_{i}" for i in range(4)], result
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert result.size == size
+
+
 def test_empty_file_is_scanned_and_clean(tmp_path: Path) -> None:
     result = scan(tmp_path, "empty.txt", b"")
     assert result.verdict is Verdict.CLEAN
