@@ -98,6 +98,8 @@ class SourceFile(io.RawIOBase):
     def readinto(self, into: WriteableBuffer) -> int:
         view = memoryview(into).cast("B")
         count = max(min(len(view), self.source.size - self.position), 0)
+        if not count:
+            return 0  # at or past the end (a parser may seek anywhere): never a read out of range
         self.source.read_into(view[:count], self.position)
         self.position += count
         return count
@@ -168,7 +170,9 @@ class Blob:
         if self.data is not None:
             return self.data[offset : offset + size]
         if self.source is not None:
-            return self.source.read_at(offset, max(min(size, self.size - offset), 0))
+            if not 0 <= offset < self.size:
+                return b""
+            return self.source.read_at(offset, min(size, self.size - offset))
         assert self.path is not None
         with self.path.open("rb") as stream:
             stream.seek(offset)

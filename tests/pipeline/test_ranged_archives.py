@@ -230,3 +230,18 @@ def _before_the_parser(stored: Stored) -> int:
     (what the object is) and of the tail (the central directory, which zipfile reads first)."""
     starts, length = _windows(stored.size)
     return len(starts) * -(-length // RANGE_BYTES) + 2
+
+
+def test_a_member_said_to_lie_past_the_end_is_corrupt_not_a_failed_download(
+    storage: str, tmp_path: Path
+) -> None:
+    """A parser seeking where the archive says is no read out of range: the member is corrupt."""
+    data = bytearray(_filler_zip(1, b"hello camp"))
+    entry = data.rindex(b"PK\x01\x02")  # the last member's central directory entry
+    data[entry + 42 : entry + 46] = (0x7FFFFFF0).to_bytes(4, "little")  # its local header's offset
+    stored = StoredBytes(bytes(data))
+    path = _serve("/camp/lying.zip", stored)
+    with RangedObject(f"{storage}{path}?versionId=v1", size=stored.size, etag=stored.etag) as source:
+        result = _engine(tmp_path).scan_source(source, name="lying.zip")
+    assert (result.verdict.value, result.reason and result.reason.value) == ("unscannable", "corrupt"), result
+    assert source.failure is None
