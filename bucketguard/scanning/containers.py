@@ -50,7 +50,6 @@ from bucketguard.scanning.limits import Budget, ScanProblem
 
 class Kind(StrEnum):
     ZIP = "zip"
-    OFFICE_PACKAGE = "office package"
     TAR = "tar"
     GZIP = "gzip"
     BZIP2 = "bzip2"
@@ -86,8 +85,7 @@ class Format:
 
 # Most specific first: a tar is recognised by a checksum, after every magic number.
 FORMATS = (
-    Format(Kind.OFFICE_PACKAGE, office.is_package, office.open_package, True, b"P"),  # a zip, read further
-    Format(Kind.ZIP, zips.starts_zip, zips.open_zip, True, b"P"),
+    Format(Kind.ZIP, zips.starts_zip, office.open_zip, True, b"P"),  # office packages are zips
     Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, True, b"\x1f"),
     Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, True, b"B"),
     Format(Kind.XZ, streams.is_xz, streams.open_xz, True, b"\xfd"),

@@ -152,3 +152,23 @@ def test_document_encrypted_with_excels_transparent_password_is_decrypted_and_sc
 def test_document_encrypted_with_a_password_is_unscannable(tmp_path: Path) -> None:
     result = _scan(tmp_path, "book.xlsm", _encrypted(XLM_WORKBOOK, "camp-2026"))
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED), result
+
+
+SPLIT_DDE_FIELD = (
+    b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>'
+    b'<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> DD</w:instrText></w:r>'
+    b'<w:r><w:instrText>EAUTO cmd "/k calc"</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    b"</w:p></w:body></w:document>"
+)
+
+
+@pytest.mark.parametrize("content_types_first", [True, False])
+def test_office_package_is_known_by_its_members_in_any_order(
+    tmp_path: Path, content_types_first: bool
+) -> None:
+    """Word opens a .docx whatever order its zip lists the parts in: the DDE field split over runs (which
+    no rule over the XML sees whole) is found either way."""
+    parts = {"[Content_Types].xml": b"<Types/>", "word/document.xml": SPLIT_DDE_FIELD}
+    ordered = parts if content_types_first else dict(reversed(parts.items()))
+    result = _scan(tmp_path, "letter.docx", zip_of(ordered))
+    assert [f.rule for f in result.findings] == ["office_dde_field"], result

@@ -37,8 +37,6 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # olefile.MAGIC; oletools is i
 # MacroRaptor's verdict on a document's VBA: a rule of the engine's own, reported as a rule finding (the
 # event schema's `yara` source: a named detection rule), so it fires whichever YARA backend is loaded.
 AUTOEXEC_MACRO_RULE = "office_macro_autoexec_writes_or_executes"
-_ODF_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument."
-_OOXML_FIRST_MEMBERS = (b"[Content_Types].xml", b"_rels/.rels")  # Word's and Excel's first, LibreOffice's
 # A field whose instruction starts with DDE, in a Word binary stream (field start 0x13, UTF-16 or not).
 _DOC_DDE_FIELD = re.compile(rb"\x13[\s\x00]{0,64}[dD]\x00?[dD]\x00?[eE]")
 DDE_FIELD_RULE = "office_dde_field"
@@ -58,26 +56,27 @@ def is_ole2(head: bytes) -> bool:
     return head.startswith(OLE2_MAGIC)
 
 
-def is_package(head: bytes) -> bool:
-    """An OpenDocument or an OOXML file, by the zip's first member (where both formats put it)."""
-    return head.startswith(zips.LOCAL) and head[30:].startswith((_ODF_MIMETYPE, *_OOXML_FIRST_MEMBERS))
-
-
-def open_package(blob: Blob, expansion: Expansion) -> None:
-    zips.open_zip(blob, expansion)
-    if blob.head()[30:].startswith(_ODF_MIMETYPE):
+def open_zip(blob: Blob, expansion: Expansion) -> None:
+    """Every zip's members; then, when it is an office package, its macros and fields. A package is known by
+    its member names in whatever order the zip lists them (Office reads them in any): OpenDocument's Basic
+    modules, OOXML's `[Content_Types].xml`."""
+    names = zips.open_zip(blob, expansion)
+    if any(_BASIC_MODULE.fullmatch(name) for name in names):
         _basic_macros(blob, expansion)
-        return
-    with blob.open() as raw, zipfile.ZipFile(raw) as package:
-        word = "word/document.xml" in package.namelist()
-        if not word:
-            read = partial(_member_text, package, name=expansion.name)
-            _xlm_macros(partial(excel4.package_macros, package, expansion.name, read), expansion)
+    elif any(name.lower() == "[content_types].xml" for name in names):
+        _ooxml_macros(blob, expansion, word="word/document.xml" in names)
+
+
+def _ooxml_macros(blob: Blob, expansion: Expansion, *, word: bool) -> None:
     if word:  # DDE fields, their instructions reassembled from the runs Word splits them into
         from oletools import msodde
 
         with blob.open() as raw:
             _dde_fields(msodde.process_docx(raw, msodde.FIELD_FILTER_DDE), expansion)
+        return
+    with blob.open() as raw, zipfile.ZipFile(raw) as package:
+        read = partial(_member_text, package, name=expansion.name)
+        _xlm_macros(partial(excel4.package_macros, package, expansion.name, read), expansion)
 
 
 def _basic_macros(blob: Blob, expansion: Expansion) -> None:

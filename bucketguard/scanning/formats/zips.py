@@ -157,7 +157,8 @@ class _LocalHeader:
         return signature + (20 if 0xFFFFFFFF in (self.compressed_size, self.size) else 12)
 
 
-def open_zip(blob: Blob, expansion: Expansion) -> None:
+def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
+    """Every member, listed or not; the names the central directory lists (none when it is unreadable)."""
     name = expansion.name
     with blob.open() as raw:
         try:
@@ -169,7 +170,7 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
             expansion.problem(name, corrupt(name, "zip", exc))
             with blob.mapped() as view:
                 _read_unlisted(view, 0, len(view), expansion)
-            return
+            return []
         with archive, blob.mapped() as view:
             # A directory entry that holds data is read like a file: its bytes are what other tools extract.
             listed = [info for info in entries if not info.is_dir() or info.compress_size]
@@ -197,6 +198,7 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
         covered.append((directory, end + _END_RECORD.size + comment_length))
         for start, stop in _gaps(covered, len(view)):
             _read_unlisted(view, start, stop, expansion)
+    return [info.filename for info in entries]
 
 
 def _read_listed(archive: zipfile.ZipFile, info: zipfile.ZipInfo, expansion: Expansion) -> None:
