@@ -8,10 +8,10 @@
 2. The false-positive corpus (benchmarks/fp_corpus.py). Goal: 0 flagged on at least 20,000 files.
 3. The engine's CPU time on plain files (--small-files JavaScript-like text files of 1.5-2.5 KiB, as
    scan_throughput.py makes them, and one file of --random-mib MiB of random bytes), this checkout against
-   each baseline revision's engine checked out in a temporary git worktree, each in its own process, best of
-   three, alternating, in this run. Once with each engine's own bundled rules (what a user gets), once with
-   the same single rule (the engine's own cost: sniffing, decoders, hashing). Goal: no more than 10 % slower
-   than before issue 11's decoders.
+   each baseline revision's engine checked out in a temporary git worktree, each in its own process, best
+   of --rounds, alternating, in this run. Once with each engine's own bundled rules (what a user gets),
+   once with the same single rule (the engine's own cost: sniffing, decoders, hashing). Goal: no more than
+   10 % slower than before issue 11's decoders.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from bucketguard.scanning.ruleset import load_ruleset  # noqa: E402
 
 # main before issue 11's first decoders (ace8cd1), and main before its Excel 4.0 macro sheets (7682ae4).
 BASELINES = ("ace8cd1~1", "7682ae4~1")
-ROUNDS = 3
 # CPU seconds of one engine scanning every file given, in a process of its own: the checkout on sys.path
 # first, its bundled rules or only the rule directory given, compiled before the clock starts.
 PLAIN_FILES = """
@@ -106,7 +105,7 @@ def engine_cpu_seconds(tree: Path, rules: Path | None, files: list[Path]) -> flo
     return float(seconds)
 
 
-def throughput(baselines: list[str], small_files: int, random_mib: int) -> None:
+def throughput(baselines: list[str], small_files: int, random_mib: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bucketguard-goals-") as temporary:
         work = Path(temporary)
         make_small(work / "small", small_files)
@@ -122,7 +121,7 @@ def throughput(baselines: list[str], small_files: int, random_mib: int) -> None:
             for rules_label, rules in (("bundled rules", None), ("one rule", TEST_PE_RULES)):
                 for workload, files in workloads.items():
                     best = {label: float("inf") for label in trees}
-                    for _ in range(ROUNDS):  # alternating, so load changes spread over every engine
+                    for _ in range(rounds):  # alternating, so load changes spread over every engine
                         for label, tree in trees.items():
                             best[label] = min(best[label], engine_cpu_seconds(tree, rules, files))
                     now = best["this checkout"]
@@ -146,6 +145,7 @@ def main() -> int:
     )
     parser.add_argument("--small-files", type=int, default=2000)
     parser.add_argument("--random-mib", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--npm-dir", type=Path, help="reuse (or keep) the npm install here")
     parser.add_argument("--offline", action="store_true", help="no npm install (node_modules left out)")
     parser.add_argument("--skip", action="append", default=[], choices=("clamav", "fp", "throughput"))
@@ -157,7 +157,7 @@ def main() -> int:
     if "fp" not in args.skip:
         false_positives(args.npm_dir, args.offline)
     if "throughput" not in args.skip:
-        throughput(args.baseline or list(BASELINES), args.small_files, args.random_mib)
+        throughput(args.baseline or list(BASELINES), args.small_files, args.random_mib, args.rounds)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"load average at the end: {load}")
     return 0
