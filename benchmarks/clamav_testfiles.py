@@ -34,6 +34,20 @@ def scan_testfiles(directory: Path) -> dict[str, str]:
     return {path.name: engine.scan_file(path).verdict.value for path in sorted(directory.iterdir())}
 
 
+def report(verdicts: dict[str, str]) -> list[str]:
+    """The counts, then the files of each verdict but detected."""
+    counts = Counter(verdicts.values())
+    lines = [
+        f"{len(verdicts)} files: {counts['malicious']} detected, {counts['unscannable']} unscannable, "
+        f"{counts['error']} error, {counts['clean']} clean"
+    ]
+    for verdict in ("clean", "unscannable", "error"):
+        names = [name for name, got in verdicts.items() if got == verdict]
+        if names:
+            lines.append(f"{verdict}: {' '.join(names)}")
+    return lines
+
+
 def throughput(files: int, size: int, seconds: float) -> str:
     """The rate of a scan, with the machine's load while it ran (other work shares the cores)."""
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -53,16 +67,10 @@ def main() -> int:
     started = time.perf_counter()
     verdicts = scan_testfiles(directory)
     elapsed = time.perf_counter() - started
-    counts = Counter(verdicts.values())
-    print(
-        f"{len(verdicts)} files: {counts['malicious']} detected, {counts['unscannable']} unscannable, "
-        f"{counts['error']} error, {counts['clean']} clean"
-    )
+    counts, *lists = report(verdicts)
+    print(counts)
     print(throughput(len(verdicts), sum(path.stat().st_size for path in directory.iterdir()), elapsed))
-    for verdict in ("clean", "unscannable"):
-        names = [name for name, got in verdicts.items() if got == verdict]
-        if names:
-            print(f"{verdict}: {' '.join(names)}")
+    print("\n".join(lists))
     return 0
 
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import fp_corpus  # noqa: E402
-from benchmarks.clamav_testfiles import TEST_PE_RULES, TESTFILES, scan_testfiles  # noqa: E402
+from benchmarks.clamav_testfiles import TEST_PE_RULES, TESTFILES, report, scan_testfiles  # noqa: E402
 from benchmarks.scan_throughput import make_large, make_small  # noqa: E402
 from bucketguard.scanning.engine import Engine  # noqa: E402
 from bucketguard.scanning.formats import seven_zip_program  # noqa: E402
@@ -65,16 +65,9 @@ def clamav() -> None:
             started = time.perf_counter()
             verdicts = scan_testfiles(TESTFILES)
             elapsed = time.perf_counter() - started
-        counts = Counter(verdicts.values())
-        print(
-            f"1. ClamAV test files {label}: {counts['malicious']} detected, {counts['unscannable']} "
-            f"unscannable, {counts['error']} error, {counts['clean']} clean of {len(verdicts)} "
-            f"({elapsed:.1f} s)"
-        )
-        for verdict in ("clean", "unscannable", "error"):
-            names = [name for name, got in verdicts.items() if got == verdict]
-            if names:
-                print(f"   {verdict}: {' '.join(names)}")
+        counts, *lists = report(verdicts)
+        print(f"1. ClamAV test files {label} ({elapsed:.1f} s): {counts}")
+        print("".join(f"   {line}\n" for line in lists), end="")
 
 
 def false_positives(npm_dir: Path | None, offline: bool) -> None:
