@@ -187,7 +187,12 @@ class RangedObject:
     def _request(self, headers: dict[str, str]) -> Any:
         try:
             return self._pool.connection_from_url(self.url).urlopen(
-                "GET", self._target, headers=headers, preload_content=False, redirect=False
+                "GET",
+                self._target,
+                headers=headers,
+                preload_content=False,
+                decode_content=False,  # ranges are of the stored bytes, whatever Content-Encoding says
+                redirect=False,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise ReadFailed(TransientDownloadError(f"download failed: {type(exc).__name__}")) from None
@@ -223,6 +228,7 @@ class RangedObject:
                 raise ReadFailed(TransientDownloadError(f"storage answered HTTP {response.status}"))
             if response.status != 200:
                 raise ReadFailed(refusal(response.status, response.read(4096)))
+            _refuse_client_decoding(response)
             if response.read(1):
                 detail = "the version has bytes, the scan request said 0"
                 raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, detail))
@@ -244,3 +250,17 @@ class RangedObject:
         if int(found[3]) != self.size:
             detail = f"the version has {found[3]} bytes, the scan request said {self.size}"
             raise ReadFailed(DownloadRefused(Reason.DOWNLOAD_FAILED, detail))
+        _refuse_client_decoding(response)
+
+
+# Content encodings a browser or HTTP client undoes before anyone sees the bytes, and the engine does not
+# recognise from the bytes themselves (gzip and zstd it opens wherever they are): an object stored so would
+# be judged on other bytes than its readers get (a site's script uploaded brotli-compressed).
+DECODED_BY_CLIENTS = frozenset({"br", "deflate", "compress", "x-compress"})
+
+
+def _refuse_client_decoding(response: Any) -> None:
+    header = response.headers.get("Content-Encoding", "")
+    if {coding.strip().lower() for coding in header.split(",")} & DECODED_BY_CLIENTS:
+        detail = f"stored with Content-Encoding {header!r}: its readers decode it, the scanner does not"
+        raise ReadFailed(DownloadRefused(Reason.UNSUPPORTED, detail))

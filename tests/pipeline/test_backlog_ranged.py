@@ -3,11 +3,13 @@ moto's server (presigned GETs with Range and If-Match), no local copy, archives 
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +133,25 @@ def test_keys_with_dot_segments_and_trailing_spaces_are_read_as_named(
     document = _scan(storage, f"s3://{name}/", capsys=capsys)
     verdicts = {r["target"].removeprefix(f"s3://{name}/"): r["verdict"] for r in document["results"]}
     assert verdicts == {**dict.fromkeys(keys, "malicious"), "notes.txt": "clean"}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "judged"),
+    [
+        ("gzip", gzip.compress(EICAR, mtime=0), ("malicious", None)),  # the engine opens gzip wherever it is
+        ("deflate", zlib.compress(EICAR), ("error", "unsupported")),
+        ("br", b"\x1b\x43\x00\xf8camp", ("error", "unsupported")),  # no magic: never recognised
+    ],
+    ids=["gzip", "deflate", "br"],
+)
+def test_an_object_stored_content_encoded_is_read_as_stored_and_never_clean(
+    storage: AccountSession, bucket: tuple[str, object], capsys: pytest.CaptureFixture[str],
+    encoding: str, body: bytes, judged: tuple[str, str | None],
+) -> None:  # fmt: skip
+    """Ranges are of the stored bytes (an HTTP client decoding the Content-Encoding the uploader set returned
+    other bytes: a short read, and the object was never judged). What browsers decode and the engine does
+    not recognise by its bytes (deflate, br) is never clean: its readers would get other bytes than those."""
+    name, s3 = bucket
+    s3.put_object(Bucket=name, Key="site/app.js", Body=body, ContentEncoding=encoding)  # type: ignore[attr-defined]
+    (result,) = _scan(storage, f"s3://{name}/site/app.js", capsys=capsys)["results"]
+    assert (result["verdict"], result["reason"]) == judged, result
