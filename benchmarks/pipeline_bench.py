@@ -14,14 +14,18 @@
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import logging
 import os
+import pstats
 import random
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from bucketguard.pipeline.lambda_functions import ScannerFunction
 from bucketguard.pipeline.messages import ScanRequest
 from bucketguard.pipeline.scanner import Scanner
 from bucketguard.pipeline.settings import ScannerSettings
-from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.aws import STORAGE_ACCOUNT, EmbeddedAws
 from bucketguard.sandbox.deployer import EXAMPLE_STACKS, read_stack_config
 from bucketguard.sandbox.sandbox import Sandbox
 
@@ -136,7 +140,7 @@ def _sqs_batch(requests: list[ScanRequest]) -> dict[str, Any]:
     }
 
 
-def throughput(objects: int, *, small: bool) -> None:
+def throughput(objects: int, *, small: bool, profile: bool = False) -> None:
     """One worker, the same requests twice: one object after the other (the scanner before batches
     overlapped), then batches of 10 through the scanner function (the next download overlaps the scan)."""
     rng = random.Random(11)
@@ -174,41 +178,88 @@ def throughput(objects: int, *, small: bool) -> None:
         sns = aws.assume(function.role_arn, function.region).client("sns", region_name=function.region)
         scanner = Scanner(ScannerSettings.resolve({}, download_origins=(aws.endpoint_url,)), sns)
         scanner.engine  # noqa: B018 - compile outside the measurement
-        one_by_one, overlapped = _one_by_one_then_overlapped(scanner, requests)
+        phases = _one_by_one_then_overlapped(scanner, requests, aws.server_pid, profile)
         pipe.stop()
     what = "small (0-16 KiB)" if small else "mixed"
-    _print_throughput(f"moto, {what} objects", requests, one_by_one, overlapped)
+    _print_throughput(f"moto, {what} objects", requests, phases)
 
 
-def _one_by_one_then_overlapped(scanner: Scanner, requests: list[ScanRequest]) -> tuple[float, float]:
-    """Seconds for the requests one after the other, then in batches of 10 through the scanner function.
-    The scanner runs on one CPU, as a Lambda of up to 1,769 MB has (the storage side keeps the others)."""
+@dataclass
+class Phase:
+    """One way of handling the requests: wall seconds, and CPU seconds of the scanner's process and of the
+    storage side's (moto's server process; 0 for the stand-ins, which spend none worth counting)."""
+
+    wall: float
+    scanner_cpu: float
+    storage_cpu: float
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of another process, from /proc."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(run: Any, storage_pid: int | None) -> Phase:
+    wall, cpu, storage = time.monotonic(), time.process_time(), _process_cpu(storage_pid)
+    run()
+    return Phase(time.monotonic() - wall, time.process_time() - cpu, _process_cpu(storage_pid) - storage)
+
+
+AHEAD = (2, 9)  # records running ahead: two (before), a whole batch of small objects (now)
+
+
+def _one_by_one_then_overlapped(
+    scanner: Scanner, requests: list[ScanRequest], storage_pid: int | None = None, profile: bool = False
+) -> list[Phase]:
+    """The requests one after the other, then in batches of 10 through the scanner function with each of
+    AHEAD records running ahead. The scanner runs on one CPU, as a Lambda of up to 1,769 MB has (the
+    storage side keeps the others). `profile`: where the scanner's CPU goes, one by one (every step of a
+    record on one thread, which is all cProfile sees)."""
     cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cpus)})
-    try:
-        started = time.monotonic()
+
+    def one_by_one() -> None:
         for request in requests:
             scanner.handle_request(request.to_json())
-        one_by_one = time.monotonic() - started
-        handler = ScannerFunction(scanner)
-        started = time.monotonic()
+
+    def overlapped(ahead: int) -> None:
+        handler = ScannerFunction(scanner, records_ahead=ahead)
         for first in range(0, len(requests), 10):
             response = handler.handle(_sqs_batch(requests[first : first + 10]))
             assert not response["batchItemFailures"], response
-        return one_by_one, time.monotonic() - started
+
+    try:
+        profiler = cProfile.Profile() if profile else None
+        first = one_by_one if profiler is None else lambda: profiler.runcall(one_by_one)
+        phases = [_measured(first, storage_pid)]
+        phases += [_measured(lambda ahead=ahead: overlapped(ahead), storage_pid) for ahead in AHEAD]
     finally:
         os.sched_setaffinity(0, cpus)
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+        print("  scanner profile, one by one, by own time:")
+        print("\n".join("    " + line for line in out.getvalue().splitlines()[4:] if line.strip()))
+    return phases
 
 
-def _print_throughput(label: str, requests: list[ScanRequest], one_by_one: float, overlapped: float) -> None:
+def _print_throughput(label: str, requests: list[ScanRequest], phases: list[Phase]) -> None:
     count, total = len(requests), sum(r.size for r in requests)
-    for how, elapsed in (("one by one", one_by_one), ("batches of 10, overlapped", overlapped)):
+    hows = ["one by one", *(f"batches of 10, {ahead} records ahead" for ahead in AHEAD)]
+    for how, phase in zip(hows, phases, strict=True):
         print(
-            f"scanner throughput, one worker on one CPU, {label}, {how}: {count / elapsed:.1f} objects/s, "
-            f"{total / MiB / elapsed:.2f} MiB/s over {count} objects ({total / MiB:.1f} MiB; download, scan, "
-            f"publish), {1000 * elapsed / count:.1f} ms per object"
+            f"scanner throughput, one worker on one CPU, {label}, {how}: {count / phase.wall:.1f} objects/s, "
+            f"{total / MiB / phase.wall:.2f} MiB/s over {count} objects ({total / MiB:.1f} MiB; download, "
+            f"scan, publish), {1000 * phase.wall / count:.1f} ms per object; CPU per object: scanner "
+            f"{1000 * phase.scanner_cpu / count:.1f} ms, storage side "
+            f"{1000 * phase.storage_cpu / count:.1f} ms"
         )
-    print(f"  overlapped / one by one: {one_by_one / overlapped:.2f}x")
+    overlapped = zip(AHEAD, phases[1:], strict=True)
+    ratios = ", ".join(f"{ahead} ahead {phases[0].wall / phase.wall:.2f}x" for ahead, phase in overlapped)
+    print(f"  batches / one by one: {ratios}")
 
 
 class _DelayedTopic:
@@ -222,9 +273,10 @@ class _DelayedTopic:
         return {"MessageId": "0"}
 
 
-def round_trips(objects: int, milliseconds: float) -> None:
-    """The same comparison with S3 and SNS answering after a fixed round trip and costing no CPU here (moto
-    spends more CPU per object than the scanner on the same machine): what bounds small objects in Lambda."""
+def round_trips(objects: int, milliseconds: float, *, sns_on_moto: bool = False) -> None:
+    """The same comparison with S3 answering after a fixed round trip and costing no CPU here, and SNS
+    either the same (moto spends more CPU per object than the scanner on the same machine: this is what
+    bounds small objects in Lambda) or moto's (a real boto3 Publish, its CPU in the scanner counted)."""
     from tests.range_server import RangeHandler, StoredBytes, serve  # answers ranged GETs as S3 does
 
     seconds = milliseconds / 1000
@@ -238,20 +290,28 @@ def round_trips(objects: int, milliseconds: float) -> None:
     Delayed.objects, Delayed.requests = {}, []
     server = serve(Delayed)
     origin = next(server)
-    topic = "arn:aws:sns:eu-west-1:123456789012:results"
-    requests = []
-    for i in range(objects):
-        body = body_of(rng.randint(0, 16 * KiB), rng)
-        Delayed.objects[f"/camp/t/{i}"] = StoredBytes(body)
-        url = f"{origin}/camp/t/{i}?versionId=v{i}&X-Amz-Signature=x"
-        requests.append(ScanRequest(str(i), "camp", f"t/{i}", f"v{i}", "", len(body), url, topic, "s", ""))
-    scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,)), _DelayedTopic(seconds))
-    scanner.engine  # noqa: B018 - compile outside the measurement
-    one_by_one, overlapped = _one_by_one_then_overlapped(scanner, requests)
-    server.close()
-    _print_throughput(
-        f"S3 and SNS at {milliseconds:g} ms round trips, small objects", requests, one_by_one, overlapped
-    )
+    with EmbeddedAws() as aws:
+        if sns_on_moto:
+            sns: Any = aws.account(STORAGE_ACCOUNT).client("sns")
+            topic = sns.create_topic(Name="results")["TopicArn"]
+        else:
+            sns, topic = _DelayedTopic(seconds), "arn:aws:sns:eu-west-1:123456789012:results"
+        requests = []
+        for i in range(objects):
+            body = body_of(rng.randint(0, 16 * KiB), rng)
+            Delayed.objects[f"/camp/t/{i}"] = StoredBytes(body)
+            url = f"{origin}/camp/t/{i}?versionId=v{i}&X-Amz-Signature=x"
+            requests.append(
+                ScanRequest(str(i), "camp", f"t/{i}", f"v{i}", "", len(body), url, topic, "s", "")
+            )
+        scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,)), sns)
+        scanner.engine  # noqa: B018 - compile outside the measurement
+        pid = aws.server_pid if sns_on_moto else None
+        phases = _one_by_one_then_overlapped(scanner, requests, pid)
+    server.close()  # type: ignore[attr-defined]
+    publish = "moto's SNS" if sns_on_moto else f"SNS at {milliseconds:g} ms"
+    label = f"S3 at {milliseconds:g} ms round trips, {publish}, small objects"
+    _print_throughput(label, requests, phases)
     print(f"  GETs per object: {len(Delayed.requests) / (2 * objects):.2f}")
 
 
@@ -313,16 +373,21 @@ def main() -> None:
     parser.add_argument("--big-gib", type=float, default=2.0)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--only-big", action="store_true")
+    parser.add_argument("--only-throughput", action="store_true", help="the worker throughput runs alone")
+    parser.add_argument("--profile", action="store_true", help="profile the scanner's batches on moto")
     args = parser.parse_args()
     logging.getLogger("bucketguard").setLevel(logging.CRITICAL)
     print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    if not args.only_big:
+    if not (args.only_big or args.only_throughput):
         for batch_size in (1, 10):
             latency(args.objects, args.rate, batch_size)
-        throughput(args.throughput_objects, small=True)
-        throughput(args.throughput_objects, small=False)
+    if not args.only_big:
+        throughput(args.throughput_objects, small=True, profile=args.profile)
+        if not args.only_throughput:
+            throughput(args.throughput_objects, small=False)
         round_trips(args.throughput_objects, args.round_trip_ms)
-    if not args.skip_big:
+        round_trips(args.throughput_objects, args.round_trip_ms, sns_on_moto=True)
+    if not (args.skip_big or args.only_throughput):
         big_object_rss(args.big_gib)
 
 

@@ -27,6 +27,7 @@ from bucketguard.scanning.result import Reason
 
 RANGE_BYTES = 8 << 20  # one GET; a window (31 MiB) is read as four of them at once
 IN_FLIGHT = 4
+CONNECTIONS = 16  # per container: one object's ranges beside a batch's records running ahead
 # Reads by archive parsers (a zip's central directory at the end, then its members) are served from an LRU
 # of fixed-size blocks: an object up to BLOCK_BYTES is one GET whatever its parsers read, and a block read
 # right after the one before it fetches the next IN_FLIGHT - 1 blocks ahead. Held: CACHED_BLOCKS blocks
@@ -79,7 +80,7 @@ def _pool(timeout: float) -> urllib3.PoolManager:
     with _POOLS_LOCK:
         if timeout not in _POOLS:
             _POOLS[timeout] = urllib3.PoolManager(
-                maxsize=IN_FLIGHT,
+                maxsize=CONNECTIONS,
                 block=True,
                 retries=False,  # a retry is SQS's redelivery, decided by the caller
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),

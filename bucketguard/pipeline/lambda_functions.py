@@ -144,7 +144,8 @@ class ListenerFunction(_SqsFunction):
         )
 
 
-# A record runs ahead of the current one only up to this size: /tmp and memory hold one large object at most.
+# The objects of the records running ahead of the current one total at most this: /tmp and memory hold one
+# large object (the current record's) and this much besides.
 AHEAD_MAX_BYTES = 64 * 1024 * 1024
 # What a record is given before it starts: a fixed cost (publish, a slow first byte) and a download + scan
 # rate well below the measured ones, so a batch ends before the function's timeout.
@@ -164,9 +165,10 @@ class ScannerFunction(_SqsFunction):
 
     name = "scanner"
 
-    def __init__(self, scanner: Scanner, *, metrics: Any = None) -> None:
+    def __init__(self, scanner: Scanner, *, metrics: Any = None, records_ahead: int = 9) -> None:
         super().__init__(metrics)
         self.scanner = scanner
+        self.records_ahead = records_ahead
         self._ahead: RecordsAhead[ScanResultEvent] | None = None
 
     def process(self, record: SQSRecord) -> ScanResultEvent:
@@ -187,6 +189,7 @@ class ScannerFunction(_SqsFunction):
         with RecordsAhead(
             self.scanner.handle_request,
             records,
+            ahead=self.records_ahead,
             ahead_max_bytes=AHEAD_MAX_BYTES,
             time_left=(lambda: remaining() / 1000) if remaining else None,
             seconds_needed=lambda size: RECORD_SECONDS + size / RECORD_BYTES_PER_SECOND,

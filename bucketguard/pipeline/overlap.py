@@ -1,13 +1,13 @@
 """The records of one SQS batch, each one's work started while the ones before it run.
 
 A scanner invocation receives up to 10 scan requests. One after the other, a small object costs mostly
-round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the `ahead` records
-after the current one as soon as the current one is reached, on threads of their own, so their downloads
-overlap the current scan. Bounded: at most `1 + ahead` records in flight, and a record runs ahead only when
-its object is at most `ahead_max_bytes` (a larger one waits until it is the current record, and so do the
-records after it), so /tmp and memory hold one large object at most. With a deadline (`time_left`), a record
-is started only while the invocation has the time `seconds_needed` says it and those in flight before it
-need; otherwise it fails with `Deferred` and SQS delivers it again.
+round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the records after
+the current one (up to `ahead`: a whole batch by default) as soon as the current one is reached, on threads
+of their own, so their round trips overlap each other and the current scan. Bounded: the objects of the
+records ahead total at most `ahead_max_bytes` (the first that would pass it waits until it is the current
+record, and so do the records after it), so /tmp and memory hold one large object and that much besides.
+With a deadline (`time_left`), a record is started only while the invocation has the time `seconds_needed`
+says it and those in flight before it need; otherwise it fails with `Deferred` and SQS delivers it again.
 
 Each record's outcome is its own: the work of a record sees only its own body, and its exception is raised
 for that record alone, when the batch processor reaches it (so partial batch failures stay exact).
@@ -41,7 +41,7 @@ class RecordsAhead(Generic[T]):
         records: Sequence[Record],
         *,
         ahead_max_bytes: int,
-        ahead: int = 2,
+        ahead: int = 9,
         time_left: Callable[[], float] | None = None,
         seconds_needed: Callable[[int], float] = lambda size: 0.0,
     ) -> None:
@@ -69,10 +69,12 @@ class RecordsAhead(Generic[T]):
         needed = self._seconds_needed(self._records[index].size)
         if not self._start(index, needed, current=True):
             needed = 0.0
+        held = 0
         for ahead in range(index + 1, min(index + 1 + self._ahead, len(self._records))):
             size = self._records[ahead].size
-            if size > self._ahead_max_bytes:
-                break  # a large object waits its turn, and so do the records after it
+            held += size
+            if held > self._ahead_max_bytes:
+                break  # this object waits its turn, and so do the records after it
             needed += self._seconds_needed(size)
             if not self._start(ahead, needed, current=False):
                 break

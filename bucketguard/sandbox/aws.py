@@ -86,6 +86,11 @@ class EmbeddedAws:
             self._server.wait()
         self._server = None
 
+    @property
+    def server_pid(self) -> int | None:
+        """The moto server's process (benchmarks count its CPU time)."""
+        return self._server.pid if self._server is not None else None
+
     def __enter__(self) -> EmbeddedAws:
         return self.start()
 
