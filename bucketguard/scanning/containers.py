@@ -34,6 +34,7 @@ from bucketguard.scanning.formats import (
     cabinets,
     disk_images,
     encoded,
+    excel4,
     executables,
     mail,
     office,
@@ -59,6 +60,7 @@ class Kind(StrEnum):
     CAB = "cab"
     OLE2 = "ole2"
     RTF = "rtf"
+    SYLK = "sylk"
     MAIL = "mail"
     UUENCODE = "uuencode"
     BINHEX = "binhex"
@@ -95,6 +97,7 @@ FORMATS = (
     Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab, first_bytes=b"M"),
     Format(Kind.OLE2, office.is_ole2, office.open_ole2, first_bytes=b"\xd0"),
     Format(Kind.RTF, office.is_rtf, office.open_rtf, first_bytes=b"{"),
+    Format(Kind.SYLK, excel4.is_sylk, office.open_sylk, first_bytes=b"I"),
     Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd, first_bytes=b"S"),
     Format(Kind.BINHEX, encoded.is_binhex, encoded.open_binhex),
     Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded, first_bytes=b"b"),

@@ -255,6 +255,7 @@ NEW_DECODER_SAMPLES = {
         {"Auto_Open": "Macro1!1"},
     ),
     "xlsm-xlm": xlsm_workbook({"A1": 'EXEC("calc.exe")', "A2": "HALT()"}, {"_xlnm.Auto_Open": "Macro1!$A$1"}),
+    "sylk": b'ID;PWXL;N;E\r\nO;L;E\r\nNN;NAuto_open;ER1C1\r\nC;X1;Y1;K0;EEXEC("calc")\r\nE\r\n',
     "pdf": pdf_with_stream(
         zlib.compress(b"\x02camp" * 40), "/FlateDecode /DecodeParms << /Predictor 12 /Columns 4 >>"
     ),

@@ -14,6 +14,7 @@ import olefile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oletools import olevba
 from oletools.thirdparty.oledump.plugin_biff import cBIFF
 
 from bucketguard.scanning.engine import Engine
@@ -217,6 +218,36 @@ def test_unreadable_package_macro_sheet_is_unscannable(tmp_path: Path, data: byt
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, reason), result
 
 
+def sylk(records: list[str], macro_sheet: bool = True) -> bytes:
+    """A SYLK file as Excel writes one (an `O;...;E` record marks an Excel 4.0 macro sheet)."""
+    options = ["O;L;D;V0;K47;G100 0.001" + (";E" if macro_sheet else "")]
+    return "\r\n".join(["ID;PWXL;N;E", *options, *records, "E"]).encode() + b"\r\n"
+
+
+SYLK_AUTO_EXEC = ["NN;NAuto_open;ER1C1", 'C;X1;Y1;K0;EEXEC("cmd /c calc;;notepad")', "C;Y2;K0;EHALT()"]
+
+
+def test_olevba_reads_the_written_sylk_macro_sheet() -> None:
+    parser = olevba.VBA_Parser("book.slk", data=sylk(SYLK_AUTO_EXEC))
+    assert parser.detect_xlm_macros()
+    assert "Formula or Macro: HALT()" in parser.xlm_macros
+    macros = excel4.sylk_macros(sylk(SYLK_AUTO_EXEC))
+    assert macros is not None
+    assert macros.formulas == ['R1C1 =EXEC("cmd /c calc;notepad")', "R2C1 =HALT()"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sylk_macro_sheet_run_on_opening_that_executes_is_malicious(tmp_path: Path, backend: str) -> None:
+    result = _scan(tmp_path, "book.slk", sylk(SYLK_AUTO_EXEC), backend)
+    assert _flagged(result) == [("book.slk!<xlm>", Severity.HIGH.value)], result
+
+
+def test_sylk_worksheet_is_clean(tmp_path: Path) -> None:
+    """Formulas on a worksheet do not run EXEC: only a macro sheet's do."""
+    result = _scan(tmp_path, "roster.slk", sylk(SYLK_AUTO_EXEC, macro_sheet=False))
+    assert result.verdict is Verdict.CLEAN, result
+
+
 fuzz_settings = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -257,3 +288,12 @@ def test_libreoffice_reads_the_written_workbook_but_cannot_write_a_macro_sheet(t
         assert 'name="Macro1"' in book and ">Macro1!A1</definedName>" in book and "Auto_Open" in book
         assert not [name for name in package.namelist() if "macrosheet" in name]
     assert _flagged(engine().scan_file(saved)) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice missing: apt-get install libreoffice-calc")
+def test_sylk_libreoffice_writes_is_clean(tmp_path: Path) -> None:
+    (tmp_path / "roster.csv").write_text("cabin,camper\n4,Ana\n5,=SUM(1;2)\n")
+    saved = convert([tmp_path / "roster.csv"], "slk", tmp_path / "out")[0]
+    assert saved.read_bytes().startswith(b"ID;P")
+    assert engine().scan_file(saved).verdict is Verdict.CLEAN

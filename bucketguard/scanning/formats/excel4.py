@@ -7,6 +7,7 @@
 - `.xlsm` (OOXML): the parts `[Content_Types].xml` declares as macro sheets (`xl/macrosheets/*.xml`), their
   `<f>` formulas, and the workbook part's defined names.
 - `.xlsb`: its macro sheets are binary (BIFF12) and no formula decoder is kept here: unsupported.
+- SYLK (`.slk`, text): a macro sheet's NN (names) and C (cells) records.
 
 The text (names, sheets, then `Sheet!A1 =FORMULA` lines) is scanned like any member, and a macro that runs by
 itself (an Auto_Open name, whatever follows the prefix: Excel runs `auto_open2` too) and also executes,
@@ -174,6 +175,32 @@ def _name(data: bytes) -> tuple[str, bytes]:
         name = raw.decode("utf-16-le" if wide else "latin-1", "replace")
     start = 15 + len(raw)
     return name, data[start : start + size]
+
+
+def is_sylk(head: bytes) -> bool:
+    return head.startswith(b"ID;P")
+
+
+def sylk_macros(data: bytes) -> XlmMacros | None:
+    """A SYLK file's macros, None when it is no macro sheet (an `O` record with `E` makes it one, as
+    oletools' open_slk reads it): NN records name cells (`NN;NAuto_open;ER1C1`), C records hold formulas
+    (`C;X1;Y2;EEXEC("calc")`; a row or column left out is the previous one's; `;;` is a literal `;`)."""
+    macros, macro_sheet, row, column = XlmMacros(), False, "?", "?"
+    for line in data.decode("latin-1").splitlines():
+        kind, *fields = [field.replace("\0", ";") for field in line.replace(";;", "\0").split(";")]
+        values = {field[:1]: field[1:] for field in fields if field}
+        if kind == "O":
+            macro_sheet = macro_sheet or "E" in values
+        elif kind == "NN":
+            macros.names.append((values.get("N", ""), values.get("E", "")))
+        elif kind == "C":
+            row, column = values.get("Y", row), values.get("X", column)
+            if "E" in values:
+                macros.formulas.append(f"R{row}C{column} ={values['E']}")
+    if not macro_sheet:
+        return None
+    macros.sheets.append("SYLK macro sheet")
+    return macros
 
 
 def package_macros(

@@ -277,6 +277,12 @@ def _check_projects(parser: Any) -> None:
                 raise ValueError(f"module stream {stream or '?'} could not be read")
 
 
+def open_sylk(blob: Blob, expansion: Expansion) -> None:
+    """A SYLK file (text the rules read as it is) that is an Excel 4.0 macro sheet: judged like one."""
+    data = read_whole(blob, expansion.name, "SYLK file")
+    _xlm_macros(partial(excel4.sylk_macros, data), expansion)
+
+
 def _xlm_macros(extract: Callable[[], excel4.XlmMacros | None], expansion: Expansion) -> None:
     """Excel 4.0 macro sheets: their formulas scanned as text (`book.xls!<xlm>`), and flagged like VBA when
     an Auto_Open name runs them and they execute, download or write. Formulas not read are a problem."""
