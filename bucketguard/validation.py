@@ -96,6 +96,9 @@ def _flag(value: Any) -> Any:
 Flag = Annotated[bool, BeforeValidator(_flag)]
 AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
 RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
+TopicArn = Annotated[
+    str, pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$", "an SNS topic ARN")
+]
 RoleArn = Annotated[
     str,
     pattern(

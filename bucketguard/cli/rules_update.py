@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
 from bucketguard.cli.scan import parse_size
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
@@ -29,7 +29,7 @@ from bucketguard.scanning.update import (
     fetch_feeds,
     rule_index,
 )
-from bucketguard.validation import read_stack_config
+from bucketguard.validation import TopicArn, read_stack_config
 
 SCHEMA_VERSION = 1
 CONFIG_NAMESPACE = "bucketguard:scanner"
@@ -337,6 +337,7 @@ def register_publish(commands: Any) -> None:
     parser.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
     parser.add_argument(
         "--announce",
+        type=checked(TopicArn),
         metavar="TOPIC_ARN",
         help="then announce it on the stack's rulesetTopicArn, so storages rescan (scanner.rescanOnUpdate)",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
 from bucketguard.pipeline.backlog import (
     S3ObjectTarget,
     backlog_versions,
@@ -16,6 +16,7 @@ from bucketguard.pipeline.backlog import (
     s3_client,
 )
 from bucketguard.scanning.output import all_clean
+from bucketguard.validation import TopicArn
 
 if TYPE_CHECKING:
     from bucketguard.scanning.engine import Engine
@@ -39,7 +40,10 @@ def add_s3_arguments(parser: argparse.ArgumentParser) -> None:
         help="send a scan request per object to a deployed scanner queue instead of scanning here",
     )
     group.add_argument(
-        "--result-topic", metavar="ARN", help="with --enqueue: the storage stack's result topic"
+        "--result-topic",
+        type=checked(TopicArn),
+        metavar="ARN",
+        help="with --enqueue: the storage stack's result topic",
     )
     group.add_argument(
         "--rescan-older-rulesets",

@@ -159,6 +159,21 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["policy", "check", "--cloudformation", TEMPLATE, "--account-id", "12"],
         "argument --account-id: '12' is not a 12-digit AWS account id",
     ),
+    "rules publish announcing on what is no topic": (  # refused before anything is published
+        lambda t: ["rules", "publish", t / "r.zip", "--to", "s3://camp-rules/", "--announce", "camp-topic"],
+        "argument --announce: 'camp-topic' is not an SNS topic ARN",
+    ),
+    "scan s3:// with a result topic that is none": (
+        lambda t: [
+            "scan",
+            "s3://camp/",
+            "--enqueue",
+            "https://sqs.eu-west-1.amazonaws.com/1/q",
+            "--result-topic",
+            "t",
+        ],
+        "argument --result-topic: 't' is not an SNS topic ARN",
+    ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
         "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",

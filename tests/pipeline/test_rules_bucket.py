@@ -103,13 +103,15 @@ def test_publish_uploads_the_artifact_with_its_digest_and_version(
     assert f"announced on {topic}" in capsys.readouterr().out
     [message] = sqs.receive_message(QueueUrl=storage_queue)["Messages"]
     assert rescan_message(message["Body"]) == Sweep(ruleset.version, announced=True)
-    assert main([*args, "--announce", "not-an-arn"]) == 2
-    assert "published, but not announced" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused before anything is published
+        main([*args, "--announce", "not-an-arn"])
+    assert refused.value.code == 2
+    assert "'not-an-arn' is not an SNS topic ARN" in capsys.readouterr().err
 
     artifact.write_bytes(artifact.read_bytes()[:-10])  # a truncated artifact is never published
     assert main(args) == 2
     assert "unreadable ruleset artifact" in capsys.readouterr().err
-    assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 3  # published thrice, then refused
+    assert len(s3.list_object_versions(Bucket="rules")["Versions"]) == 2  # published twice, then refused
 
 
 class Clock:
