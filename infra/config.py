@@ -435,6 +435,8 @@ class MonitorConfig(_Deployed):
     notify_emails: Annotated[tuple[Email, ...], Unique] = ()
     security_hub: Flag = False
     webhook_secret_arn: SecretArn | None = None
+    # A multi-region trail with management events in the security account (infra/monitor_trail.py).
+    create_trail: Flag = False
     member_role_name: Annotated[str, pattern(r"^[\w+=,.@-]{1,64}$", "an IAM role name")] = (
         "bucketguard-monitor-member"
     )

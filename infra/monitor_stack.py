@@ -11,7 +11,7 @@ queue -> the monitor function, which re-reads the resource, judges it and alerts
   actions, and nothing else.
 
 The monitor needs a CloudTrail trail with management events in each account: without one there are no
-events (the README says so).
+events (the README says so). ``createTrail`` makes one in the security account (infra/monitor_trail.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
@@ -33,6 +34,7 @@ from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.history_table import history_table, security_hub_products
 from infra.keys import component_key
+from infra.monitor_trail import MonitorTrail, MonitorTrailArgs, trail_arn, trail_key_statements
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
     SQS_CONSUME_ACTIONS,
@@ -93,6 +95,7 @@ class MonitorStack(pulumi.ComponentResource):
     alert_topic: aws.sns.Topic
     monitor: PipelineFunction
     rule: aws.cloudwatch.EventRule
+    trail: MonitorTrail | None
 
     def __init__(self, name: str, args: MonitorStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:monitor:MonitorStack", name, None, opts)
@@ -151,8 +154,14 @@ class MonitorStack(pulumi.ComponentResource):
             allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn),
             allow("UseKeyThroughServices", KMS_ENCRYPT_ACTIONS, self.key.arn),
         ]
-        # only what the enabled fixers call, on the resources they change (none enabled: nothing written)
-        statements += remediation_statements(config.remediate)
+        # only what the enabled fixers call, on the resources they change in this account (the monitored
+        # accounts' are fixed through their member roles); none enabled: nothing written
+        own_fixes = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: remediation_statements(config.remediate, account)
+        )
+        statements += [  # each an Output of a statement, resolved in the policy document
+            cast(Statement, own_fixes[i]) for i in range(len(remediation_statements(config.remediate)))
+        ]
         if member_roles:
             statements.append(allow("ReadMonitoredAccounts", ["sts:AssumeRole"], member_roles))
         if config.security_hub:
@@ -195,7 +204,13 @@ class MonitorStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.kms.KeyPolicy(
+        trail_name = f"{name}-trail"
+        trail_statements = (
+            trail_key_statements(trail_arn(trail_name, region, args.account_id), args.account_id)
+            if config.create_trail
+            else []
+        )
+        key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
             key_id=self.key.key_id,
             policy=document(
@@ -222,9 +237,26 @@ class MonitorStack(pulumi.ComponentResource):
                             }
                         },
                     },
+                    *trail_statements,
                 ]
             ),
             opts=child,
+        )
+        self.trail = (
+            MonitorTrail(
+                f"{name}-cloudtrail",
+                MonitorTrailArgs(
+                    trail_name=trail_name,
+                    region=region,
+                    account_id=args.account_id,
+                    kms_key_arn=self.key.arn,
+                    key_policy=key_policy,
+                    tags=args.tags,
+                ),
+                opts=child,
+            )
+            if config.create_trail
+            else None
         )
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-rule",
@@ -278,6 +310,7 @@ class MonitorStack(pulumi.ComponentResource):
                 "queueArn": self.queue.queue.arn,
                 "alertTopicArn": self.alert_topic.arn,
                 "roleArn": self.monitor.role.arn,
+                "trailArn": self.trail.trail.arn if self.trail else None,
             }
         )
 

@@ -366,6 +366,8 @@ def deploy_monitor(
         )
     pulumi.export("monitorAlertTopicArn", stack.alert_topic.arn)
     pulumi.export("monitorTable", stack.table.name)
+    if stack.trail is not None:
+        pulumi.export("monitorTrailArn", stack.trail.trail.arn)
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from bucketguard.monitor.core import Alert
-    from bucketguard.sandbox.aws import AccountSession
     from bucketguard.sandbox.sandbox import Sandbox
 
 CHILD_ROLE = "camp-child-helper"
@@ -48,26 +47,10 @@ class MonitoringOutcome:
         return not self.bucket_public and self.block_public_access and not self.rdp_open
 
 
-def _child_session(pipe: Sandbox, account: AccountSession, region: str) -> AccountSession:
-    """The child's role (trusted by the account, as a console sign-in role is), assumed through STS."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account.account_id}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = account.shared("iam").create_role(RoleName=CHILD_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
-    return pipe.aws.assume(role["Role"]["Arn"], region)
-
-
 def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> MonitoringOutcome:
     """The act; its outcome is read from the account, not from the alerts."""
     from bucketguard.monitor.deliver import alert_from_message
-    from bucketguard.sandbox.cloudtrail import TrailedCalls, deliver
+    from bucketguard.sandbox.cloudtrail import TrailedCalls, deliver, signed_in_role
 
     assert pipe.monitor is not None, "the camp's stack config deploys bucketguard:monitor"
     monitor, st = pipe.monitor, pipe.storage
@@ -91,7 +74,7 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
         "Resource": f"arn:aws:s3:::{st.bucket}/*",
     }
     before = _audit_touched(pipe, group, policy_config)
-    child = TrailedCalls(_child_session(pipe, st.account, st.region), st.region)
+    child = TrailedCalls(signed_in_role(pipe.aws, st.account, CHILD_ROLE, st.region), st.region)
     started = time.monotonic()
     child.delete_bucket_public_access_block(st.bucket)
     child.put_bucket_policy(st.bucket, {**policy, "Statement": [*policy["Statement"], public]})

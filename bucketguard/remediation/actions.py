@@ -25,7 +25,9 @@ RESOURCES = {
         "arn:aws:iam::{account}:group/*",
     ),
 }
-UNSCOPED_ACTIONS = frozenset({"ec2:DescribeSecurityGroups"})  # the API takes no resource
+# Actions without resource-level permissions (the Service Authorization Reference lists no resource type for
+# them): a policy can grant them only on "*". DescribeSecurityGroups reads, it changes nothing.
+UNSCOPED_ACTIONS = frozenset({"ec2:DescribeSecurityGroups"})
 # A fixer's write narrowed further than its resources: detach only AdministratorAccess.
 WRITE_CONDITIONS = {
     "administrator_access_detached": {

@@ -19,7 +19,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bucketguard.monitor.events import DETAIL_TYPE
-from bucketguard.sandbox.aws import AccountSession
+from bucketguard.sandbox.aws import AccountSession, EmbeddedAws
+
+
+def signed_in_role(aws: EmbeddedAws, account: AccountSession, role_name: str, region: str) -> AccountSession:
+    """A session of ``role_name`` in ``account`` (created when missing, trusted by the account, as a console
+    sign-in role is), assumed through the embedded STS: who a person's calls come from."""
+    iam = account.shared("iam")
+    try:
+        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account.account_id}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return aws.assume(arn, region)
 
 
 @dataclass

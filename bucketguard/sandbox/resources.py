@@ -629,6 +629,45 @@ def event_target(place: Place, name: str, inputs: Inputs) -> Created:
     return Created(f"{rule}-{target_id}", {"targetId": target_id})
 
 
+# --- CloudTrail ------------------------------------------------------------------------------------
+
+
+def cloudtrail_trail(place: Place, name: str, inputs: Inputs) -> Created:
+    trail = inputs.get("name") or physical_name(name, 128)
+    cloudtrail = place.client("cloudtrail")
+    arn = cloudtrail.create_trail(
+        **_params(
+            Name=trail,
+            S3BucketName=inputs.get("s3BucketName"),
+            S3KeyPrefix=inputs.get("s3KeyPrefix"),
+            SnsTopicName=inputs.get("snsTopicName"),
+            IncludeGlobalServiceEvents=inputs.get("includeGlobalServiceEvents"),
+            IsMultiRegionTrail=inputs.get("isMultiRegionTrail"),
+            EnableLogFileValidation=inputs.get("enableLogFileValidation"),
+            CloudWatchLogsLogGroupArn=inputs.get("cloudWatchLogsGroupArn"),
+            CloudWatchLogsRoleArn=inputs.get("cloudWatchLogsRoleArn"),
+            KmsKeyId=inputs.get("kmsKeyId"),
+            IsOrganizationTrail=inputs.get("isOrganizationTrail"),
+            TagsList=_tag_list(_tags(place, inputs)) or None,
+        )
+    )["TrailARN"]
+    selectors = [
+        _params(
+            ReadWriteType=s.get("readWriteType"),
+            IncludeManagementEvents=s.get("includeManagementEvents"),
+            DataResources=[{"Type": d["type"], "Values": d["values"]} for d in s.get("dataResources", [])]
+            or None,
+            ExcludeManagementEventSources=s.get("excludeManagementEventSources"),
+        )
+        for s in inputs.get("eventSelectors", [])
+    ]
+    if selectors:
+        cloudtrail.put_event_selectors(TrailName=trail, EventSelectors=selectors)
+    if inputs.get("enableLogging", True):  # the provider's default: logging on
+        cloudtrail.start_logging(Name=trail)
+    return Created(arn, {"arn": arn, "name": trail, "homeRegion": place.region})
+
+
 # --- CloudWatch -------------------------------------------------------------------------------------
 
 
@@ -708,6 +747,7 @@ CREATORS: dict[str, Creator] = {
     "aws:dynamodb/table:Table": dynamodb_table,
     "aws:cloudwatch/eventTarget:EventTarget": event_target,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
+    "aws:cloudtrail/trail:Trail": cloudtrail_trail,
     "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
 }
 

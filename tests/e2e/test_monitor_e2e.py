@@ -16,8 +16,8 @@ import pytest
 
 from bucketguard.monitor.core import Alert
 from bucketguard.monitor.deliver import alert_from_message
-from bucketguard.sandbox.aws import AccountSession, EmbeddedAws
-from bucketguard.sandbox.cloudtrail import TrailedCalls, cloudtrail_record, deliver
+from bucketguard.sandbox.aws import EmbeddedAws
+from bucketguard.sandbox.cloudtrail import TrailedCalls, cloudtrail_record, deliver, signed_in_role
 from bucketguard.sandbox.deployer import EXAMPLE_STACKS, read_stack_config
 from bucketguard.sandbox.sandbox import Sandbox
 
@@ -36,6 +36,7 @@ PUBLIC_READ_SID = "EveryoneMayRead"
 def camp(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     config = read_stack_config(EXAMPLE_STACKS / "Pulumi.dev.yaml")
     assert set(config["bucketguard:monitor"]["remediate"]) >= set(REMEDIATE)  # the example turns them on
+    config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "createTrail": True}
     with EmbeddedAws() as aws:
         sandbox = Sandbox.up(
             aws, config, stack="dev", artifact_dir=lambda_artifacts, workdir=tmp_path_factory.mktemp("watch")
@@ -48,28 +49,6 @@ def camp(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 def watched(camp: Sandbox) -> Sandbox:
     camp.empty()
     return camp
-
-
-def _child(camp: Sandbox) -> AccountSession:
-    """A role a child signs in with (console access to the camp's account), assumed through moto's STS."""
-    assert camp.monitor is not None
-    iam = camp.monitor.account.shared("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    arn = f"arn:aws:iam::{camp.monitor.account.account_id}:role/{CHILD}"
-    try:
-        iam.get_role(RoleName=CHILD)
-    except iam.exceptions.NoSuchEntityException:
-        iam.create_role(RoleName=CHILD, AssumeRolePolicyDocument=json.dumps(trust))
-    return camp.aws.assume(arn, camp.monitor.region)
 
 
 def _alerts(camp: Sandbox) -> list[Alert]:
@@ -134,7 +113,7 @@ def test_a_bucket_made_public_is_alerted_naming_the_child_and_put_back(watched: 
     st = watched.storage
     s3 = st.account.shared("s3")
     before = json.loads(s3.get_bucket_policy(Bucket=st.bucket)["Policy"])
-    child = TrailedCalls(_child(watched), st.region)
+    child = TrailedCalls(signed_in_role(watched.aws, st.account, CHILD, st.region), st.region)
     # what Block Public Access would refuse in AWS comes off first (moto does not enforce it)
     child.delete_bucket_public_access_block(st.bucket)
     child.put_bucket_policy(
@@ -176,7 +155,7 @@ def test_rdp_opened_to_the_world_is_revoked(watched: Sandbox) -> None:
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
         ],
     )
-    child = TrailedCalls(_child(watched), st.region)
+    child = TrailedCalls(signed_in_role(watched.aws, st.account, CHILD, st.region), st.region)
     child.authorize_ingress(group, 3389, "0.0.0.0/0")
 
     deliver(watched.monitor.account, child.records)
@@ -194,3 +173,23 @@ def test_rdp_opened_to_the_world_is_revoked(watched: Sandbox) -> None:
     assert [(p["FromPort"], [r["CidrIp"] for r in p["IpRanges"]]) for p in described["IpPermissions"]] == [
         (443, ["10.0.0.0/8"])
     ]
+
+
+def test_the_trail_asked_for_is_deployed_logging_management_events(camp: Sandbox) -> None:
+    assert camp.monitor is not None
+    cloudtrail = camp.monitor.account.client("cloudtrail", region_name=camp.monitor.region)
+    (trail,) = cloudtrail.describe_trails()["trailList"]
+    assert trail["TrailARN"] == camp.deployment.outputs["monitorTrailArn"]
+    assert trail["IsMultiRegionTrail"] and trail["IncludeGlobalServiceEvents"]
+    assert trail["LogFileValidationEnabled"]
+    assert trail["KmsKeyId"].startswith(f"arn:aws:kms:{camp.monitor.region}:")
+    assert cloudtrail.get_trail_status(Name=trail["Name"])["IsLogging"]
+    (selector,) = cloudtrail.get_event_selectors(TrailName=trail["Name"])["EventSelectors"]
+    assert (selector["ReadWriteType"], selector["IncludeManagementEvents"]) == ("All", True)
+    s3 = camp.monitor.account.shared("s3")
+    bucket = trail["S3BucketName"]
+    sids = {s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]}
+    assert {"DenyInsecureTransport", "CloudTrailChecksAcl", "CloudTrailWritesLogs"} <= sids
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == trail["KmsKeyId"]

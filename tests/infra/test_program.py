@@ -17,6 +17,7 @@ import pytest
 
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
+from bucketguard.remediation.actions import UNSCOPED_ACTIONS
 from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import ROOT, run_program, stack_config
 
@@ -212,6 +213,9 @@ def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
         for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
             if statement.get("Sid") == "ReadWhatEventsTouch":  # the monitor's audit reads: list/describe
                 assert all(a.split(":")[1].startswith(READS) for a in statement["Action"]), statement
+                continue
+            if set(as_list(statement["Action"])) <= UNSCOPED_ACTIONS:  # no resource-level permissions
+                assert statement["Resource"] == ["*"], statement
                 continue
             for arn in as_list(statement["Resource"]):
                 assert arn != "*" and arn.startswith("arn:aws:"), (policy["name"], statement)
@@ -1137,6 +1141,63 @@ def test_monitor_reads_and_only_reads_what_events_touch(multi: Graph) -> None:
     }
 
 
+def test_monitor_trail_is_multi_region_validated_and_writes_to_a_private_encrypted_bucket(
+    program: Any, dev: Graph
+) -> None:
+    assert not dev.of_type("aws:cloudtrail/trail:Trail")  # only when asked
+    assert "CloudTrailEncryptsLogs" not in {s.get("Sid") for s in dev.policy("monitor-key-policy")}
+    config = stack_config("dev")
+    config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "createTrail": True}
+    graph = Graph(program(config))
+    trail = graph.named("monitor-cloudtrail-trail")
+    account = trail["account"]
+    key_arn = f"arn:aws:kms:eu-west-1:{account}:key/monitor-key-0a1b2c"
+    bucket = f"monitor-trail-logs-{account}"
+    this_trail = {"aws:SourceArn": f"arn:aws:cloudtrail:eu-west-1:{account}:trail/monitor-trail"}
+    assert trail["inputs"] == {
+        "name": "monitor-trail",
+        "s3BucketName": bucket,
+        "isMultiRegionTrail": True,
+        "includeGlobalServiceEvents": True,
+        "enableLogFileValidation": True,
+        "kmsKeyId": key_arn,
+        "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True}],
+        "tags": trail["inputs"]["tags"],
+    }
+    # the bucket: private, versioned, encrypted with the monitor's key, TLS only, CloudTrail for this trail
+    assert all(
+        graph.named("monitor-cloudtrail-logs-public-access-block")["inputs"][k]
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    versioning = graph.named("monitor-cloudtrail-logs-versioning")["inputs"]["versioningConfiguration"]
+    assert versioning["status"] == "Enabled"
+    [rule] = graph.named("monitor-cloudtrail-logs-encryption")["inputs"]["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key_arn,
+    }
+    statements = {s["Sid"]: s for s in graph.policy("monitor-cloudtrail-logs-policy")}
+    assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
+    assert statements["CloudTrailChecksAcl"] == {
+        "Sid": "CloudTrailChecksAcl",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "s3:GetBucketAcl",
+        "Resource": f"arn:aws:s3:::{bucket}",
+        "Condition": {"StringEquals": this_trail},
+    }
+    write = statements["CloudTrailWritesLogs"]
+    assert write["Resource"] == f"arn:aws:s3:::{bucket}/AWSLogs/{account}/*"
+    assert write["Condition"] == {"StringEquals": {**this_trail, "s3:x-amz-acl": "bucket-owner-full-control"}}
+    # the key: CloudTrail encrypts for this trail only; the account's principals decrypt trail logs only
+    key = {s["Sid"]: s for s in graph.policy("monitor-key-policy")}
+    assert key["CloudTrailEncryptsLogs"]["Condition"]["StringEquals"] == this_trail
+    assert key["CloudTrailEncryptsLogs"]["Action"] == "kms:GenerateDataKey*"
+    assert key["AccountReadsTrailLogs"]["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account}:trail/*"
+    }
+
+
 def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) -> None:
     from bucketguard.remediation import remediation_statements
 
@@ -1145,7 +1206,8 @@ def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) 
     config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "remediate": rules}
     graph = Graph(program(config, stack="multiaccount"))
     own = graph.policy("monitor-monitor-policy")
-    assert [s for s in own if "Sid" not in s] == remediation_statements(rules)
+    # its own role fixes its own account's resources only
+    assert [s for s in own if "Sid" not in s] == remediation_statements(rules, "111111111111")
     for account in ("222222222222", "333333333333"):
         member = graph.policy(f"monitor-member-{account}-policy")
         assert member[1:] == remediation_statements(rules, account)
