@@ -12,6 +12,10 @@
   (`Basic/<library>/<module>.xml`) are also scanned as source text (`camp.odt!<basic>/Standard/Module1`),
   and a module that writes or executes, in a document that runs a macro on an event (an event listener
   bound to a script, as LibreOffice writes "Open Document") or by an auto-run name, is flagged like VBA.
+- Excel 4.0 macro sheets (`.xls`, `.xlsm`, `.slk`; read in excel4.py): their formulas scanned as text
+  (`book.xls!<xlm>`) and flagged like VBA.
+- An encrypted document is decrypted when Office would open it without asking (its transparent passwords);
+  otherwise what is in the clear is still read and the document is `encrypted`.
 OOXML documents are zips, so their `vbaProject.bin` and `oleObject*.bin` members arrive here as OLE2 files.
 """
 
