@@ -63,9 +63,19 @@ class PostScanOutcome:
     )  # tagged, quarantined, promoted, source-removed, notified
 
 
+S3_KEY_BYTES = 1024
+
+
 def quarantine_key(event: ScanResultEvent) -> str:
-    """`<source-bucket>/<key>`: one quarantine bucket serves many sources without collisions."""
-    return f"{event.bucket}/{event.key}"
+    """`<source-bucket>/<key>`: one quarantine bucket serves many sources without collisions. Past S3's
+    1,024 bytes (S3 would refuse the copy, and the object would never leave its bucket), the key is cut and
+    the SHA-256 of the whole key follows: `<source-bucket>/<start of key>~<sha256>`."""
+    whole = f"{event.bucket}/{event.key}"
+    if len(whole.encode()) <= S3_KEY_BYTES:
+        return whole
+    digest = hashlib.sha256(event.key.encode()).hexdigest()
+    start = whole.encode()[: S3_KEY_BYTES - len(digest) - 1].decode(errors="ignore")  # no half character
+    return f"{start}~{digest}"
 
 
 def _scanned(event: ScanResultEvent) -> dict[str, str]:

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from bucketguard.pipeline.lambda_functions import PostScanFunction
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
-from bucketguard.pipeline.postscan import CopyNotVerified, PostScan
+from bucketguard.pipeline.postscan import CopyNotVerified, PostScan, quarantine_key
 from bucketguard.pipeline.settings import PostScanSettings
 from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.result import Finding, FindingSource, ScanResult, Severity, Verdict
@@ -427,3 +427,15 @@ def test_deployed_listener_handler_reads_its_settings_from_the_environment(
     request = json.loads(message["Body"])
     assert (request["key"], request["version_id"], request["size"]) == (key, version, 8)
     assert "X-Amz-Expires=300" in request["url"]  # the default short TTL, SigV4
+
+
+def test_a_quarantine_key_stays_within_s3s_limit_and_apart_from_others() -> None:
+    """`<bucket>/<key>` of a key near S3's 1,024 bytes would be refused by the copy: the malware stays."""
+    assert (
+        quarantine_key(_event("v1", key="site/app.js", bucket="camp-teaching")) == "camp-teaching/site/app.js"
+    )
+    long_keys = ["h/" + "\u00e9" * 509 + end for end in ("a", "b")]  # 1,021 bytes each
+    quarantined = [quarantine_key(_event("v1", key=key, bucket="camp-teaching")) for key in long_keys]
+    assert all(len(key.encode()) <= 1024 for key in quarantined)
+    assert all(key.startswith("camp-teaching/h/\u00e9") for key in quarantined)
+    assert quarantined[0] != quarantined[1]
