@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+from bucketguard.tables import table
 
 if TYPE_CHECKING:
     from bucketguard.monitor.core import Alert
@@ -84,14 +85,17 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
     pipe.drain()
     alerts = tuple(alert_from_message(envelope["Message"]) for envelope in pipe.monitor_alerts())
     seconds = time.monotonic() - started
-    table = Table(
+    alerts_table = table(
+        "status",
+        "severity",
+        "rule",
+        "resource",
+        "who",
+        "call",
         title=f"the monitor's alerts (topic {monitor.alert_topic_arn.rsplit(':', 1)[1]})",
-        title_justify="left",
     )
-    for column in ("status", "severity", "rule", "resource", "who", "call"):
-        table.add_column(column, overflow="fold")
     for alert in alerts:
-        table.add_row(
+        alerts_table.add_row(
             Text(alert.status, style="green" if alert.status == "remediated" else "bold red"),
             alert.severity,
             alert.rule_id,
@@ -99,7 +103,7 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
             alert.actor,
             f"{alert.event_name} from {alert.source_ip}",
         )
-    console.print(table)
+    console.print(alerts_table)
     console.print(
         f"{len(alerts)} alert(s), {seconds:.1f} s from the child's first call to the last alert read from "
         "the topic (the calls' CloudTrail records written by the sandbox: moto records none).",
@@ -107,9 +111,7 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
     )
 
     outcome = _read_back(pipe, group, alerts, policy_config, before)
-    now = Table(title="the account afterwards, read back from it", title_justify="left")
-    for column in ("what the child did", "now", ""):
-        now.add_column(column, overflow="fold")
+    now = table("what the child did", "now", "", title="the account afterwards, read back from it")
     rows = (
         ("Block Public Access off on the bucket", outcome.block_public_access, "on again (all four)"),
         (f"{PUBLIC_SID}: anyone may GetObject", not outcome.bucket_public, "removed, the deployed ones kept"),
@@ -119,21 +121,20 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
         mark = Text("put back", style="green") if fixed else Text("NOT FIXED", style="bold red")
         now.add_row(what, how if fixed else "as the child left it", mark)
     console.print(now)
-    still = outcome.still_failing
+    still, before_child = outcome.still_failing, outcome.failing_before
     console.print(
-        "Re-audit of the teaching bucket and the group: "
-        + (
-            "nothing the child changed is left."
-            if not still
-            else f"[bold red]{len(still)} violation(s) left[/]: {', '.join(still)}"
+        Text.assemble(
+            "Re-audit of the teaching bucket and the group: ",
+            (
+                "nothing the child changed is left."
+                if not still
+                else (f"{len(still)} violation(s) left: ", "bold red")
+            ),
+            ", ".join(still),
+            f" ({len(before_child)} finding(s) there before the child, unchanged: {', '.join(before_child)})"
+            if before_child
+            else "",
         )
-        + (
-            f" ({len(outcome.failing_before)} finding(s) there before the child, unchanged: "
-            f"{', '.join(outcome.failing_before)})"
-            if outcome.failing_before
-            else ""
-        ),
-        highlight=False,
     )
     return outcome
 
