@@ -208,7 +208,7 @@ def _measured(run: Any, storage_pid: int | None) -> Phase:
     return Phase(time.monotonic() - wall, time.process_time() - cpu, _process_cpu(storage_pid) - storage)
 
 
-AHEAD = (2, 9)  # records running ahead: two (before), a whole batch of small objects (now)
+AHEAD = (2, 9)  # records running ahead: two (the scanner's), a whole batch of small objects
 
 
 def _one_by_one_then_overlapped(
@@ -312,7 +312,7 @@ def round_trips(objects: int, milliseconds: float, *, sns_on_moto: bool = False)
     publish = "moto's SNS" if sns_on_moto else f"SNS at {milliseconds:g} ms"
     label = f"S3 at {milliseconds:g} ms round trips, {publish}, small objects"
     _print_throughput(label, requests, phases)
-    print(f"  GETs per object: {len(Delayed.requests) / (2 * objects):.2f}")
+    print(f"  GETs per object: {len(Delayed.requests) / ((1 + len(AHEAD)) * objects):.2f}")
 
 
 CHILD = r"""

@@ -165,7 +165,7 @@ class ScannerFunction(_SqsFunction):
 
     name = "scanner"
 
-    def __init__(self, scanner: Scanner, *, metrics: Any = None, records_ahead: int = 9) -> None:
+    def __init__(self, scanner: Scanner, *, metrics: Any = None, records_ahead: int = 2) -> None:
         super().__init__(metrics)
         self.scanner = scanner
         self.records_ahead = records_ahead

@@ -1,11 +1,12 @@
 """The records of one SQS batch, each one's work started while the ones before it run.
 
 A scanner invocation receives up to 10 scan requests. One after the other, a small object costs mostly
-round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the records after
-the current one (up to `ahead`: a whole batch by default) as soon as the current one is reached, on threads
-of their own, so their round trips overlap each other and the current scan. Bounded: the objects of the
-records ahead total at most `ahead_max_bytes` (the first that would pass it waits until it is the current
-record, and so do the records after it), so /tmp and memory hold one large object and that much besides.
+round trips (the presigned GET, the publish) while the CPU waits. `RecordsAhead` starts the `ahead` records
+after the current one as soon as the current one is reached, on threads of their own, so their round trips
+overlap each other and the current scan (two: more measured slower on a loaded CPU, see
+benchmarks/pipeline_bench.py). Bounded: the objects of the records ahead total at most `ahead_max_bytes`
+(the first that would pass it waits until it is the current record, and so do the records after it), so
+/tmp and memory hold one large object and that much besides.
 With a deadline (`time_left`), a record is started only while the invocation has the time `seconds_needed`
 says it and those in flight before it need; otherwise it fails with `Deferred` and SQS delivers it again.
 
@@ -41,7 +42,7 @@ class RecordsAhead(Generic[T]):
         records: Sequence[Record],
         *,
         ahead_max_bytes: int,
-        ahead: int = 9,
+        ahead: int = 2,
         time_left: Callable[[], float] | None = None,
         seconds_needed: Callable[[int], float] = lambda size: 0.0,
     ) -> None:

@@ -29,16 +29,16 @@ def _run(records: list[Record], reached: list[str], **kwargs: object) -> list[st
     return sorted(ran)
 
 
-def test_a_batch_of_small_objects_starts_with_its_first_record() -> None:
+def test_the_records_after_the_current_one_start_with_it() -> None:
     records = [Record(f"m{i}", body, 10) for i, body in enumerate("abcdefghijkl")]
-    assert _run(records, ["m0"]) == list("abcdefghij")  # the nine after it: a batch of 10
-    assert _run(records, ["m0"], ahead=1) == ["a", "b"]
+    assert _run(records, ["m0"]) == ["a", "b", "c"]
+    assert _run(records, ["m0"], ahead=9) == list("abcdefghij")  # a whole batch of 10
 
 
 def test_the_records_ahead_hold_at_most_the_bytes_allowed_together() -> None:
-    records = [Record(f"m{i}", body, 40) for i, body in enumerate("abcd")]
-    assert _run(records, ["m0"]) == ["a", "b", "c"]  # 80 bytes ahead; a third would make 120 of 100
-    assert _run(records, ["m0", "m1"]) == ["a", "b", "c", "d"]
+    records = [Record(f"m{i}", body, 60) for i, body in enumerate("abc")]
+    assert _run(records, ["m0"]) == ["a", "b"]  # 60 bytes ahead; the second would make 120 of 100
+    assert _run(records, ["m0", "m1"]) == ["a", "b", "c"]
 
 
 def test_a_large_object_does_not_run_ahead_nor_what_follows_it() -> None:
