@@ -36,6 +36,7 @@ def table(*columns: str, title: str | None = None, listing: bool = False) -> Tab
 
 
 def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr): a terminal's width, else PLAIN_WIDTH columns."""
     stream = sys.stderr if stderr else sys.stdout
     return Console(file=stream, width=None if stream.isatty() else PLAIN_WIDTH, highlight=False)
 

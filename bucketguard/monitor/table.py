@@ -37,6 +37,7 @@ FUNCTION = re.compile(
 GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 ENI_ID = re.compile(r"^eni-[0-9a-f]{8,17}$")
+EC2_IDS = {"security-group": (GROUP_ID, "security group id"), "instance": (INSTANCE_ID, "instance id")}
 QUEUE_URL = re.compile(r"^https?://[^/]+/(?P<account>\d{12})/(?P<name>[\w-]{1,80}(\.fifo)?)$")
 TOPIC_ARN = re.compile(
     r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):[\w-]{1,256}(\.fifo)?$"
@@ -158,13 +159,19 @@ def function(record: CloudTrailRecord) -> list[Target]:
     return [Target("lambda", record.aws_region, name, (arn, arn + "#.+"))]
 
 
-def _group_targets(record: CloudTrailRecord, ids: list[Any]) -> list[Target]:
+def _ec2_targets(record: CloudTrailRecord, ids: list[Any], kind: str) -> list[Target]:
+    """One target per distinct id, each checked to be an id of that kind (`security-group`, `instance`)."""
+    pattern, what = EC2_IDS[kind]
     targets = []
     for value in dict.fromkeys(ids):
-        group = _checked(value, GROUP_ID, "security group id", record).group(0)
-        arn = _partition_arn(record, "ec2", record.aws_region, f"security-group/{group}")
-        targets.append(Target("ec2", record.aws_region, group, (arn,)))
+        resource = _checked(value, pattern, what, record).group(0)
+        arn = _partition_arn(record, "ec2", record.aws_region, f"{kind}/{resource}")
+        targets.append(Target("ec2", record.aws_region, resource, (arn,)))
     return targets
+
+
+def _group_targets(record: CloudTrailRecord, ids: list[Any]) -> list[Target]:
+    return _ec2_targets(record, ids, "security-group")
 
 
 def security_group(record: CloudTrailRecord) -> list[Target]:
@@ -181,18 +188,9 @@ def interface_groups(record: CloudTrailRecord) -> list[Target]:
     return _group_targets(record, ids)  # no groupSet: another attribute changed, nothing to judge
 
 
-def _instances(record: CloudTrailRecord, ids: list[Any]) -> list[Target]:
-    targets = []
-    for value in dict.fromkeys(ids):
-        instance = _checked(value, INSTANCE_ID, "instance id", record).group(0)
-        arn = _partition_arn(record, "ec2", record.aws_region, f"instance/{instance}")
-        targets.append(Target("ec2", record.aws_region, instance, (arn,)))
-    return targets
-
-
 def launched_instances(record: CloudTrailRecord) -> list[Target]:
     ids = list(_items(_field(record, "instancesSet", response=True), "instanceId"))
-    return _instances(record, ids or [None])
+    return _ec2_targets(record, ids or [None], "instance")
 
 
 def associated_instance(record: CloudTrailRecord) -> list[Target]:
@@ -201,7 +199,7 @@ def associated_instance(record: CloudTrailRecord) -> list[Target]:
         _checked(_field(record, "networkInterfaceId"), ENI_ID, "network interface id", record)
         arn = _partition_arn(record, "ec2", record.aws_region, "instance/") + "i-[0-9a-f]+"
         return [Target("ec2", record.aws_region, "instances", (arn,))]
-    return _instances(record, [instance])
+    return _ec2_targets(record, [instance], "instance")
 
 
 def queue(record: CloudTrailRecord) -> list[Target]:
