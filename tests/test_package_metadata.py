@@ -15,6 +15,8 @@ from packaging.utils import canonicalize_name
 REPO = Path(__file__).resolve().parents[1]
 # Imported by repository-only features (the sandbox deployer, `audit --config`): infra/ is not in the wheel.
 REPOSITORY_ONLY = {"infra"}
+# _typeshed: typeshed's stub-only module, imported under TYPE_CHECKING.
+NOT_DEPENDENCIES = {"bucketguard", *REPOSITORY_ONLY, "_typeshed"}
 
 
 def declared() -> dict[str, Requirement]:
@@ -55,7 +57,7 @@ def test_every_third_party_import_of_the_package_is_declared() -> None:
                 modules = [node.module]
             for module in modules:
                 top = module.split(".")[0]
-                if top in sys.stdlib_module_names or top in {"bucketguard", *REPOSITORY_ONLY}:
+                if top in sys.stdlib_module_names or top in NOT_DEPENDENCIES:
                     continue
                 owners = {canonicalize_name(d) for d in distributions.get(top, [top])}
                 if not owners & set(names):
