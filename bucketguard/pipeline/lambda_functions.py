@@ -10,21 +10,23 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bucketguard.pipeline import env
 from bucketguard.pipeline.aws import RegionalPublisher
-from bucketguard.pipeline.listener import ListenerOutcome, handle_notification
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent
-from bucketguard.pipeline.notifications import sns_message
-from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.overlap import Record, RecordsAhead
-from bucketguard.pipeline.postscan import PostScan, PostScanOutcome, kms_verifier
 from bucketguard.pipeline.scanner import Scanner
 from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings, SettingsError
+
+# Each function imports what only it needs when it is built: a container runs one function, and the
+# scanner's cold start would otherwise pay for the listener's and post-scan's libraries.
+if TYPE_CHECKING:
+    from bucketguard.pipeline.listener import ListenerOutcome
+    from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
 
 log = logging.getLogger("bucketguard.lambda")
 METRICS_NAMESPACE = "BucketGuard"
@@ -105,6 +107,8 @@ class ListenerFunction(_SqsFunction):
         kms: Any = None,
         metrics: Any = None,
     ) -> None:
+        from bucketguard.pipeline.postscan import kms_verifier
+
         super().__init__(metrics)
         self.settings = settings
         self.s3 = s3
@@ -113,6 +117,8 @@ class ListenerFunction(_SqsFunction):
         self.verify = kms_verifier(kms, settings.seal_key_id) if kms and settings.seal_key_id else None
 
     def process(self, record: SQSRecord) -> list[ListenerOutcome]:
+        from bucketguard.pipeline.listener import handle_notification
+
         outcomes = handle_notification(
             self.s3, self.sqs, record.body, self.settings, own_sqs=self.own_sqs, verify=self.verify
         )
@@ -233,6 +239,8 @@ class PostScanFunction(_SqsFunction):
         self.postscan = postscan
 
     def process(self, record: SQSRecord) -> PostScanOutcome:
+        from bucketguard.pipeline.notifications import sns_message
+
         event = ScanResultEvent.from_json(sns_message(record.body))
         outcome = self.postscan.apply(event)
         for action in outcome.actions:
@@ -253,6 +261,9 @@ class PostScanFunction(_SqsFunction):
     @classmethod
     def from_environment(cls) -> PostScanFunction:
         import boto3
+
+        from bucketguard.pipeline.notify import WebhookNotifier
+        from bucketguard.pipeline.postscan import PostScan
 
         settings = PostScanSettings.resolve()
         webhook = (
