@@ -311,15 +311,17 @@ class Engine:
             descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
-        with os.fdopen(descriptor, "rb", buffering=0) as stream:
-            opened = os.fstat(stream.fileno())
+        try:
+            opened = os.fstat(descriptor)
             if not stat.S_ISREG(opened.st_mode):
                 return _unscannable(target, Reason.NOT_A_REGULAR_FILE, f"{target}: not a regular file")
             try:
-                blob = _top_level_blob(path, stream.fileno(), opened.st_size)
+                blob = _top_level_blob(path, descriptor, opened.st_size)
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
             return self._walked(blob, target)
+        finally:
+            os.close(descriptor)
 
     def _walked(self, blob: Blob, target: str) -> ScanResult:
         """The object's blob walked (rules, hash, members) into its result."""
@@ -374,7 +376,7 @@ def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
     window."""
     if expected_size <= IN_MEMORY_MAX:
         try:
-            data = _read_up_to(descriptor, IN_MEMORY_MAX + 1)
+            data = _read_up_to(descriptor, IN_MEMORY_MAX + 1, expected_size)
         except OSError as exc:
             raise _ReadError(exc.strerror or str(exc)) from None
         if len(data) <= IN_MEMORY_MAX:
@@ -431,16 +433,20 @@ def _read_exactly(descriptor: int, into: memoryview, offset: int) -> None:
         done += count
 
 
-def _read_up_to(descriptor: int, size: int) -> bytes:
+def _read_up_to(descriptor: int, size: int, expected: int) -> bytes:
+    """Up to `size` bytes; the first read asks for the `expected` size and one byte more (to see the file
+    has not grown), so a small file costs a buffer of its own size, not of `size`."""
     parts = []
     remaining = size
+    wanted = expected + 1
     while remaining > 0:
-        chunk = os.read(descriptor, min(remaining, CHUNK))
+        chunk = os.read(descriptor, min(remaining, wanted))
         if not chunk:
             break
         parts.append(chunk)
         remaining -= len(chunk)
-    return b"".join(parts)
+        wanted = CHUNK
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _internal_error(target: str, exc: Exception) -> ScanResult:
