@@ -18,6 +18,7 @@ accounts").
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import pulumi
@@ -43,9 +44,16 @@ from infra.policies import (
     key_use_statement,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
-from infra.secure_bucket import SecureBucket, SecureBucketArgs
+from infra.secure_bucket import SecureBucket, SecureBucketArgs, access_log_bucket
 
 UNIT_TIMEOUT_SECONDS = 900  # one account in one region, within Lambda's limit
+
+
+def report_bucket_name(account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    """Unique per stack, account and region (58 characters at most with "-logs": the stack's name is cut to
+    12)."""
+    stack = re.sub(r"[^a-z0-9-]+", "-", pulumi.get_stack().lower()).strip("-")[:12].strip("-")
+    return pulumi.Output.concat("bucketguard-", stack, "-audit-", account_id, "-", region)
 
 
 @dataclass
@@ -111,6 +119,7 @@ class AuditStack(pulumi.ComponentResource):
     table: aws.dynamodb.Table
     queue: EncryptedQueue
     reports: SecureBucket
+    report_logs: SecureBucket
     summary_topic: aws.sns.Topic
     fan_out: PipelineFunction
     function: PipelineFunction
@@ -136,9 +145,25 @@ class AuditStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        reports_name = report_bucket_name(args.account_id, config.region)
+        self.report_logs = access_log_bucket(
+            f"{name}-reports-logs",
+            bucket_name=pulumi.Output.concat(reports_name, "-logs"),
+            source_bucket_names=[reports_name],
+            account_id=args.account_id,
+            tags=args.tags,
+            opts=child,
+        )
         self.reports = SecureBucket(
             f"{name}-reports",
-            SecureBucketArgs(bucket_name=None, kms_key_arn=self.key.arn, tags=args.tags, role="internal"),
+            SecureBucketArgs(
+                bucket_name=reports_name,
+                kms_key_arn=self.key.arn,
+                tags=args.tags,
+                role="internal",
+                # Through the policy's output: logging is switched on only once log delivery is admitted.
+                access_log_bucket=self.report_logs.policy.bucket,
+            ),
             opts=child,
         )
         self.summary_topic = alert_topic(

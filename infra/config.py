@@ -380,9 +380,10 @@ def _policy_config(value: dict[str, Any]) -> dict[str, Any]:
 PolicyConfigMapping = Annotated[dict[str, Any], AfterValidator(_policy_config)]
 
 
-class AuditConfig(StrictModel):
-    """`bucketguard:audit`: the scheduled audit of the deployer's account (and each roleArns account) in
-    `regions`, deployed in `region`, one message per account and region; findings history in DynamoDB,
+class AuditConfig(_Deployed):
+    """`bucketguard:audit`: the scheduled audit of its own account (``roleArn``/``accountId``, default the
+    deployer's) and each roleArns account in `regions`, deployed in `region`, one message per account and
+    region; findings history in DynamoDB,
     Security Hub import when `securityHub`, reports in a bucket and a summary to `notifyEmails`."""
 
     region: Region

@@ -213,7 +213,7 @@ def deploy(config: BucketguardConfig) -> None:
                 opts=pulumi.ResourceOptions(provider=provider),
             )
     if config.audit is not None:
-        audit_provider = providers.get(config.audit.region, None, None)
+        audit_provider = providers.get(config.audit.region, config.audit.role_arn, config.audit.account)
         audit = AuditStack(
             "audit",
             AuditStackArgs(

@@ -112,3 +112,33 @@ def bucket_policy(
         return [tls, *extra_list]
 
     return document(pulumi.Output.from_input(extra).apply(combine))
+
+
+def access_log_bucket(
+    name: str,
+    *,
+    bucket_name: pulumi.Input[str],
+    source_bucket_names: Sequence[pulumi.Input[str]],
+    account_id: pulumi.Input[str],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> SecureBucket:
+    """A bucket (SSE-S3, as S3 log delivery requires) for the server access logs of the source buckets: S3's
+    log delivery may write there only for them, in this account."""
+    delivery = {
+        "Sid": "S3ServerAccessLogsDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": ["s3:PutObject"],
+        "Resource": pulumi.Output.concat("arn:aws:s3:::", bucket_name, "/*"),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {
+                "aws:SourceArn": [pulumi.Output.concat("arn:aws:s3:::", b) for b in source_bucket_names]
+            },
+        },
+    }
+    args = SecureBucketArgs(
+        bucket_name, kms_key_arn=None, extra_statements=[delivery], tags=tags, role="logs"
+    )
+    return SecureBucket(name, args, opts)

@@ -1,9 +1,10 @@
 """The local Lambda runner: reads what was deployed from the embedded AWS and runs it as Lambda would.
 
 From moto, in every account and region the deployment used: the functions (handler, environment,
-memory, timeout, role, code) and their SQS event source mappings (queue, batch size, partial batch
-responses). The deployer creates the mappings disabled (an enabled one makes moto invoke through Docker);
-the runner polls the mappings the program declared enabled itself.
+memory, timeout, role, code), their SQS event source mappings (queue, batch size, partial batch
+responses) and the scheduled EventBridge rules that target them (`run_schedules` plays one's time). The
+deployer creates the mappings disabled (an enabled one makes moto invoke through Docker); the runner polls
+the mappings the program declared enabled itself.
 
 Each function runs in a process of its own (bucketguard/sandbox/worker.py) with the function's deployed
 environment and its role's credentials from moto's STS. The code is the deployed zip's own
@@ -322,6 +323,7 @@ class LambdaRunner:
         self.sources: list[SqsEventSource] = []
         self.processes: dict[str, FunctionProcess] = {}
         self._task_roots: dict[str, Path] = {}
+        self._admins: dict[str, AccountSession] = {}  # function ARN -> the deployer in its place
         seen: set[str] = set()
         for role_arn, region in places:
             admin = aws.assume(role_arn, region) if role_arn else aws.deployer(region)
@@ -331,6 +333,7 @@ class LambdaRunner:
                     continue
                 seen.add(function.arn)
                 self.functions.append(function)
+                self._admins[function.arn] = admin
                 mappings = lambda_.list_event_source_mappings(FunctionName=function.arn)[
                     "EventSourceMappings"
                 ]
@@ -421,6 +424,24 @@ class LambdaRunner:
     def drain(self) -> None:
         drain(self.sources)
 
+    def run_schedules(self, kind: str) -> list[Any]:
+        """Invokes every `kind` function an enabled scheduled EventBridge rule targets, with the event the
+        rule sends (its target's constant input, else a Scheduled Event), as if its time had come; each
+        invocation's result. The rules and targets are read from the embedded AWS."""
+        results = []
+        for function in (f for f in self.functions if f.kind == kind):
+            admin = self._admins[function.arn]
+            events = admin.client("events", region_name=function.region)
+            for rule_name in events.list_rule_names_by_target(TargetArn=function.arn)["RuleNames"]:
+                rule = events.describe_rule(Name=rule_name)
+                if not rule.get("ScheduleExpression") or rule.get("State") != "ENABLED":
+                    continue
+                for target in events.list_targets_by_rule(Rule=rule_name)["Targets"]:
+                    if target["Arn"] == function.arn:
+                        event = _scheduled_event(rule, admin.account_id, function.region, target)
+                        results.append(self.process(function, admin)(event))
+        return results
+
     def start(self) -> None:
         for source in self.sources:
             source.start()
@@ -430,6 +451,22 @@ class LambdaRunner:
             source.stop()
         for process in self.processes.values():
             process.stop()
+
+
+def _scheduled_event(rule: dict[str, Any], account: str, region: str, target: dict[str, Any]) -> Any:
+    if target.get("Input"):
+        return json.loads(target["Input"])
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [rule["Arn"]],
+        "detail": {},
+    }
 
 
 def _list_functions(lambda_: Any, region: str) -> list[DeployedFunction]:

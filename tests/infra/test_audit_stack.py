@@ -58,7 +58,7 @@ def test_the_schedule_starts_the_fan_out_and_the_queue_feeds_the_audit_function(
     variables = function["environment"]["variables"]
     assert variables[env.AUDIT_SECURITY_HUB] == "true"
     assert json.loads(variables[env.AUDIT_POLICY_CONFIG]) == AUDIT["policyConfig"]
-    assert variables[env.AUDIT_REPORT_BUCKET] == "audit-reports-bucket-0a1b2c"
+    assert variables[env.AUDIT_REPORT_BUCKET] == "bucketguard-dev-audit-123456789012-eu-west-1"
     assert variables[env.AUDIT_SUMMARY_TOPIC_ARN].endswith("audit-summary-0a1b2c")
     trigger = audited.named("audit-run-trigger")["inputs"]
     assert trigger["eventSourceArn"].endswith("audit-units-queue-0a1b2c") and trigger["batchSize"] == 1
@@ -104,6 +104,8 @@ def test_queue_bucket_topic_and_table_are_encrypted_with_the_audit_key(audited: 
     tls = {s["Sid"]: s for s in audited.policy("audit-reports-policy")}["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert "audit-reports-policy" in audited.retained  # the reports outlive the stack
+    logging = audited.named("audit-reports-access-logging")["inputs"]
+    assert logging["targetBucket"] == "bucketguard-dev-audit-123456789012-eu-west-1-logs"
 
     statements = {s["Sid"]: s for s in audited.policy("audit-key-policy")}
     use = statements["AuditFunctionsUseKey"]
@@ -141,7 +143,10 @@ def test_each_audit_role_may_do_only_its_part(audited: Graph) -> None:
     ]
     assert as_list(grants["KeepTheFindingsHistory"]["Resource"])[0].endswith("audit-history-0a1b2c")
     assert grants["ConsumeUnits"]["Resource"].endswith("audit-units-queue-0a1b2c")
-    assert grants["WriteReports"]["Resource"] == "arn:aws:s3:::audit-reports-bucket-0a1b2c/audits/*"
+    assert (
+        grants["WriteReports"]["Resource"]
+        == "arn:aws:s3:::bucketguard-dev-audit-123456789012-eu-west-1/audits/*"
+    )
     assert grants["PublishSummary"]["Resource"].endswith("audit-summary-0a1b2c")
     assert grants["AuditOtherAccounts"]["Resource"] == AUDIT["roleArns"]
     assert grants["ImportFindings"]["Resource"] == [
