@@ -35,7 +35,7 @@ _MACRO_SHEET, _MACRO_SUBSTREAM, _BIFF8 = 1, 0x0040, 0x0600
 _STATES = {0: "visible", 1: "hidden", 2: "very hidden"}
 _BUILTIN_NAMES = {1: "Auto_Open", 2: "Auto_Close", 0x0A: "Auto_Activate", 0x0B: "Auto_Deactivate"}
 _UNDECODED = ("*UNKNOWN TOKEN*", "*INCOMPLETE FORMULA PARSING*")
-AUTO_RUN = re.compile(r"(?:_xlnm\.)?auto_(?:open|close|activate|deactivate)", re.IGNORECASE)
+_AUTO_RUN = re.compile(r"(?:_xlnm\.)?auto_(?:open|close|activate|deactivate)", re.IGNORECASE)
 _EXECUTES = re.compile(
     r"\b(?:EXEC|CALL|REGISTER(?:\.ID)?|FOPEN|FWRITE(?:LN)?|FORMULA(?:\.FILL|\.ARRAY)?|FILE\.COPY)\s*\("
     r"|URLDownloadToFile|ShellExecute|WinExec|CreateProcess",
@@ -64,7 +64,7 @@ class XlmMacros:
         return "\n".join(lines) + "\n"
 
     def auto_run(self) -> str | None:
-        return next((name for name, _ in self.names if AUTO_RUN.match(name)), None)
+        return next((name for name, _ in self.names if _AUTO_RUN.match(name)), None)
 
     def actions(self) -> list[str]:
         return sorted({m.group(0).rstrip("( ") for f in self.formulas for m in _EXECUTES.finditer(f)})
