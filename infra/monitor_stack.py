@@ -32,7 +32,7 @@ from bucketguard.remediation import remediation_statements
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
-from infra.history_table import history_table, security_hub_products
+from infra.history_table import history_table, security_hub_products, table_key_statement
 from infra.keys import component_key
 from infra.monitor_trail import MonitorTrail, MonitorTrailArgs, trail_arn, trail_key_statements
 from infra.policies import (
@@ -224,19 +224,7 @@ class MonitorStack(pulumi.ComponentResource):
                     ),
                     key_service_statement("EventBridgeSendsEvents", "events.amazonaws.com", args.account_id),
                     key_service_statement("CloudWatchAlarms", "cloudwatch.amazonaws.com", args.account_id),
-                    {
-                        "Sid": "DynamoDbEncryptsTheTable",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", args.account_id, ":root")},
-                        "Action": [*KMS_ENCRYPT_ACTIONS, "kms:DescribeKey", "kms:CreateGrant"],
-                        "Resource": "*",
-                        "Condition": {
-                            "StringEquals": {
-                                "kms:ViaService": f"dynamodb.{region}.amazonaws.com",
-                                "kms:CallerAccount": args.account_id,
-                            }
-                        },
-                    },
+                    table_key_statement(args.account_id, region),
                     *trail_statements,
                 ]
             ),

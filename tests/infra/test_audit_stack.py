@@ -115,6 +115,10 @@ def test_queue_bucket_topic_and_table_are_encrypted_with_the_audit_key(audited: 
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"{s}.eu-west-1.amazonaws.com" for s in ("sqs", "s3", "sns", "dynamodb")
     ]
+    assert statements["DynamoDbEncryptsTheTable"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com",
+        "kms:CallerAccount": "123456789012",
+    }
     dlq_alarm = audited.named("audit-alarms-audit-dlq-not-empty")["inputs"]
     assert dlq_alarm["alarmActions"] == [
         audited.named("audit-run-function")["inputs"]["environment"]["variables"][env.AUDIT_SUMMARY_TOPIC_ARN]
