@@ -404,9 +404,15 @@ def _window_reader(blob: Blob) -> Iterator[tuple[int, Callable[[memoryview, int]
         yield blob.source.size, blob.source.read_into
         return
     assert blob.path is not None
-    with blob.path.open("rb") as stream:
-        descriptor = stream.fileno()
-        yield os.fstat(descriptor).st_size, lambda into, offset: _read_exactly(descriptor, into, offset)
+    # O_NONBLOCK: a path swapped for a FIFO since it was first opened must fail here, not hang the scan.
+    descriptor = os.open(blob.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file any more ({_file_kind(info.st_mode)})")
+        yield info.st_size, lambda into, offset: _read_exactly(descriptor, into, offset)
+    finally:
+        os.close(descriptor)
 
 
 def _entered(helpers: ThreadPoolExecutor, call: Callable[..., _T], *args: Any) -> Future[_T]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
+from bucketguard.scanning import engine as engine_module
+from bucketguard.scanning.blobs import IN_MEMORY_MAX, Blob
 from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.result import Reason, Verdict
 from tests.scanning.engine_support import engine
@@ -32,6 +35,32 @@ def test_fifo_is_not_opened(tmp_path: Path) -> None:
     result = engine().scan_file(fifo, name="pipe")  # would block forever if opened for reading
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.NOT_A_REGULAR_FILE)
     assert "named pipe" in result.detail
+
+
+def test_a_large_file_swapped_for_a_fifo_mid_scan_is_unscannable_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file past the in-memory size is opened again window by window; if its path became a FIFO in
+    between (a local attacker's race), that open must fail instead of waiting for a writer forever."""
+    target = tmp_path / "big.bin"
+    target.write_bytes(b"\0" * (IN_MEMORY_MAX + 1))
+    first_open = engine_module._top_level_blob
+
+    def then_swapped(path: Path, descriptor: int, size: int) -> Blob:
+        blob = first_open(path, descriptor, size)
+        path.unlink()
+        os.mkfifo(path)
+        return blob
+
+    monkeypatch.setattr(engine_module, "_top_level_blob", then_swapped)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the scan blocked opening the FIFO"))
+    signal.alarm(60)  # a watchdog for the hang, not a time limit: the scan itself takes milliseconds
+    try:
+        result = engine().scan_file(target, name="big.bin")
+    finally:
+        signal.alarm(0)
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNREADABLE)
+    assert "not a regular file any more (named pipe)" in result.detail
 
 
 def test_directory_is_not_a_regular_file(tmp_path: Path) -> None:
