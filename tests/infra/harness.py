@@ -3,9 +3,10 @@
     python -m tests.infra.harness <request.json>
 
 request: {"config": {"bucketguard:scanner": {...}, ...}, "stack": "dev", "stack_outputs": {ref: {...}}}.
-Prints one JSON document: {"resources": [...], "log": [...], "error": null | "message"}. Each resource:
-type, name, inputs (camelCase, as the provider receives them), provider (the provider resource's name,
-"" = default), and the region/account of that provider; "log" holds what the program printed. One
+Prints one JSON document: {"resources": [...], "urns": {...}, "log": [...], "error": null | "message"}.
+Each resource: type, name, inputs (camelCase, as the provider receives them), provider (the provider
+resource's name, "" = default), and the region/account of that provider; "urns" maps each resource's URN,
+as the engine computes it, to the URNs its aliases resolve to; "log" holds what the program printed. One
 program per process: the mock root stack registers once.
 """
 
@@ -101,6 +102,62 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise RuntimeError(f"unexpected invoke {args.token}")
 
 
+class EngineUrns:
+    """URNs as the engine computes them (the mock monitor keeps only the parent's last type), with each
+    resource's aliases resolved as the engine resolves alias specs and inherits its parent's aliases
+    (pulumi/pulumi pkg/resource/deploy: NewURN, collapseAliasToUrn, inheritedChildAlias)."""
+
+    def __init__(self) -> None:
+        self.project, self.stack = "", ""
+        self.of_mock: dict[str, str] = {}  # the mock monitor's URN -> the engine's
+        self.aliases: dict[str, list[str]] = {}
+
+    def new_urn(self, parent: str, type_: str, name: str) -> str:
+        qualified = parent.split("::")[2] if parent else ""
+        if qualified and qualified != "pulumi:pulumi:Stack":
+            type_ = f"{qualified}${type_}"
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
+
+    def register(self, request: Any, mock_urn: str) -> None:
+        parent = self.of_mock.get(request.parent, "")
+        urn = self.new_urn(parent, request.type, request.name)
+        self.of_mock[mock_urn] = urn
+        aliases: list[str] = []
+        for alias in getattr(request, "aliases", []):
+            if not alias.HasField("spec"):
+                aliases.append(alias.urn)
+                continue
+            spec = alias.spec
+            alias_parent = "" if spec.noParent else self.of_mock.get(spec.parentUrn, parent)
+            aliases.append(self.new_urn(alias_parent, spec.type or request.type, spec.name or request.name))
+        parent_name = parent.rsplit("::", 1)[-1]
+        for parent_alias in self.aliases.get(parent, []):
+            name = request.name
+            if name.startswith(parent_name):
+                name = parent_alias.rsplit("::", 1)[-1] + name[len(parent_name) :]
+            aliases.append(self.new_urn(parent_alias, request.type, name))
+        self.aliases[urn] = sorted(set(aliases) - {urn})
+
+
+def record_engine_urns(urns: EngineUrns) -> None:
+    """Wraps the mock monitor's registrations to record what EngineUrns computes from each request."""
+    monitor = pulumi.runtime.mocks.MockMonitor
+    register, read = monitor.RegisterResource, monitor.ReadResource
+
+    def recording_register(self: Any, request: Any) -> Any:
+        response = register(self, request)
+        urns.register(request, response.urn)
+        return response
+
+    def recording_read(self: Any, request: Any) -> Any:
+        response = read(self, request)
+        urns.register(request, response.urn)
+        return response
+
+    monitor.RegisterResource = recording_register  # type: ignore[method-assign]
+    monitor.ReadResource = recording_read  # type: ignore[method-assign]
+
+
 def _computed(typ: str, name: str, inputs: dict[str, Any], provider: dict[str, str]) -> dict[str, Any]:
     region, account = provider["region"], provider["account"]
     physical = f"{name}-0a1b2c"
@@ -139,7 +196,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     }
     pulumi.runtime.set_all_config(config)
     mocks = RecordingMocks(request.get("stack_outputs", {}), request.get("buckets", {}))
-    pulumi.runtime.set_mocks(mocks, project="bucketguard", stack=request.get("stack", "dev"), preview=False)
+    urns = EngineUrns()
+    urns.project, urns.stack = "bucketguard", request.get("stack", "dev")
+    record_engine_urns(urns)
+    pulumi.runtime.set_mocks(mocks, project=urns.project, stack=urns.stack, preview=False)
 
     retained: list[str] = []
     logged: list[str] = []  # what pulumi.log.info/warn print at preview (the mock engine logs to the root)
@@ -166,7 +226,13 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # the program's error is what some tests assert on
         error = f"{type(exc).__name__}: {exc}"
         print(traceback.format_exc(), file=sys.stderr)
-    return {"resources": mocks.resources, "retained": retained, "log": logged, "error": error}
+    return {
+        "resources": mocks.resources,
+        "urns": urns.aliases,
+        "retained": retained,
+        "log": logged,
+        "error": error,
+    }
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class Graph:
         assert result["error"] is None, result["error"]
         self.resources: list[Resource] = result["resources"]
         self.retained: set[str] = set(result["retained"])
+        self.urns: dict[str, list[str]] = result["urns"]
 
     def of_type(self, token: str) -> list[Resource]:
         return [r for r in self.resources if r["type"] == token]
@@ -91,6 +92,20 @@ def rescanning(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory)
 def graph(request: pytest.FixtureRequest) -> Graph:
     result: Graph = request.getfixturevalue(request.param)
     return result
+
+
+@pytest.mark.parametrize(
+    ("fixture", "recorded"), [("dev", "dev"), ("multi", "multiaccount"), ("rescanning", "rescanning")]
+)
+def test_resources_keep_their_urns(fixture: str, recorded: str, request: pytest.FixtureRequest) -> None:
+    """A URN that disappears makes `pulumi up` replace its resource for every existing user: a resource
+    moved under another parent keeps its old URN as an alias (tests/infra/record_urns.py records them)."""
+    graph: Graph = request.getfixturevalue(fixture)
+    reachable = set(graph.urns) | {alias for aliases in graph.urns.values() for alias in aliases}
+    before = json.loads((Path(__file__).parent / "urns" / f"{recorded}.json").read_text())
+    assert [urn for urn in before if urn not in reachable] == []
+    claimed = Counter(alias for aliases in graph.urns.values() for alias in aliases)
+    assert [urn for urn, count in claimed.items() if count > 1 or urn in graph.urns] == []
 
 
 def test_dev_stack_resource_graph(dev: Graph) -> None:
