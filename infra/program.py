@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -33,7 +34,8 @@ from infra.monitor_stack import (
 )
 from infra.providers import Providers
 from infra.scanner_stack import ScannerStack, ScannerStackArgs
-from infra.storage_stack import ScannerEndpoint, StorageStack, StorageStackArgs
+from infra.storage_listener import ScannerEndpoint
+from infra.storage_stack import StorageStack, StorageStackArgs
 
 # What a scanner stack exports and a storage-only stack reads through its StackReference (a contract
 # between stacks of different versions: add names, never rename).
@@ -95,143 +97,205 @@ def _report_assignment(config: BucketguardConfig, placements: Sequence[Placement
     return {s.name: config.fleet[p.scanner].label for s, p in zip(config.storages, placements, strict=True)}
 
 
-def deploy(config: BucketguardConfig) -> None:
-    project, stack = pulumi.get_project(), pulumi.get_stack()
-    tags = {"bucketguard-stack": f"{project}/{stack}", **config.tags}
-    providers = Providers(tags)
-    architecture = config.lambda_architecture
-    artifact: LambdaArtifact = ensure_artifact(architecture, config.artifact_dir)
+class _Deployment:
+    """What every step shares: the config, one provider per account and region, the Lambda artifact, the
+    stack's tags, and each provider's account id (looked up once)."""
 
-    def bucket_state(storage: StorageConfig) -> BucketState:
-        # Read through the storage's own provider: the bucket lives in its account and region.
-        role = storage_deployer_role(storage, config.fleet)
-        opts = pulumi.InvokeOptions(provider=providers.get(storage.region, role, storage.account))
+    def __init__(self, config: BucketguardConfig) -> None:
+        self.config = config
+        self.project, self.stack = pulumi.get_project(), pulumi.get_stack()
+        self.tags = {"bucketguard-stack": f"{self.project}/{self.stack}", **config.tags}
+        self.providers = Providers(self.tags)
+        self.architecture = config.lambda_architecture
+        self.artifact: LambdaArtifact = ensure_artifact(self.architecture, config.artifact_dir)
+        self._accounts: dict[int, pulumi.Output[str]] = {}
+        # The first provider of each account (None: the deployer's own), for account-wide settings.
+        self.account_providers: dict[str | None, aws.Provider] = {}
+
+    def account_of(self, provider: aws.Provider) -> pulumi.Output[str]:
+        if id(provider) not in self._accounts:
+            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+            self._accounts[id(provider)] = identity.account_id
+        return self._accounts[id(provider)]
+
+    def storage_provider(self, storage: StorageConfig) -> aws.Provider:
+        # The bucket lives in its account and region: its storage is deployed and read there.
+        role = storage_deployer_role(storage, self.config.fleet)
+        return self.providers.get(storage.region, role, storage.account)
+
+    def bucket_state(self, storage: StorageConfig) -> BucketState:
+        opts = pulumi.InvokeOptions(provider=self.storage_provider(storage))
         return read_bucket(
             storage.bucket,
             lambda name: aws.s3.get_bucket(bucket=name, opts=opts),
             lambda name: aws.s3.get_bucket_policy(bucket=name, opts=opts).policy,
         )
 
-    # Before anything is registered: what the storages would overwrite.
-    check_storages(config.storages, bucket_state)
-    accounts: dict[int, pulumi.Output[str]] = {}
 
-    def account_of(provider: aws.Provider) -> pulumi.Output[str]:
-        if id(provider) not in accounts:
-            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
-            accounts[id(provider)] = identity.account_id
-        return accounts[id(provider)]
+@dataclass(frozen=True)
+class _Scanner:
+    """A scanner this stack deploys, with the provider and account it is deployed with."""
 
-    # The first provider of each account (None: the deployer's own), for account-wide settings.
-    account_providers: dict[str | None, aws.Provider] = {}
-    scanners: list[tuple[ScannerStack, aws.Provider]] = []
-    endpoints: list[ScannerEndpoint] = []
-    fleet_outputs: dict[str, dict[str, Any]] = {}
-    for scanner_config in config.fleet:
-        scanner_provider = providers.get(
-            scanner_config.region, scanner_config.role_arn, scanner_config.account
+    config: ScannerConfig
+    stack: ScannerStack
+    provider: aws.Provider
+    account_id: pulumi.Output[str]
+
+    @property
+    def endpoint(self) -> ScannerEndpoint:
+        return ScannerEndpoint(
+            queue_arn=self.stack.queue.queue.arn,
+            queue_url=self.stack.queue.queue.url,
+            role_arn=self.stack.scanner.role.arn,
+            key_arn=self.stack.key.arn,
+            ruleset_topic_arn=self.stack.ruleset_topic.arn if self.stack.ruleset_topic else None,
+            rescan_on_update=self.config.rescan_on_update,
+            ruleset_reload_seconds=self.config.rule_check_seconds + self.config.timeout_seconds,
         )
-        account_providers.setdefault(scanner_config.account, scanner_provider)
-        scanner = ScannerStack(
-            _resource_name(scanner_config, "scanner"),
-            ScannerStackArgs(
-                config=scanner_config,
-                account_id=account_of(scanner_provider),
-                code=artifact.code,
-                ruleset_path=artifact.ruleset_path,
-                scanner_id="/".join(filter(None, (project, stack, scanner_config.name))),
-                tags={**tags, "bucketguard-scanner": scanner_config.label},
-            ),
-            opts=pulumi.ResourceOptions(provider=scanner_provider),
-        )
-        scanners.append((scanner, scanner_provider))
-        endpoints.append(
-            ScannerEndpoint(
-                queue_arn=scanner.queue.queue.arn,
-                queue_url=scanner.queue.queue.url,
-                role_arn=scanner.scanner.role.arn,
-                key_arn=scanner.key.arn,
-                ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
-                rescan_on_update=scanner_config.rescan_on_update,
-                ruleset_reload_seconds=scanner_config.rule_check_seconds + scanner_config.timeout_seconds,
-            )
-        )
-        fleet_outputs[scanner_config.label] = {
-            "scannerQueueArn": scanner.queue.queue.arn,
-            "scannerQueueUrl": scanner.queue.queue.url,
-            "scannerRoleArn": scanner.scanner.role.arn,
-            "scannerKeyArn": scanner.key.arn,
-            "rulesBucket": scanner.rules.bucket.id,
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        topic = self.stack.ruleset_topic
+        return {
+            "scannerQueueArn": self.stack.queue.queue.arn,
+            "scannerQueueUrl": self.stack.queue.queue.url,
+            "scannerRoleArn": self.stack.scanner.role.arn,
+            "scannerKeyArn": self.stack.key.arn,
+            "rulesBucket": self.stack.rules.bucket.id,
             # `rules publish --announce` names it
-            **({"rulesetTopicArn": scanner.ruleset_topic.arn} if scanner.ruleset_topic is not None else {}),
-            "scannerAccountId": account_of(scanner_provider),
-            "scannerRegion": scanner_config.region,
-            "scannerAlertTopicArn": scanner.alert_topic.arn,
+            **({"rulesetTopicArn": topic.arn} if topic is not None else {}),
+            "scannerAccountId": self.account_id,
+            "scannerRegion": self.config.region,
+            "scannerAlertTopicArn": self.stack.alert_topic.arn,
         }
-    if len(fleet_outputs) == 1:
-        # One scanner: its outputs at the top level, what storage-only stacks read (SCANNER_OUTPUTS).
-        for key, value in next(iter(fleet_outputs.values())).items():
-            pulumi.export(key, value)
-    elif fleet_outputs:
-        pulumi.export("scanners", fleet_outputs)
-    if not config.fleet:
-        assert config.scanner_stack is not None  # parse_config guarantees one of the two
-        reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
-        endpoints.append(ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS)))
+
+
+def deploy(config: BucketguardConfig) -> None:
+    deployment = _Deployment(config)
+    # Before anything is registered: what the storages would overwrite.
+    check_storages(config.storages, deployment.bucket_state)
+    scanners = [_deploy_scanner(deployment, scanner) for scanner in config.fleet]
+    _export_scanners(scanners)
+    endpoints = [s.endpoint for s in scanners] or [_referenced_scanner(config)]
     placements = config.placements() or [Placement(0, "scannerStack")] * len(config.storages)
     if config.fleet:
         pulumi.export("scannerAssignment", _report_assignment(config, placements))
-
-    storages: list[StorageStack] = []
-    for storage, placement in zip(config.storages, placements, strict=True):
-        provider = providers.get(
-            storage.region, storage_deployer_role(storage, config.fleet), storage.account
-        )
-        account_providers.setdefault(storage.account, provider)
-        storages.append(
-            StorageStack(
-                f"storage-{storage.name}",
-                StorageStackArgs(
-                    config=storage,
-                    account_id=account_of(provider),
-                    scanner=endpoints[placement.scanner],
-                    code=artifact.code,
-                    architecture=architecture,
-                    tags=tags,
-                ),
-                opts=pulumi.ResourceOptions(provider=provider),
-            )
-        )
+    storages = [
+        _deploy_storage(deployment, storage, endpoints[placement.scanner])
+        for storage, placement in zip(config.storages, placements, strict=True)
+    ]
     if config.account_public_access_block:
-        for account, provider in account_providers.items():
-            aws.s3.AccountPublicAccessBlock(
-                f"account-public-access-block-{account or 'deployer'}",
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-                opts=pulumi.ResourceOptions(provider=provider),
-            )
+        _block_public_access(deployment.account_providers)
     if config.audit is not None:
-        audit_provider = providers.get(config.audit.region, config.audit.role_arn, config.audit.account)
-        audit = AuditStack(
-            "audit",
-            AuditStackArgs(
-                config=config.audit,
-                account_id=account_of(audit_provider),
-                code=artifact.code,
-                architecture=architecture,
-                tags=tags,
-            ),
-            opts=pulumi.ResourceOptions(provider=audit_provider),
+        _deploy_audit(deployment)
+    _export_storages(storages)
+    _export_artifact(deployment.artifact)
+    for index, scanner in enumerate(scanners):
+        admitted = [s for s, p in zip(storages, placements, strict=True) if p.scanner == index]
+        _admit(config, scanner, admitted)
+    if config.monitor is not None:
+        deploy_monitor(
+            config,
+            deployment.providers,
+            deployment.artifact,
+            deployment.architecture,
+            deployment.tags,
+            deployment.account_of,
         )
-        pulumi.export("auditHistoryTable", audit.table.name)
-        pulumi.export("auditReportBucket", audit.reports.bucket.bucket)
-        pulumi.export("auditSummaryTopicArn", audit.summary_topic.arn)
-        pulumi.export("auditRoleArn", audit.function.role.arn)  # what other accounts' audit roles trust
+
+
+def _deploy_scanner(deployment: _Deployment, config: ScannerConfig) -> _Scanner:
+    provider = deployment.providers.get(config.region, config.role_arn, config.account)
+    deployment.account_providers.setdefault(config.account, provider)
+    account_id = deployment.account_of(provider)
+    stack = ScannerStack(
+        _resource_name(config, "scanner"),
+        ScannerStackArgs(
+            config=config,
+            account_id=account_id,
+            code=deployment.artifact.code,
+            ruleset_path=deployment.artifact.ruleset_path,
+            scanner_id="/".join(filter(None, (deployment.project, deployment.stack, config.name))),
+            tags={**deployment.tags, "bucketguard-scanner": config.label},
+        ),
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+    return _Scanner(config, stack, provider, account_id)
+
+
+def _export_scanners(scanners: Sequence[_Scanner]) -> None:
+    if len(scanners) == 1:
+        # One scanner: its outputs at the top level, what storage-only stacks read (SCANNER_OUTPUTS).
+        for key, value in scanners[0].outputs.items():
+            pulumi.export(key, value)
+    elif scanners:
+        pulumi.export("scanners", {s.config.label: s.outputs for s in scanners})
+
+
+def _referenced_scanner(config: BucketguardConfig) -> ScannerEndpoint:
+    """A storage-only stack's scanner, read from the scanner stack's outputs."""
+    assert config.scanner_stack is not None  # parse_config guarantees a scanner or a scannerStack
+    reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
+    return ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS))
+
+
+def _deploy_storage(
+    deployment: _Deployment, storage: StorageConfig, scanner: ScannerEndpoint
+) -> StorageStack:
+    provider = deployment.storage_provider(storage)
+    deployment.account_providers.setdefault(storage.account, provider)
+    return StorageStack(
+        f"storage-{storage.name}",
+        StorageStackArgs(
+            config=storage,
+            account_id=deployment.account_of(provider),
+            scanner=scanner,
+            code=deployment.artifact.code,
+            architecture=deployment.architecture,
+            tags=deployment.tags,
+        ),
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+
+
+def _block_public_access(account_providers: dict[str | None, aws.Provider]) -> None:
+    for account, provider in account_providers.items():
+        aws.s3.AccountPublicAccessBlock(
+            f"account-public-access-block-{account or 'deployer'}",
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+
+def _deploy_audit(deployment: _Deployment) -> None:
+    config = deployment.config.audit
+    assert config is not None
+    provider = deployment.providers.get(config.region, config.role_arn, config.account)
+    audit = AuditStack(
+        "audit",
+        AuditStackArgs(
+            config=config,
+            account_id=deployment.account_of(provider),
+            code=deployment.artifact.code,
+            architecture=deployment.architecture,
+            tags=deployment.tags,
+        ),
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+    pulumi.export("auditHistoryTable", audit.table.name)
+    pulumi.export("auditReportBucket", audit.reports.bucket.bucket)
+    pulumi.export("auditSummaryTopicArn", audit.summary_topic.arn)
+    pulumi.export("auditRoleArn", audit.function.role.arn)  # what other accounts' audit roles trust
+
+
+def _export_storages(storages: Sequence[StorageStack]) -> None:
+    """What the scanner stack reads to admit them (STORAGE_OUTPUTS), and each storage's own outputs."""
     storage_outputs = (
-        [s.listener.role.arn for s in storages],
-        [s.result_topic.arn for s in storages],
+        [s.listener.function.role.arn for s in storages],
+        [s.post_scan.result_topic.arn for s in storages],
         [s.key.arn for s in storages],
     )
     for output, values in zip(STORAGE_OUTPUTS, storage_outputs, strict=True):
@@ -242,7 +306,7 @@ def deploy(config: BucketguardConfig) -> None:
             s.config.name: {
                 "bucket": s.config.bucket,
                 "region": s.config.region,
-                "resultTopicArn": s.result_topic.arn,
+                "resultTopicArn": s.post_scan.result_topic.arn,
                 "alertTopicArn": s.alert_topic.arn,
                 "quarantineBucket": s.config.quarantine_bucket,
                 "promoteBucket": s.config.promote_bucket,
@@ -250,6 +314,9 @@ def deploy(config: BucketguardConfig) -> None:
             for s in storages
         },
     )
+
+
+def _export_artifact(artifact: LambdaArtifact) -> None:
     pulumi.export(
         "lambdaArtifact",
         {
@@ -259,51 +326,37 @@ def deploy(config: BucketguardConfig) -> None:
             "rulesetVersion": artifact.manifest.ruleset_version,
         },
     )
-    for index, ((scanner, scanner_provider), scanner_config) in enumerate(
-        zip(scanners, config.fleet, strict=True)
-    ):
-        admitted = [s for s, p in zip(storages, placements, strict=True) if p.scanner == index]
-        _admit(config, scanner_config, scanner, scanner_provider, account_of(scanner_provider), admitted)
-
-    if config.monitor is not None:
-        deploy_monitor(config, providers, artifact, architecture, tags, account_of)
 
 
-def _admit(
-    config: BucketguardConfig,
-    scanner_config: ScannerConfig,
-    scanner: ScannerStack,
-    provider: aws.Provider,
-    account_id: pulumi.Output[str],
-    storages: Sequence[StorageStack],
-) -> None:
+def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[StorageStack]) -> None:
     """The scanner admits its own storages, and (a lone scanner) the storage stacks deployed elsewhere."""
-    listener_roles: list[Any] = [[s.listener.role.arn for s in storages]]
-    result_topics: list[Any] = [[s.result_topic.arn for s in storages]]
+    listener_roles: list[Any] = [[s.listener.function.role.arn for s in storages]]
+    result_topics: list[Any] = [[s.post_scan.result_topic.arn for s in storages]]
     result_keys: list[Any] = [[s.key.arn for s in storages]]
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
     for index, name in enumerate(config.storage_stacks):
         reference = pulumi.StackReference(f"storage-stack-{index}", stack_name=name)
         for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
             values.append(reference.require_output(output))
+    stack = scanner.stack
     ScannerAdmission(
-        _resource_name(scanner_config, "admission"),
+        _resource_name(scanner.config, "admission"),
         ScannerAdmissionArgs(
-            scanner_account_id=account_id,
-            scanner_region=scanner_config.region,
-            queue_arn=scanner.queue.queue.arn,
-            queue_url=scanner.queue.queue.url,
-            key_id=scanner.key.key_id,
-            scanner_role_arn=scanner.scanner.role.arn,
-            scanner_role_name=scanner.scanner.role.name,
+            scanner_account_id=scanner.account_id,
+            scanner_region=scanner.config.region,
+            queue_arn=stack.queue.queue.arn,
+            queue_url=stack.queue.queue.url,
+            key_id=stack.key.key_id,
+            scanner_role_arn=stack.scanner.role.arn,
+            scanner_role_name=stack.scanner.role.name,
             listener_role_arns=pulumi.Output.all(*listener_roles).apply(_flatten),
             result_topic_arns=pulumi.Output.all(*result_topics).apply(_flatten),
             result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
             has_storages=bool(storages or config.storage_stacks),
-            rule_updater_role_arn=scanner.rule_update.role.arn if scanner.rule_update else None,
-            ruleset_topic_arn=scanner.ruleset_topic.arn if scanner.ruleset_topic else None,
+            rule_updater_role_arn=stack.rule_update.role.arn if stack.rule_update else None,
+            ruleset_topic_arn=stack.ruleset_topic.arn if stack.ruleset_topic else None,
         ),
-        opts=pulumi.ResourceOptions(provider=provider),
+        opts=pulumi.ResourceOptions(provider=scanner.provider),
     )
 
 

@@ -1,10 +1,10 @@
 """StorageStack: protects one bucket (deployed with the provider of the bucket's account and region).
 
-bucket --ObjectCreated--> listener queue --> listener Lambda --scan request--> scanner queue (scanner account)
-result topic (only the scanner role publishes) --> post-scan queue --> post-scan Lambda --> tag / quarantine /
-promote / notify. One KMS key per storage encrypts its queues, topics and buckets; a second one, an HMAC key
-only post-scan may use, seals the verdict tags post-scan writes (an uploader's verdict tags prove nothing).
-Quarantined objects are reachable by post-scan and the admin roles only (bucket policy and key policy).
+bucket --ObjectCreated--> StorageListener --scan request--> scanner queue (scanner account)
+scanner --result--> StoragePostScan --> tag / quarantine / promote / notify.
+One KMS key per storage encrypts its queues, topics and buckets; a second one, an HMAC key only post-scan
+may use, seals the verdict tags post-scan writes (an uploader's verdict tags prove nothing). Quarantined
+objects are reachable by post-scan and the admin roles only (bucket policy and key policy).
 """
 
 from __future__ import annotations
@@ -16,56 +16,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from bucketguard.aws import arn_region
-from bucketguard.pipeline import env
 from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
-from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.keys import component_key
 from infra.policies import (
-    KMS_ENCRYPT_ACTIONS,
-    SQS_CONSUME_ACTIONS,
-    TAG_READ_ACTIONS,
-    TAG_WRITE_ACTIONS,
     Statement,
-    allow,
-    deny_insecure_transport,
     document,
     key_admin_statement,
     key_service_statement,
     key_use_statement,
     key_via_s3_statement,
-    service_sends_to_queue,
 )
-from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs, bucket_policy
-
-LISTENER_HANDLER = "functions.listener.app.handler"
-POSTSCAN_HANDLER = "functions.postscan.app.handler"
-LISTENER_TIMEOUT_SECONDS = 60
-POSTSCAN_TIMEOUT_SECONDS = 300
-# The scanner reads the object through this URL: long enough for a scan backlog, short for a leaked URL.
-PRESIGN_TTL_SECONDS = 3600
-
-
-@dataclass
-class ScannerEndpoint:
-    """What a storage needs from its scanner (from the ScannerStack, or read through a StackReference)."""
-
-    queue_arn: pulumi.Input[str]
-    queue_url: pulumi.Input[str]
-    role_arn: pulumi.Input[str]
-    key_arn: pulumi.Input[str]
-    # scanner.rescanOnUpdate, and the topic announcing published rulesets (None: no rescans)
-    ruleset_topic_arn: pulumi.Input[str] | None = field(default=None, kw_only=True)
-    rescan_on_update: str = field(default="none", kw_only=True)
-    # how long the scanner may go on with the previous ruleset (its check interval plus one scan)
-    ruleset_reload_seconds: int = field(default=600, kw_only=True)
-
-    @property
-    def rescans(self) -> bool:
-        return self.ruleset_topic_arn is not None and self.rescan_on_update != "none"
+from infra.storage_listener import ScannerEndpoint, StorageListener, StorageListenerArgs
+from infra.storage_postscan import StoragePostScan, StoragePostScanArgs
 
 
 @dataclass
@@ -79,60 +44,23 @@ class StorageStackArgs:
 
 
 class StorageStack(pulumi.ComponentResource):
+    key: aws.kms.Key
+    seal_key: aws.kms.Key
+    key_policy: aws.kms.KeyPolicy
+    alert_topic: aws.sns.Topic
+    access_logs: SecureBucket | None
+    quarantine: SecureBucket | None
+    promote: SecureBucket | None
+    listener: StorageListener
+    post_scan: StoragePostScan
+
     def __init__(self, name: str, args: StorageStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:storage:StorageStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
         self.config = config
-        scanner = args.scanner
         tags = {**args.tags, "bucketguard-storage": config.name}
-        bucket_arn = f"arn:aws:s3:::{config.bucket}"
-        objects_arn = f"{bucket_arn}/*"
-
-        # Created without a policy (AWS default: the account administers it); StorageKeyPolicy below
-        # replaces it once the roles that use the key exist.
-        self.key = component_key(
-            f"{name}-key",
-            description=f"bucketguard storage {config.name}: queues, topics and buckets",
-            tags=tags,
-            # The retained buckets' objects are encrypted with it: deleting the key would lose them too.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
-
-        # Seals post-scan's verdict tags (HMAC): the key never leaves KMS; StorageSealKeyPolicy below lets
-        # post-scan alone compute MACs with it. HMAC keys have no automatic rotation.
-        self.seal_key = aws.kms.Key(
-            f"{name}-seal-key",
-            description=f"bucketguard storage {config.name}: seals post-scan's verdict tags",
-            key_usage="GENERATE_VERIFY_MAC",
-            customer_master_key_spec="HMAC_256",
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
-        )
-
-        # Scan results: only the scanner role publishes.
-        self.result_topic = aws.sns.Topic(
-            f"{name}-results", kms_master_key_id=self.key.arn, tags=tags, opts=child
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-results-policy",
-            arn=self.result_topic.arn,
-            policy=document(
-                [
-                    deny_insecure_transport("DenyInsecureTransport", ["sns:Publish"], self.result_topic.arn),
-                    {
-                        "Sid": "OnlyTheScannerPublishesResults",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": args.scanner.role_arn},
-                        "Action": ["sns:Publish"],
-                        "Resource": self.result_topic.arn,
-                    },
-                ]
-            ),
-            opts=child,
-        )
-
+        self._keys(name, config, tags)
         # Alerts (alarms and the notify action) to the storage's e-mail addresses.
         self.alert_topic = alert_topic(
             f"{name}-alerts",
@@ -142,12 +70,105 @@ class StorageStack(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # The key policies and the quarantine bucket's policy name the roles the two stages make, and the
+        # stages' subscriptions wait for the key policy: the roles' ARNs are filled in once they exist.
+        listener_role_arn, resolve_listener_role_arn = _arn_later()
+        postscan_role_arn, resolve_postscan_role_arn = _arn_later()
+        self._owned_buckets(name, config, args.account_id, tags, postscan_role_arn)
+        self._key_policies(name, args, listener_role_arn, postscan_role_arn)
+        self.post_scan = StoragePostScan(
+            name,
+            StoragePostScanArgs(
+                config=config,
+                scanner_role_arn=args.scanner.role_arn,
+                code=args.code,
+                architecture=args.architecture,
+                key_arn=self.key.arn,
+                seal_key_arn=self.seal_key.arn,
+                alert_topic_arn=self.alert_topic.arn,
+                quarantine=self.quarantine,
+                promote=self.promote,
+                key_policy=self.key_policy,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.listener = StorageListener(
+            name,
+            StorageListenerArgs(
+                config=config,
+                account_id=args.account_id,
+                scanner=args.scanner,
+                code=args.code,
+                architecture=args.architecture,
+                key_arn=self.key.arn,
+                seal_key_arn=self.seal_key.arn,
+                result_topic_arn=self.post_scan.result_topic.arn,
+                key_policy=self.key_policy,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        resolve_listener_role_arn(self.listener.function.role.arn)
+        resolve_postscan_role_arn(self.post_scan.function.role.arn)
+        self._protected_bucket(name, config, tags)
+        PipelineAlarms(
+            f"{name}-alarms",
+            PipelineAlarmsArgs(
+                alarm_topic_arn=self.alert_topic.arn,
+                function_names={
+                    "listener": self.listener.function.function.name,
+                    "postscan": self.post_scan.function.function.name,
+                },
+                dead_letter_queue_names={
+                    "listener": self.listener.queue.dead_letter_queue.name,
+                    "postscan": self.post_scan.queue.dead_letter_queue.name,
+                },
+                backlog_queues={"listener": BacklogQueue(self.listener.queue.queue.name, 900)},
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "listenerRoleArn": self.listener.function.role.arn,
+                "resultTopicArn": self.post_scan.result_topic.arn,
+                "keyArn": self.key.arn,
+                "alertTopicArn": self.alert_topic.arn,
+            }
+        )
 
-        # Buckets this storage owns (retained when the storage is removed from the config).
-        self.access_logs = self._access_log_bucket(name, config, args.account_id, tags)
-        # The quarantine policy names the post-scan role, made below (it needs the bucket's ARN first).
-        deferred: tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]] = pulumi.deferred_output()
-        postscan_role_arn, resolve_postscan_role_arn = deferred
+    def _keys(self, name: str, config: StorageConfig, tags: dict[str, str]) -> None:
+        # Created without a policy (AWS default: the account administers it); _key_policies replaces it
+        # once the roles that use the key exist.
+        self.key = component_key(
+            f"{name}-key",
+            description=f"bucketguard storage {config.name}: queues, topics and buckets",
+            tags=tags,
+            # The retained buckets' objects are encrypted with it: deleting the key would lose them too.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        # Seals post-scan's verdict tags (HMAC): the key never leaves KMS; its policy lets post-scan alone
+        # compute MACs with it. HMAC keys have no automatic rotation.
+        self.seal_key = aws.kms.Key(
+            f"{name}-seal-key",
+            description=f"bucketguard storage {config.name}: seals post-scan's verdict tags",
+            key_usage="GENERATE_VERIFY_MAC",
+            customer_master_key_spec="HMAC_256",
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _owned_buckets(
+        self,
+        name: str,
+        config: StorageConfig,
+        account_id: pulumi.Input[str],
+        tags: dict[str, str],
+        postscan_role_arn: pulumi.Output[str],
+    ) -> None:
+        """Buckets this storage owns (retained when the storage is removed from the config)."""
+        self.access_logs = self._access_log_bucket(name, config, account_id, tags)
         self.quarantine = self._owned_bucket(
             name,
             "quarantine",
@@ -163,117 +184,15 @@ class StorageStack(pulumi.ComponentResource):
         )
         self.promote = self._owned_bucket(name, "promote", config.promote_bucket, tags)
 
-        # Listener: S3 event -> scan request with a presigned GET of the object version.
-        self.listener_queue = EncryptedQueue(
-            f"{name}-events",
-            EncryptedQueueArgs(
-                kms_key_arn=self.key.arn,
-                visibility_timeout_seconds=6 * LISTENER_TIMEOUT_SECONDS,
-                allow_statements=lambda queue_arn: [
-                    service_sends_to_queue(
-                        "BucketNotifications", "s3.amazonaws.com", queue_arn, bucket_arn, args.account_id
-                    ),
-                    *(
-                        [
-                            service_sends_to_queue(
-                                "RulesetAnnouncements",
-                                "sns.amazonaws.com",
-                                queue_arn,
-                                scanner.ruleset_topic_arn,
-                            )
-                        ]
-                        if scanner.rescans
-                        else []
-                    ),
-                ],
-                tags=tags,
-            ),
-            opts=child,
-        )
-        self.listener = PipelineFunction(
-            f"{name}-listener",
-            PipelineFunctionArgs(
-                code=args.code,
-                handler=LISTENER_HANDLER,
-                architecture=args.architecture,
-                queue_arn=self.listener_queue.queue.arn,
-                statements=[
-                    allow("ConsumeBucketEvents", SQS_CONSUME_ACTIONS, self.listener_queue.queue.arn),
-                    allow("DecryptBucketEvents", ["kms:Decrypt"], self.key.arn),
-                    # Presigned URLs are signed with these credentials: the scanner reads as this role.
-                    allow("PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
-                    # Finds the event's version by ETag when the notification carries no version id;
-                    # ListBucket makes S3 answer 404 (dropped), not 403 (retried), for a deleted object.
-                    allow("FindEventVersion", ["s3:ListBucket", "s3:ListBucketVersions"], bucket_arn),
-                    # Removes the bucketguard-* tags a new version arrived with (the bucket policy lets it
-                    # remove them, never write one).
-                    allow("StripUploadedVerdictTags", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
-                    allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
-                    allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
-                    *(self._rescan_statements() if scanner.rescans else []),
-                ],
-                environment={
-                    env.SCANNER_QUEUE_URL: args.scanner.queue_url,
-                    env.SCANNER_QUEUE_REGION: pulumi.Output.from_input(args.scanner.queue_arn).apply(
-                        arn_region
-                    ),
-                    env.RESULT_TOPIC_ARN: self.result_topic.arn,
-                    env.STORAGE_STACK_ID: config.name,
-                    env.PRESIGN_TTL_SECONDS: str(PRESIGN_TTL_SECONDS),
-                    env.SKIP_PREFIXES: ",".join(config.skip_prefixes),
-                    env.LOG_LEVEL: "INFO",
-                    **(
-                        {
-                            env.RESCAN_ON_UPDATE: scanner.rescan_on_update,
-                            env.RESCAN_START_DELAY_SECONDS: str(scanner.ruleset_reload_seconds),
-                            env.PROTECTED_BUCKET: config.bucket,
-                            env.LISTENER_QUEUE_URL: self.listener_queue.queue.url,
-                            env.SEAL_KEY_ID: self.seal_key.arn,
-                        }
-                        if scanner.rescans
-                        else {}
-                    ),
-                },
-                timeout_seconds=LISTENER_TIMEOUT_SECONDS,
-                log_retention_days=config.log_retention_days,
-                description=f"bucketguard listener for s3://{config.bucket}",
-                tags=tags,
-            ),
-            opts=child,
-        )
-
-        # Post-scan: result topic -> queue (retries + DLQ) -> tag, quarantine, promote, notify.
-        self.postscan_queue = EncryptedQueue(
-            f"{name}-results",
-            EncryptedQueueArgs(
-                kms_key_arn=self.key.arn,
-                visibility_timeout_seconds=6 * POSTSCAN_TIMEOUT_SECONDS,
-                allow_statements=lambda queue_arn: [
-                    service_sends_to_queue(
-                        "ResultTopicDelivers", "sns.amazonaws.com", queue_arn, self.result_topic.arn
-                    )
-                ],
-                tags=tags,
-            ),
-            opts=child,
-        )
-        self.postscan = PipelineFunction(
-            f"{name}-postscan",
-            PipelineFunctionArgs(
-                code=args.code,
-                handler=POSTSCAN_HANDLER,
-                architecture=args.architecture,
-                queue_arn=self.postscan_queue.queue.arn,
-                statements=self._postscan_statements(config, objects_arn),
-                environment=self._postscan_environment(config),
-                timeout_seconds=POSTSCAN_TIMEOUT_SECONDS,
-                log_retention_days=config.log_retention_days,
-                description=f"bucketguard post-scan actions for s3://{config.bucket}",
-                tags=tags,
-            ),
-            opts=child,
-        )
-        resolve_postscan_role_arn(self.postscan.role.arn)
+    def _key_policies(
+        self,
+        name: str,
+        args: StorageStackArgs,
+        listener_role_arn: pulumi.Output[str],
+        postscan_role_arn: pulumi.Output[str],
+    ) -> None:
+        config, scanner = args.config, args.scanner
+        child = pulumi.ResourceOptions(parent=self)
         aws.kms.KeyPolicy(
             f"{name}-seal-key-policy",
             key_id=self.seal_key.key_id,
@@ -283,7 +202,7 @@ class StorageStack(pulumi.ComponentResource):
                     {
                         "Sid": "OnlyPostScanSealsVerdicts",
                         "Effect": "Allow",
-                        "Principal": {"AWS": self.postscan.role.arn},
+                        "Principal": {"AWS": postscan_role_arn},
                         "Action": ["kms:GenerateMac"],
                         "Resource": "*",
                     },
@@ -292,7 +211,7 @@ class StorageStack(pulumi.ComponentResource):
                             {
                                 "Sid": "ListenerChecksSealsBeforeRescans",
                                 "Effect": "Allow",
-                                "Principal": {"AWS": self.listener.role.arn},
+                                "Principal": {"AWS": listener_role_arn},
                                 "Action": ["kms:VerifyMac"],  # checks a seal, cannot make one
                                 "Resource": "*",
                             }
@@ -304,7 +223,6 @@ class StorageStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
         self.key_policy = aws.kms.KeyPolicy(
             f"{name}-key-policy",
             key_id=self.key.key_id,
@@ -315,7 +233,7 @@ class StorageStack(pulumi.ComponentResource):
                     # Events from its queue; the scanner's presigned GET is an S3 read as the listener.
                     key_use_statement(
                         "ListenerReadsEvents",
-                        self.listener.role.arn,
+                        listener_role_arn,
                         services=["sqs", "s3"],
                         region=config.region,
                         # and queues the next rescan batch on its own queue
@@ -323,7 +241,7 @@ class StorageStack(pulumi.ComponentResource):
                     ),
                     key_use_statement(
                         "PostScanReadsResultsWritesBuckets",
-                        self.postscan.role.arn,
+                        postscan_role_arn,
                         services=["sqs", "s3", "sns"],
                         region=config.region,
                     ),
@@ -340,7 +258,7 @@ class StorageStack(pulumi.ComponentResource):
                     key_service_statement(
                         "CloudWatchAlarmsEncrypt", "cloudwatch.amazonaws.com", args.account_id
                     ),
-                    *self._quarantine_key_statements(config),
+                    *self._quarantine_key_statements(config, postscan_role_arn),
                     *(
                         [
                             {
@@ -359,33 +277,17 @@ class StorageStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.subscription = aws.sns.TopicSubscription(
-            f"{name}-results-subscription",
-            topic=self.result_topic.arn,
-            protocol="sqs",
-            endpoint=self.postscan_queue.queue.arn,
-            raw_message_delivery=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.key_policy]),
-        )
 
-        if scanner.rescans:
-            # Created by the storage's account, so no confirmation is needed; in the topic's region.
-            aws.sns.TopicSubscription(
-                f"{name}-ruleset-subscription",
-                topic=scanner.ruleset_topic_arn,
-                protocol="sqs",
-                endpoint=self.listener_queue.queue.arn,
-                raw_message_delivery=True,
-                region=pulumi.Output.from_input(scanner.ruleset_topic_arn or "").apply(arn_region),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.key_policy]),
-            )
-
-        # The protected bucket: created with the same guard rails, or an existing bucket given a policy.
+    def _protected_bucket(self, name: str, config: StorageConfig, tags: dict[str, str]) -> None:
+        """The protected bucket, created with the same guard rails or an existing one given a policy, and
+        its notification to the listener."""
+        bucket_arn = f"arn:aws:s3:::{config.bucket}"
+        child = pulumi.ResourceOptions(parent=self)
         # The user's own statements (extraPolicyStatements) follow the stack's: S3 keeps one policy.
         extra = [s.document() for s in config.extra_policy_statements]
-        access_statements = pulumi.Output.all(self.listener.role.arn, self.postscan.role.arn).apply(
-            lambda arns: [*self._access_statements(config, arns[0], arns[1]), *extra]
-        )
+        access_statements = pulumi.Output.all(
+            self.listener.function.role.arn, self.post_scan.function.role.arn
+        ).apply(lambda arns: [*self._access_statements(config, arns[0], arns[1]), *extra])
         depends: list[pulumi.Resource] = [self.key_policy]
         if config.create_bucket:
             created = SecureBucket(
@@ -431,7 +333,7 @@ class StorageStack(pulumi.ComponentResource):
             queues=[
                 aws.s3.BucketNotificationQueueArgs(
                     id="bucketguard-object-created",
-                    queue_arn=self.listener_queue.queue.arn,
+                    queue_arn=self.listener.queue.queue.arn,
                     events=["s3:ObjectCreated:*"],
                 ),
                 *(
@@ -449,32 +351,7 @@ class StorageStack(pulumi.ComponentResource):
             ],
             eventbridge=notifications.eventbridge or None,
             # S3 sends a test message when the notification is saved: the queue policy and key must allow it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, self.listener_queue]),
-        )
-
-        PipelineAlarms(
-            f"{name}-alarms",
-            PipelineAlarmsArgs(
-                alarm_topic_arn=self.alert_topic.arn,
-                function_names={
-                    "listener": self.listener.function.name,
-                    "postscan": self.postscan.function.name,
-                },
-                dead_letter_queue_names={
-                    "listener": self.listener_queue.dead_letter_queue.name,
-                    "postscan": self.postscan_queue.dead_letter_queue.name,
-                },
-                backlog_queues={"listener": BacklogQueue(self.listener_queue.queue.name, 900)},
-            ),
-            opts=child,
-        )
-        self.register_outputs(
-            {
-                "listenerRoleArn": self.listener.role.arn,
-                "resultTopicArn": self.result_topic.arn,
-                "keyArn": self.key.arn,
-                "alertTopicArn": self.alert_topic.arn,
-            }
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, self.listener.queue]),
         )
 
     def _owned_bucket(
@@ -539,17 +416,9 @@ class StorageStack(pulumi.ComponentResource):
         # Through the policy's output: logging is switched on only once log delivery is admitted.
         return self.access_logs.policy.bucket if self.access_logs is not None else None
 
-    def _rescan_statements(self) -> list[Statement]:
-        """Rescan on rule updates: the listener sweeps the bucket (it already lists versions, reads tags and
-        presigns reads) in batches it queues on its own queue, trusting only verdicts whose seal verifies."""
-        queue = self.listener_queue.queue.arn
-        return [
-            allow("QueueRescanBatches", ["sqs:SendMessage"], queue),
-            allow("EncryptRescanBatches", ["kms:GenerateDataKey"], self.key.arn),
-            allow("VerifyVerdictSeals", ["kms:VerifyMac"], self.seal_key.arn),
-        ]
-
-    def _quarantine_key_statements(self, config: StorageConfig) -> list[Statement]:
+    def _quarantine_key_statements(
+        self, config: StorageConfig, postscan_role_arn: pulumi.Output[str]
+    ) -> list[Statement]:
         """Only post-scan and the admin roles decrypt quarantined objects (the account uses it through S3)."""
         if config.quarantine_bucket is None:
             return []
@@ -566,84 +435,10 @@ class StorageStack(pulumi.ComponentResource):
                     "StringLike": {
                         "kms:EncryptionContext:aws:s3:arn": [quarantine_arn, f"{quarantine_arn}/*"]
                     },
-                    "ArnNotLike": {"aws:PrincipalArn": [self.postscan.role.arn, *config.admin_role_arns]},
+                    "ArnNotLike": {"aws:PrincipalArn": [postscan_role_arn, *config.admin_role_arns]},
                 },
             }
         ]
-
-    def _postscan_statements(self, config: StorageConfig, objects_arn: str) -> list[Statement]:
-        targets = [b for b in (self.quarantine, self.promote) if b is not None]
-        statements = [
-            allow("ConsumeScanResults", SQS_CONSUME_ACTIONS, self.postscan_queue.queue.arn),
-            allow("UseStorageKey", KMS_ENCRYPT_ACTIONS, self.key.arn),
-            allow("SealVerdictTags", ["kms:GenerateMac"], self.seal_key.arn),
-            # Every result starts by reading the scanned version (is it still there, unchanged?).
-            allow("ReadScannedVersions", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
-            # So that a missing object or copy reads as 404 (nothing to do), not 403 (retried into the DLQ).
-            allow(
-                "ListOwnBuckets",
-                ["s3:ListBucket"],
-                [objects_arn.removesuffix("/*"), *(b.bucket.arn for b in targets)],
-            ),
-            # Also takes its tags off an object written over the scanned one while it was tagging.
-            allow("TagScannedVersions", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
-        ]
-        if targets:
-            copies = [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets]
-            # Copies, and the record that their alert was sent (a tag on the copy's version).
-            statements.append(
-                allow(
-                    "WriteOwnBuckets",
-                    ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
-                    copies,
-                )
-            )
-            # A source version is removed only after its copy's size and SHA-256 are checked.
-            statements.append(
-                allow(
-                    "VerifyCopies",
-                    [
-                        "s3:GetObject",
-                        "s3:GetObjectVersion",
-                        "s3:GetObjectTagging",
-                        "s3:GetObjectVersionTagging",
-                    ],
-                    copies,
-                )
-            )
-            # A copy that does not verify (the source changed under it) is not left behind.
-            statements.append(
-                allow("RemoveUnverifiedCopies", ["s3:DeleteObject", "s3:DeleteObjectVersion"], copies)
-            )
-        if self.quarantine is not None:
-            # A move: the source version is deleted only after its copy is verified (pipeline's job).
-            statements.append(
-                allow("RemoveQuarantinedVersions", ["s3:DeleteObject", "s3:DeleteObjectVersion"], objects_arn)
-            )
-        if "notify" in config.actions:
-            statements.append(allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn))
-        if config.webhook_secret_arn is not None:
-            # That one secret only (the Slack/Teams webhook URL), never secretsmanager:* or a wildcard.
-            statements.append(
-                allow("ReadWebhookSecret", ["secretsmanager:GetSecretValue"], config.webhook_secret_arn)
-            )
-        return statements
-
-    def _postscan_environment(self, config: StorageConfig) -> dict[str, pulumi.Input[str]]:
-        environment: dict[str, pulumi.Input[str]] = {
-            env.ACTIONS: ",".join(config.actions),
-            env.LOG_LEVEL: "INFO",
-        }
-        if self.quarantine is not None:
-            environment[env.QUARANTINE_BUCKET] = self.quarantine.bucket.id
-        if self.promote is not None:
-            environment[env.PROMOTE_BUCKET] = self.promote.bucket.id
-        if "notify" in config.actions:
-            environment[env.ALERT_TOPIC_ARN] = self.alert_topic.arn
-        if config.webhook_secret_arn is not None:
-            environment[env.WEBHOOK_SECRET_ARN] = config.webhook_secret_arn
-        environment[env.SEAL_KEY_ID] = self.seal_key.arn
-        return environment
 
     @staticmethod
     def _access_statements(config: StorageConfig, listener_arn: str, postscan_arn: str) -> list[Any]:
@@ -658,6 +453,10 @@ class StorageStack(pulumi.ComponentResource):
                 tag_stripper_role_arn=listener_arn,
             )
         )
+
+
+def _arn_later() -> tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]]:
+    return pulumi.deferred_output()
 
 
 def _target(target: NotificationTarget) -> dict[str, Any]:
