@@ -39,7 +39,15 @@ from infra.storage_stack import StorageStack, StorageStackArgs
 
 # What a scanner stack exports and a storage-only stack reads through its StackReference (a contract
 # between stacks of different versions: add names, never rename).
-SCANNER_OUTPUTS = ("scannerQueueArn", "scannerQueueUrl", "scannerRoleArn", "scannerKeyArn")
+SCANNER_OUTPUTS = (
+    "scannerQueueArn",
+    "scannerQueueUrl",
+    "scannerRoleArn",
+    "scannerKeyArn",
+    "rulesetTopicArn",
+    "rescanOnUpdate",
+    "rulesetReloadSeconds",
+)
 # What a storage stack exports and the scanner stack reads to admit it.
 STORAGE_OUTPUTS = ("listenerRoleArns", "resultTopicArns", "resultKeyArns")
 
@@ -148,22 +156,28 @@ class _Scanner:
             queue_url=self.stack.queue.queue.url,
             role_arn=self.stack.scanner.role.arn,
             key_arn=self.stack.key.arn,
-            ruleset_topic_arn=self.stack.ruleset_topic.arn if self.stack.ruleset_topic else None,
+            ruleset_topic_arn=self.stack.ruleset_topic.arn,
             rescan_on_update=self.config.rescan_on_update,
-            ruleset_reload_seconds=self.config.rule_check_seconds + self.config.timeout_seconds,
+            ruleset_reload_seconds=self.ruleset_reload_seconds,
         )
 
     @property
+    def ruleset_reload_seconds(self) -> int:
+        # the longest the scanner may go on with the previous ruleset: its check interval plus one scan
+        return self.config.rule_check_seconds + self.config.timeout_seconds
+
+    @property
     def outputs(self) -> dict[str, Any]:
-        topic = self.stack.ruleset_topic
         return {
             "scannerQueueArn": self.stack.queue.queue.arn,
             "scannerQueueUrl": self.stack.queue.queue.url,
             "scannerRoleArn": self.stack.scanner.role.arn,
             "scannerKeyArn": self.stack.key.arn,
             "rulesBucket": self.stack.rules.bucket.id,
-            # `rules publish --announce` names it
-            **({"rulesetTopicArn": topic.arn} if topic is not None else {}),
+            # `rules publish --announce` names it; storage-only stacks subscribe to it and rescan as it says
+            "rulesetTopicArn": self.stack.ruleset_topic.arn,
+            "rescanOnUpdate": self.config.rescan_on_update,
+            "rulesetReloadSeconds": self.ruleset_reload_seconds,
             "scannerAccountId": self.account_id,
             "scannerRegion": self.config.region,
             "scannerAlertTopicArn": self.stack.alert_topic.arn,
@@ -236,7 +250,18 @@ def _referenced_scanner(config: BucketguardConfig) -> ScannerEndpoint:
     """A storage-only stack's scanner, read from the scanner stack's outputs."""
     assert config.scanner_stack is not None  # parse_config guarantees a scanner or a scannerStack
     reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
-    return ScannerEndpoint(*(reference.require_output(name) for name in SCANNER_OUTPUTS))
+    queue_arn, queue_url, role_arn, key_arn, topic_arn, rescan, reload = (
+        reference.require_output(name) for name in SCANNER_OUTPUTS
+    )
+    return ScannerEndpoint(
+        queue_arn,
+        queue_url,
+        role_arn,
+        key_arn,
+        ruleset_topic_arn=topic_arn,
+        rescan_on_update=rescan,
+        ruleset_reload_seconds=reload,
+    )
 
 
 def _deploy_storage(
@@ -354,7 +379,7 @@ def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[Stor
             result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
             has_storages=bool(storages or config.storage_stacks),
             rule_updater_role_arn=stack.rule_update.role.arn if stack.rule_update else None,
-            ruleset_topic_arn=stack.ruleset_topic.arn if stack.ruleset_topic else None,
+            ruleset_topic_arn=stack.ruleset_topic.arn,
         ),
         opts=pulumi.ResourceOptions(provider=scanner.provider),
     )

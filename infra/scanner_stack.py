@@ -96,7 +96,7 @@ class ScannerStack(pulumi.ComponentResource):
     rules: SecureBucket
     rules_logs: SecureBucket
     rule_update: PipelineFunction | None
-    ruleset_topic: aws.sns.Topic | None
+    ruleset_topic: aws.sns.Topic
 
     def __init__(self, name: str, args: ScannerStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bucketguard:scanner:ScannerStack", name, None, opts)
@@ -219,13 +219,10 @@ class ScannerStack(pulumi.ComponentResource):
             opts=child,
         )
         # Announces each ruleset the update publishes: storages subscribe their listener queue (their accounts
-        # are let in by ScannerAdmission) and rescan what older rulesets judged.
-        self.ruleset_topic = (
-            aws.sns.Topic(
-                f"{name}-ruleset-published", kms_master_key_id=self.key.arn, tags=args.tags, opts=child
-            )
-            if config.rescan_on_update != "none"
-            else None
+        # are let in by ScannerAdmission) and rescan what older rulesets judged. Made whatever rescanOnUpdate
+        # says, so a storage-only stack can subscribe before the scanner's setting changes.
+        self.ruleset_topic = aws.sns.Topic(
+            f"{name}-ruleset-published", kms_master_key_id=self.key.arn, tags=args.tags, opts=child
         )
         feeds = tuple(source.feed() for source in config.rule_sources)
         self.rule_update = self._rule_update(name, args, rules_bucket_arn, feeds) if feeds else None
@@ -251,7 +248,7 @@ class ScannerStack(pulumi.ComponentResource):
                 "keyArn": self.key.arn,
                 "alertTopicArn": self.alert_topic.arn,
                 "rulesBucket": self.rules.bucket.id,
-                "rulesetTopicArn": self.ruleset_topic.arn if self.ruleset_topic else None,
+                "rulesetTopicArn": self.ruleset_topic.arn,
             }
         )
 
@@ -278,18 +275,14 @@ class ScannerStack(pulumi.ComponentResource):
                     ),
                     allow("UseScannerKeyForRulesetAndAlerts", KMS_ENCRYPT_ACTIONS, self.key.arn),
                     allow("AlertOnFailedUpdates", ["sns:Publish"], self.alert_topic.arn),
-                    *(
-                        [allow("AnnouncePublishedRulesets", ["sns:Publish"], self.ruleset_topic.arn)]
-                        if self.ruleset_topic
-                        else []
-                    ),
+                    allow("AnnouncePublishedRulesets", ["sns:Publish"], self.ruleset_topic.arn),
                     *_team_source_statements(feeds),
                 ],
                 environment={
                     env.RULES_BUCKET: self.rules.bucket.id,
                     env.RULE_SOURCES: sources_json(feeds),
                     env.ALERT_TOPIC_ARN: self.alert_topic.arn,
-                    **({env.RULESET_TOPIC_ARN: self.ruleset_topic.arn} if self.ruleset_topic else {}),
+                    env.RULESET_TOPIC_ARN: self.ruleset_topic.arn,
                     env.LOG_LEVEL: "INFO",
                 },
                 # Large feeds: compiling thousands of rules twice and scanning the 64 MiB sample.

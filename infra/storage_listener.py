@@ -42,15 +42,21 @@ class ScannerEndpoint:
     queue_url: pulumi.Input[str]
     role_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
-    # scanner.rescanOnUpdate, and the topic announcing published rulesets (None: no rescans)
+    # The topic announcing published rulesets, and scanner.rescanOnUpdate: a plain value for a scanner this
+    # program deploys, an Output for one read from its stack (known only at `pulumi up`).
     ruleset_topic_arn: pulumi.Input[str] | None = field(default=None, kw_only=True)
-    rescan_on_update: str = field(default="none", kw_only=True)
+    rescan_on_update: pulumi.Input[str] = field(default="none", kw_only=True)
     # how long the scanner may go on with the previous ruleset (its check interval plus one scan)
-    ruleset_reload_seconds: int = field(default=600, kw_only=True)
+    ruleset_reload_seconds: pulumi.Input[int] = field(default=600, kw_only=True)
 
     @property
     def rescans(self) -> bool:
-        return self.ruleset_topic_arn is not None and self.rescan_on_update != "none"
+        """Whether the listener subscribes to the announcements and may sweep its bucket. A storage-only
+        stack cannot know the scanner's setting before `pulumi up`: it is always ready, and its listener
+        ignores the announcements while the scanner says `none`."""
+        if self.ruleset_topic_arn is None:
+            return False
+        return not isinstance(self.rescan_on_update, str) or self.rescan_on_update != "none"
 
 
 def moved_into(
@@ -191,7 +197,10 @@ class StorageListener(pulumi.ComponentResource):
         if scanner.rescans:
             environment |= {
                 env.RESCAN_ON_UPDATE: scanner.rescan_on_update,
-                env.RESCAN_START_DELAY_SECONDS: str(scanner.ruleset_reload_seconds),
+                # a stack output's number arrives as a float
+                env.RESCAN_START_DELAY_SECONDS: pulumi.Output.from_input(
+                    scanner.ruleset_reload_seconds
+                ).apply(lambda seconds: str(int(seconds))),
                 env.PROTECTED_BUCKET: config.bucket,
                 env.LISTENER_QUEUE_URL: self.queue.queue.url,
                 env.SEAL_KEY_ID: args.seal_key_arn,

@@ -86,10 +86,16 @@ def stack_name(path: Path) -> str:
 
 
 def deploy(
-    aws: EmbeddedAws, config: Mapping[str, Any], *, stack: str, artifact_dir: Path | None = None
+    aws: EmbeddedAws,
+    config: Mapping[str, Any],
+    *,
+    stack: str,
+    artifact_dir: Path | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Deployment:
     """Runs the program with this stack config (the `config:` mapping) in a fresh process; raises DeployError
-    naming the resource that failed."""
+    naming the resource that failed. `stack_outputs` holds the outputs of the stacks deployed before it
+    into the same embedded AWS ({"org/project/stack": outputs}) that its StackReferences read."""
     if not PROGRAM.is_file():
         raise DeployError(
             f"{PROGRAM}: the sandbox deploys the repository's infra/ program; run it from a checkout"
@@ -97,7 +103,12 @@ def deploy(
     settings = dict(config)
     if artifact_dir is not None:
         settings["bucketguard:artifactDir"] = str(artifact_dir)
-    request = {"endpoint_url": aws.endpoint_url, "stack": stack, "config": settings}
+    request = {
+        "endpoint_url": aws.endpoint_url,
+        "stack": stack,
+        "config": settings,
+        "stack_outputs": dict(stack_outputs or {}),
+    }
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bucketguard-deploy-") as tmp:
         request_file = Path(tmp) / "request.json"
@@ -129,8 +140,11 @@ def deploy(
 class DeployingMocks:
     """The SDK's Mocks interface: every resource is created in the embedded AWS."""
 
-    def __init__(self, endpoint_url: str, default_region: str) -> None:
+    def __init__(
+        self, endpoint_url: str, default_region: str, stack_outputs: Mapping[str, Mapping[str, Any]]
+    ) -> None:
         self.endpoint_url = endpoint_url
+        self.stack_outputs = stack_outputs
         self.default_region = default_region
         self.deployed: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -170,13 +184,16 @@ class DeployingMocks:
 
     def _new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":  # read, not registered: custom is not set
+            stack = inputs.get("name", args.name)
+            if stack not in self.stack_outputs:
+                raise DeployError(
+                    f"{args.typ} {args.name}: stack {stack!r} is not deployed in this sandbox (a stack "
+                    "reading another's outputs, scannerStack or storageStacks, is deployed after it)"
+                )
+            return stack, {"name": stack, "outputs": dict(self.stack_outputs[stack]), "secretOutputNames": []}
         if not args.custom:  # a component: nothing to create
             return None, {}
-        if args.typ == "pulumi:pulumi:StackReference":
-            raise DeployError(
-                f"{args.typ} {args.name}: the sandbox deploys one stack; a stack config reading another "
-                "stack's outputs (scannerStack, storageStacks) cannot be deployed into it"
-            )
         if args.typ == "pulumi:providers:aws":
             place = self._provider(args.name, inputs)
             self._places[args.name] = place
@@ -289,7 +306,9 @@ def run_program(request: Mapping[str, Any]) -> dict[str, Any]:
 
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in request["config"].items()}
     pulumi.runtime.set_all_config(config)
-    mocks = DeployingMocks(request["endpoint_url"], config.get("aws:region", REGION))
+    mocks = DeployingMocks(
+        request["endpoint_url"], config.get("aws:region", REGION), request.get("stack_outputs", {})
+    )
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)  # type: ignore[arg-type]
     outputs: dict[str, Any] = {}
 

@@ -71,7 +71,7 @@ class Sandbox:
         self.workdir = workdir
         self.runner = self._read_runner()
         outputs = deployment.outputs
-        # The deployer refuses stacks without a scanner of their own (they read it through a StackReference).
+        # A storage-only stack's scanner is another stack's: deployments of the two are joined first.
         # One scanner exports its outputs at the top level, a fleet under `scanners`.
         fleet: Mapping[str, Mapping[str, Any]] = outputs.get("scanners") or {"scanner": outputs}
         self.scanners = {name: self._scanner(scanner) for name, scanner in fleet.items()}

@@ -524,6 +524,9 @@ SCANNER_OUTPUTS = {
     "scannerQueueUrl": "https://sqs.eu-west-1.amazonaws.com/111111111111/scanner-requests",
     "scannerRoleArn": "arn:aws:iam::111111111111:role/scanner-role",
     "scannerKeyArn": "arn:aws:kms:eu-west-1:111111111111:key/scanner",
+    "rulesetTopicArn": "arn:aws:sns:eu-west-1:111111111111:scanner-ruleset-published",
+    "rescanOnUpdate": "none",
+    "rulesetReloadSeconds": 600.0,  # numbers in stack outputs arrive as floats
 }
 
 
@@ -557,6 +560,60 @@ def test_storage_only_stack_reads_the_scanner_through_a_stack_reference(
     assert results[0]["Principal"] == {"AWS": SCANNER_OUTPUTS["scannerRoleArn"]}
     env = graph.named("storage-media-listener-function")["inputs"]["environment"]["variables"]
     assert env["BUCKETGUARD_SCANNER_QUEUE_URL"] == SCANNER_OUTPUTS["scannerQueueUrl"]
+    # The scanner's rescanOnUpdate is known only at up: subscribed anyway, the listener ignores it under none.
+    assert env["BUCKETGUARD_RESCAN_ON_UPDATE"] == "none"
+    assert (
+        graph.named("storage-media-ruleset-subscription")["inputs"]["topic"]
+        == SCANNER_OUTPUTS["rulesetTopicArn"]
+    )
+
+
+def test_storage_only_stack_subscribes_its_listener_to_the_scanner_stacks_announcements(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    """The scanner stack exports its announcement topic and rescanOnUpdate: a storage in another account
+    and region subscribes its listener queue there, lets only that topic deliver, and sweeps as told."""
+    topic = SCANNER_OUTPUTS["rulesetTopicArn"]
+    config = {
+        "bucketguard:scannerStack": "camp/bucketguard/security",
+        "bucketguard:storages": stack_config("multiaccount")["bucketguard:storages"][2:],
+    }
+    scanner = {**SCANNER_OUTPUTS, "rescanOnUpdate": "all-since: 30", "rulesetReloadSeconds": 420.0}
+    graph = Graph(
+        run_program(
+            config,
+            lambda_artifacts,
+            tmp_path,
+            stack="media",
+            stack_outputs={"camp/bucketguard/security": scanner},
+        )
+    )
+    listener = graph.named("storage-media-listener-function")
+    queue_arn = "arn:aws:sqs:eu-central-1:333333333333:storage-media-events-queue-0a1b2c"
+    subscription = graph.named("storage-media-ruleset-subscription")
+    assert (subscription["account"], subscription["inputs"]["region"]) == ("333333333333", "eu-west-1")
+    inputs = subscription["inputs"]
+    assert (inputs["topic"], inputs["protocol"], inputs["endpoint"], inputs["rawMessageDelivery"]) == (
+        topic, "sqs", queue_arn, True,
+    )  # fmt: skip
+    delivers = {s["Sid"]: s for s in graph.policy("storage-media-events-queue-policy")}[
+        "RulesetAnnouncements"
+    ]
+    assert (delivers["Principal"], delivers["Condition"]["ArnEquals"]) == (
+        {"Service": "sns.amazonaws.com"}, {"aws:SourceArn": topic},
+    )  # fmt: skip
+    key = {s["Sid"]: s for s in graph.policy("storage-media-key-policy")}
+    assert key["RulesetAnnouncementsDeliverEncrypted"]["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+    role = {s["Sid"]: s for s in graph.policy("storage-media-listener-policy")}
+    assert role["QueueRescanBatches"]["Resource"] == queue_arn
+    assert role["VerifyVerdictSeals"]["Resource"].endswith("storage-media-seal-key-0a1b2c")
+    seals = {s["Sid"]: s for s in graph.policy("storage-media-seal-key-policy")}
+    assert seals["ListenerChecksSealsBeforeRescans"]["Action"] == ["kms:VerifyMac"]
+    variables = listener["inputs"]["environment"]["variables"]
+    assert variables[env.RESCAN_ON_UPDATE] == "all-since: 30"
+    assert variables[env.RESCAN_START_DELAY_SECONDS] == "420"
+    assert variables[env.PROTECTED_BUCKET] == "camp-media-archive"
+    assert variables[env.LISTENER_QUEUE_URL].endswith("storage-media-events-queue-0a1b2c")
 
 
 def test_scanner_stack_admits_storage_stacks_through_stack_references(
@@ -1003,6 +1060,8 @@ def test_rescan_on_update_subscribes_each_listener_to_the_ruleset_announcements(
     assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == [
         s for s in dev.of_type("aws:sns/topicSubscription:TopicSubscription") if "ruleset" not in s["name"]
     ]
+    # Made whatever rescanOnUpdate says: storage-only stacks subscribe to it.
+    assert dev.named("scanner-ruleset-published")["inputs"]["kmsMasterKeyId"].endswith("scanner-key-0a1b2c")
     topic = rescanning.named("scanner-ruleset-published")
     topic_arn = "arn:aws:sns:eu-west-1:123456789012:scanner-ruleset-published-0a1b2c"
     assert topic["inputs"]["kmsMasterKeyId"].endswith("scanner-key-0a1b2c")
