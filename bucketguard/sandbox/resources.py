@@ -9,6 +9,7 @@ botocore validates every request against the real API model.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import zipfile
@@ -54,7 +55,11 @@ class Place:
             bucket, key = code_object(self.account, self.region, hashlib.sha256(data).hexdigest())
             s3 = self.client("s3")
             location = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
-            s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
+            # A stack deployed before this one into the same account and region may have made it.
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+                s3.create_bucket(
+                    Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {})
+                )
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             self._code[archive_path] = {"S3Bucket": bucket, "S3Key": key}
         return self._code[archive_path]
