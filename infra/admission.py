@@ -44,10 +44,10 @@ class ScannerAdmissionArgs:
     result_key_arns: pulumi.Input[Sequence[str]]
     # Known while writing the program: whether any storage is registered (an empty IAM policy is invalid).
     has_storages: bool
+    # The topic announcing published rulesets (scanner.rescanOnUpdate): the storages' accounts may subscribe.
+    ruleset_topic_arn: pulumi.Input[str]
     # The scheduled rule update's role, when there is one: it writes the rules bucket and alerts.
     rule_updater_role_arn: pulumi.Input[str] | None = None
-    # The topic announcing published rulesets (scanner.rescanOnUpdate): the storages' accounts may subscribe.
-    ruleset_topic_arn: pulumi.Input[str] | None = None
 
 
 def _check_count(arns: Sequence[str]) -> Sequence[str]:
@@ -130,41 +130,41 @@ class ScannerAdmission(pulumi.ComponentResource):
             policy=document(listeners.apply(key_statements)),
             opts=child,
         )
-        if args.ruleset_topic_arn is not None:
-            topic = args.ruleset_topic_arn
+        topic = args.ruleset_topic_arn
 
-            def topic_statements(arns: Sequence[str]) -> list[Statement]:
-                statements = [deny_insecure_transport("DenyInsecureTransport", ["sns:*"], topic)]
-                if args.rule_updater_role_arn is not None:
-                    statements.append(
-                        {
-                            "Sid": "RuleUpdateAnnounces",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": args.rule_updater_role_arn},
-                            "Action": ["sns:Publish"],
-                            "Resource": topic,
-                        }
-                    )
-                accounts = sorted({arn.split(":")[4] for arn in arns})
-                if accounts:
-                    statements.append(
-                        {
-                            "Sid": "RegisteredStoragesSubscribeTheirQueues",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
-                            "Action": ["sns:Subscribe"],
-                            "Resource": topic,
-                            "Condition": {"StringEquals": {"sns:Protocol": "sqs"}},
-                        }
-                    )
-                return statements
+        def topic_statements(arns: Sequence[str]) -> list[Statement]:
+            statements = [deny_insecure_transport("DenyInsecureTransport", ["sns:*"], topic)]
+            if args.rule_updater_role_arn is not None:
+                statements.append(
+                    {
+                        "Sid": "RuleUpdateAnnounces",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": args.rule_updater_role_arn},
+                        "Action": ["sns:Publish"],
+                        "Resource": topic,
+                    }
+                )
+            accounts = sorted({arn.split(":")[4] for arn in arns})
+            if accounts:
+                statements.append(
+                    {
+                        "Sid": "RegisteredStoragesSubscribeTheirQueues",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
+                        "Action": ["sns:Subscribe"],
+                        "Resource": topic,
+                        "Condition": {"StringEquals": {"sns:Protocol": "sqs"}},
+                    }
+                )
+            return statements
 
-            aws.sns.TopicPolicy(
-                f"{name}-ruleset-topic-policy",
-                arn=topic,
-                policy=document(listeners.apply(topic_statements)),
-                opts=child,
-            )
+        # The storages' ruleset subscriptions wait for it: SNS refuses another account's until then.
+        self.ruleset_topic_policy = aws.sns.TopicPolicy(
+            f"{name}-ruleset-topic-policy",
+            arn=topic,
+            policy=document(listeners.apply(topic_statements)),
+            opts=child,
+        )
         if args.has_storages:
             self.publish_policy: aws.iam.RolePolicy | None = aws.iam.RolePolicy(
                 f"{name}-publish-results",

@@ -4,7 +4,7 @@ storages, and the admission of each storage by its scanner (infra.fleet assigns 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,9 @@ class _Scanner:
     stack: ScannerStack
     provider: aws.Provider
     account_id: pulumi.Output[str]
+    # Its admission's ruleset topic policy, once written (the storages' subscriptions wait for it).
+    admitted: pulumi.Output[pulumi.Resource]
+    resolve_admitted: Callable[[pulumi.Output[pulumi.Resource]], None]
 
     @property
     def endpoint(self) -> ScannerEndpoint:
@@ -159,6 +162,7 @@ class _Scanner:
             ruleset_topic_arn=self.stack.ruleset_topic.arn,
             rescan_on_update=self.config.rescan_on_update,
             ruleset_reload_seconds=self.ruleset_reload_seconds,
+            subscribe_after=self.admitted,
         )
 
     @property
@@ -234,7 +238,10 @@ def _deploy_scanner(deployment: _Deployment, config: ScannerConfig) -> _Scanner:
         ),
         opts=pulumi.ResourceOptions(provider=provider),
     )
-    return _Scanner(config, stack, provider, account_id)
+    admitted: pulumi.Output[pulumi.Resource]
+    resolve_admitted: Callable[[pulumi.Output[pulumi.Resource]], None]
+    admitted, resolve_admitted = pulumi.deferred_output()
+    return _Scanner(config, stack, provider, account_id, admitted, resolve_admitted)
 
 
 def _export_scanners(scanners: Sequence[_Scanner]) -> None:
@@ -364,7 +371,7 @@ def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[Stor
         for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
             values.append(reference.require_output(output))
     stack = scanner.stack
-    ScannerAdmission(
+    admission = ScannerAdmission(
         _resource_name(scanner.config, "admission"),
         ScannerAdmissionArgs(
             scanner_account_id=scanner.account_id,
@@ -383,6 +390,7 @@ def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[Stor
         ),
         opts=pulumi.ResourceOptions(provider=scanner.provider),
     )
+    scanner.resolve_admitted(pulumi.Output.from_input(admission.ruleset_topic_policy))
 
 
 def deploy_monitor(

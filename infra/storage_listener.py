@@ -48,6 +48,9 @@ class ScannerEndpoint:
     rescan_on_update: pulumi.Input[str] = field(default="none", kw_only=True)
     # how long the scanner may go on with the previous ruleset (its check interval plus one scan)
     ruleset_reload_seconds: pulumi.Input[int] = field(default=600, kw_only=True)
+    # The topic policy letting the storage's account subscribe, when this program writes it (SNS refuses a
+    # subscription from another account until then).
+    subscribe_after: pulumi.Input[pulumi.Resource] | None = field(default=None, kw_only=True)
 
     @property
     def rescans(self) -> bool:
@@ -63,7 +66,7 @@ def moved_into(
     component: pulumi.ComponentResource,
     former_parent: pulumi.Resource | None,
     *,
-    depends_on: Sequence[pulumi.Resource] = (),
+    depends_on: Sequence[pulumi.Input[pulumi.Resource]] = (),
 ) -> pulumi.ResourceOptions:
     """Options for a child `component` took over from its own parent: the alias keeps the child's URN (and,
     inherited, its children's), so `pulumi up` updates it in place instead of replacing it."""
@@ -143,6 +146,7 @@ class StorageListener(pulumi.ComponentResource):
             opts=moved_into(self, former_parent),
         )
         if scanner.rescans:
+            waits_for = [scanner.subscribe_after] if scanner.subscribe_after is not None else []
             # Created by the storage's account, so no confirmation is needed; in the topic's region.
             aws.sns.TopicSubscription(
                 f"{name}-ruleset-subscription",
@@ -151,7 +155,7 @@ class StorageListener(pulumi.ComponentResource):
                 endpoint=self.queue.queue.arn,
                 raw_message_delivery=True,
                 region=pulumi.Output.from_input(scanner.ruleset_topic_arn or "").apply(arn_region),
-                opts=moved_into(self, former_parent, depends_on=[args.key_policy]),
+                opts=moved_into(self, former_parent, depends_on=[args.key_policy, *waits_for]),
             )
         self.register_outputs({"queueArn": self.queue.queue.arn, "roleArn": self.function.role.arn})
 

@@ -3,11 +3,12 @@
     python -m tests.infra.harness <request.json>
 
 request: {"config": {"bucketguard:scanner": {...}, ...}, "stack": "dev", "stack_outputs": {ref: {...}}}.
-Prints one JSON document: {"resources": [...], "urns": {...}, "log": [...], "error": null | "message"}.
-Each resource: type, name, inputs (camelCase, as the provider receives them), provider (the provider
-resource's name, "" = default), and the region/account of that provider; "urns" maps each resource's URN,
-as the engine computes it, to the URNs its aliases resolve to; "log" holds what the program printed. One
-program per process: the mock root stack registers once.
+Prints one JSON document: {"resources": [...], "urns": {...}, "dependencies": {...}, "log": [...],
+"error": null | "message"}. Each resource: type, name, inputs (camelCase, as the provider receives them),
+provider (the provider resource's name, "" = default), and the region/account of that provider; "urns"
+maps each resource's URN, as the engine computes it, to the URNs its aliases resolve to; "dependencies"
+maps it to the URNs it waits for; "log" holds what the program printed. One program per process: the mock
+root stack registers once.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class EngineUrns:
         self.project, self.stack = "", ""
         self.of_mock: dict[str, str] = {}  # the mock monitor's URN -> the engine's
         self.aliases: dict[str, list[str]] = {}
+        self.dependencies: dict[str, list[str]] = {}  # what each resource waits for (its URNs)
 
     def new_urn(self, parent: str, type_: str, name: str) -> str:
         qualified = parent.split("::")[2] if parent else ""
@@ -122,6 +124,7 @@ class EngineUrns:
         parent = self.of_mock.get(request.parent, "")
         urn = self.new_urn(parent, request.type, request.name)
         self.of_mock[mock_urn] = urn
+        self.dependencies[urn] = sorted(self.of_mock.get(d, d) for d in getattr(request, "dependencies", []))
         aliases: list[str] = []
         for alias in getattr(request, "aliases", []):
             if not alias.HasField("spec"):
@@ -229,6 +232,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "resources": mocks.resources,
         "urns": urns.aliases,
+        "dependencies": urns.dependencies,
         "retained": retained,
         "log": logged,
         "error": error,

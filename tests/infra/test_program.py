@@ -38,6 +38,7 @@ class Graph:
         self.resources: list[Resource] = result["resources"]
         self.retained: set[str] = set(result["retained"])
         self.urns: dict[str, list[str]] = result["urns"]
+        self.dependencies: dict[str, list[str]] = result["dependencies"]
 
     def of_type(self, token: str) -> list[Resource]:
         return [r for r in self.resources if r["type"] == token]
@@ -46,6 +47,10 @@ class Graph:
         matches = [r for r in self.resources if r["name"] == name]
         assert len(matches) == 1, f"{name}: {len(matches)} resources"
         return matches[0]
+
+    def urn(self, name: str) -> str:
+        (urn,) = [u for u in self.urns if u.endswith(f"::{name}")]
+        return urn
 
     def policy(self, name: str) -> list[dict[str, Any]]:
         statements: list[dict[str, Any]] = json.loads(self.named(name)["inputs"]["policy"])["Statement"]
@@ -1086,6 +1091,11 @@ def test_rescan_on_update_subscribes_each_listener_to_the_ruleset_announcements(
     assert storages
     for storage in storages:
         queue_arn = f"arn:aws:sqs:eu-west-1:123456789012:{storage}-events-queue-0a1b2c"
+        # Created once the topic policy lets the storage's account subscribe (SNS refuses it before).
+        assert (
+            rescanning.urn("admission-ruleset-topic-policy")
+            in rescanning.dependencies[rescanning.urn(f"{storage}-ruleset-subscription")]
+        )
         subscription = rescanning.named(f"{storage}-ruleset-subscription")["inputs"]
         assert (subscription["topic"], subscription["endpoint"], subscription["rawMessageDelivery"]) == (
             topic_arn, queue_arn, True,
