@@ -130,7 +130,8 @@ def test_dev_stack_resource_graph(dev: Graph) -> None:
         "bucketguard-dev-rules-123456789012-eu-west-1",
         "bucketguard-dev-rules-123456789012-eu-west-1-logs",
     }
-    assert counts["aws:sns/topic:Topic"] == 4  # scanner alerts, result topic, storage alerts, monitor alerts
+    # scanner alerts, ruleset announcements, result topic, storage alerts, monitor alerts
+    assert counts["aws:sns/topic:Topic"] == 5
     assert counts["aws:kms/key:Key"] == 4  # scanner, storage, storage seal (HMAC), monitor
     assert counts["aws:s3/bucketNotification:BucketNotification"] == 1
     notification = dev.of_type("aws:s3/bucketNotification:BucketNotification")[0]["inputs"]
