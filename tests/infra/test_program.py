@@ -874,8 +874,10 @@ def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) 
         "SeeWhetherARulesetIsPublished",
         "UseScannerKeyForRulesetAndAlerts",
         "AlertOnFailedUpdates",
+        "AnnouncePublishedRulesets",  # on the ruleset topic, which storage-only stacks may subscribe to
         "WriteOwnLogs",
     }
+    assert grants["AnnouncePublishedRulesets"]["Resource"].endswith("scanner-ruleset-published-0a1b2c")
     assert grants["PublishedRuleset"]["Resource"] == f"{bucket_arn}/ruleset.zip"
     assert "s3:PutObject" in grants["PublishedRuleset"]["Action"]
     assert grants["AlertOnFailedUpdates"]["Resource"].endswith("scanner-alerts-0a1b2c")
