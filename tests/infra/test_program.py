@@ -536,22 +536,20 @@ SCANNER_OUTPUTS = {
 }
 
 
-def test_storage_only_stack_reads_the_scanner_through_a_stack_reference(
-    lambda_artifacts: Path, tmp_path: Path
-) -> None:
+def storage_only(lambda_artifacts: Path, tmp_path: Path, scanner_outputs: dict[str, Any]) -> Graph:
+    """The multi-account example's media storage in a stack of its own, reading its scanner's stack."""
     config = {
         "bucketguard:scannerStack": "camp/bucketguard/security",
         "bucketguard:storages": stack_config("multiaccount")["bucketguard:storages"][2:],
     }
-    graph = Graph(
-        run_program(
-            config,
-            lambda_artifacts,
-            tmp_path,
-            stack="media",
-            stack_outputs={"camp/bucketguard/security": SCANNER_OUTPUTS},
-        )
-    )
+    outputs = {"camp/bucketguard/security": scanner_outputs}
+    return Graph(run_program(config, lambda_artifacts, tmp_path, stack="media", stack_outputs=outputs))
+
+
+def test_storage_only_stack_reads_the_scanner_through_a_stack_reference(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    graph = storage_only(lambda_artifacts, tmp_path, SCANNER_OUTPUTS)
     references = graph.of_type("pulumi:pulumi:StackReference")
     assert [r["inputs"]["name"] for r in references] == ["camp/bucketguard/security"]
     assert not any(
@@ -580,20 +578,8 @@ def test_storage_only_stack_subscribes_its_listener_to_the_scanner_stacks_announ
     """The scanner stack exports its announcement topic and rescanOnUpdate: a storage in another account
     and region subscribes its listener queue there, lets only that topic deliver, and sweeps as told."""
     topic = SCANNER_OUTPUTS["rulesetTopicArn"]
-    config = {
-        "bucketguard:scannerStack": "camp/bucketguard/security",
-        "bucketguard:storages": stack_config("multiaccount")["bucketguard:storages"][2:],
-    }
     scanner = {**SCANNER_OUTPUTS, "rescanOnUpdate": "all-since: 30", "rulesetReloadSeconds": 420.0}
-    graph = Graph(
-        run_program(
-            config,
-            lambda_artifacts,
-            tmp_path,
-            stack="media",
-            stack_outputs={"camp/bucketguard/security": scanner},
-        )
-    )
+    graph = storage_only(lambda_artifacts, tmp_path, scanner)
     listener = graph.named("storage-media-listener-function")
     queue_arn = "arn:aws:sqs:eu-central-1:333333333333:storage-media-events-queue-0a1b2c"
     subscription = graph.named("storage-media-ruleset-subscription")
