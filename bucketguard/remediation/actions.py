@@ -53,7 +53,13 @@ def remediation_statements(rules: Iterable[str], account: str = "*") -> list[dic
         resources = [r.format(account=account) for r in RESOURCES[fixer.service]]
         reads = [c for c in fixer.calls if c.operation.startswith(READ_PREFIXES)]
         writes = [c for c in fixer.calls if c not in reads]
-        for calls, condition in ((reads, None), (writes, WRITE_CONDITIONS.get(fixer.name))):
+        # bucket ARNs name no account: an account's own buckets are those it owns (aws:ResourceAccount)
+        owned = (
+            {"StringEquals": {"aws:ResourceAccount": account}}
+            if fixer.service == "s3" and account != "*"
+            else {}
+        )
+        for calls, condition in ((reads, owned), (writes, {**owned, **WRITE_CONDITIONS.get(fixer.name, {})})):
             actions = iam_actions({fixer.service: calls})
             for scoped, where in ((False, resources), (True, ["*"])):
                 chosen = [a for a in actions if (a in UNSCOPED_ACTIONS) == scoped]

@@ -44,3 +44,15 @@ def _undo_file(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_every_fixable_rule_has_a_scenario() -> None:
     assert {s.rule_id for s in SCENARIOS} == set(FIXERS)
+
+
+def test_bucket_fixes_are_granted_on_the_accounts_own_buckets_only() -> None:
+    from bucketguard.remediation import remediation_statements
+
+    rules = ["s3_bucket_public_read_prohibited", "ec2_security_group_rdp_restricted"]
+    for statement in remediation_statements(rules, "222222222222"):
+        s3 = any(a.startswith("s3:") for a in statement["Action"])
+        # bucket ARNs name no account: the condition does
+        expected = {"StringEquals": {"aws:ResourceAccount": "222222222222"}} if s3 else None
+        assert statement.get("Condition") == expected, statement
+    assert all("Condition" not in s for s in remediation_statements(rules))  # any account: no condition
