@@ -4,7 +4,8 @@ Writes the policies that name the storages, so nothing else can use the scanner:
 - the scanner queue policy: only the registered listener roles may send scan requests;
 - the scanner key policy: the account administers the key, the scanner decrypts, listeners encrypt;
 - the scanner role's publish policy: only the registered result topics (and their keys);
-- the ruleset announcement topic's policy: the rule update publishes, the storages' accounts subscribe.
+- the ruleset announcement topic's policy: the rule update (and scanner.rulePublisherArns) publishes, the
+  storages' accounts subscribe.
 The lists may be Outputs (read from storage stacks through StackReferences).
 """
 
@@ -48,6 +49,8 @@ class ScannerAdmissionArgs:
     ruleset_topic_arn: pulumi.Input[str]
     # The scheduled rule update's role, when there is one: it writes the rules bucket and alerts.
     rule_updater_role_arn: pulumi.Input[str] | None = None
+    # scanner.rulePublisherArns: people's roles that publish rulesets by hand (rules publish --announce).
+    rule_publisher_arns: Sequence[str] = ()
 
 
 def _check_count(arns: Sequence[str]) -> Sequence[str]:
@@ -60,6 +63,16 @@ def _check_count(arns: Sequence[str]) -> Sequence[str]:
     return arns
 
 
+def _check_publishers(arns: list[str], account: str) -> list[str]:
+    # The config checks this when it names the scanner's account; here it is the deployer's own.
+    for arn in arns:
+        if arn.split(":")[4] != account:
+            raise pulumi.RunError(
+                f"bucketguard:scanner.rulePublisherArns: {arn!r} is not in the scanner's account {account}"
+            )
+    return arns
+
+
 class ScannerAdmission(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ScannerAdmissionArgs, opts: pulumi.ResourceOptions | None = None
@@ -67,6 +80,11 @@ class ScannerAdmission(pulumi.ComponentResource):
         super().__init__("bucketguard:scanner:ScannerAdmission", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         listeners = pulumi.Output.from_input(args.listener_role_arns).apply(_check_count)
+        publishers = sorted(args.rule_publisher_arns)
+        # The publishers' statements name them through this check, so a foreign one fails the deployment.
+        publisher_principals = pulumi.Output.from_input(args.scanner_account_id).apply(
+            lambda account: _check_publishers(publishers, account)
+        )
 
         def queue_statements(arns: Sequence[str]) -> list[Statement]:
             statements = [deny_insecure_transport("DenyInsecureTransport", ["sqs:*"], args.queue_arn)]
@@ -113,6 +131,15 @@ class ScannerAdmission(pulumi.ComponentResource):
                         region=args.scanner_region,
                     )
                 )
+            if publishers:
+                statements.append(
+                    key_use_statement(
+                        "RulePublishersWriteRulesetAndAnnounce",
+                        publisher_principals,
+                        services=["s3", "sns"],
+                        region=args.scanner_region,
+                    )
+                )
             if arns:
                 statements.append(
                     key_use_statement(
@@ -140,6 +167,16 @@ class ScannerAdmission(pulumi.ComponentResource):
                         "Sid": "RuleUpdateAnnounces",
                         "Effect": "Allow",
                         "Principal": {"AWS": args.rule_updater_role_arn},
+                        "Action": ["sns:Publish"],
+                        "Resource": topic,
+                    }
+                )
+            if publishers:
+                statements.append(
+                    {
+                        "Sid": "RulePublishersAnnounce",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": publisher_principals},
                         "Action": ["sns:Publish"],
                         "Resource": topic,
                     }

@@ -246,6 +246,18 @@ class ScannerConfig(_Deployed):
     rule_update_schedule: Schedule = "rate(1 day)"
     # After the update publishes a ruleset, storages rescan what older rulesets judged (docs/pipeline.md).
     rescan_on_update: RescanOnUpdate = "none"
+    # Roles of the scanner's account that may publish a ruleset by hand (`rules publish --to --announce`).
+    rule_publisher_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
+
+    @model_validator(mode="after")
+    def _publishers_in_the_scanner_account(self) -> ScannerConfig:
+        # The rules bucket's policy admits no other account: a foreign publisher could never write.
+        for index, arn in enumerate(self.rule_publisher_arns):
+            if self.account and _account_of(arn) != self.account:
+                raise Invalid(
+                    ("rulePublisherArns", index), f"{arn!r} is not in the scanner's account {self.account}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _rescan_waits_for_the_scanner(self) -> ScannerConfig:

@@ -386,6 +386,7 @@ def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[Stor
             result_key_arns=pulumi.Output.all(*result_keys).apply(_flatten),
             has_storages=bool(storages or config.storage_stacks),
             rule_updater_role_arn=stack.rule_update.role.arn if stack.rule_update else None,
+            rule_publisher_arns=scanner.config.rule_publisher_arns,
             ruleset_topic_arn=stack.ruleset_topic.arn,
         ),
         opts=pulumi.ResourceOptions(provider=scanner.provider),

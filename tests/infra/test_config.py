@@ -373,6 +373,27 @@ def test_the_object_cap_defaults_to_what_memory_and_timeout_can_scan() -> None:
     assert cap(maxObjectBytes=50 * 1024**3, ephemeralStorageMb=512) == 50 * 1024**3
 
 
+def test_rule_publishers_are_roles_of_the_scanner_account() -> None:
+    def publishers(arns: list[str], **scanner: str) -> tuple[str, ...]:
+        # The storage in the scanner's account: a cross-account storage needs a deployer role.
+        stores = [{**storage, **scanner} for storage in storages(1)]
+        raw = {"scanner": {"region": "eu-west-1", "rulePublisherArns": arns, **scanner}, "storages": stores}
+        parsed = parse_config(raw).scanner
+        assert parsed is not None
+        return parsed.rule_publisher_arns
+
+    assert publishers([]) == ()
+    secops = "arn:aws:iam::111111111111:role/secops"
+    assert publishers([secops], accountId="111111111111") == (secops,)
+    for arns, scanner, message in (
+        (["arn:aws:iam::111111111111:user/me"], {}, r"rulePublisherArns\[0\]: .* is not an IAM role ARN"),
+        ([secops, secops], {}, r"rulePublisherArns: .*secops' is listed twice"),
+        ([secops], {"accountId": "222222222222"}, r"rulePublisherArns\[0\]: .* not in the scanner's account"),
+    ):
+        with pytest.raises(ConfigError, match=r"^bucketguard:scanner\." + message + "[^\n]*$"):
+            publishers(arns, **scanner)
+
+
 def test_rescan_on_update_is_a_policy_the_scanner_can_wait_for() -> None:
     raw = raw_of("dev")
     raw["scanner"]["rescanOnUpdate"] = "all-since: 30"

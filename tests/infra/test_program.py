@@ -85,11 +85,19 @@ def multi(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> G
     )
 
 
+PUBLISHERS = ("arn:aws:iam::123456789012:role/secops", "arn:aws:iam::123456789012:role/rule-author")
+
+
 @pytest.fixture(scope="module")
 def rescanning(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Graph:
-    """The dev stack with scanner.rescanOnUpdate: every generic check below runs on it too."""
+    """The dev stack with scanner.rescanOnUpdate and rulePublisherArns: every generic check below runs on it
+    too."""
     config = stack_config("dev")
-    config["bucketguard:scanner"] = {**config["bucketguard:scanner"], "rescanOnUpdate": "not-clean"}
+    config["bucketguard:scanner"] = {
+        **config["bucketguard:scanner"],
+        "rescanOnUpdate": "not-clean",
+        "rulePublisherArns": list(PUBLISHERS),
+    }
     return Graph(run_program(config, lambda_artifacts, tmp_path_factory.mktemp("rescan")))
 
 
@@ -877,6 +885,55 @@ def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) 
         "s3.eu-west-1.amazonaws.com",
         "sns.eu-west-1.amazonaws.com",
     ]
+
+
+def test_rule_publishers_may_only_write_through_s3_and_announce_on_the_ruleset_topic(
+    rescanning: Graph, dev: Graph
+) -> None:
+    key = {s["Sid"]: s for s in rescanning.policy("admission-key-policy")}[
+        "RulePublishersWriteRulesetAndAnnounce"
+    ]
+    assert key["Principal"] == {"AWS": sorted(PUBLISHERS)}
+    assert key["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"] and key["Resource"] == "*"
+    assert key["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "sns.eu-west-1.amazonaws.com"]}
+    }
+    topic = {s["Sid"]: s for s in rescanning.policy("admission-ruleset-topic-policy")}[
+        "RulePublishersAnnounce"
+    ]
+    assert topic["Principal"] == {"AWS": sorted(PUBLISHERS)} and topic["Action"] == ["sns:Publish"]
+    assert topic["Resource"].endswith("scanner-ruleset-published-0a1b2c")
+    # Named nowhere else: the rules bucket admits its own account's roles as their IAM policies allow.
+    named = [
+        (resource["name"], statement["Sid"])
+        for resource, statement in rescanning.policies()
+        if any(arn in json.dumps(statement) for arn in PUBLISHERS)
+    ]
+    assert sorted(named) == [
+        ("admission-key-policy", "RulePublishersWriteRulesetAndAnnounce"),
+        ("admission-ruleset-topic-policy", "RulePublishersAnnounce"),
+    ]
+    # Without the key, no statement lets anyone but the rule update write or announce.
+    assert not [s for _, s in dev.policies() if s.get("Sid", "").startswith("RulePublishers")]
+    topic_sids = {s["Sid"] for s in dev.policy("admission-ruleset-topic-policy")}
+    assert topic_sids == {
+        "DenyInsecureTransport",
+        "RuleUpdateAnnounces",
+        "RegisteredStoragesSubscribeTheirQueues",
+    }
+
+
+def test_a_rule_publisher_outside_the_scanner_account_fails_the_deployment(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    config = stack_config("dev")
+    foreign = "arn:aws:iam::999999999999:role/secops"
+    config["bucketguard:scanner"] = {**config["bucketguard:scanner"], "rulePublisherArns": [foreign]}
+    result = run_program(config, lambda_artifacts, tmp_path)
+    assert (
+        f"bucketguard:scanner.rulePublisherArns: {foreign!r} is not in the scanner's account 123456789012"
+        in str(result["error"])
+    )
 
 
 EXISTING = {"name": "uploads", "bucket": "camp-uploads", "region": "eu-west-1", "actions": ["tag"]}
