@@ -159,28 +159,15 @@ class ScannerAdmission(pulumi.ComponentResource):
         )
         topic = args.ruleset_topic_arn
 
+        def announces(sid: str, principals: Any) -> Statement:
+            return allow(sid, ["sns:Publish"], topic, Principal={"AWS": principals})
+
         def topic_statements(arns: Sequence[str]) -> list[Statement]:
             statements = [deny_insecure_transport("DenyInsecureTransport", ["sns:*"], topic)]
             if args.rule_updater_role_arn is not None:
-                statements.append(
-                    {
-                        "Sid": "RuleUpdateAnnounces",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": args.rule_updater_role_arn},
-                        "Action": ["sns:Publish"],
-                        "Resource": topic,
-                    }
-                )
+                statements.append(announces("RuleUpdateAnnounces", args.rule_updater_role_arn))
             if publishers:
-                statements.append(
-                    {
-                        "Sid": "RulePublishersAnnounce",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": publisher_principals},
-                        "Action": ["sns:Publish"],
-                        "Resource": topic,
-                    }
-                )
+                statements.append(announces("RulePublishersAnnounce", publisher_principals))
             accounts = sorted({arn.split(":")[4] for arn in arns})
             if accounts:
                 statements.append(
