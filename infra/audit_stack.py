@@ -244,6 +244,19 @@ class AuditStack(pulumi.ComponentResource):
                     ),
                     key_service_statement("CloudWatchAlarms", "cloudwatch.amazonaws.com", args.account_id),
                     table_key_statement(args.account_id, config.region),
+                    *(
+                        [
+                            key_use_statement(
+                                "ReportReadersDecrypt",
+                                list(config.report_reader_arns),
+                                services=["s3"],
+                                region=config.region,
+                                actions=["kms:Decrypt"],
+                            )
+                        ]
+                        if config.report_reader_arns
+                        else []
+                    ),
                 ]
             ),
             opts=child,

@@ -8,7 +8,7 @@ refused with the nearest known key, and every error is one line naming the key p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
@@ -202,6 +202,14 @@ class _Deployed(StrictModel):
         return self
 
 
+def _roles_in_account(key: str, arns: Sequence[str], account: str | None, whose: str) -> None:
+    """Roles that only work in the entry's own account (its bucket policies admit no other) are refused
+    when the config names that account."""
+    for index, arn in enumerate(arns):
+        if account and _account_of(arn) != account:
+            raise Invalid((key, index), f"{arn!r} is not in {whose} account {account}")
+
+
 class RuleSource(StrictModel):
     """One `scanner.ruleSources` entry: where rule updates come from (bucketguard.scanning.feeds)."""
 
@@ -252,11 +260,7 @@ class ScannerConfig(_Deployed):
     @model_validator(mode="after")
     def _publishers_in_the_scanner_account(self) -> ScannerConfig:
         # The rules bucket's policy admits no other account: a foreign publisher could never write.
-        for index, arn in enumerate(self.rule_publisher_arns):
-            if self.account and _account_of(arn) != self.account:
-                raise Invalid(
-                    ("rulePublisherArns", index), f"{arn!r} is not in the scanner's account {self.account}"
-                )
+        _roles_in_account("rulePublisherArns", self.rule_publisher_arns, self.account, "the scanner's")
         return self
 
     @model_validator(mode="after")
@@ -404,11 +408,18 @@ class AuditConfig(_Deployed):
     role_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
     security_hub: Flag = False
     notify_emails: Annotated[tuple[Email, ...], Unique] = ()
+    # Roles of the audit's account that may read the reports (the report bucket's key admits no one else).
+    report_reader_arns: Annotated[tuple[RoleArn, ...], Unique] = ()
     # account/region messages audited at once (Lambda's SQS scaling needs at least 2)
     concurrency: int = Field(10, ge=2, le=1000)
     log_retention_days: Retention = 90
     # The policy pack config (enforcement levels, exemptions, allowedRegions...): `audit --policy-config`.
     policy_config: PolicyConfigMapping = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _readers_in_the_audit_account(self) -> AuditConfig:
+        _roles_in_account("reportReaderArns", self.report_reader_arns, self.account, "the audit's")
+        return self
 
 
 class MonitoredAccount(_Deployed):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,13 +19,14 @@ from infra.config import ConfigError, parse_config
 from tests.infra.conftest import run_program, stack_config
 from tests.infra.test_program import Graph, as_list
 
-AUDIT = {
+AUDIT: dict[str, Any] = {
     "region": "eu-west-1",
     "regions": ["eu-west-1", "us-east-1"],
     "schedule": "cron(0 3 * * ? *)",
     "roleArns": ["arn:aws:iam::222222222222:role/bucketguard-audit"],
     "securityHub": True,
     "notifyEmails": ["secops@camp.example"],
+    "reportReaderArns": ["arn:aws:iam::123456789012:role/secops"],
     "concurrency": 4,
     "policyConfig": {"aws_resource_region_allowed": {"allowedRegions": ["eu-west-1"]}},
 }
@@ -115,6 +117,10 @@ def test_queue_bucket_topic_and_table_are_encrypted_with_the_audit_key(audited: 
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"{s}.eu-west-1.amazonaws.com" for s in ("sqs", "s3", "sns", "dynamodb")
     ]
+    readers = statements["ReportReadersDecrypt"]
+    assert readers["Principal"]["AWS"] == ["arn:aws:iam::123456789012:role/secops"]
+    assert readers["Action"] == ["kms:Decrypt"]
+    assert readers["Condition"]["StringEquals"]["kms:ViaService"] == ["s3.eu-west-1.amazonaws.com"]
     assert statements["DynamoDbEncryptsTheTable"]["Condition"]["StringEquals"] == {
         "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com",
         "kms:CallerAccount": "123456789012",
@@ -183,6 +189,7 @@ def test_without_role_arns_or_security_hub_no_such_grant(lambda_artifacts: Path,
         "UseTheAuditKey",
         "WriteOwnLogs",
     }
+    assert "ReportReadersDecrypt" not in {s["Sid"] for s in graph.policy("audit-key-policy")}
     assert graph.named("audit-schedule")["inputs"]["scheduleExpression"] == "rate(1 day)"
     assert graph.named("audit-run-function")["inputs"]["reservedConcurrentExecutions"] == 10
     assert not [
@@ -214,6 +221,19 @@ def test_without_role_arns_or_security_hub_no_such_grant(lambda_artifacts: Path,
         (
             {"region": "eu-west-1", "regions": ["eu-west-1"], "notifyEmails": ["ops"]},
             "bucketguard:audit.notifyEmails",
+        ),
+        (
+            {
+                "region": "eu-west-1",
+                "regions": ["eu-west-1"],
+                "accountId": "111111111111",
+                "reportReaderArns": ["arn:aws:iam::222222222222:role/secops"],
+            },
+            "bucketguard:audit.reportReaderArns",
+        ),
+        (
+            {"region": "eu-west-1", "regions": ["eu-west-1"], "reportReaderArns": ["secops"]},
+            "bucketguard:audit.reportReaderArns",
         ),
     ],
 )
