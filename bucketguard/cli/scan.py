@@ -23,9 +23,9 @@ from bucketguard.scanning.output import (
     NO_ACTIONS,
     ObjectActions,
     all_clean,
+    json_document,
     results_table,
     summary_line,
-    to_json_document,
     to_sarif,
 )
 from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
@@ -211,7 +211,7 @@ class ScanTarget(Protocol):
 @dataclass(frozen=True)
 class LocalFile:
     name: str
-    path: Path
+    path: str | Path
     actions: ObjectActions = NO_ACTIONS
 
     def scan(self, engine: Engine) -> ScanResult:
@@ -260,10 +260,10 @@ def _local_targets(argument: str) -> Iterator[ScanTarget]:
     if not path.is_dir():
         yield LocalFile(argument, path)
         return
-    yield from _walk_directory(argument, path)
+    yield from _walk_directory(argument)
 
 
-def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
+def _walk_directory(argument: str) -> Iterator[ScanTarget]:
     # Follows links to directories (their files are uploaded too) but enters each real directory once.
     seen: set[tuple[int, int]] = set()
     unlisted: list[ScanTarget] = []
@@ -272,9 +272,10 @@ def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
         where = error.filename or argument
         unlisted.append(UnlistedDirectory(str(where), f"{where}: cannot list directory: {error.strerror}"))
 
-    for directory, subdirectories, files in os.walk(root, onerror=on_error, followlinks=True):
+    # Paths stay strings: a Path per file cost more than scanning a small file's bytes.
+    for directory, subdirectories, files in os.walk(argument, onerror=on_error, followlinks=True):
         try:
-            info = Path(directory).stat()
+            info = os.stat(directory)  # noqa: PTH116
         except OSError:
             subdirectories.clear()
             continue
@@ -283,10 +284,17 @@ def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
             continue
         seen.add((info.st_dev, info.st_ino))
         subdirectories.sort()
+        prefix = _child_prefix(directory)
         for file_name in sorted(files):
-            full = Path(directory) / file_name
-            yield LocalFile(str(full), full)
+            yield LocalFile(prefix + file_name, prefix + file_name)
     yield from unlisted
+
+
+def _child_prefix(directory: str) -> str:
+    """What `str(Path(directory) / name)` puts before a name, as results have always named files (Path
+    drops a leading `./` and doubled slashes)."""
+    spelled = str(Path(directory))
+    return "" if spelled == "." else os.path.join(spelled, "")  # noqa: PTH118
 
 
 # --- the command -------------------------------------------------------------------------------------
@@ -354,7 +362,7 @@ def emit(
     results: Sequence[ScanResult], output_format: str, actions: Sequence[ObjectActions] | None = None
 ) -> None:
     if output_format == "json":
-        print(json.dumps(to_json_document(results, actions), indent=2))
+        print(json_document(results, actions))
     elif output_format == "sarif":
         print(json.dumps(to_sarif(results, actions), indent=2))
     else:
