@@ -235,13 +235,13 @@ class Engine:
         self.min_severity = min_severity
         self.work_dir = work_dir  # where large members are expanded (Lambda: /tmp); None = the system's
 
-    def scan_file(self, path: Path, *, name: str | None = None) -> ScanResult:
+    def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
         see as the file name. A bad file gives an unscannable or error result, never an exception."""
-        target = name if name is not None else str(path)
+        target = name if name is not None else os.fspath(path)
         started = time.perf_counter()
         try:
-            result = self._scan_path(path if isinstance(path, Path) else Path(path), target)
+            result = self._scan_path(path, target, started)
         except Exception as exc:  # the promise: one bad object never takes the run down with it
             result = _internal_error(target, exc)
         return self._stamped(result, started)
@@ -253,7 +253,7 @@ class Engine:
         ever built from part of an object."""
         started = time.perf_counter()
         try:
-            result = self._scan_source(source, name)
+            result = self._scan_source(source, name, started)
         except SourceFailed:
             raise
         except Exception as exc:
@@ -261,6 +261,10 @@ class Engine:
         return self._stamped(result, started)
 
     def _stamped(self, result: ScanResult, started: float) -> ScanResult:
+        """A result made before the walk's verdict (a bad file, an internal error) with the backend, the
+        ruleset and the duration; the walk's verdict carries them already."""
+        if result.backend:
+            return result
         # Not dataclasses.replace: its field introspection cost 14 % of a small file's scan.
         r = result
         duration_ms = (time.perf_counter() - started) * 1000
@@ -279,21 +283,21 @@ class Engine:
             size=size,
         )
 
-    def _scan_source(self, source: RandomAccess, target: str) -> ScanResult:
+    def _scan_source(self, source: RandomAccess, target: str, started: float) -> ScanResult:
         too_large = self._too_large(target, source.size)
         if too_large is not None:
             return too_large
         # Containers are opened where they lie, through the source (bucketguard.scanning.blobs).
-        result = self._walked(Blob(source.size, None, source=source), target)
+        result = self._walked(Blob(source.size, None, source=source), target, started)
         if source.failure is not None:
             raise source.failure  # whatever a parser made of it: no verdict on part of an object
         return result
 
-    def _scan_path(self, path: Path, target: str) -> ScanResult:
+    def _scan_path(self, path: str | os.PathLike[str], target: str, started: float) -> ScanResult:
         try:
-            info = path.stat()
+            info = os.stat(path)  # noqa: PTH116 - the path as given: a Path per file cost more than its stat
         except FileNotFoundError:
-            why = "broken symbolic link" if path.is_symlink() else "no such file"
+            why = "broken symbolic link" if Path(path).is_symlink() else "no such file"
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {why}")
         except OSError as exc:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
@@ -319,11 +323,11 @@ class Engine:
                 blob = _top_level_blob(path, descriptor, opened.st_size)
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            return self._walked(blob, target)
+            return self._walked(blob, target, started)
         finally:
             os.close(descriptor)
 
-    def _walked(self, blob: Blob, target: str) -> ScanResult:
+    def _walked(self, blob: Blob, target: str, started: float) -> ScanResult:
         """The object's blob walked (rules, hash, members) into its result."""
         walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
         try:
@@ -340,21 +344,22 @@ class Engine:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
         except ScanFailure:
             sha256 = None  # the backend failed part-way: the verdict is already `error`
-        return self._verdict(walk, sha256, blob.size)
+        return self._verdict(walk, sha256, blob.size, started)
 
-    def _verdict(self, walk: _Walk, sha256: str | None, size: int) -> ScanResult:
-        target = walk.target
-        unique = list(dict.fromkeys(walk.findings))
-        counted = tuple(f for f in unique if f.severity.at_least(self.min_severity))
-        below = [f for f in unique if not f.severity.at_least(self.min_severity)]
-        ignored = (
-            f"ignored below {self.min_severity.value}: " + ", ".join(sorted({f.rule for f in below}))
-            if below
-            else ""
-        )
+    def _verdict(self, walk: _Walk, sha256: str | None, size: int, started: float) -> ScanResult:
+        """The result, stamped with the backend, the ruleset and the duration: one ScanResult made per
+        file (making one costs about as much as hashing a small file)."""
+        verdict, reason, detail = Verdict.CLEAN, None, ""
+        counted: tuple[Finding, ...] = ()
+        if walk.findings:
+            unique = dict.fromkeys(walk.findings)
+            counted = tuple(f for f in unique if f.severity.at_least(self.min_severity))
+            below = sorted({f.rule for f in unique if not f.severity.at_least(self.min_severity)})
+            if below:
+                detail = f"ignored below {self.min_severity.value}: " + ", ".join(below)
         if counted:
-            return ScanResult(target, Verdict.MALICIOUS, counted, detail=ignored, sha256=sha256, size=size)
-        if walk.problems:
+            verdict = Verdict.MALICIOUS
+        elif walk.problems:
             errors = [p for p in walk.problems if p.is_error]
             chosen = errors or walk.problems
             details = [p.detail for p in chosen[:_MAX_DETAILS]]
@@ -362,16 +367,17 @@ class Engine:
                 details.append(f"and {len(chosen) - _MAX_DETAILS} more")
             verdict = Verdict.ERROR if errors else Verdict.UNSCANNABLE
             # sha256 stays: it covers the object's own bytes, which were all read; its members were not.
-            return ScanResult(target, verdict, reason=chosen[0].reason, detail="; ".join(details), size=size,
-                              sha256=sha256)  # fmt: skip
-        return ScanResult(target, Verdict.CLEAN, detail=ignored, sha256=sha256, size=size)
+            reason, detail = chosen[0].reason, "; ".join(details)
+        duration_ms = (time.perf_counter() - started) * 1000
+        return ScanResult(walk.target, verdict, counted, reason, detail, sha256, size, self.backend,
+                          self.ruleset_version, duration_ms)  # fmt: skip
 
 
 class _ReadError(Exception):
     """The object's own bytes could not be read."""
 
 
-def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
+def _top_level_blob(path: str | os.PathLike[str], descriptor: int, expected_size: int) -> Blob:
     """Small files: read once into memory. Larger ones: left on disk, read, hashed and matched window by
     window."""
     if expected_size <= IN_MEMORY_MAX:
@@ -381,7 +387,7 @@ def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
             raise _ReadError(exc.strerror or str(exc)) from None
         if len(data) <= IN_MEMORY_MAX:
             return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
-    return Blob(expected_size, None, path=path)
+    return Blob(expected_size, None, path=Path(path))
 
 
 def _windows(size: int) -> tuple[list[int], int]:
