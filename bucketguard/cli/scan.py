@@ -326,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = build_engine(args)
+    engine.start_workers()  # before anything starts a thread: a fork copies no lock another thread holds
     if any(t.startswith("s3://") for t in args.targets):
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
@@ -342,20 +343,33 @@ def run(args: argparse.Namespace) -> int:
 def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
     if not (sys.stderr.isatty() and len(targets) >= PROGRESS_THRESHOLD):
-        return [target.scan(engine) for target in targets]
+        return _scanned(engine, targets, lambda: None)
     # rich is imported only for a terminal: it costs a scan's start-up more than the bundled rules' load.
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     stderr = Console(stderr=True)
-    results = []
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task("scan", total=len(targets))
-        for target in targets:
-            results.append(target.scan(engine))
-            progress.advance(task)
-    return results
+        return _scanned(engine, targets, lambda: progress.advance(task))
+
+
+def _scanned(engine: Engine, targets: Sequence[ScanTarget], advance: Callable[[], None]) -> list[ScanResult]:
+    """Local files go to the engine together (spread over its match workers), the other targets one by one."""
+    local = [(index, target) for index, target in enumerate(targets) if isinstance(target, LocalFile)]
+    results: dict[int, ScanResult] = dict(
+        zip(
+            (index for index, _ in local),
+            engine.scan_files([(target.path, target.name) for _, target in local], progress=advance),
+            strict=True,
+        )
+    )
+    for index, target in enumerate(targets):
+        if index not in results:
+            results[index] = target.scan(engine)
+            advance()
+    return [results[index] for index in range(len(targets))]
 
 
 def emit(

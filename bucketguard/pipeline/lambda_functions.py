@@ -123,6 +123,9 @@ class ScannerFunction(SqsFunction):
         outcome = self.scanner.refresh_ruleset()
         if outcome is not None:
             self.count("RulesetLoaded" if outcome == "loaded" else "RulesetRejected")
+        # Between batches no other thread runs (the last batch's are joined): match workers are forked
+        # here, once the rules are loaded, and replaced if one failed; never while records are in flight.
+        self.scanner.engine.start_workers()
         records = [
             Record(r["messageId"], r["body"], _declared_size(r["body"])) for r in event.get("Records", [])
         ]
