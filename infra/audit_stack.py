@@ -42,7 +42,6 @@ from infra.policies import (
     key_admin_statement,
     key_service_statement,
     key_use_statement,
-    roles_of_account,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs, access_log_bucket
@@ -249,9 +248,7 @@ class AuditStack(pulumi.ComponentResource):
                         [
                             key_use_statement(
                                 "ReportReadersDecrypt",
-                                roles_of_account(
-                                    "audit", "reportReaderArns", config.report_reader_arns, args.account_id
-                                ),
+                                list(config.report_reader_arns),
                                 services=["s3"],
                                 region=config.region,
                                 actions=["kms:Decrypt"],

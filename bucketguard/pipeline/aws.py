@@ -29,18 +29,25 @@ def is_gone(exc: BaseException) -> bool:
 
 
 class RegionalPublisher:
-    """SNS Publish through a client of the topic's own region: SNS refuses a topic ARN of another region,
-    and one scanner answers storages in several regions. Clients are made once per region."""
+    """SNS Publish and PublishBatch through a client of the topic's own region: SNS refuses a topic ARN of
+    another region, and one scanner answers storages in several regions. Clients are made once per region."""
 
     def __init__(self, client_for_region: Callable[[str], Any]) -> None:
         self._client_for_region = client_for_region
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()  # the scanner publishes from two threads; boto3 makes clients unsafely
+        self._lock = (
+            threading.Lock()
+        )  # the scanner publishes from several threads; boto3 makes clients unsafely
 
-    def publish(self, **request: Any) -> Any:
-        region = arn_region(str(request["TopicArn"]))
+    def _client(self, topic_arn: str) -> Any:
+        region = arn_region(topic_arn)
         with self._lock:
             if region not in self._clients:
                 self._clients[region] = self._client_for_region(region)
-            client = self._clients[region]
-        return client.publish(**request)
+            return self._clients[region]
+
+    def publish(self, **request: Any) -> Any:
+        return self._client(str(request["TopicArn"])).publish(**request)
+
+    def publish_batch(self, **request: Any) -> Any:
+        return self._client(str(request["TopicArn"])).publish_batch(**request)

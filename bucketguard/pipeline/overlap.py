@@ -81,6 +81,14 @@ class RecordsAhead(Generic[T]):
                 break
         return self._futures[index].result()
 
+    def size(self, message_id: str) -> int:
+        return self._records[self._index[message_id]].size
+
+    def finished(self, message_id: str) -> bool:
+        """True when this record's work is done (or it was deferred): its result will not wait."""
+        future = self._futures.get(self._index[message_id])
+        return future is not None and future.done()
+
     def _start(self, index: int, seconds: float, *, current: bool) -> bool:
         """Starts the record unless it is started or there is no time for it: a record ahead is then left
         for later, the current one is deferred. True when it is running (or done)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bucketguard.pipeline.download import RangedObject, ReadFailed, TransientDownloadError
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent, utc_now_iso
+from bucketguard.pipeline.outbox import PendingVerdict
 from bucketguard.pipeline.presigned_url import UnrecognisedUrl, parse_presigned_get
 from bucketguard.pipeline.settings import ScannerSettings
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
@@ -102,9 +103,7 @@ class Scanner:
         except (RulesetRejected, RulesetError, ValueError) as exc:
             log.error("published ruleset rejected, keeping %s: %s", current, exc, extra={"ruleset": current})
             return "rejected"
-        previous, self._engine = self._engine, engine
-        if previous is not None:
-            previous.close()  # its match workers hold the old rules
+        self._engine = engine
         log.info("ruleset loaded", extra={"ruleset": engine.ruleset_version, "previous": current})
         return "loaded"
 
@@ -158,8 +157,8 @@ class Scanner:
             if got != wanted:
                 raise InvalidMessage(f"{where}: the presigned URL reads another {what}")
 
-    def handle_request(self, body: str) -> ScanResultEvent:
-        """One SQS message: parse, scan, publish. Raises when the message should be retried."""
+    def judge(self, body: str) -> PendingVerdict:
+        """One SQS message: parse, scan, the verdict to publish. Raises when the message should be retried."""
         request = ScanRequest.from_json(body)
         self.check_request(request)
         started = time.monotonic()
@@ -183,7 +182,6 @@ class Scanner:
             scanner_id=self.settings.scanner_id,
             scanned_at=utc_now_iso(),
         )
-        self.publish(event, request.result_topic_arn)
         log.info(
             "scanned",
             extra={
@@ -196,16 +194,10 @@ class Scanner:
                 "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
-        return event
+        return PendingVerdict(event, request.result_topic_arn)
 
-    def publish(self, event: ScanResultEvent, topic_arn: str) -> None:
-        self.sns.publish(
-            TopicArn=topic_arn,
-            Message=event.to_json(),
-            Subject=f"bucketguard scan result: {event.verdict.value}",
-            # attributes let subscribers filter (e.g. only non-clean verdicts to a SIEM queue)
-            MessageAttributes={
-                "verdict": {"DataType": "String", "StringValue": event.verdict.value},
-                "bucket": {"DataType": "String", "StringValue": event.bucket},
-            },
-        )
+    def handle_request(self, body: str) -> ScanResultEvent:
+        """One SQS message judged and its verdict published on its own (one Publish)."""
+        verdict = self.judge(body)
+        self.sns.publish(TopicArn=verdict.topic_arn, **verdict.entry())
+        return verdict.event

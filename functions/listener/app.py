@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bucketguard.pipeline.lambda_functions import ListenerFunction
-from bucketguard.pipeline.lambda_runtime import sqs_handler
+from bucketguard.pipeline.lambda_functions import ListenerFunction, sqs_handler
 
 handler = sqs_handler(ListenerFunction.from_environment)

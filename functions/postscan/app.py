@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bucketguard.pipeline.lambda_functions import PostScanFunction
-from bucketguard.pipeline.lambda_runtime import sqs_handler
+from bucketguard.pipeline.lambda_functions import PostScanFunction, sqs_handler
 
 handler = sqs_handler(PostScanFunction.from_environment)

@@ -36,11 +36,15 @@ class FakeS3Handler(RangeHandler):
     objects: ClassVar[dict[str, Stored | Overwritten]] = {}
     requests: ClassVar[list[tuple[str, str]]] = []
     next_requested: ClassVar[threading.Event] = threading.Event()
+    verdicts_published: ClassVar[threading.Event] = threading.Event()
 
     def do_GET(self) -> None:
         path = self.path.split("?")[0].removeprefix("/camp/uploads")  # path-style: /<bucket>/<key>
         if path == "/first" and not self.next_requested.wait(timeout=30):
             # answered only once /next is asked for: when the two reads overlap
+            self._reply(503, b"<Error><Code>SlowDown</Code></Error>")
+        elif path == "/held" and not self.verdicts_published.wait(timeout=30):
+            # answered only once a verdict was published: when the verdicts before it did not wait for it
             self._reply(503, b"<Error><Code>SlowDown</Code></Error>")
         elif path == "/next":
             self.next_requested.set()
@@ -477,3 +481,62 @@ def test_a_small_object_is_read_in_one_get(storage: str, tmp_path: Path) -> None
     result = _scanner(storage, tmp_path).scan(_request(storage, "/small.pdf", len(body)))
     assert result.verdict.value == "clean" and result.size == len(body)
     assert FakeS3Handler.requests == [("/camp/uploads/small.pdf", f"bytes=0-{len(body) - 1}")]
+
+
+def _publish_calls(sns: Any) -> list[tuple[str, int]]:
+    """(operation, verdicts) of every call the SNS client makes from now on: a boto3 event hook."""
+    calls: list[tuple[str, int]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, len(params.get("PublishBatchRequestEntries", [None]))))
+
+    sns.meta.events.register("before-parameter-build.sns", record)
+    return calls
+
+
+def test_a_batchs_verdicts_go_out_in_one_call_per_topic_and_an_undelivered_one_is_retried_alone(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    topic_arn, sqs, queue = topic
+    gone = aws.account(STORAGE_ACCOUNT).client("sns").create_topic(Name="gone")["TopicArn"]
+    aws.account(STORAGE_ACCOUNT).client("sns").delete_topic(TopicArn=gone)  # the storage stack was removed
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    calls = _publish_calls(sns)
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    eicar, clean = len(pranks.eicar_nested_zip()), len(pranks.clean_pdf())
+    requests = [
+        _request(storage, "/clean.pdf", clean, topic_arn),
+        _request(storage, "/eicar.zip", eicar, gone),  # m1: its verdict cannot be delivered
+        _request(storage, "/eicar.zip", eicar, topic_arn),
+        _request(storage, "/clean.pdf", clean, topic_arn),
+    ]
+    FakeS3Handler.requests.clear()
+    response = function.handle(sqs_event(*(r.to_json() for r in requests)))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert calls == [("PublishBatch", 3), ("PublishBatch", 1)]
+    assert len(FakeS3Handler.requests) == len(requests)  # one GET an object
+    published = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["verdict"] for m in published) == ["clean", "clean", "malicious"]
+
+
+def test_the_verdicts_before_a_large_object_do_not_wait_for_its_scan(
+    storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
+) -> None:
+    # /held is answered only once a verdict was published: were the first verdict kept for the batch's end,
+    # the large object's download would fail (503) and its record be retried.
+    topic_arn, _, _ = topic
+    stored = _large()
+    _serve("/held", stored)
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    calls = _publish_calls(sns)
+    sns.meta.events.register(
+        "after-call.sns.PublishBatch", lambda **_: FakeS3Handler.verdicts_published.set()
+    )
+    FakeS3Handler.verdicts_published.clear()
+    function = ScannerFunction(_scanner(storage, tmp_path, sns))
+    event = sqs_event(
+        _request(storage, "/clean.pdf", len(pranks.clean_pdf()), topic_arn).to_json(),
+        _request(storage, "/held", stored.size, topic_arn, etag=stored.etag).to_json(),
+    )
+    assert function.handle(event) == {"batchItemFailures": []}
+    assert calls == [("PublishBatch", 1), ("PublishBatch", 1)]
