@@ -43,7 +43,7 @@ from bucketguard.audit.report import (
 from bucketguard.audit.run import account_of, assume_role, audit_accounts
 from bucketguard.audit.settings import AuditSettings, settings_from
 from bucketguard.pipeline import env
-from bucketguard.pipeline.lambda_functions import _SqsFunction
+from bucketguard.pipeline.lambda_runtime import SqsFunction
 from bucketguard.pipeline.settings import EnvSettings, Names, SettingsError
 from bucketguard.policy.pack_config import parse_policy_config
 from bucketguard.validation import ConfigError, Flag
@@ -310,7 +310,7 @@ def finish_run(
 
 
 # ------------------------------------------------------------------------------------------ the function
-class AuditUnitFunction(_SqsFunction):
+class AuditUnitFunction(SqsFunction):
     """The queue's function: each record one unit (a partial batch response fails the records that
     failed); the unit that completes its run finishes it."""
 

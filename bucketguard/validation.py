@@ -106,6 +106,13 @@ RoleArn = Annotated[
         "an IAM role ARN (arn:aws:iam::<12 digits>:role/...)",
     ),
 ]
+PrincipalArn = Annotated[
+    str,
+    pattern(
+        r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$",
+        "an IAM role or user ARN (arn:aws:iam::<12 digits>:role/... or :user/...)",
+    ),
+]
 
 
 def unique(items: tuple[str, ...]) -> tuple[str, ...]:

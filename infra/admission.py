@@ -28,6 +28,7 @@ from infra.policies import (
     key_admin_statement,
     key_service_statement,
     key_use_statement,
+    roles_of_account,
 )
 
 
@@ -63,16 +64,6 @@ def _check_count(arns: Sequence[str]) -> Sequence[str]:
     return arns
 
 
-def _check_publishers(arns: list[str], account: str) -> list[str]:
-    # The config checks this when it names the scanner's account; here it is the deployer's own.
-    for arn in arns:
-        if arn.split(":")[4] != account:
-            raise pulumi.RunError(
-                f"bucketguard:scanner.rulePublisherArns: {arn!r} is not in the scanner's account {account}"
-            )
-    return arns
-
-
 class ScannerAdmission(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ScannerAdmissionArgs, opts: pulumi.ResourceOptions | None = None
@@ -80,10 +71,10 @@ class ScannerAdmission(pulumi.ComponentResource):
         super().__init__("bucketguard:scanner:ScannerAdmission", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         listeners = pulumi.Output.from_input(args.listener_role_arns).apply(_check_count)
-        publishers = sorted(args.rule_publisher_arns)
+        publishers = args.rule_publisher_arns
         # The publishers' statements name them through this check, so a foreign one fails the deployment.
-        publisher_principals = pulumi.Output.from_input(args.scanner_account_id).apply(
-            lambda account: _check_publishers(publishers, account)
+        publisher_principals = roles_of_account(
+            "scanner", "rulePublisherArns", publishers, args.scanner_account_id
         )
 
         def queue_statements(arns: Sequence[str]) -> list[Statement]:

@@ -42,6 +42,7 @@ from infra.policies import (
     key_admin_statement,
     key_service_statement,
     key_use_statement,
+    roles_of_account,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs, access_log_bucket
@@ -248,7 +249,9 @@ class AuditStack(pulumi.ComponentResource):
                         [
                             key_use_statement(
                                 "ReportReadersDecrypt",
-                                list(config.report_reader_arns),
+                                roles_of_account(
+                                    "audit", "reportReaderArns", config.report_reader_arns, args.account_id
+                                ),
                                 services=["s3"],
                                 region=config.region,
                                 actions=["kms:Decrypt"],

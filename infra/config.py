@@ -202,12 +202,13 @@ class _Deployed(StrictModel):
         return self
 
 
-def _roles_in_account(key: str, arns: Sequence[str], account: str | None, whose: str) -> None:
-    """Roles that only work in the entry's own account (its bucket policies admit no other) are refused
-    when the config names that account."""
+def roles_in_account(section: str, key: str, arns: Sequence[str], account: str | None) -> None:
+    """Roles that only work in the section's own account (its resource policies admit no other): the first
+    of another account is refused. Checked here when the config names the account, and by the program
+    against the account it deploys into (infra.policies.roles_of_account)."""
     for index, arn in enumerate(arns):
         if account and _account_of(arn) != account:
-            raise Invalid((key, index), f"{arn!r} is not in {whose} account {account}")
+            raise Invalid((key, index), f"{arn!r} is not in the {section}'s account {account}")
 
 
 class RuleSource(StrictModel):
@@ -260,7 +261,7 @@ class ScannerConfig(_Deployed):
     @model_validator(mode="after")
     def _publishers_in_the_scanner_account(self) -> ScannerConfig:
         # The rules bucket's policy admits no other account: a foreign publisher could never write.
-        _roles_in_account("rulePublisherArns", self.rule_publisher_arns, self.account, "the scanner's")
+        roles_in_account("scanner", "rulePublisherArns", self.rule_publisher_arns, self.account)
         return self
 
     @model_validator(mode="after")
@@ -418,7 +419,7 @@ class AuditConfig(_Deployed):
 
     @model_validator(mode="after")
     def _readers_in_the_audit_account(self) -> AuditConfig:
-        _roles_in_account("reportReaderArns", self.report_reader_arns, self.account, "the audit's")
+        roles_in_account("audit", "reportReaderArns", self.report_reader_arns, self.account)
         return self
 
 

@@ -12,6 +12,9 @@ from typing import Any
 
 import pulumi
 
+from bucketguard.validation import Invalid
+from infra.config import roles_in_account
+
 Statement = dict[str, Any]
 
 # Key administration without kms:* (and without kms:Decrypt/Encrypt: the administrator manages, it does
@@ -174,3 +177,19 @@ def key_service_statement(sid: str, service: str, account_id: pulumi.Input[str])
         "Resource": "*",
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
     }
+
+
+def roles_of_account(
+    section: str, key: str, arns: Sequence[str], account_id: pulumi.Input[str]
+) -> pulumi.Output[list[str]]:
+    """`arns` (sorted) for the statements that name them, once found in the account the section deploys
+    into: the config checks them only when it names that account, so a role of another one fails here."""
+
+    def check(account: str) -> list[str]:
+        try:
+            roles_in_account(section, key, arns, account)
+        except Invalid as exc:
+            raise pulumi.RunError(f"bucketguard:{section}.{key}[{exc.path[-1]}]: {exc}") from None
+        return sorted(arns)
+
+    return pulumi.Output.from_input(account_id).apply(check)

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bucketguard.pipeline import env
-from bucketguard.pipeline.lambda_functions import METRICS_NAMESPACE
+from bucketguard.pipeline.lambda_runtime import METRICS_NAMESPACE
 from bucketguard.pipeline.rule_updates import sources_json
 from bucketguard.pipeline.rules_bucket import ARTIFACT_NAME
 from bucketguard.scanning.feeds import FeedSource, split_s3_url

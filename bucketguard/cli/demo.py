@@ -63,6 +63,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="play only the scanning half (the policy half needs the repository's examples/)",
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where the audit act writes its HTML dashboard (default: audit.html in a new private directory)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -154,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if not CAMP_STACK.is_file():
         raise UsageError(f"{CAMP_STACK}: the camp's stack config is not next to this installation")
+    if args.output is not None and not args.output.parent.is_dir():
+        raise UsageError(f"--output {args.output}: no such directory {args.output.parent}")
     # The audit act attaches AWS's AdministratorAccess: the embedded AWS must know AWS's managed policies.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     with EmbeddedAws() as aws:
@@ -163,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{CAMP_STACK}: {exc}") from None
         try:
             wrong = _play_uploads(console, pipe, started)
-            if not args.skip_policy and not (_play_guard_rails(console) and _play_audit(console, pipe)):
+            if not args.skip_policy and not (
+                _play_guard_rails(console) and _play_audit(console, pipe, args.output)
+            ):
                 return EXIT_FINDINGS
             if not args.skip_policy and not _monitoring_worked(console, pipe):
                 return EXIT_FINDINGS
@@ -285,7 +295,13 @@ def _play_uploads(console: Console, pipe: Sandbox, started: float) -> list[str]:
     return wrong
 
 
-def _play_audit(console: Console, pipe: Sandbox) -> bool:
+def _dashboard_path(output: Path | None) -> Path:
+    """The given file, or audit.html in a new directory only this user may enter: a fixed name in the
+    shared temporary directory could be another user's symlink, or another run's page."""
+    return output or Path(tempfile.mkdtemp(prefix="bucketguard-demo-")) / "audit.html"
+
+
+def _play_audit(console: Console, pipe: Sandbox, output: Path | None) -> bool:
     """The pranks made by hand in the camp's account, found by a live audit: True when each one is."""
     from bucketguard.audit.clients import ClientFactory
     from bucketguard.audit.dashboard import render_html
@@ -328,7 +344,7 @@ def _play_audit(console: Console, pipe: Sandbox) -> bool:
             Text("found", style="green") if found else Text("MISSED", style="bold red"),
         )
     console.print(table)
-    page = Path(tempfile.gettempdir()) / "bucketguard-demo-audit.html"
+    page = _dashboard_path(output)
     page.write_text(render_html(report), encoding="utf-8")
     summary = report.summary()
     console.print(
@@ -336,6 +352,7 @@ def _play_audit(console: Console, pipe: Sandbox) -> bool:
         f"{summary['resources']} resources ({clients.calls} API calls); the dashboard: "
         f"{page}",
         highlight=False,
+        soft_wrap=True,  # the path whole, to copy
     )
     return found_all
 

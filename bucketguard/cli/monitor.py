@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
 from bucketguard.cli.audit import DEFAULT_HISTORY
+from bucketguard.validation import PrincipalArn
 
 
 def register(subparsers: Any) -> None:
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
         "--ignore-principal",
         action="append",
         default=[],
+        type=checked(PrincipalArn),
         metavar="ARN",
         help="events made by this role or user are not judged (bucketguard's own roles; repeat)",
     )

@@ -23,9 +23,9 @@ from bucketguard.scanning.output import (
     NO_ACTIONS,
     ObjectActions,
     all_clean,
+    json_document,
     results_table,
     summary_line,
-    to_json_document,
     to_sarif,
 )
 from bucketguard.scanning.result import Reason, ScanResult, Severity, Verdict
@@ -211,7 +211,7 @@ class ScanTarget(Protocol):
 @dataclass(frozen=True)
 class LocalFile:
     name: str
-    path: Path
+    path: str | Path
     actions: ObjectActions = NO_ACTIONS
 
     def scan(self, engine: Engine) -> ScanResult:
@@ -260,10 +260,10 @@ def _local_targets(argument: str) -> Iterator[ScanTarget]:
     if not path.is_dir():
         yield LocalFile(argument, path)
         return
-    yield from _walk_directory(argument, path)
+    yield from _walk_directory(argument)
 
 
-def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
+def _walk_directory(argument: str) -> Iterator[ScanTarget]:
     # Follows links to directories (their files are uploaded too) but enters each real directory once.
     seen: set[tuple[int, int]] = set()
     unlisted: list[ScanTarget] = []
@@ -272,9 +272,10 @@ def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
         where = error.filename or argument
         unlisted.append(UnlistedDirectory(str(where), f"{where}: cannot list directory: {error.strerror}"))
 
-    for directory, subdirectories, files in os.walk(root, onerror=on_error, followlinks=True):
+    # Paths stay strings: a Path per file cost more than scanning a small file's bytes.
+    for directory, subdirectories, files in os.walk(argument, onerror=on_error, followlinks=True):
         try:
-            info = Path(directory).stat()
+            info = os.stat(directory)  # noqa: PTH116
         except OSError:
             subdirectories.clear()
             continue
@@ -283,10 +284,17 @@ def _walk_directory(argument: str, root: Path) -> Iterator[ScanTarget]:
             continue
         seen.add((info.st_dev, info.st_ino))
         subdirectories.sort()
+        prefix = _child_prefix(directory)
         for file_name in sorted(files):
-            full = Path(directory) / file_name
-            yield LocalFile(str(full), full)
+            yield LocalFile(prefix + file_name, prefix + file_name)
     yield from unlisted
+
+
+def _child_prefix(directory: str) -> str:
+    """What `str(Path(directory) / name)` puts before a name, as results have always named files (Path
+    drops a leading `./` and doubled slashes)."""
+    spelled = str(Path(directory))
+    return "" if spelled == "." else os.path.join(spelled, "")  # noqa: PTH118
 
 
 # --- the command -------------------------------------------------------------------------------------
@@ -318,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = build_engine(args)
+    engine.start_workers()  # before anything starts a thread: a fork copies no lock another thread holds
     if any(t.startswith("s3://") for t in args.targets):
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
@@ -334,27 +343,40 @@ def run(args: argparse.Namespace) -> int:
 def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
     if not (sys.stderr.isatty() and len(targets) >= PROGRESS_THRESHOLD):
-        return [target.scan(engine) for target in targets]
+        return _scanned(engine, targets, lambda: None)
     # rich is imported only for a terminal: it costs a scan's start-up more than the bundled rules' load.
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     stderr = Console(stderr=True)
-    results = []
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task("scan", total=len(targets))
-        for target in targets:
-            results.append(target.scan(engine))
-            progress.advance(task)
-    return results
+        return _scanned(engine, targets, lambda: progress.advance(task))
+
+
+def _scanned(engine: Engine, targets: Sequence[ScanTarget], advance: Callable[[], None]) -> list[ScanResult]:
+    """Local files go to the engine together (spread over its match workers), the other targets one by one."""
+    local = [(index, target) for index, target in enumerate(targets) if isinstance(target, LocalFile)]
+    results: dict[int, ScanResult] = dict(
+        zip(
+            (index for index, _ in local),
+            engine.scan_files([(target.path, target.name) for _, target in local], progress=advance),
+            strict=True,
+        )
+    )
+    for index, target in enumerate(targets):
+        if index not in results:
+            results[index] = target.scan(engine)
+            advance()
+    return [results[index] for index in range(len(targets))]
 
 
 def emit(
     results: Sequence[ScanResult], output_format: str, actions: Sequence[ObjectActions] | None = None
 ) -> None:
     if output_format == "json":
-        print(json.dumps(to_json_document(results, actions), indent=2))
+        print(json_document(results, actions))
     elif output_format == "sarif":
         print(json.dumps(to_sarif(results, actions), indent=2))
     else:

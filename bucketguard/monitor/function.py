@@ -25,7 +25,7 @@ from bucketguard.monitor.events import InvalidEvent, parse_event
 from bucketguard.monitor.ledger import DynamoDbLedger, DynamoDbUndoLog
 from bucketguard.monitor.remediate import RemediationFixer
 from bucketguard.pipeline import env
-from bucketguard.pipeline.lambda_functions import _metrics, _SqsFunction
+from bucketguard.pipeline.lambda_runtime import SqsFunction, function_metrics
 from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.settings import EnvSettings, Names, SettingsError
 from bucketguard.policy.pack_config import parse_policy_config
@@ -57,7 +57,7 @@ def own_role_arn(caller_arn: str) -> str | None:
     return f"arn:{parts[1]}:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
 
 
-class MonitorFunction(_SqsFunction):
+class MonitorFunction(SqsFunction):
     name = "monitor"
 
     def __init__(self, monitor: Monitor, *, metrics: Any = None) -> None:
@@ -146,4 +146,4 @@ class MonitorFunction(_SqsFunction):
             remediate=frozenset(settings.remediate),
             deliver=channels,
         )
-        return cls(monitor, metrics=_metrics("monitor"))
+        return cls(monitor, metrics=function_metrics("monitor"))

@@ -1,101 +1,36 @@
 """The three Lambda functions as objects: clients and settings injected, one `handle(event, context)` each.
 
 `functions/<name>/app.py` builds one from the environment per container; the embedded AWS builds them with
-its own clients. Per-record processing with partial batch failure (Powertools' BatchProcessor): one bad
+its own clients. Per-record processing with partial batch failure (lambda_runtime.SqsFunction): one bad
 message fails alone and is retried, then goes to the queue's DLQ.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bucketguard.pipeline import env
 from bucketguard.pipeline.aws import RegionalPublisher
+from bucketguard.pipeline.lambda_runtime import SqsFunction, function_metrics
 from bucketguard.pipeline.messages import InvalidMessage, ScanRequest, ScanResultEvent
 from bucketguard.pipeline.outbox import Outbox, PendingVerdict
 from bucketguard.pipeline.overlap import Record, RecordsAhead
-from bucketguard.pipeline.scanner import Scanner
 from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings, ScannerSettings, SettingsError
 
-# Each function imports what only it needs when it is built: a container runs one function, and the
-# scanner's cold start would otherwise pay for the listener's and post-scan's libraries.
+# Each function imports what only it needs when it is built: a container runs one function, and each
+# function's cold start would otherwise pay for the others' libraries.
 if TYPE_CHECKING:
     from bucketguard.pipeline.listener import ListenerOutcome
     from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
+    from bucketguard.pipeline.scanner import Scanner
 
 log = logging.getLogger("bucketguard.lambda")
-METRICS_NAMESPACE = "BucketGuard"
 
 
-def _receive_count(record: SQSRecord) -> int:
-    try:
-        return int(record.attributes.approximate_receive_count)
-    except (TypeError, ValueError):
-        return 1
-
-
-class _SqsFunction:
-    """Shared plumbing: partial batch response, a metric sink, failures logged without message bodies."""
-
-    name = "function"
-
-    def __init__(self, metrics: Any = None) -> None:
-        self.metrics = metrics  # an aws_lambda_powertools Metrics, or None (tests, the embedded AWS)
-
-    def count(self, metric: str, value: float = 1) -> None:
-        if self.metrics is None:
-            return
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        self.metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
-
-    def _guarded(self, process: Callable[[SQSRecord], Any]) -> Callable[[SQSRecord], Any]:
-        def record_handler(record: SQSRecord) -> Any:
-            try:
-                return process(record)
-            except Exception as exc:
-                # The message body may hold a presigned URL: log its id and the error type only.
-                log.error(
-                    "message failed: it will be retried, then sent to the DLQ",
-                    extra={
-                        "function": self.name,
-                        "message_id": record.message_id,
-                        "error": type(exc).__name__,
-                        "receive_count": _receive_count(record),
-                    },
-                )
-                self.count("MessagesFailed")
-                raise
-
-        return record_handler
-
-    def process(self, record: SQSRecord) -> Any:
-        raise NotImplementedError
-
-    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        processor = BatchProcessor(event_type=EventType.SQS)
-        try:
-            response: dict[str, Any] = dict(
-                process_partial_response(
-                    event=event,
-                    record_handler=self._guarded(self.process),
-                    processor=processor,
-                    context=context,
-                )
-            )
-        finally:
-            if self.metrics is not None:
-                self.metrics.flush_metrics()
-        return response
-
-
-class ListenerFunction(_SqsFunction):
+class ListenerFunction(SqsFunction):
     name = "listener"
 
     def __init__(
@@ -147,7 +82,7 @@ class ListenerFunction(_SqsFunction):
             sqs,
             own_sqs=boto3.client("sqs") if rescans else None,
             kms=boto3.client("kms") if rescans else None,
-            metrics=_metrics("listener"),
+            metrics=function_metrics("listener"),
         )
 
 
@@ -170,7 +105,7 @@ def _declared_size(body: str) -> int:
         return 0  # refused by its own record before anything is downloaded
 
 
-class ScannerFunction(_SqsFunction):
+class ScannerFunction(SqsFunction):
     """Each record's download overlaps the scans of the records before it (bucketguard.pipeline.overlap);
     the batch's verdicts are published together (bucketguard.pipeline.outbox), and a record whose verdict
     SNS did not take is a batch item failure like one whose scan failed."""
@@ -201,6 +136,9 @@ class ScannerFunction(_SqsFunction):
         outcome = self.scanner.refresh_ruleset()
         if outcome is not None:
             self.count("RulesetLoaded" if outcome == "loaded" else "RulesetRejected")
+        # Between batches no other thread runs (the last batch's are joined): match workers are forked
+        # here, once the rules are loaded, and replaced if one failed; never while records are in flight.
+        self.scanner.engine.start_workers()
         records = [
             Record(r["messageId"], r["body"], _declared_size(r["body"])) for r in event.get("Records", [])
         ]
@@ -232,6 +170,7 @@ class ScannerFunction(_SqsFunction):
         import boto3
 
         from bucketguard.pipeline.rules_bucket import RulesetWatcher
+        from bucketguard.pipeline.scanner import Scanner
 
         settings = ScannerSettings.resolve()
         watcher = (
@@ -248,10 +187,10 @@ class ScannerFunction(_SqsFunction):
         sns = RegionalPublisher(lambda region: boto3.client("sns", region_name=region))
         scanner = Scanner(settings, sns, watcher=watcher)
         scanner.engine  # noqa: B018 - compile the rules during init, once per container
-        return cls(scanner, metrics=_metrics("scanner"))
+        return cls(scanner, metrics=function_metrics("scanner"))
 
 
-class PostScanFunction(_SqsFunction):
+class PostScanFunction(SqsFunction):
     """Fed by an SQS queue subscribed to the result topic (raw delivery or SNS envelope both accepted)."""
 
     name = "postscan"
@@ -300,34 +239,4 @@ class PostScanFunction(_SqsFunction):
         postscan = PostScan(
             settings, boto3.client("s3"), sns=boto3.client("sns"), kms=boto3.client("kms"), webhook=webhook
         )
-        return cls(postscan, metrics=_metrics("postscan"))
-
-
-def _metrics(service: str) -> Any:
-    from aws_lambda_powertools import Metrics
-
-    return Metrics(namespace=METRICS_NAMESPACE, service=f"bucketguard-{service}")
-
-
-def sqs_handler(build: Callable[[], _SqsFunction]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler of a function `build` makes on the first event (once per container: clients,
-    settings, compiled rules), each invocation under the JSON logger's Lambda context."""
-    logger = lambda_logger()
-    built: list[_SqsFunction] = []
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if not built:
-            built.append(build())
-        return built[0].handle(event, context)
-
-    logged: Callable[[dict[str, Any], Any], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
-        handler
-    )
-    return logged
-
-
-def lambda_logger() -> Any:
-    """The JSON logger of the deployed functions; `bucketguard.*` loggers propagate into it."""
-    from aws_lambda_powertools import Logger
-
-    return Logger(service="bucketguard", level=os.environ.get(env.LOG_LEVEL, "INFO"))
+        return cls(postscan, metrics=function_metrics("postscan"))

@@ -103,7 +103,9 @@ class Scanner:
         except (RulesetRejected, RulesetError, ValueError) as exc:
             log.error("published ruleset rejected, keeping %s: %s", current, exc, extra={"ruleset": current})
             return "rejected"
-        self._engine = engine
+        previous, self._engine = self._engine, engine
+        if previous is not None:
+            previous.close()  # its match workers hold the old rules
         log.info("ruleset loaded", extra={"ruleset": engine.ruleset_version, "previous": current})
         return "loaded"
 

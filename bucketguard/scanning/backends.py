@@ -96,8 +96,18 @@ class CompileFailure(Exception):
         return f"{where}: {self.message}"
 
 
+# The externals that follow the object's name; the others keep their EXTERNAL_DEFAULTS value.
+NAME_EXTERNALS = ("filename", "filepath", "extension")
+
+
 def externals_for(name: str) -> dict[str, str]:
     """The external variables a rule sees for an object called `name` (key, relative or inner path)."""
+    filename, filepath, extension = _name_externals(name)
+    return {**EXTERNAL_DEFAULTS, "filename": filename, "filepath": filepath, "extension": extension}
+
+
+def _name_externals(name: str) -> tuple[str, str, str]:
+    """The values of NAME_EXTERNALS for an object called `name`."""
     # Archive members are named "outer.zip!docs/evil.js": the member's own name is what counts. Names
     # that were not UTF-8 (decoded with surrogate escapes) are made valid text, or yara-x refuses them.
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -105,7 +115,7 @@ def externals_for(name: str) -> dict[str, str]:
     directory, _, filename = inner.rpartition("/")
     dot = filename.rfind(".")
     extension = filename[dot:].lower() if dot > 0 else ""
-    return {**EXTERNAL_DEFAULTS, "filename": filename, "filepath": directory, "extension": extension}
+    return filename, directory, extension
 
 
 def _meta_value(value: object) -> MetaValue:
@@ -257,12 +267,16 @@ class YaraXMatcher:
         scanner = getattr(local, "scanner", None)
         if scanner is None:
             scanner = local.scanner = yara_x.Scanner(self._rules)
-            local.externals = {}
-        # Only what differs from the previous scan on this thread (most names share a directory).
-        for key, value in externals_for(name).items():
-            if local.externals.get(key) != value:
+            for key, value in EXTERNAL_DEFAULTS.items():
                 scanner.set_global(key, value)
-                local.externals[key] = value
+            local.names = [EXTERNAL_DEFAULTS[key] for key in NAME_EXTERNALS]
+        # Then only the name's externals that differ from the previous scan on this thread (most names
+        # share a directory); the others keep their defaults.
+        names = local.names
+        for index, value in enumerate(_name_externals(name)):
+            if names[index] != value:
+                scanner.set_global(NAME_EXTERNALS[index], value)
+                names[index] = value
         return scanner
 
     def match_file(self, path: Path, *, name: str) -> list[RuleMatch]:

@@ -6,7 +6,9 @@ What it does with a file:
    and matched there; larger ones are read window by window, each window matched while helper threads
    hash it and read and prepare the next ones; bytes read by offset from elsewhere (`scan_source`: an
    S3 object through ranged GETs) are scanned the same way, and their containers opened through reads
-   by offset, with no local copy;
+   by offset, with no local copy. With match workers (`start_workers`, one process per usable CPU:
+   bucketguard.scanning.workers), windows are matched in parallel by the workers while this process reads
+   and hashes them, and `scan_files` spreads many files over the workers;
 3. looks the SHA-256 up in the hash blocklist;
 4. when its bytes say it is a container (zip, tar, gzip, bzip2, xz, 7z; a zip glued behind other bytes),
    expands every member under the limits and does 2-4 again for each, recursively.
@@ -21,18 +23,20 @@ none); their rule names are listed in the result's `detail` so they are not lost
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch
+from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch, normalise_meta
 from bucketguard.scanning.blobs import RandomAccess, SourceFailed
 from bucketguard.scanning.containers import (
     CHUNK,
@@ -46,6 +50,14 @@ from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.limits import Budget, ContainerProblem, Limits, ScanFailure, ScanStop
 from bucketguard.scanning.result import Finding, FindingSource, Reason, ScanResult, Severity, Verdict
 from bucketguard.scanning.ruleset import Ruleset
+from bucketguard.scanning.workers import (
+    STALL_SECONDS,
+    WorkerFailed,
+    Workers,
+    fork_workers,
+    single_threaded,
+    usable_cpus,
+)
 
 __all__ = ["Engine", "HashList", "Limits"]
 
@@ -65,6 +77,9 @@ WINDOW_OVERLAP = 1 << 20
 # window's length (15.5 MiB or more): `filesize < N` for N up to 15.5 MiB never holds, as for the file.
 WINDOW_GUARD = 64 << 10
 _GUARD = bytes(WINDOW_GUARD)
+# A match worker's slot of shared memory: the guard's zeros (never written), then one window.
+_SLOT_BYTES = WINDOW_GUARD + WINDOW_BYTES
+_FILES_PER_TASK = 64  # files a match worker scans per task: fewer round trips, still even at the end
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 
 
@@ -85,6 +100,7 @@ class _Walk:
     limits: Limits
     work_dir: Path | None
     budget: Budget
+    workers: Workers | None
     findings: list[Finding] = field(default_factory=list)
     problems: list[_Problem] = field(default_factory=list)
 
@@ -94,6 +110,8 @@ class _Walk:
         try:
             if blob.data is not None:
                 matches = self.matcher.match_bytes(blob.data, name=name)
+            elif self.workers is not None:
+                matches = _match_windows_in(self.workers, blob, name)
             else:
                 matches = self._match_windows(blob, name)
             self._add_matches(matches, where)
@@ -155,7 +173,7 @@ class _Walk:
         if digest is not None:
             blob.sha256 = digest.hexdigest()
             blob.size = size
-        return list({(m.namespace, m.rule): m for m in matches}.values())
+        return _distinct(matches)
 
     def _open(self, kind: Kind, blob: Blob, name: str, where: str, depth: int) -> None:
         if depth >= self.limits.max_depth:
@@ -234,14 +252,110 @@ class Engine:
         self.limits = limits
         self.min_severity = min_severity
         self.work_dir = work_dir  # where large members are expanded (Lambda: /tmp); None = the system's
+        self._workers: Workers | None = None
 
-    def scan_file(self, path: Path, *, name: str | None = None) -> ScanResult:
+    def start_workers(self, count: int | None = None, *, stall_seconds: float = STALL_SECONDS) -> int:
+        """Forks match workers (bucketguard.scanning.workers), one per CPU this process may use unless
+        `count` says otherwise, so windows and files are matched on several cores; none with one CPU or
+        while other threads run (a fork must copy no lock another thread holds). Call it right after the
+        engine is made, and again at a clean point to replace workers that failed. Returns how many run."""
+        wanted = usable_cpus() if count is None else count
+        if self._workers is None:
+            self._workers = fork_workers(
+                wanted, self._serve, slots=wanted + 1, slot_bytes=_SLOT_BYTES, stall_seconds=stall_seconds
+            )
+            if self._workers is not None:
+                weakref.finalize(self, self._workers.close)
+        elif len(self._workers) < wanted and single_threaded():
+            self._workers.fork(wanted, self._serve)
+        return len(self._workers) if self._workers is not None else 0
+
+    def close(self) -> None:
+        """Stops the match workers (killed and reaped); the engine goes on scanning in this process."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
+
+    def _serve(self, task: dict[str, Any], slots: memoryview) -> object:
+        """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, or one
+        window of shared memory matched."""
+        self._workers = None  # a worker scans on its own
+        if "files" in task:
+            return [self.scan_file(path, name=name).to_dict() for path, name in task["files"]]
+        start = task["slot"] * _SLOT_BYTES + (0 if task["guarded"] else WINDOW_GUARD)
+        data = bytes(slots[start : task["slot"] * _SLOT_BYTES + WINDOW_GUARD + task["length"]])
+        try:
+            matches = self.matcher.match_bytes(data, name=task["name"])
+        except BackendError as exc:
+            return {"error": str(exc)}
+        return {"matches": [[m.rule, m.namespace, dict(m.meta)] for m in matches]}
+
+    def _live_workers(self) -> Workers | None:
+        workers = self._workers
+        return workers if workers is not None and len(workers) else None
+
+    def scan_files(
+        self,
+        files: Sequence[tuple[str | os.PathLike[str], str]],
+        *,
+        progress: Callable[[], None] | None = None,
+    ) -> list[ScanResult]:
+        """`scan_file(path, name=name)` of each, results in the order given; `progress()` after each.
+        Spread over the match workers in batches when there are several files and workers (a file is
+        then scanned whole by one worker); one after the other in this process otherwise."""
+        results: list[ScanResult | None] = [None] * len(files)
+        workers = self._live_workers()
+        if workers is not None and len(files) > 1:
+            self._scan_in_workers(workers, files, results, progress or _nothing)
+        for index, result in enumerate(results):
+            if result is None:  # no worker was left to send it to
+                results[index] = self.scan_file(files[index][0], name=files[index][1])
+                if progress is not None:
+                    progress()
+        return [result for result in results if result is not None]
+
+    def _scan_in_workers(
+        self,
+        workers: Workers,
+        files: Sequence[tuple[str | os.PathLike[str], str]],
+        results: list[ScanResult | None],
+        progress: Callable[[], None],
+    ) -> None:
+        def answered(batch: range, reply: Any) -> None:
+            if not isinstance(reply, list) or len(reply) != len(batch):
+                raise ValueError("not one result per file")
+            scanned = [ScanResult.from_dict(item) for item in reply]
+            for index, result in zip(batch, scanned, strict=True):
+                if result.target != files[index][1]:
+                    raise ValueError("a result for another file")
+            for index, result in zip(batch, scanned, strict=True):
+                results[index] = result
+                progress()
+
+        def failed(batch: range, detail: str) -> None:
+            for index in batch:
+                results[index] = self._stamped(
+                    _internal_error(files[index][1], WorkerFailed(detail)), time.perf_counter()
+                )
+                progress()
+
+        size = max(1, min(_FILES_PER_TASK, len(files) // (8 * len(workers))))
+        with workers.session() as session:
+            for begin in range(0, len(files), size):
+                batch = range(begin, min(begin + size, len(files)))
+                task = {"files": [[os.fsdecode(files[i][0]), files[i][1]] for i in batch]}
+                try:
+                    session.submit(task, functools.partial(answered, batch), functools.partial(failed, batch))
+                except WorkerFailed:
+                    return  # the rest are scanned here
+
+    def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
         see as the file name. A bad file gives an unscannable or error result, never an exception."""
-        target = name if name is not None else str(path)
+        target = name if name is not None else os.fspath(path)
         started = time.perf_counter()
         try:
-            result = self._scan_path(path if isinstance(path, Path) else Path(path), target)
+            result = self._scan_path(path, target, started)
         except Exception as exc:  # the promise: one bad object never takes the run down with it
             result = _internal_error(target, exc)
         return self._stamped(result, started)
@@ -253,7 +367,7 @@ class Engine:
         ever built from part of an object."""
         started = time.perf_counter()
         try:
-            result = self._scan_source(source, name)
+            result = self._scan_source(source, name, started)
         except SourceFailed:
             raise
         except Exception as exc:
@@ -261,6 +375,10 @@ class Engine:
         return self._stamped(result, started)
 
     def _stamped(self, result: ScanResult, started: float) -> ScanResult:
+        """A result made before the walk's verdict (a bad file, an internal error) with the backend, the
+        ruleset and the duration; the walk's verdict carries them already."""
+        if result.backend:
+            return result
         # Not dataclasses.replace: its field introspection cost 14 % of a small file's scan.
         r = result
         duration_ms = (time.perf_counter() - started) * 1000
@@ -279,21 +397,21 @@ class Engine:
             size=size,
         )
 
-    def _scan_source(self, source: RandomAccess, target: str) -> ScanResult:
+    def _scan_source(self, source: RandomAccess, target: str, started: float) -> ScanResult:
         too_large = self._too_large(target, source.size)
         if too_large is not None:
             return too_large
         # Containers are opened where they lie, through the source (bucketguard.scanning.blobs).
-        result = self._walked(Blob(source.size, None, source=source), target)
+        result = self._walked(Blob(source.size, None, source=source), target, started)
         if source.failure is not None:
             raise source.failure  # whatever a parser made of it: no verdict on part of an object
         return result
 
-    def _scan_path(self, path: Path, target: str) -> ScanResult:
+    def _scan_path(self, path: str | os.PathLike[str], target: str, started: float) -> ScanResult:
         try:
-            info = path.stat()
+            info = os.stat(path)  # noqa: PTH116 - the path as given: a Path per file cost more than its stat
         except FileNotFoundError:
-            why = "broken symbolic link" if path.is_symlink() else "no such file"
+            why = "broken symbolic link" if Path(path).is_symlink() else "no such file"
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {why}")
         except OSError as exc:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
@@ -319,13 +437,14 @@ class Engine:
                 blob = _top_level_blob(path, descriptor, opened.st_size)
             except _ReadError as exc:
                 return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
-            return self._walked(blob, target)
+            return self._walked(blob, target, started)
         finally:
             os.close(descriptor)
 
-    def _walked(self, blob: Blob, target: str) -> ScanResult:
+    def _walked(self, blob: Blob, target: str, started: float) -> ScanResult:
         """The object's blob walked (rules, hash, members) into its result."""
-        walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits))
+        walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits),
+                     self._live_workers())  # fmt: skip
         try:
             walk.scan_blob(blob, "", 0)
         except _ReadError as exc:
@@ -340,21 +459,22 @@ class Engine:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
         except ScanFailure:
             sha256 = None  # the backend failed part-way: the verdict is already `error`
-        return self._verdict(walk, sha256, blob.size)
+        return self._verdict(walk, sha256, blob.size, started)
 
-    def _verdict(self, walk: _Walk, sha256: str | None, size: int) -> ScanResult:
-        target = walk.target
-        unique = list(dict.fromkeys(walk.findings))
-        counted = tuple(f for f in unique if f.severity.at_least(self.min_severity))
-        below = [f for f in unique if not f.severity.at_least(self.min_severity)]
-        ignored = (
-            f"ignored below {self.min_severity.value}: " + ", ".join(sorted({f.rule for f in below}))
-            if below
-            else ""
-        )
+    def _verdict(self, walk: _Walk, sha256: str | None, size: int, started: float) -> ScanResult:
+        """The result, stamped with the backend, the ruleset and the duration: one ScanResult made per
+        file (making one costs about as much as hashing a small file)."""
+        verdict, reason, detail = Verdict.CLEAN, None, ""
+        counted: tuple[Finding, ...] = ()
+        if walk.findings:
+            unique = dict.fromkeys(walk.findings)
+            counted = tuple(f for f in unique if f.severity.at_least(self.min_severity))
+            below = sorted({f.rule for f in unique if not f.severity.at_least(self.min_severity)})
+            if below:
+                detail = f"ignored below {self.min_severity.value}: " + ", ".join(below)
         if counted:
-            return ScanResult(target, Verdict.MALICIOUS, counted, detail=ignored, sha256=sha256, size=size)
-        if walk.problems:
+            verdict = Verdict.MALICIOUS
+        elif walk.problems:
             errors = [p for p in walk.problems if p.is_error]
             chosen = errors or walk.problems
             details = [p.detail for p in chosen[:_MAX_DETAILS]]
@@ -362,16 +482,17 @@ class Engine:
                 details.append(f"and {len(chosen) - _MAX_DETAILS} more")
             verdict = Verdict.ERROR if errors else Verdict.UNSCANNABLE
             # sha256 stays: it covers the object's own bytes, which were all read; its members were not.
-            return ScanResult(target, verdict, reason=chosen[0].reason, detail="; ".join(details), size=size,
-                              sha256=sha256)  # fmt: skip
-        return ScanResult(target, Verdict.CLEAN, detail=ignored, sha256=sha256, size=size)
+            reason, detail = chosen[0].reason, "; ".join(details)
+        duration_ms = (time.perf_counter() - started) * 1000
+        return ScanResult(walk.target, verdict, counted, reason, detail, sha256, size, self.backend,
+                          self.ruleset_version, duration_ms)  # fmt: skip
 
 
 class _ReadError(Exception):
     """The object's own bytes could not be read."""
 
 
-def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
+def _top_level_blob(path: str | os.PathLike[str], descriptor: int, expected_size: int) -> Blob:
     """Small files: read once into memory. Larger ones: left on disk, read, hashed and matched window by
     window."""
     if expected_size <= IN_MEMORY_MAX:
@@ -381,7 +502,63 @@ def _top_level_blob(path: Path, descriptor: int, expected_size: int) -> Blob:
             raise _ReadError(exc.strerror or str(exc)) from None
         if len(data) <= IN_MEMORY_MAX:
             return Blob(len(data), hashlib.sha256(data).hexdigest(), data=data)
-    return Blob(expected_size, None, path=path)
+    return Blob(expected_size, None, path=Path(path))
+
+
+def _match_windows_in(workers: Workers, blob: Blob, name: str) -> list[RuleMatch]:
+    """`_Walk._match_windows` with the windows matched by the match workers, several at once: this
+    process reads each window into a slot of shared memory, hands it to a worker and hashes its new bytes
+    while the workers match. A worker that fails fails the match (BackendError), never a clean verdict."""
+    digest = hashlib.sha256() if blob.sha256 is None else None
+    found: dict[int, list[RuleMatch]] = {}
+    failures: list[str] = []
+
+    def answered(index: int, reply: Any) -> None:
+        if isinstance(reply, dict) and isinstance(reply.get("error"), str):
+            failures.append(reply["error"])
+        else:
+            found[index] = _rule_matches(reply["matches"])
+
+    try:
+        with _window_reader(blob) as (size, read_into), workers.session() as session:
+            starts, length = _windows(size)
+            for index, start in enumerate(starts):
+                if failures:
+                    break
+                slot, memory = session.slot()
+                window = memory[WINDOW_GUARD : WINDOW_GUARD + length]
+                read_into(window, start)
+                task = {"slot": slot, "length": length, "guarded": index > 0, "name": name}
+                session.submit(task, functools.partial(answered, index), failures.append, slot)
+                if digest is not None:
+                    digest.update(window[0 if index == 0 else starts[index - 1] + length - start :])
+    except OSError as exc:
+        raise _ReadError(exc.strerror or str(exc)) from None
+    if failures:
+        raise BackendError(failures[0])
+    if digest is not None:
+        blob.sha256 = digest.hexdigest()
+        blob.size = size
+    return _distinct(match for index in range(len(starts)) for match in found[index])
+
+
+def _rule_matches(reply: Any) -> list[RuleMatch]:
+    """A worker's matches, checked as untrusted input."""
+    matches = []
+    for rule, namespace, meta in reply:
+        if not (isinstance(rule, str) and isinstance(namespace, str) and isinstance(meta, dict)):
+            raise ValueError("not a rule match")
+        matches.append(RuleMatch(rule, namespace, normalise_meta(rule, meta.items())))
+    return matches
+
+
+def _distinct(matches: Iterable[RuleMatch]) -> list[RuleMatch]:
+    """A rule matched in several windows counts once."""
+    return list({(m.namespace, m.rule): m for m in matches}.values())
+
+
+def _nothing() -> None:
+    pass
 
 
 def _windows(size: int) -> tuple[list[int], int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ class ObjectActions:
     deleted_version: str | None = None  # the scanned version, removed from its bucket ("null": unversioned)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dict(vars(self))  # not dataclasses.asdict: its deep copy cost more than encoding the result
 
 
 NO_ACTIONS = ObjectActions()
@@ -72,16 +73,18 @@ def all_clean(results: Sequence[ScanResult]) -> bool:
     return all(result.is_clean for result in results)
 
 
-def to_json_document(
-    results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None
-) -> dict[str, Any]:
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "results": [
-            {**r.to_dict(), "actions": done.to_dict()} for r, done in _with_actions(results, actions)
-        ],
-        "summary": summarize(results),
-    }
+def json_document(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None) -> str:
+    """The `--format json` document: `schema_version`, `results` (one a line) and `summary`. Each result is
+    encoded by json's C encoder; an indented document falls back to its Python encoder, which took longer
+    than scanning 10,000 small files."""
+    encode = json.JSONEncoder().encode
+    lines = ",\n".join(
+        encode({**r.to_dict(), "actions": done.to_dict()}) for r, done in _with_actions(results, actions)
+    )
+    return (
+        f'{{"schema_version": {JSON_SCHEMA_VERSION},\n"results": [\n{lines}\n],\n'
+        f'"summary": {encode(summarize(results))}}}'
+    )
 
 
 def what_was_found(result: ScanResult) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bucketguard.pipeline.lambda_functions import lambda_logger
+from bucketguard.pipeline.lambda_runtime import lambda_logger
 from bucketguard.scheduled_audit import handle_schedule
 
 logger = lambda_logger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from bucketguard.pipeline.lambda_functions import ListenerFunction, sqs_handler
+from bucketguard.pipeline.lambda_functions import ListenerFunction
+from bucketguard.pipeline.lambda_runtime import sqs_handler
 
 handler = sqs_handler(ListenerFunction.from_environment)

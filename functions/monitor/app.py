@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from bucketguard.monitor.function import MonitorFunction
-from bucketguard.pipeline.lambda_functions import sqs_handler
+from bucketguard.pipeline.lambda_runtime import sqs_handler
 
 handler = sqs_handler(MonitorFunction.from_environment)

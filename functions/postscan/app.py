@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from bucketguard.pipeline.lambda_functions import PostScanFunction, sqs_handler
+from bucketguard.pipeline.lambda_functions import PostScanFunction
+from bucketguard.pipeline.lambda_runtime import sqs_handler
 
 handler = sqs_handler(PostScanFunction.from_environment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bucketguard.pipeline.lambda_functions import lambda_logger
+from bucketguard.pipeline.lambda_runtime import lambda_logger
 from bucketguard.pipeline.rule_updates import RuleUpdateSettings, run_rule_update
 
 logger = lambda_logger()

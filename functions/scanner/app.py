@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from bucketguard.pipeline.lambda_functions import ScannerFunction, sqs_handler
+from bucketguard.pipeline.lambda_functions import ScannerFunction
+from bucketguard.pipeline.lambda_runtime import sqs_handler
 
 handler = sqs_handler(ScannerFunction.from_environment)

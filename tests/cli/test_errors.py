@@ -163,6 +163,14 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["rules", "publish", t / "r.zip", "--to", "s3://camp-rules/", "--announce", "camp-topic"],
         "argument --announce: 'camp-topic' is not an SNS topic ARN",
     ),
+    "demo writing its dashboard into a missing directory": (  # refused before the demo starts
+        lambda t: ["demo", "--output", t / "missing" / "audit.html"],
+        "--output {t}/missing/audit.html: no such directory",
+    ),
+    "monitor replay ignoring a principal that is no ARN": (  # else it never matches and is judged
+        lambda t: ["monitor", "replay", t / "e.json", "--ignore-principal", "camp-admin"],
+        "argument --ignore-principal: 'camp-admin' is not an IAM role or user ARN",
+    ),
     "scan s3:// with a result topic that is none": (
         lambda t: [
             "scan",

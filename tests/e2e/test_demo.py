@@ -4,6 +4,10 @@ through the deployed functions and exits 0."""
 from __future__ import annotations
 
 import json
+import re
+import stat
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,9 +39,14 @@ def _read_the_account_before_stopping(monkeypatch: pytest.MonkeyPatch) -> dict[s
 
 
 def test_demo_runs_the_camp_through_the_deployed_pipeline(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     account = _read_the_account_before_stopping(monkeypatch)
+    # Another user's link at the name the dashboard once had in the shared temporary directory.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not the demo's")
+    (tmp_path / "bucketguard-demo-audit.html").symlink_to(victim)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     # what infra/ deployed, read back from the embedded AWS
@@ -59,7 +68,11 @@ def test_demo_runs_the_camp_through_the_deployed_pipeline(
     # the last act: the same pranks made by hand in the live account, found by the audit
     assert "what the audit found by hand" in out
     assert "iam_principal_administrator_access_prohibited" in out and "MISSED" not in out
-    assert "bucketguard-demo-audit.html" in out
+    # the dashboard in a new directory only this user may enter, the planted link not followed
+    page = Path(re.search(r"the dashboard:\s+(\S+)", out)[1])  # type: ignore[index]
+    assert "<html" in page.read_text()[:200].lower()
+    assert page.parent.parent == tmp_path and stat.S_IMODE(page.parent.stat().st_mode) == 0o700
+    assert victim.read_text() == "not the demo's"
     # the monitoring act: the child's changes alerted by the deployed monitor, naming its role, and put back
     assert "the monitor's alerts" in out
     assert f":role/{CHILD_ROLE}" in out and "remediated" in out and "NOT FIXED" not in out

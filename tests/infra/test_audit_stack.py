@@ -197,6 +197,20 @@ def test_without_role_arns_or_security_hub_no_such_grant(lambda_artifacts: Path,
     ]
 
 
+def test_a_report_reader_outside_the_audit_account_fails_the_deployment(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    """The config names no account here: the one the audit deploys into is checked (the report bucket's
+    key would name a role whose own account's policies can never let it read)."""
+    foreign = "arn:aws:iam::999999999999:role/secops"
+    config = {**stack_config("dev"), "bucketguard:audit": {**AUDIT, "reportReaderArns": [foreign]}}
+    result = run_program(config, lambda_artifacts, tmp_path)
+    assert (
+        f"bucketguard:audit.reportReaderArns[0]: {foreign!r} is not in the audit's account 123456789012"
+        in str(result["error"])
+    )
+
+
 @pytest.mark.parametrize(
     ("audit", "message"),
     [

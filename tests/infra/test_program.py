@@ -932,7 +932,7 @@ def test_a_rule_publisher_outside_the_scanner_account_fails_the_deployment(
     config["bucketguard:scanner"] = {**config["bucketguard:scanner"], "rulePublisherArns": [foreign]}
     result = run_program(config, lambda_artifacts, tmp_path)
     assert (
-        f"bucketguard:scanner.rulePublisherArns: {foreign!r} is not in the scanner's account 123456789012"
+        f"bucketguard:scanner.rulePublisherArns[0]: {foreign!r} is not in the scanner's account 123456789012"
         in str(result["error"])
     )
 

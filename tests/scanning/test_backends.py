@@ -113,6 +113,36 @@ def test_one_matcher_serves_threads_each_with_its_own_name(ruleset: Ruleset, bac
     assert errors == []
 
 
+NAME_RULES = """
+rule named_target { condition: filename == "target.txt" }
+rule in_deep_dir { condition: filepath == "deep/dir" }
+rule a_log { condition: extension == ".log" }
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_matcher_scans_name_after_name_each_seeing_its_own(backend: str, tmp_path: Path) -> None:
+    """A matcher reused for file after file (yara-x: one scanner per thread whose externals are set only
+    when they change): a rule on the name matches exactly the files that have that name, never one scanned
+    after it."""
+    (tmp_path / "names.yar").write_text(NAME_RULES)
+    matcher = load_ruleset([tmp_path], include_bundled=False).matcher(backend)
+    expected = {
+        "deep/dir/target.txt": {"named_target", "in_deep_dir"},
+        "deep/dir/other.txt": {"in_deep_dir"},
+        "target.txt": {"named_target"},
+        "target.txt.log": {"a_log"},
+        "deep/dir/x.LOG": {"in_deep_dir", "a_log"},
+        "outer.zip!deep/dir/target.txt": {"named_target", "in_deep_dir"},
+        "deep/dir.zip!other": set(),
+        "deep/target.txt": {"named_target"},
+        "": set(),
+    }
+    names = list(expected)
+    for name in [*names, *reversed(names), *names[::2], *names[1::2]]:
+        assert {m.rule for m in matcher.match_bytes(b"camp", name=name)} == expected[name], name
+
+
 @pytest.mark.parametrize(
     ("raw", "severity"),
     [

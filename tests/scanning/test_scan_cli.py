@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from bucketguard.cli import main
 from bucketguard.cli.scan import parse_size
 from bucketguard.demo import pranks
-from tests.scanning.engine_support import EICAR, nested_zip, zip_of
+from tests.scanning.engine_support import EICAR, engine, nested_zip, zip_of
+from tests.scanning.format_samples import pdf_with_attachment, rtf_with_package
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,6 +92,66 @@ def test_directory_is_scanned_recursively_and_bad_entries_get_results(
     summary = document["summary"]
     assert summary["targets"] == len(pranks.all_samples()) + 3
     assert summary["malicious"] == sum(1 for s in pranks.all_samples() if s.expected.value == "malicious")
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    """The camp's pranks and clean files, documents carrying EICAR, one ELF under names the rules judge
+    differently side by side, many small scripts and a file that cannot be read."""
+    root = tmp_path / "mixed"
+    files = {sample.key: sample.data for sample in pranks.all_samples()}
+    files |= {
+        "docs/letter.rtf": rtf_with_package("eicar.com", EICAR),
+        "docs/brochure.pdf": pdf_with_attachment("eicar.com", EICAR),
+        "docs/clean.pdf": pdf_with_attachment("notes.txt", b"bring a hat"),
+    }
+    for name in ("a.jpg", "b.bin", "c.png", "d", "e.txt"):  # the extension alone decides
+        files[f"tools/{name}"] = pranks.elf_header()
+    for index in range(200):
+        files[f"site/js/lib{index:03d}.js"] = pranks.clean_js() + str(index).encode()
+    files["site/js/lib100.js"] = pranks.injected_js()
+    for key, data in files.items():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(data)
+    if os.geteuid() == 0:  # root reads any mode: /proc/self/mem's first read fails (EIO) for anyone
+        (root / "docs/unreadable.txt").symlink_to("/proc/self/mem")
+    else:
+        (root / "docs/unreadable.txt").write_bytes(b"secret")
+        (root / "docs/unreadable.txt").chmod(0)
+    return root
+
+
+def test_a_directory_scan_gives_each_file_the_result_it_gets_alone(
+    mixed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory scan (one engine and one reused scanner for every file, paths walked as strings,
+    results encoded line by line) says of each file what a fresh engine says of it alone."""
+    monkeypatch.chdir(mixed.parent)
+    argument = f"./{mixed.name}//"  # named as Path spells them: "mixed/docs/letter.rtf"
+    code, out, _ = run(capsys, "--format", "json", argument)
+    results = json.loads(out)["results"]
+    expected_targets = sorted(
+        str(Path(argument) / path.relative_to(mixed)) for path in mixed.rglob("*") if not path.is_dir()
+    )
+    assert sorted(r["target"] for r in results) == expected_targets
+    for result in results:
+        alone = engine().scan_file(Path(result["target"]), name=result["target"]).to_dict()
+        assert {**result, "duration_ms": 0} == {**alone, "duration_ms": 0, "actions": NOTHING_DONE}
+    verdicts = {r["target"].removeprefix("mixed/"): r["verdict"] for r in results}
+    assert {name: verdicts[f"tools/{name}"] for name in ("a.jpg", "b.bin", "c.png", "d", "e.txt")} == {
+        "a.jpg": "malicious",
+        "b.bin": "clean",
+        "c.png": "malicious",
+        "d": "clean",
+        "e.txt": "malicious",
+    }
+    assert [verdicts[f"docs/{name}"] for name in ("letter.rtf", "brochure.pdf", "clean.pdf")] == [
+        "malicious",
+        "malicious",
+        "clean",
+    ]
+    assert (verdicts["docs/unreadable.txt"], verdicts["site/js/lib100.js"]) == ("unscannable", "malicious")
+    assert (code, Counter(verdicts.values())) == (1, {"malicious": 12, "unscannable": 3, "clean": 206})
 
 
 def test_json_document_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,329 @@
+"""Match workers (bucketguard.scanning.workers): the same results as one process, failures never clean.
+
+Each scenario runs in a fresh interpreter: the pool forks only from a process running one thread, and a
+pytest-xdist worker runs two (execnet's), so the engine would rightly refuse to fork here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketguard.demo import pranks
+from bucketguard.scanning.engine import _windows
+from bucketguard.scanning.workers import usable_cpus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRELUDE = """
+import json, os, signal, sys, threading
+from pathlib import Path
+from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.ruleset import load_ruleset
+
+def view(result):
+    found = result.to_dict()
+    found.pop("duration_ms")
+    return found
+
+class FileSource:
+    '''A file read by offset, as the scanner reads an S3 object; `on_read(n)` runs before the n-th read.'''
+    failure = None
+
+    def __init__(self, path, on_read=lambda reads: None):
+        self.path, self.size, self.on_read, self.reads = path, path.stat().st_size, on_read, 0
+
+    def read_into(self, into, offset):
+        self.on_read(self.reads)
+        self.reads += 1
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            stream.readinto(into)
+
+    def read_at(self, offset, size):
+        with self.path.open("rb") as stream:
+            stream.seek(offset)
+            return stream.read(size)
+
+def children():
+    try:
+        return os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return "none"
+"""
+
+
+def run_isolated(code: str, *args: str, prefix: tuple[str, ...] = ()) -> Any:
+    """`code` run after PRELUDE in a fresh interpreter; the JSON of its last line of output."""
+    completed = subprocess.run(
+        [*prefix, sys.executable, "-c", PRELUDE + textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+needs_two_cpus = pytest.mark.skipif(usable_cpus() < 2, reason="one CPU: the engine forks no worker")
+
+
+@pytest.fixture
+def windowed_file(tmp_path: Path) -> tuple[Path, Path]:
+    """Three windows of random bytes: one marker straddling the end of the first window (found in the
+    second), one in the last window only; and the rules that find them, beside the bundled ones."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    markers = {"Straddles_Window_End": b"camp-straddling-marker", "In_Last_Window": b"camp-last-marker"}
+    (rules / "windows.yar").write_text(
+        "".join(
+            f'rule {rule} {{ strings: $m = "{m.decode()}" condition: $m }}\n' for rule, m in markers.items()
+        )
+    )
+    size = 2 * (31 << 20) + (5 << 20)
+    starts, length = _windows(size)
+    assert len(starts) == 3
+    data = bytearray(os.urandom(size))
+    straddle = length - len(markers["Straddles_Window_End"]) // 2
+    data[straddle : straddle + len(markers["Straddles_Window_End"])] = markers["Straddles_Window_End"]
+    data[size - 100 : size - 100 + len(markers["In_Last_Window"])] = markers["In_Last_Window"]
+    path = tmp_path / "poster.bin"
+    path.write_bytes(data)
+    return path, rules
+
+
+@pytest.mark.slow
+@needs_two_cpus
+def test_windows_matched_by_workers_equal_the_serial_scan(windowed_file: tuple[Path, Path]) -> None:
+    path, rules = windowed_file
+    found = run_isolated(
+        """
+        path, rules = Path(sys.argv[1]), Path(sys.argv[2])
+        engine = Engine(load_ruleset([rules]))
+        serial = [view(engine.scan_file(path, name="poster.bin")),
+                  view(engine.scan_source(FileSource(path), name="poster.bin"))]
+        workers = engine.start_workers(2)
+        parallel = [view(engine.scan_file(path, name="poster.bin")),
+                    view(engine.scan_source(FileSource(path), name="poster.bin"))]
+        print(json.dumps({"workers": workers, "serial": serial, "parallel": parallel}))
+        """,
+        str(path),
+        str(rules),
+    )
+    assert found["workers"] == 2
+    assert found["parallel"] == found["serial"]
+    for result in found["parallel"]:
+        assert sorted(f["rule"] for f in result["findings"]) == ["In_Last_Window", "Straddles_Window_End"]
+        assert result["size"] == path.stat().st_size
+
+
+@needs_two_cpus
+def test_many_files_through_workers_equal_the_serial_scans_in_order(tmp_path: Path) -> None:
+    files = []
+    for index, sample in enumerate(pranks.all_samples()):
+        files.append(tmp_path / f"{index:03d}-{sample.key.replace('/', '_')}")
+        files[-1].write_bytes(sample.data)
+    files += [tmp_path / "missing.txt", tmp_path]  # unscannable: no such file, a directory
+    found = run_isolated(
+        """
+        files = [(Path(path), f"upload/{Path(path).name}") for path in sys.argv[1:]]
+        engine = Engine(load_ruleset())
+        serial = [view(result) for result in engine.scan_files(files)]
+        workers = engine.start_workers(2)
+        parallel = [view(result) for result in engine.scan_files(files)]
+        print(json.dumps({"workers": workers, "serial": serial, "parallel": parallel}))
+        """,
+        *map(str, files),
+    )
+    assert found["workers"] == 2
+    assert found["parallel"] == found["serial"]
+    verdicts = {result["verdict"] for result in found["parallel"]}
+    assert {"clean", "malicious", "unscannable"} <= verdicts
+
+
+KILL_MID_SCAN = """
+engine = Engine(load_ruleset())
+path, eicar = Path(sys.argv[1]), Path(sys.argv[2])
+engine.start_workers(2)
+pids = engine._workers.pids
+
+def stop_workers(reads):
+    if reads == 1:  # the first window is with a worker: the second is being read
+        for pid in pids:
+            os.kill(pid, getattr(signal, sys.argv[3]))
+
+failed = view(engine.scan_source(FileSource(path, stop_workers), name="poster.bin"))
+left = children()
+alone = view(engine.scan_file(eicar, name="eicar.com"))  # no worker left: scanned in this process
+refilled = engine.start_workers(2)
+again = view(engine.scan_file(path, name="poster.bin"))
+engine.close()
+print(json.dumps({"failed": failed, "left": left, "alone": alone, "refilled": refilled, "again": again,
+                  "after_close": children()}))
+"""
+
+
+@pytest.mark.slow
+@needs_two_cpus
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
+def test_a_worker_killed_or_hung_mid_scan_makes_the_object_an_error_never_clean(
+    windowed_file: tuple[Path, Path], tmp_path: Path, signal_name: str
+) -> None:
+    # SIGSTOP: a worker that stops making progress (no CPU, no reply) is killed after the stall limit.
+    path, _ = windowed_file
+    eicar = tmp_path / "eicar.com"
+    eicar.write_bytes(pranks.eicar())
+    code = KILL_MID_SCAN.replace("engine.start_workers(2)", "engine.start_workers(2, stall_seconds=1)")
+    found = run_isolated(code, str(path), str(eicar), signal_name)
+    failed = found["failed"]
+    assert (failed["verdict"], failed["reason"]) == ("error", "internal_error"), failed
+    assert "match worker" in failed["detail"]
+    assert found["left"] == "none"  # every worker reaped: no zombie
+    assert found["alone"]["verdict"] == "malicious"
+    assert found["refilled"] == 2
+    assert found["again"]["verdict"] == "clean"
+    assert found["again"]["sha256"] is not None
+    assert found["after_close"] == "none"
+
+
+@needs_two_cpus
+def test_a_worker_answering_garbage_fails_its_files_and_windows(tmp_path: Path) -> None:
+    eicar = tmp_path / "eicar.com"
+    eicar.write_bytes(pranks.eicar())
+    big = tmp_path / "big.bin"
+    big.write_bytes(pranks.eicar() + bytes(40 << 20))
+    found = run_isolated(
+        """
+        from bucketguard.scanning.engine import _SLOT_BYTES
+        from bucketguard.scanning.workers import fork_workers
+        answers = {"files": [{"target": "eicar.com", "verdict": "harmless"}], "window": {"matches": "none"}}
+        lie = lambda task, slots: answers["files" if "files" in task else "window"]
+        found = {}
+        for what in ("files", "window"):  # each its own pool: the first leaves no worker alive
+            engine = Engine(load_ruleset())
+            engine._workers = fork_workers(2, lie, slots=3, slot_bytes=_SLOT_BYTES)
+            if what == "files":
+                files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
+                found["files"] = [view(result) for result in engine.scan_files(files)]
+            else:
+                found["window"] = view(engine.scan_file(Path(sys.argv[2]), name="big.bin"))
+        print(json.dumps(found | {"left": children()}))
+        """,
+        str(eicar),
+        str(big),
+    )
+    for result in [*found["files"], found["window"]]:
+        assert (result["verdict"], result["reason"]) == ("error", "internal_error"), result
+        assert "garbage" in result["detail"]
+    assert found["left"] == "none"
+
+
+@needs_two_cpus
+def test_workers_die_with_their_parent(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PRELUDE + "engine = Engine(load_ruleset()); engine.start_workers(2)\n"
+            "print(json.dumps(engine._workers.pids), flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert completed.returncode == -9, completed.stderr
+    pids = json.loads(completed.stdout)
+    assert len(pids) == 2
+    waited = 0.0
+    while any(_running(pid) for pid in pids) and waited < 60:  # a bound on the wait, not a threshold
+        time.sleep(0.05)
+        waited += 0.05
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie is dead; init reaps it
+
+
+def test_no_fork_with_one_cpu_or_while_another_thread_runs(tmp_path: Path) -> None:
+    (tmp_path / "a.js").write_bytes(pranks.clean_js())
+    (tmp_path / "b.com").write_bytes(pranks.eicar())
+    found = run_isolated(
+        """
+        import runpy
+        forks = []
+        os.register_at_fork(before=lambda: forks.append(1))
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        sys.argv = ["bucketguard", "scan", "--format", "json", sys.argv[1]]
+        try:
+            runpy.run_module("bucketguard", run_name="__main__")
+        except SystemExit as exit:
+            status = exit.code
+        engine = Engine(load_ruleset())
+        threading.Thread(target=threading.Event().wait, args=(5,), daemon=True).start()
+        print(json.dumps({"status": status, "forks": len(forks), "with_a_thread": engine.start_workers(2)}))
+        """,
+        str(tmp_path),
+    )
+    assert found == {"status": 1, "forks": 0, "with_a_thread": 0}
+
+
+@needs_two_cpus
+def test_the_cli_scans_on_several_cores_without_dev_shm(tmp_path: Path) -> None:
+    # AWS Lambda has no /dev/shm, so POSIX semaphores (multiprocessing's Pool, Queue, Lock) fail there.
+    if os.geteuid() != 0 or not Path("/usr/bin/unshare").exists():
+        pytest.skip("needs root and unshare to hide /dev/shm")
+    (tmp_path / "a.js").write_bytes(pranks.clean_js())
+    (tmp_path / "b.com").write_bytes(pranks.eicar())
+    code = """
+        import multiprocessing, runpy
+        try:
+            multiprocessing.Lock()
+            semaphores = "work"
+        except OSError:
+            semaphores = "fail"
+        forks = []
+        os.register_at_fork(before=lambda: forks.append(1))
+        sys.argv = ["bucketguard", "scan", "--format", "json", sys.argv[1]]
+        try:
+            runpy.run_module("bucketguard", run_name="__main__")
+        except SystemExit as exit:
+            status = exit.code
+        print(json.dumps({"semaphores": semaphores, "forks": len(forks), "status": status}))
+        """
+    hide_shm = 'mount -t tmpfs -o ro,size=4k tmpfs /dev/shm && exec "$@"'
+    script = PRELUDE + textwrap.dedent(code)
+    completed = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", hide_shm, "sh", sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    if "Operation not permitted" in completed.stderr:
+        pytest.skip("no mount namespace here")
+    lines = completed.stdout.splitlines()
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    document = json.loads("\n".join(lines[:-1]))
+    assert json.loads(lines[-1]) == {"semaphores": "fail", "forks": 2, "status": 1}
+    assert [r["verdict"] for r in document["results"]] == ["clean", "malicious"]
+
+
+def test_usable_cpus_follow_a_lambda_functions_memory() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert usable_cpus({}) == cpus
+    assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}) == 1  # 1.16 vCPU: no worker
+    assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}) == min(cpus, 2)
+    assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}) == 1

@@ -1,0 +1,113 @@
+"""What a deployed function's cold start imports: each handler module loads its own function's code and none
+of the others' (a container runs one function), and the CLI's `scan` loads the scan engine only.
+
+Each import runs in a fresh interpreter (the modules a test process already holds would hide a regression).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bucketguard.packaging import HANDLERS
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Never needed by a function that is not the listener, post-scan, monitor or audit, nor by the CLI's scan.
+OTHER_FUNCTIONS = {
+    "bucketguard.pipeline.listener",
+    "bucketguard.pipeline.postscan",
+    "bucketguard.pipeline.notify",
+    "bucketguard.monitor",
+    "bucketguard.audit",
+    "bucketguard.scheduled_audit",
+    "bucketguard.remediation",
+    "bucketguard.policy",
+}
+# Never needed by any function: Powertools' pydantic event models (loaded by its batch utility when pydantic
+# was imported before it), its parameters utility (a webhook's secret is read only when one is configured),
+# the terminal, Pulumi, the rule catalogue's documentation.
+NO_FUNCTION = {
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.utilities.parameters",
+    "bucketguard.cli",
+    "bucketguard.rules.docs",
+    "rich",
+    "pulumi",
+    "pulumi_aws",
+}
+SCANNER_ONLY = {
+    "bucketguard.pipeline.lambda_functions",
+    "bucketguard.pipeline.scanner",
+    "bucketguard.pipeline.download",
+    "bucketguard.scanning.engine",
+    "yara",
+    "yara_x",
+}
+MUST_NOT_LOAD = {
+    "scanner": OTHER_FUNCTIONS | NO_FUNCTION,
+    "listener": OTHER_FUNCTIONS - {"bucketguard.pipeline.listener", "bucketguard.pipeline.postscan"}
+    | NO_FUNCTION
+    | SCANNER_ONLY - {"bucketguard.pipeline.lambda_functions"},
+    "postscan": OTHER_FUNCTIONS - {"bucketguard.pipeline.postscan", "bucketguard.pipeline.notify"}
+    | NO_FUNCTION
+    | SCANNER_ONLY - {"bucketguard.pipeline.lambda_functions"},
+    # The monitor validates EventBridge events with Powertools' model of them.
+    "monitor": NO_FUNCTION - {"aws_lambda_powertools.utilities.parser"} | SCANNER_ONLY,
+    "audit": NO_FUNCTION | SCANNER_ONLY,
+    "audit_fanout": NO_FUNCTION | SCANNER_ONLY,
+    "rules_update": OTHER_FUNCTIONS | NO_FUNCTION | {"bucketguard.pipeline.lambda_functions"},
+}
+
+
+def modules_after(code: str) -> set[str]:
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return set(json.loads(completed.stdout))
+
+
+def loaded(modules: set[str], names: set[str]) -> list[str]:
+    """The names (or any submodule of them) among the modules."""
+    return sorted(m for m in modules if m in names or any(m.startswith(f"{n}.") for n in names))
+
+
+def test_every_handler_is_checked() -> None:
+    assert set(MUST_NOT_LOAD) == set(HANDLERS)
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_a_handler_module_imports_only_its_own_function(function: str) -> None:
+    module, _, handler = HANDLERS[function].rpartition(".")
+    modules = modules_after(f"import {module}\nassert callable({module}.{handler})")
+    assert module in modules
+    assert loaded(modules, MUST_NOT_LOAD[function]) == []
+
+
+def test_the_scanner_built_from_its_environment_loads_nothing_of_the_other_functions(tmp_path: Path) -> None:
+    # What the first event does before any record: settings, clients, the ruleset artifact into an engine.
+    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+
+    artifact = tmp_path / "ruleset.zip"
+    write_artifact(load_ruleset(cache_dir=tmp_path / "cache"), artifact)
+    modules = modules_after(
+        "import os\n"
+        f"os.environ.update(BUCKETGUARD_RULESET_PATH={str(artifact)!r}, AWS_DEFAULT_REGION='us-east-1')\n"
+        "from bucketguard.pipeline.lambda_functions import ScannerFunction\n"
+        "function = ScannerFunction.from_environment()\n"
+        "assert function.scanner.engine is not None"
+    )
+    assert "yara_x" in modules  # built: the engine is there
+    assert loaded(modules, OTHER_FUNCTIONS | NO_FUNCTION) == []
+
+
+def test_the_cli_scan_imports_the_engine_and_no_cloud_library() -> None:
+    modules = modules_after("import bucketguard.cli, bucketguard.cli.scan")
+    assert "bucketguard.scanning.engine" in modules
+    assert loaded(modules, {"boto3", "botocore", "pydantic", "bucketguard.pipeline", "rich", "pulumi"}) == []
