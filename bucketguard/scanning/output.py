@@ -78,9 +78,14 @@ def json_document(results: Sequence[ScanResult], actions: Sequence[ObjectActions
     encoded by json's C encoder; an indented document falls back to its Python encoder, which took longer
     than scanning 10,000 small files."""
     encode = json.JSONEncoder().encode
-    lines = ",\n".join(
-        encode({**r.to_dict(), "actions": done.to_dict()}) for r, done in _with_actions(results, actions)
-    )
+    nothing_done = NO_ACTIONS.to_dict()  # what most results carry: made once
+
+    def line(result: ScanResult, done: ObjectActions) -> str:
+        fields = result.to_dict()
+        fields["actions"] = nothing_done if done is NO_ACTIONS else done.to_dict()
+        return encode(fields)
+
+    lines = ",\n".join(line(result, done) for result, done in _with_actions(results, actions))
     return (
         f'{{"schema_version": {JSON_SCHEMA_VERSION},\n"results": [\n{lines}\n],\n'
         f'"summary": {encode(summarize(results))}}}'
