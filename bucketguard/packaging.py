@@ -74,6 +74,9 @@ class Manifest:
     rule_paths: list[str] = field(default_factory=list)
     hash_paths: list[str] = field(default_factory=list)
     inputs_sha256: str = ""
+    # The interpreter tag of the bytecode shipped beside every module ("cpython-312"), "" when none was
+    # compiled (no interpreter of the runtime's version at build time): see compile_command.
+    bytecode: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -201,6 +204,42 @@ def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(command), capture_output=True, text=True, check=False)
 
 
+def compile_command(python: str, package: Path) -> list[str]:
+    """Bytecode for every module of the package, so a cold start does not compile them: Lambda's /var/task
+    is read-only, so without it the runtime compiles the handler's whole import chain (boto3, pydantic,
+    Powertools, bucketguard) at every cold start. checked-hash: Python uses a .pyc only while the source
+    beside it still has the hash the .pyc was compiled from (no timestamps, which a zip may not keep)."""
+    return [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash", str(package)]
+
+
+def bytecode_python(python_version: str, runner: Runner) -> str | None:
+    """An interpreter of the Lambda runtime's Python version (bytecode is specific to it): this one, or
+    `python<version>` on PATH when it runs and is that version (a pyenv shim may name one it cannot run)."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return sys.executable
+    found = shutil.which(f"python{python_version}")
+    if found is None:
+        return None
+    probe = runner([found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return found if probe.returncode == 0 and probe.stdout.strip() == python_version else None
+
+
+def _compile_bytecode(python: str, python_version: str, package: Path, runner: Runner) -> str:
+    """Compiles the package and returns the bytecode's tag. A third-party file that does not compile (some
+    wheels still ship Python 2 leftovers, such as olefile2.py) is no loss, it cannot be imported either;
+    a module of ours without its bytecode is an error."""
+    tag = f"cpython-{python_version.replace('.', '')}"
+    result = runner(compile_command(python, package))
+    for folder in FIRST_PARTY_DIRS:
+        for source in sorted((package / folder).rglob("*.py")):
+            if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file():
+                output = (result.stdout or result.stderr or "").strip().splitlines()[-1:] or ["no output"]
+                raise PackagingError(
+                    f"{source.relative_to(package)}: no bytecode compiled by {python}: {output[0]}"
+                )
+    return tag
+
+
 def build(
     architecture: str,
     output: Path = DEFAULT_OUTPUT,
@@ -239,6 +278,8 @@ def build(
     for folder in FIRST_PARTY_DIRS:
         shutil.copytree(REPO_ROOT / folder, package / folder, ignore=_IGNORED)
     ruleset_version = _write_ruleset(package / RULESET_FILE, rule_paths, hash_paths)
+    python = bytecode_python(python_version, runner)
+    bytecode = _compile_bytecode(python, python_version, package, runner) if python else ""
     content, count, size = tree_sha256(package)
     manifest = Manifest(
         schema_version=MANIFEST_SCHEMA_VERSION,
@@ -257,6 +298,7 @@ def build(
         rule_paths=rule_paths,
         hash_paths=hash_paths,
         inputs_sha256=inputs_sha256([*rule_paths, *hash_paths]),
+        bytecode=bytecode,
     )
     (staging / "manifest.json").write_text(manifest.to_json() + "\n")
     # Swap in the finished build so an interrupted build never leaves a half artifact behind a manifest.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--output {args.output}: cannot write the artifact: {exc.strerror or exc}"
         ) from None
+    if not manifest.bytecode:
+        print(
+            f"bucketguard: warning: no python{manifest.python_version} found to compile the bytecode: "
+            "each cold start of the functions compiles their modules (about 1 s of CPU more)",
+            file=sys.stderr,
+        )
     if args.format == "json":
         print(
             json.dumps(
@@ -101,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"built {directory} ({manifest.architecture}, Python {manifest.python_version}, "
             f"{manifest.file_count} files, {manifest.size_bytes / 1e6:.1f} MB, "
-            f"content sha256:{manifest.content_sha256[:12]}, rules {manifest.ruleset_version})"
+            f"content sha256:{manifest.content_sha256[:12]}, rules {manifest.ruleset_version}, "
+            f"bytecode {manifest.bytecode or 'none'})"
         )
     return EXIT_OK

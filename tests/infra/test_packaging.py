@@ -81,9 +81,43 @@ print(json.dumps({{"version": ruleset.version, "matches": found, "yara_from": ya
         assert any("eicar" in rule.lower() for rule in rules), (engine, rules)
 
 
+def test_the_handlers_run_from_the_bytecode_the_build_compiled(local_artifact: Path) -> None:
+    # Lambda's /var/task is read-only: a module without its bytecode is compiled at every cold start.
+    # Every module the handlers and the engine import from the artifact must come from its .pyc.
+    script = f"""
+import importlib, json, sys
+from importlib import _bootstrap_external
+compiled = []
+source_to_code = _bootstrap_external.SourceLoader.source_to_code
+def recorded(self, data, path, *args, **kwargs):
+    compiled.append(path)
+    return source_to_code(self, data, path, *args, **kwargs)
+_bootstrap_external.SourceLoader.source_to_code = recorded
+sys.path.insert(0, {str(local_artifact / "package")!r})
+for dotted in {sorted(HANDLERS.values())!r}:
+    importlib.import_module(dotted.rpartition(".")[0])
+import boto3
+from pathlib import Path
+from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.ruleset import load_artifact
+Engine(load_artifact(Path(sys.path[0]) / "bucketguard-ruleset.zip"))
+print(json.dumps({{"compiled": [p for p in compiled if p.startswith(sys.path[0])],
+                   "loaded": len([m for m in sys.modules.values()
+                                  if (getattr(m, "__file__", None) or "").startswith(sys.path[0])])}}))
+"""
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", script], capture_output=True, text=True, check=False, cwd="/"
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout)
+    assert report["loaded"] > 300  # boto3, pydantic, Powertools, yara-x, bucketguard
+    assert report["compiled"] == []
+
+
 def test_manifest_describes_the_build(local_artifact: Path) -> None:
     manifest = packaging.read_manifest(local_artifact)
     assert manifest.architecture == LOCAL_ARCH and manifest.python_version == LOCAL_PYTHON
+    assert manifest.bytecode == f"cpython-{LOCAL_PYTHON.replace('.', '')}"
     assert manifest.content_sha256 == packaging.tree_sha256(local_artifact / "package")[0]
     assert manifest.handlers == HANDLERS
     assert problems(local_artifact, LOCAL_ARCH, python_version=LOCAL_PYTHON) == []
@@ -147,7 +181,9 @@ def test_custom_rules_and_hash_lists_reach_the_artifact(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_text(f"# camp blocklist\n{digest}\n")
 
     def no_pip(command: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.CompletedProcess(command, 0, "", "")
+        if command[1:3] == ["-m", "pip"]:
+            return subprocess.CompletedProcess(command, 0, "", "")
+        return packaging._run(command)  # the bytecode of our own modules
 
     directory, manifest = build(
         LOCAL_ARCH,
@@ -169,3 +205,28 @@ def test_custom_rules_and_hash_lists_reach_the_artifact(tmp_path: Path) -> None:
     assert problems(directory, LOCAL_ARCH, python_version=LOCAL_PYTHON) == [
         "the --rules or --hashes it was built with changed since the build"
     ]
+
+
+def test_a_module_of_ours_left_without_bytecode_fails_the_build(tmp_path: Path) -> None:
+    def nothing_runs(command: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    with pytest.raises(PackagingError, match=r"^bucketguard/.*\.py: no bytecode compiled by "):
+        build(LOCAL_ARCH, tmp_path, python_version=LOCAL_PYTHON, runner=nothing_runs)
+    assert not (tmp_path / LOCAL_ARCH).exists()
+
+
+def test_bytecode_is_compiled_only_by_an_interpreter_of_the_runtime_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert packaging.bytecode_python(LOCAL_PYTHON, packaging._run) == sys.executable
+    assert packaging.bytecode_python("3.99", packaging._run) is None  # none on PATH
+    interpreter = tmp_path / "python3.99"
+    interpreter.write_text("#!/bin/sh\necho 'pyenv: python3.99: command not found' >&2\nexit 127\n")
+    interpreter.chmod(0o755)
+    assert packaging.bytecode_python("3.99", packaging._run) is None  # a shim that cannot run it
+    interpreter.write_text("#!/bin/sh\necho 3.98\n")
+    assert packaging.bytecode_python("3.99", packaging._run) is None  # another version
+    interpreter.write_text("#!/bin/sh\necho 3.99\n")
+    assert packaging.bytecode_python("3.99", packaging._run) == str(interpreter)
