@@ -41,7 +41,7 @@ from bucketguard.scanning.backends import BackendError
 
 STALL_SECONDS = 60.0  # a worker holding a task that used no CPU and sent nothing for this long is hung
 _POLL_SECONDS = 0.5
-_DEPTH = 2  # tasks queued on one worker, so it never waits for the parent between two
+_DEPTH = 4  # tasks queued on one worker, so it has work while the parent waits for a CPU
 _HEADER = struct.Struct(">I")
 _MAX_REPLY = 64 << 20
 # AWS Lambda gives a function CPU in proportion to its memory: one vCPU's worth at 1,769 MB.
@@ -292,20 +292,21 @@ class Session:
             self._collect()
 
     def _collect(self) -> None:
-        """Waits for a reply from a worker this session leased: handles every complete one that came."""
+        """Waits for a reply from a worker this session leased: handles every complete one that came, and
+        fails a worker that made no progress (no CPU time, no reply) for the stall limit."""
         fds = {worker.replies: worker for worker in self._leased}
         ready, _, _ = select.select(list(fds), [], [], _POLL_SECONDS)
         now = time.monotonic()
         for worker in list(self._leased):
             if worker.replies in ready:
                 self._read(worker)
-            elif worker in self._leased:
+            elif worker in self._leased and now - worker.progressed >= _POLL_SECONDS:
                 cpu = worker.cpu_ticks()
                 if cpu != worker.cpu:
                     worker.cpu, worker.progressed = cpu, now
                 elif now - worker.progressed > self.pool.stall_seconds:
-                    self._fail(worker, f"match worker {worker.pid} made no progress for "
-                                       f"{self.pool.stall_seconds:g} s")  # fmt: skip
+                    stalled = f"match worker {worker.pid} made no progress for {self.pool.stall_seconds:g} s"
+                    self._fail(worker, stalled)
 
     def _read(self, worker: _Worker) -> None:
         try:
