@@ -8,7 +8,8 @@ Not a test: run it by hand (files go to /tmp and are deleted afterwards).
 On one file of --large-mib MiB of random bytes and on --small-files files of 1.5-2.5 KiB (JavaScript-like
 text), with the bundled rules:
 - full scan: `python -m bucketguard scan --format json TARGET` as a new process (start-up, imports, rules
-  loaded, scan, output), wall time and CPU time (all its threads);
+  loaded, scan, output), wall time and CPU time (all its threads and its match workers), and the same
+  scan pinned to one CPU (no match worker: the path before bucketguard.scanning.workers);
 - bare yara-x: yara_x.Scanner(rules).scan_file over the same bytes and rules in this process (rules
   compiled beforehand, no hash, no result): the backend's own speed. ratio = bare / full (goal >= 0.9 on
   the large file, >= 0.8 on the small files);
@@ -23,7 +24,9 @@ text), with the bundled rules:
 - the scanner Lambda's cold start (the handler module functions/scanner/app.py and boto3 imported, then the
   ruleset artifact loaded into an engine: its compiled rules deserialised after their checksum is
   checked) with the bundled rules and with a generated 5,000-rule ruleset (goals < 0.5 s and < 1.5 s);
-- peak RSS of `bucketguard scan` on a 2 GiB file (goal < 300 MiB).
+- memory of `bucketguard scan` on a 2 GiB file (goal < 300 MiB), over all its processes: the peak of their
+  summed PSS (a page shared by several counted once, in shares) and each one's own peak RSS (shared pages
+  counted in each), sampled every 20 ms.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from benchmarks.ruleset_load import generated_rules  # noqa: E402
 from bucketguard.demo import pranks  # noqa: E402
 from bucketguard.scanning.engine import Engine  # noqa: E402
 from bucketguard.scanning.ruleset import BUNDLED_RULES_DIR, load_ruleset, write_artifact  # noqa: E402
+from bucketguard.scanning.workers import usable_cpus  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
@@ -99,8 +103,9 @@ def make_small(directory: Path, count: int) -> None:
         (directory / f"f{index:05d}.js").write_bytes(seed[: 1500 + index % 1000] + str(index).encode())
 
 
-def bucketguard_scan(target: Path) -> tuple[float, float]:
-    return run_seconds([PYTHON, "-m", "bucketguard", "scan", "--format", "json", str(target)])
+def bucketguard_scan(target: Path, *, one_cpu: bool = False) -> tuple[float, float]:
+    pinned = ["taskset", "-c", str(min(os.sched_getaffinity(0)))] if one_cpu else []
+    return run_seconds([*pinned, PYTHON, "-m", "bucketguard", "scan", "--format", "json", str(target)])
 
 
 def files_of(target: Path) -> list[Path]:
@@ -234,16 +239,11 @@ load_ruleset(cache_dir=Path(sys.argv[1])).matcher()
 print(imported - started, time.perf_counter() - imported)
 """
 
-PEAK_RSS = """
-import runpy, sys
-sys.argv = ["bucketguard", "scan", "--format", "json", sys.argv[1]]
-try:
-    runpy.run_module("bucketguard", run_name="__main__")
-except SystemExit:
-    pass
-with open("/proc/self/status") as status:  # this process's own peak (not the parent's, as ru_maxrss)
-    print(next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmHWM")), file=sys.stderr)
-"""
+
+def workers_for() -> int:
+    """How many match workers a scan forks here (as Engine.start_workers counts them)."""
+    cpus = usable_cpus()
+    return cpus if cpus > 1 else 0
 
 
 def python_figures(code: str, *args: str) -> list[float]:
@@ -251,15 +251,39 @@ def python_figures(code: str, *args: str) -> list[float]:
     return [float(x) for x in out.stdout.split()]
 
 
-def peak_rss_mib(work: Path, size: int) -> int:
+def _status_mib(pid: int, field: str) -> int:
+    """A /proc/<pid>/status or smaps_rollup figure in MiB (0 once the process is gone)."""
+    name = "smaps_rollup" if field == "Pss:" else "status"
+    try:
+        text = Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) >> 10 for line in text.splitlines() if line.startswith(field)), 0)
+
+
+def scan_memory(work: Path, size: int) -> dict[str, object]:
+    """`bucketguard scan` of a sparse file of `size` bytes: the peak of its processes' summed PSS and each
+    one's own peak RSS (VmHWM), sampled every 20 ms until it exits."""
     big = work / "sparse.bin"
     with big.open("wb") as stream:
         stream.truncate(size)
-    completed = subprocess.run(
-        [PYTHON, "-c", PEAK_RSS, str(big)], capture_output=True, text=True, cwd=ROOT, check=True
-    )
+    command = [PYTHON, "-m", "bucketguard", "scan", "--format", "json", str(big)]
+    scan = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=ROOT)
+    peak_pss, own_peaks = 0, {scan.pid: 0}
+    while scan.poll() is None:
+        try:
+            workers = Path(f"/proc/{scan.pid}/task/{scan.pid}/children").read_text().split()
+        except OSError:
+            workers = []
+        for pid in map(int, workers):
+            own_peaks.setdefault(pid, 0)
+        peak_pss = max(peak_pss, sum(_status_mib(pid, "Pss:") for pid in own_peaks))
+        for pid in own_peaks:
+            own_peaks[pid] = max(own_peaks[pid], _status_mib(pid, "VmHWM:"))
+        time.sleep(0.02)
     big.unlink()
-    return int(completed.stderr.strip().splitlines()[-1])
+    parent, *workers_peaks = own_peaks.values()
+    return {"peak_pss_sum_mib": peak_pss, "peak_rss_scan_mib": parent, "peak_rss_workers_mib": workers_peaks}
 
 
 def cold_starts(work: Path, rules: int) -> dict[str, float]:
@@ -300,10 +324,12 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
+    print(f"bucketguard scan forks {workers_for()} match workers here (one per usable CPU; none with one)")
     figures: dict[str, object] = {
         "large_mib": args.large_mib,
         "small_files": args.small_files,
         "load_at_start": [round(x, 2) for x in load],
+        "match_workers": workers_for(),
     }
     ruleset = load_ruleset()
     rules = ruleset.compiled("yara-x")
@@ -323,6 +349,7 @@ def main() -> None:
         engine = Engine(ruleset)
         for label, target in (("large", large), ("small", small)):
             full, full_cpu = bucketguard_scan(target)
+            one_cpu, one_cpu_cpu = bucketguard_scan(target, one_cpu=True)
             bare, bare_cpu = bare_yara_x(rules, target)
             files = files_of(target)
             engine_main_cpu = thread_cpu(lambda files=files: [engine.scan_file(path) for path in files])
@@ -330,6 +357,9 @@ def main() -> None:
             row: dict[str, float | None] = {
                 "full_scan_s": round(full, 3),
                 "full_scan_cpu_s": round(full_cpu, 3),
+                "one_cpu_scan_s": round(one_cpu, 3),
+                "one_cpu_scan_cpu_s": round(one_cpu_cpu, 3),
+                "one_cpu_over_full": round(one_cpu / full, 3),
                 "bare_yara_x_s": round(bare, 3),
                 "bare_yara_x_cpu_s": round(bare_cpu, 3),
                 "bare_over_full": round(bare / full, 3),
@@ -339,9 +369,10 @@ def main() -> None:
             }
             line = (
                 f"{label:5}: bucketguard scan {full:6.2f} s ({full_cpu:.2f} s CPU) | bare yara-x "
-                f"{bare:6.2f} s ({bare_cpu:.2f} s CPU): {bare / full:.2f}x | at most {ceiling:.2f}x with its "
-                f"start-up | CPU of the engine's main thread {engine_main_cpu:.2f} s: bare "
-                f"{bare_cpu / engine_main_cpu:.2f}x"
+                f"{bare:6.2f} s ({bare_cpu:.2f} s CPU): {bare / full:.2f}x | on one CPU {one_cpu:.2f} s "
+                f"({one_cpu_cpu:.2f} s CPU): workers {one_cpu / full:.2f}x faster | {ceiling:.2f}x if one "
+                f"core matched at the bare speed after its start-up | CPU of the engine's main thread "
+                f"(no workers) {engine_main_cpu:.2f} s: bare {bare_cpu / engine_main_cpu:.2f}x"
             )
             if label == "large":
                 hashed = sha256_alone(target)
@@ -402,9 +433,13 @@ def main() -> None:
             )
         if "rss" not in args.skip:
             large.unlink()
-            peak = peak_rss_mib(work, args.rss_gib << 30)
-            figures["peak_rss_mib"] = peak
-            print(f"peak RSS of bucketguard scan on a {args.rss_gib} GiB file: {peak} MiB")
+            memory = scan_memory(work, args.rss_gib << 30)
+            figures["memory"] = memory
+            print(
+                f"memory of bucketguard scan on a {args.rss_gib} GiB file: peak of its processes' summed PSS "
+                f"{memory['peak_pss_sum_mib']} MiB; own peak RSS (shared pages counted in each): scan "
+                f"{memory['peak_rss_scan_mib']} MiB, workers {memory['peak_rss_workers_mib']} MiB"
+            )
     load = os.getloadavg()
     figures["load_at_end"] = [round(x, 2) for x in load]
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
