@@ -253,12 +253,50 @@ def _export_scanners(scanners: Sequence[_Scanner]) -> None:
         pulumi.export("scanners", {s.config.label: s.outputs for s in scanners})
 
 
+def _stack_outputs(
+    name: str, stack: str, key: str, outputs: Sequence[str], instead: Callable[[dict[str, Any]], str]
+) -> list[pulumi.Output[Any]]:
+    """The `outputs` of the stack the config's `key` names, read through a StackReference. A stack lacking
+    one fails the deployment in one line naming the key, the stack, the outputs expected and what `instead`
+    says that stack is (the SDK's require_output raises a bare KeyError)."""
+    reference = pulumi.StackReference(name, stack_name=stack)
+
+    def exported(exports: dict[str, Any]) -> None:
+        missing = [output for output in outputs if output not in exports]
+        if missing:
+            raise pulumi.RunError(
+                f"bucketguard:{key}: stack {stack} exports no {', '.join(missing)}{instead(exports)}"
+            )
+
+    checked = pulumi.Output.unsecret(reference.outputs.apply(exported))
+    return [
+        pulumi.Output.all(checked, reference.get_output(output)).apply(lambda both: both[1])
+        for output in outputs
+    ]
+
+
+def _instead_of_a_scanner_stack(exports: dict[str, Any]) -> str:
+    scanners = exports.get("scanners")
+    if isinstance(scanners, dict):
+        return (
+            f": it deploys a fleet (scanners {', '.join(sorted(scanners))}), which admits no storage stack; "
+            "point scannerStack at a stack with one bucketguard:scanner, or move these storages into that "
+            "stack's bucketguard:storages (`scanner: <name>` picks one)"
+        )
+    return ": scannerStack names a deployed stack with one bucketguard:scanner"
+
+
+def _instead_of_a_storage_stack(exports: dict[str, Any]) -> str:
+    if "scannerQueueArn" in exports:
+        return ": it deploys a scanner; storageStacks names deployed storage-only stacks (scannerStack set)"
+    return ": storageStacks names deployed storage-only stacks (scannerStack set)"
+
+
 def _referenced_scanner(config: BucketguardConfig) -> ScannerEndpoint:
     """A storage-only stack's scanner, read from the scanner stack's outputs."""
     assert config.scanner_stack is not None  # parse_config guarantees a scanner or a scannerStack
-    reference = pulumi.StackReference("scanner-stack", stack_name=config.scanner_stack)
-    queue_arn, queue_url, role_arn, key_arn, topic_arn, rescan, reload = (
-        reference.require_output(name) for name in SCANNER_OUTPUTS
+    queue_arn, queue_url, role_arn, key_arn, topic_arn, rescan, reload = _stack_outputs(
+        "scanner-stack", config.scanner_stack, "scannerStack", SCANNER_OUTPUTS, _instead_of_a_scanner_stack
     )
     return ScannerEndpoint(
         queue_arn,
@@ -367,9 +405,15 @@ def _admit(config: BucketguardConfig, scanner: _Scanner, storages: Sequence[Stor
     result_keys: list[Any] = [[s.key.arn for s in storages]]
     # Step 3 of a split rollout: storage stacks deployed elsewhere are admitted through their outputs.
     for index, name in enumerate(config.storage_stacks):
-        reference = pulumi.StackReference(f"storage-stack-{index}", stack_name=name)
-        for output, values in zip(STORAGE_OUTPUTS, (listener_roles, result_topics, result_keys), strict=True):
-            values.append(reference.require_output(output))
+        exported = _stack_outputs(
+            f"storage-stack-{index}",
+            name,
+            f"storageStacks[{index}]",
+            STORAGE_OUTPUTS,
+            _instead_of_a_storage_stack,
+        )
+        for output, values in zip(exported, (listener_roles, result_topics, result_keys), strict=True):
+            values.append(output)
     stack = scanner.stack
     admission = ScannerAdmission(
         _resource_name(scanner.config, "admission"),

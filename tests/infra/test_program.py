@@ -545,20 +545,20 @@ SCANNER_OUTPUTS = {
 }
 
 
-def storage_only(lambda_artifacts: Path, tmp_path: Path, scanner_outputs: dict[str, Any]) -> Graph:
+def storage_only(lambda_artifacts: Path, tmp_path: Path, scanner_outputs: dict[str, Any]) -> dict[str, Any]:
     """The multi-account example's media storage in a stack of its own, reading its scanner's stack."""
     config = {
         "bucketguard:scannerStack": "camp/bucketguard/security",
         "bucketguard:storages": stack_config("multiaccount")["bucketguard:storages"][2:],
     }
     outputs = {"camp/bucketguard/security": scanner_outputs}
-    return Graph(run_program(config, lambda_artifacts, tmp_path, stack="media", stack_outputs=outputs))
+    return run_program(config, lambda_artifacts, tmp_path, stack="media", stack_outputs=outputs)
 
 
 def test_storage_only_stack_reads_the_scanner_through_a_stack_reference(
     lambda_artifacts: Path, tmp_path: Path
 ) -> None:
-    graph = storage_only(lambda_artifacts, tmp_path, SCANNER_OUTPUTS)
+    graph = Graph(storage_only(lambda_artifacts, tmp_path, SCANNER_OUTPUTS))
     references = graph.of_type("pulumi:pulumi:StackReference")
     assert [r["inputs"]["name"] for r in references] == ["camp/bucketguard/security"]
     assert not any(
@@ -588,7 +588,7 @@ def test_storage_only_stack_subscribes_its_listener_to_the_scanner_stacks_announ
     and region subscribes its listener queue there, lets only that topic deliver, and sweeps as told."""
     topic = SCANNER_OUTPUTS["rulesetTopicArn"]
     scanner = {**SCANNER_OUTPUTS, "rescanOnUpdate": "all-since: 30", "rulesetReloadSeconds": 420.0}
-    graph = storage_only(lambda_artifacts, tmp_path, scanner)
+    graph = Graph(storage_only(lambda_artifacts, tmp_path, scanner))
     listener = graph.named("storage-media-listener-function")
     queue_arn = "arn:aws:sqs:eu-central-1:333333333333:storage-media-events-queue-0a1b2c"
     subscription = graph.named("storage-media-ruleset-subscription")
@@ -648,6 +648,37 @@ def test_scanner_stack_admits_storage_stacks_through_stack_references(
     publish = {s["Sid"]: s for s in graph.policy("admission-publish-results")}
     assert publish["PublishToRegisteredResultTopics"]["Resource"] == storage_outputs["resultTopicArns"]
     assert publish["EncryptForRegisteredResultTopics"]["Resource"] == storage_outputs["resultKeyArns"]
+
+
+def test_storage_only_stack_pointed_at_a_fleet_says_what_it_needs_in_one_line(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    """A fleet exports its scanners under `scanners`, none at the top level, and admits no storage stack."""
+    fleet = {"scanners": {"west": SCANNER_OUTPUTS, "east": SCANNER_OUTPUTS}}
+    error = str(storage_only(lambda_artifacts, tmp_path, fleet)["error"])
+    assert "\n" not in error and "`scanner: <name>` picks one" in error
+    assert (
+        "bucketguard:scannerStack: stack camp/bucketguard/security exports no "
+        f"{', '.join(SCANNER_OUTPUTS)}: it deploys a fleet (scanners east, west), which admits no storage "
+    ) in error
+
+
+def test_a_storage_stack_that_is_a_scanner_stack_is_refused_in_one_line(
+    lambda_artifacts: Path, tmp_path: Path
+) -> None:
+    config = {
+        "bucketguard:scanner": stack_config("multiaccount")["bucketguard:scanner"],
+        "bucketguard:storageStacks": ["camp/bucketguard/security"],
+    }
+    outputs = {"camp/bucketguard/security": SCANNER_OUTPUTS}
+    error = str(
+        run_program(config, lambda_artifacts, tmp_path, stack="other", stack_outputs=outputs)["error"]
+    )
+    assert "\n" not in error
+    assert (
+        "bucketguard:storageStacks[0]: stack camp/bucketguard/security exports no listenerRoleArns, "
+        "resultTopicArns, resultKeyArns: it deploys a scanner"
+    ) in error
 
 
 def test_scanner_only_stack_admits_nobody(lambda_artifacts: Path, tmp_path: Path) -> None:
