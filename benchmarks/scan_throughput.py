@@ -5,8 +5,9 @@ Not a test: run it by hand (files go to /tmp and are deleted afterwards).
 
     .venv/bin/python benchmarks/scan_throughput.py [--large-mib 1024] [--small-files 10000]
 
-On one file of --large-mib MiB of random bytes and on --small-files files of 1.5-2.5 KiB (JavaScript-like
-text), with the bundled rules:
+Every Python process runs with bytecode (written under the run's temporary directory by its first run), as an
+installed bucketguard and the Lambda artifact do. On one file of --large-mib MiB of random bytes and on
+--small-files files of 1.5-2.5 KiB (JavaScript-like text), with the bundled rules:
 - full scan: `python -m bucketguard scan --format json TARGET` as a new process (start-up, imports, rules
   loaded, scan, output), wall time and CPU time (all its threads and its match workers), and the same
   scan pinned to one CPU (no match worker: the path before bucketguard.scanning.workers);
@@ -23,7 +24,8 @@ text), with the bundled rules:
 - start-up: interpreter, imports, rules compiled, rules loaded from the compiled-rules cache;
 - the scanner Lambda's cold start (the handler module functions/scanner/app.py and boto3 imported, then the
   ruleset artifact loaded into an engine: its compiled rules deserialised after their checksum is
-  checked) with the bundled rules and with a generated 5,000-rule ruleset (goals < 0.5 s and < 1.5 s);
+  checked) with the bundled rules and with a generated 5,000-rule ruleset (goals < 0.5 s and < 1.5 s),
+  beside a bare yara-x deserialisation of the same compiled rules (the floor), and once without bytecode;
 - memory of `bucketguard scan` on a 2 GiB file (goal < 300 MiB), over all its processes: the peak of their
   summed PSS (a page shared by several counted once, in shares) and each one's own peak RSS (shared pages
   counted in each), sampled every 20 ms.
@@ -246,9 +248,36 @@ def workers_for() -> int:
     return cpus if cpus > 1 else 0
 
 
-def python_figures(code: str, *args: str) -> list[float]:
-    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True)
+DESERIALIZE = """
+import io, json, sys, time, zipfile
+import yara_x
+with zipfile.ZipFile(sys.argv[1]) as archive:
+    blob = archive.read(json.loads(archive.read("manifest.json"))["compiled"]["yara-x"]["member"])
+started, started_cpu = time.perf_counter(), time.process_time()
+yara_x.Rules.deserialize_from(io.BytesIO(blob))
+print(time.perf_counter() - started, time.process_time() - started_cpu)
+"""
+
+
+def python_figures(code: str, *args: str, env: dict[str, str] | None = None) -> list[float]:
+    out = subprocess.run(
+        [PYTHON, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True, env=env
+    )
     return [float(x) for x in out.stdout.split()]
+
+
+def with_bytecode(work: Path) -> None:
+    """Every Python child from here on runs with bytecode, as an installed bucketguard does (pip compiles
+    it) and as the Lambda artifact ships it, written under `work` by each script's first run, whatever
+    PYTHONDONTWRITEBYTECODE the caller has."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+
+def without_bytecode(work: Path) -> dict[str, str]:
+    """The environment of a child that compiles every module it imports (the Lambda artifact before it
+    shipped bytecode: Lambda cannot write any)."""
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(work / "no-pycache")}
 
 
 def _status_mib(pid: int, field: str) -> int:
@@ -309,6 +338,13 @@ def cold_starts(work: Path, rules: int) -> dict[str, float]:
             figures[f"{label}_{engine}_ruleset_s"] = round(load, 3)
             figures[f"{label}_{engine}_s"] = round(imports + load, 3)
             figures[f"{label}_{engine}_cpu_s"] = round(min(run[2] + run[3] for run in runs), 3)
+        # The floor under the ruleset's part: yara-x deserialising the same compiled rules, nothing else.
+        floor = min((python_figures(DESERIALIZE, str(artifact)) for _ in range(3)), key=lambda run: run[0])
+        figures[f"{label}_yara_x_deserialize_s"] = round(floor[0], 3)
+        figures[f"{label}_yara_x_deserialize_cpu_s"] = round(floor[1], 3)
+    runs = [python_figures(COLD_START, str(bundled), "auto", env=without_bytecode(work)) for _ in range(3)]
+    figures["bundled_auto_without_bytecode_s"] = round(min(run[0] + run[1] for run in runs), 3)
+    figures["bundled_auto_without_bytecode_cpu_s"] = round(min(run[2] + run[3] for run in runs), 3)
     return figures
 
 
@@ -335,12 +371,13 @@ def main() -> None:
     rules = ruleset.compiled("yara-x")
     with tempfile.TemporaryDirectory(prefix="bucketguard-bench-", dir="/tmp") as temp:
         work = Path(temp)
+        with_bytecode(work)
         large, small = work / "large.bin", work / "small"
         make_large(large, args.large_mib)
         make_small(small, args.small_files)
         signatures = work / "bench.ndb"
         signatures.write_text("Bench_EICAR:0:*:" + pranks.eicar().hex() + "\n")
-        bucketguard_scan(small / "f00000.js")  # warm: the compiled-rules cache and the page cache
+        bucketguard_scan(small / "f00000.js")  # warm: the bytecode, the compiled-rules cache, the page cache
         # What a new process pays before its first file (interpreter, imports, rules, output): with a
         # scan at the bare match's speed, the ratio can be at most bare / (this + bare).
         one_file = min(bucketguard_scan(small / "f00000.js")[0] for _ in range(3))
