@@ -15,6 +15,15 @@ def arn_region(arn: str) -> str:
     return parts[3]
 
 
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """('bucket', 'prefix') from s3://bucket[/prefix]; a ValueError naming the URL otherwise."""
+    rest = url[len("s3://") :] if url.startswith("s3://") else ""
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"{url}: expected s3://bucket[/prefix]")
+    return bucket, prefix
+
+
 def real_version_id(version_id: str | None) -> str | None:
     """S3 names the version of an object written while versioning was off "null": no version to pin."""
     return None if version_id == "null" else version_id

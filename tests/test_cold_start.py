@@ -107,7 +107,16 @@ def test_the_scanner_built_from_its_environment_loads_nothing_of_the_other_funct
     assert loaded(modules, OTHER_FUNCTIONS | NO_FUNCTION) == []
 
 
-def test_the_cli_scan_imports_the_engine_and_no_cloud_library() -> None:
-    modules = modules_after("import bucketguard.cli, bucketguard.cli.scan")
+def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path: Path) -> None:
+    # The whole command (its parser holds the S3 options too), as `bucketguard scan --format json FILE`.
+    target = tmp_path / "lesson.js"
+    target.write_text("document.title = 'camp';\n")
+    modules = modules_after(
+        "import contextlib, io\n"
+        "from bucketguard.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['scan', '--format', 'json', {str(target)!r}])\n"
+        "assert code == 0 and json.loads(out.getvalue())['summary']['clean'] == 1, out.getvalue()"
+    )
     assert "bucketguard.scanning.engine" in modules
     assert loaded(modules, {"boto3", "botocore", "pydantic", "bucketguard.pipeline", "rich", "pulumi"}) == []

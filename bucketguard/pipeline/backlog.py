@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bucketguard.aws import object_location, real_version_id, route_sqs_by_queue_url
+from bucketguard.aws import object_location, parse_s3_url, real_version_id, route_sqs_by_queue_url
 from bucketguard.pipeline.download import RangedObject, ReadFailed
 from bucketguard.pipeline.messages import ScanRequest, ScanResultEvent, utc_now_iso
 from bucketguard.pipeline.tagging import from_tagset, ruleset_of
@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from bucketguard.pipeline.postscan import PostScan, PostScanOutcome
     from bucketguard.pipeline.settings import PostScanSettings
     from bucketguard.scanning.engine import Engine
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """('bucket', 'prefix') from s3://bucket[/prefix]; a ValueError naming the URL otherwise."""
-    rest = url[len("s3://") :] if url.startswith("s3://") else ""
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise ValueError(f"{url}: expected s3://bucket[/prefix]")
-    return bucket, prefix
 
 
 def s3_client(endpoint_url: str | None, service: str = "s3") -> Any:
