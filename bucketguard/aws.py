@@ -6,6 +6,11 @@ import json
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+# AWS Lambda gives a function CPU in proportion to its memory: one vCPU's worth per 1,769 MB, in the
+# environment variable Lambda sets in every function.
+LAMBDA_MB_PER_VCPU = 1769
+LAMBDA_MEMORY_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
 
 def arn_region(arn: str) -> str:
     """The region field of an ARN (`arn:partition:service:region:account:resource`); "" when it has none."""

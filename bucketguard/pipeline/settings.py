@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
+from bucketguard.aws import LAMBDA_MB_PER_VCPU
 from bucketguard.pipeline import env
 from bucketguard.pipeline.rescan import MAX_SQS_DELAY_SECONDS, RescanPolicy
 from bucketguard.scanning.result import Severity, Verdict
@@ -25,9 +26,9 @@ DEFAULT_PRESIGN_TTL_SECONDS = 300  # long enough to queue and download, short en
 # one invocation can scan before its timeout. SCAN_MIB_PER_VCPU_SECOND is the slowest throughput measured
 # per CPU-second (README, "Performance"): Engine.scan_file with the bundled rules on minified JavaScript,
 # 117 MiB per CPU-second, sha256 included; reading through ranged GETs ran at 0.97 of a local scan. Lambda
-# gives one vCPU per 1,769 MB; the match runs on one core, so memory past that does not speed a scan up.
+# gives one vCPU per 1,769 MB; counted as one at most (a second core's match workers start from 2,654 MB:
+# bucketguard.scanning.workers), so the cap errs on the small side there.
 SCAN_MIB_PER_VCPU_SECOND = 115
-LAMBDA_MB_PER_VCPU = 1769
 INVOCATION_MARGIN_SECONDS = 30  # start-up, the ruleset check, publishing the verdict
 CONTENT_MARGIN = 0.5  # content slower than any measured (rules added by feeds, unusual bytes)
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bucketguard.aws import LAMBDA_MB_PER_VCPU, LAMBDA_MEMORY_VARIABLE
 from bucketguard.scanning.backends import BackendError
 
 STALL_SECONDS = 60.0  # a worker holding a task that used no CPU and sent nothing for this long is hung
@@ -44,9 +45,6 @@ _POLL_SECONDS = 0.5
 _DEPTH = 4  # tasks queued on one worker, so it has work while the parent waits for a CPU
 _HEADER = struct.Struct(">I")
 _MAX_REPLY = 64 << 20
-# AWS Lambda gives a function CPU in proportion to its memory: one vCPU's worth at 1,769 MB.
-_LAMBDA_MB_PER_CPU = 1769
-_LAMBDA_MEMORY = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 # The parent's ends of every pool's pipes: each new worker closes them, or a worker forked later would
 # keep an older worker's task pipe open and that worker would never see its end.
 _PARENT_FDS: set[int] = set()
@@ -63,9 +61,9 @@ def usable_cpus(environ: Mapping[str, str] = os.environ) -> int:
     if not hasattr(os, "sched_getaffinity"):
         return 1
     cpus = len(os.sched_getaffinity(0))
-    memory = environ.get(_LAMBDA_MEMORY, "")
+    memory = environ.get(LAMBDA_MEMORY_VARIABLE, "")
     if memory.isdigit():
-        cpus = min(cpus, round(int(memory) / _LAMBDA_MB_PER_CPU))
+        cpus = min(cpus, round(int(memory) / LAMBDA_MB_PER_VCPU))
     return max(cpus, 1)
 
 
