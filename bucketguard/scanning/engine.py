@@ -280,8 +280,11 @@ class Engine:
         """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, or one
         window of shared memory matched."""
         self._workers = None  # a worker scans on its own
-        if "files" in task:
-            return [_sent(self.scan_file(path, name=name)) for path, name in task["files"]]
+        if "files" in task:  # a file of several windows is left to the parent: all workers match those
+            return [
+                None if _windowed(path) else _sent(self.scan_file(path, name=name))
+                for path, name in task["files"]
+            ]
         start = task["slot"] * _SLOT_BYTES + (0 if task["guarded"] else WINDOW_GUARD)
         data = bytes(slots[start : task["slot"] * _SLOT_BYTES + WINDOW_GUARD + task["length"]])
         try:
@@ -301,14 +304,15 @@ class Engine:
         progress: Callable[[], None] | None = None,
     ) -> list[ScanResult]:
         """`scan_file(path, name=name)` of each, results in the order given; `progress()` after each.
-        Spread over the match workers in batches when there are several files and workers (a file is
-        then scanned whole by one worker); one after the other in this process otherwise."""
+        Spread over the match workers in batches when there are several files and workers: each file is
+        scanned whole by one worker, but for files of several windows, scanned here afterwards, their
+        windows matched by all the workers. One after the other in this process otherwise."""
         results: list[ScanResult | None] = [None] * len(files)
         workers = self._live_workers()
         if workers is not None and len(files) > 1:
             self._scan_in_workers(workers, files, results, progress or _nothing)
         for index, result in enumerate(results):
-            if result is None:  # no worker was left to send it to
+            if result is None:  # several windows, or no worker was left to send it to
                 results[index] = self.scan_file(files[index][0], name=files[index][1])
                 if progress is not None:
                     progress()
@@ -325,11 +329,13 @@ class Engine:
             if not isinstance(reply, list) or len(reply) != len(batch):
                 raise ValueError("not one result per file")
             scanned = [
-                self._received(files[index][1], fields) for index, fields in zip(batch, reply, strict=True)
+                None if fields is None else self._received(files[index][1], fields)
+                for index, fields in zip(batch, reply, strict=True)
             ]
             for index, result in zip(batch, scanned, strict=True):
-                results[index] = result
-                progress()
+                if result is not None:
+                    results[index] = result
+                    progress()
 
         def failed(batch: range, detail: str) -> None:
             for index in batch:
@@ -575,6 +581,15 @@ def _sent(result: ScanResult) -> list[Any]:
         result.duration_ms,
         findings,
     ]
+
+
+def _windowed(path: str | os.PathLike[str]) -> bool:
+    """A regular file scanned in several windows (what it is otherwise, its scan says)."""
+    try:
+        info = os.stat(path)  # noqa: PTH116 - as the scan itself stats it
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > WINDOW_BYTES
 
 
 def _text(value: Any) -> str:

@@ -126,28 +126,39 @@ def test_windows_matched_by_workers_equal_the_serial_scan(windowed_file: tuple[P
         assert result["size"] == path.stat().st_size
 
 
+@pytest.mark.slow
 @needs_two_cpus
-def test_many_files_through_workers_equal_the_serial_scans_in_order(tmp_path: Path) -> None:
-    files = []
+def test_many_files_through_workers_equal_the_serial_scans_in_order(
+    tmp_path: Path, windowed_file: tuple[Path, Path]
+) -> None:
+    # A file of several windows among them is scanned by the parent, its windows matched by the workers.
+    poster, rules = windowed_file
+    files = [poster]
     for index, sample in enumerate(pranks.all_samples()):
         files.append(tmp_path / f"{index:03d}-{sample.key.replace('/', '_')}")
         files[-1].write_bytes(sample.data)
-    files += [tmp_path / "missing.txt", tmp_path]  # unscannable: no such file, a directory
+    files += [tmp_path / "missing.txt", tmp_path, poster]  # unscannable: no such file, a directory
     found = run_isolated(
         """
-        files = [(Path(path), f"upload/{Path(path).name}") for path in sys.argv[1:]]
-        engine = Engine(load_ruleset())
+        files = [(Path(path), f"upload/{Path(path).name}") for path in sys.argv[2:]]
+        engine = Engine(load_ruleset([Path(sys.argv[1])]))
         serial = [view(result) for result in engine.scan_files(files)]
         workers = engine.start_workers(2)
         parallel = [view(result) for result in engine.scan_files(files)]
         print(json.dumps({"workers": workers, "serial": serial, "parallel": parallel}))
         """,
+        str(rules),
         *map(str, files),
     )
     assert found["workers"] == 2
     assert found["parallel"] == found["serial"]
     verdicts = {result["verdict"] for result in found["parallel"]}
     assert {"clean", "malicious", "unscannable"} <= verdicts
+    for poster_result in (found["parallel"][0], found["parallel"][-1]):
+        assert sorted(f["rule"] for f in poster_result["findings"]) == [
+            "In_Last_Window",
+            "Straddles_Window_End",
+        ]
 
 
 KILL_MID_SCAN = """
