@@ -116,17 +116,15 @@ class ScanResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanResult:
-        # Positional arguments and no generator: the scan CLI reads one result per file from its workers.
-        reason = data.get("reason")
         return cls(
-            str(data["target"]),
-            Verdict(data["verdict"]),
-            tuple(map(Finding.from_dict, data.get("findings", []))),
-            Reason(reason) if reason else None,
-            str(data.get("detail", "")),
-            data.get("sha256"),
-            data.get("size"),
-            str(data.get("backend", "")),
-            str(data.get("ruleset_version", "")),
-            float(data.get("duration_ms", 0.0)),
+            target=str(data["target"]),
+            verdict=Verdict(data["verdict"]),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+            reason=Reason(data["reason"]) if data.get("reason") else None,
+            detail=str(data.get("detail", "")),
+            sha256=data.get("sha256"),
+            size=data.get("size"),
+            backend=str(data.get("backend", "")),
+            ruleset_version=str(data.get("ruleset_version", "")),
+            duration_ms=float(data.get("duration_ms", 0.0)),
         )
