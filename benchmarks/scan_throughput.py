@@ -26,7 +26,7 @@ installed bucketguard and the Lambda artifact do. On one file of --large-mib MiB
 - the scanner Lambda's cold start (the handler module functions/scanner/app.py and boto3 imported, then the
   ruleset artifact loaded into an engine: its compiled rules deserialised after their checksum is
   checked) with the bundled rules and with a generated 5,000-rule ruleset (goals < 0.5 s and < 1.5 s),
-  beside a bare yara-x deserialisation of the same compiled rules (the floor), and once without bytecode;
+  beside a bare yara-x deserialisation of the same compiled rules (the floor);
 - memory of `bucketguard scan` on a 2 GiB file (goal < 300 MiB), over all its processes: the peak of their
   summed PSS (a page shared by several counted once, in shares) and each one's own peak RSS (shared pages
   counted in each), sampled every 20 ms.
@@ -261,10 +261,8 @@ print(time.perf_counter() - started, time.process_time() - started_cpu)
 """
 
 
-def python_figures(code: str, *args: str, env: dict[str, str] | None = None) -> list[float]:
-    out = subprocess.run(
-        [PYTHON, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True, env=env
-    )
+def python_figures(code: str, *args: str) -> list[float]:
+    out = subprocess.run([PYTHON, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=True)
     return [float(x) for x in out.stdout.split()]
 
 
@@ -274,12 +272,6 @@ def with_bytecode(work: Path) -> None:
     PYTHONDONTWRITEBYTECODE the caller has."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-
-
-def without_bytecode(work: Path) -> dict[str, str]:
-    """The environment of a child that compiles every module it imports (the Lambda artifact before it
-    shipped bytecode: Lambda cannot write any)."""
-    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(work / "no-pycache")}
 
 
 def _status_mib(pid: int, field: str) -> int:
@@ -344,9 +336,6 @@ def cold_starts(work: Path, rules: int) -> dict[str, float]:
         floor = min((python_figures(DESERIALIZE, str(artifact)) for _ in range(3)), key=lambda run: run[0])
         figures[f"{label}_yara_x_deserialize_s"] = round(floor[0], 3)
         figures[f"{label}_yara_x_deserialize_cpu_s"] = round(floor[1], 3)
-    runs = [python_figures(COLD_START, str(bundled), "auto", env=without_bytecode(work)) for _ in range(3)]
-    figures["bundled_auto_without_bytecode_s"] = round(min(run[0] + run[1] for run in runs), 3)
-    figures["bundled_auto_without_bytecode_cpu_s"] = round(min(run[2] + run[3] for run in runs), 3)
     return figures
 
 

@@ -7,8 +7,6 @@ written into a text body (`begin 644 name` ... `end`) are decoded too.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 
 from bucketguard.scanning.blobs import Blob, Expansion, read_whole
@@ -30,6 +28,10 @@ def is_mail(head: bytes) -> bool:
 
 
 def open_mail(blob: Blob, expansion: Expansion) -> None:
+    # The email package is imported by a mail only, not by every scan's start-up (10 ms of CPU).
+    import email
+    import email.policy
+
     data = read_whole(blob, expansion.name, "mail")
     messages = [data]
     if data.startswith(b"From "):

@@ -18,8 +18,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import inflate64
-
 from bucketguard.scanning.blobs import CHUNK, TAIL_BYTES, Blob, BlobWriter, Expansion, View, corrupt
 from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
@@ -57,6 +55,10 @@ class _Deflate64:
     unused_data = b""
 
     def __init__(self) -> None:
+        # Imported by the rare Deflate64 member only: inflate64 reads its package metadata at import, a
+        # cost every scan's start-up paid.
+        import inflate64
+
         self._inflater = inflate64.Inflater()
 
     @property
