@@ -131,11 +131,14 @@ class ScannerFunction(SqsFunction):
         self.count(f"Verdict_{verdict.event.verdict.value}")
         return verdict.event
 
-    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        # A newer ruleset is swapped in between batches, never while one is being scanned.
+    def refresh_ruleset(self) -> None:
         outcome = self.scanner.refresh_ruleset()
         if outcome is not None:
             self.count("RulesetLoaded" if outcome == "loaded" else "RulesetRejected")
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        # A newer ruleset is swapped in between batches, never while one is being scanned.
+        self.refresh_ruleset()
         # Between batches no other thread runs (the last batch's are joined): match workers are forked
         # here, once the rules are loaded, and replaced if one failed; never while records are in flight.
         self.scanner.engine.start_workers()
@@ -185,9 +188,12 @@ class ScannerFunction(SqsFunction):
             else None
         )
         sns = RegionalPublisher(lambda region: boto3.client("sns", region_name=region))
-        scanner = Scanner(settings, sns, watcher=watcher)
-        scanner.engine  # noqa: B018 - compile the rules during init, once per container
-        return cls(scanner, metrics=function_metrics("scanner"))
+        function = cls(Scanner(settings, sns, watcher=watcher), metrics=function_metrics("scanner"))
+        # During init, once per container: a newer ruleset in the rules bucket first, so that the shipped
+        # one is not loaded only for the first batch to replace it; then the rules in use, ready.
+        function.refresh_ruleset()
+        function.scanner.engine  # noqa: B018
+        return function
 
 
 class PostScanFunction(SqsFunction):

@@ -94,7 +94,8 @@ class Scanner:
 
         if self.watcher is None:
             return None
-        current = self.engine.ruleset_version
+        # Nothing loaded yet (the function's init): the shipped ruleset is loaded only if none is newer.
+        current = self._engine.ruleset_version if self._engine is not None else "the shipped ruleset"
         try:
             ruleset = self.watcher.newer_ruleset()
             if ruleset is None:

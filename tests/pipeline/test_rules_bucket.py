@@ -193,3 +193,52 @@ def test_watcher_rejects_a_tampered_artifact_once_and_keeps_watching(s3: Any, tm
     _publish(s3, good, "tampered")
     clock.now += 60
     assert watcher.newer_ruleset() is not None
+
+
+def _scanner_environment(
+    monkeypatch: pytest.MonkeyPatch, account: AccountSession, bucket: str, shipped: Path
+) -> None:
+    """What the deployed scanner is given, its AWS clients reaching the embedded AWS as this account."""
+    credentials = account.session.get_credentials().get_frozen_credentials()
+    for name, value in {
+        "AWS_ENDPOINT_URL": account.endpoint_url,
+        "AWS_DEFAULT_REGION": account.session.region_name,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_SESSION_TOKEN": credentials.token or "",
+        "BUCKETGUARD_RULESET_PATH": str(shipped),
+        "BUCKETGUARD_RULES_BUCKET": bucket,
+        "BUCKETGUARD_RULES_KEY": "scanner/ruleset.zip",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_scanner_starts_on_a_newer_published_ruleset_and_never_loads_the_shipped_one(
+    account: AccountSession, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The function's init (once per container) checks the rules bucket before loading the shipped ruleset:
+    # the first batch would otherwise load it only to replace it.
+    from bucketguard.pipeline.lambda_functions import ScannerFunction
+
+    s3.create_bucket(Bucket="init-rules")
+    published = _artifact(tmp_path, "published", RULE)
+    _publish(s3, published, "init-rules")
+    shipped = tmp_path / "shipped.zip"
+    shipped.write_bytes(b"never read: loading it would raise")
+    _scanner_environment(monkeypatch, account, "init-rules", shipped)
+    function = ScannerFunction.from_environment()
+    assert function.scanner.engine.ruleset_version == load_artifact(published).version
+    assert function.scanner.refresh_ruleset() is None  # checked at init: not again before the interval
+
+
+def test_the_scanner_starts_on_the_shipped_ruleset_when_the_published_one_is_refused(
+    account: AccountSession, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bucketguard.pipeline.lambda_functions import ScannerFunction
+
+    s3.create_bucket(Bucket="init-tampered")
+    shipped = _artifact(tmp_path, "shipped")
+    _publish(s3, _artifact(tmp_path, "published", RULE), "init-tampered", sha256="0" * 64)
+    _scanner_environment(monkeypatch, account, "init-tampered", shipped)
+    function = ScannerFunction.from_environment()
+    assert function.scanner.engine.ruleset_version == load_artifact(shipped).version
