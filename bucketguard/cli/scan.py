@@ -286,7 +286,8 @@ def _walk_directory(argument: str) -> Iterator[ScanTarget]:
         subdirectories.sort()
         prefix = _child_prefix(directory)
         for file_name in sorted(files):
-            yield LocalFile(prefix + file_name, prefix + file_name)
+            full = prefix + file_name
+            yield LocalFile(full, full)
     yield from unlisted
 
 
