@@ -180,6 +180,16 @@ def test_json_document_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 NOTHING_DONE = {"tagged": False, "quarantined_to": None, "promoted_to": None, "deleted_version": None}
 
 
+def test_json_document_has_one_result_a_line(camp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each result is a line of its own (grep finds a file's whole result), names with quotes and line
+    breaks included."""
+    (camp / 'odd "name"\n.txt').write_bytes(b"camp")
+    _, out, _ = run(capsys, "--format", "json", str(camp))
+    results = json.loads(out)["results"]
+    lines = [line for line in out.splitlines() if line.startswith('{"target": ')]
+    assert [json.loads(line.removesuffix(",")) for line in lines] == results
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
