@@ -378,7 +378,8 @@ class Engine:
     def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
         see as the file name. A bad file gives an unscannable or error result, never an exception."""
-        target = name if name is not None else os.fspath(path)
+        path = os.fspath(path)  # once: a Path spells itself out again at every system call
+        target = name if name is not None else path
         started = time.perf_counter()
         try:
             result = self._scan_path(path, target, started)
@@ -433,7 +434,7 @@ class Engine:
             raise source.failure  # whatever a parser made of it: no verdict on part of an object
         return result
 
-    def _scan_path(self, path: str | os.PathLike[str], target: str, started: float) -> ScanResult:
+    def _scan_path(self, path: str, target: str, started: float) -> ScanResult:
         try:
             info = os.stat(path)  # noqa: PTH116 - the path as given: a Path per file cost more than its stat
         except FileNotFoundError:
@@ -518,7 +519,7 @@ class _ReadError(Exception):
     """The object's own bytes could not be read."""
 
 
-def _top_level_blob(path: str | os.PathLike[str], descriptor: int, expected_size: int) -> Blob:
+def _top_level_blob(path: str, descriptor: int, expected_size: int) -> Blob:
     """Small files: read once into memory. Larger ones: left on disk, read, hashed and matched window by
     window."""
     if expected_size <= IN_MEMORY_MAX:

@@ -46,9 +46,9 @@ def test_a_large_file_swapped_for_a_fifo_mid_scan_is_unscannable_not_a_hang(
     target.write_bytes(b"\0" * (IN_MEMORY_MAX + 1))
     first_open = engine_module._top_level_blob
 
-    def then_swapped(path: Path, descriptor: int, size: int) -> Blob:
+    def then_swapped(path: str, descriptor: int, size: int) -> Blob:
         blob = first_open(path, descriptor, size)
-        path.unlink()
+        Path(path).unlink()
         os.mkfifo(path)
         return blob
 
