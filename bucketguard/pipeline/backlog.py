@@ -9,6 +9,7 @@ quarantines and promotes exactly as the post-scan function would (same code: `Po
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -171,23 +172,35 @@ def backlog_versions(s3: Any, url: str, ruleset_version: str, *, only_stale: boo
 def enqueue_backlog(
     s3: Any, sqs: Any, versions: Iterable[S3Version], queue_url: str, result_topic: str, ttl: int = 3600
 ) -> int:
-    """Send one scan request per version to a deployed scanner queue; returns how many were sent."""
+    """Send one scan request per version to a deployed scanner queue, ten a SendMessageBatch call; returns
+    how many were sent. A request the queue refuses stops the backlog: a ValueError says how many went."""
     from bucketguard.pipeline.listener import presign_version_get
 
     sent = 0
-    for v in versions:
-        request = ScanRequest(
-            request_id=str(uuid.uuid4()),
-            bucket=v.bucket,
-            key=v.key,
-            version_id=v.version_id,
-            etag=v.etag,
-            size=v.size,
-            url=presign_version_get(s3, v.bucket, v.key, v.version_id, ttl),
-            result_topic_arn=result_topic,
-            storage_stack_id="backlog",
-            requested_at=utc_now_iso(),
-        )
-        sqs.send_message(QueueUrl=queue_url, MessageBody=request.to_json())
-        sent += 1
+    listed = iter(versions)  # listed lazily: a backlog may hold millions
+    while batch := list(itertools.islice(listed, 10)):
+        requests = [
+            ScanRequest(
+                request_id=str(uuid.uuid4()),
+                bucket=v.bucket,
+                key=v.key,
+                version_id=v.version_id,
+                etag=v.etag,
+                size=v.size,
+                url=presign_version_get(s3, v.bucket, v.key, v.version_id, ttl),
+                result_topic_arn=result_topic,
+                storage_stack_id="backlog",
+                requested_at=utc_now_iso(),
+            )
+            for v in batch
+        ]
+        entries = [{"Id": str(i), "MessageBody": r.to_json()} for i, r in enumerate(requests)]
+        failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+        sent += len(batch) - len(failed)
+        if failed:
+            refused = ", ".join(batch[int(f["Id"])].url for f in failed)
+            code = failed[0].get("Code", "no code")
+            raise ValueError(
+                f"{queue_url}: {sent} scan request(s) sent, then the queue refused {refused} ({code})"
+            )
     return sent

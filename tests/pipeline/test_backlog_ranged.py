@@ -155,3 +155,31 @@ def test_an_object_stored_content_encoded_is_read_as_stored_and_never_clean(
     s3.put_object(Bucket=name, Key="site/app.js", Body=body, ContentEncoding=encoding)  # type: ignore[attr-defined]
     (result,) = _scan(storage, f"s3://{name}/site/app.js", capsys=capsys)["results"]
     assert (result["verdict"], result["reason"]) == judged, result
+
+
+def test_a_backlog_is_enqueued_ten_requests_a_call(
+    storage: AccountSession, bucket: tuple[str, object]
+) -> None:
+    from bucketguard.pipeline.backlog import enqueue_backlog
+    from bucketguard.pipeline.messages import ScanRequest
+
+    name, s3 = bucket
+    sqs = storage.client("sqs")
+    queue = sqs.create_queue(QueueName=f"scanner-{os.urandom(4).hex()}")["QueueUrl"]
+    calls: list[str] = []
+    sqs.meta.events.register("before-parameter-build.sqs", lambda model, **_: calls.append(model.name))
+    versions = [
+        S3Version(name, f"old/{i:02d}.txt", f"v{i}", "e", 10)
+        for i in range(23)  # listed, not read
+    ]
+    topic = "arn:aws:sns:us-east-1:222222222222:results"
+    assert enqueue_backlog(s3, sqs, iter(versions), queue, topic) == 23
+    assert calls == ["SendMessageBatch"] * 3
+    keys = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        keys += [ScanRequest.from_json(m["Body"]).key for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    assert sorted(keys) == [v.key for v in versions]
