@@ -14,7 +14,12 @@ of the same bytes (a script, not a test; figures and ratios from one run).
   copy of the archive), zipfile finding the central directory at the end, and expands the large member
   into its temporary space to scan it; against a --local-zip-gib GiB zip of the same layout on disk. The
   members total more than the scanner's default max_extracted_bytes (1 GiB, a bomb guard), which both
-  runs raise to twice the archive.
+  runs raise to twice the archive;
+- rate: --rate-mib MiB of minified JavaScript (the slowest content measured for the bundled rules; Debian's
+  jquery.min.js repeated) and of random bytes, scanned with the bundled rules by the scanner's core through
+  ranged GETs in a process pinned to one CPU (a Lambda's vCPU at 1,769 MB): MiB per CPU-second of that
+  process, and the largest object one invocation scans per memory size and timeout at that rate, as
+  `scannable_object_bytes` computes it, beside what its constant gives today. `--only-rate` runs this alone.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ sys.path.insert(0, sys.argv[1])
 mode, target, size = sys.argv[2], sys.argv[3], int(sys.argv[4])
 from bucketguard.scanning.engine import Engine, Limits
 from bucketguard.scanning.ruleset import load_ruleset
-rules = [Path(sys.argv[5])]
+rules = [Path(sys.argv[5])] if sys.argv[5] != "bundled" else []
+if mode == "rate":
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one vCPU: no match workers either
 limits = Limits(max_file_bytes=size, max_extracted_bytes=max(2 * size, 1 << 30))
 if mode == "local":
     engine = Engine(load_ruleset(rules), limits=limits, work_dir=Path(sys.argv[6]))
@@ -67,12 +75,15 @@ else:
                           version_id="v1", etag=sys.argv[7], size=size, url=target,
                           result_topic_arn="arn:aws:sns:us-east-1:222222222222:results",
                           storage_stack_id="bench", requested_at="2026-12-01T00:00:00.000Z")
+    cpu = time.process_time()
     started = time.perf_counter()
     result = scanner.scan(request)
+    cpu = time.process_time() - cpu
 elapsed = time.perf_counter() - started
 with open("/proc/self/status") as status:
     peak = next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmHWM"))
-print(json.dumps({"seconds": elapsed, "peak_rss_mib": peak, "verdict": result.verdict.value,
+print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu if mode != "local" else None,
+                  "peak_rss_mib": peak, "verdict": result.verdict.value,
                   "rules": [f.rule for f in result.findings], "detail": result.detail}))
 """
 
@@ -134,6 +145,56 @@ def write_zip(out: io.RawIOBase, filler: Pieces, member_bytes: int, headers: _He
         zipped.writestr("zz/last.com", pranks.eicar())
 
 
+MINIFIED_JS = Path("/usr/share/javascript/jquery/jquery.min.js")  # Debian's libjs-jquery
+MEMORY_SIZES = (512, 1024, 1769, 2048, 10240)
+TIMEOUTS = (300, 900)
+
+
+def scan_rate(mib: int, work: Path) -> dict[str, float]:
+    """MiB per CPU-second of the scanner's core on one CPU, bundled rules, through ranged GETs; then the
+    largest object per memory size and timeout at the minified JavaScript rate."""
+    from bucketguard.pipeline import settings
+    from tests.range_server import RangeHandler, serve
+
+    size = mib << 20
+    contents = {"minified JavaScript": MINIFIED_JS.read_bytes(), "random bytes": os.urandom(1 << 20)}
+    RangeHandler.objects = {
+        f"/camp/{i}": Pieces(size, block, etag=f"r{i}") for i, block in enumerate(contents.values())
+    }
+    server = serve(RangeHandler)
+    origin = next(server)
+    rates: dict[str, float] = {}
+    try:
+        for i, content in enumerate(contents):
+            figures = scan("rate", f"{origin}/camp/{i}?versionId=v1", size, Path("bundled"), work, f"r{i}")
+            rates[content] = mib / float(figures["cpu_seconds"])  # type: ignore[arg-type]
+            wall = mib / float(figures["seconds"])  # type: ignore[arg-type]
+            print(
+                f"rate, {mib} MiB of {content} through ranged GETs on one CPU, bundled rules: "
+                f"{rates[content]:.0f} MiB per CPU-second ({wall:.0f} MiB/s wall), "
+                f"verdict {figures['verdict']}"
+            )
+    finally:
+        server.close()  # type: ignore[attr-defined]
+    slowest = min(rates.values())
+    print(
+        f"largest object one invocation scans at {slowest:.0f} MiB per vCPU-second (the slowest above), "
+        f"times the vCPU share of the memory (at most one: the match runs on one core), over the timeout "
+        f"less {settings.INVOCATION_MARGIN_SECONDS} s, times {settings.CONTENT_MARGIN}; in brackets what "
+        f"scannable_object_bytes gives today ({settings.SCAN_MIB_PER_VCPU_SECOND} MiB per vCPU-second):"
+    )
+    for memory in MEMORY_SIZES:
+        cells = []
+        for timeout in TIMEOUTS:
+            vcpus = min(memory / settings.LAMBDA_MB_PER_VCPU, 1.0)
+            seconds = timeout - settings.INVOCATION_MARGIN_SECONDS
+            measured = slowest * vcpus * seconds * settings.CONTENT_MARGIN / 1024
+            today = settings.scannable_object_bytes(memory, timeout) / (1 << 30)
+            cells.append(f"{timeout} s: {measured:.1f} GiB ({today:.1f})")
+        print(f"  {memory} MB: " + ", ".join(cells))
+    return rates
+
+
 def main() -> None:
     from tests.range_server import RangeHandler, serve
 
@@ -144,9 +205,17 @@ def main() -> None:
     parser.add_argument("--local-gib", type=float, default=2)
     parser.add_argument("--zip-gib", type=float, default=5)
     parser.add_argument("--local-zip-gib", type=float, default=1)
+    parser.add_argument("--rate-mib", type=int, default=256)
+    parser.add_argument("--only-rate", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
+    if args.only_rate:
+        with tempfile.TemporaryDirectory(prefix="bucketguard-rate-", dir="/tmp") as temp:
+            scan_rate(args.rate_mib, Path(temp))
+        load = os.getloadavg()
+        print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        return
     block = os.urandom(1 << 20) + b"\n"
     size, local_size = int(args.gib * (1 << 30)), int(args.local_gib * (1 << 30))
     remote = Pieces(size, block, {size - 4096: MARKER}, etag="large")
@@ -191,6 +260,7 @@ def main() -> None:
             print(f"ranged zip, {remote_zip.size / (1 << 30):.2f} GiB: {figures['zip_ranged']}")
         finally:
             server.close()
+        figures["mib_per_cpu_second"] = scan_rate(args.rate_mib, work)
     for label, over in (("object", ("ranged", "local")), ("zip", ("zip_ranged", "zip_local"))):
         a, b = (figures[k] for k in over)
         ratio = float(a["mib_s"]) / float(b["mib_s"])  # type: ignore[index]

@@ -4,7 +4,9 @@
    example deployed by infra/ (listener -> scanner -> post-scan, one process each, as one Lambda instance);
    once with the scanner taking one request per invocation (batch size 1), once with batches of 10;
 2. scanner throughput per worker (presigned download + scan + publish, objects/s and MB/s), 1,000 small and
-   1,000 mixed objects, one by one and in batches of 10 with the next download overlapping the scan;
+   1,000 mixed objects, one by one (a Publish each) and in batches of 10 (the next downloads overlapping the
+   scan, one PublishBatch a batch), against moto and against stand-ins answering after a fixed round trip,
+   with the calls per object and the CPU per object of the scanner and of moto's server; a summary last;
 3. the scanner's peak RSS while scanning a 2 GiB object (measured in a child process).
 
     .venv/bin/python benchmarks/pipeline_bench.py [--objects 1000] [--rate 25] [--throughput-objects 1000]
@@ -32,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bucketguard.demo import pranks
+from bucketguard.pipeline import download
 from bucketguard.pipeline.lambda_functions import ScannerFunction
 from bucketguard.pipeline.messages import ScanRequest
 from bucketguard.pipeline.scanner import Scanner
@@ -175,10 +178,12 @@ def throughput(objects: int, *, small: bool, profile: bool = False) -> None:
             )
         # the scanner core in this process, publishing as the deployed scanner's role
         function = next(f for f in pipe.runner.functions if f.kind == "scanner")
-        sns = aws.assume(function.role_arn, function.region).client("sns", region_name=function.region)
+        sns = count_sns_calls(
+            aws.assume(function.role_arn, function.region).client("sns", region_name=function.region)
+        )
         scanner = Scanner(ScannerSettings.resolve({}, download_origins=(aws.endpoint_url,)), sns)
         scanner.engine  # noqa: B018 - compile outside the measurement
-        phases = _one_by_one_then_overlapped(scanner, requests, aws.server_pid, profile)
+        phases = _one_by_one_and_batches(scanner, requests, aws.server_pid, profile)
         pipe.stop()
     what = "small (0-16 KiB)" if small else "mixed"
     _print_throughput(f"moto, {what} objects", requests, phases)
@@ -186,12 +191,15 @@ def throughput(objects: int, *, small: bool, profile: bool = False) -> None:
 
 @dataclass
 class Phase:
-    """One way of handling the requests: wall seconds, and CPU seconds of the scanner's process and of the
-    storage side's (moto's server process; 0 for the stand-ins, which spend none worth counting)."""
+    """One way of handling the requests: wall seconds, CPU seconds of the scanner's process and of the
+    storage side's (moto's server process; 0 for the stand-ins, which spend none worth counting), and the
+    calls the scanner made: presigned GETs (every request of its connection pools) and SNS calls."""
 
     wall: float
     scanner_cpu: float
     storage_cpu: float
+    gets: int
+    sns_calls: int
 
 
 def _process_cpu(pid: int | None) -> float:
@@ -202,75 +210,135 @@ def _process_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _gets() -> int:
+    """Requests sent through the scanner's connection pools so far (its presigned GETs)."""
+    pools = [manager.pools[key] for manager in download._POOLS.values() for key in manager.pools.keys()]  # noqa: SIM118 (iterating it raises)
+    return sum(pool.num_requests for pool in pools)
+
+
+SNS_CALLS: list[str] = []  # every SNS call of the scanner: a boto3 event hook, or the stand-in itself
+
+
+def count_sns_calls(client: Any) -> Any:
+    client.meta.events.register("before-parameter-build.sns", lambda model, **_: SNS_CALLS.append(model.name))
+    return client
+
+
 def _measured(run: Any, storage_pid: int | None) -> Phase:
     wall, cpu, storage = time.monotonic(), time.process_time(), _process_cpu(storage_pid)
+    gets, calls = _gets(), len(SNS_CALLS)
     run()
-    return Phase(time.monotonic() - wall, time.process_time() - cpu, _process_cpu(storage_pid) - storage)
+    return Phase(
+        time.monotonic() - wall,
+        time.process_time() - cpu,
+        _process_cpu(storage_pid) - storage,
+        _gets() - gets,
+        len(SNS_CALLS) - calls,
+    )
 
 
-AHEAD = (2, 9)  # records running ahead: two (the scanner's), a whole batch of small objects
+def _sum(phases: list[Phase]) -> Phase:
+    return Phase(*(sum(getattr(p, name) for p in phases) for name in Phase.__dataclass_fields__))
 
 
-def _one_by_one_then_overlapped(
+SLICES = 10
+
+
+def _one_by_one_and_batches(
     scanner: Scanner, requests: list[ScanRequest], storage_pid: int | None = None, profile: bool = False
 ) -> list[Phase]:
-    """The requests one after the other, then in batches of 10 through the scanner function with each of
-    AHEAD records running ahead. The scanner runs on one CPU, as a Lambda of up to 1,769 MB has (the
-    storage side keeps the others). `profile`: where the scanner's CPU goes, one by one (every step of a
-    record on one thread, which is all cProfile sees)."""
+    """Every request handled twice: one after the other, each verdict published on its own (the scanner
+    before batches), and in batches of 10 through the scanner function (two records ahead, one PublishBatch
+    a batch). The two take turns over SLICES slices of the requests, each going first in half of them:
+    moto's server spends more CPU per request the more it has served (13 -> 31 -> 38 ms per object over
+    three passes of 300 objects in one run, whatever the mode), so a mode measured after the other would pay
+    for it. The scanner runs on one CPU, as a Lambda of up to 1,769 MB has (the storage side keeps the
+    others). `profile`: where the scanner's CPU goes in batches (cProfile sees the main thread only: the
+    publishing and the waits; the records' own work runs on the records-ahead threads)."""
     cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cpus)})
+    profiler = cProfile.Profile() if profile else None
 
-    def one_by_one() -> None:
-        for request in requests:
+    def one_by_one(part: list[ScanRequest]) -> None:
+        for request in part:
             scanner.handle_request(request.to_json())
 
-    def overlapped(ahead: int) -> None:
-        handler = ScannerFunction(scanner, records_ahead=ahead)
-        for first in range(0, len(requests), 10):
-            response = handler.handle(_sqs_batch(requests[first : first + 10]))
+    def batches(part: list[ScanRequest]) -> None:
+        handler = ScannerFunction(scanner)
+        for first in range(0, len(part), 10):
+            response = handler.handle(_sqs_batch(part[first : first + 10]))
             assert not response["batchItemFailures"], response
 
+    def profiled(part: list[ScanRequest]) -> None:
+        assert profiler is not None
+        profiler.runcall(batches, part)
+
+    step = -(-len(requests) // SLICES // 10) * 10  # whole batches
+    measured: tuple[list[Phase], list[Phase]] = ([], [])
     try:
-        profiler = cProfile.Profile() if profile else None
-        first = one_by_one if profiler is None else lambda: profiler.runcall(one_by_one)
-        phases = [_measured(first, storage_pid)]
-        phases += [_measured(lambda ahead=ahead: overlapped(ahead), storage_pid) for ahead in AHEAD]
+        for turn, first in enumerate(range(0, len(requests), step)):
+            part = requests[first : first + step]
+            modes = [(0, one_by_one), (1, profiled if profiler else batches)]
+            for mode, run in modes if turn % 2 == 0 else modes[::-1]:
+                measured[mode].append(_measured(lambda run=run, part=part: run(part), storage_pid))
     finally:
         os.sched_setaffinity(0, cpus)
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
-        print("  scanner profile, one by one, by own time:")
+        print("  scanner profile, batches, main thread, by own time:")
         print("\n".join("    " + line for line in out.getvalue().splitlines()[4:] if line.strip()))
-    return phases
+    return [_sum(measured[0]), _sum(measured[1])]
+
+
+BEFORE_BATCHES = 24.9  # objects/s one worker scanned before batches (README), the goal's base
+SUMMARY: list[tuple[str, list[Phase], int]] = []
 
 
 def _print_throughput(label: str, requests: list[ScanRequest], phases: list[Phase]) -> None:
     count, total = len(requests), sum(r.size for r in requests)
-    hows = ["one by one", *(f"batches of 10, {ahead} records ahead" for ahead in AHEAD)]
-    for how, phase in zip(hows, phases, strict=True):
+    for how, phase in zip(("one by one", "batches of 10"), phases, strict=True):
         print(
             f"scanner throughput, one worker on one CPU, {label}, {how}: {count / phase.wall:.1f} objects/s, "
             f"{total / MiB / phase.wall:.2f} MiB/s over {count} objects ({total / MiB:.1f} MiB; download, "
             f"scan, publish), {1000 * phase.wall / count:.1f} ms per object; CPU per object: scanner "
             f"{1000 * phase.scanner_cpu / count:.1f} ms, storage side "
-            f"{1000 * phase.storage_cpu / count:.1f} ms"
+            f"{1000 * phase.storage_cpu / count:.1f} ms; "
+            f"calls per object: {phase.gets / count:.2f} GET, {phase.sns_calls / count:.2f} SNS"
         )
-    overlapped = zip(AHEAD, phases[1:], strict=True)
-    ratios = ", ".join(f"{ahead} ahead {phases[0].wall / phase.wall:.2f}x" for ahead, phase in overlapped)
-    print(f"  batches / one by one: {ratios}")
+    print(f"  batches / one by one: {phases[0].wall / phases[1].wall:.2f}x")
+    SUMMARY.append((label, phases, count))
+
+
+def _print_summary() -> None:
+    print(f"\nsummary (objects/s of one worker; goal: 2x the {BEFORE_BATCHES} objects/s before batches):")
+    for label, (one, batch), count in SUMMARY:
+        print(
+            f"  {label}: one by one {count / one.wall:.1f}, batches {count / batch.wall:.1f} "
+            f"({count / batch.wall / BEFORE_BATCHES:.2f}x {BEFORE_BATCHES}); in batches, CPU per object "
+            f"scanner {1000 * batch.scanner_cpu / count:.1f} ms, storage side "
+            f"{1000 * batch.storage_cpu / count:.1f} ms; calls per object {batch.gets / count:.2f} GET + "
+            f"{batch.sns_calls / count:.2f} SNS (one by one: {one.gets / count:.2f} + "
+            f"{one.sns_calls / count:.2f})"
+        )
 
 
 class _DelayedTopic:
-    """SNS Publish answering after a fixed round trip."""
+    """SNS Publish and PublishBatch answering after a fixed round trip."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
     def publish(self, **request: Any) -> dict[str, str]:
+        SNS_CALLS.append("Publish")
         time.sleep(self.seconds)
         return {"MessageId": "0"}
+
+    def publish_batch(self, **request: Any) -> dict[str, Any]:
+        SNS_CALLS.append("PublishBatch")
+        time.sleep(self.seconds)
+        entries = request["PublishBatchRequestEntries"]
+        return {"Successful": [{"Id": e["Id"], "MessageId": "0"} for e in entries], "Failed": []}
 
 
 def round_trips(objects: int, milliseconds: float, *, sns_on_moto: bool = False) -> None:
@@ -287,12 +355,12 @@ def round_trips(objects: int, milliseconds: float, *, sns_on_moto: bool = False)
             super().do_GET()
 
     rng = random.Random(13)
-    Delayed.objects, Delayed.requests = {}, []
+    Delayed.objects = {}
     server = serve(Delayed)
     origin = next(server)
     with EmbeddedAws() as aws:
         if sns_on_moto:
-            sns: Any = aws.account(STORAGE_ACCOUNT).client("sns")
+            sns: Any = count_sns_calls(aws.account(STORAGE_ACCOUNT).client("sns"))
             topic = sns.create_topic(Name="results")["TopicArn"]
         else:
             sns, topic = _DelayedTopic(seconds), "arn:aws:sns:eu-west-1:123456789012:results"
@@ -307,18 +375,18 @@ def round_trips(objects: int, milliseconds: float, *, sns_on_moto: bool = False)
         scanner = Scanner(ScannerSettings.resolve({}, download_origins=(origin,)), sns)
         scanner.engine  # noqa: B018 - compile outside the measurement
         pid = aws.server_pid if sns_on_moto else None
-        phases = _one_by_one_then_overlapped(scanner, requests, pid)
+        phases = _one_by_one_and_batches(scanner, requests, pid)
     server.close()  # type: ignore[attr-defined]
     publish = "moto's SNS" if sns_on_moto else f"SNS at {milliseconds:g} ms"
     label = f"S3 at {milliseconds:g} ms round trips, {publish}, small objects"
     _print_throughput(label, requests, phases)
-    print(f"  GETs per object: {len(Delayed.requests) / ((1 + len(AHEAD)) * objects):.2f}")
 
 
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
+from bucketguard.pipeline import download
 from bucketguard.pipeline.lambda_functions import ScannerFunction
 from bucketguard.pipeline.messages import ScanRequest
 from bucketguard.pipeline.scanner import Scanner
@@ -374,12 +442,15 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--only-big", action="store_true")
     parser.add_argument("--only-throughput", action="store_true", help="the worker throughput runs alone")
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 10], help="latency runs' batch sizes"
+    )
     parser.add_argument("--profile", action="store_true", help="profile the scanner's batches on moto")
     args = parser.parse_args()
     logging.getLogger("bucketguard").setLevel(logging.CRITICAL)
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {_load()}")
     if not (args.only_big or args.only_throughput):
-        for batch_size in (1, 10):
+        for batch_size in args.batch_sizes:
             latency(args.objects, args.rate, batch_size)
     if not args.only_big:
         throughput(args.throughput_objects, small=True, profile=args.profile)
@@ -387,8 +458,14 @@ def main() -> None:
             throughput(args.throughput_objects, small=False)
         round_trips(args.throughput_objects, args.round_trip_ms)
         round_trips(args.throughput_objects, args.round_trip_ms, sns_on_moto=True)
+        _print_summary()
     if not (args.skip_big or args.only_throughput):
         big_object_rss(args.big_gib)
+    print(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{load:.1f}" for load in os.getloadavg())
 
 
 if __name__ == "__main__":
