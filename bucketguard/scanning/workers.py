@@ -22,7 +22,6 @@ reports its file as an internal error, never clean). Workers never outlive the p
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import mmap
 import os
@@ -394,6 +393,8 @@ class _DieWithParent:
 
     def prepare(self) -> None:
         if self._prctl is None:
+            import ctypes  # here: importing it costs a scan's start-up 20 ms, and only a fork needs it
+
             with contextlib.suppress(OSError, AttributeError):
                 self._prctl = ctypes.CDLL(None, use_errno=True).prctl
 
