@@ -172,10 +172,15 @@ class Workers:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """Tasks of one scan; on leaving, every task it sent is answered or failed and what it held freed."""
+        """Tasks of one scan; on leaving, every task it sent is answered or failed and what it held freed.
+        Interrupted (Ctrl-C, SIGTERM), it waits for no worker: those it holds are killed."""
         session = Session(self)
         try:
             yield session
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                session.abandon()
+            raise
         finally:
             session.drain()
 
@@ -264,6 +269,11 @@ class Session:
             self._collect()
         while self._held:
             self.pool._release(None, self._held.pop())
+
+    def abandon(self) -> None:
+        """Every worker this session holds killed (its tasks failed)."""
+        for worker in list(self._leased):
+            self._fail(worker, f"match worker {worker.pid} stopped: the scan was interrupted")
 
     def _worker_with_room(self) -> _Worker | None:
         """An idle worker first, else one this session leased with room in its queue (a leased worker

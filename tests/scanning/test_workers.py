@@ -61,14 +61,16 @@ def children():
 """
 
 
-def run_isolated(code: str, *args: str, prefix: tuple[str, ...] = ()) -> Any:
-    """`code` run after PRELUDE in a fresh interpreter; the JSON of its last line of output."""
+def run_isolated(code: str, *args: str, timeout: float | None = None) -> Any:
+    """`code` run after PRELUDE in a fresh interpreter; the JSON of its last line of output. `timeout`
+    bounds a scenario that would otherwise hang (not a measure of speed)."""
     completed = subprocess.run(
-        [*prefix, sys.executable, "-c", PRELUDE + textwrap.dedent(code), *args],
+        [sys.executable, "-c", PRELUDE + textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
+        timeout=timeout,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.splitlines()[-1])
@@ -338,3 +340,36 @@ def test_usable_cpus_follow_a_lambda_functions_memory() -> None:
     assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}) == 1  # 1.16 vCPU: no worker
     assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3538"}) == min(cpus, 2)
     assert usable_cpus({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}) == 1
+
+
+@pytest.mark.slow
+@needs_two_cpus
+def test_an_interrupted_scan_waits_for_no_worker(windowed_file: tuple[Path, Path]) -> None:
+    # The workers are stopped and the stall limit is an hour: a scan that waited for them would not end.
+    path, _ = windowed_file
+    found = run_isolated(
+        """
+        engine = Engine(load_ruleset())
+        engine.start_workers(2, stall_seconds=3600)
+        pids = engine._workers.pids
+
+        def interrupt(reads):
+            if reads == 1:
+                for pid in pids:
+                    os.kill(pid, signal.SIGSTOP)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        try:
+            engine.scan_source(FileSource(Path(sys.argv[1]), interrupt), name="poster.bin")
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        workers = len(engine._workers)
+        engine.close()
+        print(json.dumps({"interrupted": interrupted, "workers": workers, "left": children()}))
+        """,
+        str(path),
+        timeout=300,
+    )
+    # The worker matching the first window was killed; the other, idle, was held by no scan.
+    assert found == {"interrupted": True, "workers": 1, "left": "none"}
