@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from bucketguard.audit.run import required_actions
+from bucketguard.audit.permissions import read_statements
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
 from bucketguard.scheduled_audit import REPORTS_PREFIX
@@ -39,6 +39,7 @@ from infra.policies import (
     Statement,
     allow,
     document,
+    in_account,
     key_admin_statement,
     key_service_statement,
     key_use_statement,
@@ -82,8 +83,8 @@ def audit_statements(
 ) -> list[Statement]:
     """The audit function's: one account and region per message, and the run's reports."""
     statements = [
-        # List and Describe calls name no resource: "*" with the exact read-only actions.
-        allow("ReadWhatTheCollectorsRead", required_actions(), "*"),
+        # this account's (the others' through the roles of roleArns)
+        *in_account(read_statements, account_id),
         allow("ConsumeUnits", SQS_CONSUME_ACTIONS, arns.queue),
         allow(
             "KeepTheFindingsHistory",

@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
-from bucketguard.audit.run import required_actions
+from bucketguard.audit.permissions import read_statements
 from bucketguard.monitor.table import event_pattern
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
@@ -41,6 +41,7 @@ from infra.policies import (
     Statement,
     allow,
     document,
+    in_account,
     key_admin_statement,
     key_service_statement,
     key_use_statement,
@@ -148,7 +149,8 @@ class MonitorStack(pulumi.ComponentResource):
         )
         member_roles = [f"arn:aws:iam::{a}:role/{config.member_role_name}" for a in args.member_accounts]
         statements: list[Statement] = [
-            allow("ReadWhatEventsTouch", required_actions(), "*"),
+            # what events touch in this account (the monitored accounts' through their member roles)
+            *in_account(read_statements, args.account_id),
             allow("ConsumeEvents", SQS_CONSUME_ACTIONS, self.queue.queue.arn),
             allow("FindingsHistory", TABLE_ACTIONS, self.table.arn),
             allow("PublishAlerts", ["sns:Publish"], self.alert_topic.arn),
@@ -156,12 +158,7 @@ class MonitorStack(pulumi.ComponentResource):
         ]
         # only what the enabled fixers call, on the resources they change in this account (the monitored
         # accounts' are fixed through their member roles); none enabled: nothing written
-        own_fixes = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: remediation_statements(config.remediate, account)
-        )
-        statements += [  # each an Output of a statement, resolved in the policy document
-            cast(Statement, own_fixes[i]) for i in range(len(remediation_statements(config.remediate)))
-        ]
+        statements += in_account(partial(remediation_statements, config.remediate), args.account_id)
         if member_roles:
             statements.append(allow("ReadMonitoredAccounts", ["sts:AssumeRole"], member_roles))
         if config.security_hub:
@@ -392,7 +389,7 @@ class MonitorMemberRole(pulumi.ComponentResource):
             role=self.role.id,
             policy=document(
                 [
-                    allow("ReadWhatEventsTouch", required_actions(), "*"),
+                    *read_statements(account),
                     *remediation_statements(remediate, account),
                 ]
             ),

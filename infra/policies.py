@@ -7,8 +7,8 @@ apply, so preview shows the same graph as up).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import pulumi
 
@@ -193,3 +193,10 @@ def roles_of_account(
         return sorted(arns)
 
     return pulumi.Output.from_input(account_id).apply(check)
+
+
+def in_account(build: Callable[[str], list[Statement]], account_id: pulumi.Input[str]) -> list[Statement]:
+    """The statements `build` writes for an account, once the account is known: each an Output of one
+    statement, resolved in the policy document (how many there are does not depend on the account)."""
+    built = pulumi.Output.from_input(account_id).apply(build)
+    return [cast(Statement, built[index]) for index in range(len(build("*")))]

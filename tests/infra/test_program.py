@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from bucketguard.audit.permissions import UNSCOPED_ACTIONS, read_statements
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
-from bucketguard.remediation.actions import UNSCOPED_ACTIONS
 from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import ROOT, run_program, stack_config
 
@@ -244,10 +244,6 @@ def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
 def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
     for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
         for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
-            # the audit's reads (the monitor's too): list/describe calls that name no resource
-            if statement.get("Sid") in ("ReadWhatEventsTouch", "ReadWhatTheCollectorsRead"):
-                assert all(a.split(":")[1].startswith(READS) for a in statement["Action"]), statement
-                continue
             if set(as_list(statement["Action"])) <= UNSCOPED_ACTIONS:  # no resource-level permissions
                 assert statement["Resource"] == ["*"], statement
                 continue
@@ -1259,18 +1255,17 @@ def test_monitor_bus_admits_only_the_monitored_accounts_and_they_forward(multi: 
 
 
 def test_monitor_reads_and_only_reads_what_events_touch(multi: Graph) -> None:
-    from bucketguard.audit.run import required_actions
-
     monitor_role = next(a for a in multi.role_arns() if ":role/monitor-monitor-role" in a)
     for account in ("222222222222", "333333333333"):
         member = multi.named(f"monitor-member-{account}-role")
         assert member["account"] == account
         [trust] = json.loads(member["inputs"]["assumeRolePolicy"])["Statement"]
         assert trust["Principal"] == {"AWS": monitor_role}
-        [read] = multi.policy(f"monitor-member-{account}-policy")
-        assert read["Action"] == required_actions()
-    statements = {s["Sid"]: s for s in multi.policy("monitor-monitor-policy")}
-    assert statements["ReadWhatEventsTouch"]["Action"] == required_actions()
+        # the audit's reads on that account's resources ("*" only for actions that support none)
+        assert multi.policy(f"monitor-member-{account}-policy") == read_statements(account)
+    policy = multi.policy("monitor-monitor-policy")
+    assert [s for s in policy if "Sid" not in s] == read_statements("111111111111")  # no fixer enabled
+    statements = {s["Sid"]: s for s in policy if "Sid" in s}
     assert statements["ReadMonitoredAccounts"]["Resource"] == [
         "arn:aws:iam::222222222222:role/bucketguard-monitor-member",
         "arn:aws:iam::333333333333:role/bucketguard-monitor-member",
@@ -1373,11 +1368,14 @@ def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) 
     config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "remediate": rules}
     graph = Graph(program(config, stack="multiaccount"))
     own = graph.policy("monitor-monitor-policy")
-    # its own role fixes its own account's resources only
-    assert [s for s in own if "Sid" not in s] == remediation_statements(rules, "111111111111")
+    # its own role reads and fixes its own account's resources only
+    assert [s for s in own if "Sid" not in s] == [
+        *read_statements("111111111111"),
+        *remediation_statements(rules, "111111111111"),
+    ]
     for account in ("222222222222", "333333333333"):
         member = graph.policy(f"monitor-member-{account}-policy")
-        assert member[1:] == remediation_statements(rules, account)
+        assert member == [*read_statements(account), *remediation_statements(rules, account)]
         assert any("s3:PutBucketAcl" in s["Action"] for s in member[1:])
     variables = graph.named("monitor-monitor-function")["inputs"]["environment"]["variables"]
     assert variables[env.MONITOR_REMEDIATE] == ",".join(rules)
