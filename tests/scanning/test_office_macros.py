@@ -6,15 +6,19 @@ loaded (MacroRaptor's logic), and a VBA project that cannot be read is never cle
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
+import olefile
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 from oletools import olevba
 
 from bucketguard.demo import pranks
+from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.formats.office import AUTOEXEC_MACRO_RULE
 from bucketguard.scanning.result import FindingSource, Reason, ScanResult, Severity, Verdict
+from bucketguard.scanning.ruleset import load_ruleset
 from tests.scanning.engine_support import BACKENDS, engine, zip_of
 from tests.scanning.format_samples import compound_file, vba_project, xlsm_workbook
 
@@ -172,3 +176,38 @@ def test_office_package_is_known_by_its_members_in_any_order(
     ordered = parts if content_types_first else dict(reversed(parts.items()))
     result = _scan(tmp_path, "letter.docx", zip_of(ordered))
     assert [f.rule for f in result.findings] == ["office_dde_field"], result
+
+
+# oletools' own PowerPoint 97-2003 file with a VBA project (tests/scanning/data/README.md)
+POWERPOINT_WITH_VBA = Path(__file__).parent / "data" / "sample_with_vba.ppt"
+_EXOLEOBJSTG = 0x1011
+
+
+def _module_source_rule(tmp_path: Path) -> Engine:
+    """An engine whose one rule matches the module's source text, which the file holds only compressed."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "module.yar").write_text('rule module_source { strings: $a = "The action button clicked!" '
+                                      "condition: $a }\n")  # fmt: skip
+    return Engine(load_ruleset([rules], include_bundled=False), engine="yara-x")
+
+
+def test_a_powerpoint_97_projects_are_read_from_its_embedded_storages(tmp_path: Path) -> None:
+    """olevba keeps a .ppt's VBA projects in the storages its records embed: each is checked and read."""
+    result = _module_source_rule(tmp_path).scan_file(POWERPOINT_WITH_VBA, name="slides.ppt")
+    assert [(f.rule, f.path) for f in result.findings] == [("module_source", "slides.ppt!<vba>/Module1.bas")]
+
+
+def test_a_document_olevba_cannot_read_after_olefile_opened_it_is_never_clean(tmp_path: Path) -> None:
+    """The record embedding the VBA storage marked uncompressed (instance 0) while its data is still
+    compressed: olefile opens the file, olevba cannot read the storage; the macros unread are a problem."""
+    damaged = tmp_path / "slides.ppt"
+    damaged.write_bytes(POWERPOINT_WITH_VBA.read_bytes())
+    with olefile.OleFileIO(str(damaged), write_mode=True) as document:
+        stream = bytearray(document.openstream("PowerPoint Document").read())
+        at = stream.index(struct.pack("<HH", 0x10, _EXOLEOBJSTG))
+        struct.pack_into("<H", stream, at, 0x00)
+        document.write_stream("PowerPoint Document", bytes(stream))
+    result = _module_source_rule(tmp_path).scan_file(damaged, name="slides.ppt")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
+    assert result.detail.startswith("slides.ppt: unreadable VBA project: "), result.detail

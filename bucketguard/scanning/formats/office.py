@@ -248,8 +248,9 @@ def _macros(data: bytes, name: str, expansion: Expansion) -> None:
 
     try:
         parser = olevba.VBA_Parser(name, data=data)
-    except Exception:
-        return  # not a document olevba knows: its streams were scanned all the same
+    except Exception as exc:  # olefile opened it: what olevba cannot read may hold macros
+        expansion.problem(name, corrupt(name, "VBA project", exc))
+        return
     try:
         if not parser.detect_vba_macros():
             return
@@ -273,12 +274,13 @@ def _check_projects(parser: Any) -> None:
     values the specification fixes, as Office is) but a failure raises, so an unread macro is never clean."""
     from oletools import olevba
 
-    for root, project_path, dir_path in parser.find_vba_projects() or ():
-        project = olevba.VBA_Project(parser.ole_file, root, project_path, dir_path, relaxed=True)
-        project.parse_project_stream()
-        for stream, _, code in project.parse_modules():
-            if code is None:
-                raise ValueError(f"module stream {stream or '?'} could not be read")
+    for document in parser.ole_subfiles or [parser]:  # a PowerPoint 97's projects are its embedded storages
+        for root, project_path, dir_path in document.find_vba_projects() or ():
+            project = olevba.VBA_Project(document.ole_file, root, project_path, dir_path, relaxed=True)
+            project.parse_project_stream()
+            for stream, _, code in project.parse_modules():
+                if code is None:
+                    raise ValueError(f"module stream {stream or '?'} could not be read")
 
 
 def open_sylk(blob: Blob, expansion: Expansion) -> None:
