@@ -13,10 +13,10 @@ Fork only from a clean point: `fork_workers` refuses (returns None) while this p
 thread, since a lock another thread held at the fork would stay locked in the worker forever. Callers start
 the pool right after the rules are loaded (the CLI before scanning, the scanner Lambda between batches).
 
-Fail closed: a worker that dies, answers garbage or stops making progress (no CPU time and no reply for
-`stall_seconds` while it holds a task) is killed and reaped, and every task it held fails (the engine
-reports its file as an internal error, never clean). Workers never outlive the parent: they die with it
-(PR_SET_PDEATHSIG) and leave when their task pipe closes.
+Fail closed: a worker that dies, answers garbage or stops making progress (no CPU time, its own or its
+children's, and no reply for `stall_seconds` while it holds a task) is killed and reaped, and every task
+it held fails (the engine reports its file as an internal error, never clean). Workers never outlive
+the parent: they die with it (PR_SET_PDEATHSIG) and leave when their task pipe closes.
 """
 
 from __future__ import annotations
@@ -85,11 +85,22 @@ class _Worker:
     progressed: float = 0.0
 
     def cpu_ticks(self) -> int:
+        """CPU time of the worker and of the programs it waits on (7-Zip extracting an archive): a worker
+        waiting on one that works uses none of its own."""
         try:
-            fields = Path(f"/proc/{self.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, IndexError, ValueError):
-            return -1
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_bytes().split()
+        except OSError:  # a kernel without CONFIG_PROC_CHILDREN: the worker's own time only
+            children = []
+        own = _cpu_ticks(self.pid)
+        return own + sum(max(_cpu_ticks(int(child)), 0) for child in children) if own >= 0 else -1
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 @dataclass(eq=False)

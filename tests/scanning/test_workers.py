@@ -373,3 +373,49 @@ def test_an_interrupted_scan_waits_for_no_worker(windowed_file: tuple[Path, Path
     )
     # The worker matching the first window was killed; the other, idle, was held by no scan.
     assert found == {"interrupted": True, "workers": 1, "left": "none"}
+
+
+# A stand-in for 7-Zip: it spends `BURN` seconds of CPU (its own, not the worker's) before it extracts
+# EICAR, as the real program does on a large installer.
+SLOW_SEVEN_ZIP = """#!{python}
+import sys, time
+from pathlib import Path
+Path(sys.argv[0] + ".pid").write_text(str(__import__("os").getpid()))
+while time.process_time() < {burn}:
+    pass
+out = next(Path(argument[2:]) for argument in sys.argv if argument.startswith("-o"))
+out.mkdir(parents=True)
+(out / "eicar.com").write_bytes({eicar!r})
+"""
+
+
+@needs_two_cpus
+def test_a_worker_waiting_on_7zip_that_works_is_not_taken_for_hung(tmp_path: Path) -> None:
+    # The worker uses no CPU while 7-Zip extracts: the program's CPU time is its progress too, or the
+    # worker is killed and every file of its task is an error where one process finds the EICAR inside.
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    seven_zip = programs / "7zz"
+    seven_zip.write_text(SLOW_SEVEN_ZIP.format(python=sys.executable, burn=4, eicar=pranks.eicar()))
+    seven_zip.chmod(0o755)
+    chm = tmp_path / "manual.chm"
+    chm.write_bytes(b"ITSF" + bytes(200))
+    clean = tmp_path / "notes.txt"
+    clean.write_text("nothing to see")
+    found = run_isolated(
+        """
+        os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
+        files = [(Path(path), Path(path).name) for path in sys.argv[2:]]
+        engine = Engine(load_ruleset())
+        serial = [view(result) for result in engine.scan_files(files)]
+        engine.start_workers(2, stall_seconds=2)
+        parallel = [view(result) for result in engine.scan_files(files)]
+        print(json.dumps({"serial": serial, "parallel": parallel, "workers": len(engine._workers)}))
+        """,
+        str(programs),
+        str(chm),
+        str(clean),
+    )
+    assert found["serial"][0]["verdict"] == "malicious", found["serial"][0]
+    assert found["parallel"] == found["serial"]
+    assert found["workers"] == 2  # none was killed
