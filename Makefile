@@ -28,7 +28,8 @@ schemas: install
 
 # Debian packages some tests read (skipped with a reason when absent), each with a file it installs:
 # installed only when missing.
-TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz arj:/usr/bin/arj \
+TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz util-linux:/usr/bin/prlimit \
+	arj:/usr/bin/arj \
 	libreoffice-writer:/usr/lib/libreoffice/program/swriter libreoffice-calc:/usr/lib/libreoffice/program/scalc \
 	libreoffice-impress:/usr/lib/libreoffice/program/simpress chromium:/usr/bin/chromium
 test-packages:

@@ -4,8 +4,10 @@ samples are written by Debian's `arj`; CHM, NSIS and Implode samples are ClamAV'
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,61 @@ def test_a_header_alone_is_never_clean(name: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PATH", str(tmp_path))
     result = _scan(tmp_path, name, HEADERS_ONLY[name])
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
+
+
+@needs_7zip
+@needs_arj
+def test_the_limits_apply_to_the_seven_zip_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 7zz on PATH that records its own /proc/<pid>/limits, then becomes the real 7-Zip in the same process.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "7zz").write_text(f'#!/bin/sh\ncat /proc/$$/limits > {tmp_path}/limits\nexec {program()} "$@"\n')
+    (shim / "7zz").chmod(0o755)
+    packed = _arj(tmp_path, {"e.com": EICAR})
+    monkeypatch.setenv("PATH", f"{shim}:/usr/bin:/bin")
+    result = _scan(tmp_path, "camp.arj", packed, Limits(max_extracted_bytes=5_000_000))
+    assert result.verdict is Verdict.MALICIOUS, result
+    rows = {
+        line[:26].strip(): line[26:].split()[:2] for line in (tmp_path / "limits").read_text().splitlines()
+    }
+    assert rows["Max file size"] == ["5000001", "5000001"]  # what the budget has left, plus one
+    assert rows["Max cpu time"] == ["60", "60"]
+
+
+@needs_7zip
+@needs_arj
+def test_without_prlimit_seven_zip_is_not_run_and_the_archive_is_unsupported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_7zip = tmp_path / "bin"
+    only_7zip.mkdir()
+    (only_7zip / "7zz").symlink_to(str(program()))
+    packed = _arj(tmp_path, {"e.com": EICAR})
+    monkeypatch.setenv("PATH", str(only_7zip))
+    result = _scan(tmp_path, "camp.arj", packed)
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
+    assert "prlimit" in result.detail
+
+
+@needs_7zip
+@needs_arj
+def test_a_scan_through_seven_zip_beside_another_thread_runs_no_python_in_the_child(tmp_path: Path) -> None:
+    """Python code between fork and exec (a preexec_fn) may deadlock on a lock another thread held at the
+    fork; CPython runs the fork hooks exactly when it runs such code, so none may run."""
+    packed = _arj(tmp_path, {"camp.tar": tar_of({"e.com": EICAR})})
+    forks: list[int] = []
+    counting = threading.Event()
+    os.register_at_fork(before=lambda: forks.append(1) if counting.is_set() else None)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # as the ranged reader's threads run beside a scan
+    other.start()
+    counting.set()
+    try:
+        result = _scan(tmp_path, "camp.arj", packed)
+    finally:
+        counting.clear()
+        stop.set()
+        other.join()
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert {finding.path for finding in result.findings} == {"camp.arj!camp.tar!e.com"}
+    assert forks == []

@@ -3,29 +3,32 @@ installed: ARJ, CHM, LZH, NSIS installers, and zip members in methods zipfile la
 Reduce). Where the program is absent (the Lambda runtime carries none) they stay `unsupported`.
 
 The program runs on a copy in a private temporary directory, with no password, no standard input, a file
-size limit of what the object's budget has left and a CPU time limit. Member names are untrusted: they only
-name findings, and what the program wrote is read back by walking its output directory for regular files
-(never following a link). Whatever it extracted is scanned even when it reports an error; the error then
-makes the container `corrupt`.
+size limit of what the object's budget has left and a CPU time limit. util-linux's `prlimit` sets those
+limits and executes 7-Zip: no Python runs in the child between fork and exec (a preexec_fn could deadlock
+there on a lock another thread held, and scans run beside threads); without prlimit 7-Zip is not run.
+Member names are untrusted: they only name findings, and what the program wrote is read back by walking
+its output directory for regular files (never following a link). Whatever it extracted is scanned even
+when it reports an error; the error then makes the container `corrupt`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, copy_source
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem, ScanStop
 from bucketguard.scanning.result import Reason
 
 PROGRAMS = ("7zz", "7z")  # Debian's 7zip, then p7zip's
+LIMITER = "prlimit"  # util-linux (essential in Debian)
 CPU_SECONDS = 60
 WALL_SECONDS = 300
 
@@ -34,16 +37,20 @@ def program() -> str | None:
     return next((found for name in PROGRAMS if (found := shutil.which(name)) is not None), None)
 
 
+class _Programs(NamedTuple):
+    limiter: str
+    seven_zip: str
+
+
 def extract(blob: Blob, expansion: Expansion, archive_type: str) -> None:
     """Every file of the archive (a 7-Zip type name: Arj, Chm, Lzh, Nsis) handed to the visitor."""
     name = expansion.name
-    seven_zip = _required(name, archive_type, ContainerProblem)
+    programs = _required(name, archive_type, ContainerProblem)
     with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
         archive = _on_disk(blob, Path(private))
         out = Path(private) / "out"
         # -aou: a member named like one already written is renamed, not written over it (unread).
-        command = [
-            seven_zip,
+        arguments = [
             "x",
             f"-t{archive_type}",
             "-y",
@@ -54,7 +61,7 @@ def extract(blob: Blob, expansion: Expansion, archive_type: str) -> None:
             "--",
             str(archive),
         ]
-        done = _run(command, expansion)
+        done = _run(programs, arguments, expansion)
         guard = RatioGuard(blob.size, expansion.budget.limits, name, ContainerProblem)
         for path in _regular_files(out):
             where = f"{name}!{path.relative_to(out).as_posix()}"
@@ -70,17 +77,19 @@ def extract_zip_member(blob: Blob, expansion: Expansion, member_name: str, decla
     or more bytes than its header declares (a name 7-Zip reads differently matches nothing) is reported."""
     where = f"{expansion.name}!{member_name}"
     try:
-        seven_zip = _required(where, "zip member", MemberProblem)
+        programs = _required(where, "zip member", MemberProblem)
     except MemberProblem as problem:
         expansion.problem(where, problem)
         return
-    # -spd: the name is a literal, not a wildcard; -so: the member's bytes on standard output.
-    command = [seven_zip, "e", "-tzip", "-so", "-spd", "-bd", "-p", "--", "ARCHIVE", member_name]
     runs: list[subprocess.CompletedProcess[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
-        command[-2] = str(_on_disk(blob, Path(private)))
+        archive = str(_on_disk(blob, Path(private)))
+        # -spd: the name is a literal, not a wildcard; -so: the member's bytes on standard output.
+        arguments = ["e", "-tzip", "-so", "-spd", "-bd", "-p", "--", archive, member_name]
         guard = RatioGuard(blob.size, expansion.budget.limits, where, MemberProblem)
-        member = expansion.expand(where, lambda writer: runs.append(_run(command, expansion, writer)), guard)
+        member = expansion.expand(
+            where, lambda writer: runs.append(_run(programs, arguments, expansion, writer)), guard
+        )
     if member is not None:
         if member.size != declared_size:
             expansion.visitor.problem(
@@ -94,11 +103,16 @@ def extract_zip_member(blob: Blob, expansion: Expansion, member_name: str, decla
             expansion.problem(where, problem)
 
 
-def _required(name: str, what: str, scope: type[ScanProblem]) -> str:
+def _required(name: str, what: str, scope: type[ScanProblem]) -> _Programs:
     found = program()
     if found is None:
         raise scope(Reason.UNSUPPORTED, f"{name}: {what} is decoded by 7-Zip (7zz), not installed here")
-    return found
+    limiter = shutil.which(LIMITER)
+    if limiter is None:
+        raise scope(
+            Reason.UNSUPPORTED, f"{name}: {what}: 7-Zip runs under {LIMITER} (util-linux), not installed here"
+        )
+    return _Programs(limiter, found)
 
 
 def _on_disk(blob: Blob, directory: Path) -> Path:
@@ -112,19 +126,17 @@ def _on_disk(blob: Blob, directory: Path) -> Path:
 
 
 def _run(
-    command: list[str], expansion: Expansion, writer: BlobWriter | None = None
+    programs: _Programs, arguments: list[str], expansion: Expansion, writer: BlobWriter | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """Run 7-Zip under the limits; with a writer, its standard output is the member's bytes."""
     budget = expansion.budget
     room = budget.limits.max_extracted_bytes - budget.extracted_bytes + 1
-
-    def limit() -> None:  # in the child, before 7-Zip starts
-        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
-        resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-
+    # prlimit sets soft and hard limits on itself, then executes 7-Zip in the same process.
+    limits = [f"--fsize={room}", f"--cpu={CPU_SECONDS}"]
+    command = [programs.limiter, *limits, "--", programs.seven_zip, *arguments]
     stdout = subprocess.DEVNULL if writer is None else subprocess.PIPE
     with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, preexec_fn=limit
+        command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE
     ) as process:
         try:
             if writer is not None:
