@@ -95,7 +95,7 @@ FORMATS = (
     Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, True, b"\x28"),
     Format(Kind.LZ4, streams.is_lz4, streams.open_lz4, True, b"\x04"),
     Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab, first_bytes=b"M"),
-    Format(Kind.OLE2, office.is_ole2, office.open_ole2, first_bytes=b"\xd0"),
+    Format(Kind.OLE2, office.is_ole2, office.open_ole2, reads_to_the_end=True, first_bytes=b"\xd0"),
     Format(Kind.RTF, office.is_rtf, office.open_rtf, first_bytes=b"{"),
     Format(Kind.SYLK, excel4.is_sylk, office.open_sylk, first_bytes=b"I"),
     Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd, first_bytes=b"S"),

@@ -211,3 +211,18 @@ def test_a_document_olevba_cannot_read_after_olefile_opened_it_is_never_clean(tm
     result = _module_source_rule(tmp_path).scan_file(damaged, name="slides.ppt")
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
     assert result.detail.startswith("slides.ppt: unreadable VBA project: "), result.detail
+
+
+def test_a_word_document_with_its_theme_zipped_in_a_stream_is_clean(tmp_path: Path) -> None:
+    """Word keeps the theme as a zip in 1Table: its end record near the file's end is no zip glued behind."""
+    document = POWERPOINT_WITH_VBA.parent / "harmless-clean.doc"
+    assert _scan(tmp_path, "letter.doc", document.read_bytes()).verdict is Verdict.CLEAN
+
+
+def test_a_zip_glued_behind_a_compound_file_is_opened(tmp_path: Path) -> None:
+    document = (POWERPOINT_WITH_VBA.parent / "harmless-clean.doc").read_bytes()
+    glued = zip_of({"eicar.com": pranks.eicar()})
+    result = _scan(tmp_path, "letter.doc", document + glued)
+    assert result.verdict is Verdict.MALICIOUS, result
+    end = len(document) + len(glued)
+    assert result.findings[0].path == f"letter.doc!<bytes {len(document)}-{end}>!eicar.com"

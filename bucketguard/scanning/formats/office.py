@@ -145,6 +145,10 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
     except Exception as exc:
         raise corrupt(name, "compound file", exc) from None
     with document:
+        # Bytes after the last sector the file uses (a zip glued behind it) are read as a member; inside,
+        # only the streams count (Word keeps its theme as a zip in one, PowerPoint shapes' XML, in sectors
+        # that need not follow each other: read as a zip glued behind the file, they were corrupt).
+        expansion.unattributed(data, _end_of_sectors(document), len(data))
         if _is_encrypted(document):
             decrypted = _decrypted(data)
             if decrypted is not None:
@@ -173,6 +177,14 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
             elif path[-1] == "PowerPoint Document":
                 _powerpoint_objects(stream, where, expansion)
     _macros(data, name, expansion)
+
+
+def _end_of_sectors(document: Any) -> int:
+    """Where the compound file ends: after the last sector its FAT does not mark free (the header is one)."""
+    import olefile
+
+    used = [sector for sector, entry in enumerate(document.fat) if entry != olefile.FREESECT]
+    return (max(used, default=-1) + 2) * int(document.sectorsize)
 
 
 def _is_encrypted(document: Any) -> bool:
