@@ -6,8 +6,10 @@ pytest-xdist worker runs two (execnet's), so the engine would rightly refuse to 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -419,3 +421,57 @@ def test_a_worker_waiting_on_7zip_that_works_is_not_taken_for_hung(tmp_path: Pat
     assert found["serial"][0]["verdict"] == "malicious", found["serial"][0]
     assert found["parallel"] == found["serial"]
     assert found["workers"] == 2  # none was killed
+
+
+@needs_two_cpus
+def test_7zip_dies_with_the_worker_running_it(tmp_path: Path) -> None:
+    # A worker killed (a failure, an interrupted scan) while 7-Zip extracts must not leave the program
+    # running on its own, writing the archive's members out for up to its CPU limit.
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    seven_zip = programs / "7zz"
+    seven_zip.write_text(SLOW_SEVEN_ZIP.format(python=sys.executable, burn=3600, eicar=b""))
+    seven_zip.chmod(0o755)
+    chm = tmp_path / "manual.chm"
+    chm.write_bytes(b"ITSF" + bytes(200))
+    clean = tmp_path / "notes.txt"
+    clean.write_text("nothing to see")
+    pid_file = Path(f"{seven_zip}.pid")
+    try:
+        found = run_isolated(
+            """
+            import time
+            os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
+            pid_file = Path(sys.argv[1]) / "7zz.pid"
+            engine = Engine(load_ruleset())
+            engine.start_workers(2)
+
+            def kill_its_worker():
+                while not pid_file.exists() or not pid_file.read_text():
+                    time.sleep(0.05)
+                program = int(pid_file.read_text())
+                worker = int(Path(f"/proc/{program}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                os.kill(worker, signal.SIGKILL)
+
+            threading.Thread(target=kill_its_worker, daemon=True).start()
+            results = engine.scan_files([(Path(sys.argv[2]), "manual.chm"), (Path(sys.argv[3]), "notes.txt")])
+            program = int(pid_file.read_text())
+            for _ in range(200):  # it dies as its worker did, or never
+                state = Path(f"/proc/{program}/stat").read_text().rsplit(")", 1)[1].split()[0] \\
+                    if Path(f"/proc/{program}").exists() else "gone"
+                if state in ("Z", "gone"):
+                    break
+                time.sleep(0.05)
+            print(json.dumps({"first": view(results[0]), "program": state}))
+            """,
+            str(programs),
+            str(chm),
+            str(clean),
+            timeout=120,
+        )
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert found["first"]["verdict"] == "error"
+    assert found["program"] in ("Z", "gone")

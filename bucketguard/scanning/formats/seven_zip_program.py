@@ -3,9 +3,11 @@ installed: ARJ, CHM, LZH, NSIS installers, and zip members in methods zipfile la
 Reduce). Where the program is absent (the Lambda runtime carries none) they stay `unsupported`.
 
 The program runs on a copy in a private temporary directory, with no password, no standard input, a file
-size limit of what the object's budget has left and a CPU time limit. util-linux's `prlimit` sets those
-limits and executes 7-Zip: no Python runs in the child between fork and exec (a preexec_fn could deadlock
-there on a lock another thread held, and scans run beside threads); without prlimit 7-Zip is not run.
+size limit of what the object's budget has left and a CPU time limit. util-linux's `setpriv` and `prlimit`
+set those limits and PR_SET_PDEATHSIG (the program dies with the process waiting on it, a match worker
+killed included), then execute 7-Zip: no Python runs in the child between fork and exec (a preexec_fn
+could deadlock there on a lock another thread held, and scans run beside threads); without them 7-Zip is
+not run.
 Member names are untrusted: they only name findings, and what the program wrote is read back by walking
 its output directory for regular files (never following a link). Whatever it extracted is scanned even
 when it reports an error; the error then makes the container `corrupt`.
@@ -29,6 +31,7 @@ from bucketguard.scanning.result import Reason
 
 PROGRAMS = ("7zz", "7z")  # Debian's 7zip, then p7zip's
 LIMITER = "prlimit"  # util-linux (essential in Debian)
+REAPER = "setpriv"  # util-linux too
 CPU_SECONDS = 60
 WALL_SECONDS = 300
 
@@ -38,6 +41,7 @@ def program() -> str | None:
 
 
 class _Programs(NamedTuple):
+    reaper: str
     limiter: str
     seven_zip: str
 
@@ -107,12 +111,13 @@ def _required(name: str, what: str, scope: type[ScanProblem]) -> _Programs:
     found = program()
     if found is None:
         raise scope(Reason.UNSUPPORTED, f"{name}: {what} is decoded by 7-Zip (7zz), not installed here")
-    limiter = shutil.which(LIMITER)
-    if limiter is None:
+    reaper, limiter = shutil.which(REAPER), shutil.which(LIMITER)
+    if reaper is None or limiter is None:
         raise scope(
-            Reason.UNSUPPORTED, f"{name}: {what}: 7-Zip runs under {LIMITER} (util-linux), not installed here"
+            Reason.UNSUPPORTED,
+            f"{name}: {what}: 7-Zip runs under {REAPER} and {LIMITER} (util-linux), not installed here",
         )
-    return _Programs(limiter, found)
+    return _Programs(reaper, limiter, found)
 
 
 def _on_disk(blob: Blob, directory: Path) -> Path:
@@ -131,9 +136,11 @@ def _run(
     """Run 7-Zip under the limits; with a writer, its standard output is the member's bytes."""
     budget = expansion.budget
     room = budget.limits.max_extracted_bytes - budget.extracted_bytes + 1
-    # prlimit sets soft and hard limits on itself, then executes 7-Zip in the same process.
+    # setpriv asks for SIGKILL when the parent dies and prlimit sets soft and hard limits, each on itself,
+    # then executes the next program in the same process, 7-Zip last.
     limits = [f"--fsize={room}", f"--cpu={CPU_SECONDS}"]
-    command = [programs.limiter, *limits, "--", programs.seven_zip, *arguments]
+    reaped = [programs.reaper, "--pdeathsig", "KILL", "--"]
+    command = [*reaped, programs.limiter, *limits, "--", programs.seven_zip, *arguments]
     stdout = subprocess.DEVNULL if writer is None else subprocess.PIPE
     with subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE
