@@ -31,3 +31,16 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
             for i, body in enumerate(bodies)
         ]
     }
+
+
+def api_calls(client: Any) -> list[tuple[str, int]]:
+    """(operation, entries) of every call a boto3 client makes from now on (entries: of a batch call, else
+    1), recorded by a boto3 event hook: what really goes out, not a mock."""
+    calls: list[tuple[str, int]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        entries = params.get("PublishBatchRequestEntries", params.get("Entries", [None]))
+        calls.append((model.name, len(entries)))
+
+    client.meta.events.register(f"before-parameter-build.{client.meta.service_model.service_name}", record)
+    return calls

@@ -23,6 +23,7 @@ from bucketguard.pipeline.listener import presign_version_get
 from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.engine import WINDOW_BYTES, Engine
 from bucketguard.scanning.ruleset import load_ruleset
+from tests.pipeline.events import api_calls
 from tests.scanning.engine_support import EICAR
 
 MARKER = b"camp-marker-77ab2"
@@ -166,15 +167,14 @@ def test_a_backlog_is_enqueued_ten_requests_a_call(
     name, s3 = bucket
     sqs = storage.client("sqs")
     queue = sqs.create_queue(QueueName=f"scanner-{os.urandom(4).hex()}")["QueueUrl"]
-    calls: list[str] = []
-    sqs.meta.events.register("before-parameter-build.sqs", lambda model, **_: calls.append(model.name))
+    calls = api_calls(sqs)
     versions = [
         S3Version(name, f"old/{i:02d}.txt", f"v{i}", "e", 10)
         for i in range(23)  # listed, not read
     ]
     topic = "arn:aws:sns:us-east-1:222222222222:results"
     assert enqueue_backlog(s3, sqs, iter(versions), queue, topic) == 23
-    assert calls == ["SendMessageBatch"] * 3
+    assert calls == [("SendMessageBatch", 10), ("SendMessageBatch", 10), ("SendMessageBatch", 3)]
     keys = []
     while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
         keys += [ScanRequest.from_json(m["Body"]).key for m in batch]

@@ -15,6 +15,7 @@ from bucketguard.pipeline.outbox import Outbox, PendingVerdict
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
 from bucketguard.scanning.result import Finding, FindingSource, ScanResult, Verdict
 from bucketguard.severity import Severity
+from tests.pipeline.events import api_calls
 
 
 @pytest.fixture
@@ -77,21 +78,10 @@ def _verdict(key: str, topic_arn: str, findings: int = 0) -> PendingVerdict:
     return PendingVerdict(event, topic_arn)
 
 
-def _calls(client: Any) -> list[tuple[str, int]]:
-    """(operation, entries) of every call the client makes from now on."""
-    calls: list[tuple[str, int]] = []
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append((model.name, len(params.get("PublishBatchRequestEntries", [None]))))
-
-    client.meta.events.register("before-parameter-build.sns", record)
-    return calls
-
-
 def test_verdicts_go_out_ten_a_call_and_a_verdict_over_the_size_limit_fails_alone(aws: EmbeddedAws) -> None:
     topic_arn, sqs, queue = _tapped_topic(aws, "results")
     sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")  # cross-account, as deployed
-    calls = _calls(sns)
+    calls = api_calls(sns)
     outbox = Outbox(sns)
     for i in range(15):
         # m3's event carries 3,000 findings: over the 256 KiB SNS takes in one message or one call

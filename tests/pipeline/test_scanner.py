@@ -25,7 +25,7 @@ from bucketguard.pipeline.scanner import Scanner, engine_for
 from bucketguard.pipeline.settings import ScannerSettings
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
 from bucketguard.scanning.engine import WINDOW_BYTES
-from tests.pipeline.events import sqs_event
+from tests.pipeline.events import api_calls, sqs_event
 from tests.range_server import Overwritten, Pieces, RangeHandler, Stored, StoredBytes, serve
 
 EXPIRED = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
@@ -483,17 +483,6 @@ def test_a_small_object_is_read_in_one_get(storage: str, tmp_path: Path) -> None
     assert FakeS3Handler.requests == [("/camp/uploads/small.pdf", f"bytes=0-{len(body) - 1}")]
 
 
-def _publish_calls(sns: Any) -> list[tuple[str, int]]:
-    """(operation, verdicts) of every call the SNS client makes from now on: a boto3 event hook."""
-    calls: list[tuple[str, int]] = []
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append((model.name, len(params.get("PublishBatchRequestEntries", [None]))))
-
-    sns.meta.events.register("before-parameter-build.sns", record)
-    return calls
-
-
 def test_a_batchs_verdicts_go_out_in_one_call_per_topic_and_an_undelivered_one_is_retried_alone(
     storage: str, tmp_path: Path, aws: EmbeddedAws, topic: tuple[str, Any, str]
 ) -> None:
@@ -501,7 +490,7 @@ def test_a_batchs_verdicts_go_out_in_one_call_per_topic_and_an_undelivered_one_i
     gone = aws.account(STORAGE_ACCOUNT).client("sns").create_topic(Name="gone")["TopicArn"]
     aws.account(STORAGE_ACCOUNT).client("sns").delete_topic(TopicArn=gone)  # the storage stack was removed
     sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
-    calls = _publish_calls(sns)
+    calls = api_calls(sns)
     function = ScannerFunction(_scanner(storage, tmp_path, sns))
     eicar, clean = len(pranks.eicar_nested_zip()), len(pranks.clean_pdf())
     requests = [
@@ -528,7 +517,7 @@ def test_the_verdicts_before_a_large_object_do_not_wait_for_its_scan(
     stored = _large()
     _serve("/held", stored)
     sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
-    calls = _publish_calls(sns)
+    calls = api_calls(sns)
     sns.meta.events.register(
         "after-call.sns.PublishBatch", lambda **_: FakeS3Handler.verdicts_published.set()
     )
