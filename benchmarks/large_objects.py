@@ -153,6 +153,7 @@ TIMEOUTS = (300, 900)
 def scan_rate(mib: int, work: Path) -> dict[str, float]:
     """MiB per CPU-second of the scanner's core on one CPU, bundled rules, through ranged GETs; then the
     largest object per memory size and timeout at the minified JavaScript rate."""
+    from bucketguard.aws import LAMBDA_MB_PER_VCPU
     from bucketguard.pipeline import settings
     from tests.range_server import RangeHandler, serve
 
@@ -186,7 +187,7 @@ def scan_rate(mib: int, work: Path) -> dict[str, float]:
     for memory in MEMORY_SIZES:
         cells = []
         for timeout in TIMEOUTS:
-            vcpus = min(memory / settings.LAMBDA_MB_PER_VCPU, 1.0)
+            vcpus = min(memory / LAMBDA_MB_PER_VCPU, 1.0)
             seconds = timeout - settings.INVOCATION_MARGIN_SECONDS
             measured = slowest * vcpus * seconds * settings.CONTENT_MARGIN / 1024
             today = settings.scannable_object_bytes(memory, timeout) / (1 << 30)

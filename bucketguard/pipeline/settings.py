@@ -24,11 +24,12 @@ from bucketguard.validation import ConfigError, Flag, Invalid, StrictModel, desc
 DEFAULT_PRESIGN_TTL_SECONDS = 300  # long enough to queue and download, short enough to be useless if leaked
 # The scanner reads objects in ranges (no copy on disk but for archives), so the cap on an object is what
 # one invocation can scan before its timeout. SCAN_MIB_PER_VCPU_SECOND is the slowest throughput measured
-# per CPU-second (README, "Performance"): Engine.scan_file with the bundled rules on minified JavaScript,
-# 117 MiB per CPU-second, sha256 included; reading through ranged GETs ran at 0.97 of a local scan. Lambda
-# gives one vCPU per 1,769 MB; counted as one at most (a second core's match workers start from 2,654 MB:
-# bucketguard.scanning.workers), so the cap errs on the small side there.
-SCAN_MIB_PER_VCPU_SECOND = 115
+# per CPU-second (benchmarks/large_objects.py --only-rate, README "Performance"): the scanner's core reading
+# minified JavaScript through ranged GETs with the bundled rules on one CPU, 72 and 79 MiB per CPU-second in
+# two runs (random bytes 222-227), sha256 and the HTTP reads included. Lambda gives one vCPU per 1,769 MB;
+# counted as one at most (a second core's match workers start from 2,654 MB: bucketguard.scanning.workers),
+# so the cap errs on the small side there.
+SCAN_MIB_PER_VCPU_SECOND = 70
 INVOCATION_MARGIN_SECONDS = 30  # start-up, the ruleset check, publishing the verdict
 CONTENT_MARGIN = 0.5  # content slower than any measured (rules added by feeds, unusual bytes)
 
