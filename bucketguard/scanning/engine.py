@@ -26,7 +26,9 @@ import contextlib
 import functools
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
 import weakref
@@ -253,6 +255,7 @@ class Engine:
         self.min_severity = min_severity
         self.work_dir = work_dir  # where large members are expanded (Lambda: /tmp); None = the system's
         self._workers: Workers | None = None
+        self._scratch = ""  # the match workers' temporary directory
 
     def start_workers(self, count: int | None = None, *, stall_seconds: float = STALL_SECONDS) -> int:
         """Forks match workers (bucketguard.scanning.workers), one per CPU this process may use unless
@@ -261,25 +264,32 @@ class Engine:
         engine is made, and again at a clean point to replace workers that failed. Returns how many run."""
         wanted = usable_cpus() if count is None else count
         if self._workers is None:
+            # Workers expand members (and run 7-Zip) in a private directory: what a worker killed mid-scan
+            # left there is removed when workers are replaced or stopped.
+            self._scratch = tempfile.mkdtemp(prefix="bucketguard-workers-", dir=self.work_dir)
             self._workers = fork_workers(
                 wanted, self._serve, slots=wanted + 1, slot_bytes=_SLOT_BYTES, stall_seconds=stall_seconds
             )
             if self._workers is not None:
-                weakref.finalize(self, self._workers.close)
+                weakref.finalize(self, _stop_workers, self._workers, self._scratch)
+            else:
+                Path(self._scratch).rmdir()
         elif len(self._workers) < wanted and single_threaded():
+            _empty(self._scratch)  # a clean point: no task in flight, what is there was left by the failed
             self._workers.fork(wanted, self._serve)
         return len(self._workers) if self._workers is not None else 0
 
     def close(self) -> None:
         """Stops the match workers (killed and reaped); the engine goes on scanning in this process."""
         if self._workers is not None:
-            self._workers.close()
+            _stop_workers(self._workers, self._scratch)
             self._workers = None
 
     def _serve(self, task: dict[str, Any], slots: memoryview) -> object:
         """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, or one
         window of shared memory matched."""
         self._workers = None  # a worker scans on its own
+        self.work_dir = Path(self._scratch)
         if "files" in task:  # a file of several windows is left to the parent: all workers match those
             return [
                 None if _windowed(path) else _sent(self.scan_file(path, name=name))
@@ -616,6 +626,21 @@ def _distinct(matches: Iterable[RuleMatch]) -> list[RuleMatch]:
 
 def _nothing() -> None:
     pass
+
+
+def _stop_workers(workers: Workers, scratch: str) -> None:
+    workers.close()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _empty(directory: str) -> None:
+    """What is in `directory` (ours, mode 0700) removed, links and all, none followed."""
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                Path(entry.path).unlink()
 
 
 def _windows(size: int) -> tuple[list[int], int]:

@@ -256,6 +256,7 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
         text=True,
         cwd=ROOT,
         check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # the workers' directory: killed, nobody removes it
     )
     assert completed.returncode == -9, completed.stderr
     pids = json.loads(completed.stdout)
@@ -424,9 +425,10 @@ def test_a_worker_waiting_on_7zip_that_works_is_not_taken_for_hung(tmp_path: Pat
 
 
 @needs_two_cpus
-def test_7zip_dies_with_the_worker_running_it(tmp_path: Path) -> None:
+def test_7zip_dies_with_the_worker_running_it_and_what_they_wrote_is_removed(tmp_path: Path) -> None:
     # A worker killed (a failure, an interrupted scan) while 7-Zip extracts must not leave the program
-    # running on its own, writing the archive's members out for up to its CPU limit.
+    # running on its own, writing the archive's members out for up to its CPU limit, nor leave what they
+    # wrote in the temporary directory once workers are replaced or stopped.
     programs = tmp_path / "bin"
     programs.mkdir()
     seven_zip = programs / "7zz"
@@ -437,10 +439,13 @@ def test_7zip_dies_with_the_worker_running_it(tmp_path: Path) -> None:
     clean = tmp_path / "notes.txt"
     clean.write_text("nothing to see")
     pid_file = Path(f"{seven_zip}.pid")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     try:
         found = run_isolated(
             """
-            import time
+            import tempfile, time
+            tempfile.tempdir = sys.argv[4]
             os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
             pid_file = Path(sys.argv[1]) / "7zz.pid"
             engine = Engine(load_ruleset())
@@ -462,11 +467,17 @@ def test_7zip_dies_with_the_worker_running_it(tmp_path: Path) -> None:
                 if state in ("Z", "gone"):
                     break
                 time.sleep(0.05)
-            print(json.dumps({"first": view(results[0]), "program": state}))
+            left = lambda: sorted(str(p.relative_to(sys.argv[4])) for p in Path(sys.argv[4]).rglob("*"))
+            engine.start_workers(2)  # the failed worker replaced: what it wrote is removed
+            replaced = left()
+            engine.close()
+            print(json.dumps({"first": view(results[0]), "program": state, "replaced": replaced,
+                              "closed": left()}))
             """,
             str(programs),
             str(chm),
             str(clean),
+            str(temporary),
             timeout=120,
         )
     finally:
@@ -475,3 +486,5 @@ def test_7zip_dies_with_the_worker_running_it(tmp_path: Path) -> None:
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert found["first"]["verdict"] == "error"
     assert found["program"] in ("Z", "gone")
+    assert len(found["replaced"]) <= 1, found["replaced"]  # the workers' own directory, empty
+    assert found["closed"] == []
