@@ -26,6 +26,16 @@ from bucketguard.policy.records import RecordedResource, RecordedStack
 
 # Never contacted by a Python pack, but part of the command line the engine uses.
 ENGINE_ADDRESS = "127.0.0.1:0"
+# `-m pulumi.policy`, exiting when its standard input closes: stopped, or its parent gone however it ended
+# (the kernel closes a killed process's pipes). The standard library alone: the pack's interpreter may be a
+# virtualenv without bucketguard.
+_RUN_PACK = """import os, runpy, sys, threading
+def watch():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)
+"""
 PACK_START_TIMEOUT = 60.0
 _MAX_MESSAGE = 400 * 1024 * 1024  # the SDK's own limit
 _LEVEL_NAMES = {
@@ -120,7 +130,8 @@ def _read_port(stream: Any, out: queue.Queue[str | None]) -> None:
 
 
 class PolicyPackProcess:
-    """`python -u -m pulumi.policy <engine-address> <pack-dir>`: how the engine starts a Python pack."""
+    """A Python pack started as the engine starts one, `python -u -m pulumi.policy <engine-address>
+    <pack-dir>`, and ended with this process."""
 
     def __init__(
         self, pack_dir: Path, *, python: str = sys.executable, env: Mapping[str, str] | None = None
@@ -144,9 +155,10 @@ class PolicyPackProcess:
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise PackError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         self.process = subprocess.Popen(
-            [self.python, "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, str(self.pack_dir)],
+            [self.python, "-u", "-c", _RUN_PACK, ENGINE_ADDRESS, str(self.pack_dir)],
             cwd=self.pack_dir,
             env=self.env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -185,6 +197,8 @@ class PolicyPackProcess:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
