@@ -241,7 +241,8 @@ def _native_package(stream: bytes, where: str, expansion: Expansion) -> None:
 
 
 def _powerpoint_objects(stream: bytes, where: str, expansion: Expansion) -> None:
-    """ExOleObjStg records of instance 1 hold the decompressed size, then a zlib stream."""
+    """ExOleObjStg records of instance 1 hold the decompressed size, then a zlib stream (which PowerPoint
+    may end without zlib's end-of-stream marker once that size is out)."""
     position = stream.find(b"\x11\x10", 2)
     number = 0
     while position >= 2 and position + 10 <= len(stream):
@@ -249,7 +250,9 @@ def _powerpoint_objects(stream: bytes, where: str, expansion: Expansion) -> None
         version, kind, length = _PPT_RECORD.unpack_from(stream, start)
         if kind == _PPT_EMBEDDED and version == 0x10:
             number += 1
-            inflate(expansion, f"{where}!<embedded object {number}>", stream[start + 12 : start + 8 + length])
+            (size,) = struct.unpack_from("<I", stream, start + 8)
+            compressed = stream[start + 12 : start + 8 + length]
+            inflate(expansion, f"{where}!<embedded object {number}>", compressed, size=size)
         position = stream.find(b"\x11\x10", position + 1)
 
 

@@ -78,18 +78,37 @@ def drain(
     return decoder.unused_data or b""  # (lz4 says None for nothing)
 
 
-def inflate(expansion: Expansion, where: str, compressed: bytes, wbits: int = zlib.MAX_WBITS) -> None:
+def inflate(
+    expansion: Expansion,
+    where: str,
+    compressed: bytes,
+    wbits: int = zlib.MAX_WBITS,
+    *,
+    size: int | None = None,
+) -> None:
     """A zlib (or, with `wbits`, raw deflate or gzip) stream held in memory, expanded as one member under
-    the budget and a ratio guard."""
+    the budget and a ratio guard. With `size` (what the format says the stream holds), a stream that stops
+    without its end-of-stream marker once exactly that much came out is whole (PowerPoint writes so)."""
     expansion.budget.count_members(1, where)
     guard = RatioGuard(len(compressed), expansion.budget.limits, where, MemberProblem)
-    member = expansion.expand(where, lambda writer: _inflate_into(compressed, wbits, writer.write), guard)
+    member = expansion.expand(where, lambda writer: _inflate_into(compressed, wbits, writer, size), guard)
     if member is not None:
         expansion.visit(where, member)
 
 
-def _inflate_into(compressed: bytes, wbits: int, write: Callable[[bytes], None]) -> None:
-    drain(ZlibDecoder(wbits), compressed, lambda size: b"", write)
+def _inflate_into(compressed: bytes, wbits: int, writer: BlobWriter, size: int | None) -> None:
+    written = 0
+
+    def write(data: bytes) -> None:
+        nonlocal written
+        written += len(data)
+        writer.write(data)
+
+    try:
+        drain(ZlibDecoder(wbits), compressed, lambda _: b"", write)
+    except EOFError:
+        if written != size:
+            raise
 
 
 GZIP_MAGIC = b"\x1f\x8b"
