@@ -8,10 +8,13 @@ message fails alone and is retried, then goes to the queue's DLQ.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from bucketguard.aws import LAMBDA_MB_PER_VCPU, LAMBDA_MEMORY_VARIABLE
 from bucketguard.pipeline import env
 from bucketguard.pipeline.aws import RegionalPublisher
 from bucketguard.pipeline.lambda_runtime import SqsFunction, function_metrics
@@ -90,9 +93,19 @@ class ListenerFunction(SqsFunction):
 # large object (the current record's) and this much besides.
 AHEAD_MAX_BYTES = 64 * 1024 * 1024
 # What a record is given before it starts: a fixed cost (publish, a slow first byte) and a download + scan
-# rate well below the measured ones, so a batch ends before the function's timeout.
+# rate well below the measured ones at one vCPU (72 MiB/s on minified JavaScript, the slowest: README,
+# Performance), scaled by the function's share of a vCPU, so a batch ends before the function's timeout.
 RECORD_SECONDS = 5.0
 RECORD_BYTES_PER_SECOND = 25 * 1024 * 1024
+
+
+def record_bytes_per_second(environ: Mapping[str, str] = os.environ) -> float:
+    """RECORD_BYTES_PER_SECOND at this function's share of a vCPU (Lambda's memory, one vCPU at most)."""
+    memory = environ.get(LAMBDA_MEMORY_VARIABLE, "")
+    share = min(int(memory) / LAMBDA_MB_PER_VCPU, 1.0) if memory.isdigit() and int(memory) else 1.0
+    return RECORD_BYTES_PER_SECOND * share
+
+
 # A batch's verdicts are published together at its end, unless a record of more than this is still being
 # scanned when it is reached: the verdicts before it are published first rather than wait for it.
 PUBLISH_BEFORE = 8 * 1024 * 1024
@@ -146,6 +159,7 @@ class ScannerFunction(SqsFunction):
             Record(r["messageId"], r["body"], _declared_size(r["body"])) for r in event.get("Records", [])
         ]
         remaining = getattr(context, "get_remaining_time_in_millis", None)
+        rate = record_bytes_per_second()
         self._outbox = outbox = Outbox(self.scanner.sns)
         with RecordsAhead(
             self.scanner.judge,
@@ -153,7 +167,7 @@ class ScannerFunction(SqsFunction):
             ahead=self.records_ahead,
             ahead_max_bytes=AHEAD_MAX_BYTES,
             time_left=(lambda: remaining() / 1000) if remaining else None,
-            seconds_needed=lambda size: RECORD_SECONDS + size / RECORD_BYTES_PER_SECOND,
+            seconds_needed=lambda size: RECORD_SECONDS + size / rate,
         ) as self._ahead:
             try:
                 response = super().handle(event, context)

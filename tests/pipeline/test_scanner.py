@@ -474,6 +474,28 @@ def test_records_the_invocation_has_no_time_for_are_deferred_not_scanned(
     assert [json.loads(m["Body"])["verdict"] for m in published] == ["clean", "clean"]
 
 
+def test_a_function_with_less_memory_is_given_less_of_the_rate(
+    storage: str,
+    tmp_path: Path,
+    aws: EmbeddedAws,
+    topic: tuple[str, Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """150 MiB declared: 5 s + 150 MiB at 25 MiB/s fits in the 20 s left at one vCPU (the record starts, and
+    is judged on what it finds); at 512 MB, 0.29 of a vCPU, it does not: deferred, never started."""
+    topic_arn, _, _ = topic
+    sns = aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns")
+    size = len(pranks.clean_pdf())
+    event = sqs_event(
+        _request(storage, "/clean.pdf", size, topic_arn).to_json(),
+        _request(storage, "/clean.pdf", 150 << 20, topic_arn).to_json(),
+    )
+    for memory, failures in (("2048", []), ("512", [{"itemIdentifier": "m1"}])):
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+        function = ScannerFunction(_scanner(storage, tmp_path, sns))
+        assert function.handle(event, _NoTimeLeft()) == {"batchItemFailures": failures}, memory
+
+
 def test_a_small_object_is_read_in_one_get(storage: str, tmp_path: Path) -> None:
     # its head, its tail and its window would be three round trips
     body = b"%PDF-1.4 " + os.urandom(50_000)
