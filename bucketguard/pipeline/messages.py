@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from bucketguard.scanning.result import FindingSource, ScanResult, Severity, Verdict
+from bucketguard.scanning.result import FindingSource, ScanResult, Severity, Verdict, valid_text
 from bucketguard.validation import describe
 
 M = TypeVar("M", bound=BaseModel)
@@ -159,7 +159,8 @@ class ScanResultEvent:
         ).model_dump(mode="json")
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False)
+        # Member names that were not UTF-8 are sent as U+FFFD: SNS refuses a message that is not UTF-8.
+        return valid_text(json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
     def from_json(cls, body: str | dict[str, Any]) -> ScanResultEvent:

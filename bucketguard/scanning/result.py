@@ -128,3 +128,12 @@ class ScanResult:
             ruleset_version=str(data.get("ruleset_version", "")),
             duration_ms=float(data.get("duration_ms", 0.0)),
         )
+
+
+def valid_text(text: str) -> str:
+    """`text` as valid Unicode: bytes that were not UTF-8 (kept as surrogate escapes, as a tar's member
+    names are) become U+FFFD, for what takes UTF-8 only (yara-x's externals, SNS)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no escape made
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

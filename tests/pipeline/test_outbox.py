@@ -4,16 +4,23 @@ are counted by a boto3 event hook on the client that makes them."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketguard.demo import pranks
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.outbox import Outbox, PendingVerdict
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, STORAGE_ACCOUNT, EmbeddedAws
+from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.result import Finding, FindingSource, ScanResult, Verdict
+from bucketguard.scanning.ruleset import load_ruleset
 from bucketguard.severity import Severity
 from tests.pipeline.events import api_calls
 
@@ -105,3 +112,31 @@ def test_a_topic_sns_refuses_fails_only_the_records_answering_to_it(aws: Embedde
     assert _received_keys(sqs, queue) == ["k0", "k2", "k4"]
     outbox.publish()  # nothing waits any more: nothing is sent twice
     assert _received_keys(sqs, queue) == []
+
+
+def test_a_member_name_that_is_not_utf8_fails_no_verdict(aws: EmbeddedAws, tmp_path: Path) -> None:
+    # A tar's member names are bytes, kept as surrogate escapes where they are not UTF-8: the verdict
+    # naming one must still go out (SNS takes UTF-8 only), and the others of the batch with it.
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT, errors="surrogateescape") as tar:
+        member = tarfile.TarInfo("payload-\udcff.com")
+        member.size = len(pranks.eicar())
+        tar.addfile(member, io.BytesIO(pranks.eicar()))
+    (tmp_path / "upload.tar").write_bytes(archive.getvalue())
+    result = Engine(load_ruleset()).scan_file(tmp_path / "upload.tar", name="upload.tar")
+    topic_arn, sqs, queue = _tapped_topic(aws, "results")
+    outbox = Outbox(aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns"))
+    outbox.add("m0", _verdict("clean-before", topic_arn))
+    bad = _verdict("upload.tar", topic_arn)
+    outbox.add("m1", PendingVerdict(replace(bad.event, result=result), topic_arn))
+    outbox.add("m2", _verdict("clean-after", topic_arn))
+    outbox.publish()
+    assert outbox.undelivered == []
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    events = {event.key: event for event in (ScanResultEvent.from_json(m["Body"]) for m in messages)}
+    assert sorted(events) == ["clean-after", "clean-before", "upload.tar"]
+    (finding,) = events["upload.tar"].result.findings
+    assert (events["upload.tar"].verdict, finding.path) == (
+        Verdict.MALICIOUS,
+        "upload.tar!payload-\ufffd.com",
+    )
