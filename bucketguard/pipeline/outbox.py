@@ -61,11 +61,20 @@ class Outbox:
     def publish(self) -> None:
         """Publishes every waiting verdict; those SNS did not take are added to `undelivered`."""
         waiting, self._waiting = self._waiting, {}
-        by_topic: dict[str, list[str]] = {}
+        by_topic: dict[str, dict[str, dict[str, Any]]] = {}
         for message_id, verdict in waiting.items():
-            by_topic.setdefault(verdict.topic_arn, []).append(message_id)
-        for topic_arn, message_ids in by_topic.items():
-            for call in _calls({message_id: waiting[message_id].entry() for message_id in message_ids}):
+            try:
+                entry = verdict.entry()
+            except Exception as exc:  # an event the schema refuses fails its own record, not the batch
+                log.error(
+                    "verdict not published: its message will be retried",
+                    extra={"message_id": message_id, "error": type(exc).__name__},
+                )
+                self.undelivered.append(message_id)
+                continue
+            by_topic.setdefault(verdict.topic_arn, {})[message_id] = entry
+        for topic_arn, entries in by_topic.items():
+            for call in _calls(entries):
                 self.undelivered += self._publish_batch(topic_arn, call)
 
     def _publish_batch(self, topic_arn: str, entries: dict[str, dict[str, Any]]) -> list[str]:

@@ -140,3 +140,17 @@ def test_a_member_name_that_is_not_utf8_fails_no_verdict(aws: EmbeddedAws, tmp_p
         Verdict.MALICIOUS,
         "upload.tar!payload-\ufffd.com",
     )
+
+
+def test_an_event_the_schema_refuses_fails_its_record_alone(aws: EmbeddedAws) -> None:
+    # Building a verdict's message validates it: one refused must not take the batch's others with it.
+    topic_arn, sqs, queue = _tapped_topic(aws, "results")
+    outbox = Outbox(aws.account(SCANNER_ACCOUNT, "bucketguard-scanner").client("sns"))
+    for i in range(3):
+        verdict = _verdict(f"k{i}", topic_arn)
+        if i == 1:  # a bucket name of one letter: no bucket is called that
+            verdict = PendingVerdict(replace(verdict.event, bucket="b"), topic_arn)
+        outbox.add(f"m{i}", verdict)
+    outbox.publish()
+    assert outbox.undelivered == ["m1"]
+    assert _received_keys(sqs, queue) == ["k0", "k2"]
