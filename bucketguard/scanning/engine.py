@@ -266,7 +266,10 @@ class Engine:
         if self._workers is None:
             # Workers expand members (and run 7-Zip) in a private directory: what a worker killed mid-scan
             # left there is removed when workers are replaced or stopped.
-            self._scratch = tempfile.mkdtemp(prefix="bucketguard-workers-", dir=self.work_dir)
+            try:
+                self._scratch = tempfile.mkdtemp(prefix="bucketguard-workers-", dir=self.work_dir)
+            except OSError:  # no room for one (a full /tmp): the scan stays in this process
+                return 0
             self._workers = fork_workers(
                 wanted, self._serve, slots=wanted + 1, slot_bytes=_SLOT_BYTES, stall_seconds=stall_seconds
             )
@@ -275,7 +278,7 @@ class Engine:
             else:
                 Path(self._scratch).rmdir()
         elif len(self._workers) < wanted and single_threaded():
-            _empty(self._scratch)  # a clean point: no task in flight, what is there was left by the failed
+            _empty(self._scratch)  # a clean point: nothing in flight, what is there the failed workers left
             self._workers.fork(wanted, self._serve)
         return len(self._workers) if self._workers is not None else 0
 
@@ -635,7 +638,11 @@ def _stop_workers(workers: Workers, scratch: str) -> None:
 
 def _empty(directory: str) -> None:
     """What is in `directory` (ours, mode 0700) removed, links and all, none followed."""
-    for entry in os.scandir(directory):
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:  # removed by a cleaner of the temporary directory: nothing to remove
+        return
+    for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:

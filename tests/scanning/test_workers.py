@@ -488,3 +488,20 @@ def test_7zip_dies_with_the_worker_running_it_and_what_they_wrote_is_removed(tmp
     assert found["program"] in ("Z", "gone")
     assert len(found["replaced"]) <= 1, found["replaced"]  # the workers' own directory, empty
     assert found["closed"] == []
+
+
+@needs_two_cpus
+def test_no_room_for_the_workers_directory_leaves_the_scan_in_one_process(tmp_path: Path) -> None:
+    eicar = tmp_path / "eicar.com"
+    eicar.write_bytes(pranks.eicar())
+    found = run_isolated(
+        """
+        engine = Engine(load_ruleset(), work_dir=Path(sys.argv[1]) / "missing")
+        workers = engine.start_workers(2)
+        print(json.dumps({"workers": workers, "result": view(engine.scan_file(Path(sys.argv[2])))}))
+        """,
+        str(tmp_path),
+        str(eicar),
+    )
+    assert found["workers"] == 0
+    assert found["result"]["verdict"] == "malicious"
