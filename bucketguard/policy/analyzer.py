@@ -29,9 +29,10 @@ ENGINE_ADDRESS = "127.0.0.1:0"
 # `-m pulumi.policy`, exiting when its standard input closes: stopped, or its parent gone however it ended
 # (the kernel closes a killed process's pipes). The standard library alone: the pack's interpreter may be a
 # virtualenv without bucketguard.
-_RUN_PACK = """import os, runpy, sys, threading
+_RUN_PACK = """import os, runpy, threading
 def watch():
-    sys.stdin.buffer.read()
+    while os.read(0, 4096):  # not sys.stdin, whose lock held at exit would abort the exit
+        pass
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
 runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)

@@ -4,6 +4,8 @@ Meant to run in its own process (`python -m bucketguard.policy.mock_runtime`): `
 stack once per process, and a program's module-level state must not leak between runs. The monitor below
 records what the engine would see (inputs, parent, dependencies, property dependencies, provider reference),
 and the mocks compute the outputs a deployment would produce, or leave them unknown under `--preview`.
+It exits when its stdin closes: the parent (`policy check`) ended, however it did, and a program that never
+finishes is not left running without the parent's timeout.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import runpy
 import sys
+import threading
 import traceback
 import types
 from pathlib import Path
@@ -366,6 +369,12 @@ def record_program(
     )
 
 
+def _exit_when_stdin_closes() -> None:
+    while os.read(0, 4096):  # the descriptor, not sys.stdin: its lock held at exit would abort the exit
+        pass
+    os._exit(EXIT_PROGRAM_FAILED)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bucketguard.policy.mock_runtime")
     parser.add_argument("program_dir", type=Path)
@@ -375,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preview", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     try:
         recorded = record_program(
             args.program_dir, args.main, project=args.project, stack=args.stack, preview=args.preview

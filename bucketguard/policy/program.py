@@ -121,9 +121,21 @@ def record(
         ]
         if preview:
             command.append("--preview")
-        completed = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        # The child's stdin: it ends (the child exits) when parent_end closes, here or with this process.
+        child_stdin, parent_end = os.pipe()
+        try:
+            completed = subprocess.run(
+                command,
+                stdin=child_stdin,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        finally:
+            os.close(child_stdin)
+            os.close(parent_end)
         if completed.returncode == EXIT_PROGRAM_FAILED:
             lines = completed.stderr.strip().splitlines()
             raise ProgramError(
