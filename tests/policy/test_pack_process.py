@@ -3,88 +3,59 @@ however it ends."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.policy.conftest import PACK_DIR, REPO, write_program
+from tests.processes import assert_ended
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie is dead; init reaps it
-
-
-def _assert_ends(pid: int) -> None:
-    waited = 0.0
-    while _running(pid) and waited < 60:  # a bound on the wait, not a threshold
-        time.sleep(0.05)
-        waited += 0.05
-    left = _running(pid)
-    if left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left
-
-
-def test_the_pack_exits_when_its_parent_is_killed() -> None:
+def _child_of_a_killed_parent(script: str, argument: Path) -> int:
+    """Runs script (which prints the pid of a child it started, then kills itself with SIGKILL)."""
     parent = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import os, signal, sys\n"
-            "from pathlib import Path\n"
-            "from bucketguard.policy.analyzer import PolicyPackProcess, read_pack_info\n"
-            "pack = PolicyPackProcess(Path(sys.argv[1]))\n"
-            "pack.start()\n"
-            "read_pack_info(pack.stub)  # the pack answers over gRPC\n"
-            "print(pack.process.pid, flush=True)\n"
-            "os.kill(os.getpid(), signal.SIGKILL)\n",
-            str(PACK_DIR),
-        ],
+        [sys.executable, "-c", script + "os.kill(os.getpid(), signal.SIGKILL)\n", str(argument)],
         capture_output=True,
         text=True,
         cwd=REPO,
         check=False,
     )
     assert parent.returncode == -9, parent.stderr
-    _assert_ends(int(parent.stdout))
+    return int(parent.stdout)
+
+
+def test_the_pack_exits_when_its_parent_is_killed() -> None:
+    pack = _child_of_a_killed_parent(
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from bucketguard.policy.analyzer import PolicyPackProcess, read_pack_info\n"
+        "pack = PolicyPackProcess(Path(sys.argv[1]))\n"
+        "pack.start()\n"
+        "read_pack_info(pack.stub)  # the pack answers over gRPC\n"
+        "print(pack.process.pid, flush=True)\n",
+        PACK_DIR,
+    )
+    assert_ended([pack])
 
 
 def test_a_program_under_the_mock_runtime_exits_when_policy_check_is_killed(tmp_path: Path) -> None:
     """The parent's timeout dies with it: a program that never finishes must not run on without it."""
     write_program(tmp_path / "program", "import time\ntime.sleep(3600)\n")
-    parent = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import os, signal, sys, threading, time\n"
-            "from pathlib import Path\n"
-            "from bucketguard.policy.program import PulumiProject, record\n"
-            "project = PulumiProject.load(Path(sys.argv[1]))\n"
-            "settings = {'stack': 'dev', 'config': {}}\n"
-            "threading.Thread(target=record, args=(project,), kwargs=settings).start()\n"
-            "def children():  # the thread calling record() is the child's parent\n"
-            "    tasks = Path('/proc/self/task').iterdir()\n"
-            "    return [c for t in tasks for c in (t / 'children').read_text().split()]\n"
-            "for _ in range(6000):\n"
-            "    if children():\n"
-            "        break\n"
-            "    time.sleep(0.01)\n"
-            "print(*children(), flush=True)\n"
-            "os.kill(os.getpid(), signal.SIGKILL)\n",
-            str(tmp_path / "program"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
+    mock_runtime = _child_of_a_killed_parent(
+        "import os, signal, sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from bucketguard.policy.program import PulumiProject, record\n"
+        "project = PulumiProject.load(Path(sys.argv[1]))\n"
+        "settings = {'stack': 'dev', 'config': {}}\n"
+        "threading.Thread(target=record, args=(project,), kwargs=settings).start()\n"
+        "def children():  # the thread calling record() is the child's parent\n"
+        "    tasks = Path('/proc/self/task').iterdir()\n"
+        "    return [c for t in tasks for c in (t / 'children').read_text().split()]\n"
+        "for _ in range(6000):\n"
+        "    if children():\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "print(*children(), flush=True)\n",
+        tmp_path / "program",
     )
-    assert parent.returncode == -9, parent.stderr
-    child = int(parent.stdout)
-    _assert_ends(child)
+    assert_ended([mock_runtime])

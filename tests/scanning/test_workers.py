@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pytest
 from bucketguard.demo import pranks
 from bucketguard.scanning.engine import _windows
 from bucketguard.scanning.workers import usable_cpus
+from tests.processes import assert_ended
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,19 +261,7 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     assert completed.returncode == -9, completed.stderr
     pids = json.loads(completed.stdout)
     assert len(pids) == 2
-    waited = 0.0
-    while any(_running(pid) for pid in pids) and waited < 60:  # a bound on the wait, not a threshold
-        time.sleep(0.05)
-        waited += 0.05
-    assert not any(_running(pid) for pid in pids)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie is dead; init reaps it
+    assert_ended(pids)
 
 
 def test_no_fork_with_one_cpu_or_while_another_thread_runs(tmp_path: Path) -> None:
