@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
         "build",
         help="build the Lambda artifact (platform wheels, library, handlers, compiled rules)",
         description="Build the Lambda artifact that `pulumi up` deploys: <output>/<architecture>/package "
-        "and manifest.json. Needs pip access to PyPI for the platform wheels.",
+        "and manifest.json. Needs pip access to PyPI for the platform wheels, and the target Python (this "
+        "interpreter or python<version> on PATH) to compile the bytecode (else a warning).",
     )
     parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="arm64")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT}")
