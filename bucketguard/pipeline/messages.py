@@ -8,7 +8,7 @@ Presigned URLs are secrets: they are kept out of every repr and log line.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypeVar
@@ -128,6 +128,7 @@ class ScanResultEvent:
     scanner_id: str
     scanned_at: str
     requested_at: str = ""
+    findings_omitted: int = 0  # findings left out to keep the event within what SNS takes (see `cut`)
 
     @property
     def verdict(self) -> Verdict:
@@ -151,6 +152,26 @@ class ScanResultEvent:
             requested_at=request.requested_at,
         )
 
+    def cut(self, keep: int, *, text_chars: int | None = None) -> ScanResultEvent:
+        """This event with only its `keep` most severe findings (in a fixed order; a malicious verdict keeps
+        at least one, so it stays malicious), the others counted in `findings_omitted`. `text_chars`
+        shortens the free texts too (finding paths and details, the result's detail), for an event that one
+        finding or a long detail alone takes over the limit."""
+        result = self.result
+        ranked = sorted(
+            result.findings, key=lambda f: (-f.severity.rank, f.path, f.rule, f.source.value, f.detail)
+        )
+        kept = ranked[: max(keep, 1 if result.verdict is Verdict.MALICIOUS else 0)]
+        detail = result.detail
+        if text_chars is not None:
+            kept = [replace(f, path=_shortened(f.path, text_chars), detail=_shortened(f.detail, text_chars))
+                    for f in kept]  # fmt: skip
+            detail = _shortened(detail, text_chars)
+        omitted = self.findings_omitted + len(result.findings) - len(kept)
+        return replace(
+            self, result=replace(result, findings=tuple(kept), detail=detail), findings_omitted=omitted
+        )
+
     def to_dict(self) -> dict[str, Any]:
         result = {k: v for k, v in self.result.to_dict().items() if k != "target"}  # the key names it
         envelope = {name: getattr(self, name) for name in _ENVELOPE}
@@ -172,6 +193,10 @@ class ScanResultEvent:
         except ValueError as exc:  # an unknown reason code, or a verdict its findings contradict
             raise InvalidMessage(f"{what}: {exc}") from None
         return cls(result=result, **document.model_dump(include=set(_ENVELOPE)))
+
+
+def _shortened(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "\u2026"
 
 
 # The event's own fields; the rest of the document is its ScanResult's.
@@ -243,6 +268,11 @@ class ScanResultEventDocument(BaseModel):
     )
     verdict: Verdict
     findings: tuple[FindingDocument, ...]
+    findings_omitted: Annotated[StrictInt, Field(ge=0)] = Field(
+        0,
+        description="findings left out of this event to keep it within the 256 KiB SNS takes (the most "
+        "severe are kept, and a malicious verdict keeps at least one); 0 when `findings` is complete",
+    )
     reason: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = Field(
         None,
         description="set for unscannable and error verdicts: too_large, encrypted, corrupt, access_denied, "

@@ -27,6 +27,11 @@ def alert_subject(event: ScanResultEvent) -> str:
     return subject if len(subject) <= 99 else subject[:96] + "..."  # SNS subjects are < 100 characters
 
 
+# An alert is read by people and must fit SNS (256 KiB) and a webhook (Teams takes 28 KB): an uploader
+# chooses how many findings a file makes.
+ALERT_FINDINGS = 20
+
+
 def alert_text(event: ScanResultEvent, actions_taken: list[str]) -> str:
     r = event.result
     lines = [
@@ -36,9 +41,11 @@ def alert_text(event: ScanResultEvent, actions_taken: list[str]) -> str:
     ]
     if r.reason:
         lines.append(f"Reason:   {r.reason.value}" + (f" ({r.detail})" if r.detail else ""))
-    for finding in r.findings:
+    for finding in r.findings[:ALERT_FINDINGS]:
         where = f" in {finding.path}" if finding.path else ""
         lines.append(f"Finding:  {finding.rule} [{finding.severity.value}]{where}")
+    if unlisted := max(len(r.findings) - ALERT_FINDINGS, 0) + event.findings_omitted:
+        lines.append(f"Findings: {unlisted} more not listed")
     lines += [
         f"Actions:  {', '.join(actions_taken) or 'none'}",
         f"Scanned:  {event.scanned_at} by {event.scanner_id} (ruleset {r.ruleset_version or '-'})",

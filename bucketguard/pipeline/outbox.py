@@ -5,6 +5,11 @@ object. `Outbox` keeps each record's verdict until it is sent, in PublishBatch c
 (at most 10 entries and 256 KiB a call, SNS's limits), and says which records' verdicts were not delivered:
 a call that failed, an entry SNS reports as failed, and an entry it reports neither way. Those records are
 failed alone (batchItemFailures) and SQS delivers them again, so a verdict is never acknowledged unsent.
+
+An event always fits in one message: a verdict that SNS could never take would be retried into the DLQ and
+its object never tagged, quarantined or alerted, and an uploader chooses how many findings a file makes (a
+zip of 10,000 members matching a rule). So an entry over MAX_ENTRY_BYTES keeps only as many of its most
+severe findings as fit and counts the rest in `findings_omitted`; the verdict and its reason are kept whole.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ log = logging.getLogger("bucketguard.scanner")
 
 PUBLISH_BATCH_ENTRIES = 10
 PUBLISH_BATCH_BYTES = 256 * 1024  # every message of a call, with its subject and attributes
+MAX_ENTRY_BYTES = PUBLISH_BATCH_BYTES - 8 * 1024  # headroom under SNS's limit for one message
+SHORT_TEXT_CHARS = 1024  # a finding's path and detail, the result's detail, when one finding alone is too big
 
 
 @dataclass(frozen=True)
@@ -30,16 +37,43 @@ class PendingVerdict:
     topic_arn: str
 
     def entry(self) -> dict[str, Any]:
-        """The PublishBatch entry (Id added by the caller) or the Publish request (TopicArn added)."""
-        return {
-            "Message": self.event.to_json(),
-            "Subject": f"bucketguard scan result: {self.event.verdict.value}",
-            # attributes let subscribers filter (e.g. only non-clean verdicts to a SIEM queue)
-            "MessageAttributes": {
-                "verdict": {"DataType": "String", "StringValue": self.event.verdict.value},
-                "bucket": {"DataType": "String", "StringValue": self.event.bucket},
+        """The PublishBatch entry (Id added by the caller) or the Publish request (TopicArn added), within
+        MAX_ENTRY_BYTES: the event's findings cut to the most severe that fit when it is not."""
+        entry = _entry(self.event)
+        if _entry_bytes(entry) <= MAX_ENTRY_BYTES:
+            return entry
+        fitting: dict[str, Any] | None = None
+        low, high = 0, len(self.event.result.findings) - 1  # the most findings that fit, found by halving
+        while low <= high:
+            keep = (low + high) // 2
+            cut = _entry(self.event.cut(keep))
+            if _entry_bytes(cut) <= MAX_ENTRY_BYTES:
+                fitting, low = cut, keep + 1
+            else:
+                high = keep - 1
+        if fitting is None:  # one finding, or the detail, is over the limit on its own
+            fitting = _entry(self.event.cut(0, text_chars=SHORT_TEXT_CHARS))
+        log.warning(
+            "verdict published with its findings cut to fit SNS's limit",
+            extra={
+                "bucket": self.event.bucket,
+                "key": self.event.key,
+                "findings": len(self.event.result.findings),
             },
-        }
+        )
+        return fitting
+
+
+def _entry(event: ScanResultEvent) -> dict[str, Any]:
+    return {
+        "Message": event.to_json(),
+        "Subject": f"bucketguard scan result: {event.verdict.value}",
+        # attributes let subscribers filter (e.g. only non-clean verdicts to a SIEM queue)
+        "MessageAttributes": {
+            "verdict": {"DataType": "String", "StringValue": event.verdict.value},
+            "bucket": {"DataType": "String", "StringValue": event.bucket},
+        },
+    }
 
 
 def _entry_bytes(entry: dict[str, Any]) -> int:
@@ -105,7 +139,8 @@ class Outbox:
 
 def _calls(entries: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
     """`entries` cut into PublishBatch calls within SNS's limits, in order. An entry over the byte limit on
-    its own goes alone: SNS refuses it, and only its record is retried."""
+    its own (none should: `PendingVerdict.entry` cuts them) goes alone: SNS refuses it, and only its record is
+    retried."""
     calls: list[dict[str, dict[str, Any]]] = []
     size = 0
     for message_id, entry in entries.items():

@@ -193,7 +193,8 @@ class Scanner:
                 "version_id": request.version_id,
                 "verdict": result.verdict.value,
                 "reason": result.reason.value if result.reason else None,
-                "rules": [f.rule for f in result.findings],
+                "rules": list(dict.fromkeys(f.rule for f in result.findings)),  # not one per member
+                "findings": len(result.findings),
                 "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
             },
         )
