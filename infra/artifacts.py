@@ -27,7 +27,8 @@ class LambdaArtifact:
 
 
 def ensure_artifact(architecture: str, artifact_dir: str | None) -> LambdaArtifact:
-    """The artifact for this architecture, built when missing or stale; a one-line error when it can't be."""
+    """The artifact for this architecture, built when missing or stale (an artifact without bytecode is stale
+    once an interpreter that can compile it is found); a one-line error when it can't be."""
     output = Path(artifact_dir) if artifact_dir else packaging.DEFAULT_OUTPUT
     directory = packaging.artifact_dir(output, architecture)
     found = packaging.problems(directory, architecture)
@@ -50,4 +51,7 @@ def ensure_artifact(architecture: str, artifact_dir: str | None) -> LambdaArtifa
                 f"bucketguard: the Lambda artifact in {directory} can't be used ({'; '.join(found)}) and "
                 f"building it failed: {exc}. Run `python -m bucketguard build --architecture {architecture}`"
             ) from None
-    return LambdaArtifact(directory, packaging.read_manifest(directory))
+    manifest = packaging.read_manifest(directory)
+    if not manifest.bytecode:
+        pulumi.log.warn(f"bucketguard: {packaging.no_bytecode_warning(manifest.python_version)}")
+    return LambdaArtifact(directory, manifest)

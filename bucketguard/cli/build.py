@@ -15,6 +15,7 @@ from bucketguard.packaging import (
     LAMBDA_PYTHON_VERSION,
     build,
     build_policy_pack,
+    no_bytecode_warning,
 )
 
 
@@ -94,11 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"--output {args.output}: cannot write the artifact: {exc.strerror or exc}"
         ) from None
     if not manifest.bytecode:
-        print(
-            f"bucketguard: warning: no python{manifest.python_version} found to compile the bytecode: "
-            "each cold start of the functions compiles their modules (about 1 s of CPU more)",
-            file=sys.stderr,
-        )
+        print(f"bucketguard: warning: {no_bytecode_warning(manifest.python_version)}", file=sys.stderr)
     if args.format == "json":
         print(
             json.dumps(

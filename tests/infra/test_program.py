@@ -6,6 +6,7 @@ Each program runs in a fresh interpreter (tests/infra/harness.py): the mock root
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bucketguard import packaging
 from bucketguard.audit.permissions import UNSCOPED_ACTIONS, read_statements
 from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
@@ -696,6 +698,67 @@ def test_the_program_builds_a_missing_artifact_or_says_why_it_cannot(tmp_path: P
     assert (tmp_path / "built" / "x86_64" / "manifest.json").is_file()
     functions = built.of_type("aws:lambda/function:Function")
     assert {f["inputs"]["architectures"][0] for f in functions} == {"x86_64"}
+
+
+RUNTIME_PYTHON = packaging.LAMBDA_PYTHON_VERSION
+BUILDING = "bucketguard: building the Lambda artifact in "
+NO_BYTECODE = f"bucketguard: {packaging.no_bytecode_warning(RUNTIME_PYTHON)}"
+running_the_runtime_python = pytest.mark.skipif(
+    f"{sys.version_info.major}.{sys.version_info.minor}" == RUNTIME_PYTHON,
+    reason=f"this interpreter is Python {RUNTIME_PYTHON}: every build compiles the bytecode",
+)
+
+
+def runtime_python(monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """A Python of the Lambda runtime's version that runs, as build finds it: on PATH, or pyenv's (whose shim
+    on PATH may not run it)."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    directories = [*os.environ["PATH"].split(os.pathsep), *map(str, pyenv.glob(f"{RUNTIME_PYTHON}.*/bin"))]
+    for directory in directories:
+        monkeypatch.setenv("PATH", directory)
+        found = packaging.bytecode_python(RUNTIME_PYTHON, packaging._run)
+        if found:
+            return found
+    return None
+
+
+@running_the_runtime_python
+def test_an_artifact_built_at_preview_without_bytecode_is_a_warning_and_is_not_rebuilt_again(
+    tmp_path: Path,
+) -> None:
+    no_python = {"PATH": str(tmp_path / "bin")}  # no python3.12 (pip runs as this interpreter's module)
+    config, artifacts = stack_config("dev"), tmp_path / "artifacts"
+    built = run_program(config, artifacts, tmp_path, env=no_python)
+    assert built["error"] is None, built["error"]
+    manifest = packaging.read_manifest(artifacts / "arm64")
+    assert manifest.bytecode == ""
+    assert [line for line in built["log"] if line.startswith(BUILDING)]
+    assert built["log"].count(NO_BYTECODE) == 1
+    again = run_program(config, artifacts, tmp_path, env=no_python)
+    assert not [line for line in again["log"] if line.startswith(BUILDING)]
+    assert packaging.read_manifest(artifacts / "arm64") == manifest
+    assert again["log"].count(NO_BYTECODE) == 1  # it still deploys without
+
+
+@running_the_runtime_python
+def test_an_artifact_without_bytecode_is_rebuilt_with_it_once_python312_is_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = runtime_python(monkeypatch)
+    if python is None:
+        pytest.skip(f"no Python {RUNTIME_PYTHON} on this machine (on PATH or pyenv's)")
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    artifacts = tmp_path / "artifacts"
+    assert packaging.build("arm64", artifacts)[1].bytecode == ""
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    (on_path / f"python{RUNTIME_PYTHON}").symlink_to(python)
+    rebuilt = run_program(stack_config("dev"), artifacts, tmp_path, env={"PATH": str(on_path)})
+    assert rebuilt["error"] is None, rebuilt["error"]
+    assert [line for line in rebuilt["log"] if line.startswith(BUILDING) and "built without bytecode" in line]
+    tag = f"cpython-{RUNTIME_PYTHON.replace('.', '')}"
+    assert packaging.read_manifest(artifacts / "arm64").bytecode == tag
+    assert NO_BYTECODE not in rebuilt["log"]
 
 
 def test_buckets_holding_data_and_their_keys_outlive_the_stack(graph: Graph) -> None:
