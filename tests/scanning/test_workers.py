@@ -340,6 +340,9 @@ def test_an_interrupted_scan_waits_for_no_worker(windowed_file: tuple[Path, Path
     path, _ = windowed_file
     found = run_isolated(
         """
+        # Ctrl-C raises KeyboardInterrupt even where this test's runner was started in the background,
+        # which makes a child inherit SIGINT ignored (and Python then installs no handler for it).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         engine = Engine(load_ruleset())
         engine.start_workers(2, stall_seconds=3600)
         pids = engine._workers.pids
