@@ -315,3 +315,41 @@ def xlsm_workbook(formulas: dict[str, str], names: dict[str, str], *, part: str 
         ),
     }
     return zip_of({name: text.encode() for name, text in members.items()})
+
+
+def pdf_with_object_stream(compressed: dict[int, bytes], plain: dict[int, bytes] | None = None) -> bytes:
+    """A PDF 1.5+ as current writers save it: the objects `compressed` (number -> dictionary) in one
+    Flate object stream, `plain` ones as usual, found through a cross-reference stream; object 1 is the
+    catalog."""
+    plain = plain or {}
+    body, positions = b"", []
+    for number, content in compressed.items():
+        positions.append(b"%d %d" % (number, len(body)))
+        body += content + b"\n"
+    index = b" ".join(positions) + b"\n"
+    packed = zlib.compress(index + body)
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets: dict[int, int] = {}
+    for number, content in plain.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, content)
+    stream_number = max([*compressed, *plain]) + 1
+    offsets[stream_number] = len(out)
+    out += b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (
+        stream_number, len(compressed), len(index), len(packed)
+    ) + packed + b"\nendstream\nendobj\n"  # fmt: skip
+    xref_number = stream_number + 1
+    offsets[xref_number] = len(out)
+    rows = b"\x00\x00\x00\x00\x00\xff\xff"
+    slots = {number: slot for slot, number in enumerate(compressed)}
+    for number in range(1, xref_number + 1):
+        if number in slots:
+            rows += b"\x02" + struct.pack(">IH", stream_number, slots[number])
+        else:
+            rows += b"\x01" + struct.pack(">IH", offsets.get(number, 0), 0)
+    table = zlib.compress(rows)
+    start = len(out)
+    out += b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /Length %d >>" % (
+        xref_number, xref_number + 1, len(table)
+    ) + b"\nstream\n" + table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % start  # fmt: skip
+    return bytes(out)

@@ -2,7 +2,11 @@
 
 Streams are found by their `stream` ... `endstream` keywords rather than through the cross-reference table,
 which attackers damage on purpose and readers repair: object streams and embedded files are streams like
-any other. FlateDecode is inflated under the limits; ASCIIHex, ASCII85, LZW and RunLength are decoded with
+any other. The objects an object stream holds (PDF 1.5's compressed objects: catalog, actions, scripts) are
+judged with the rest of the document: the PDF's bytes outside its streams followed by every object stream's
+contents are scanned as one more member (`doc.pdf!<objects>`), so a rule that needs the PDF header, or an
+/OpenAction in the catalog and the /JavaScript it runs in an object stream, sees them together. FlateDecode is
+inflated under the limits; ASCIIHex, ASCII85, LZW and RunLength are decoded with
 pypdf's filters. Image codecs (DCT, JPX, JBIG2, CCITT) are left as they are: their bytes are the PDF's own.
 An encrypted PDF's streams cannot be read: `encrypted`. A Flate or LZW step's PNG or TIFF predictor
 (/DecodeParms /Predictor) is undone with pypdf's code, in memory, so what a rule reads is the stream's real
@@ -30,6 +34,7 @@ _DECODE_PARMS = re.compile(rb"/DecodeParms\s*(?:\[((?:\s*(?:null|<<[^<>]*>>))*)\
 _PARMS_ITEM = re.compile(rb"null|<<([^<>]*)>>")
 _PARAMETER = re.compile(rb"/(Predictor|Columns|Colors|BitsPerComponent)\s+(\d{1,9})\b")
 _IMAGE = re.compile(rb"/Subtype\s*/Image\b")
+_OBJECT_STREAM = re.compile(rb"/Type\s*/ObjStm\b")
 
 
 def is_pdf(head: bytes) -> bool:
@@ -64,6 +69,9 @@ def open_pdf(blob: Blob, expansion: Expansion) -> None:
     data = read_whole(blob, name, "PDF")
     if re.search(rb"/Encrypt\s*\d+\s+\d+\s+R|/Encrypt\s*<<", data):
         raise ContainerProblem(Reason.ENCRYPTED, f"{name}: encrypted PDF: its streams cannot be read")
+    outside_streams: list[bytes] = []
+    object_streams: list[bytes] = []
+    outside_from = 0
     for match in _STREAM.finditer(data):
         start = match.end()
         dictionary_start = data.rfind(b"obj", 0, match.start())
@@ -79,7 +87,17 @@ def open_pdf(blob: Blob, expansion: Expansion) -> None:
             end = len(data) if end < 0 else end
         filters = _filters(dictionary)
         parameters = [] if _IMAGE.search(dictionary) else _decode_parameters(dictionary, len(filters))
-        _decode_stream(data[start:end], filters, parameters, where, expansion)
+        holds_objects = _OBJECT_STREAM.search(dictionary) is not None
+        decoded = _decode_stream(data[start:end], filters, parameters, where, expansion, holds_objects)
+        if decoded is not None:
+            object_streams.append(decoded)
+        if start >= outside_from:  # not a stream keyword inside a stream's data
+            # without the keyword: the view holds no stream to decode again
+            outside_streams.append(data[outside_from : match.start()])
+            outside_from = end
+    if object_streams:
+        objects = b"".join([*outside_streams, data[outside_from:], b"\n", b"\n".join(object_streams)])
+        expansion.emit(f"{name}!<objects>", objects)
 
 
 def _filters(dictionary: bytes) -> list[bytes]:
@@ -116,8 +134,14 @@ def _unpredict(data: bytes, parameters: dict[str, int]) -> bytes:
 
 
 def _decode_stream(
-    raw: bytes, filters: list[bytes], parameters: list[dict[str, int]], where: str, expansion: Expansion
-) -> None:
+    raw: bytes,
+    filters: list[bytes],
+    parameters: list[dict[str, int]],
+    where: str,
+    expansion: Expansion,
+    in_memory: bool = False,
+) -> bytes | None:
+    """Scan the stream's decoded bytes as a member; with `in_memory`, decode it whole and return them."""
     # No end-of-line is stripped: an encoded stream's last byte may be CR or LF (a zlib checksum often is),
     # and every decoder here stops at its own end marker, so the EOL before `endstream` does no harm.
     data = raw
@@ -125,12 +149,13 @@ def _decode_stream(
         if kind in _IMAGE_CODECS:
             break
         predicted = position < len(parameters) and parameters[position].get("Predictor", 1) > 1
-        if kind in _FLATE and position == len(filters) - 1 and not predicted:
+        if kind in _FLATE and position == len(filters) - 1 and not (predicted or in_memory):
             inflate(expansion, where, data)  # bounded: the last (usual) step inflates into the member
-            return
+            return None
         try:
             if kind in _FLATE:
-                data = _inflate_small(data, DECODE_IN_MEMORY_MAX if predicted else _SMALL_DECODE_MAX)
+                whole = predicted or in_memory
+                data = _inflate_small(data, DECODE_IN_MEMORY_MAX if whole else _SMALL_DECODE_MAX)
             elif kind in _DECODERS and len(data) <= _SMALL_DECODE_MAX:
                 data = _DECODERS[kind](data)
             elif kind == b"Crypt":
@@ -142,12 +167,13 @@ def _decode_stream(
                 data = _unpredict(data, parameters[position])
         except ContainerProblem as problem:
             expansion.problem(where, problem)
-            return
+            return None
         except Exception as exc:
             expansion.problem(where, corrupt(where, "PDF stream", exc))
-            return
+            return None
     if data:
         expansion.emit(where, data)
+    return data if in_memory else None
 
 
 def _inflate_small(data: bytes, limit: int) -> bytes:
