@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from bucketguard.scanning.blobs import SourceFailed
+from bucketguard.scanning.feeds import hide_url_secrets_from_urllib3_logs
 from bucketguard.scanning.result import Reason
 
 RANGE_BYTES = 8 << 20  # one GET; a window (31 MiB) is read as four of them at once
@@ -79,6 +80,7 @@ def _pool(timeout: float) -> urllib3.PoolManager:
     """One connection pool per timeout for the container's life: ranges reuse connections."""
     with _POOLS_LOCK:
         if timeout not in _POOLS:
+            hide_url_secrets_from_urllib3_logs()
             _POOLS[timeout] = urllib3.PoolManager(
                 maxsize=CONNECTIONS,
                 block=True,

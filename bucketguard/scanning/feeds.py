@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import logging
 import re
 import tarfile
 import zipfile
@@ -46,6 +47,7 @@ __all__ = [
     "HttpClient",
     "ObjectStore",
     "fetch",
+    "hide_url_secrets_from_urllib3_logs",
     "parse_feed",
     "recognise",
 ]
@@ -177,6 +179,28 @@ def shown(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+_URL_QUERY = re.compile(r"(?<=\?)[^\s'\"]+")
+
+
+class _UrlSecretsFilter(logging.Filter):
+    """urllib3 logs request targets with their query (at DEBUG, and at WARNING when it retries or cannot
+    parse a response's headers): a feed's API key, a presigned URL's credentials and signature."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _URL_QUERY.sub("", record.getMessage()), None
+        return True
+
+
+def hide_url_secrets_from_urllib3_logs() -> None:
+    """Queries cut from every urllib3 log record, whatever handler and level the
+    process (the Lambda runtime's root logger, a caller's basicConfig) has. Idempotent."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "urllib3" or name.startswith("urllib3."):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _UrlSecretsFilter) for f in logger.filters):
+                logger.addFilter(_UrlSecretsFilter())
+
+
 @dataclass(frozen=True)
 class FeedState:
     """What the last fetch of a source saw: validators for the next conditional request."""
@@ -243,6 +267,7 @@ class HttpClient:
         ca_certs: str | None = None,
     ) -> None:
         self.max_bytes = max_bytes
+        hide_url_secrets_from_urllib3_logs()
         retry = urllib3.Retry(
             total=retries,
             status_forcelist=(429, 500, 502, 503, 504),

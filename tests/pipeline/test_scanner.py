@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -66,6 +67,13 @@ class FakeS3Handler(RangeHandler):
             self.send_response(206)
             self.send_header("Content-Range", "bytes 0-9/5000")
             self.send_header("Content-Length", "10")
+            self.end_headers()
+            self.wfile.write(b"A" * 10)
+        elif path == "/odd-headers":  # a header line without a colon: urllib3 warns, naming the URL
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-9/10")
+            self.send_header("Content-Length", "10")
+            self._headers_buffer.append(b"Not a header line\r\n")
             self.end_headers()
             self.wfile.write(b"A" * 10)
         elif path == "/whole":  # ignores the range: the whole object in a 200
@@ -153,6 +161,17 @@ def test_refusals_become_error_verdicts_with_reasons_and_temp_files_are_removed(
         scanner.scan(_request(storage, "/flaky", 10))
     assert all("secret" not in r.detail for r in (expired, denied, gone))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_presigned_url_never_reaches_the_logs_urllib3_s_included(
+    storage: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = _scanner(storage, tmp_path).scan(_request(storage, "/odd-headers", 10))
+    assert result.verdict.value == "clean"
+    warned = [r for r in caplog.records if r.name.startswith("urllib3") and r.levelno == logging.WARNING]
+    assert warned and "/odd-headers?" in warned[0].getMessage()
+    assert "secret" not in caplog.text
 
 
 def test_over_the_cap_is_unscannable_never_clean_even_when_the_size_lied(

@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import ipaddress
+import logging
 import ssl
 import tarfile
 import threading
@@ -188,6 +189,10 @@ class FeedServer(http.server.BaseHTTPRequestHandler):
         elif path == "/flaky":
             status = 500 if FeedServer.hits[path] <= 2 else 200
             self._reply(status, RULE.encode() if status == 200 else b"oops")
+        elif path == "/drop-once" and FeedServer.hits[path] == 1:
+            self.close_connection = True  # no answer at all: the client retries
+        elif path == "/drop-once":
+            self._reply(200, RULE.encode())
         elif path == "/broken":
             self._reply(500, b"oops")
         elif path == "/truncated":
@@ -280,6 +285,17 @@ def test_500_is_retried_then_succeeds_and_a_lasting_500_fails(feeds: str) -> Non
     with pytest.raises(FeedError, match="HTTP 500"):
         fetch(FeedSource.parse(f"{feeds}/broken"), http=client(retries=2))
     assert FeedServer.hits["/broken"] == 3
+
+
+def test_retries_and_requests_are_logged_without_the_query(
+    feeds: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    got = fetch(FeedSource.parse(f"{feeds}/drop-once?auth-key=SECRET"), http=client())
+    assert got.content is not None and FeedServer.hits["/drop-once"] == 2
+    retried = [r for r in caplog.records if r.name.startswith("urllib3") and r.levelno == logging.WARNING]
+    assert retried and "/drop-once?" in retried[0].getMessage()
+    assert "SECRET" not in caplog.text
 
 
 def test_truncated_body_fails(feeds: str) -> None:
