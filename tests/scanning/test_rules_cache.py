@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from bucketguard.demo import pranks
 from bucketguard.scanning.backends import RuleSource, compile_yara, compile_yara_x
 from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.result import Verdict
-from bucketguard.scanning.ruleset import CompiledRulesCache, load_ruleset
+from bucketguard.scanning.ruleset import CompiledRulesCache, installed_version, load_ruleset
 
 BACKENDS = ("yara", "yara-x")
 MARKER_RULE = 'rule Camp_Marker { strings: $m = "camp-marker" condition: $m }\n'
@@ -118,3 +119,25 @@ def test_the_bundled_rules_still_detect_through_the_cache(tmp_path: Path) -> Non
     for _ in range(2):  # compiled and stored, then loaded from the cache
         assert Engine(load_ruleset(cache_dir=cache)).scan_file(sample).verdict is Verdict.MALICIOUS
     assert len(list(cache.iterdir())) == 1
+
+
+def test_the_engine_version_in_the_cache_key_is_the_installed_one() -> None:
+    import yara_x
+
+    assert installed_version(yara_x.__file__, "yara_x") == importlib.metadata.version("yara-x")
+
+
+def test_the_engine_version_is_read_from_the_dist_info_beside_the_module(tmp_path: Path) -> None:
+    package = tmp_path / "site" / "camp_engine"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    info = tmp_path / "site" / "camp_engine-2.7.1.dist-info"
+    info.mkdir()
+    # A later field may say "Version:" in a description: only the headers count.
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: camp-engine\nVersion: 2.7.1\n\nVersion: 0\n")
+    assert installed_version(str(package / "__init__.py"), "camp_engine") == "2.7.1"
+    # Two candidates (or none): the general lookup, which knows no such distribution.
+    (tmp_path / "site" / "camp_engine-2.7.2.dist-info").mkdir()
+    (tmp_path / "site" / "camp_engine-2.7.2.dist-info" / "METADATA").write_text("Version: 2.7.2\n")
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        installed_version(str(package / "__init__.py"), "camp_engine")
