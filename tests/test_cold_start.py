@@ -120,3 +120,26 @@ def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path:
     )
     assert "bucketguard.scanning.engine" in modules
     assert loaded(modules, {"boto3", "botocore", "pydantic", "bucketguard.pipeline", "rich", "pulumi"}) == []
+
+
+# What a scan of plain text never needs: the format modules that open containers (imported the first time a
+# file's first bytes might be one of theirs), what they decode with, and the package metadata lookup.
+FORMAT_MODULES = {
+    f"bucketguard.scanning.formats.{name}"
+    for name in ("autoit", "cabinets", "excel4", "executables", "office", "pdf", "sevenzip", "tars", "web")
+}
+DECODERS = {"backports.zstd", "lz4", "olefile", "oletools", "py7zr", "pycdlib", "subprocess", "tarfile"}
+
+
+def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path) -> None:
+    target = tmp_path / "lesson.js"
+    target.write_text("document.title = 'camp';\n")
+    modules = modules_after(
+        "import contextlib, io\n"
+        "from bucketguard.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['scan', '--format', 'json', {str(target)!r}])\n"
+        "assert code == 0, out.getvalue()"
+    )
+    assert "bucketguard.scanning.containers" in modules
+    assert loaded(modules, FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata"}) == []

@@ -1,8 +1,10 @@
 """Containers opened recursively, recognised by their bytes (never by their name: names lie).
 
 `FORMATS` is the one table from what a container looks like to the code that opens it; each format family
-lives in its own module under `bucketguard.scanning.formats`. Member names are never used as filesystem
-paths (no zip-slip): they only name findings (`outer.zip!docs/inner.zip!evil.js`).
+lives in its own module under `bucketguard.scanning.formats`, imported the first time a file's first bytes
+might be of its format (a plain file needs almost none of them, and importing them all was a third of a
+scan's start-up). Member names are never used as filesystem paths (no zip-slip): they only name findings
+(`outer.zip!docs/inner.zip!evil.js`).
 
 Problems are raised or reported with a reason code, never swallowed:
 - a member that cannot be read (encrypted, corrupt, a bomb, too large) is reported to the visitor and its
@@ -15,10 +17,13 @@ are scanned as a member of their own.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from bucketguard.scanning.blobs import (
     CHUNK,
@@ -30,22 +35,7 @@ from bucketguard.scanning.blobs import (
     Visitor,
     corrupt,
 )
-from bucketguard.scanning.formats import (
-    cabinets,
-    disk_images,
-    encoded,
-    excel4,
-    executables,
-    mail,
-    office,
-    pdf,
-    recognised,
-    sevenzip,
-    streams,
-    tars,
-    web,
-    zips,
-)
+from bucketguard.scanning.formats import disk_images, encoded, mail, recognised, zips
 from bucketguard.scanning.limits import Budget, ScanProblem
 
 
@@ -76,51 +66,66 @@ class Kind(StrEnum):
 Opener = Callable[[Blob, Expansion], None]
 
 
+@functools.cache
+def _formats(path: str) -> Any:
+    """`module.name` of bucketguard.scanning.formats, its module imported now."""
+    module, _, name = path.partition(".")
+    return getattr(importlib.import_module(f"bucketguard.scanning.formats.{module}"), name)
+
+
 @dataclass(frozen=True)
 class Format:
     kind: Kind
-    recognise: Callable[[bytes], bool]  # from the first HEAD_BYTES bytes
-    open: Opener
+    recognises: str  # `module.function` of the formats package: bytes (the first HEAD_BYTES) -> bool
+    opens: str  # `module.function`: an Opener
     reads_to_the_end: bool = False  # its opener scans whatever follows the format's own end
     first_bytes: bytes | None = None  # the bytes a file of this format can start with (None: any)
+
+    def recognise(self, head: bytes) -> bool:
+        return bool(_formats(self.recognises)(head))
+
+    @property
+    def opener(self) -> Opener:
+        return _formats(self.opens)  # type: ignore[no-any-return]
 
 
 # Most specific first: a tar is recognised by a checksum, after every magic number.
 FORMATS = (
-    Format(Kind.ZIP, zips.starts_zip, office.open_zip, True, b"P"),  # office packages are zips
-    Format(Kind.GZIP, streams.is_gzip, streams.open_gzip, True, b"\x1f"),
-    Format(Kind.BZIP2, streams.is_bzip2, streams.open_bzip2, True, b"B"),
-    Format(Kind.XZ, streams.is_xz, streams.open_xz, True, b"\xfd"),
-    Format(Kind.SEVEN_ZIP, sevenzip.is_7z, sevenzip.open_7z, True, b"7"),
-    Format(Kind.ZSTD, streams.is_zstd, streams.open_zstd, True, b"\x28"),
-    Format(Kind.LZ4, streams.is_lz4, streams.open_lz4, True, b"\x04"),
-    Format(Kind.CAB, cabinets.is_cab, cabinets.open_cab, first_bytes=b"M"),
-    Format(Kind.OLE2, office.is_ole2, office.open_ole2, reads_to_the_end=True, first_bytes=b"\xd0"),
-    Format(Kind.RTF, office.is_rtf, office.open_rtf, first_bytes=b"{"),
-    Format(Kind.SYLK, excel4.is_sylk, office.open_sylk, first_bytes=b"I"),
-    Format(Kind.SZDD, encoded.is_szdd, encoded.open_szdd, first_bytes=b"S"),
-    Format(Kind.BINHEX, encoded.is_binhex, encoded.open_binhex),
-    Format(Kind.UUENCODE, encoded.is_uuencoded, encoded.open_uuencoded, first_bytes=b"b"),
-    Format(Kind.PDF, pdf.is_pdf, pdf.open_pdf),
-    Format(Kind.MAIL, mail.is_mail, mail.open_mail, first_bytes=mail.FIRST_BYTES),
-    Format(Kind.MARKUP, web.is_markup, web.open_markup, first_bytes=b"<\xef \t\r\n"),
+    Format(Kind.ZIP, "zips.starts_zip", "office.open_zip", True, b"P"),  # office packages are zips
+    Format(Kind.GZIP, "streams.is_gzip", "streams.open_gzip", True, b"\x1f"),
+    Format(Kind.BZIP2, "streams.is_bzip2", "streams.open_bzip2", True, b"B"),
+    Format(Kind.XZ, "streams.is_xz", "streams.open_xz", True, b"\xfd"),
+    Format(Kind.SEVEN_ZIP, "sevenzip.is_7z", "sevenzip.open_7z", True, b"7"),
+    Format(Kind.ZSTD, "streams.is_zstd", "streams.open_zstd", True, b"\x28"),
+    Format(Kind.LZ4, "streams.is_lz4", "streams.open_lz4", True, b"\x04"),
+    Format(Kind.CAB, "cabinets.is_cab", "cabinets.open_cab", first_bytes=b"M"),
+    Format(Kind.OLE2, "office.is_ole2", "office.open_ole2", reads_to_the_end=True, first_bytes=b"\xd0"),
+    Format(Kind.RTF, "office.is_rtf", "office.open_rtf", first_bytes=b"{"),
+    Format(Kind.SYLK, "excel4.is_sylk", "office.open_sylk", first_bytes=b"I"),
+    Format(Kind.SZDD, "encoded.is_szdd", "encoded.open_szdd", first_bytes=b"S"),
+    Format(Kind.BINHEX, "encoded.is_binhex", "encoded.open_binhex"),
+    Format(Kind.UUENCODE, "encoded.is_uuencoded", "encoded.open_uuencoded", first_bytes=b"b"),
+    Format(Kind.PDF, "pdf.is_pdf", "pdf.open_pdf"),
+    Format(Kind.MAIL, "mail.is_mail", "mail.open_mail", first_bytes=mail.FIRST_BYTES),
+    Format(Kind.MARKUP, "web.is_markup", "web.open_markup", first_bytes=b"<\xef \t\r\n"),
     Format(
         Kind.EXECUTABLE,
-        executables.is_executable,
-        executables.open_executable,
+        "executables.is_executable",
+        "executables.open_executable",
         first_bytes=b"M\x7f\xfe\xce\xcf",
     ),
-    Format(Kind.UNDECODED, lambda head: recognised.recognise(head) is not None, recognised.open_undecoded),
-    Format(Kind.TAR, tars.is_tar, tars.open_tar, reads_to_the_end=True),
+    Format(Kind.UNDECODED, "recognised.is_undecoded", "recognised.open_undecoded"),
+    Format(Kind.TAR, "tars.is_tar", "tars.open_tar", reads_to_the_end=True),
 )
-_DISK_IMAGE = Format(Kind.DISK_IMAGE, lambda head: False, disk_images.open_disk_image)
+# Recognised by sniff from further into the blob than its head.
+_DISK_IMAGE = Format(Kind.DISK_IMAGE, "disk_images.is_disk_image", "disk_images.open_disk_image")
 _BY_KIND = {entry.kind: entry for entry in (*FORMATS, _DISK_IMAGE)}
 _SUFFIXES = {
-    Kind.GZIP: streams.GZIP_SUFFIXES,
-    Kind.BZIP2: streams.BZIP2_SUFFIXES,
-    Kind.XZ: streams.XZ_SUFFIXES,
-    Kind.ZSTD: streams.ZSTD_SUFFIXES,
-    Kind.LZ4: streams.LZ4_SUFFIXES,
+    Kind.GZIP: "streams.GZIP_SUFFIXES",
+    Kind.BZIP2: "streams.BZIP2_SUFFIXES",
+    Kind.XZ: "streams.XZ_SUFFIXES",
+    Kind.ZSTD: "streams.ZSTD_SUFFIXES",
+    Kind.LZ4: "streams.LZ4_SUFFIXES",
 }
 
 
@@ -172,8 +177,9 @@ def open_container(
     kind: Kind, blob: Blob, *, name: str, budget: Budget, visitor: Visitor, work_dir: Path | None = None
 ) -> None:
     """Expand every member of `blob` (a container of `kind` called `name`) and hand it to `visitor`."""
+    opener = _BY_KIND[kind].opener  # imported outside the try: a broken installation is no corrupt file
     try:
-        _BY_KIND[kind].open(blob, Expansion(name, budget, visitor, work_dir))
+        opener(blob, Expansion(name, budget, visitor, work_dir))
     except ScanProblem:
         raise
     except (
@@ -184,7 +190,8 @@ def open_container(
 
 def decompressed_name(name: str, kind: Kind) -> str:
     """The name of what a compressed stream holds: `songs.tar.gz` -> `songs.tar`, `a.tgz` -> `a.tar`."""
-    return streams.decompressed_name(name, _SUFFIXES.get(kind, ()))
+    suffixes = _formats(_SUFFIXES[kind]) if kind in _SUFFIXES else ()
+    return _formats("streams.decompressed_name")(name, suffixes)  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.scanning.containers import Kind, decompressed_name, detect
+from bucketguard.scanning.containers import FORMATS, Format, Kind, decompressed_name, detect
 from bucketguard.scanning.result import Reason, Verdict
 from tests.scanning.engine_support import (
     EICAR,
@@ -34,6 +34,13 @@ CONTAINERS: dict[str, tuple[Callable[[dict[str, bytes]], bytes], str]] = {
     "a.tar.xz": (lambda m: xz_of(tar_of(m)), "a.tar.xz!a.tar!"),
     "a.7z": (seven_zip_of, "a.7z!"),
 }
+
+
+@pytest.mark.parametrize("entry", FORMATS, ids=lambda entry: entry.kind.value)
+def test_every_format_names_functions_its_module_has(entry: Format) -> None:
+    # Resolved the first time a file might be of the format: a wrong name would fail there, not at import.
+    assert callable(entry.opener)
+    assert entry.recognise(b"\0" * 512) in (True, False)
 
 
 @pytest.mark.parametrize("name", CONTAINERS)

@@ -50,6 +50,10 @@ def recognise(head: bytes) -> str | None:
     return None
 
 
+def is_undecoded(head: bytes) -> bool:
+    return recognise(head) is not None
+
+
 # Recognised formats the 7-Zip program decodes where it is installed: name -> 7-Zip's type name.
 BY_SEVEN_ZIP = {"ARJ": "Arj", "CHM": "Chm", "LZH": "Lzh"}
 

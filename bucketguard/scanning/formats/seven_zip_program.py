@@ -19,15 +19,17 @@ import functools
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, copy_source
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem, ScanStop
 from bucketguard.scanning.result import Reason
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROGRAMS = ("7zz", "7z")  # Debian's 7zip, then p7zip's
 LIMITER = "prlimit"  # util-linux (essential in Debian)
@@ -134,6 +136,8 @@ def _run(
     programs: _Programs, arguments: list[str], expansion: Expansion, writer: BlobWriter | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """Run 7-Zip under the limits; with a writer, its standard output is the member's bytes."""
+    import subprocess  # here: a scan that runs no program does not pay for it at its start
+
     budget = expansion.budget
     room = budget.limits.max_extracted_bytes - budget.extracted_bytes + 1
     # setpriv asks for SIGKILL when the parent dies and prlimit sets soft and hard limits, each on itself,

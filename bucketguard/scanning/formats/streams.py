@@ -14,9 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Protocol
 
-import lz4.frame
-from backports import zstd  # the standard library's compression.zstd from Python 3.14
-
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, corrupt
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem
 
@@ -117,12 +114,26 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
+
+# lz4 and zstd are imported by their streams only: every process paid for them at its start.
+def _zstd_decoder() -> Decoder:
+    from backports import zstd  # the standard library's compression.zstd from Python 3.14
+
+    return zstd.ZstdDecompressor()
+
+
+def _lz4_decoder() -> Decoder:
+    import lz4.frame
+
+    return lz4.frame.LZ4FrameDecompressor()  # type: ignore[no-any-return]
+
+
 _DECODERS: dict[bytes, Callable[[], Decoder]] = {
     GZIP_MAGIC: lambda: ZlibDecoder(16 + zlib.MAX_WBITS),
     BZIP2_MAGIC: bz2.BZ2Decompressor,
     XZ_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
-    ZSTD_MAGIC: zstd.ZstdDecompressor,
-    LZ4_MAGIC: lz4.frame.LZ4FrameDecompressor,
+    ZSTD_MAGIC: _zstd_decoder,
+    LZ4_MAGIC: _lz4_decoder,
 }
 
 
