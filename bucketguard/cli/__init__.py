@@ -90,6 +90,18 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(lines) or type(exc).__name__
 
 
+def _missing_dependency(exc: ModuleNotFoundError) -> str | None:
+    """One line for a library this Python lacks (run outside the virtualenv `make install` made); None for
+    a module of bucketguard's own, which is a bug and keeps its traceback."""
+    top = (exc.name or "").partition(".")[0]
+    if not top or top in ("bucketguard", "functions", "infra", "policy_pack"):
+        return None
+    return (
+        f"this Python ({sys.executable}) lacks the library {top!r}: run `make install` and use "
+        "`.venv/bin/python -m bucketguard` (or activate .venv), or `pip install .`"
+    )
+
+
 def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -108,6 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _parse_and_run(args_list)
+    except ModuleNotFoundError as exc:
+        missing = _missing_dependency(exc)
+        if missing is None or "--debug" in args_list:
+            raise
+        print(f"bucketguard: {missing}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _parse_and_run(args_list: list[str]) -> int:
     parser = _parser(args_list)
     args = parser.parse_args(args_list)
     try:

@@ -218,3 +218,32 @@ def test_a_message_over_several_lines_is_one_line_with_all_of_it() -> None:
     assert _one_line(exc) == (
         "Parameter validation failed: Invalid length for parameter RoleArn, value: 8, valid min length: 20"
     )
+
+
+@pytest.mark.parametrize(
+    ("missing", "command"),
+    [("yara", ["scan", "{t}"]), ("pulumi", ["policy", "check", "--program", "{t}"])],
+)
+def test_a_python_without_the_dependencies_is_told_which_and_how_to_get_them(
+    missing: str, command: list[str], tmp_path: Path
+) -> None:
+    # The README's `python -m bucketguard` run by a Python outside `.venv`: the library cannot be imported.
+    run = (
+        f"import runpy, sys; sys.modules[{missing!r}] = None; "
+        f"sys.argv = ['bucketguard', *{[part.format(t=tmp_path) for part in command]!r}]; "
+        "runpy.run_module('bucketguard', run_name='__main__')"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", run],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.splitlines() == [
+        f"bucketguard: this Python ({sys.executable}) lacks the library {missing!r}: run `make install` and "
+        "use `.venv/bin/python -m bucketguard` (or activate .venv), or `pip install .`"
+    ]
