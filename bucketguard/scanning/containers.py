@@ -61,6 +61,7 @@ class Kind(StrEnum):
     LZ4 = "lz4"
     DISK_IMAGE = "iso"
     PDF = "pdf"
+    WIDE_TEXT = "utf-16"
 
 
 Opener = Callable[[Blob, Expansion], None]
@@ -116,6 +117,7 @@ FORMATS = (
     ),
     Format(Kind.UNDECODED, "recognised.is_undecoded", "recognised.open_undecoded"),
     Format(Kind.TAR, "tars.is_tar", "tars.open_tar", reads_to_the_end=True),
+    Format(Kind.WIDE_TEXT, "encoded.is_wide_text", "encoded.open_wide_text"),
 )
 # Recognised by sniff from further into the blob than its head.
 _DISK_IMAGE = Format(Kind.DISK_IMAGE, "disk_images.is_disk_image", "disk_images.open_disk_image")
@@ -147,6 +149,8 @@ def _might_start_anywhere(head: bytes) -> bool:
         or b"%PDF-" in head
         or encoded.BINHEX_BANNER in head
         or recognised.HINT.match(head) is not None
+        or head[0] in (0x00, 0xFE, 0xFF)  # UTF-16 or UTF-32 text: a byte-order mark, or a zero high byte
+        or head[1:2] == b"\0"
     )
 
 

@@ -3,11 +3,15 @@ rules find it (or the file is unscannable), never a silent `clean`."""
 
 from __future__ import annotations
 
+import codecs
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
+import pytest
 
+from bucketguard.demo import pranks
 from bucketguard.scanning.result import ScanResult, Verdict
 from tests.scanning.engine_support import engine
 from tests.scanning.format_samples import pdf_with_object_stream
@@ -57,3 +61,33 @@ def test_a_pdf_with_object_streams_and_no_script_stays_clean(tmp_path: Path) -> 
     catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction [3 0 R /Fit] >>"
     result = _scan(tmp_path, "timetable.pdf", pdf_with_object_stream({1: catalog, **_PAGES}))
     assert result.verdict is Verdict.CLEAN, result
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        lambda text: codecs.BOM_UTF32_LE + text.encode("utf-32-le"),
+        lambda text: text.encode("utf-16-le"),  # a browser honours `Content-Type: ...; charset=utf-16le`
+    ],
+    ids=["utf-16le", "utf-16be", "utf-32le", "utf-16le-unmarked"],
+)
+def test_an_injected_script_in_utf_16_or_utf_32_is_found(
+    tmp_path: Path, encoded: Callable[[str], bytes]
+) -> None:
+    result = _scan(tmp_path, "overlayBanner.js", encoded(pranks.injected_js().decode()))
+
+    assert result.verdict is Verdict.MALICIOUS
+    assert {finding.path for finding in result.findings} == {"overlayBanner.js!<utf-8>"}
+
+
+def test_wide_text_without_a_script_and_binaries_with_zero_bytes_stay_clean(tmp_path: Path) -> None:
+    letter = codecs.BOM_UTF16_LE + "Dear parents,\r\nthe camp starts on Monday. \u00e9t\u00e9\r\n".encode(
+        "utf-16-le"
+    )
+    assert _scan(tmp_path, "letter.txt", letter).verdict is Verdict.CLEAN
+    assert (
+        _scan(tmp_path, "icon.ico", pranks.clean_png()[:8] + bytes(range(256)) * 4).verdict is Verdict.CLEAN
+    )
+    assert _scan(tmp_path, "table.bin", b"\x01\x00" * 400).verdict is Verdict.CLEAN

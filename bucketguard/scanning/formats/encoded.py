@@ -1,12 +1,14 @@
-"""Text encodings that carry files: uuencode, BinHex 4.0, and SZDD (the MS-DOS `COMPRESS` format)."""
+"""Text encodings that carry files: uuencode, BinHex 4.0, SZDD (the MS-DOS `COMPRESS` format), and text in
+UTF-16 or UTF-32, which rules written for UTF-8 text do not read."""
 
 from __future__ import annotations
 
 import binascii
+import codecs
 import re
 from collections.abc import Iterator
 
-from bucketguard.scanning.blobs import Blob, Expansion, read_whole
+from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, read_whole
 from bucketguard.scanning.limits import ContainerProblem, RatioGuard
 from bucketguard.scanning.result import Reason
 
@@ -172,3 +174,65 @@ def open_szdd(blob: Blob, expansion: Expansion) -> None:
             Reason.CORRUPT, f"{name}: unreadable SZDD: declares {declared} bytes, holds {len(out)}"
         )
     expansion.emit(f"{name}!{inner}", bytes(out), guard)
+
+
+# --- UTF-16 and UTF-32 text --------------------------------------------------------------------------
+
+# Longest first: UTF-32LE's mark starts with UTF-16LE's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_ASCII_TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_UNMARKED_UNITS = 64  # code units of plain ASCII text (high bytes zero) that make unmarked UTF-16
+
+
+def wide_text_encoding(head: bytes) -> tuple[str, int] | None:
+    """The codec of text in UTF-16 or UTF-32 and the length of its byte-order mark. A browser decodes a
+    script with a UTF-16 mark as UTF-16 whatever the server says, and one without a mark as the
+    Content-Type's charset (an uploader sets it), so UTF-16 text without a mark is recognised too, by its
+    first code units: ASCII characters each followed (LE) or preceded (BE) by a zero byte."""
+    for mark, codec in _BYTE_ORDER_MARKS:
+        if head.startswith(mark):
+            return codec, len(mark)
+    units = head[: 2 * _UNMARKED_UNITS]
+    if len(units) < 2 * _UNMARKED_UNITS:
+        units = units[: len(units) & ~1]
+        if len(units) < 16:
+            return None
+    for codec, text, high in (
+        ("utf-16-le", units[0::2], units[1::2]),
+        ("utf-16-be", units[1::2], units[0::2]),
+    ):
+        if not high.strip(b"\0") and _ASCII_TEXT.issuperset(text):
+            return codec, 0
+    return None
+
+
+def is_wide_text(head: bytes) -> bool:
+    return wide_text_encoding(head) is not None
+
+
+def open_wide_text(blob: Blob, expansion: Expansion) -> None:
+    """The text decoded to UTF-8 (`app.js!<utf-8>`), as the program running it reads it; what does not
+    decode becomes U+FFFD and the rest is still read."""
+    found = wide_text_encoding(blob.head())
+    if found is None:
+        return
+    codec, mark = found
+    where = f"{expansion.name}!<utf-8>"
+    expansion.budget.count_members(1, where)
+
+    def fill(writer: BlobWriter) -> None:
+        decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+        with blob.open() as raw:
+            raw.seek(mark)
+            while chunk := raw.read(CHUNK):
+                writer.write(decoder.decode(chunk).encode())
+        writer.write(decoder.decode(b"", final=True).encode())
+
+    member = expansion.expand(where, fill)
+    if member is not None:
+        expansion.visit(where, member)
