@@ -6,6 +6,7 @@ Exit status: 0 every target clean; 1 any malicious, unscannable or errored targe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.limits import Limits
 from bucketguard.scanning.output import (
     NO_ACTIONS,
+    JsonDocument,
     ObjectActions,
     all_clean,
     json_document,
@@ -332,19 +334,25 @@ def run(args: argparse.Namespace) -> int:
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
     try:
-        results = scan_all(engine, targets)
-        emit(results, args.format)
+        if args.format == "json":
+            clean = write_json(engine, targets)
+        else:
+            results = scan_all(engine, targets)
+            emit(results, args.format)
+            clean = all_clean(results)
     except BrokenPipeError:
         raise UsageError("output closed before the results were written") from None
     except OSError as exc:
         raise UsageError(f"runtime error: {exc}") from None
-    return EXIT_OK if all_clean(results) else EXIT_FINDINGS
+    return EXIT_OK if clean else EXIT_FINDINGS
 
 
-def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
-    """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
-    if not (sys.stderr.isatty() and len(targets) >= PROGRESS_THRESHOLD):
-        return _scanned(engine, targets, lambda: None)
+@contextlib.contextmanager
+def _progress_bar(count: int) -> Iterator[Callable[[], None]]:
+    """`advance()` of a progress bar on a terminal's stderr when there are many targets, else a no-op."""
+    if not (sys.stderr.isatty() and count >= PROGRESS_THRESHOLD):
+        yield lambda: None
+        return
     # rich is imported only for a terminal: it costs a scan's start-up more than the bundled rules' load.
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -352,25 +360,47 @@ def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     stderr = Console(stderr=True)
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
-        task = progress.add_task("scan", total=len(targets))
-        return _scanned(engine, targets, lambda: progress.advance(task))
+        task = progress.add_task("scan", total=count)
+        yield lambda: progress.advance(task)
+
+
+def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
+    """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
+    with _progress_bar(len(targets)) as advance:
+        return _scanned(engine, targets, advance)
+
+
+def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
+    """Every target scanned, its line of the `--format json` document written as soon as it and those
+    before it are done (the scan and the output overlap); True when every target is clean."""
+    document = JsonDocument(sys.stdout.write)
+    local = engine.scan_files_as_dicts(_local_files(targets))
+    with _progress_bar(len(targets)) as advance:
+        for target in targets:
+            document.add(next(local) if isinstance(target, LocalFile) else target.scan(engine).to_dict())
+            advance()
+    document.close()
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return document.all_clean
+
+
+def _local_files(targets: Sequence[ScanTarget]) -> list[tuple[str | Path, str]]:
+    """What the engine scans together (spread over its match workers): the local files, in order."""
+    return [(target.path, target.name) for target in targets if isinstance(target, LocalFile)]
 
 
 def _scanned(engine: Engine, targets: Sequence[ScanTarget], advance: Callable[[], None]) -> list[ScanResult]:
     """Local files go to the engine together (spread over its match workers), the other targets one by one."""
-    local = [(index, target) for index, target in enumerate(targets) if isinstance(target, LocalFile)]
-    results: dict[int, ScanResult] = dict(
-        zip(
-            (index for index, _ in local),
-            engine.scan_files([(target.path, target.name) for _, target in local], progress=advance),
-            strict=True,
-        )
-    )
-    for index, target in enumerate(targets):
-        if index not in results:
-            results[index] = target.scan(engine)
+    local = iter(engine.scan_files(_local_files(targets), progress=advance))
+    results = []
+    for target in targets:
+        if isinstance(target, LocalFile):
+            results.append(next(local))
+        else:
+            results.append(target.scan(engine))
             advance()
-    return [results[index] for index in range(len(targets))]
+    return results
 
 
 def emit(

@@ -289,13 +289,13 @@ class Engine:
             self._workers = None
 
     def _serve(self, task: dict[str, Any], slots: memoryview) -> object:
-        """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, or one
-        window of shared memory matched."""
+        """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, each
+        result in its dictionary form, or one window of shared memory matched."""
         self._workers = None  # a worker scans on its own
         self.work_dir = Path(self._scratch)
         if "files" in task:  # a file of several windows is left to the parent: all workers match those
             return [
-                None if _windowed(path) else _sent(self.scan_file(path, name=name))
+                None if _windowed(path) else self.scan_file(path, name=name).to_dict()
                 for path, name in task["files"]
             ]
         start = task["slot"] * _SLOT_BYTES + (0 if task["guarded"] else WINDOW_GUARD)
@@ -320,39 +320,70 @@ class Engine:
         Spread over the match workers in batches when there are several files and workers: each file is
         scanned whole by one worker, but for files of several windows, scanned here afterwards, their
         windows matched by all the workers. One after the other in this process otherwise."""
-        results: list[ScanResult | None] = [None] * len(files)
+        return [
+            result if isinstance(result, ScanResult) else ScanResult.from_dict(result)
+            for result in self._scanned_in_order(files, progress or _nothing)
+        ]
+
+    def scan_files_as_dicts(
+        self,
+        files: Sequence[tuple[str | os.PathLike[str], str]],
+        *,
+        progress: Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """`scan_files`, each result in its dictionary form (`ScanResult.to_dict`) as soon as it and those
+        before it are done: a worker's is passed on as it came (checked), never made into a ScanResult."""
+        for result in self._scanned_in_order(files, progress or _nothing):
+            yield result.to_dict() if isinstance(result, ScanResult) else result
+
+    def _scanned_in_order(
+        self, files: Sequence[tuple[str | os.PathLike[str], str]], progress: Callable[[], None]
+    ) -> Iterator[ScanResult | dict[str, Any]]:
+        """Each file's result in the order given, as soon as it and those before it are done: a ScanResult
+        made here, or the dictionary form of one a match worker made, checked."""
+        done: list[ScanResult | dict[str, Any] | None] = [None] * len(files)
+        given = 0  # results before this one are given
         workers = self._live_workers()
         if workers is not None and len(files) > 1:
-            self._scan_in_workers(workers, files, results, progress or _nothing)
-        for index, result in enumerate(results):
+            # Within the session: a file of several windows (None) waits for its end, when this process
+            # can lease the workers to match its windows.
+            for _ in self._scan_in_workers(workers, files, done, progress):
+                while given < len(files) and (result := done[given]) is not None:
+                    yield result
+                    done[given] = None  # given: its memory can go
+                    given += 1
+        for index in range(given, len(files)):
+            result = done[index]
             if result is None:  # several windows, or no worker was left to send it to
-                results[index] = self.scan_file(files[index][0], name=files[index][1])
-                if progress is not None:
-                    progress()
-        return [result for result in results if result is not None]
+                result = self.scan_file(files[index][0], name=files[index][1])
+                progress()
+            yield result
 
     def _scan_in_workers(
         self,
         workers: Workers,
         files: Sequence[tuple[str | os.PathLike[str], str]],
-        results: list[ScanResult | None],
+        done: list[ScanResult | dict[str, Any] | None],
         progress: Callable[[], None],
-    ) -> None:
+    ) -> Iterator[None]:
+        """Batches of files sent to the workers, their answers put in `done`; yields whenever some came."""
+
         def answered(batch: range, reply: Any) -> None:
             if not isinstance(reply, list) or len(reply) != len(batch):
                 raise ValueError("not one result per file")
-            scanned = [
-                None if fields is None else self._received(files[index][1], fields)
+            # The whole batch checked before any of it is taken: garbage fails all its files.
+            checked = [
+                None if fields is None else _checked(fields, files[index][1])
                 for index, fields in zip(batch, reply, strict=True)
             ]
-            for index, result in zip(batch, scanned, strict=True):
-                if result is not None:
-                    results[index] = result
+            for index, fields in zip(batch, checked, strict=True):
+                if fields is not None:
+                    done[index] = fields
                     progress()
 
         def failed(batch: range, detail: str) -> None:
             for index in batch:
-                results[index] = self._stamped(
+                done[index] = self._stamped(
                     _internal_error(files[index][1], WorkerFailed(detail)), time.perf_counter()
                 )
                 progress()
@@ -365,28 +396,11 @@ class Engine:
                 try:
                     session.submit(task, functools.partial(answered, batch), functools.partial(failed, batch))
                 except WorkerFailed:
-                    return  # the rest are scanned here
-
-    def _received(self, target: str, fields: Any) -> ScanResult:
-        """A result a worker sent (`_sent`), checked as untrusted input."""
-        verdict, reason, detail, sha256, size, duration_ms, findings = fields
-        if not (isinstance(detail, str) and isinstance(sha256, str | None) and isinstance(size, int | None)):
-            raise ValueError("not a scan result")
-        return ScanResult(
-            target,
-            Verdict(verdict),
-            tuple(
-                Finding(_text(rule), FindingSource(source), Severity(severity), _text(path), _text(text))
-                for rule, source, severity, path, text in findings
-            ),
-            Reason(reason) if reason is not None else None,
-            detail,
-            sha256,
-            size,
-            self.backend,
-            self.ruleset_version,
-            float(duration_ms),
-        )
+                    break  # the rest are scanned here
+                yield
+            while session.busy:
+                session.collect()
+                yield
 
     def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
@@ -582,19 +596,28 @@ def _match_windows_in(workers: Workers, blob: Blob, name: str) -> list[RuleMatch
     return _distinct(match for index in range(len(starts)) for match in found[index])
 
 
-def _sent(result: ScanResult) -> list[Any]:
-    """What a worker sends of a file's result: all the parent does not know (the name, backend, ruleset)."""
-    findings = [[f.rule, f.source.value, f.severity.value, f.path, f.detail] for f in result.findings]
-    reason = result.reason.value if result.reason is not None else None
-    return [
-        result.verdict.value,
-        reason,
-        result.detail,
-        result.sha256,
-        result.size,
-        result.duration_ms,
-        findings,
-    ]
+_VERDICTS = frozenset(verdict.value for verdict in Verdict)
+_FIELD_TYPES = {"detail": str, "sha256": str | None, "size": int | None, "duration_ms": float | int,
+                "backend": str, "ruleset_version": str}  # fmt: skip
+
+
+def _checked(fields: Any, target: str) -> dict[str, Any]:
+    """The dictionary form of a result a worker sent, checked as untrusted input: the result of the file
+    sent, its verdict one ScanResult could have, every field of the document and its summary well formed."""
+    if not (isinstance(fields, dict) and fields.get("target") == target):
+        raise ValueError("not the result of the file sent")
+    verdict, findings, reason = fields.get("verdict"), fields.get("findings"), fields.get("reason")
+    if verdict not in _VERDICTS or not isinstance(findings, list):
+        raise ValueError("not a scan result")
+    for key, kind in _FIELD_TYPES.items():
+        value = fields.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"not a scan result: {key}")
+    if reason is not None or findings:  # rare: made whole, which checks them and the verdict with them
+        ScanResult.from_dict(fields)
+    elif verdict != Verdict.CLEAN:
+        raise ValueError(f"{verdict} without a reason")
+    return fields
 
 
 def _windowed(path: str | os.PathLike[str]) -> bool:
@@ -604,12 +627,6 @@ def _windowed(path: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and info.st_size > WINDOW_BYTES
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("not text")
-    return value
 
 
 def _rule_matches(reply: Any) -> list[RuleMatch]:

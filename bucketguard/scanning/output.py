@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
@@ -54,18 +54,28 @@ def _with_actions(
     return list(zip(results, actions or [NO_ACTIONS] * len(results), strict=True))
 
 
+# What a summary counts of one result: verdict, findings, size, backend, ruleset version, duration (ms).
+_Counted = tuple[str, int, int | None, str, str, float]
+
+
 def summarize(results: Sequence[ScanResult]) -> dict[str, Any]:
-    counts = Counter(result.verdict for result in results)
-    backends = sorted({r.backend for r in results if r.backend})
-    versions = sorted({r.ruleset_version for r in results if r.ruleset_version})
+    counted = [(r.verdict.value, len(r.findings), r.size, r.backend, r.ruleset_version, r.duration_ms)
+               for r in results]  # fmt: skip
+    return _summary(counted)
+
+
+def _summary(counted: Sequence[_Counted]) -> dict[str, Any]:
+    verdicts = Counter(verdict for verdict, *_ in counted)
+    backends = sorted({backend for *_, backend, _, _ in counted if backend})
+    versions = sorted({version for *_, version, _ in counted if version})
     return {
-        "targets": len(results),
-        **{verdict.value: counts.get(verdict, 0) for verdict in Verdict},
-        "findings": sum(len(r.findings) for r in results),
-        "bytes": sum(r.size or 0 for r in results),
+        "targets": len(counted),
+        **{verdict.value: verdicts.get(verdict.value, 0) for verdict in Verdict},
+        "findings": sum(findings for _, findings, *_ in counted),
+        "bytes": sum(size or 0 for _, _, size, *_ in counted),
         "backend": backends[0] if len(backends) == 1 else backends,
         "ruleset_version": versions[0] if len(versions) == 1 else versions,
-        "duration_ms": round(sum(r.duration_ms for r in results), 3),
+        "duration_ms": round(sum(duration for *_, duration in counted), 3),
     }
 
 
@@ -73,23 +83,42 @@ def all_clean(results: Sequence[ScanResult]) -> bool:
     return all(result.is_clean for result in results)
 
 
-def json_document(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None) -> str:
-    """The `--format json` document: `schema_version`, `results` (one a line) and `summary`. Each result is
+class JsonDocument:
+    """The `--format json` document, written as results come: `schema_version`, `results` (one a line: a
+    result's dictionary form with what was done to its object) and, at `close`, `summary`. Each result is
     encoded by json's C encoder; an indented document falls back to its Python encoder, which took longer
     than scanning 10,000 small files."""
-    encode = json.JSONEncoder().encode
-    nothing_done = NO_ACTIONS.to_dict()  # what most results carry: made once
 
-    def line(result: ScanResult, done: ObjectActions) -> str:
-        fields = result.to_dict()
-        fields["actions"] = nothing_done if done is NO_ACTIONS else done.to_dict()
-        return encode(fields)
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self._write = write
+        self._counted: list[_Counted] = []
+        self._encode = json.JSONEncoder().encode
+        self._nothing_done = NO_ACTIONS.to_dict()  # what most results carry: made once
+        write(f'{{"schema_version": {JSON_SCHEMA_VERSION},\n"results": [\n')
 
-    lines = ",\n".join(line(result, done) for result, done in _with_actions(results, actions))
-    return (
-        f'{{"schema_version": {JSON_SCHEMA_VERSION},\n"results": [\n{lines}\n],\n'
-        f'"summary": {encode(summarize(results))}}}'
-    )
+    def add(self, fields: dict[str, Any], done: ObjectActions = NO_ACTIONS) -> None:
+        """One result in its dictionary form (`ScanResult.to_dict`), which gains its `actions`."""
+        fields["actions"] = self._nothing_done if done is NO_ACTIONS else done.to_dict()
+        self._write((",\n" if self._counted else "") + self._encode(fields))
+        self._counted.append((fields["verdict"], len(fields["findings"]), fields["size"], fields["backend"],
+                              fields["ruleset_version"], fields["duration_ms"]))  # fmt: skip
+
+    @property
+    def all_clean(self) -> bool:
+        return all(verdict == Verdict.CLEAN for verdict, *_ in self._counted)
+
+    def close(self) -> None:
+        self._write(f'\n],\n"summary": {self._encode(_summary(self._counted))}}}')
+
+
+def json_document(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None) -> str:
+    """The `--format json` document of `results` (see JsonDocument)."""
+    parts: list[str] = []
+    document = JsonDocument(parts.append)
+    for result, done in _with_actions(results, actions):
+        document.add(result.to_dict(), done)
+    document.close()
+    return "".join(parts)
 
 
 def what_was_found(result: ScanResult) -> str:

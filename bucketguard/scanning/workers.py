@@ -274,6 +274,15 @@ class Session:
                 self._fail(worker, f"match worker {worker.pid} refused a task: {exc.strerror or exc}")
                 return
 
+    @property
+    def busy(self) -> bool:
+        """Some task this session sent is not answered or failed yet."""
+        return bool(self._leased)
+
+    def collect(self) -> None:
+        """Waits a moment for replies (at most the poll interval) and handles those that came."""
+        self._collect()
+
     def drain(self) -> None:
         """Every task sent is answered or failed, every slot freed."""
         while self._leased:

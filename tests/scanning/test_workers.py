@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -496,3 +497,144 @@ def test_no_room_for_the_workers_directory_leaves_the_scan_in_one_process(tmp_pa
     )
     assert found["workers"] == 0
     assert found["result"]["verdict"] == "malicious"
+
+
+def mixed_directory(root: Path) -> Path:
+    """Every prank (archives among them), plain files in a subdirectory, and entries no scan may open or
+    follow: a broken link, a named pipe, a link to a directory."""
+    directory = root / "uploads"
+    (directory / "notes").mkdir(parents=True)
+    for index, sample in enumerate(pranks.all_samples()):
+        (directory / f"{index:03d}-{sample.key.replace('/', '_')}").write_bytes(sample.data)
+    for index in range(40):
+        (directory / "notes" / f"{index:02d}.txt").write_text(f"plain note {index}\n" * (index + 1))
+    (directory / "broken").symlink_to(root / "missing")
+    os.mkfifo(directory / "pipe")
+    (directory / "notes-again").symlink_to(directory / "notes")
+    return directory
+
+
+def scan_json(directory: Path, *, one_cpu: bool) -> tuple[int, dict[str, Any], str]:
+    """`bucketguard scan --format json DIRECTORY` as a new process: exit status, document, its raw text."""
+    pinned = ["taskset", "-c", str(min(os.sched_getaffinity(0)))] if one_cpu else []
+    completed = subprocess.run(
+        [*pinned, sys.executable, "-m", "bucketguard", "scan", "--format", "json", str(directory)],
+        capture_output=True, text=True, cwd=ROOT, check=False, timeout=300,
+    )  # fmt: skip
+    return completed.returncode, json.loads(completed.stdout), completed.stdout
+
+
+@needs_two_cpus
+def test_the_cli_document_through_workers_equals_one_process(tmp_path: Path) -> None:
+    directory = mixed_directory(tmp_path)
+    one_status, alone, alone_text = scan_json(directory, one_cpu=True)
+    status, spread, spread_text = scan_json(directory, one_cpu=False)
+    assert status == one_status == 1
+    for document in (alone, spread):
+        for result in document["results"]:
+            result.pop("duration_ms")
+        document["summary"].pop("duration_ms")
+    assert spread == alone
+    # One result a line, in the walk's order, with the same bytes around the durations.
+    times = re.compile(r'"duration_ms": [0-9.e-]+')
+    assert times.sub("", spread_text) == times.sub("", alone_text)
+    verdicts = {result["verdict"] for result in spread["results"]}
+    assert {"clean", "malicious", "unscannable"} <= verdicts
+    targets = [result["target"] for result in spread["results"]]
+    assert f"{directory}/notes/00.txt" in targets and f"{directory}/notes-again/00.txt" not in targets
+
+
+# A stand-in for 7-Zip that kills the match worker running it: its worker dies mid-batch.
+KILLING_SEVEN_ZIP = """#!{python}
+import os, signal
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+
+
+@needs_two_cpus
+def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: Path) -> None:
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    seven_zip = programs / "7zz"
+    seven_zip.write_text(KILLING_SEVEN_ZIP.format(python=sys.executable))
+    seven_zip.chmod(0o755)
+    files = []
+    for index in range(64):
+        files.append(tmp_path / f"{index:02d}.txt")
+        files[-1].write_text(f"note {index}")
+    files[21] = tmp_path / "21-manual.chm"  # 7-Zip opens it: the worker scanning it dies
+    files[21].write_bytes(b"ITSF" + bytes(200))
+    found = run_isolated(
+        """
+        from bucketguard.scanning.engine import _FILES_PER_TASK
+        os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
+        files = [(Path(path), Path(path).name) for path in sys.argv[2:]]
+        engine = Engine(load_ruleset())
+        engine.start_workers(2)
+        results = [view(result) for result in engine.scan_files(files)]
+        workers = len(engine._workers)
+        engine.close()
+        print(json.dumps({"results": results, "workers": workers, "left": children()}))
+        """,
+        str(programs),
+        *map(str, files),
+    )
+    results = found["results"]
+    assert [result["target"] for result in results] == [path.name for path in files]
+    failed = [index for index, result in enumerate(results) if result["verdict"] == "error"]
+    batch = 64 // (8 * 2)  # the engine's batch for 64 files and two workers
+    # The dead worker's batches (the CHM's and those queued behind it, at most four) failed whole; every
+    # other file has its own verdict.
+    assert 21 in failed
+    assert len(failed) % batch == 0 and len(failed) <= 4 * batch, failed
+    assert all(index // batch * batch + offset in failed for index in failed for offset in range(batch))
+    for index, result in enumerate(results):
+        if index in failed:
+            assert result["reason"] == "internal_error" and "match worker" in result["detail"], result
+        else:
+            assert result["verdict"] == "clean" and result["sha256"] is not None, result
+    assert found["workers"] == 1
+    assert found["left"] == "none"
+
+
+@needs_two_cpus
+def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_batch(tmp_path: Path) -> None:
+    # Whatever a worker says of a file is checked before it reaches the document or the exit status: a
+    # malicious file is never printed clean because a worker answered something else.
+    eicar = tmp_path / "eicar.com"
+    eicar.write_bytes(pranks.eicar())
+    found = run_isolated(
+        """
+        from bucketguard.scanning.engine import _SLOT_BYTES
+        from bucketguard.scanning.workers import fork_workers
+        files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
+        engine = Engine(load_ruleset())
+        clean = {**engine.scan_file(Path(sys.argv[1]), name="x").to_dict(), "verdict": "clean", "findings": []}
+        lies = {
+            "another file's": lambda name: {**clean, "target": "other.com"},
+            "harmless": lambda name: {**clean, "target": name, "verdict": "harmless"},
+            "clean with a reason": lambda name: {**clean, "target": name, "reason": "encrypted"},
+            "malicious without a finding": lambda name: {**clean, "target": name, "verdict": "malicious"},
+            "unscannable without a reason": lambda name: {**clean, "target": name, "verdict": "unscannable"},
+            "a size in text": lambda name: {**clean, "target": name, "size": "68"},
+            "a finding of nothing": lambda name: {**clean, "target": name, "verdict": "malicious",
+                                                  "findings": [{"rule": "x", "severity": "none"}]},
+        }
+        found = {}
+        for lie, answer in lies.items():
+            engine._workers = fork_workers(
+                2, lambda task, slots: [answer(name) for _, name in task["files"]], slots=3,
+                slot_bytes=_SLOT_BYTES)
+            found[lie] = [[r["verdict"], r["reason"], r["detail"]] for r in engine.scan_files_as_dicts(files)]
+            engine.close()
+        print(json.dumps(found | {"left": children()}))
+        """,
+        str(eicar),
+    )
+    assert found.pop("left") == "none"
+    assert len(found) == 7
+    for lie, results in found.items():
+        assert len(results) == 2
+        for verdict, reason, detail in results:
+            assert (verdict, reason) == ("error", "internal_error"), lie
+            assert "garbage" in detail, lie
