@@ -609,7 +609,7 @@ def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_
         from bucketguard.scanning.workers import fork_workers
         files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
         engine = Engine(load_ruleset())
-        clean = {**engine.scan_file(Path(sys.argv[1]), name="x").to_dict(), "verdict": "clean", "findings": []}
+        clean = {**engine.scan_file(Path(sys.argv[1])).to_dict(), "verdict": "clean", "findings": []}
         lies = {
             "another file's": lambda name: {**clean, "target": "other.com"},
             "harmless": lambda name: {**clean, "target": name, "verdict": "harmless"},
