@@ -397,6 +397,7 @@ def _serve(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops, the task pipe closes
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _die_with_parent(parent)
+        _drop_credentials()
         for fd in (*_PARENT_FDS, *parent_ends):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -415,8 +416,18 @@ def _serve(
         os._exit(status)
 
 
+def _drop_credentials() -> None:
+    """A worker reads untrusted bytes and runs 7-Zip on them: the AWS credentials and endpoints in the
+    environment (Lambda's role keys, the runtime API) are the parent's business only, not a worker's or
+    its programs'."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        del os.environ[name]
+
+
 class _DieWithParent:
-    """PR_SET_PDEATHSIG: the kernel kills the worker when its parent dies (libc loaded before the fork)."""
+    """PR_SET_PDEATHSIG: the kernel kills the worker when its parent dies (libc loaded before the fork);
+    PR_SET_NO_NEW_PRIVS: neither the worker nor a program it runs gains privileges (setuid, file
+    capabilities) by executing something."""
 
     def __init__(self) -> None:
         self._prctl: Any = None
@@ -431,6 +442,7 @@ class _DieWithParent:
     def __call__(self, parent: int) -> None:
         if self._prctl is not None:
             self._prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            self._prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
         if os.getppid() != parent:
             os._exit(1)  # the parent died before the signal was set
 

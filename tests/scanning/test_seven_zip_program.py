@@ -173,6 +173,27 @@ def test_the_limits_apply_to_the_seven_zip_process(tmp_path: Path, monkeypatch: 
 
 @needs_7zip
 @needs_arj
+def test_seven_zip_runs_without_the_aws_credentials_of_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 7zz on PATH that records its environment, then becomes the real 7-Zip in the same process.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "7zz").write_text(f'#!/bin/sh\nenv > {tmp_path}/environment\nexec {program()} "$@"\n')
+    (shim / "7zz").chmod(0o755)
+    packed = _arj(tmp_path, {"e.com": EICAR})
+    monkeypatch.setenv("PATH", f"{shim}:/usr/bin:/bin")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "camp-secret")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials")
+    assert _scan(tmp_path, "camp.arj", packed).verdict is Verdict.MALICIOUS
+    environment = (tmp_path / "environment").read_text()
+    assert "camp-secret" not in environment
+    assert "169.254.170.23" not in environment
+    assert f"PATH={shim}:/usr/bin:/bin" in environment.splitlines()
+
+
+@needs_7zip
+@needs_arj
 def test_without_prlimit_seven_zip_is_not_run_and_the_archive_is_unsupported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -244,6 +244,38 @@ def test_a_worker_answering_garbage_fails_its_files_and_windows(tmp_path: Path) 
 
 
 @needs_two_cpus
+def test_workers_and_the_programs_they_run_hold_no_aws_credentials_and_gain_no_privileges() -> None:
+    found = run_isolated(
+        """
+        import subprocess
+        from bucketguard.scanning.workers import fork_workers
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="AKIACAMPEXAMPLE", AWS_SECRET_ACCESS_KEY="camp-secret",
+            AWS_SESSION_TOKEN="camp-token", AWS_LAMBDA_RUNTIME_API="127.0.0.1:9001",
+        )
+
+        def inspect(task, slots):
+            program = subprocess.run(["env"], capture_output=True, text=True, check=True).stdout
+            status = Path("/proc/self/status").read_text().splitlines()
+            return {
+                "worker": sorted(name for name in os.environ if name.startswith("AWS_")),
+                "program": sorted(line for line in program.splitlines() if line.startswith("AWS_")),
+                "no_new_privs": [line.split()[1] for line in status if line.startswith("NoNewPrivs:")],
+            }
+
+        pool = fork_workers(2, inspect, slots=1, slot_bytes=4096)
+        replies = []
+        with pool.session() as session:
+            session.submit({}, replies.append, replies.append)
+        pool.close()
+        print(json.dumps({"reply": replies[0], "parent": [n for n in os.environ if n.startswith("AWS_")]}))
+        """
+    )
+    assert found["reply"] == {"worker": [], "program": [], "no_new_privs": ["1"]}
+    assert {"AWS_SECRET_ACCESS_KEY", "AWS_LAMBDA_RUNTIME_API"} <= set(found["parent"])  # its own, kept
+
+
+@needs_two_cpus
 def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     completed = subprocess.run(
         [

@@ -147,7 +147,7 @@ def _run(
     command = [*reaped, programs.limiter, *limits, "--", programs.seven_zip, *arguments]
     stdout = subprocess.DEVNULL if writer is None else subprocess.PIPE
     with subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE
+        command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, env=_environment()
     ) as process:
         try:
             if writer is not None:
@@ -163,6 +163,16 @@ def _run(
             process.kill()
             raise
     return subprocess.CompletedProcess(command, process.returncode, b"", errors)
+
+
+def _environment() -> dict[str, str]:
+    """What 7-Zip needs of the environment (its search path, locale and temporary directory), and nothing
+    else: it parses untrusted archives, and the environment may hold AWS credentials."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in ("PATH", "LANG", "LANGUAGE", "TMPDIR") or name.startswith("LC_")
+    }
 
 
 def _check(done: subprocess.CompletedProcess[bytes], name: str, what: str, scope: type[ScanProblem]) -> None:
