@@ -211,4 +211,16 @@ def read_stack_config(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: not a stack config: expected a `config:` mapping as Pulumi.<stack>.yaml has"
         )
+    check_namespaces(config, f"{path}: ")
     return config
+
+
+def check_namespaces(keys: Iterable[str], where: str = "") -> None:
+    """Refuses a stack config key whose namespace is a near miss of ours (`bucketgaurd:storages`): the
+    program reads only its own namespace, so the key would be skipped and the stack deployed without it."""
+    for key in keys:
+        namespace, sep, name = str(key).partition(":")
+        if not sep or namespace == "bucketguard":
+            continue
+        if difflib.get_close_matches(namespace.lower(), ["bucketguard"], n=1, cutoff=0.8):
+            raise ConfigError(f"{where}{key}: unknown namespace; did you mean bucketguard:{name}?")

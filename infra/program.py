@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from bucketguard.validation import check_namespaces
 from infra.admission import ScannerAdmission, ScannerAdmissionArgs
 from infra.artifacts import LambdaArtifact, ensure_artifact
 from infra.audit_stack import AuditStack, AuditStackArgs
@@ -55,6 +56,7 @@ STORAGE_OUTPUTS = ("listenerRoleArns", "resultTopicArns", "resultKeyArns")
 def _namespace_keys(namespace: str) -> list[str]:
     """Every key of `namespace` in the stack config, known or not: a typo must reach the schema."""
     keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
+    check_namespaces(keys)
     return sorted(k.split(":", 1)[1] for k in keys if k.startswith(f"{namespace}:"))
 
 

@@ -142,6 +142,19 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["sandbox", "up", "--config", _write(t / "Pulumi.x.yaml", "config: [\n")],
         "Pulumi.x.yaml:2:1: invalid YAML",
     ),
+    "sandbox up a stack config with a misspelt namespace": (  # refused before anything is deployed
+        lambda t: [
+            "sandbox",
+            "up",
+            "--config",
+            _write(
+                t / "Pulumi.t.yaml",
+                "config:\n  bucketguard:scanner: {region: eu-west-1}\n"
+                "  bucketgaurd:storages: [{name: a, bucket: camp-a, region: eu-west-1}]\n",
+            ),
+        ],
+        "Pulumi.t.yaml: bucketgaurd:storages: unknown namespace; did you mean bucketguard:storages?",
+    ),
     "audit an invalid stack config": (
         lambda t: ["audit", "--config", _write(t / "Pulumi.x.yaml", "config: [\n")],
         "Pulumi.x.yaml:2:1: invalid YAML",

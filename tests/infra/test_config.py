@@ -270,6 +270,25 @@ def test_the_program_reads_every_key_of_its_namespace(monkeypatch: pytest.Monkey
         read_config()
 
 
+@pytest.mark.parametrize("namespace", ["bucketgaurd", "bucketgard", "BucketGuard"])
+def test_a_misspelt_namespace_is_refused_not_skipped(namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The program reads its own namespace only: `bucketgaurd:storages` would deploy a scanner with no storage.
+    from infra.program import read_config
+
+    config = {
+        "aws:region": "eu-west-1",
+        "pulumi:tags": "{}",
+        "bucketguard:scanner": json.dumps({"region": "eu-west-1"}),
+        f"{namespace}:storages": json.dumps([{"name": "a", "bucket": "camp-a", "region": "eu-west-1"}]),
+    }
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{namespace}:storages: unknown namespace; did you mean bucketguard:storages\?$",
+    ):
+        read_config()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
