@@ -286,10 +286,12 @@ def clean_files(corpus: Path | None) -> list[tuple[str, bytes]]:
 
 
 def false_positives(
-    engine: Engine, files: Sequence[tuple[str, bytes]], bundled_rules: set[str]
+    engine: Engine, files: Sequence[tuple[str, bytes]], feed_rules: set[str]
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Feed rules and hashes that fire on clean files (rule or digest -> why), and bundled rules that do
-    (those are reported, never dropped: they are tested with their own samples)."""
+    (those are reported, never dropped: they are tested with their own samples). A finding names its rule,
+    not its namespace: a name a feed defines is the feed's to drop, even when a bundled rule has it too (a
+    feed cannot make its rule pass for a bundled one; a bundled rule firing is met by the samples gate)."""
     rules: dict[str, str] = {}
     hashes: dict[str, str] = {}
     bundled_hits: list[str] = []
@@ -297,10 +299,10 @@ def false_positives(
         for name, data in files:
             _verdict, fired, listed = _scan(engine, name, data, Path(work))
             for rule in sorted(fired):
-                if rule in bundled_rules:
-                    bundled_hits.append(f"{rule} fires on clean {name}")
-                else:
+                if rule in feed_rules:
                     rules.setdefault(rule, f"fires on clean file {name}")
+                else:
+                    bundled_hits.append(f"{rule} fires on clean {name}")
             for digest in listed:
                 hashes.setdefault(digest, f"listed hash of clean file {name}")
     return rules, hashes, bundled_hits
@@ -448,10 +450,10 @@ def build(
     report = UpdateReport(merged.ruleset, backend, list(feeds), limits)
     try:
         scanner, report.measured.compile_seconds = _compiled_engine(merged.ruleset, backend)
-        bundled_names = {key.rpartition(":")[2] for key in rule_index(bundled_sources())}
-        rules_fp, hashes_fp, report.warnings = false_positives(
-            scanner, clean_files(clean_corpus), bundled_names
-        )
+        feed_rules = {
+            key.rpartition(":")[2] for key in rule_index(merged.ruleset.sources) if key.startswith("feed/")
+        }
+        rules_fp, hashes_fp, report.warnings = false_positives(scanner, clean_files(clean_corpus), feed_rules)
         if rules_fp or hashes_fp:
             merged = merge(feeds, backend, excluded=rules_fp, excluded_hashes=hashes_fp)
             scanner, report.measured.compile_seconds = _compiled_engine(merged.ruleset, backend)

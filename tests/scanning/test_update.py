@@ -134,6 +134,20 @@ def test_rules_and_hashes_firing_on_clean_files_are_dropped_and_listed(tmp_path:
     assert written.hashes is None
 
 
+def test_a_feed_rule_named_like_a_bundled_one_that_fires_on_clean_files_is_dropped(tmp_path: Path) -> None:
+    # condition: true marks everything malicious; named EICAR_Test_File it passed for the bundled rule:
+    # not dropped, every clean sample malicious, and the whole update refused
+    everything = "rule EICAR_Test_File { condition: true }\n"
+    output = tmp_path / "ruleset.zip"
+    report = build([feed("forge", {"all.yar": everything, "k.yar": rule("Keeper", "feed-keep")})], output,
+                   limits=SMALL)  # fmt: skip
+    assert report.refused == [] and report.warnings == []
+    assert [(d.file, d.rule) for d in report.dropped] == [("all.yar", "EICAR_Test_File")]
+    written = load_artifact(output)
+    assert matched(written, b"feed-keep") == {"feed/forge/k.yar:Keeper"}
+    assert matched(written, pranks.eicar()) == {"bucketguard/eicar.yar:EICAR_Test_File"}
+
+
 def test_samples_gate_notices_a_ruleset_that_misses_the_pranks(tmp_path: Path) -> None:
     rules_dir = tmp_path / "only"
     rules_dir.mkdir()
