@@ -19,17 +19,21 @@ injected `ObjectStore` (bucketguard.pipeline.rules_bucket has the boto3 one).
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
 import ipaddress
 import logging
+import lzma
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -408,10 +412,50 @@ def recognise(data: bytes, *, limits: ArchiveLimits | None = None) -> str:
     return kind
 
 
+# A compressed tar's magic bytes and how it is decompressed.
+_COMPRESSIONS: tuple[tuple[bytes, Callable[[io.BytesIO], io.BufferedIOBase]], ...] = (
+    (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+)
+
+
 def _is_tar(data: bytes) -> bool:
-    if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+    return any(data.startswith(magic) for magic, _ in _COMPRESSIONS) or data[257:262] == b"ustar"
+
+
+class _Expanded(io.RawIOBase):
+    """A tar's bytes as tarfile reads them, decompressed here and cut off at the expansion cap: members it
+    skips (directories, links, unknown types declaring gigabytes) expand as much as those it reads."""
+
+    def __init__(self, data: bytes, cap: int) -> None:
+        raw = io.BytesIO(data)
+        opened = (opener(raw) for magic, opener in _COMPRESSIONS if data.startswith(magic))
+        self._stream: io.BufferedIOBase = next(opened, raw)
+        self._left = cap
+
+    def readable(self) -> bool:
         return True
-    return data[257:262] == b"ustar"
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._stream.readinto(buffer)
+        self._left -= count
+        if self._left < 0:
+            raise FeedError("the archive expands beyond the cap")
+        return int(count)
+
+
+def _zip_entries(data: bytes) -> int:
+    """How many entries a zip's central directory holds at most (its entry signatures), counted before
+    zipfile makes an object of each: it reads as many as the directory's size allows, whatever count the
+    end record declares (5 million tiny entries fit in a 256 MiB feed: gigabytes of memory)."""
+    at = len(data) - 22 if data[-22:-18] == b"PK\x05\x06" else data.rfind(b"PK\x05\x06", -65_557)
+    if at < 0:
+        return 0  # no end record: zipfile says what is wrong
+    start = at - int.from_bytes(data[at + 12 : at + 16], "little")
+    if data[at - 76 : at - 72] == b"PK\x06\x06":  # zip64: its end record and locator come first
+        start = at - 76 - int.from_bytes(data[at - 36 : at - 28], "little")
+    return data.count(b"PK\x01\x02", max(start, 0), at)
 
 
 def _read_member(stream: IO[bytes], name: str, budget: list[int]) -> bytes:
@@ -430,11 +474,11 @@ def _members(data: bytes, limits: ArchiveLimits, *, names_only: bool = False) ->
     budget = [limits.max_expanded_bytes]
     try:
         if data.startswith(b"PK"):
+            entries = _zip_entries(data)
+            if entries > limits.max_members:
+                raise FeedError(f"archive has {entries} members, over the cap of {limits.max_members}")
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                infos = [i for i in archive.infolist() if not i.is_dir()]
-                if len(infos) > limits.max_members:
-                    raise FeedError(f"archive has {len(infos)} members, over the cap of {limits.max_members}")
-                for info in infos:
+                for info in (i for i in archive.infolist() if not i.is_dir()):
                     if names_only:
                         yield info.filename, b""
                         continue
@@ -443,21 +487,29 @@ def _members(data: bytes, limits: ArchiveLimits, *, names_only: bool = False) ->
                     with archive.open(info) as stream:
                         yield info.filename, _read_member(stream, info.filename, budget)
             return
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            count = 0
-            for member in archive:
+        # A stream ("r|"): nothing is read twice, and every member read or skipped counts.
+        expanded = _Expanded(data, limits.max_expanded_bytes)
+        with tarfile.open(fileobj=io.BufferedReader(expanded), mode="r|") as archive:
+            for count, member in enumerate(archive, start=1):
+                if count > limits.max_members:  # directories and links too: each costs a TarInfo
+                    raise FeedError(f"archive has more than {limits.max_members} members")
                 if not member.isfile():
                     continue  # links and devices point elsewhere: never followed
-                count += 1
-                if count > limits.max_members:
-                    raise FeedError(f"archive has more than {limits.max_members} members")
                 if names_only:
                     yield member.name, b""
                     continue
                 extracted = archive.extractfile(member)
                 if extracted is not None:
                     yield member.name, _read_member(extracted, member.name, budget)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        zlib.error,
+        lzma.LZMAError,
+    ) as exc:
         raise FeedError(f"unreadable archive: {exc}") from None
 
 

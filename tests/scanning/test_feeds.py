@@ -137,6 +137,55 @@ def test_archive_caps_hold_against_a_bomb_and_too_many_members() -> None:
         parse_feed(many, None, "many.zip", limits=ArchiveLimits(max_members=4))
 
 
+def test_zip_member_cap_counts_the_central_directory_not_the_declared_count() -> None:
+    rules = {"rules/x.yar": RULE.encode()}
+    dirs = zip_of({**{f"d{i}/": b"" for i in range(5)}, **rules})
+    with pytest.raises(FeedError, match="6 members, over the cap of 5"):
+        parse_feed(dirs, None, "dirs.zip", limits=ArchiveLimits(max_members=5))
+    end = dirs.rindex(b"PK\x05\x06")
+    declares_one = dirs[: end + 8] + (1).to_bytes(2, "little") * 2 + dirs[end + 12 :]
+    assert len(zipfile.ZipFile(io.BytesIO(declares_one)).infolist()) == 6  # zipfile reads them all
+    with pytest.raises(FeedError, match="6 members, over the cap of 5"):
+        parse_feed(declares_one, None, "lies.zip", limits=ArchiveLimits(max_members=5))
+    zip64 = zip_of({**{f"e{i}": b"" for i in range(70_000)}, **rules})  # over 65,535: a zip64 end record
+    assert b"PK\x06\x06" in zip64[-200:]
+    with pytest.raises(FeedError, match="70001 members, over the cap of 50000"):
+        parse_feed(zip64, None, "zip64.zip")
+
+
+def tar_of(members: list[tarfile.TarInfo], mode: str, data: bytes = b"") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for info in members:
+            archive.addfile(info, io.BytesIO(data) if info.size else None)
+        rules = tarfile.TarInfo("rules/x.yar")
+        rules.size = len(RULE)
+        archive.addfile(rules, io.BytesIO(RULE.encode()))
+    return buffer.getvalue()
+
+
+def _typed(name: str, kind: bytes, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    return info
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w"])
+def test_tar_caps_count_what_is_skipped(mode: str) -> None:
+    # Directories were not counted: 200,000 of them in under 1 MB of tar.gz took a minute of CPU and
+    # grew without bound; a member of a type tarfile skips expanded unchecked while being skipped.
+    dirs = tar_of([_typed(f"d{i}", tarfile.DIRTYPE) for i in range(5)], mode)
+    with pytest.raises(FeedError, match="more than 4 members"):
+        parse_feed(dirs, None, "dirs.tgz", limits=ArchiveLimits(max_members=4))
+    assert parse_feed(dirs, None, "dirs.tgz", limits=ArchiveLimits(max_members=6)).rule_files
+    skipped = tar_of([_typed("odd", b"Z", 2_000_000)], mode, bytes(2_000_000))
+    with pytest.raises(FeedError, match="expands beyond the cap"):
+        parse_feed(skipped, None, "odd.tgz", limits=ArchiveLimits(max_expanded_bytes=1_000_000))
+    assert parse_feed(skipped, None, "odd.tgz").rule_files == (("rules/x.yar", RULE),)
+    with pytest.raises(FeedError, match="unreadable archive"):
+        parse_feed(skipped[: len(skipped) // 2], "yara-zip", "cut.tgz")
+
+
 def test_source_arguments_force_kinds_and_pins_are_checked() -> None:
     assert FeedSource.parse("hash-list=https://x.example/list").kind == "hash-list"
     assert FeedSource.parse("https://x.example/a=b.zip") == FeedSource("a_b.zip", "https://x.example/a=b.zip")
