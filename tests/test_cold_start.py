@@ -143,3 +143,39 @@ def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path)
     )
     assert "bucketguard.scanning.containers" in modules
     assert loaded(modules, FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata"}) == []
+
+
+def forks_of_a_scan(paths: list[Path]) -> int:
+    """How many processes `bucketguard scan --format json PATH...` forks, run in a fresh interpreter."""
+    script = (
+        "import contextlib, io, os\n"
+        "forks = []\n"
+        "os.register_at_fork(after_in_parent=lambda: forks.append(1))\n"
+        "from bucketguard.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['scan', '--format', 'json', *{[str(p) for p in paths]!r}])\n"
+        "assert code == 0, out.getvalue()\n"
+        "print(len(forks))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return int(completed.stdout)
+
+
+def test_match_workers_are_forked_only_for_what_they_take_part_in(tmp_path: Path) -> None:
+    from bucketguard.scanning.engine import WINDOW_BYTES
+    from bucketguard.scanning.workers import usable_cpus
+
+    lessons = [tmp_path / "lesson1.js", tmp_path / "lesson2.js"]
+    for lesson in lessons:
+        lesson.write_text("document.title = 'camp';\n")
+    assert forks_of_a_scan(lessons[:1]) == 0  # one small file: scanned before workers would have started
+    if usable_cpus() < 2:
+        pytest.skip("one usable CPU: no match worker is ever forked")
+    large = tmp_path / "video.bin"
+    with large.open("wb") as stream:
+        stream.truncate(WINDOW_BYTES + 1)  # two windows
+    assert forks_of_a_scan(lessons) == usable_cpus()
+    assert forks_of_a_scan([large]) == usable_cpus()

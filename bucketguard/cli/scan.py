@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from bucketguard.scanning.engine import Engine
+from bucketguard.scanning.engine import Engine, workers_would_help
 from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.limits import Limits
 from bucketguard.scanning.output import (
@@ -329,10 +329,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = build_engine(args)
-    engine.start_workers()  # before anything starts a thread: a fork copies no lock another thread holds
+    # Workers are forked before anything starts a thread: a fork copies no lock another thread holds.
     if any(t.startswith("s3://") for t in args.targets):
+        engine.start_workers()
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
+    if workers_would_help([target.path for target in targets if isinstance(target, LocalFile)]):
+        engine.start_workers()
     try:
         if args.format == "json":
             clean = write_json(engine, targets)

@@ -620,6 +620,12 @@ def _checked(fields: Any, target: str) -> dict[str, Any]:
     return fields
 
 
+def workers_would_help(paths: Sequence[str | os.PathLike[str]]) -> bool:
+    """Whether match workers would take part in scanning these files: several of them, or one file of
+    several windows. For one small file, forking them costs more than its scan."""
+    return len(paths) > 1 or any(_windowed(path) for path in paths)
+
+
 def _windowed(path: str | os.PathLike[str]) -> bool:
     """A regular file scanned in several windows (what it is otherwise, its scan says)."""
     try:
