@@ -7,6 +7,7 @@ Each import runs in a fresh interpreter (the modules a test process already hold
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,45 @@ def test_match_workers_are_forked_only_for_what_they_take_part_in(tmp_path: Path
         stream.truncate(WINDOW_BYTES + 1)  # two windows
     assert forks_of_a_scan(lessons) == usable_cpus()
     assert forks_of_a_scan([large]) == usable_cpus()
+
+
+def test_the_process_leaves_its_objects_to_the_exit_and_a_caller_keeps_its_own() -> None:
+    # Run as the process's own command line (argv from sys.argv), its objects are frozen: the collections
+    # at exit skip them. Called with arguments (a library caller, these tests), nothing of the caller is.
+    script = (
+        "import contextlib, gc, io, sys\n"
+        "from bucketguard.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['rules', 'list'])\n"
+        "    called = gc.get_freeze_count()\n"
+        "    sys.argv = ['bucketguard', 'rules', 'list']\n"
+        "    main()\n"
+        "print(called, gc.get_freeze_count())"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    called, as_process = map(int, completed.stdout.split())
+    assert called == 0
+    assert as_process > 0
+
+
+def test_a_scan_run_as_a_process_writes_everything_and_removes_its_workers_directory(tmp_path: Path) -> None:
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    for number in range(40):
+        (lessons / f"lesson{number}.js").write_text(f"document.title = 'camp {number}';\n")
+    work = tmp_path / "tmp"
+    work.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-m", "bucketguard", "scan", "--format", "json", str(lessons)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(work)},  # where the match workers' directory is made
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout)["summary"]["clean"] == 40
+    assert list(work.iterdir()) == []
