@@ -50,7 +50,15 @@ from bucketguard.scanning.containers import (
 )
 from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.limits import Budget, ContainerProblem, Limits, ScanFailure, ScanStop
-from bucketguard.scanning.result import Finding, FindingSource, Reason, ScanResult, Severity, Verdict
+from bucketguard.scanning.result import (
+    Finding,
+    FindingSource,
+    Reason,
+    ScanResult,
+    Severity,
+    Verdict,
+    result_fields,
+)
 from bucketguard.scanning.ruleset import Ruleset
 from bucketguard.scanning.workers import (
     STALL_SECONDS,
@@ -83,6 +91,8 @@ _GUARD = bytes(WINDOW_GUARD)
 _SLOT_BYTES = WINDOW_GUARD + WINDOW_BYTES
 _FILES_PER_TASK = 256  # files a worker scans per task (about 15 ms): few round trips, even at the end
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
+# The types a worker's result fields may have (JSON's): type() is, so True is no size.
+_TEXT_OR_NONE, _INT_OR_NONE, _NUMBER = (str, type(None)), (int, type(None)), (float, int)
 
 
 @dataclass(frozen=True)
@@ -289,13 +299,13 @@ class Engine:
             self._workers = None
 
     def _serve(self, task: dict[str, Any], slots: memoryview) -> object:
-        """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, each
-        result in its dictionary form, or one window of shared memory matched."""
+        """A match worker's answer to one task (runs in the worker): a batch of files scanned whole, or one
+        window of shared memory matched."""
         self._workers = None  # a worker scans on its own
         self.work_dir = Path(self._scratch)
         if "files" in task:  # a file of several windows is left to the parent: all workers match those
             return [
-                None if _windowed(path) else self.scan_file(path, name=name).to_dict()
+                None if _windowed(path) else _sent(self.scan_file(path, name=name))
                 for path, name in task["files"]
             ]
         start = task["slot"] * _SLOT_BYTES + (0 if task["guarded"] else WINDOW_GUARD)
@@ -373,8 +383,8 @@ class Engine:
                 raise ValueError("not one result per file")
             # The whole batch checked before any of it is taken: garbage fails all its files.
             checked = [
-                None if fields is None else _checked(fields, files[index][1])
-                for index, fields in zip(batch, reply, strict=True)
+                None if sent is None else self._received(files[index][1], sent)
+                for index, sent in zip(batch, reply, strict=True)
             ]
             for index, fields in zip(batch, checked, strict=True):
                 if fields is not None:
@@ -401,6 +411,34 @@ class Engine:
             while session.busy:
                 session.collect()
                 yield
+
+    def _received(self, target: str, sent: Any) -> dict[str, Any]:
+        """The dictionary form of a result a worker sent (`_sent`), checked as untrusted input: what the
+        document and its summary use well formed, a verdict one ScanResult could have. The name, backend
+        and ruleset are this process's."""
+        verdict, reason, detail, sha256, size, duration_ms, findings = sent
+        if not (type(detail) is str and type(sha256) in _TEXT_OR_NONE and type(size) in _INT_OR_NONE
+                and type(duration_ms) in _NUMBER):  # fmt: skip
+            raise ValueError("not a scan result")
+        if verdict == Verdict.CLEAN and reason is None and type(findings) is list and not findings:
+            return result_fields(target, verdict, [], None, detail, sha256, size, self.backend,
+                                 self.ruleset_version, duration_ms)  # fmt: skip
+        # Findings or a reason (rare): made whole, which checks them and the verdict with them.
+        return ScanResult(
+            target,
+            Verdict(verdict),
+            tuple(
+                Finding(_text(rule), FindingSource(source), Severity(severity), _text(path), _text(text))
+                for rule, source, severity, path, text in findings
+            ),
+            Reason(reason) if reason is not None else None,
+            detail,
+            sha256,
+            size,
+            self.backend,
+            self.ruleset_version,
+            duration_ms,
+        ).to_dict()
 
     def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
@@ -596,28 +634,25 @@ def _match_windows_in(workers: Workers, blob: Blob, name: str) -> list[RuleMatch
     return _distinct(match for index in range(len(starts)) for match in found[index])
 
 
-_VERDICTS = frozenset(verdict.value for verdict in Verdict)
-_FIELD_TYPES = {"detail": str, "sha256": str | None, "size": int | None, "duration_ms": float | int,
-                "backend": str, "ruleset_version": str}  # fmt: skip
+def _sent(result: ScanResult) -> list[Any]:
+    """What a worker sends of a file's result: all the parent does not know (the name, backend, ruleset)."""
+    findings = [[f.rule, f.source.value, f.severity.value, f.path, f.detail] for f in result.findings]
+    reason = result.reason.value if result.reason is not None else None
+    return [
+        result.verdict.value,
+        reason,
+        result.detail,
+        result.sha256,
+        result.size,
+        round(result.duration_ms, 3),
+        findings,
+    ]
 
 
-def _checked(fields: Any, target: str) -> dict[str, Any]:
-    """The dictionary form of a result a worker sent, checked as untrusted input: the result of the file
-    sent, its verdict one ScanResult could have, every field of the document and its summary well formed."""
-    if not (isinstance(fields, dict) and fields.get("target") == target):
-        raise ValueError("not the result of the file sent")
-    verdict, findings, reason = fields.get("verdict"), fields.get("findings"), fields.get("reason")
-    if verdict not in _VERDICTS or not isinstance(findings, list):
-        raise ValueError("not a scan result")
-    for key, kind in _FIELD_TYPES.items():
-        value = fields.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError(f"not a scan result: {key}")
-    if reason is not None or findings:  # rare: made whole, which checks them and the verdict with them
-        ScanResult.from_dict(fields)
-    elif verdict != Verdict.CLEAN:
-        raise ValueError(f"{verdict} without a reason")
-    return fields
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    return value
 
 
 def workers_would_help(paths: Sequence[str | os.PathLike[str]]) -> bool:

@@ -101,18 +101,18 @@ class ScanResult:
         return self.verdict is Verdict.CLEAN
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "verdict": self.verdict.value,
-            "findings": [f.to_dict() for f in self.findings],
-            "reason": self.reason.value if self.reason else None,
-            "detail": self.detail,
-            "sha256": self.sha256,
-            "size": self.size,
-            "backend": self.backend,
-            "ruleset_version": self.ruleset_version,
-            "duration_ms": round(self.duration_ms, 3),
-        }
+        return result_fields(
+            self.target,
+            self.verdict.value,
+            [f.to_dict() for f in self.findings],
+            self.reason.value if self.reason else None,
+            self.detail,
+            self.sha256,
+            self.size,
+            self.backend,
+            self.ruleset_version,
+            round(self.duration_ms, 3),
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanResult:
@@ -128,6 +128,33 @@ class ScanResult:
             ruleset_version=str(data.get("ruleset_version", "")),
             duration_ms=float(data.get("duration_ms", 0.0)),
         )
+
+
+def result_fields(
+    target: str,
+    verdict: str,
+    findings: list[dict[str, str]],
+    reason: str | None,
+    detail: str,
+    sha256: str | None,
+    size: int | None,
+    backend: str,
+    ruleset_version: str,
+    duration_ms: float,
+) -> dict[str, Any]:
+    """A result's dictionary form (`ScanResult.to_dict`) from its values already in that form."""
+    return {
+        "target": target,
+        "verdict": verdict,
+        "findings": findings,
+        "reason": reason,
+        "detail": detail,
+        "sha256": sha256,
+        "size": size,
+        "backend": backend,
+        "ruleset_version": ruleset_version,
+        "duration_ms": duration_ms,
+    }
 
 
 def valid_text(text: str) -> str:

@@ -641,21 +641,22 @@ def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_
         from bucketguard.scanning.workers import fork_workers
         files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
         engine = Engine(load_ruleset())
-        clean = {**engine.scan_file(Path(sys.argv[1])).to_dict(), "verdict": "clean", "findings": []}
+        clean = ["clean", None, "", "0" * 64, 68, 0.5, []]
         lies = {
-            "another file's": lambda name: {**clean, "target": "other.com"},
-            "harmless": lambda name: {**clean, "target": name, "verdict": "harmless"},
-            "clean with a reason": lambda name: {**clean, "target": name, "reason": "encrypted"},
-            "malicious without a finding": lambda name: {**clean, "target": name, "verdict": "malicious"},
-            "unscannable without a reason": lambda name: {**clean, "target": name, "verdict": "unscannable"},
-            "a size in text": lambda name: {**clean, "target": name, "size": "68"},
-            "a finding of nothing": lambda name: {**clean, "target": name, "verdict": "malicious",
-                                                  "findings": [{"rule": "x", "severity": "none"}]},
+            "harmless": lambda: ["harmless", *clean[1:]],
+            "clean with a reason": lambda: ["clean", "encrypted", *clean[2:]],
+            "clean with a finding": lambda: [*clean[:-1], [["EICAR", "yara", "high", "", ""]]],
+            "malicious without a finding": lambda: ["malicious", *clean[1:]],
+            "unscannable without a reason": lambda: ["unscannable", *clean[1:]],
+            "a size in text": lambda: [*clean[:4], "68", *clean[5:]],
+            "a size that is true": lambda: [*clean[:4], True, *clean[5:]],
+            "no severity": lambda: ["malicious", *clean[1:-1], [["EICAR", "yara", "none", "", ""]]],
+            "six fields": lambda: clean[:-1],
         }
         found = {}
         for lie, answer in lies.items():
             engine._workers = fork_workers(
-                2, lambda task, slots: [answer(name) for _, name in task["files"]], slots=3,
+                2, lambda task, slots: [answer() for _ in task["files"]], slots=3,
                 slot_bytes=_SLOT_BYTES)
             found[lie] = [[r["verdict"], r["reason"], r["detail"]] for r in engine.scan_files_as_dicts(files)]
             engine.close()
@@ -664,7 +665,7 @@ def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_
         str(eicar),
     )
     assert found.pop("left") == "none"
-    assert len(found) == 7
+    assert len(found) == 9
     for lie, results in found.items():
         assert len(results) == 2
         for verdict, reason, detail in results:
