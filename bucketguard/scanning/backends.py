@@ -112,7 +112,7 @@ def _name_externals(name: str) -> tuple[str, str, str]:
     """The values of NAME_EXTERNALS for an object called `name`."""
     # Archive members are named "outer.zip!docs/evil.js": the member's own name is what counts. Names
     # that were not UTF-8 (decoded with surrogate escapes) are made valid text, or yara-x refuses them.
-    inner = valid_text(name).rsplit("!", 1)[-1].replace("\\", "/")
+    inner = (name if name.isascii() else valid_text(name)).rsplit("!", 1)[-1].replace("\\", "/")
     directory, _, filename = inner.rpartition("/")
     dot = filename.rfind(".")
     extension = filename[dot:].lower() if dot > 0 else ""

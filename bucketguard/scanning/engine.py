@@ -764,19 +764,21 @@ def _read_exactly(descriptor: int, into: memoryview, offset: int) -> None:
 
 
 def _read_up_to(descriptor: int, size: int, expected: int) -> bytes:
-    """Up to `size` bytes; the first read asks for the `expected` size and one byte more (to see the file
-    has not grown), so a small file costs a buffer of its own size, not of `size`."""
-    parts = []
-    remaining = size
-    wanted = expected + 1
+    """Up to `size` bytes; the first read asks for the `expected` size and one byte more, so a small file
+    costs a buffer of its own size, not of `size`, and one read when it gives the expected size (a regular
+    file reads short only at its end: the file, as large as its fstat said, is read whole)."""
+    first = os.read(descriptor, min(size, expected + 1))
+    if len(first) == expected or not first:
+        return first
+    parts = [first]
+    remaining = size - len(first)
     while remaining > 0:
-        chunk = os.read(descriptor, min(remaining, wanted))
+        chunk = os.read(descriptor, min(remaining, CHUNK))
         if not chunk:
             break
         parts.append(chunk)
         remaining -= len(chunk)
-        wanted = CHUNK
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return b"".join(parts)
 
 
 def _internal_error(target: str, exc: Exception) -> ScanResult:
