@@ -66,6 +66,21 @@ def checked(kind: Any) -> Callable[[str], Any]:
     return check
 
 
+def endpoint_url(text: str) -> str:
+    """`--endpoint-url`: an http(s) URL with a host, refused in one line naming the option (botocore's own
+    refusal, "Invalid endpoint", names none)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL such as http://127.0.0.1:5000")
+    return text
+
+
 def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bucketguard",

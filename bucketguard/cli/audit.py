@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, remediate
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url, remediate
 from bucketguard.validation import RegionName, RoleArn
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -58,7 +58,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="a stack config (Pulumi.<stack>.yaml): audit the accounts and regions it deploys into",
     )
-    parser.add_argument("--endpoint-url", metavar="URL", help="send every AWS call there (moto, LocalStack)")
+    parser.add_argument(
+        "--endpoint-url",
+        type=endpoint_url,
+        metavar="URL",
+        help="send every AWS call there (moto, LocalStack)",
+    )
     parser.add_argument(
         "--policy-config",
         type=Path,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
 from bucketguard.cli.audit import DEFAULT_HISTORY
 from bucketguard.validation import PrincipalArn
 
@@ -34,7 +34,12 @@ def register(subparsers: Any) -> None:
         'a CloudTrail log file ({"Records": [...]}).',
     )
     replay.add_argument("events", nargs="+", type=Path, metavar="EVENT.json")
-    replay.add_argument("--endpoint-url", metavar="URL", help="send every AWS call there (moto, LocalStack)")
+    replay.add_argument(
+        "--endpoint-url",
+        type=endpoint_url,
+        metavar="URL",
+        help="send every AWS call there (moto, LocalStack)",
+    )
     replay.add_argument(
         "--fix",
         action="store_true",

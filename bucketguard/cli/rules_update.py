@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
 from bucketguard.cli.scan import parse_size
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
@@ -312,7 +312,9 @@ def register_update(commands: Any) -> None:
     )
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="artifact to write")
     parser.add_argument("--previous", type=Path, metavar="FILE", help="the last artifact (default: -o)")
-    parser.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint for s3:// sources")
+    parser.add_argument(
+        "--endpoint-url", type=endpoint_url, metavar="URL", help="S3 endpoint for s3:// sources"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request")
     parser.add_argument("--ca-certs", metavar="FILE", help="CA bundle to verify feeds with")
     defaults = UpdateLimits()
@@ -341,7 +343,7 @@ def register_publish(commands: Any) -> None:
         metavar="TOPIC_ARN",
         help="then announce it on the stack's rulesetTopicArn, so storages rescan (scanner.rescanOnUpdate)",
     )
-    parser.add_argument("--endpoint-url", metavar="URL")
+    parser.add_argument("--endpoint-url", type=endpoint_url, metavar="URL")
     parser.set_defaults(run=run_publish)
 
 

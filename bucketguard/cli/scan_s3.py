@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from bucketguard.aws import parse_s3_url
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
 from bucketguard.scanning.output import all_clean
 
 if TYPE_CHECKING:
@@ -25,7 +25,9 @@ def _topic_arn(text: str) -> Any:
 
 def add_s3_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("S3 targets (s3://bucket[/prefix])")
-    group.add_argument("--endpoint-url", metavar="URL", help="S3/SQS endpoint (e.g. the embedded AWS)")
+    group.add_argument(
+        "--endpoint-url", type=endpoint_url, metavar="URL", help="S3/SQS endpoint (e.g. the embedded AWS)"
+    )
     group.add_argument(
         "--apply", action="store_true", help="tag, quarantine and promote as the post-scan function would"
     )

@@ -195,6 +195,20 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         ],
         "argument --result-topic: 't' is not an SNS topic ARN",
     ),
+    # botocore's "Invalid endpoint: camp" named no option; each command's --endpoint-url is checked alike.
+    **{
+        f"{' '.join(command)} with an endpoint that is no URL": (
+            lambda t, command=command: [*command, "--endpoint-url", "127.0.0.1:5000"],
+            "argument --endpoint-url: '127.0.0.1:5000' is not an http(s) URL such as http://127.0.0.1:5000",
+        )
+        for command in (
+            ["scan", "s3://camp"],
+            ["audit"],
+            ["monitor", "replay", "e.json"],
+            ["rules", "update", "-o", "r.zip"],
+            ["rules", "publish", "r.zip", "--to", "s3://camp-rules/"],
+        )
+    },
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
         "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",
