@@ -117,6 +117,7 @@ def register(subparsers: Any) -> None:
 def run_audit(args: argparse.Namespace) -> int:
     if args.audit_command == "history":
         return show_history(args)
+    remediate.refuse_options_without_fix(args)
     from botocore.exceptions import BotoCoreError, ClientError
 
     from bucketguard.policy.pack_config import PolicyConfigError

@@ -75,8 +75,10 @@ def register(subparsers: Any) -> None:
 def run_monitor(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from bucketguard.cli.remediate import refuse_options_without_fix
     from bucketguard.policy.pack_config import PolicyConfigError
 
+    refuse_options_without_fix(args)
     try:
         return _replay(args)
     except (BotoCoreError, ClientError, PolicyConfigError) as exc:

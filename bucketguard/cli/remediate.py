@@ -36,6 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--undo", type=Path, metavar="FILE", help="restore the states an undo file recorded")
 
 
+def refuse_options_without_fix(args: argparse.Namespace) -> None:
+    """Options that act only with --fix are refused without it, not ignored (`--yes` alone audits and
+    changes nothing); --undo restores and --fix changes: one at a time."""
+    if args.fix and getattr(args, "undo", None) is not None:
+        raise UsageError("--fix and --undo: give one (--undo puts back what a --fix changed)")
+    for flag, given in (("--yes", getattr(args, "yes", False)), ("--undo-file", args.undo_file is not None)):
+        if given and not args.fix:
+            raise UsageError(f"{flag} is only used with --fix")
+
+
 def chosen_rules(named: Sequence[str], settings: Any) -> frozenset[str]:
     """The rules --fix fixes: those named (the fixable ones), else the defaults and the rules the policy
     config sets to ``remediate``; never a disabled rule."""

@@ -209,6 +209,20 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
             ["rules", "publish", "r.zip", "--to", "s3://camp-rules/"],
         )
     },
+    # Options that act only with --fix are refused without it, as scan's S3 options are.
+    "audit --yes without --fix": (lambda t: ["audit", "--yes"], "--yes is only used with --fix"),
+    "audit --undo-file without --fix": (
+        lambda t: ["audit", "--undo-file", t / "u.json"],
+        "--undo-file is only used with --fix",
+    ),
+    "audit --undo with --fix": (
+        lambda t: ["audit", "--fix", "--undo", t / "u.json"],
+        "--fix and --undo: give one (--undo puts back what a --fix changed)",
+    ),
+    "monitor replay --undo-file without --fix": (
+        lambda t: ["monitor", "replay", t / "e.json", "--undo-file", t / "u.json"],
+        "--undo-file is only used with --fix",
+    ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
         "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",
