@@ -8,7 +8,10 @@ process per checkout and round, the CPU time of its one thread per file, the bes
 - bare: yara_x.Scanner(rules).scan_file, the backend alone (rules compiled beforehand);
 - engine: Engine.scan_file (stat, open and read, sha256, the match, container sniffing, the result);
 - walk: the scan command's directory walk (`expand_targets`);
-- json: the scan command's `--format json` document of the results (`emit`).
+- json: the scan command's `--format json` document of the results (`emit`);
+- with two match workers, the scan command's whole `--format json` path after start-up (walk, scan,
+  document): parent, the CPU of the parent's thread (walking, sending, checking what comes back, writing),
+  and workers, the CPU of both workers (reaped at the end), each per file.
 CPU time of one thread is what a busy machine's other processes inflate least; the load average is printed.
 """
 
@@ -28,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scan_throughput import make_small  # noqa: E402
 
-PARTS = ("bare", "engine", "walk", "json")
+PARTS = ("bare", "engine", "walk", "json", "parent", "workers")
 
 # Run in the checkout measured (its directory first on sys.path): only names both old and new commits have.
 CHILD = """
-import contextlib, io, json, sys, time
+import contextlib, io, json, resource, sys, time
 from pathlib import Path
 import yara_x
 from bucketguard.cli import scan
@@ -57,6 +60,21 @@ def json_output():
         scan.emit(results, "json")
 
 
+def with_workers():  # the parent thread's and the workers' CPU of the scan command's JSON path
+    spread = Engine(ruleset)
+    spread.start_workers(2)
+    started = time.thread_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        targets = scan.expand_targets([corpus])
+        if hasattr(scan, "write_json"):
+            scan.write_json(spread, targets)
+        else:
+            scan.emit(scan.scan_all(spread, targets), "json")
+    parent = time.thread_time() - started
+    spread.close()
+    return parent, resource.getrusage(resource.RUSAGE_CHILDREN)
+
+
 actions = {
     "bare": bare,
     "engine": lambda: [engine.scan_file(path) for path in files],
@@ -68,6 +86,9 @@ for part, action in actions.items():
     started = time.thread_time()
     action()
     seconds[part] = time.thread_time() - started
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+seconds["parent"], after = with_workers()
+seconds["workers"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 print(json.dumps(seconds))
 """
 
@@ -112,12 +133,15 @@ def main() -> None:
         f"{args.files} small files, CPU of one thread per file (best of {args.rounds} rounds), "
         f"load average {load[0]:.2f} at start, {end[0]:.2f} at end"
     )
-    print(f"{'':16}" + "".join(f"{part:>10}" for part in PARTS) + "   engine over bare")
+    heading = "".join(f"{part:>10}" for part in PARTS)
+    print(f"{'':16}{heading}   engine over bare   with workers over one")
     for label, parts in best.items():
+        alone = parts["walk"] + parts["engine"] + parts["json"]
         print(
             f"{label:16}"
             + "".join(f"{parts[part] / args.files * 1e6:8.1f}us" for part in PARTS)
-            + f"   {parts['engine'] / parts['bare']:.2f}x"
+            + f"   {parts['engine'] / parts['bare']:16.2f}x"
+            + f"   {(parts['parent'] + parts['workers']) / alone:20.2f}x"
         )
 
 
