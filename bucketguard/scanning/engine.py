@@ -398,10 +398,8 @@ class Engine:
                 )
                 progress()
 
-        size = max(1, min(_FILES_PER_TASK, len(files) // (8 * len(workers))))
         with workers.session() as session:
-            for begin in range(0, len(files), size):
-                batch = range(begin, min(begin + size, len(files)))
+            for batch in _batches(len(files), len(workers)):
                 task = {"files": [[os.fsdecode(files[i][0]), files[i][1]] for i in batch]}
                 try:
                     session.submit(task, functools.partial(answered, batch), functools.partial(failed, batch))
@@ -632,6 +630,19 @@ def _match_windows_in(workers: Workers, blob: Blob, name: str) -> list[RuleMatch
         blob.sha256 = digest.hexdigest()
         blob.size = size
     return _distinct(match for index in range(len(starts)) for match in found[index])
+
+
+def _batches(count: int, workers: int) -> Iterator[range]:
+    """Files 0 to `count` in tasks for `workers` workers: each an eighth of a worker's share of the files
+    left, at most _FILES_PER_TASK; shrinking with what is left, so that at the end no worker still holds a
+    queue of files (tasks written to its pipe are its own) while the others have finished, down to a 64th
+    of the first share, so the end costs few more round trips."""
+    begin = 0
+    smallest = max(1, count // (64 * workers))
+    while begin < count:
+        size = min(_FILES_PER_TASK, max(smallest, (count - begin) // (8 * workers)), count - begin)
+        yield range(begin, begin + size)
+        begin += size
 
 
 def _sent(result: ScanResult) -> list[Any]:

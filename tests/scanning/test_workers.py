@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.scanning.engine import _windows
+from bucketguard.scanning.engine import _batches, _windows
 from bucketguard.scanning.workers import usable_cpus
 from tests.processes import assert_ended
 
@@ -598,7 +598,6 @@ def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: 
     files[21].write_bytes(b"ITSF" + bytes(200))
     found = run_isolated(
         """
-        from bucketguard.scanning.engine import _FILES_PER_TASK
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
         files = [(Path(path), Path(path).name) for path in sys.argv[2:]]
         engine = Engine(load_ruleset())
@@ -613,13 +612,12 @@ def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: 
     )
     results = found["results"]
     assert [result["target"] for result in results] == [path.name for path in files]
-    failed = [index for index, result in enumerate(results) if result["verdict"] == "error"]
-    batch = 64 // (8 * 2)  # the engine's batch for 64 files and two workers
-    # The dead worker's batches (the CHM's and those queued behind it, at most four) failed whole; every
+    failed = {index for index, result in enumerate(results) if result["verdict"] == "error"}
+    # The dead worker's tasks (the CHM's and those queued behind it, at most four) failed whole; every
     # other file has its own verdict.
-    assert 21 in failed
-    assert len(failed) % batch == 0 and len(failed) <= 4 * batch, failed
-    assert all(index // batch * batch + offset in failed for index in failed for offset in range(batch))
+    tasks = [set(task) for task in _batches(len(files), 2)]
+    its_own = [task for task in tasks if task <= failed]
+    assert 21 in failed and set().union(*its_own) == failed and len(its_own) <= 4, failed
     for index, result in enumerate(results):
         if index in failed:
             assert result["reason"] == "internal_error" and "match worker" in result["detail"], result
