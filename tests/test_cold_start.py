@@ -124,7 +124,8 @@ def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path:
 
 
 # What a scan of plain text never needs: the format modules that open containers (imported the first time a
-# file's first bytes might be one of theirs), what they decode with, and the package metadata lookup.
+# file's first bytes might be one of theirs), what they decode with, the package metadata lookup, and the
+# thread pool (with logging) that only a file of several windows uses.
 FORMAT_MODULES = {
     f"bucketguard.scanning.formats.{name}"
     for name in ("autoit", "cabinets", "excel4", "executables", "office", "pdf", "sevenzip", "tars", "web")
@@ -143,7 +144,8 @@ def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path)
         "assert code == 0, out.getvalue()"
     )
     assert "bucketguard.scanning.containers" in modules
-    assert loaded(modules, FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata"}) == []
+    unneeded = FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata", "concurrent", "logging"}
+    assert loaded(modules, unneeded) == []
 
 
 def forks_of_a_scan(paths: list[Path]) -> int:

@@ -13,7 +13,6 @@ import importlib
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -158,6 +157,8 @@ def _parse_and_run(args_list: list[str]) -> int:
         return result
     except (UserError, OSError) as exc:
         if args.debug:
+            import traceback  # here: only --debug needs it, and every command's start-up paid for it
+
             traceback.print_exc()
             if isinstance(exc, UserError) and exc.detail:
                 print(exc.detail, file=sys.stderr)

@@ -33,10 +33,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch, normalise_meta
 from bucketguard.scanning.blobs import RandomAccess, SourceFailed
@@ -68,6 +67,9 @@ from bucketguard.scanning.workers import (
     single_threaded,
     usable_cpus,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["Engine", "HashList", "Limits"]
 
@@ -141,6 +143,8 @@ class _Walk:
         C calls that release it, each entered before the match starts: while window k is matched, its
         new bytes are hashed, window k+1 is copied behind the guard's zeros (yara-x scans `bytes`
         only) and window k+2 is read. The match is then the only work on this thread."""
+        from concurrent.futures import ThreadPoolExecutor  # here: with logging, 7 ms of every start-up
+
         digest = hashlib.sha256() if blob.sha256 is None else None
         matches: list[RuleMatch] = []
         try:
