@@ -45,6 +45,8 @@ class Kind(StrEnum):
     GZIP = "gzip"
     BZIP2 = "bzip2"
     XZ = "xz"
+    LZMA_ALONE = "lzma"
+    AR = "ar"
     SEVEN_ZIP = "7z"
     ZSTD = "zstd"
     CAB = "cab"
@@ -99,7 +101,9 @@ FORMATS = (
     Format(Kind.SEVEN_ZIP, "sevenzip.is_7z", "sevenzip.open_7z", True, b"7"),
     Format(Kind.ZSTD, "streams.is_zstd", "streams.open_zstd", True, b"\x28"),
     Format(Kind.LZ4, "streams.is_lz4", "streams.open_lz4", True, b"\x04"),
+    Format(Kind.LZMA_ALONE, "streams.is_lzma_alone", "streams.open_lzma_alone", True, b"\x5d"),
     Format(Kind.CAB, "cabinets.is_cab", "cabinets.open_cab", first_bytes=b"M"),
+    Format(Kind.AR, "ar.is_ar", "ar.open_ar", first_bytes=b"!"),
     Format(Kind.OLE2, "office.is_ole2", "office.open_ole2", reads_to_the_end=True, first_bytes=b"\xd0"),
     Format(Kind.RTF, "office.is_rtf", "office.open_rtf", first_bytes=b"{"),
     Format(Kind.SYLK, "excel4.is_sylk", "office.open_sylk", first_bytes=b"I"),
@@ -126,6 +130,7 @@ _SUFFIXES = {
     Kind.GZIP: "streams.GZIP_SUFFIXES",
     Kind.BZIP2: "streams.BZIP2_SUFFIXES",
     Kind.XZ: "streams.XZ_SUFFIXES",
+    Kind.LZMA_ALONE: "streams.LZMA_ALONE_SUFFIXES",
     Kind.ZSTD: "streams.ZSTD_SUFFIXES",
     Kind.LZ4: "streams.LZ4_SUFFIXES",
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from bucketguard.demo import pranks
 from bucketguard.scanning.result import ScanResult, Verdict
-from tests.scanning.engine_support import engine
+from tests.scanning.engine_support import EICAR, engine, tar_of
 from tests.scanning.format_samples import pdf_with_object_stream
 
 _PAGES = {
@@ -91,3 +93,58 @@ def test_wide_text_without_a_script_and_binaries_with_zero_bytes_stay_clean(tmp_
         _scan(tmp_path, "icon.ico", pranks.clean_png()[:8] + bytes(range(256)) * 4).verdict is Verdict.CLEAN
     )
     assert _scan(tmp_path, "table.bin", b"\x01\x00" * 400).verdict is Verdict.CLEAN
+
+
+needs_dpkg_deb = pytest.mark.skipif(
+    shutil.which("dpkg-deb") is None, reason="dpkg-deb missing (Debian's dpkg)"
+)
+needs_xz = pytest.mark.skipif(shutil.which("xz") is None, reason="xz missing (Debian's xz-utils)")
+
+
+def _deb(tmp_path: Path, files: dict[str, bytes]) -> bytes:
+    """A Debian package built by dpkg-deb: an ar archive holding control.tar.* and data.tar.* (compressed)."""
+    root = tmp_path / "package"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: camp-timetable\nVersion: 1.0\nArchitecture: all\nMaintainer: Camp <camp@example.org>\n"
+        "Description: the camp's timetable\n"
+    )
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(tmp_path / "camp.deb")],
+                   check=True, capture_output=True)  # fmt: skip
+    return (tmp_path / "camp.deb").read_bytes()
+
+
+@needs_dpkg_deb
+def test_a_debian_package_is_opened_to_its_files(tmp_path: Path) -> None:
+    package = _deb(tmp_path, {"usr/share/camp/eicar.com": EICAR})
+    assert package.startswith(b"!<arch>\n") and EICAR not in package  # its data.tar is compressed
+
+    result = _scan(tmp_path, "timetable.deb", package)
+
+    assert result.verdict is Verdict.MALICIOUS
+    (finding,) = result.findings
+    assert finding.path.startswith("timetable.deb!data.tar.")
+    assert finding.path.endswith("!./usr/share/camp/eicar.com")
+    clean = _deb(tmp_path / "clean", {"usr/share/camp/timetable.txt": b"Monday: canoeing\n"})
+    assert _scan(tmp_path, "clean.deb", clean).verdict is Verdict.CLEAN
+    assert _scan(tmp_path, "cut.deb", package[:-100]).verdict is Verdict.UNSCANNABLE
+
+
+@needs_xz
+def test_an_lzma_file_is_decoded(tmp_path: Path) -> None:
+    def lzma_file(data: bytes) -> bytes:
+        return subprocess.run(
+            ["xz", "--format=lzma", "-c"], input=data, check=True, capture_output=True
+        ).stdout
+
+    packed = lzma_file(tar_of({"eicar.com": EICAR}))
+
+    result = _scan(tmp_path, "camp.tar.lzma", packed)
+
+    assert result.verdict is Verdict.MALICIOUS
+    assert [finding.path for finding in result.findings] == ["camp.tar.lzma!camp.tar!eicar.com"]
+    assert _scan(tmp_path, "notes.lzma", lzma_file(b"camp notes\n" * 100)).verdict is Verdict.CLEAN
+    assert _scan(tmp_path, "cut.lzma", packed[: len(packed) // 2]).verdict is Verdict.UNSCANNABLE

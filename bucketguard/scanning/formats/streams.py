@@ -1,4 +1,4 @@
-"""Compressed streams: gzip, bzip2, xz, zstd and lz4 (frames).
+"""Compressed streams: gzip, bzip2, xz, .lzma (LZMA_Alone), zstd and lz4 (frames).
 
 Each may hold several streams one after another (gzip members, concatenated bzip2 and xz streams, with zero
 padding between them), and every one is decoded into the same member, as the command-line tools do. Bytes
@@ -113,6 +113,9 @@ BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
+# An .lzma file has no magic: its properties byte, 0x5D (lc=3, lp=0, pb=2) from xz --format=lzma, 7-Zip and
+# the LZMA SDK, then the dictionary size and the uncompressed size, checked by is_lzma_alone.
+LZMA_ALONE_MAGIC = b"\x5d"
 
 
 # lz4 and zstd are imported by their streams only: every process paid for them at its start.
@@ -132,6 +135,7 @@ _DECODERS: dict[bytes, Callable[[], Decoder]] = {
     GZIP_MAGIC: lambda: ZlibDecoder(16 + zlib.MAX_WBITS),
     BZIP2_MAGIC: bz2.BZ2Decompressor,
     XZ_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+    LZMA_ALONE_MAGIC: lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE),
     ZSTD_MAGIC: _zstd_decoder,
     LZ4_MAGIC: _lz4_decoder,
 }
@@ -200,11 +204,13 @@ def stream_opener(magic: bytes, suffixes: tuple[str, ...], label: str) -> Callab
 GZIP_SUFFIXES = (".gz", ".gzip", ".z")
 BZIP2_SUFFIXES = (".bz2", ".bzip2", ".bz")
 XZ_SUFFIXES = (".xz", ".lzma")
+LZMA_ALONE_SUFFIXES = (".lzma",)
 ZSTD_SUFFIXES = (".zst", ".zstd")
 LZ4_SUFFIXES = (".lz4",)
 open_gzip = stream_opener(GZIP_MAGIC, GZIP_SUFFIXES, "gzip")
 open_bzip2 = stream_opener(BZIP2_MAGIC, BZIP2_SUFFIXES, "bzip2")
 open_xz = stream_opener(XZ_MAGIC, XZ_SUFFIXES, "xz")
+open_lzma_alone = stream_opener(LZMA_ALONE_MAGIC, LZMA_ALONE_SUFFIXES, "lzma")
 open_zstd = stream_opener(ZSTD_MAGIC, ZSTD_SUFFIXES, "zstd")
 open_lz4 = stream_opener(LZ4_MAGIC, LZ4_SUFFIXES, "lz4")
 
@@ -219,6 +225,18 @@ def is_bzip2(head: bytes) -> bool:
 
 def is_xz(head: bytes) -> bool:
     return head.startswith(XZ_MAGIC)
+
+
+def is_lzma_alone(head: bytes) -> bool:
+    """The header xz's own .lzma decoder accepts: a dictionary of 2^n or 2^n + 2^(n-1) bytes (at least
+    4 KiB), an uncompressed size unknown (all ones) or under 256 GiB."""
+    if len(head) < 13 or not head.startswith(LZMA_ALONE_MAGIC):
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    size = int.from_bytes(head[5:13], "little")
+    top = 1 << (dictionary.bit_length() - 1) if dictionary else 0
+    shaped = dictionary >= 4096 and dictionary in (top, top | top >> 1)
+    return shaped and (size == (1 << 64) - 1 or size < 1 << 38)
 
 
 def is_zstd(head: bytes) -> bool:
