@@ -167,14 +167,14 @@ class PostScan:
             dest_version = response.get("VersionId")
         else:
             head = self.s3.head_object(**_pinned(event))
-            tags = from_tagset(self.s3.get_object_tagging(**source)["TagSet"])
             extra = {
                 "Metadata": head.get("Metadata", {}),
                 "ContentType": head.get("ContentType", ""),
+                # A multipart copy drops a Tagging argument: with this directive s3transfer copies the
+                # scanned version's tags onto the copy once it is complete.
+                "TaggingDirective": "COPY",
                 **if_match,
             }
-            if tags:
-                extra["Tagging"] = "&".join(f"{k}={v}" for k, v in tags.items())
             self.s3.copy(source, dest_bucket, dest_key, ExtraArgs=extra)
             dest_version = self.s3.head_object(Bucket=dest_bucket, Key=dest_key).get("VersionId")
         try:

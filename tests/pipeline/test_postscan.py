@@ -139,6 +139,29 @@ def test_a_copy_that_does_not_match_is_never_followed_by_a_delete(account: Accou
     assert s3.list_object_versions(Bucket="camp").get("Versions", []) == []
 
 
+def test_an_object_copied_in_parts_keeps_its_verdict_and_its_own_tags_in_quarantine(
+    account: AccountSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Objects over 5 GiB are copied in parts (here past boto3's 8 MiB multipart threshold): the copy must
+    # carry the sealed verdict (a redelivery recognises the copy by it) and the uploader's tags as written.
+    monkeypatch.setattr("bucketguard.pipeline.postscan.SINGLE_COPY_LIMIT", 0)
+    s3 = account.shared("s3")
+    body = EICARISH * (9 << 15)
+    own = {"owner": "cabin 4 + co", "note": "1+1=2", "by": "lead@camp:/x"}
+    tagging = "&".join(f"{k}={quote(v)}" for k, v in own.items())
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=body, Tagging=tagging)["VersionId"]
+    assert _tags(s3, "camp", "a.zip", version) == own
+
+    postscan = _postscan(account)
+    event = _event(version, body=body)
+
+    assert postscan.apply(event).actions == ["tagged", "quarantined"]
+    copied = _tags(s3, "camp-quarantine", "camp/a.zip")
+    assert {k: copied[k] for k in own} == own
+    assert copied["bucketguard-scan-result"] == "malicious"
+    assert postscan.apply(event).status == "already-applied"  # the redelivery finds the sealed copy
+
+
 def test_an_older_result_does_not_overwrite_a_newer_verdict(account: AccountSession) -> None:
     s3 = account.shared("s3")
     version = s3.put_object(Bucket="camp", Key="a.pdf", Body=b"%PDF")["VersionId"]
