@@ -75,8 +75,14 @@ def artifact_key(prefix: str) -> str:
 
 
 def publish_artifact(s3: Any, path: Path, destination: str) -> Published:
-    """Upload a verified artifact to s3://bucket/prefix; raises RulesetError when it does not load."""
+    """Upload a verified artifact to s3://bucket/prefix; raises RulesetError when it does not load or
+    judges a bundled sample wrong (`rules compile --no-bundled-rules`, a rule firing on everything)."""
+    from bucketguard.scanning.update import misjudged_samples, refusal
+
     ruleset = load_artifact(path)  # never publish what the scanner would refuse
+    problems = misjudged_samples(ruleset)
+    if problems:
+        raise RulesetError(refusal(f"{path}: not published", problems))
     bucket, prefix = split_s3_url(destination)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
@@ -173,4 +179,10 @@ class RulesetWatcher:
                 self.manifest = read_manifest(path)
             except RulesetError as exc:
                 raise RulesetRejected(f"{where}: {exc}") from None
-            return ruleset
+        from bucketguard.scanning.update import misjudged_samples, refusal
+
+        # An upload that bypassed `rules publish` (its digest recorded by hand) is checked all the same.
+        problems = misjudged_samples(ruleset, quick=True)
+        if problems:
+            raise RulesetRejected(refusal(where, problems))
+        return ruleset

@@ -308,11 +308,11 @@ def false_positives(
     return rules, hashes, bundled_hits
 
 
-def sample_verdict_problems(engine: Engine) -> list[str]:
-    """Bundled samples whose verdict the new ruleset changes."""
+def sample_verdict_problems(engine: Engine, samples: Sequence[pranks.Sample] | None = None) -> list[str]:
+    """Bundled samples (all, or those given) whose verdict the new ruleset changes."""
     problems = []
     with tempfile.TemporaryDirectory(prefix="bucketguard-gate-") as work:
-        for sample in pranks.all_samples():
+        for sample in pranks.all_samples() if samples is None else samples:
             verdict, _, _ = _scan(engine, sample.key, sample.data, Path(work))
             if verdict is not sample.expected:
                 problems.append(
@@ -320,6 +320,28 @@ def sample_verdict_problems(engine: Engine) -> list[str]:
                     f"expected {sample.expected.value}"
                 )
     return problems
+
+
+# The samples the rules alone judge (no format's parser, no limit), in a few milliseconds.
+_QUICK_SAMPLES = ("homework.zip", "site/js/helpers.js", *(s.key for s in pranks.CLEAN_FILES))
+
+
+def misjudged_samples(ruleset: Ruleset, *, quick: bool = False) -> list[str]:
+    """What a ruleset judges wrong among the bundled samples: one built without the bundled rules, or with
+    a rule that fires on everything, never reaches a scanner, whoever made it. `quick`: the samples the
+    rules alone judge, for a scanner about to swap rules."""
+    engine = Engine(ruleset)
+    try:
+        samples = [s for s in pranks.all_samples() if not quick or s.key in _QUICK_SAMPLES]
+        return sample_verdict_problems(engine, samples)
+    finally:
+        engine.close()
+
+
+def refusal(where: str, problems: Sequence[str]) -> str:
+    """One line: the first problem and how many more."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: judges the bundled samples wrong: {problems[0]}{more}"
 
 
 def benchmark_sample(size: int) -> bytes:

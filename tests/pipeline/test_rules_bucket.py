@@ -16,7 +16,7 @@ from bucketguard.pipeline.rescan import Sweep, rescan_message
 from bucketguard.pipeline.rules_bucket import S3ObjectStore
 from bucketguard.sandbox.aws import SCANNER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, fetch
-from bucketguard.scanning.ruleset import load_artifact, load_ruleset, write_artifact
+from bucketguard.scanning.ruleset import RulesetError, load_artifact, load_ruleset, write_artifact
 from tests.scanning.test_feeds import RULE
 
 EICAR_SHA256 = hashlib.sha256(pranks.eicar()).hexdigest()
@@ -170,6 +170,38 @@ def test_watcher_heads_at_most_once_an_interval_and_loads_each_new_version_once(
     assert watcher.newer_ruleset() is None  # the same version is not downloaded again
 
 
+def _compiled(tmp_path: Path, name: str, rule_text: str, *, include_bundled: bool) -> Path:
+    """What `rules compile [--no-bundled-rules] --rules DIR -o FILE` writes: no gate of `rules update`."""
+    rules = tmp_path / f"{name}-rules"
+    rules.mkdir()
+    (rules / "team.yar").write_text(rule_text)
+    path = tmp_path / f"{name}.zip"
+    write_artifact(load_ruleset([rules], include_bundled=include_bundled), path)
+    return path
+
+
+EVERYTHING = "rule Everything { condition: true }\n"
+
+
+def test_publish_refuses_an_artifact_that_judges_the_bundled_samples_wrong(s3: Any, tmp_path: Path) -> None:
+    # Compiled without the bundled rules, the scanner would call EICAR clean; with a rule that fires on
+    # everything, it would quarantine every upload. Both were published as they were.
+    s3.create_bucket(Bucket="gated")
+    without = _compiled(tmp_path, "without", RULE, include_bundled=False)
+    with pytest.raises(
+        RulesetError, match=r"not published: .*homework.zip \(EICAR.*\) is clean, expected mal"
+    ):
+        _publish(s3, without, "gated")
+    everything = _compiled(tmp_path, "everything", EVERYTHING, include_bundled=True)
+    with pytest.raises(
+        RulesetError, match=r"secret.zip \(password-protected zip\) is malicious, .* \(and 5 more\)"
+    ):
+        _publish(s3, everything, "gated")
+    assert "Contents" not in s3.list_objects_v2(Bucket="gated")
+    _publish(s3, _compiled(tmp_path, "team", RULE, include_bundled=True), "gated")
+    assert s3.list_objects_v2(Bucket="gated")["KeyCount"] == 1
+
+
 def test_watcher_rejects_a_tampered_artifact_once_and_keeps_watching(s3: Any, tmp_path: Path) -> None:
     from bucketguard.pipeline.rules_bucket import RulesetRejected, RulesetWatcher
 
@@ -229,6 +261,28 @@ def test_the_scanner_starts_on_a_newer_published_ruleset_and_never_loads_the_shi
     function = ScannerFunction.from_environment()
     assert function.scanner.engine.ruleset_version == load_artifact(published).version
     assert function.scanner.refresh_ruleset() is None  # checked at init: not again before the interval
+
+
+def test_the_scanner_keeps_its_ruleset_when_an_upload_past_rules_publish_judges_samples_wrong(
+    account: AccountSession, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bucketguard.pipeline.lambda_functions import ScannerFunction
+
+    s3.create_bucket(Bucket="init-ungated")
+    s3.put_bucket_versioning(Bucket="init-ungated", VersioningConfiguration={"Status": "Enabled"})
+    shipped = _artifact(tmp_path, "shipped")
+    _scanner_environment(monkeypatch, account, "init-ungated", shipped)
+    monkeypatch.setenv("BUCKETGUARD_RULES_CHECK_SECONDS", "0")  # every batch looks
+    function = ScannerFunction.from_environment()
+    assert function.scanner.engine.ruleset_version == load_artifact(shipped).version
+    for name, text, include_bundled in (("without", RULE, False), ("everything", EVERYTHING, True)):
+        ungated = _compiled(tmp_path, name, text, include_bundled=include_bundled)
+        _publish(s3, ungated, "init-ungated", sha256=hashlib.sha256(ungated.read_bytes()).hexdigest())
+        assert function.scanner.refresh_ruleset() == "rejected"
+        assert function.scanner.engine.ruleset_version == load_artifact(shipped).version
+    eicar = tmp_path / "eicar.txt"
+    eicar.write_bytes(pranks.eicar())
+    assert function.scanner.engine.scan_file(eicar).verdict.value == "malicious"
 
 
 def test_the_scanner_starts_on_the_shipped_ruleset_when_the_published_one_is_refused(
