@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +288,29 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if changed else EXIT_OK
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 < value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a number above 0: {text!r}")
+    return value
+
+
+def _positive_size(text: str) -> int:
+    value = parse_size(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 bytes: {text!r}")
+    return value
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return text
+
+
 def register_update(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "update",
@@ -315,15 +339,17 @@ def register_update(commands: Any) -> None:
     parser.add_argument(
         "--endpoint-url", type=endpoint_url, metavar="URL", help="S3 endpoint for s3:// sources"
     )
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request")
-    parser.add_argument("--ca-certs", metavar="FILE", help="CA bundle to verify feeds with")
+    parser.add_argument("--timeout", type=_positive, default=30.0, metavar="SECONDS", help="per request")
+    parser.add_argument(
+        "--ca-certs", type=_existing_file, metavar="FILE", help="CA bundle to verify feeds with"
+    )
     defaults = UpdateLimits()
-    parser.add_argument("--max-compile-seconds", type=float, default=defaults.max_compile_seconds)
-    parser.add_argument("--max-artifact-bytes", type=parse_size, default=defaults.max_artifact_bytes)
-    parser.add_argument("--max-slowdown", type=float, default=defaults.max_slowdown)
+    parser.add_argument("--max-compile-seconds", type=_positive, default=defaults.max_compile_seconds)
+    parser.add_argument("--max-artifact-bytes", type=_positive_size, default=defaults.max_artifact_bytes)
+    parser.add_argument("--max-slowdown", type=_positive, default=defaults.max_slowdown)
     parser.add_argument(
         "--sample-size",
-        type=parse_size,
+        type=_positive_size,
         default=defaults.sample_bytes,
         help="benchmark sample (default 64MiB)",
     )

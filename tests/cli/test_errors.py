@@ -138,6 +138,19 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         ],
         "Pulumi.s.yaml: bucketguard:scanner: expected a mapping",
     ),
+    # A limit of 0 refused every ruleset (or, for the sample, measured nothing); -1 s was a traceback.
+    "rules update a timeout below 0": (
+        lambda t: ["rules", "update", "--source", t, "-o", t / "r.zip", "--timeout", "-1"],
+        "argument --timeout: must be a number above 0: '-1'",
+    ),
+    "rules update an empty benchmark sample": (
+        lambda t: ["rules", "update", "--source", t, "-o", t / "r.zip", "--sample-size", "0"],
+        "argument --sample-size: must be above 0 bytes: '0'",
+    ),
+    "rules update a CA bundle that is missing": (
+        lambda t: ["rules", "update", "--source", t, "-o", t / "r.zip", "--ca-certs", t / "ca.pem"],
+        "ca.pem: no such file",
+    ),
     "sandbox up an invalid stack config": (
         lambda t: ["sandbox", "up", "--config", _write(t / "Pulumi.x.yaml", "config: [\n")],
         "Pulumi.x.yaml:2:1: invalid YAML",
