@@ -67,6 +67,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _RULE_DECL = re.compile(r"^\s*(?:(?:private|global)\s+)*rule\s+\w+", re.MULTILINE)
 _HASH_LINE = re.compile(r"^[0-9a-fA-F]{64}(\s|$)")
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_KIND_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 CONFIG_KEYS = ("name", "url", "kind", "sha256", "minSeverity", "exclude")
 
 
@@ -99,6 +100,17 @@ class FeedSource:
             )
         if self.sha256 is not None and not _SHA256.match(self.sha256):
             raise FeedError(f"source {self.name}: sha256 must be 64 lowercase hex digits")
+        scheme = urlsplit(self.url).scheme
+        if scheme not in ("", "s3", "http", "https"):
+            raise FeedError(
+                f"source {self.name}: {shown(self.url)}: unsupported URL scheme {scheme!r}; "
+                "expected https://..., s3://bucket/prefix or a local path"
+            )
+        if self.is_remote:  # refused in the config, not only when the scheduled update fetches it
+            try:
+                _check_scheme(self.url)
+            except FeedError as exc:
+                raise FeedError(f"source {self.name}: {exc}") from None
         if self.is_s3 and self.sha256 is not None:
             raise FeedError(
                 f"source {self.name}: an s3:// prefix holds many objects; sha256 pins one download"
@@ -154,7 +166,7 @@ class FeedSource:
     def parse(cls, text: str) -> FeedSource:
         """`URL`, `PATH`, `s3://bucket/prefix`, or any of those as `KIND=...` to force the kind."""
         kind, sep, rest = text.partition("=")
-        if sep and kind in KINDS:
+        if sep and _KIND_WORD.match(kind):  # an unknown KIND= is refused, not read as a file's name
             text = rest
         else:
             kind = ""

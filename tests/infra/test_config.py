@@ -241,6 +241,15 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
             {"ruleSources": [{"url": "https://x.example/a.zip", "kind": "clamav"}]},
             r"^bucketguard:scanner\.ruleSources\[0\]: source a\.zip: unknown kind 'clamav'",
         ),
+        (  # refused at preview, not first by the scheduled update that could never fetch it
+            {"ruleSources": [{"url": "http://feeds.example.org/r.zip"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: source r\.zip: http://feeds\.example\.org/r\.zip: "
+            "only https",
+        ),
+        (
+            {"ruleSources": [{"url": "ftp://feeds.example.org/r.zip"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: .*: unsupported URL scheme 'ftp'",
+        ),
         (
             {"ruleSources": [{"url": "https://a.example/r.zip"}, {"url": "https://b.example/r.zip"}]},
             r"^bucketguard:scanner\.ruleSources\[1\]\.name: 'r\.zip' is used twice",
