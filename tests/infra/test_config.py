@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ import pytest
 from bucketguard.pipeline.settings import scannable_object_bytes
 from infra.config import MAX_STORAGES_PER_SCANNER, ConfigError, parse_config
 from tests.infra.conftest import stack_config
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def raw_of(stack: str) -> dict[str, Any]:
@@ -479,3 +483,78 @@ def test_monitor_keys_are_validated(monitor: dict[str, Any], message: str) -> No
     raw = {"scanner": {"region": "eu-west-1"}, "allowedRegions": ["eu-west-1"], "monitor": monitor}
     with pytest.raises(ConfigError, match=message):
         parse_config(raw)
+
+
+def _documented(table: str) -> dict[str, str]:
+    """Each key of a config reference table with its default cell (`a`, `b` | `1`, `2`: paired in order)."""
+    keys: dict[str, str] = {}
+    for row in table.splitlines():
+        if not row.startswith("| `"):
+            continue
+        key_cell, default_cell = (cell.strip() for cell in row.strip("|").split(" | ")[:2])
+        names = re.findall(r"`([^`]+)`", key_cell)
+        separator = " / " if " / " in key_cell else ", "
+        defaults = default_cell.split(separator)
+        for index, name in enumerate(names):
+            keys[name] = defaults[index] if len(defaults) == len(names) else default_cell
+    return keys
+
+
+def _shown(default: Any) -> str | None:
+    """A default as the reference writes it (`false`, `2048`, `[tag, notify]`, `{}`); None: not a literal."""
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, int | str):
+        return f"`{default}`"
+    if isinstance(default, tuple) and all(isinstance(item, str) for item in default):
+        return f"`[{', '.join(default)}]`"
+    if default == {}:
+        return "`{}`"
+    return None
+
+
+# Empty in the schema, documented as what the program makes of it.
+COMPUTED_DEFAULTS = {("`monitor`", "regions")}  # [region]
+
+
+def test_the_config_reference_documents_every_key_the_schema_accepts_with_its_default() -> None:
+    from pydantic_core import PydanticUndefined
+
+    from bucketguard.validation import _key
+    from infra.config import AuditConfig, BucketguardConfig, MonitorConfig, ScannerConfig, StorageConfig
+
+    docs = (REPO / "docs" / "deploying.md").read_text(encoding="utf-8")
+    reference = docs[docs.index("## Config reference") : docs.index("## Outputs")]
+    tables = {title.splitlines()[0]: title for title in re.split(r"^### ", reference, flags=re.M)[1:]}
+    models = {
+        "Top level": BucketguardConfig,
+        "`scanner`": ScannerConfig,
+        "`storages[]`": StorageConfig,
+        "`monitor`": MonitorConfig,
+        "`audit`": AuditConfig,
+    }
+    assert sorted(tables) == sorted(models)
+    for title, model in models.items():
+        documented = _documented(tables[title])
+        fields = {_key(name, field): field for name, field in model.model_fields.items()}
+        assert sorted(documented) == sorted(fields), title
+        for key, field in fields.items():
+            default = field.get_default(call_default_factory=True)
+            if default is PydanticUndefined or default is None or (title, key) in COMPUTED_DEFAULTS:
+                continue
+            shown = _shown(default)
+            assert shown is None or shown in documented[key], (
+                f"{title} {key}: {shown} not in {documented[key]!r}"
+            )
+
+    # The README's summary names only keys the schema accepts.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    summary = readme[readme.index("### Config reference") : readme.index("## Performance")]
+    sections = {"scanner": ScannerConfig, "scanners[]": ScannerConfig, "storages[]": StorageConfig}
+    sections |= {"monitor": MonitorConfig, "audit": AuditConfig}
+    for row in (line for line in summary.splitlines() if line.startswith("| `")):
+        section = ""
+        for name in re.findall(r"`([^`]+)`", row.split(" | ")[0]):
+            section, _, key = name.rpartition(".") if "." in name else (section, "", name)
+            model = sections.get(section, BucketguardConfig)
+            assert key.removesuffix("[]") in {_key(n, f) for n, f in model.model_fields.items()}, row
