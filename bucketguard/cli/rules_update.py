@@ -197,8 +197,6 @@ def run_update(args: argparse.Namespace) -> int:
         raise UsageError(f"{output}: give the artifact's file name in an existing directory with -o")
     if args.clean_corpus is not None and not args.clean_corpus.is_dir():
         raise UsageError(f"{args.clean_corpus}: no such clean corpus directory")
-    if args.ca_certs is not None and not Path(args.ca_certs).is_file():
-        raise UsageError(f"--ca-certs {args.ca_certs}: no such file")
     sources = _sources(args)
     previous = _previous(args.previous or output)
     feeds = _fetch_all(sources, args, previous)

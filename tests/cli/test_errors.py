@@ -236,10 +236,6 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["monitor", "replay", t / "e.json", "--undo-file", t / "u.json"],
         "--undo-file is only used with --fix",
     ),
-    "rules update with a CA bundle that is missing": (  # else each feed failed as if TLS had
-        lambda t: ["rules", "update", "-o", t / "r.zip", "--ca-certs", t / "ca.pem"],
-        "--ca-certs {t}/ca.pem: no such file",
-    ),
     "rules update forcing a kind that is none": (  # else read as a file named 'yara=https:/...'
         lambda t: ["rules", "update", "-o", t / "r.zip", "--source", "yara=https://feeds.example.org/r.zip"],
         "unknown kind 'yara'; expected one of yara-zip, yara-file, hash-list, malwarebazaar-csv, s3",
