@@ -111,6 +111,11 @@ class FeedSource:
                 _check_scheme(self.url)
             except FeedError as exc:
                 raise FeedError(f"source {self.name}: {exc}") from None
+            if "@" in urlsplit(self.url).netloc:
+                raise FeedError(
+                    f"source {self.name} ({shown(self.url)}): a user or password in the URL is never sent "
+                    "(a 401 each run); a feed's key goes in its query string, kept out of messages and logs"
+                )
         if self.is_s3 and self.sha256 is not None:
             raise FeedError(
                 f"source {self.name}: an s3:// prefix holds many objects; sha256 pins one download"

@@ -255,6 +255,10 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
             r"^bucketguard:scanner\.ruleSources\[0\]: .*: unsupported URL scheme 'ftp'",
         ),
         (
+            {"ruleSources": [{"url": "https://me:pw@a.example/r.zip"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: source r\.zip \(https://a\.example/r\.zip\): a user",
+        ),
+        (
             {"ruleSources": [{"url": "https://a.example/r.zip"}, {"url": "https://b.example/r.zip"}]},
             r"^bucketguard:scanner\.ruleSources\[1\]\.name: 'r\.zip' is used twice",
         ),

@@ -194,6 +194,12 @@ def test_source_arguments_force_kinds_and_pins_are_checked() -> None:
         FeedSource("x", "https://x.example", kind="clamav")
     with pytest.raises(FeedError, match="sha256 pins one download"):
         FeedSource("x", "s3://b/p", kind="s3", sha256="0" * 64)
+    # urllib3 sends no Authorization from a URL's user part: such a feed failed with 401 at every run
+    with pytest.raises(
+        FeedError, match=r"^source r.zip \(https://x.example/r.zip\): a user or password"
+    ) as e:
+        FeedSource.parse("https://me:SECRET@x.example/r.zip")
+    assert "SECRET" not in str(e.value)
 
 
 def test_local_file_and_directory_sources(tmp_path: Path) -> None:
