@@ -179,10 +179,17 @@ class RulesetWatcher:
                 self.manifest = read_manifest(path)
             except RulesetError as exc:
                 raise RulesetRejected(f"{where}: {exc}") from None
-        from bucketguard.scanning.update import misjudged_samples, refusal
+        from bucketguard.scanning.update import misjudged_samples, other_bundled_rules, refusal
 
         # An upload that bypassed `rules publish` (its digest recorded by hand) is checked all the same.
         problems = misjudged_samples(ruleset, quick=True)
         if problems:
             raise RulesetRejected(refusal(where, problems))
+        older = other_bundled_rules(ruleset)
+        if older:  # used (it holds the feeds' rules), but the bundled rules deployed with this code are not
+            log.warning(
+                "published ruleset built with other bundled rules than this version's: "
+                "publish one built by this version (the rule update does at its next run)",
+                extra={"ruleset": ruleset.version, "bundled_files": older},
+            )
         return ruleset

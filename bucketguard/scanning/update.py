@@ -338,6 +338,14 @@ def misjudged_samples(ruleset: Ruleset, *, quick: bool = False) -> list[str]:
         engine.close()
 
 
+def other_bundled_rules(ruleset: Ruleset) -> list[str]:
+    """The bundled rule files of this bucketguard that a ruleset holds otherwise or not at all: it was built
+    by another version, and until one built by this version is published, this version's rules are not
+    all in use."""
+    held = {source.namespace: source.text for source in ruleset.sources}
+    return [source.namespace for source in bundled_sources() if held.get(source.namespace) != source.text]
+
+
 def refusal(where: str, problems: Sequence[str]) -> str:
     """One line: the first problem and how many more."""
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -3,6 +3,7 @@ when no object changed; artifacts published with their digest and version, corru
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,6 +262,31 @@ def test_the_scanner_starts_on_a_newer_published_ruleset_and_never_loads_the_shi
     function = ScannerFunction.from_environment()
     assert function.scanner.engine.ruleset_version == load_artifact(published).version
     assert function.scanner.refresh_ruleset() is None  # checked at init: not again before the interval
+
+
+def test_a_ruleset_built_with_other_bundled_rules_is_used_with_a_warning_naming_them(
+    s3: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # After an upgrade, the published artifact still holds the previous version's bundled rules: the
+    # scanner loads it first, so a bundled rule added by the upgrade was silently not in use.
+    from bucketguard.pipeline.rules_bucket import RulesetWatcher
+    from bucketguard.scanning.ruleset import Ruleset, bundled_sources, ruleset_version
+
+    s3.create_bucket(Bucket="older")
+    s3.put_bucket_versioning(Bucket="older", VersioningConfiguration={"Status": "Enabled"})
+    watcher = RulesetWatcher(s3, "older", "scanner/ruleset.zip", interval_seconds=0)
+    sources = [s if "eicar" not in s.namespace else dataclasses.replace(s, text=s.text + "// v1\n")
+               for s in bundled_sources()]  # fmt: skip
+    older = tmp_path / "older.zip"
+    write_artifact(Ruleset(ruleset_version(sources), tuple(sources)), older)
+    _publish(s3, older, "older")
+    assert watcher.newer_ruleset() is not None
+    [warned] = [r for r in caplog.records if "other bundled rules" in r.getMessage()]
+    assert warned.bundled_files == ["bucketguard/eicar.yar"]  # type: ignore[attr-defined]
+    caplog.clear()
+    _publish(s3, _artifact(tmp_path, "current", RULE), "older")
+    assert watcher.newer_ruleset() is not None
+    assert not [r for r in caplog.records if "other bundled rules" in r.getMessage()]
 
 
 def test_the_scanner_keeps_its_ruleset_when_an_upload_past_rules_publish_judges_samples_wrong(
