@@ -140,6 +140,13 @@ HEADERS_ONLY = {
     "a.chm": b"ITSF\x03\x00\x00\x00" + bytes(64),
     "a.lzh": b"\x24\x00-lh5-" + bytes(64),
     "nsis.exe": pranks.pe_header() + b"\xef\xbe\xad\xdeNullsoftInst" + bytes(64),
+    "a.cpio": b"070701" + b"0" * 104 + bytes(64),
+    "old.cpio": b"\xc7\x71" + bytes(18) + b"\x02\x00" + bytes(4) + b"a\x00" + bytes(64),
+    "a.rpm": b"\xed\xab\xee\xdb\x03\x00" + bytes(90),
+    "a.pkg": b"xar!\x00\x1c\x00\x01" + bytes(64),
+    "a.wim": b"MSWIM\x00\x00\x00" + bytes(200),
+    "a.squashfs": b"hsqs" + bytes(124),
+    "a.vhd": b"conectix" + bytes(120),
 }
 
 
@@ -150,6 +157,56 @@ def test_a_header_alone_is_never_clean(name: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PATH", str(tmp_path))
     result = _scan(tmp_path, name, HEADERS_ONLY[name])
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
+
+
+UNDECODED_HERE = {
+    "lzip": b"LZIP\x01\x0c" + bytes(64),
+    "lzop": b"\x89LZO\x00\r\n\x1a\n" + bytes(64),
+    "alz": b"ALZ\x01" + bytes(64),
+    "egg": b"EGGA" + bytes(64),
+    "compress": b"\x1f\x9d\x90" + bytes(64),  # a valid .Z stream (of zeros) to 7-Zip, which it decodes
+}
+
+
+@pytest.mark.parametrize("name", UNDECODED_HERE)
+def test_archives_nothing_here_decodes_are_unsupported(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no 7zz: as in the Lambda runtime
+    result = _scan(tmp_path, "camp.bin", UNDECODED_HERE[name])
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.UNSUPPORTED), result
+
+
+def _cpio(members: dict[str, bytes]) -> bytes:
+    """A cpio archive in the `newc` format (cpio -H newc, the format of RPM payloads and initramfs)."""
+    out = bytearray()
+    for number, (name, data) in enumerate([*members.items(), ("TRAILER!!!", b"")], start=1):
+        encoded = name.encode() + b"\x00"
+        fields = (number, 0o100644 if data or name != "TRAILER!!!" else 0, 0, 0, 1, 0, len(data), 0, 0, 0, 0)
+        out += b"070701" + b"".join(b"%08X" % field for field in fields) + b"%08X%08X" % (len(encoded), 0)
+        out += encoded + bytes(-(len(out) + len(encoded)) % 4)
+        out += data + bytes(-len(data) % 4)
+    return bytes(out)
+
+
+@needs_7zip
+def test_cpio_and_wim_members_are_found(tmp_path: Path) -> None:
+    cpio = _cpio({"notes.txt": PADDING, "eicar.com": EICAR})
+    (tmp_path / "initrd.cpio").write_bytes(cpio)
+    listed = subprocess.run([str(program()), "l", str(tmp_path / "initrd.cpio")], capture_output=True)
+    assert b"eicar.com" in listed.stdout, listed  # 7-Zip reads the archive as cpio
+    found = _scan(tmp_path, "initrd.cpio", cpio)
+    assert found.verdict is Verdict.MALICIOUS, found
+    assert [finding.path for finding in found.findings] == ["initrd.cpio!eicar.com"]
+
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "eicar.com").write_bytes(EICAR)
+    (tmp_path / "image" / "notes.txt").write_bytes(PADDING)
+    subprocess.run([str(program()), "a", "-twim", str(tmp_path / "camp.wim"), "."],
+                   cwd=tmp_path / "image", check=True, capture_output=True)  # fmt: skip
+    wim = (tmp_path / "camp.wim").read_bytes()
+    found = _scan(tmp_path, "camp.wim", wim)
+    assert found.verdict is Verdict.MALICIOUS, found
 
 
 @needs_7zip

@@ -1,5 +1,6 @@
-"""Formats recognised by their bytes that Python does not decode: ARJ, CHM and LZH go to the 7-Zip program
-where it is installed; the rest (and those where it is not) are `unsupported`, never clean.
+"""Formats recognised by their bytes that Python does not decode: ARJ, CHM, LZH, cpio, RPM, Unix compress
+(.Z), xar, WIM, SquashFS and VHD go to the 7-Zip program where it is installed; the rest (and those where it
+is not) are `unsupported`, never clean.
 
 Their raw bytes are still matched by the rules; what they hold (compressed or encoded) is not seen.
 """
@@ -22,6 +23,20 @@ def _sis(head: bytes) -> bool:
     return head[4:8] in (b"\x12\x3a\x00\x10", b"\x6d\x00\x00\x10") or head[8:12] == b"\x19\x04\x00\x10"
 
 
+def _binary_cpio(head: bytes) -> bool:
+    # The old binary header (26 bytes, either byte order), then the name its header counts, NUL-terminated.
+    order = {b"\xc7\x71": "little", b"\x71\xc7": "big"}.get(head[:2])
+    if order is None or len(head) < 28:
+        return False
+    name_size = int.from_bytes(head[20:22], order)  # type: ignore[arg-type]
+    return 1 <= name_size <= len(head) - 26 and head[26 + name_size - 1] == 0
+
+
+def _unix_compress(head: bytes) -> bool:
+    # .Z: the magic, then flags: 9 to 16 bits per code, the two reserved bits clear.
+    return head.startswith(b"\x1f\x9d") and len(head) > 2 and 9 <= head[2] & 0x1F <= 16 and not head[2] & 0x60
+
+
 # name -> (recognise from the first bytes, why not decoded)
 UNDECODED: dict[str, Callable[[bytes], bool]] = {
     "RAR": lambda head: head.startswith((b"Rar!\x1a\x07\x00", b"Rar!\x1a\x07\x01\x00")),
@@ -32,13 +47,25 @@ UNDECODED: dict[str, Callable[[bytes], bool]] = {
     "StuffIt": lambda head: head.startswith((b"SIT!", b"StuffIt")),
     "ACE": lambda head: head[7:14] == b"**ACE**",
     "ZOO": lambda head: head[20:24] == b"\xdc\xa7\xc4\xfd",
+    "cpio": lambda head: head.startswith((b"070701", b"070702", b"070707")) or _binary_cpio(head),
+    "RPM": lambda head: head.startswith(b"\xed\xab\xee\xdb") and head[4:5] in (b"\x03", b"\x04"),
+    "compress": _unix_compress,
+    "xar": lambda head: head.startswith(b"xar!\x00\x1c"),
+    "WIM": lambda head: head.startswith(b"MSWIM\x00\x00\x00"),
+    "SquashFS": lambda head: head.startswith((b"hsqs", b"sqsh")),
+    "VHD": lambda head: head.startswith(b"conectix"),
+    "lzip": lambda head: head.startswith(b"LZIP") and head[4:5] in (b"\x00", b"\x01"),
+    "lzop": lambda head: head.startswith(b"\x89LZO\x00\r\n\x1a\n"),
+    "ALZ": lambda head: head.startswith(b"ALZ\x01"),
+    "EGG": lambda head: head.startswith(b"EGGA"),
 }
 
 
 # Matched at the start of a file, more loosely than the tests above: a plain file is ruled out by it.
 HINT = re.compile(
     rb"Rar!|\x60\xea|ITSF|..-l[hz].-|.{4}(?:\x12\x3a|\x6d\x00)\x00\x10|.{8}\x19\x04\x00\x10|"
-    rb"SIT!|StuffIt|.{7}\*\*ACE\*\*|.{20}\xdc\xa7\xc4\xfd",
+    rb"SIT!|StuffIt|.{7}\*\*ACE\*\*|.{20}\xdc\xa7\xc4\xfd|07070[127]|\xc7\x71|\x71\xc7|\xed\xab\xee\xdb|"
+    rb"\x1f\x9d|xar!|MSWIM|hsqs|sqsh|conectix|LZIP|\x89LZO|ALZ\x01|EGGA",
     re.DOTALL,
 )
 
@@ -55,7 +82,18 @@ def is_undecoded(head: bytes) -> bool:
 
 
 # Recognised formats the 7-Zip program decodes where it is installed: name -> 7-Zip's type name.
-BY_SEVEN_ZIP = {"ARJ": "Arj", "CHM": "Chm", "LZH": "Lzh"}
+BY_SEVEN_ZIP = {
+    "ARJ": "Arj",
+    "CHM": "Chm",
+    "LZH": "Lzh",
+    "cpio": "Cpio",
+    "RPM": "Rpm",
+    "compress": "Z",
+    "xar": "Xar",
+    "WIM": "wim",
+    "SquashFS": "SquashFS",
+    "VHD": "VHD",
+}
 
 
 def open_undecoded(blob: Blob, expansion: Expansion) -> None:
