@@ -320,7 +320,11 @@ class HttpClient:
                 raise FeedError(f"{shown(url)}: {_why(exc)}") from None
             try:
                 if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
-                    url = urljoin(url, response.headers["Location"])
+                    target = urljoin(url, response.headers["Location"])
+                    # Plain http is for a loopback feed given as such, never a hop away from https.
+                    if url.startswith("https:") and not target.startswith("https:"):
+                        raise FeedError(f"{shown(url)}: redirected from https to {shown(target)}")
+                    url = target
                     continue
                 if response.status == 304:
                     if not (etag or last_modified):  # nothing to reuse: the feed would silently vanish

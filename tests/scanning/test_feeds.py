@@ -13,6 +13,7 @@ import logging
 import ssl
 import tarfile
 import threading
+import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,6 +259,8 @@ class FeedServer(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/moved":
             self._reply(302, b"", {"Location": "/rules.zip"})
+        elif path == "/redirect":  # to wherever ?to= says
+            self._reply(302, b"", {"Location": urllib.parse.unquote(self.path.split("?to=", 1)[1])})
         elif path == "/loop":
             self._reply(302, b"", {"Location": "/loop"})
         elif path == "/downgrade":
@@ -439,3 +442,18 @@ def test_tls_certificate_is_verified(tls_feeds: str, certificate: tuple[Path, Pa
         fetch(source, http=client(retries=0))
     trusted = fetch(source, http=client(ca_certs=str(certificate[0])))
     assert trusted.content is not None and trusted.content.kind == "yara-zip"
+
+
+def test_a_redirect_from_https_never_leads_to_plain_http_even_on_loopback(
+    feeds: str, tls_feeds: str, certificate: tuple[Path, Path]
+) -> None:
+    # Plain http is allowed to loopback for a feed given so: a remote https feed redirecting to
+    # http://127.0.0.1:... reached the update function's own local services (the Lambda runtime API).
+    trusting = client(ca_certs=str(certificate[0]))
+    with pytest.raises(
+        FeedError, match=r"/redirect: redirected from https to http://127.0.0.1:\d+/rules.zip$"
+    ):
+        fetch(FeedSource.parse(f"{tls_feeds}/redirect?to={feeds}/rules.zip"), http=trusting)
+    assert "/rules.zip" not in FeedServer.hits
+    hop = fetch(FeedSource.parse(f"{tls_feeds}/redirect?to={tls_feeds}/rules.zip"), http=trusting)
+    assert hop.content is not None and hop.content.kind == "yara-zip"
