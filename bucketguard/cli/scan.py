@@ -334,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
         engine.start_workers()
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
-    if workers_would_help([target.path for target in targets if isinstance(target, LocalFile)]):
+    if workers_would_help([path for path, _ in _local_files(targets)]):
         engine.start_workers()
     try:
         if args.format == "json":
