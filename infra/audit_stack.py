@@ -43,6 +43,7 @@ from infra.policies import (
     key_admin_statement,
     key_service_statement,
     key_use_statement,
+    owned_by,
     roles_of_account,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
@@ -95,6 +96,7 @@ def audit_statements(
             "WriteReports",
             ["s3:PutObject", "s3:GetObject"],
             pulumi.Output.concat(arns.bucket, "/", REPORTS_PREFIX, "*"),
+            Condition=owned_by(account_id),
         ),
         allow("PublishSummary", ["sns:Publish"], arns.topic),
         allow("UseTheAuditKey", [*KMS_ENCRYPT_ACTIONS, "kms:Encrypt"], arns.key),

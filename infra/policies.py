@@ -63,6 +63,13 @@ def allow(sid: str, actions: Sequence[str], resources: Any, **extra: Any) -> Sta
     return statement
 
 
+def owned_by(account_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The Condition of an S3 statement: only buckets `account_id` owns. A bucket ARN names no account, so
+    without it a bucket of the same name made in another account (ours deleted, or never made) would receive
+    the copies, tags and presigned reads meant for ours."""
+    return {"StringEquals": {"aws:ResourceAccount": account_id}}
+
+
 def service_sends_to_queue(
     sid: str, service: str, queue_arn: Any, source_arn: Any, source_account: Any = None
 ) -> Statement:

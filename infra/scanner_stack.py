@@ -29,7 +29,7 @@ from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
 from infra.keys import component_key
-from infra.policies import KMS_ENCRYPT_ACTIONS, SQS_CONSUME_ACTIONS, Statement, allow
+from infra.policies import KMS_ENCRYPT_ACTIONS, SQS_CONSUME_ACTIONS, Statement, allow, owned_by
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
 from infra.secure_bucket import SecureBucket, SecureBucketArgs
 
@@ -37,12 +37,20 @@ SCANNER_HANDLER = "functions.scanner.app.handler"
 RULES_UPDATE_HANDLER = "functions.rules_update.app.handler"
 
 
-def _ruleset_statements(rules_bucket_arn: pulumi.Output[str], actions: list[str]) -> list[Statement]:
-    """Access to the published ruleset and nothing else in the rules bucket."""
+def _ruleset_statements(
+    rules_bucket_arn: pulumi.Output[str], account_id: pulumi.Input[str], actions: list[str]
+) -> list[Statement]:
+    """Access to the published ruleset and nothing else in the rules bucket (the scanner account's)."""
+    owned = owned_by(account_id)
     return [
-        allow("PublishedRuleset", actions, pulumi.Output.concat(rules_bucket_arn, "/", ARTIFACT_NAME)),
+        allow(
+            "PublishedRuleset",
+            actions,
+            pulumi.Output.concat(rules_bucket_arn, "/", ARTIFACT_NAME),
+            Condition=owned,
+        ),
         # Only so that "nothing published yet" reads as 404, not as access denied.
-        allow("SeeWhetherARulesetIsPublished", ["s3:ListBucket"], rules_bucket_arn),
+        allow("SeeWhetherARulesetIsPublished", ["s3:ListBucket"], rules_bucket_arn, Condition=owned),
     ]
 
 
@@ -171,7 +179,9 @@ class ScannerStack(pulumi.ComponentResource):
                 statements=[
                     allow("ConsumeScanRequests", SQS_CONSUME_ACTIONS, self.queue.queue.arn),
                     allow("DecryptScanRequests", ["kms:Decrypt"], self.key.arn),
-                    *_ruleset_statements(rules_bucket_arn, ["s3:GetObject", "s3:GetObjectVersion"]),
+                    *_ruleset_statements(
+                        rules_bucket_arn, args.account_id, ["s3:GetObject", "s3:GetObjectVersion"]
+                    ),
                 ],
                 environment={
                     env.RULESET_PATH: args.ruleset_path,
@@ -271,7 +281,9 @@ class ScannerStack(pulumi.ComponentResource):
                 queue_arn=None,
                 statements=[
                     *_ruleset_statements(
-                        rules_bucket_arn, ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+                        rules_bucket_arn,
+                        args.account_id,
+                        ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                     ),
                     allow("UseScannerKeyForRulesetAndAlerts", KMS_ENCRYPT_ACTIONS, self.key.arn),
                     allow("AlertOnFailedUpdates", ["sns:Publish"], self.alert_topic.arn),

@@ -24,6 +24,7 @@ from infra.policies import (
     TAG_WRITE_ACTIONS,
     Statement,
     allow,
+    owned_by,
     service_sends_to_queue,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
@@ -163,17 +164,27 @@ class StorageListener(pulumi.ComponentResource):
         bucket_arn = f"arn:aws:s3:::{args.config.bucket}"
         objects_arn = f"{bucket_arn}/*"
         queue_arn = self.queue.queue.arn
+        owned = owned_by(args.account_id)
         statements = [
             allow("ConsumeBucketEvents", SQS_CONSUME_ACTIONS, queue_arn),
             allow("DecryptBucketEvents", ["kms:Decrypt"], args.key_arn),
             # Presigned URLs are signed with these credentials: the scanner reads as this role.
-            allow("PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
+            allow(
+                "PresignObjectReads", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn, Condition=owned
+            ),
             # Finds the event's version by ETag when the notification carries no version id;
             # ListBucket makes S3 answer 404 (dropped), not 403 (retried), for a deleted object.
-            allow("FindEventVersion", ["s3:ListBucket", "s3:ListBucketVersions"], bucket_arn),
+            allow(
+                "FindEventVersion", ["s3:ListBucket", "s3:ListBucketVersions"], bucket_arn, Condition=owned
+            ),
             # Removes the bucketguard-* tags a new version arrived with (the bucket policy lets it
             # remove them, never write one).
-            allow("StripUploadedVerdictTags", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
+            allow(
+                "StripUploadedVerdictTags",
+                [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS],
+                objects_arn,
+                Condition=owned,
+            ),
             allow("SendScanRequests", ["sqs:SendMessage"], args.scanner.queue_arn),
             allow("EncryptScanRequests", KMS_ENCRYPT_ACTIONS, args.scanner.key_arn),
         ]

@@ -23,6 +23,7 @@ from infra.policies import (
     allow,
     deny_insecure_transport,
     document,
+    owned_by,
     service_sends_to_queue,
 )
 from infra.queue import EncryptedQueue, EncryptedQueueArgs
@@ -36,6 +37,7 @@ POSTSCAN_TIMEOUT_SECONDS = 300
 @dataclass
 class StoragePostScanArgs:
     config: StorageConfig
+    account_id: pulumi.Input[str]  # the storage's: its buckets are this account's
     scanner_role_arn: pulumi.Input[str]  # the only publisher of results
     code: pulumi.Archive
     architecture: str
@@ -129,20 +131,22 @@ class StoragePostScan(pulumi.ComponentResource):
         config = args.config
         objects_arn = f"arn:aws:s3:::{config.bucket}/*"
         targets = [b for b in (args.quarantine, args.promote) if b is not None]
+        owned = {"Condition": owned_by(args.account_id)}
         statements = [
             allow("ConsumeScanResults", SQS_CONSUME_ACTIONS, self.queue.queue.arn),
             allow("UseStorageKey", KMS_ENCRYPT_ACTIONS, args.key_arn),
             allow("SealVerdictTags", ["kms:GenerateMac"], args.seal_key_arn),
             # Every result starts by reading the scanned version (is it still there, unchanged?).
-            allow("ReadScannedVersions", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn),
+            allow("ReadScannedVersions", ["s3:GetObject", "s3:GetObjectVersion"], objects_arn, **owned),
             # So that a missing object or copy reads as 404 (nothing to do), not 403 (retried into the DLQ).
             allow(
                 "ListOwnBuckets",
                 ["s3:ListBucket"],
                 [objects_arn.removesuffix("/*"), *(b.bucket.arn for b in targets)],
+                **owned,
             ),
             # Also takes its tags off an object written over the scanned one while it was tagging.
-            allow("TagScannedVersions", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn),
+            allow("TagScannedVersions", [*TAG_READ_ACTIONS, *TAG_WRITE_ACTIONS], objects_arn, **owned),
         ]
         if targets:
             copies = [pulumi.Output.concat(b.bucket.arn, "/*") for b in targets]
@@ -152,6 +156,7 @@ class StoragePostScan(pulumi.ComponentResource):
                     "WriteOwnBuckets",
                     ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
                     copies,
+                    **owned,
                 )
             )
             # A source version is removed only after its copy's size and SHA-256 are checked.
@@ -165,16 +170,24 @@ class StoragePostScan(pulumi.ComponentResource):
                         "s3:GetObjectVersionTagging",
                     ],
                     copies,
+                    **owned,
                 )
             )
             # A copy that does not verify (the source changed under it) is not left behind.
             statements.append(
-                allow("RemoveUnverifiedCopies", ["s3:DeleteObject", "s3:DeleteObjectVersion"], copies)
+                allow(
+                    "RemoveUnverifiedCopies", ["s3:DeleteObject", "s3:DeleteObjectVersion"], copies, **owned
+                )
             )
         if args.quarantine is not None:
             # A move: the source version is deleted only after its copy is verified (pipeline's job).
             statements.append(
-                allow("RemoveQuarantinedVersions", ["s3:DeleteObject", "s3:DeleteObjectVersion"], objects_arn)
+                allow(
+                    "RemoveQuarantinedVersions",
+                    ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    objects_arn,
+                    **owned,
+                )
             )
         if "notify" in config.actions:
             statements.append(allow("PublishAlerts", ["sns:Publish"], args.alert_topic_arn))

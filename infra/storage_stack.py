@@ -80,6 +80,7 @@ class StorageStack(pulumi.ComponentResource):
             name,
             StoragePostScanArgs(
                 config=config,
+                account_id=args.account_id,
                 scanner_role_arn=args.scanner.role_arn,
                 code=args.code,
                 architecture=args.architecture,

@@ -268,6 +268,23 @@ def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
                     assert arn.endswith(f":log-group:{owner}-logs-0a1b2c:*"), (policy["name"], arn)
 
 
+def test_s3_grants_hold_only_for_buckets_of_the_roles_own_account(graph: Graph) -> None:
+    """A bucket ARN names no account: without aws:ResourceAccount a bucket of the same name in another account
+    (ours deleted, or never made) would receive post-scan's copies and the listener's presigned reads. The
+    rule update's s3:// sources are the exception (the config does not say whose they are)."""
+    checked = 0
+    for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
+        for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
+            grants_s3 = any(str(r).startswith("arn:aws:s3:::") for r in as_list(statement["Resource"]))
+            rule_source = statement.get("Sid", "").startswith(("ReadRuleSource", "ListRuleSource"))
+            if statement["Effect"] != "Allow" or not grants_s3 or rule_source:
+                continue
+            owner = statement.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceAccount")
+            assert owner == policy["account"], (policy["name"], statement.get("Sid"), owner)
+            checked += 1
+    assert checked >= 8
+
+
 def test_listener_and_postscan_roles_are_scoped_to_their_bucket(multi: Graph) -> None:
     listener = {s["Sid"]: s for s in multi.policy("storage-media-listener-policy")}
     assert listener["PresignObjectReads"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
@@ -1454,3 +1471,4 @@ def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) 
         assert any("s3:PutBucketAcl" in s["Action"] for s in member[1:])
     variables = graph.named("monitor-monitor-function")["inputs"]["environment"]["variables"]
     assert variables[env.MONITOR_REMEDIATE] == ",".join(rules)
+
