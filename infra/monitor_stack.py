@@ -57,6 +57,16 @@ TABLE_ACTIONS = [
     "dynamodb:BatchWriteItem",
 ]
 PATTERN = json.dumps(event_pattern())
+# CloudTrail sends the calls of global services (IAM: AttachRolePolicy, PutRolePolicy, CreateRole...) to
+# EventBridge in us-east-1 only: a rule in any other region never sees them.
+GLOBAL_EVENTS_REGION = "us-east-1"
+GLOBAL_PATTERN = json.dumps(
+    {
+        **event_pattern(),
+        "source": ["aws.iam"],
+        "detail": {**event_pattern()["detail"], "eventSource": ["iam.amazonaws.com"]},
+    }
+)
 
 
 def _events_trust() -> str:
@@ -305,6 +315,8 @@ class MonitorForwarderArgs:
     regions: Sequence[str]
     target_bus_arn: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    # Regions among `regions` only forwarded for the global services' events (us-east-1 when not watched).
+    global_only: Sequence[str] = ()
 
 
 class MonitorForwarder(pulumi.ComponentResource):
@@ -338,7 +350,7 @@ class MonitorForwarder(pulumi.ComponentResource):
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{region}",
                 description="bucketguard monitor: the watched CloudTrail calls, forwarded",
-                event_pattern=PATTERN,
+                event_pattern=GLOBAL_PATTERN if region in args.global_only else PATTERN,
                 tags=args.tags,
                 opts=regional,
             )

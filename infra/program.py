@@ -26,6 +26,7 @@ from infra.config import (
 from infra.existing_bucket import BucketState, check_storages, read_bucket
 from infra.fleet import Placement
 from infra.monitor_stack import (
+    GLOBAL_EVENTS_REGION,
     MonitorForwarder,
     MonitorForwarderArgs,
     MonitorMemberRole,
@@ -472,20 +473,23 @@ def deploy_monitor(
         opts=pulumi.ResourceOptions(provider=home),
     )
     target = bus_arn(monitor.region, security_account)
-    others = [r for r in monitor.monitored_regions if r != monitor.region]
+    global_region = _global_events_region(config)
+    global_only = [r for r in global_region if r not in monitor.monitored_regions]
+    others = [r for r in monitor.monitored_regions if r != monitor.region] + global_only
     if others:
         MonitorForwarder(
             "monitor-forward",
-            MonitorForwarderArgs(regions=others, target_bus_arn=target, tags=tags),
+            MonitorForwarderArgs(regions=others, target_bus_arn=target, tags=tags, global_only=global_only),
             {r: providers.get(r, monitor.role_arn, monitor.account) for r in others},
         )
     for entry in monitor.accounts:
         assert entry.account is not None  # MonitoredAccount requires it
-        regions = monitor.regions_of(entry)
+        global_only = [r for r in global_region if r not in monitor.regions_of(entry)]
+        regions = [*monitor.regions_of(entry), *global_only]
         regional = {r: providers.get(r, entry.role_arn, entry.account) for r in regions}
         MonitorForwarder(
             f"monitor-forward-{entry.account}",
-            MonitorForwarderArgs(regions=regions, target_bus_arn=target, tags=tags),
+            MonitorForwarderArgs(regions=regions, target_bus_arn=target, tags=tags, global_only=global_only),
             regional,
         )
         MonitorMemberRole(
@@ -501,6 +505,19 @@ def deploy_monitor(
     pulumi.export("monitorTable", stack.table.name)
     if stack.trail is not None:
         pulumi.export("monitorTrailArn", stack.trail.trail.arn)
+
+
+def _global_events_region(config: BucketguardConfig) -> list[str]:
+    """[us-east-1], forwarded from by every monitored account not watching it: IAM events reach EventBridge
+    there only. Outside allowedRegions nothing is deployed there, and the preview says what is not seen."""
+    if config.allowed_regions and GLOBAL_EVENTS_REGION not in config.allowed_regions:
+        pulumi.log.warn(
+            f"bucketguard:monitor: IAM calls (AttachRolePolicy, PutRolePolicy...) reach EventBridge in "
+            f"{GLOBAL_EVENTS_REGION} only, which allowedRegions excludes: the monitor will not see them "
+            "(a scheduled audit still judges IAM)"
+        )
+        return []
+    return [GLOBAL_EVENTS_REGION]
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ class Graph:
         self.retained: set[str] = set(result["retained"])
         self.urns: dict[str, list[str]] = result["urns"]
         self.dependencies: dict[str, list[str]] = result["dependencies"]
+        self.log: list[str] = result["log"]
 
     def of_type(self, token: str) -> list[Resource]:
         return [r for r in self.resources if r["type"] == token]
@@ -1472,3 +1473,53 @@ def test_monitor_fixers_get_only_their_actions_on_their_resources(program: Any) 
     variables = graph.named("monitor-monitor-function")["inputs"]["environment"]["variables"]
     assert variables[env.MONITOR_REMEDIATE] == ",".join(rules)
 
+
+def test_monitor_hears_iam_calls_from_us_east_1_where_eventbridge_receives_them(
+    program: Any, multi: Graph
+) -> None:
+    """CloudTrail sends IAM's calls (AttachRolePolicy "for a minute") to EventBridge in us-east-1 only: every
+    monitored account forwards them from there, IAM's alone when it does not watch that region. Where
+    allowedRegions excludes us-east-1, nothing is deployed there and the preview says what goes unseen."""
+    from bucketguard.monitor.table import event_pattern
+
+    config = stack_config("dev")
+    config["bucketguard:allowedRegions"] = ["eu-west-1", "us-east-1"]
+    member = {"roleArn": "arn:aws:iam::222222222222:role/bucketguard-deployer", "regions": ["eu-west-1"]}
+    config["bucketguard:monitor"] = {**config["bucketguard:monitor"], "accounts": [member]}
+    graph = Graph(program(config))
+    rules = {
+        (r["account"], r["region"]): r
+        for r in graph.of_type("aws:cloudwatch/eventRule:EventRule")
+        if r["name"].startswith("monitor-")
+    }
+    assert set(rules) == {
+        ("123456789012", "eu-west-1"),
+        ("123456789012", "us-east-1"),
+        ("222222222222", "eu-west-1"),
+        ("222222222222", "us-east-1"),
+    }
+    watched = event_pattern()
+    iam_only = {
+        **watched,
+        "source": ["aws.iam"],
+        "detail": {**watched["detail"], "eventSource": ["iam.amazonaws.com"]},
+    }
+    for (account, region), rule in rules.items():
+        pattern = json.loads(rule["inputs"]["eventPattern"])
+        assert pattern == (iam_only if region == "us-east-1" else watched), (account, region)
+        if rule["name"] != "monitor-rule":
+            [target] = [
+                t
+                for t in graph.of_type("aws:cloudwatch/eventTarget:EventTarget")
+                if t["name"] == f"{rule['name']}-target"
+            ]
+            assert target["inputs"]["arn"] == "arn:aws:events:eu-west-1:123456789012:event-bus/default"
+            assert (target["account"], target["region"]) == (account, region)
+    assert not any("us-east-1" in line for line in graph.log)
+
+    assert not [r for r in multi.resources if r["type"].startswith("aws:") and r["region"] == "us-east-1"]
+    assert [line for line in multi.log if "us-east-1" in line] == [
+        "bucketguard:monitor: IAM calls (AttachRolePolicy, PutRolePolicy...) reach EventBridge in "
+        "us-east-1 only, which allowedRegions excludes: the monitor will not see them (a scheduled audit "
+        "still judges IAM)"
+    ]
