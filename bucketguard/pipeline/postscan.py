@@ -27,6 +27,7 @@ from bucketguard.pipeline.settings import PostScanSettings
 from bucketguard.pipeline.tagging import (
     TAG_ALERTED,
     TAG_DATE,
+    TAG_RESULT,
     TAG_SEAL,
     Mac,
     from_tagset,
@@ -39,12 +40,16 @@ from bucketguard.pipeline.tagging import (
     trusted_tags,
     verdict_tags,
 )
-from bucketguard.scanning.result import Verdict
+from bucketguard.scanning.result import Reason, Verdict
 
 log = logging.getLogger("bucketguard.postscan")
 
 SINGLE_COPY_LIMIT = 5 * 1024**3  # CopyObject's limit; larger objects go through a multipart copy
 MAC_ALGORITHM = "HMAC_SHA_256"
+# The scanner could not read the object through the URL it was sent (refused, expired, gone): a statement
+# about that request, not about the version's bytes, and a scan request anyone allowed on the scanner queue
+# can make fail (a URL signed without access to this bucket).
+NOT_READ = frozenset({Reason.ACCESS_DENIED, Reason.URL_EXPIRED, Reason.DOWNLOAD_FAILED})
 
 
 class CopyNotVerified(Exception):
@@ -57,7 +62,7 @@ class PostScanOutcome:
     key: str
     version_id: str | None
     verdict: Verdict
-    status: str  # applied | gone | superseded | stale | already-applied
+    status: str  # applied | gone | superseded | stale | kept | already-applied
     actions: list[str] = field(
         default_factory=list
     )  # tagged, quarantined, promoted, source-removed, notified
@@ -378,6 +383,13 @@ class PostScan:
         recorded = scan_date_of(trusted)
         if recorded is not None and recorded > verdict_tags(event)[TAG_DATE]:
             outcome.status = "stale"  # a newer scan of this version already decided
+            return outcome
+        if event.verdict is Verdict.ERROR and event.result.reason in NOT_READ and TAG_RESULT in trusted:
+            outcome.status = "kept"  # the verdict its bytes were given stands: they were not read this time
+            log.warning(
+                "scan could not read the object: its verdict kept",
+                extra={"bucket": event.bucket, "key": event.key, "reason": str(event.result.reason)},
+            )
             return outcome
         changed = False
         if self._wants("tag"):

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +27,7 @@ from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.postscan import CopyNotVerified, PostScan, quarantine_key
 from bucketguard.pipeline.settings import PostScanSettings
 from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
-from bucketguard.scanning.result import Finding, FindingSource, ScanResult, Severity, Verdict
+from bucketguard.scanning.result import Finding, FindingSource, Reason, ScanResult, Severity, Verdict
 from tests.pipeline.events import load_event, sqs_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,6 +173,32 @@ def test_an_older_result_does_not_overwrite_a_newer_verdict(account: AccountSess
     )
     assert postscan.apply(older).status == "stale"
     assert _tags(s3, "camp", "a.pdf", version)["bucketguard-scan-result"] == "clean"
+
+
+def test_a_scan_that_could_not_read_the_object_does_not_take_its_clean_verdict_away(
+    account: AccountSession,
+) -> None:
+    # A scan request for this bucket's object with a URL signed by someone without access to it (another
+    # storage's listener may send requests to the shared scanner queue), or one whose URL expired in a
+    # backlog, answers error: the object's bytes were not read, so the verdict they were given stands.
+    s3 = account.shared("s3")
+    version = s3.put_object(Bucket="camp", Key="a.pdf", Body=b"%PDF")["VersionId"]
+    postscan = _postscan(account, actions=frozenset({"tag"}))
+    clean = _event(version, Verdict.CLEAN, key="a.pdf", body=b"%PDF", scanned_at="2026-07-01T00:00:00.000Z")
+    assert postscan.apply(clean).actions == ["tagged"]
+
+    def failed(reason: Reason, scanned_at: str) -> ScanResultEvent:
+        result = ScanResult(
+            "a.pdf", Verdict.ERROR, reason=reason, detail="403", size=4, ruleset_version="sha256:1"
+        )
+        return replace(_event(version, key="a.pdf", scanned_at=scanned_at), result=result)
+
+    for reason in (Reason.ACCESS_DENIED, Reason.URL_EXPIRED):
+        assert postscan.apply(failed(reason, "2026-07-02T00:00:00.000Z")).status == "kept"
+        assert _tags(s3, "camp", "a.pdf", version)["bucketguard-scan-result"] == "clean"
+    # A scan that read the bytes and failed on them still replaces it (fail closed).
+    assert postscan.apply(failed(Reason.INTERNAL_ERROR, "2026-07-03T00:00:00.000Z")).status == "applied"
+    assert _tags(s3, "camp", "a.pdf", version)["bucketguard-scan-result"] == "error"
 
 
 def test_unversioned_bucket_overwritten_after_the_scan_is_left_to_its_own_scan(
