@@ -100,3 +100,82 @@ def input_problems(token: str, inputs: dict[str, Any]) -> list[str]:
             value = json.loads(value)
         _check(value, known[key], key, problems)
     return problems
+
+
+# The JSON policy documents, by resource type and input: "identity" policies name no Principal, resource
+# policies must, a trust policy names no Resource.
+POLICY_INPUTS = {
+    ("aws:iam/rolePolicy:RolePolicy", "policy"): "identity",
+    ("aws:iam/role:Role", "assumeRolePolicy"): "trust",
+    ("aws:sqs/queuePolicy:QueuePolicy", "policy"): "resource",
+    ("aws:sns/topicPolicy:TopicPolicy", "policy"): "resource",
+    ("aws:s3/bucketPolicy:BucketPolicy", "policy"): "resource",
+    ("aws:kms/keyPolicy:KeyPolicy", "policy"): "resource",
+    ("aws:cloudwatch/eventBusPolicy:EventBusPolicy", "policy"): "resource",
+}
+_STATEMENT_KEYS = {
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+}
+_OPERATORS = re.compile(
+    r"^(ForAllValues:|ForAnyValue:)?(StringEquals|StringNotEquals|StringEqualsIgnoreCase|StringNotEqualsIgnoreCase"
+    r"|StringLike|StringNotLike|NumericEquals|NumericNotEquals|NumericLessThan|NumericLessThanEquals"
+    r"|NumericGreaterThan|NumericGreaterThanEquals|DateEquals|DateNotEquals|DateLessThan|DateLessThanEquals"
+    r"|DateGreaterThan|DateGreaterThanEquals|Bool|BinaryEquals|IpAddress|NotIpAddress|ArnEquals|ArnLike"
+    r"|ArnNotEquals|ArnNotLike)(IfExists)?$|^Null$"
+)
+_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
+
+
+def policy_problems(token: str, inputs: dict[str, Any]) -> list[str]:
+    """What IAM's policy grammar refuses in the resource's policy document (MalformedPolicyDocument)."""
+    problems: list[str] = []
+    for (policy_token, key), kind in POLICY_INPUTS.items():
+        if token != policy_token or key not in inputs:
+            continue
+        document = json.loads(inputs[key])
+        if set(document) - {"Version", "Id", "Statement"} or document.get("Version") != "2012-10-17":
+            problems.append(f"{key}: a document has Version 2012-10-17, Id and Statement only")
+        sids = [s["Sid"] for s in document["Statement"] if "Sid" in s]
+        if len(sids) != len(set(sids)):
+            problems.append(f"{key}: Sids repeat")
+        for index, statement in enumerate(document["Statement"]):
+            where = f"{key}.Statement[{index}]"
+            problems += [
+                f"{where}.{k}: not a statement element"
+                for k in set(statement) - _STATEMENT_KEYS - {"Condition"}
+            ]
+            if statement.get("Effect") not in ("Allow", "Deny"):
+                problems.append(f"{where}.Effect: Allow or Deny")
+            if ("Action" in statement) == ("NotAction" in statement):
+                problems.append(f"{where}: one of Action and NotAction")
+            actions = statement.get("Action", statement.get("NotAction", []))
+            problems += [
+                f"{where}: action {a!r}"
+                for a in (actions if isinstance(actions, list) else [actions])
+                if not (isinstance(a, str) and (_ACTION.match(a) or a == "*"))
+            ]
+            principal = "Principal" in statement or "NotPrincipal" in statement
+            if principal != (kind != "identity"):
+                problems.append(
+                    f"{where}: a {kind} policy {'needs' if kind != 'identity' else 'has no'} Principal"
+                )
+            resource = "Resource" in statement or "NotResource" in statement
+            if resource != (kind != "trust"):
+                problems.append(
+                    f"{where}: a {kind} policy {'has no' if kind == 'trust' else 'needs'} Resource"
+                )
+            if kind == "identity" and not re.fullmatch(r"[A-Za-z0-9]*", statement.get("Sid", "")):
+                problems.append(f"{where}.Sid: IAM takes letters and digits only")
+            for operator, pairs in statement.get("Condition", {}).items():
+                if not _OPERATORS.match(operator):
+                    problems.append(f"{where}.Condition: no operator {operator!r}")
+                if not isinstance(pairs, dict) or not pairs:
+                    problems.append(f"{where}.Condition.{operator}: keys and values")
+    return problems

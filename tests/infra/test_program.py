@@ -22,7 +22,7 @@ from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
 from bucketguard.rules.facts import ROLE_TAG
 from tests.infra.conftest import ROOT, run_program, stack_config
-from tests.infra.provider_schema import input_problems
+from tests.infra.provider_schema import input_problems, policy_problems
 
 Resource = dict[str, Any]
 READS = ("Get", "List", "Describe")
@@ -234,11 +234,13 @@ def test_no_resource_uses_the_default_provider(graph: Graph) -> None:
 
 def test_every_input_is_what_the_provider_schema_declares(graph: Graph) -> None:
     """The mocks take any property: each object's keys and enum values are checked against pulumi_aws's
-    own input types (tests/infra/provider_schema.py), the provider's JSON-encoded config included."""
+    own input types (tests/infra/provider_schema.py), the provider's JSON-encoded config included, and each
+    policy document against IAM's grammar."""
     problems = [
         f"{resource['name']}: {problem}"
         for resource in graph.resources
-        for problem in input_problems(resource["type"], resource["inputs"])
+        for check in (input_problems, policy_problems)
+        for problem in check(resource["type"], resource["inputs"])
     ]
     assert problems == []
 

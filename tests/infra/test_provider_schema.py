@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 
 from tests.infra.conftest import ROOT
-from tests.infra.provider_schema import input_problems
+from tests.infra.provider_schema import input_problems, policy_problems
 
 # Each resource registered under the SDK's mocks, with its inputs as the provider would receive them.
 RECORD = """
@@ -83,3 +83,32 @@ def test_mistakes_the_mock_runtime_accepts_are_reported_and_correct_inputs_are_n
     assert [p.split(":")[0] for p in problems_of(resources["other-type"])] == ["scalingConfig.batch_size"]
     for accepted in ("typed", "snake-case", "nested-dicts"):
         assert problems_of(resources[accepted]) == [], accepted
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def test_policy_documents_iam_would_refuse_are_reported() -> None:
+    role_policy = "aws:iam/rolePolicy:RolePolicy"
+    key_policy = "aws:kms/keyPolicy:KeyPolicy"
+    good = {"Sid": "ReadIt", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}
+    assert policy_problems(role_policy, {"role": "r", "policy": policy(good)}) == []
+    mistakes = {
+        "Principal": {**good, "Principal": {"AWS": "arn:aws:iam::123456789012:root"}},
+        "Sid": {**good, "Sid": "Read-It"},
+        "operator": {**good, "Condition": {"StringEqual": {"aws:ResourceAccount": "123456789012"}}},
+        "action": {**good, "Action": ["GetObject"]},
+        "Effect": {**good, "Effect": "allow"},
+        "element": {**good, "Resources": "*"},
+    }
+    for mistake, statement in mistakes.items():
+        problems = policy_problems(role_policy, {"role": "r", "policy": policy(statement)})
+        assert len(problems) == 1 and mistake in problems[0], (mistake, problems)
+    no_resource = {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "kms:Decrypt"}
+    assert policy_problems(key_policy, {"keyId": "k", "policy": policy(no_resource)}) == [
+        "policy.Statement[0]: a resource policy needs Resource"
+    ]
+    assert policy_problems(role_policy, {"role": "r", "policy": policy(good, good)}) == [
+        "policy: Sids repeat"
+    ]
