@@ -100,7 +100,11 @@ def run_rule_update(
         previous = _previous(s3, settings.rules_bucket, work)
         try:
             feeds = fetch_feeds(
-                settings.sources, http=http or HttpClient(), store=S3ObjectStore(s3), previous=previous
+                settings.sources,
+                http=http or HttpClient(),
+                store=S3ObjectStore(s3),
+                previous=previous,
+                progress=log.info,
             )
         except FeedError as exc:
             return _alert(sns, settings, RuleUpdateOutcome("failed", None, str(exc)))
@@ -111,6 +115,7 @@ def run_rule_update(
             engine=settings.engine,
             limits=settings.limits,
             previous=previous[0] if previous else None,
+            progress=log.info,
         )
         version = report.ruleset.version
         if report.refused:

@@ -18,7 +18,7 @@ import random
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -444,23 +444,35 @@ def previous_feed(source: FeedSource, manifest: Mapping[str, Any], previous: Rul
     return FeedInput(source, FeedContent(str(record.get("kind")), files, hashes), state, "unchanged")
 
 
+def _silent(_line: str) -> None:
+    pass
+
+
 def fetch_feeds(
     sources: Sequence[FeedSource],
     *,
     http: HttpClient,
     store: ObjectStore | None = None,
     previous: tuple[Ruleset, Mapping[str, Any]] | None = None,
+    progress: Callable[[str], None] = _silent,
 ) -> list[FeedInput]:
     """Every source fetched, conditionally when the previous artifact (ruleset, manifest) holds it; an
-    unchanged one is taken from there. Raises FeedError for the first source that cannot be fetched."""
+    unchanged one is taken from there. Raises FeedError for the first source that cannot be fetched.
+    `progress` is told each source before it is asked for (a slow one is named while it is awaited)."""
     feeds = []
     for source in sources:
         prior = previous_feed(source, previous[1], previous[0]) if previous else None
+        progress(f"fetching {source.name} ({shown(source.url)})")
         got = fetch(source, http=http, store=store, previous=prior.state if prior else None)
         if got.content is not None:
             feeds.append(FeedInput(source, got.content, got.state, "fetched"))
         elif prior is not None:
             feeds.append(prior)
+        content = feeds[-1].content
+        progress(
+            f"{source.name}: {feeds[-1].status}, {len(content.rule_files)} rule files, "
+            f"{len(content.hashes)} hashes"
+        )
     return feeds
 
 
@@ -472,13 +484,16 @@ def build(
     clean_corpus: Path | None = None,
     limits: UpdateLimits = UpdateLimits(),
     previous: Ruleset | None = None,
+    progress: Callable[[str], None] = _silent,
 ) -> UpdateReport:
     """Merge, verify and (when every gate passes) write the artifact to `output`; otherwise `output` is
-    left as it was and the report says why."""
+    left as it was and the report says why. `progress` is told each step before it runs."""
     backend = "yara-x" if engine == "auto" else engine
+    progress("merging the feeds with the bundled rules (each feed file compiled)")
     merged = merge(feeds, backend)
     report = UpdateReport(merged.ruleset, backend, list(feeds), limits)
     try:
+        progress(f"compiling {merged.ruleset.rule_count} rules, then scanning the clean files")
         scanner, report.measured.compile_seconds = _compiled_engine(merged.ruleset, backend)
         feed_rules = {
             key.rpartition(":")[2] for key in rule_index(merged.ruleset.sources) if key.startswith("feed/")
@@ -491,7 +506,9 @@ def build(
         report.refused.append(f"the merged rules do not compile: {exc}")
         return report
     report.ruleset, report.dropped, report.duplicates = merged.ruleset, merged.dropped, merged.duplicates
+    progress("scanning the bundled samples")
     report.refused += sample_verdict_problems(scanner)
+    progress(f"scanning a {limits.sample_bytes >> 20} MiB sample with these rules and the bundled ones")
     sample = benchmark_sample(limits.sample_bytes)
     report.measured.scan_seconds = scan_seconds(scanner, sample)
     report.measured.baseline_scan_seconds = scan_seconds(Engine(load_ruleset(), engine=backend), sample)

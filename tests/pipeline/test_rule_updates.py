@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,8 +46,9 @@ def _alerts(sns: Any, sqs: Any, name: str) -> tuple[str, str]:
 
 
 def test_update_publishes_then_an_unchanged_feed_publishes_nothing(
-    feeds: str, clients: tuple[Any, Any, Any]
+    feeds: str, clients: tuple[Any, Any, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "bucketguard.rule_updates")
     s3, sns, sqs = clients
     s3.create_bucket(Bucket="rules-a")
     s3.put_bucket_versioning(Bucket="rules-a", VersioningConfiguration={"Status": "Enabled"})
@@ -64,6 +66,12 @@ def test_update_publishes_then_an_unchanged_feed_publishes_nothing(
     http = HttpClient(backoff_seconds=0)
     first = run_rule_update(settings, s3, sns, http=http)
     assert first.status == "published"
+    steps = [r.getMessage() for r in caplog.records if r.name == "bucketguard.rule_updates"]
+    assert steps[:2] == [f"fetching forge ({feeds}/rules.zip)", "forge: fetched, 1 rule files, 0 hashes"]
+    assert steps[-2:] == [
+        "scanning a 1 MiB sample with these rules and the bundled ones",
+        "ruleset published",
+    ]
     head = s3.head_object(Bucket="rules-a", Key="ruleset.zip")
     assert head["Metadata"]["ruleset-version"] == first.ruleset_version
     # Storages subscribed to the announcements rescan what older rulesets judged.

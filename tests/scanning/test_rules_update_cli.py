@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from bucketguard.cli import main
 from bucketguard.demo import pranks
+from bucketguard.scanning.ruleset import load_artifact
 from tests.scanning.test_feeds import RULE, FeedServer, _serve
 
 SMALL = ["--sample-size", "1MiB", "--max-slowdown", "1e9"]  # a test never depends on timing
@@ -41,6 +43,32 @@ def test_update_writes_then_a_304_keeps_the_feed_and_the_version(
     assert second["feeds"][0]["status"] == "unchanged" and second["feeds"][0]["rules"] == 1
     assert second["ruleset_version"] == first["ruleset_version"] == second["previous_version"]
     assert FeedServer.hits["/rules.zip"] == 2  # the second update cost one conditional request
+
+
+def test_on_a_terminal_each_step_is_told_before_it_runs_the_feed_shown_without_its_key(
+    feeds: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing was said until the report: a 20 MiB feed, the compile and the gates took minutes in silence,
+    # and a feed that hung was not named until it timed out.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    output = tmp_path / "ruleset.zip"
+    url = f"{feeds}/rules.zip?auth-key=SECRET"
+    assert update("--source", url, "-o", str(output), "--format", "json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["written"]
+    assert captured.err.splitlines() == [
+        f"rules update: fetching rules.zip ({feeds}/rules.zip)",
+        "rules update: rules.zip: fetched, 1 rule files, 0 hashes",
+        "rules update: merging the feeds with the bundled rules (each feed file compiled)",
+        f"rules update: compiling {load_artifact(output).rule_count} rules, then scanning the clean files",
+        "rules update: scanning the bundled samples",
+        "rules update: scanning a 1 MiB sample with these rules and the bundled ones",
+    ]
+    assert update("--source", f"{feeds}/hang", "--timeout", "0.2", "-o", str(output)) == 2
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        f"rules update: fetching hang ({feeds}/hang)",
+        f"bucketguard: source hang ({feeds}/hang): {feeds}/hang: timed out (nothing written)",
+    ]
 
 
 def test_a_feed_that_times_out_leaves_the_previous_artifact(
