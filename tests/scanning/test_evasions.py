@@ -148,3 +148,31 @@ def test_an_lzma_file_is_decoded(tmp_path: Path) -> None:
     assert [finding.path for finding in result.findings] == ["camp.tar.lzma!camp.tar!eicar.com"]
     assert _scan(tmp_path, "notes.lzma", lzma_file(b"camp notes\n" * 100)).verdict is Verdict.CLEAN
     assert _scan(tmp_path, "cut.lzma", packed[: len(packed) // 2]).verdict is Verdict.UNSCANNABLE
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        b"<img src=x onerror=\"&#101;&#118;&#97;&#108;(atob('YWxlcnQoMSk='))\">",
+        b"<img src=x onerror='&#x65;val(atob(&#x27;YWxlcnQoMSk=&#x27;))'>",
+        b'<a href="jav&#x09;ascript&colon;eval(atob(&apos;YWxlcnQoMSk=&apos;))">timetable</a>',
+    ],
+    ids=["decimal", "hex", "javascript-url"],
+)
+def test_a_script_attribute_written_with_character_references_is_found(
+    tmp_path: Path, attribute: bytes
+) -> None:
+    page = b"<!doctype html><html><body><h1>Camp</h1>" + attribute + b"</body></html>"
+
+    result = _scan(tmp_path, "index.html", page)
+
+    assert result.verdict is Verdict.MALICIOUS
+    assert {finding.path for finding in result.findings} == {"index.html!<scripts>"}
+
+
+def test_a_page_whose_attributes_use_character_references_harmlessly_stays_clean(tmp_path: Path) -> None:
+    page = (
+        b'<!doctype html><html><body><a href="/t?day=1&amp;cabin=4">Monday</a>'
+        b'<button onclick="show(&quot;menu&quot;)">Menu</button></body></html>'
+    )
+    assert _scan(tmp_path, "index.html", page).verdict is Verdict.CLEAN
