@@ -130,12 +130,14 @@ def feed_namespace(source_name: str, path: str) -> str:
 
 
 def _filtered(
-    source: FeedSource, rule_name: str, meta: Mapping[str, str | int], excluded: Mapping[str, str]
+    source: FeedSource, rule: str, meta: Mapping[str, str | int], excluded: Mapping[str, str]
 ) -> str:
+    """Why a feed rule (`namespace:rule`) is left out, or ""."""
+    rule_name = rule.rpartition(":")[2]
     if rule_name in source.exclude:
         return "excluded by the source's config"
-    if rule_name in excluded:
-        return excluded[rule_name]
+    if rule in excluded:
+        return excluded[rule]
     if source.min_severity is not None:
         severity = severity_of(meta)
         if SEVERITIES.index(severity) < SEVERITIES.index(source.min_severity):
@@ -185,15 +187,15 @@ def _feed_file(
 ) -> tuple[RuleSource | None, list[Dropped]]:
     """One feed file with its filtered and non-compiling rules taken out, each alone."""
     parsed = split_rules(normalise_source(strip_includes(text)))
+    namespace, origin = feed_namespace(source.name, path), f"{source.name}:{path}"
     dropped: list[Dropped] = []
     keep = set()
     for index, rule in enumerate(parsed.rules):
-        why = _filtered(source, rule.name, rule.meta(), excluded)
+        why = _filtered(source, f"{namespace}:{rule.name}", rule.meta(), excluded)
         if why:
             dropped.append(Dropped(source.name, path, rule.name, why))
         else:
             keep.add(index)
-    namespace, origin = feed_namespace(source.name, path), f"{source.name}:{path}"
     find_failures = _yara_x_failures if backend == "yara-x" else _yara_failure
     while keep and (failures := find_failures(namespace, origin, parsed, keep)):
         for at, message in failures.items():
@@ -216,8 +218,8 @@ def merge(
     excluded: Mapping[str, str] | None = None,
     excluded_hashes: Mapping[str, str] | None = None,
 ) -> Merged:
-    """The bundled rules plus every feed's rules and hashes; `excluded` maps rule names (and
-    `excluded_hashes` digests) to why they are left out."""
+    """The bundled rules plus every feed's rules and hashes; `excluded` maps feed rules (`namespace:rule`)
+    and `excluded_hashes` digests to why they are left out."""
     excluded = excluded or {}
     excluded_hashes = excluded_hashes or {}
     sources = bundled_sources()
@@ -285,13 +287,32 @@ def clean_files(corpus: Path | None) -> list[tuple[str, bytes]]:
     return files
 
 
+def feed_rules(sources: Iterable[RuleSource]) -> dict[str, list[RuleSource]]:
+    """Each rule name the feeds define -> the feed files defining it."""
+    defined: dict[str, list[RuleSource]] = {}
+    for source in sources:
+        if source.namespace.startswith("feed/"):
+            for rule in split_rules(source.text).rules:
+                defined.setdefault(rule.name, []).append(source)
+    return defined
+
+
+def _fires_alone(source: RuleSource, rule: str, name: str, data: bytes, work: Path) -> bool:
+    engine = Engine(Ruleset(source.namespace, (source,)))
+    try:
+        return rule in _scan(engine, name, data, work)[1]
+    finally:
+        engine.close()
+
+
 def false_positives(
-    engine: Engine, files: Sequence[tuple[str, bytes]], feed_rules: set[str]
+    engine: Engine, files: Sequence[tuple[str, bytes]], defined: Mapping[str, Sequence[RuleSource]]
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """Feed rules and hashes that fire on clean files (rule or digest -> why), and bundled rules that do
-    (those are reported, never dropped: they are tested with their own samples). A finding names its rule,
-    not its namespace: a name a feed defines is the feed's to drop, even when a bundled rule has it too (a
-    feed cannot make its rule pass for a bundled one; a bundled rule firing is met by the samples gate)."""
+    """Feed rules (`namespace:rule`) and hashes that fire on clean files (-> why), and bundled rules that
+    do (those are reported, never dropped: they are tested with their own samples). A finding names its
+    rule, not its namespace: a name `defined` by feeds is theirs to drop, even when a bundled rule has it
+    too (a bundled rule firing is met by the samples gate), and when several feed files define it, each is
+    scanned alone to drop only those that fire (a feed could otherwise take another's rule with it)."""
     rules: dict[str, str] = {}
     hashes: dict[str, str] = {}
     bundled_hits: list[str] = []
@@ -299,10 +320,17 @@ def false_positives(
         for name, data in files:
             _verdict, fired, listed = _scan(engine, name, data, Path(work))
             for rule in sorted(fired):
-                if rule in feed_rules:
-                    rules.setdefault(rule, f"fires on clean file {name}")
-                else:
+                if rule not in defined:
                     bundled_hits.append(f"{rule} fires on clean {name}")
+                    continue
+                candidates = defined[rule]
+                firing = [
+                    s
+                    for s in candidates
+                    if len(candidates) == 1 or _fires_alone(s, rule, name, data, Path(work))
+                ]
+                for source in firing or defined[rule]:
+                    rules.setdefault(f"{source.namespace}:{rule}", f"fires on clean file {name}")
             for digest in listed:
                 hashes.setdefault(digest, f"listed hash of clean file {name}")
     return rules, hashes, bundled_hits
@@ -495,10 +523,9 @@ def build(
     try:
         progress(f"compiling {merged.ruleset.rule_count} rules, then scanning the clean files")
         scanner, report.measured.compile_seconds = _compiled_engine(merged.ruleset, backend)
-        feed_rules = {
-            key.rpartition(":")[2] for key in rule_index(merged.ruleset.sources) if key.startswith("feed/")
-        }
-        rules_fp, hashes_fp, report.warnings = false_positives(scanner, clean_files(clean_corpus), feed_rules)
+        rules_fp, hashes_fp, report.warnings = false_positives(
+            scanner, clean_files(clean_corpus), feed_rules(merged.ruleset.sources)
+        )
         if rules_fp or hashes_fp:
             merged = merge(feeds, backend, excluded=rules_fp, excluded_hashes=hashes_fp)
             scanner, report.measured.compile_seconds = _compiled_engine(merged.ruleset, backend)

@@ -148,6 +148,16 @@ def test_a_feed_rule_named_like_a_bundled_one_that_fires_on_clean_files_is_dropp
     assert matched(written, pranks.eicar()) == {"bucketguard/eicar.yar:EICAR_Test_File"}
 
 
+def test_a_feed_rule_firing_on_clean_files_takes_no_other_feed_s_rule_of_its_name(tmp_path: Path) -> None:
+    # Dropped by name, a noisy (or hostile) feed's "Shared" took the other feed's good "Shared" with it.
+    good, noisy = rule("Shared", "feed-keep"), "rule Shared { condition: true }\n"
+    output = tmp_path / "ruleset.zip"
+    report = build([feed("good", {"g.yar": good}), feed("noisy", {"n.yar": noisy})], output, limits=SMALL)
+    assert report.refused == []
+    assert [(d.source, d.rule) for d in report.dropped] == [("noisy", "Shared")]
+    assert matched(load_artifact(output), b"feed-keep") == {"feed/good/g.yar:Shared"}
+
+
 def test_samples_gate_notices_a_ruleset_that_misses_the_pranks(tmp_path: Path) -> None:
     rules_dir = tmp_path / "only"
     rules_dir.mkdir()
