@@ -213,8 +213,8 @@ class _UrlSecretsFilter(logging.Filter):
 
 
 def hide_url_secrets_from_urllib3_logs() -> None:
-    """Queries cut from every urllib3 log record, whatever handler and level the
-    process (the Lambda runtime's root logger, a caller's basicConfig) has. Idempotent."""
+    """Queries cut from every urllib3 log record, whatever handler and level the process has (the Lambda
+    runtime's root logger, a caller's basicConfig). Idempotent."""
     for name in list(logging.root.manager.loggerDict):
         if name == "urllib3" or name.startswith("urllib3."):
             logger = logging.getLogger(name)
