@@ -669,3 +669,55 @@ def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_
         for verdict, reason, detail in results:
             assert (verdict, reason) == ("error", "internal_error"), lie
             assert "garbage" in detail, lie
+
+
+# A stand-in for 7-Zip that waits (up to a bound, against a hang) until the scan's first result was given,
+# and says whether it was.
+WAITING_SEVEN_ZIP = """#!{python}
+import sys, time
+from pathlib import Path
+given = Path({given!r})
+for _ in range(600):
+    if given.exists():
+        break
+    time.sleep(0.05)
+Path({seen!r}).write_text("given" if given.exists() else "not given")
+"""
+
+
+@needs_two_cpus
+def test_results_are_given_in_order_while_later_files_are_still_scanned(tmp_path: Path) -> None:
+    # The JSON document is written as results come: the first file's result is out while a later file is
+    # still in a worker (7-Zip waiting for that result), not once every file is scanned.
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    given, seen = tmp_path / "given", tmp_path / "seen"
+    seven_zip = programs / "7zz"
+    seven_zip.write_text(WAITING_SEVEN_ZIP.format(python=sys.executable, given=str(given), seen=str(seen)))
+    seven_zip.chmod(0o755)
+    files = []
+    for index in range(12):
+        files.append(tmp_path / f"{index:02d}.txt")
+        files[-1].write_text(f"note {index}")
+    files[10] = tmp_path / "10-manual.chm"
+    files[10].write_bytes(b"ITSF" + bytes(200))
+    found = run_isolated(
+        """
+        os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
+        files = [(Path(path), Path(path).name) for path in sys.argv[3:]]
+        engine = Engine(load_ruleset())
+        engine.start_workers(2)
+        targets = []
+        for result in engine.scan_files_as_dicts(files):
+            targets.append(result["target"])
+            Path(sys.argv[2]).touch()
+        engine.close()
+        print(json.dumps({"targets": targets}))
+        """,
+        str(programs),
+        str(given),
+        *map(str, files),
+        timeout=120,
+    )
+    assert found["targets"] == [path.name for path in files]
+    assert seen.read_text() == "given"
