@@ -99,7 +99,7 @@ def audit_statements(
             Condition=owned_by(account_id),
         ),
         allow("PublishSummary", ["sns:Publish"], arns.topic),
-        allow("UseTheAuditKey", [*KMS_ENCRYPT_ACTIONS, "kms:Encrypt"], arns.key),
+        allow("UseTheAuditKey", KMS_ENCRYPT_ACTIONS, arns.key),
     ]
     if config.role_arns:
         statements.append(allow("AuditOtherAccounts", ["sts:AssumeRole"], list(config.role_arns)))
@@ -114,7 +114,7 @@ def fan_out_statements(arns: AuditResources) -> list[Statement]:
     return [
         allow("SendUnits", ["sqs:SendMessage"], arns.queue),
         allow("StartRuns", ["dynamodb:PutItem", "dynamodb:GetItem"], arns.table),
-        allow("UseTheAuditKey", [*KMS_ENCRYPT_ACTIONS, "kms:Encrypt"], arns.key),
+        allow("UseTheAuditKey", KMS_ENCRYPT_ACTIONS, arns.key),
     ]
 
 
@@ -244,7 +244,6 @@ class AuditStack(pulumi.ComponentResource):
                         [self.fan_out.role.arn, self.function.role.arn],
                         services=["sqs", "s3", "sns", "dynamodb"],
                         region=config.region,
-                        actions=[*KMS_ENCRYPT_ACTIONS, "kms:Encrypt"],
                     ),
                     key_service_statement("CloudWatchAlarms", "cloudwatch.amazonaws.com", args.account_id),
                     table_key_statement(args.account_id, config.region),

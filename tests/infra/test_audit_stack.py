@@ -112,6 +112,8 @@ def test_queue_bucket_topic_and_table_are_encrypted_with_the_audit_key(audited: 
 
     statements = {s["Sid"]: s for s in audited.policy("audit-key-policy")}
     use = statements["AuditFunctionsUseKey"]
+    # data keys only: S3, SQS, SNS and DynamoDB never ask KMS to Encrypt for the caller
+    assert use["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert sorted(use["Principal"]["AWS"]) == sorted(
         [f"arn:aws:iam::123456789012:role/{n}-role-0a1b2c" for n in ("audit-fanout", "audit-run")]
     )

@@ -258,6 +258,14 @@ def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
             ), (resource["name"], statement)
 
 
+def test_no_policy_allows_kms_encrypt(graph: Graph) -> None:
+    """The functions never call KMS themselves to encrypt: S3, SQS, SNS and DynamoDB encrypt with data keys
+    (GenerateDataKey, then Decrypt); DynamoDB's own use goes through the grant it creates."""
+    for resource, statement in graph.policies():
+        if statement["Effect"] == "Allow":
+            assert "kms:Encrypt" not in as_list(statement["Action"]), (resource["name"], statement.get("Sid"))
+
+
 def test_role_policies_name_only_their_own_resources(graph: Graph) -> None:
     for policy in graph.of_type("aws:iam/rolePolicy:RolePolicy"):
         for statement in json.loads(policy["inputs"]["policy"])["Statement"]:
