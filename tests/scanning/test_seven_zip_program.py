@@ -209,16 +209,23 @@ def test_cpio_and_wim_members_are_found(tmp_path: Path) -> None:
     assert found.verdict is Verdict.MALICIOUS, found
 
 
+def _recording_seven_zip(tmp_path: Path, record: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A 7zz first on PATH that runs the shell command `record`, then becomes the real 7-Zip in the same
+    process; returns the PATH set."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "7zz").write_text(f'#!/bin/sh\n{record}\nexec {program()} "$@"\n')
+    (shim / "7zz").chmod(0o755)
+    path = f"{shim}:/usr/bin:/bin"
+    monkeypatch.setenv("PATH", path)
+    return path
+
+
 @needs_7zip
 @needs_arj
 def test_the_limits_apply_to_the_seven_zip_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A 7zz on PATH that records its own /proc/<pid>/limits, then becomes the real 7-Zip in the same process.
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "7zz").write_text(f'#!/bin/sh\ncat /proc/$$/limits > {tmp_path}/limits\nexec {program()} "$@"\n')
-    (shim / "7zz").chmod(0o755)
+    _recording_seven_zip(tmp_path, f"cat /proc/$$/limits > {tmp_path}/limits", monkeypatch)
     packed = _arj(tmp_path, {"e.com": EICAR})
-    monkeypatch.setenv("PATH", f"{shim}:/usr/bin:/bin")
     result = _scan(tmp_path, "camp.arj", packed, Limits(max_extracted_bytes=5_000_000))
     assert result.verdict is Verdict.MALICIOUS, result
     rows = {
@@ -233,20 +240,15 @@ def test_the_limits_apply_to_the_seven_zip_process(tmp_path: Path, monkeypatch: 
 def test_seven_zip_runs_without_the_aws_credentials_of_the_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A 7zz on PATH that records its environment, then becomes the real 7-Zip in the same process.
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "7zz").write_text(f'#!/bin/sh\nenv > {tmp_path}/environment\nexec {program()} "$@"\n')
-    (shim / "7zz").chmod(0o755)
+    path = _recording_seven_zip(tmp_path, f"env > {tmp_path}/environment", monkeypatch)
     packed = _arj(tmp_path, {"e.com": EICAR})
-    monkeypatch.setenv("PATH", f"{shim}:/usr/bin:/bin")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "camp-secret")
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials")
     assert _scan(tmp_path, "camp.arj", packed).verdict is Verdict.MALICIOUS
     environment = (tmp_path / "environment").read_text()
     assert "camp-secret" not in environment
     assert "169.254.170.23" not in environment
-    assert f"PATH={shim}:/usr/bin:/bin" in environment.splitlines()
+    assert f"PATH={path}" in environment.splitlines()
 
 
 @needs_7zip
