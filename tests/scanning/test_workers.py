@@ -576,6 +576,22 @@ def test_the_cli_document_through_workers_equals_one_process(tmp_path: Path) -> 
     assert f"{directory}/notes/00.txt" in targets and f"{directory}/notes-again/00.txt" not in targets
 
 
+def seven_zip_and_files(tmp_path: Path, program: str, count: int, chm_at: int) -> tuple[Path, list[Path]]:
+    """A directory holding `program` as 7zz, and `count` small text files, the one at `chm_at` a CHM
+    (which 7-Zip opens)."""
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    (programs / "7zz").write_text(program)
+    (programs / "7zz").chmod(0o755)
+    files = []
+    for index in range(count):
+        files.append(tmp_path / f"{index:02d}.txt")
+        files[-1].write_text(f"note {index}")
+    files[chm_at] = tmp_path / f"{chm_at:02d}-manual.chm"
+    files[chm_at].write_bytes(b"ITSF" + bytes(200))
+    return programs, files
+
+
 # A stand-in for 7-Zip that kills the match worker running it: its worker dies mid-batch.
 KILLING_SEVEN_ZIP = """#!{python}
 import os, signal
@@ -585,17 +601,8 @@ os.kill(os.getppid(), signal.SIGKILL)
 
 @needs_two_cpus
 def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: Path) -> None:
-    programs = tmp_path / "bin"
-    programs.mkdir()
-    seven_zip = programs / "7zz"
-    seven_zip.write_text(KILLING_SEVEN_ZIP.format(python=sys.executable))
-    seven_zip.chmod(0o755)
-    files = []
-    for index in range(64):
-        files.append(tmp_path / f"{index:02d}.txt")
-        files[-1].write_text(f"note {index}")
-    files[21] = tmp_path / "21-manual.chm"  # 7-Zip opens it: the worker scanning it dies
-    files[21].write_bytes(b"ITSF" + bytes(200))
+    # The worker scanning the CHM dies.
+    programs, files = seven_zip_and_files(tmp_path, KILLING_SEVEN_ZIP.format(python=sys.executable), 64, 21)
     found = run_isolated(
         """
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
@@ -689,18 +696,9 @@ Path({seen!r}).write_text("given" if given.exists() else "not given")
 def test_results_are_given_in_order_while_later_files_are_still_scanned(tmp_path: Path) -> None:
     # The JSON document is written as results come: the first file's result is out while a later file is
     # still in a worker (7-Zip waiting for that result), not once every file is scanned.
-    programs = tmp_path / "bin"
-    programs.mkdir()
     given, seen = tmp_path / "given", tmp_path / "seen"
-    seven_zip = programs / "7zz"
-    seven_zip.write_text(WAITING_SEVEN_ZIP.format(python=sys.executable, given=str(given), seen=str(seen)))
-    seven_zip.chmod(0o755)
-    files = []
-    for index in range(12):
-        files.append(tmp_path / f"{index:02d}.txt")
-        files[-1].write_text(f"note {index}")
-    files[10] = tmp_path / "10-manual.chm"
-    files[10].write_bytes(b"ITSF" + bytes(200))
+    waiting = WAITING_SEVEN_ZIP.format(python=sys.executable, given=str(given), seen=str(seen))
+    programs, files = seven_zip_and_files(tmp_path, waiting, 12, 10)
     found = run_isolated(
         """
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
