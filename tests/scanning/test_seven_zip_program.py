@@ -145,7 +145,7 @@ HEADERS_ONLY = {
     "a.rpm": b"\xed\xab\xee\xdb\x03\x00" + bytes(90),
     "a.pkg": b"xar!\x00\x1c\x00\x01" + bytes(64),
     "a.wim": b"MSWIM\x00\x00\x00" + bytes(200),
-    "a.squashfs": b"hsqs" + bytes(124),
+    "a.squashfs": b"hsqs" + bytes(24) + b"\x04\x00" + bytes(98),
     "a.vhd": b"conectix" + bytes(120),
 }
 
@@ -163,7 +163,7 @@ UNDECODED_HERE = {
     "lzip": b"LZIP\x01\x0c" + bytes(64),
     "lzop": b"\x89LZO\x00\r\n\x1a\n" + bytes(64),
     "alz": b"ALZ\x01" + bytes(64),
-    "egg": b"EGGA" + bytes(64),
+    "egg": b"EGGA\x00\x01" + bytes(64),
     "compress": b"\x1f\x9d\x90" + bytes(64),  # a valid .Z stream (of zeros) to 7-Zip, which it decodes
 }
 

@@ -52,12 +52,12 @@ UNDECODED: dict[str, Callable[[bytes], bool]] = {
     "compress": _unix_compress,
     "xar": lambda head: head.startswith(b"xar!\x00\x1c"),
     "WIM": lambda head: head.startswith(b"MSWIM\x00\x00\x00"),
-    "SquashFS": lambda head: head.startswith((b"hsqs", b"sqsh")),
+    "SquashFS": lambda head: head.startswith(b"hsqs") and head[28:30] == b"\x04\x00",  # version 4
     "VHD": lambda head: head.startswith(b"conectix"),
     "lzip": lambda head: head.startswith(b"LZIP") and head[4:5] in (b"\x00", b"\x01"),
     "lzop": lambda head: head.startswith(b"\x89LZO\x00\r\n\x1a\n"),
     "ALZ": lambda head: head.startswith(b"ALZ\x01"),
-    "EGG": lambda head: head.startswith(b"EGGA"),
+    "EGG": lambda head: head.startswith(b"EGGA\x00\x01"),  # its version, 1.0
 }
 
 
@@ -65,7 +65,7 @@ UNDECODED: dict[str, Callable[[bytes], bool]] = {
 HINT = re.compile(
     rb"Rar!|\x60\xea|ITSF|..-l[hz].-|.{4}(?:\x12\x3a|\x6d\x00)\x00\x10|.{8}\x19\x04\x00\x10|"
     rb"SIT!|StuffIt|.{7}\*\*ACE\*\*|.{20}\xdc\xa7\xc4\xfd|07070[127]|\xc7\x71|\x71\xc7|\xed\xab\xee\xdb|"
-    rb"\x1f\x9d|xar!|MSWIM|hsqs|sqsh|conectix|LZIP|\x89LZO|ALZ\x01|EGGA",
+    rb"\x1f\x9d|xar!|MSWIM|hsqs|conectix|LZIP|\x89LZO|ALZ\x01|EGGA",
     re.DOTALL,
 )
 
