@@ -376,6 +376,8 @@ def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
 def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
     """Every target scanned, its line of the `--format json` document written as soon as it and those
     before it are done (the scan and the output overlap); True when every target is clean."""
+    # The real stdout's write, taken before the progress bar replaces sys.stdout with its own (which
+    # prints above the bar, on the terminal's stderr).
     document = JsonDocument(sys.stdout.write)
     local = engine.scan_files_as_dicts(_local_files(targets))
     with _progress_bar(len(targets)) as advance:

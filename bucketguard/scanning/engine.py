@@ -346,7 +346,8 @@ class Engine:
         progress: Callable[[], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """`scan_files`, each result in its dictionary form (`ScanResult.to_dict`) as soon as it and those
-        before it are done: a worker's is passed on as it came (checked), never made into a ScanResult."""
+        before it are done: what a worker answered is made into that form directly (checked), not through
+        a ScanResult."""
         for result in self._scanned_in_order(files, progress or _nothing):
             yield result.to_dict() if isinstance(result, ScanResult) else result
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -392,3 +394,38 @@ def test_command_line_entry_point_runs_without_traceback(tmp_path: Path) -> None
     assert completed.returncode == 1, completed.stderr
     assert json.loads(completed.stdout)["summary"]["malicious"] == 1
     assert "Traceback" not in completed.stderr
+
+
+def test_the_json_document_stays_on_stdout_beside_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    # The bar (stderr a terminal, 10 files or more) replaces sys.stdout while it runs to print above itself
+    # on stderr; the document, written as results come, must still all go to stdout.
+    for index in range(12):
+        (tmp_path / f"{index:02d}.txt").write_text(f"note {index}")
+    (tmp_path / "e.com").write_bytes(EICAR)
+    terminal, stderr = os.openpty()
+    shown: list[bytes] = []
+    reader = threading.Thread(target=_read_all, args=(terminal, shown), daemon=True)
+    reader.start()  # the terminal drained, so the bar never waits on it
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "bucketguard", "scan", "--format", "json", str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=stderr, cwd=ROOT, check=False, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(stderr)
+        reader.join(60)
+        os.close(terminal)
+    assert b"scanning" in b"".join(shown)  # the bar was drawn
+    assert completed.returncode == 1
+    document = json.loads(completed.stdout)
+    assert [Path(result["target"]).name for result in document["results"]] == [
+        *(f"{index:02d}.txt" for index in range(12)),
+        "e.com",
+    ]
+    assert document["summary"]["malicious"] == 1
+
+
+def _read_all(fd: int, into: list[bytes]) -> None:
+    with contextlib.suppress(OSError):  # EIO once the terminal's other end is closed
+        while chunk := os.read(fd, 1 << 16):
+            into.append(chunk)
