@@ -14,7 +14,7 @@ import pypdf
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.scanning.result import ScanResult, Verdict
+from bucketguard.scanning.result import Reason, ScanResult, Verdict
 from tests.scanning.engine_support import EICAR, engine, tar_of
 from tests.scanning.format_samples import pdf_with_object_stream
 
@@ -176,3 +176,22 @@ def test_a_page_whose_attributes_use_character_references_harmlessly_stays_clean
         b'<button onclick="show(&quot;menu&quot;)">Menu</button></body></html>'
     )
     assert _scan(tmp_path, "index.html", page).verdict is Verdict.CLEAN
+
+
+def test_a_pdf_whose_names_hide_behind_escapes_is_read_as_its_reader_reads_it(tmp_path: Path) -> None:
+    # PDF names may spell any character as #xx: `/Encr#79pt` is /Encrypt and `/Obj#53tm` is /ObjStm.
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_attachment("eicar.com", EICAR)
+    writer.encrypt(user_password="", owner_password="camp", algorithm="RC4-128")  # opens without asking
+    out = io.BytesIO()
+    writer.write(out)
+    encrypted = out.getvalue().replace(b"/Encrypt", b"/Encr#79pt")
+    reader = pypdf.PdfReader(io.BytesIO(encrypted))
+    assert reader.is_encrypted and reader.attachments == {"eicar.com": [EICAR]}
+    assert (_scan(tmp_path, "a.pdf", encrypted).reason, EICAR not in encrypted) == (Reason.ENCRYPTED, True)
+
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>"
+    objects = pdf_with_object_stream({1: catalog, **_PAGES, 4: _SCRIPT}).replace(b"/ObjStm", b"/Obj#53tm")
+    assert pypdf.PdfReader(io.BytesIO(objects)).trailer["/Root"]["/OpenAction"]["/S"] == "/JavaScript"
+    assert "PDF_OpenAction_Script" in _rules(_scan(tmp_path, "b.pdf", objects))

@@ -35,6 +35,14 @@ _PARMS_ITEM = re.compile(rb"null|<<([^<>]*)>>")
 _PARAMETER = re.compile(rb"/(Predictor|Columns|Colors|BitsPerComponent)\s+(\d{1,9})\b")
 _IMAGE = re.compile(rb"/Subtype\s*/Image\b")
 _OBJECT_STREAM = re.compile(rb"/Type\s*/ObjStm\b")
+# A name may spell any character as #xx (`/Encr#79pt` is /Encrypt to every reader): dictionaries are read
+# with their names' escapes undone, and the encryption key is looked for spelt either way.
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_ENCRYPT = re.compile(
+    rb"/"
+    + b"".join(rb"(?:%c|#(?i:%02x))" % (char, char) for char in b"Encrypt")
+    + rb"\s*(?:\d+\s+\d+\s+R|<<)"
+)
 
 
 def is_pdf(head: bytes) -> bool:
@@ -67,7 +75,7 @@ _FLATE = {b"FlateDecode", b"Fl"}
 def open_pdf(blob: Blob, expansion: Expansion) -> None:
     name = expansion.name
     data = read_whole(blob, name, "PDF")
-    if re.search(rb"/Encrypt\s*\d+\s+\d+\s+R|/Encrypt\s*<<", data):
+    if _ENCRYPT.search(data):
         raise ContainerProblem(Reason.ENCRYPTED, f"{name}: encrypted PDF: its streams cannot be read")
     outside_streams: list[bytes] = []
     object_streams: list[bytes] = []
@@ -76,6 +84,7 @@ def open_pdf(blob: Blob, expansion: Expansion) -> None:
         start = match.end()
         dictionary_start = data.rfind(b"obj", 0, match.start())
         dictionary = data[dictionary_start : match.start()] if dictionary_start >= 0 else b""
+        dictionary = _NAME_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), dictionary)
         if not dictionary.rstrip().endswith(b">>"):
             continue  # the word "stream" inside some other object
         number = _OBJECT.findall(data[max(dictionary_start - 24, 0) : dictionary_start + 3])
