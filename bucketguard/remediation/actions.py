@@ -10,11 +10,12 @@ from typing import Any
 from bucketguard.audit.permissions import account_statements
 from bucketguard.audit.run import iam_actions
 from bucketguard.remediation.fixers import FIXERS, Fixer
+from bucketguard.rules.policy_analysis import ADMIN_MANAGED_POLICIES
 
-# A fixer's write narrowed further than its resources: detach only AdministratorAccess.
+# A fixer's write narrowed further than its resources: detach only the administrator managed policies.
 WRITE_CONDITIONS = {
     "administrator_access_detached": {
-        "ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/AdministratorAccess"]}
+        "ArnEquals": {"iam:PolicyARN": [f"arn:aws:iam::aws:policy/{name}" for name in ADMIN_MANAGED_POLICIES]}
     }
 }
 READ_PREFIXES = ("get_", "list_", "describe_")

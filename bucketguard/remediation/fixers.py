@@ -628,7 +628,7 @@ def _ingress_fixer(port: int, service: str) -> Fixer:
 ADMIN_DETACHED = Fixer(
     "administrator_access_detached",
     "iam",
-    "detach AdministratorAccess from the principal",
+    "detach AdministratorAccess and IAMFullAccess from the principal",
     (
         *(_call(f"list_attached_{kind}_policies") for kind in PRINCIPAL_KINDS),
         *(_call(f"detach_{kind}_policy") for kind in PRINCIPAL_KINDS),

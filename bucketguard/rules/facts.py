@@ -283,6 +283,9 @@ class BucketFacts(ResourceFacts):
     website: bool = False  # a website configuration exists
     notifications: tuple[NotificationTarget, ...] = ()
     receives_access_logs: bool = False  # another bucket's access logs (or CloudTrail's) are written here
+    # False: a bucket the stack configures but does not create (a policy on an existing bucket). Only what
+    # the stack declares is known of it: rules that judge a setting's absence skip it.
+    created: bool = True
 
 
 # ---------------------------------------------------------------------------------------------- Lambda

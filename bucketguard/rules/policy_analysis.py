@@ -34,7 +34,9 @@ RESTRICTING_CONDITION_KEYS = frozenset(
     }
 )
 
-ADMIN_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
+# AWS-managed policies that make their holder an administrator: IAMFullAccess (iam:*) can attach the other.
+ADMIN_MANAGED_POLICIES = ("AdministratorAccess", "IAMFullAccess")
+ADMIN_POLICY_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::aws:policy/({'|'.join(ADMIN_MANAGED_POLICIES)})$")
 ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 
 
@@ -102,6 +104,8 @@ IAM_SELF_GRANT_ACTIONS = (
     "iam:attachrolepolicy",
     "iam:putuserpolicy",
     "iam:attachuserpolicy",
+    "iam:putgrouppolicy",
+    "iam:attachgrouppolicy",
     "iam:createpolicyversion",
 )
 
@@ -111,14 +115,18 @@ def _covers_every_resource(statement: PolicyStatement) -> bool:
     return ("*" in statement.resources) != statement.not_resource
 
 
-def is_admin_statement(statement: PolicyStatement) -> bool:
-    """Allow of every action on every resource: ``Action: "*"`` (or ``*:*``) on ``Resource: "*"``, or a
-    ``NotAction`` that leaves IAM's self-granting actions allowed (administrator in two calls)."""
+def admin_grant(statement: PolicyStatement) -> str | None:
+    """How an Allow on every resource makes its holder an administrator, or None: every action (``*``,
+    ``*:*``), or any action that lets it grant itself the rest (``iam:*``, ``iam:Put*``,
+    ``iam:AttachRolePolicy``, a ``NotAction`` that leaves them): administrator in two calls."""
     if not statement.is_allow or not _covers_every_resource(statement):
-        return False
-    if statement.not_action:
-        return any(action_allowed(statement, action) for action in IAM_SELF_GRANT_ACTIONS)
-    return any(a in ("*", "*:*") for a in statement.actions)
+        return None
+    if not statement.not_action and any(a in ("*", "*:*") for a in statement.actions):
+        return "allows every action on every resource"
+    granting = allows_any(statement, IAM_SELF_GRANT_ACTIONS)
+    if granting:
+        return f"allows {', '.join(granting)} on every resource (its holder can grant itself every action)"
+    return None
 
 
 def principal_accounts(statement: PolicyStatement) -> set[str]:

@@ -252,7 +252,8 @@ class _UnknownFact(Exception):
         self.findings: list[Violation | str] = []
 
 
-_IDENTITY = frozenset(f.name for f in fields(ResourceFacts))
+# What names a resource stays readable; its region may be unknown (the region rule then cannot decide).
+_IDENTITY = frozenset(f.name for f in fields(ResourceFacts)) - {"region"}
 _GUARDED_TYPES: dict[tuple[type[Any], frozenset[str]], type[Any]] = {}
 
 

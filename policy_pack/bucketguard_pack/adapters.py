@@ -108,12 +108,27 @@ IAM_INLINE_POLICY_TYPES = {
     "aws:iam/userPolicy:UserPolicy": "user",
     "aws:iam/groupPolicy:GroupPolicy": "group",
 }
-IAM_ATTACHMENT_TYPES = {
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "role",
-    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "user",
-    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "group",
+# Every resource that attaches managed policies: type -> (principal kind, the property naming the
+# principal(s), the property holding the policy ARN(s)); PolicyAttachment names roles, users and groups.
+IAM_ATTACHMENT_SHAPES = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (("role", "role", "policyArn"),),
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": (("user", "user", "policyArn"),),
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": (("group", "group", "policyArn"),),
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": (
+        ("role", "roleName", "policyArns"),
+    ),
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": (
+        ("user", "userName", "policyArns"),
+    ),
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": (
+        ("group", "groupName", "policyArns"),
+    ),
+    "aws:iam/policyAttachment:PolicyAttachment": (
+        ("role", "roles", "policyArn"),
+        ("user", "users", "policyArn"),
+        ("group", "groups", "policyArn"),
+    ),
 }
-IAM_POLICY_ATTACHMENT_TYPES = frozenset({"aws:iam/policyAttachment:PolicyAttachment"})
 SECURITY_GROUP_TYPES = frozenset({"aws:ec2/securityGroup:SecurityGroup"})
 SECURITY_GROUP_INGRESS_RULE_TYPES = frozenset({"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"})
 SECURITY_GROUP_RULE_TYPES = frozenset({"aws:ec2/securityGroupRule:SecurityGroupRule"})
@@ -268,14 +283,12 @@ GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:cloudfront/", "aws:organizations/")
 
 
 def region_of(resource: Resource) -> str | None:
-    """pulumi-aws v7 resources may override the region; otherwise the provider's region decides."""
+    """pulumi-aws v7 resources may override the region; otherwise the provider's region decides. None for
+    global services and when neither sets one; UnknownValueError when it is computed."""
     if resource.type.startswith(GLOBAL_TYPE_PREFIXES):
         return None
-    region = _get(resource.props, "region")
-    if region:
-        return str(region)
-    provider_region = _get(resource.provider_props, "region")
-    return str(provider_region) if provider_region else None
+    region = _get(resource.props, "region") or _get(resource.provider_props, "region")
+    return str(region) if region else None
 
 
 def tags_of(resource: Resource) -> dict[str, str]:
@@ -297,12 +310,19 @@ def _known_strings(mapping: Any) -> dict[str, str]:
     return {str(k): str(v) for k in mapping if (v := _known(mapping, k)) is not None}
 
 
+def _known_region(resource: Resource) -> str | None:
+    try:
+        return region_of(resource)
+    except UnknownValueError:
+        return None  # the region rule alone reads it, from generic_facts
+
+
 def _identity(resource: Resource) -> dict[str, Any]:
     """The fields every facts object carries (ResourceFacts), read the same way for every resource."""
     return {
         "name": resource.name,
         "type": resource.type,
-        "region": region_of(resource),
+        "region": _known_region(resource),
         "ref": resource.urn,
         "tags": tags_of(resource),
     }
@@ -436,12 +456,24 @@ def _grants_from_acp(acp: Any) -> list[AclGrant]:
     return grants
 
 
-def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
-    """Settings still accepted inline on `aws.s3.Bucket` (deprecated in v7 but honoured)."""
-    props = bucket.props
-    settings: dict[str, Any] = {}
+def _block(props: Any, key: str) -> Any:
+    """An inline block of `aws.s3.Bucket` (`versioning`), or the first of the deprecated `BucketV2`'s list
+    (`versionings`)."""
+    block = _get(props, key)
+    if block is None:
+        blocks = _get(props, key + "s", ()) or ()
+        block = blocks[0] if len(blocks) else None
+    return block
+
+
+def _first(props: Any, key: str) -> Any:
+    """`rule` of a v7 block, or the first of a `BucketV2` block's `rules`-style list."""
+    return _block(props, key) or {}
+
+
+def _inline_acl(props: Any, s: dict[str, Any]) -> None:
     if _get(props, "acl"):
-        settings["canned_acl"] = str(_get(props, "acl"))
+        s["canned_acl"] = str(_get(props, "acl"))
     grants: list[AclGrant] = []
     for grant in _get(props, "grants", ()) or ():
         who = _get(grant, "uri") or _get(grant, "id") or ""
@@ -449,35 +481,64 @@ def _inline_bucket_settings(bucket: Resource) -> dict[str, Any]:
             AclGrant(str(_get(grant, "type", "")), str(who), str(p)) for p in _get(grant, "permissions", ())
         )
     if grants:
-        settings["acl_grants"] = tuple(grants)
+        s["acl_grants"] = tuple(grants)
+
+
+def _inline_policy(props: Any, s: dict[str, Any]) -> None:
     if _get(props, "policy"):
-        settings["policy"] = _statements(_get(props, "policy"))
-    versioning = _get(props, "versioning")
+        s["policy"] = _statements(_get(props, "policy"))
+
+
+def _inline_versioning(props: Any, s: dict[str, Any]) -> None:
+    versioning = _block(props, "versioning")
     if versioning:
         enabled = _bool(_get(versioning, "enabled"))
         if enabled is not None:
-            settings["versioning"] = "Enabled" if enabled else "Suspended"
+            s["versioning"] = "Enabled" if enabled else "Suspended"
         if _bool(_get(versioning, "mfaDelete")) is not None:
-            settings["mfa_delete"] = _bool(_get(versioning, "mfaDelete"))
-    logging = _get(props, "logging")
+            s["mfa_delete"] = _bool(_get(versioning, "mfaDelete"))
+
+
+def _inline_logging(props: Any, s: dict[str, Any]) -> None:
+    logging = _block(props, "logging")
     if logging and _get(logging, "targetBucket"):
-        settings["logging"] = Logging(
-            str(_get(logging, "targetBucket")), str(_get(logging, "targetPrefix", ""))
-        )
-    sse = _get(props, "serverSideEncryptionConfiguration")
+        s["logging"] = Logging(str(_get(logging, "targetBucket")), str(_get(logging, "targetPrefix", "")))
+
+
+def _inline_encryption(props: Any, s: dict[str, Any]) -> None:
+    sse = _block(props, "serverSideEncryptionConfiguration")
     if sse:
-        default = _get(_get(sse, "rule", {}), "applyServerSideEncryptionByDefault", {})
-        settings["encryption"] = Encryption(
+        rule = _first(sse, "rule")
+        default = _first(rule, "applyServerSideEncryptionByDefault")
+        s["encryption"] = Encryption(
             _get(default, "sseAlgorithm"),
             _get(default, "kmsMasterKeyId"),
-            _bool(_get(_get(sse, "rule", {}), "bucketKeyEnabled")),
+            _bool(_get(rule, "bucketKeyEnabled")),
         )
-    if _get(props, "website"):
-        settings["website"] = True
+
+
+def _inline_website(props: Any, s: dict[str, Any]) -> None:
+    if _block(props, "website"):
+        s["website"] = True
+
+
+def _inline_object_lock(props: Any, s: dict[str, Any]) -> None:
     lock = _bool(_get(props, "objectLockEnabled"))
     if lock is not None:
-        settings["object_lock_enabled"] = lock
-    return settings
+        s["object_lock_enabled"] = lock
+
+
+# Settings `aws.s3.Bucket` still accepts inline (deprecated in v7 but honoured; `BucketV2` spells the blocks
+# as lists): (the BucketFacts fields each sets, how). One unknown leaves the others decided.
+_INLINE_SETTINGS: tuple[tuple[tuple[str, ...], Callable[[Any, dict[str, Any]], None]], ...] = (
+    (("canned_acl", "acl_grants"), _inline_acl),
+    (("policy",), _inline_policy),
+    (("versioning", "mfa_delete"), _inline_versioning),
+    (("logging",), _inline_logging),
+    (("encryption",), _inline_encryption),
+    (("website",), _inline_website),
+    (("object_lock_enabled",), _inline_object_lock),
+)
 
 
 def _is_listener(index: StackIndex, target: Resource | None) -> bool:
@@ -602,28 +663,40 @@ _JOINED_SETTINGS: tuple[tuple[frozenset[str], tuple[str, ...], BucketSetting], .
 
 
 def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
+    """Every bucket the stack creates, and every bucket it configures without creating it (a policy, an ACL
+    or a public access block on an existing bucket): those are judged on what the stack declares."""
     buckets = index.of_types(BUCKET_TYPES)
-    if not buckets:
-        return ()
-    settings: dict[str, dict[str, Any]] = {}
+    settings: dict[str, dict[str, Any]] = {b.urn: {} for b in buckets}
     unknown: dict[str, dict[str, str]] = {b.urn: {} for b in buckets}
     for b in buckets:
-        try:
-            settings[b.urn] = _inline_bucket_settings(b)
-        except UnknownValueError as error:
-            settings[b.urn] = {}
-            unknown[b.urn]["*"] = index.unknown(b, error)
+        for names, read in _INLINE_SETTINGS:
+            try:
+                read(b.props, settings[b.urn])
+            except UnknownValueError as error:
+                unknown[b.urn].update(dict.fromkeys(names, index.unknown(b, error)))
     receives_logs: set[str] = set()
+    external: dict[str, tuple[str, Resource]] = {}  # a setting's URN -> the bucket it names, the setting
+
+    def configured(sub: Resource) -> str:
+        """The key of the bucket `sub` configures: a bucket of the stack's URN. A bucket the stack does not
+        create is judged on each setting alone, reported on the setting's resource."""
+        try:
+            bucket = index.target(sub, "bucket", buckets, _bucket_identities)
+        except UnknownValueError:
+            bucket = None  # computed from several resources: one specific bucket, unknown until created
+        if bucket is not None:
+            return bucket.urn
+        external[sub.urn] = (_identifier(index, sub, "bucket"), sub)
+        settings[sub.urn], unknown[sub.urn] = {}, {}
+        return sub.urn
 
     def join(types: frozenset[str], names: tuple[str, ...], apply: BucketSetting) -> None:
         for sub in index.of_types(types):
-            bucket = index.target(sub, "bucket", buckets, _bucket_identities)
-            if bucket is None:
-                continue
+            key = configured(sub)
             try:
-                apply(sub, settings[bucket.urn])
+                apply(sub, settings[key])
             except UnknownValueError as error:
-                unknown[bucket.urn].update(dict.fromkeys(names, index.unknown(sub, error)))
+                unknown[key].update(dict.fromkeys(names, index.unknown(sub, error)))
 
     for types, names, apply in _JOINED_SETTINGS:
         join(types, names, apply)
@@ -649,7 +722,7 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
             for other in buckets:
                 if inline_logging.target_bucket in {str(i) for i in _bucket_identities(other) if i}:
                     receives_logs.add(other.urn)
-    return tuple(
+    created = tuple(
         BucketFacts(
             **_identity(b),
             # The physical name is informative only; unknown (a prefix-named bucket at preview) -> None.
@@ -660,6 +733,17 @@ def bucket_facts(index: StackIndex) -> tuple[BucketFacts, ...]:
         )
         for b in buckets
     )
+    configured_only = tuple(
+        BucketFacts(
+            **{**_identity(sub), "name": name},
+            bucket_name=None if name.startswith("computed(") else name,
+            created=False,
+            unknown=unknown[urn],
+            **settings[urn],
+        )
+        for urn, (name, sub) in external.items()
+    )
+    return created + configured_only
 
 
 def account_public_access_block(index: StackIndex) -> PublicAccessBlock | None:
@@ -709,7 +793,7 @@ def _role_grants(index: StackIndex, role: Resource) -> tuple[tuple[PolicyStateme
     statements: list[PolicyStatement] = []
     for inline in _get(role.props, "inlinePolicies", ()) or ():
         statements.extend(_statements(_get(inline, "policy")))
-    arns = list(_managed_policy_arns(index, role))
+    arns = list(_identifiers(index, role, "managedPolicyArns"))
     for policy in index.of_types(["aws:iam/rolePolicy:RolePolicy"]):
         if index.target(policy, "role", roles, _arn_identities) is role:
             statements.extend(_statements(_get(policy.props, "policy")))
@@ -851,70 +935,64 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
     return tuple(result)
 
 
-def _principal_name(index: StackIndex, resource: Resource, prop: str, value: Any) -> str:
-    depended = [index.by_urn[u] for u in resource.property_dependencies.get(prop, ()) if u in index.by_urn]
-    if value is None and len(depended) == 1:
-        return depended[0].name
-    return str(value or "")
+def _identifiers(index: StackIndex, resource: Resource, prop: str) -> tuple[str, ...]:
+    """An input naming other resources: one (`policyArn`, `roleName`) or a list (`policyArns`, `roles`).
+    A value or an element unknown at preview is one specific resource the stack creates (never an
+    AWS-managed policy), unless a template's input gives it; a list unknown as a whole may hold anything:
+    both raise UnknownValueError."""
+    if not prop.endswith("s"):
+        return tuple(filter(None, [_identifier(index, resource, prop)]))
+    values = _get(resource.props, prop, ())
+    result = []
+    for position in range(len(values)):
+        try:
+            result.append(str(values[position]))
+        except UnknownValueError:
+            depended = resource.property_dependencies.get(prop, ())
+            origins = [index.by_urn[u] for u in depended if u in index.by_urn]
+            if any(o.type == TEMPLATE_INPUT_TYPE for o in origins):
+                raise
+            result.append(computed(", ".join(o.name for o in origins) or prop))
+    return tuple(result)
+
+
+def _attachments(index: StackIndex, resource: Resource) -> Iterable[IamAttachmentFacts]:
+    """One facts object per principal and managed policy an attachment resource (or a role's
+    managed_policy_arns) attaches; what is unknown stays unknown for that resource alone."""
+    if resource.type in IAM_ROLE_TYPES:
+        shapes: Sequence[tuple[str, str | None, str]] = (("role", None, "managedPolicyArns"),)
+    else:
+        shapes = IAM_ATTACHMENT_SHAPES[resource.type]
+    for principal_type, principal_prop, arns_prop in shapes:
+        try:
+            # A role names itself as attachments name it; another principal unknown at preview is the
+            # resource it is computed from.
+            principals = (
+                (str(_known(resource.props, "name") or resource.name),)
+                if principal_prop is None
+                else _identifiers(index, resource, principal_prop)
+            )
+            arns = _identifiers(index, resource, arns_prop) if principals else ()
+        except UnknownValueError as error:
+            yield IamAttachmentFacts(
+                **_identity(resource),
+                principal_type=principal_type,
+                unknown={"policy_arn": index.unknown(resource, error)},
+            )
+            continue
+        for principal in principals:
+            for arn in arns:
+                yield IamAttachmentFacts(
+                    **_identity(resource),
+                    principal_type=principal_type,
+                    principal_name=principal,
+                    policy_arn=arn,
+                )
 
 
 def iam_attachment_facts(index: StackIndex) -> tuple[IamAttachmentFacts, ...]:
-    result = []
-    for type_token, principal_type in IAM_ATTACHMENT_TYPES.items():
-        for a in index.of_types([type_token]):
-            result.append(
-                IamAttachmentFacts(
-                    **_identity(a),
-                    principal_type=principal_type,
-                    principal_name=_principal_name(index, a, principal_type, _known(a.props, principal_type)),
-                    # A policy created in this stack (ARN unknown at preview) is never an AWS-managed one.
-                    policy_arn=_identifier(index, a, "policyArn"),
-                )
-            )
-    for a in index.of_types(IAM_POLICY_ATTACHMENT_TYPES):
-        for prop, principal_type in (("roles", "role"), ("users", "user"), ("groups", "group")):
-            for principal in _get(a.props, prop, ()) or ():
-                result.append(
-                    IamAttachmentFacts(
-                        **_identity(a),
-                        principal_type=principal_type,
-                        principal_name=str(principal),
-                        policy_arn=str(_get(a.props, "policyArn", "")),
-                    )
-                )
-    for role in index.of_types(IAM_ROLE_TYPES):
-        try:
-            arns: tuple[str | None, ...] = _managed_policy_arns(index, role)
-            unknown = {}
-        except UnknownValueError as error:
-            arns, unknown = (None,), {"policy_arn": index.unknown(role, error)}
-        for arn in arns:
-            result.append(
-                IamAttachmentFacts(
-                    **_identity(role),
-                    principal_type="role",
-                    principal_name=str(_known(role.props, "name") or role.name),  # as attachments name it
-                    policy_arn=arn or "",
-                    unknown=unknown,
-                )
-            )
-    return tuple(result)
-
-
-def _managed_policy_arns(index: StackIndex, role: Resource) -> tuple[str, ...]:
-    """A role's `managedPolicyArns`. An ARN unknown at preview is a policy the stack creates (never an
-    AWS-managed one), unless it comes from a template's input: then it stays unknown."""
-    arns = _get(role.props, "managedPolicyArns", ()) or ()
-    result = []
-    for position in range(len(arns)):
-        try:
-            result.append(str(arns[position]))
-        except UnknownValueError:
-            origins = [index.by_urn[u] for u in role.property_dependencies.get("managedPolicyArns", ())]
-            if any(o.type == TEMPLATE_INPUT_TYPE for o in origins):
-                raise
-            result.append(computed(", ".join(o.name for o in origins) or "managedPolicyArns"))
-    return tuple(result)
+    resources = index.of_types([*IAM_ATTACHMENT_SHAPES, *IAM_ROLE_TYPES])
+    return tuple(facts for resource in resources for facts in _attachments(index, resource))
 
 
 def iam_role_facts(index: StackIndex) -> tuple[IamRoleFacts, ...]:
@@ -1037,15 +1115,26 @@ def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
 
 # ----------------------------------------------------------------------------------------------- stack
 def generic_facts(index: StackIndex) -> tuple[ResourceFacts, ...]:
-    """Every cloud resource (not the root stack, providers or components), for stack-wide rules."""
-    return tuple(
-        ResourceFacts(name=r.name, type=r.type, region=region_of(r), ref=r.urn, tags=tags_of(r))
-        for r in index.resources
-        if r.custom
-        and not r.type.startswith(_NOT_CLOUD)
-        and r.type.count(":") == 2
-        and r.type.startswith("aws:")
-    )
+    """Every cloud resource (not the root stack, providers or components), for stack-wide rules; a region
+    not known at preview leaves the region rule undecided for that resource alone."""
+    result = []
+    for r in index.resources:
+        if not (r.custom and not r.type.startswith(_NOT_CLOUD) and r.type.count(":") == 2):
+            continue
+        if not r.type.startswith("aws:"):
+            continue
+        try:
+            region, unknown = region_of(r), {}
+        except UnknownValueError as error:
+            region, unknown = None, {"region": index.unknown(r, error)}
+        if region is None and not unknown and not r.type.startswith(GLOBAL_TYPE_PREFIXES):
+            unknown = {"region": f"the region of {r.name}: its provider sets none (AWS_REGION decides)"}
+        result.append(
+            ResourceFacts(
+                name=r.name, type=r.type, region=region, ref=r.urn, tags=tags_of(r), unknown=unknown
+            )
+        )
+    return tuple(result)
 
 
 BUILDERS: Mapping[str, Callable[[StackIndex], Any]] = {

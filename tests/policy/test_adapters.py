@@ -94,12 +94,15 @@ def test_v2_tokens_and_literal_bucket_names_join(program) -> None:  # type: igno
             )
         )
     )
-    (old,) = facts.buckets
+    old, elsewhere = facts.buckets
     assert (old.type, old.canned_acl, old.versioning) == (
         "aws:s3/bucketV2:BucketV2",
         "public-read",
         "Suspended",
     )
+    # A bucket the stack does not create is still judged on what the stack sets on it.
+    assert (elsewhere.name, elsewhere.created) == ("someone-elses", False)
+    assert elsewhere.canned_acl == "public-read"
 
 
 def test_preview_joins_by_dependency_and_marks_an_unknown_policy_undecided(program) -> None:  # type: ignore[no-untyped-def]

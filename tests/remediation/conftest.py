@@ -290,10 +290,10 @@ def trail_stopped(aws: EmbeddedAws) -> str:
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 
-def _admin(kind: str) -> Callable[[EmbeddedAws], str]:
+def _admin(kind: str, policy_arn: str = ADMIN) -> Callable[[EmbeddedAws], str]:
     def make(aws: EmbeddedAws) -> str:
         iam = client(aws, "iam")
-        name = f"helper-{kind}"
+        name = f"helper-{kind}" if policy_arn == ADMIN else f"{policy_arn.rsplit('/', 1)[1].lower()}-{kind}"
         if kind == "role":
             trust = {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sts:AssumeRole"}
             arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=document([trust]))["Role"]["Arn"]
@@ -301,7 +301,7 @@ def _admin(kind: str) -> Callable[[EmbeddedAws], str]:
             arn = iam.create_user(UserName=name)["User"]["Arn"]
         else:
             arn = iam.create_group(GroupName=name)["Group"]["Arn"]
-        getattr(iam, f"attach_{kind}_policy")(**{f"{kind.title()}Name": name, "PolicyArn": ADMIN})
+        getattr(iam, f"attach_{kind}_policy")(**{f"{kind.title()}Name": name, "PolicyArn": policy_arn})
         return str(arn)
 
     return make
@@ -332,5 +332,12 @@ SCENARIOS = (
     *(
         Scenario(f"admin-{kind}", "iam_principal_administrator_access_prohibited", _admin(kind), ("iam",))
         for kind in ("role", "user", "group")
+    ),
+    # iam:* attaches AdministratorAccess in one call: the same rule, the same fixer.
+    Scenario(
+        "iam-full-access",
+        "iam_principal_administrator_access_prohibited",
+        _admin("user", "arn:aws:iam::aws:policy/IAMFullAccess"),
+        ("iam",),
     ),
 )

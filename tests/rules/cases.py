@@ -314,14 +314,23 @@ CASES: dict[str, tuple[Cases, Cases]] = {
         },
     ),
     "s3_bucket_versioning_enabled": (
-        {"pass_enabled": bucket("x", versioning="Enabled")},
-        {"fail_default": bucket("x"), "fail_suspended": bucket("x", versioning="Suspended")},
+        # A bucket the stack configures but does not create: judged on what the stack declares.
+        {
+            "pass_enabled": bucket("x", versioning="Enabled"),
+            "pass_existing_undeclared": bucket("x", created=False),
+        },
+        {
+            "fail_default": bucket("x"),
+            "fail_suspended": bucket("x", versioning="Suspended"),
+            "fail_existing_suspended": bucket("x", created=False, versioning="Suspended"),
+        },
     ),
     "s3_bucket_access_logging_enabled": (
         {
             "pass_logging": bucket("x", logging=Logging("logs", "x/")),
             "pass_log_target": bucket("x", receives_access_logs=True),
             "pass_log_role_tag": bucket("x", tags={"bucketguard:role": "logs"}),
+            "pass_existing_undeclared": bucket("x", created=False),
         },
         {
             "fail_default": bucket("x"),
@@ -610,6 +619,13 @@ CASES: dict[str, tuple[Cases, Cases]] = {
             "pass_deny_all": IamPolicyFacts(
                 name="p", statements=policy({"Effect": "Deny", "Action": "*", "Resource": "*"})
             ),
+            "pass_iam_star_on_one_role": IamPolicyFacts(
+                name="p",
+                statements=policy(allow(None, "iam:*", Resource="arn:aws:iam::111122223333:role/r")),
+            ),
+            "pass_iam_read_only": IamPolicyFacts(
+                name="p", statements=policy(allow(None, ["iam:Get*", "iam:List*"], Resource="*"))
+            ),
         },
         {
             "fail_admin": IamPolicyFacts(
@@ -627,6 +643,11 @@ CASES: dict[str, tuple[Cases, Cases]] = {
             "fail_admin_list": IamPolicyFacts(
                 name="p",
                 statements=policy({"Effect": "Allow", "Action": ["s3:GetObject", "*:*"], "Resource": ["*"]}),
+            ),
+            # IAM's policy-granting actions on every resource: administrator in two calls.
+            "fail_iam_star": IamPolicyFacts(name="p", statements=policy(allow(None, "iam:*", Resource="*"))),
+            "fail_iam_attach_wildcard": IamPolicyFacts(
+                name="p", statements=policy(allow(None, "IAM:Attach*", Resource="*"))
             ),
         },
     ),
@@ -653,6 +674,9 @@ CASES: dict[str, tuple[Cases, Cases]] = {
                 name="a",
                 principal_type="user",
                 policy_arn="arn:aws-us-gov:iam::aws:policy/AdministratorAccess",
+            ),
+            "fail_iam_full_access": IamAttachmentFacts(
+                name="a", principal_type="group", policy_arn="arn:aws:iam::aws:policy/IAMFullAccess"
             ),
         },
     ),

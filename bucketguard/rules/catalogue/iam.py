@@ -57,20 +57,22 @@ aws.iam.Policy(
         ),
     ),
     notes="Managed and inline policies. An Allow statement with Action * (or *:*) on Resource * (or a "
-    "NotResource) fails, conditions or not; so does a NotAction statement on every resource that still "
-    "allows IAM to attach or put policies (its holder can grant itself the rest).",
+    "NotResource) fails, conditions or not; so does one on every resource whose Action (iam:*, iam:Put*, "
+    "iam:AttachRolePolicy...) or NotAction allows IAM to attach or put policies or create a policy version "
+    "(its holder can grant itself the rest).",
 )
 def iam_policy_admin_access_prohibited(policy: IamPolicyFacts, config: RulesConfig) -> Iterator[str]:
     for statement in policy.statements:
-        if pa.is_admin_statement(statement):
-            yield f"{pa.describe(statement)} allows every action on every resource"
+        grant = pa.admin_grant(statement)
+        if grant:
+            yield f"{pa.describe(statement)} {grant}"
 
 
 @rule(
     "iam_principal_administrator_access_prohibited",
     IamAttachmentFacts,
     Severity.HIGH,
-    title="No role, user or group has the AdministratorAccess managed policy",
+    title="No role, user or group has the AdministratorAccess or IAMFullAccess managed policy",
     risk=(
         "AdministratorAccess gives full control of the account, so one leaked key or compromised function "
         "can undo every protection. Attach least-privilege policies instead."
@@ -97,14 +99,18 @@ aws.iam.RolePolicyAttachment("deployer-scoped", role=role.name, policy_arn=polic
             "iam_group_administrator_access_policy",
         ),
     ),
-    notes="Any attachment of arn:aws:iam::aws:policy/AdministratorAccess (any partition) fails.",
+    notes="Any attachment of arn:aws:iam::aws:policy/AdministratorAccess or IAMFullAccess (any partition; "
+    "IAMFullAccess can attach the other) fails, through every attachment resource: RolePolicyAttachment, "
+    "UserPolicyAttachment, GroupPolicyAttachment, PolicyAttachment, the ...PolicyAttachmentsExclusive "
+    "resources and a role's managed_policy_arns.",
 )
 def iam_principal_administrator_access_prohibited(
     attachment: IamAttachmentFacts, config: RulesConfig
 ) -> Iterator[str]:
-    if pa.ADMIN_POLICY_ARN.match(attachment.policy_arn):
+    admin = pa.ADMIN_POLICY_ARN.match(attachment.policy_arn)
+    if admin:
         who = f"{attachment.principal_type} {attachment.principal_name}".strip()
-        yield f"AdministratorAccess is attached to {who or 'a principal'}"
+        yield f"{admin.group(1)} is attached to {who or 'a principal'}"
 
 
 @rule(

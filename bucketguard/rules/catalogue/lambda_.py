@@ -177,15 +177,18 @@ aws.iam.RolePolicyAttachment(
         "--policy-arn arn:aws:iam::aws:policy/AdministratorAccess",
     ),
     references=References(cis=("1.16",)),
-    notes="The adapter joins the function's role: AdministratorAccess among its managed policy ARNs, or an "
-    "inline/attached statement allowing Action * on Resource *, fails.",
+    notes="The adapter joins the function's role: AdministratorAccess or IAMFullAccess among its managed "
+    "policy ARNs, or an inline/attached statement that iam_policy_admin_access_prohibited fails, fails.",
 )
 def lambda_function_role_admin_prohibited(
     function: LambdaFunctionFacts, config: RulesConfig
 ) -> Iterator[str]:
     role = function.role or "its execution role"
-    if any(pa.ADMIN_POLICY_ARN.match(arn) for arn in function.role_managed_policy_arns):
-        yield f"{role} has AdministratorAccess attached"
+    for arn in function.role_managed_policy_arns:
+        admin = pa.ADMIN_POLICY_ARN.match(arn)
+        if admin:
+            yield f"{role} has {admin.group(1)} attached"
     for statement in function.role_statements:
-        if pa.is_admin_statement(statement):
-            yield f"{role} has {pa.describe(statement)} allowing every action on every resource"
+        grant = pa.admin_grant(statement)
+        if grant:
+            yield f"{role} has {pa.describe(statement)}, which {grant}"

@@ -32,7 +32,8 @@ aws.s3.Bucket("teaching", opts=pulumi.ResourceOptions(provider=eu))
     references=References(),
     config_keys=("allowed_regions",),
     notes="Only when allowed_regions is configured. Judges the generic resource list (every resource, its "
-    "provider's region); a resource whose region is unknown is not judged.",
+    "own region or its provider's); global services (IAM, CloudFront, Organizations) have none. A region "
+    "computed at preview, or left to the deployer's AWS_REGION, leaves the resource undecided.",
 )
 def aws_resource_region_allowed(resource: ResourceFacts, config: RulesConfig) -> Iterator[str]:
     if not config.allowed_regions or resource.region is None or resource.region in config.allowed_regions:

@@ -83,6 +83,8 @@ aws.s3.BucketPolicy(
     "Bool/BoolIfExists aws:SecureTransport = false. No bucket policy fails.",
 )
 def s3_bucket_secure_transport_required(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
+    if not bucket.created and not bucket.policy:
+        return  # an existing bucket whose policy this stack does not set
     if not _denies_plain_http(bucket):
         yield "no bucket policy statement denies requests made without TLS (aws:SecureTransport=false)"
 
@@ -168,7 +170,7 @@ def s3_bucket_default_encryption_enabled(bucket: BucketFacts, config: RulesConfi
     config_keys=("require_kms",),
 )
 def s3_bucket_kms_encryption_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    if not config.require_kms:
+    if not config.require_kms or (not bucket.created and bucket.encryption is None):
         return
     algorithm = bucket.encryption.algorithm if bucket.encryption else None
     if algorithm not in KMS_ALGORITHMS:
@@ -210,7 +212,7 @@ aws.s3.BucketVersioning(
     notes="No versioning resource fails (AWS default: never enabled); Suspended fails.",
 )
 def s3_bucket_versioning_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    if bucket.versioning != "Enabled":
+    if bucket.versioning != "Enabled" and (bucket.created or bucket.versioning is not None):
         yield f"versioning is {bucket.versioning or 'not enabled'}"
 
 
@@ -255,7 +257,7 @@ aws.s3.BucketLogging(
     "logs, or tagged bucketguard:role=logs) are exempt: logging a log bucket only loops.",
 )
 def s3_bucket_access_logging_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    if bucket.logging is None and not _is_log_or_internal_bucket(bucket):
+    if bucket.logging is None and bucket.created and not _is_log_or_internal_bucket(bucket):
         yield "server access logging is off"
 
 
@@ -294,7 +296,7 @@ aws.s3.BucketVersioning(
     notes="No setting fails (AWS default: off). Advisory: only the root user can enable it.",
 )
 def s3_bucket_mfa_delete_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    if not bucket.mfa_delete:
+    if not bucket.mfa_delete and (bucket.created or bucket.mfa_delete is not None):
         yield "MFA delete is off"
 
 
@@ -333,5 +335,5 @@ aws.s3.BucketObjectLockConfiguration(
     "from deleting a malicious version before retention ends, so choose GOVERNANCE mode.",
 )
 def s3_bucket_object_lock_enabled(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    if not bucket.object_lock_enabled:
+    if not bucket.object_lock_enabled and (bucket.created or bucket.object_lock_enabled is not None):
         yield "Object Lock is off"

@@ -221,7 +221,7 @@ aws.s3.AccountPublicAccessBlock(
     "the stack is reported (AWS default: off); exempt the rule where another stack owns the setting.",
 )
 def s3_account_public_access_block_enabled(stack: StackFacts, config: RulesConfig) -> Iterator[str]:
-    if not stack.buckets:
+    if not any(b.created for b in stack.buckets):
         return
     account_bpa = stack.account_public_access_block
     if account_bpa is None:

@@ -1,0 +1,150 @@
+"""Programs that went through `pulumi preview` without a word: each runs under the mock runtime with
+preview's unknowns and is judged by the real pack over gRPC (`policy check`), as the engine would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.policy.test_pack_e2e import policy_check
+
+pytestmark = pytest.mark.e2e
+
+TRUST = """
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "lambda.amazonaws.com"}}]})
+"""
+
+
+def judged(program: Any, source: str) -> tuple[set[tuple[str, str]], list[dict[str, str]]]:
+    """(mandatory rule, resource) pairs and the undecided entries of a preview of `source`."""
+    code, report, stderr = policy_check("--program", program(source), "--format", "json")
+    assert code in (0, 1), stderr
+    mandatory = {
+        (v["rule_id"], v["resource_name"]) for v in report["violations"] if v["enforcement"] == "mandatory"
+    }
+    return mandatory, report["undecided"]
+
+
+def test_administrator_rights_in_every_shape_fail(program) -> None:  # type: ignore[no-untyped-def]
+    mandatory, undecided = judged(
+        program,
+        TRUST
+        + """
+def policy(action):
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+
+aws.iam.Policy("iam-star", policy=policy("iam:*"))
+aws.iam.Policy("iam-put", policy=policy(["s3:GetObject", "iam:Put*"]))
+aws.iam.Policy("reader", policy=policy("s3:Get*"))
+role = aws.iam.Role("helper", assume_role_policy=trust)
+aws.iam.RolePolicyAttachment("iam-full", role=role.name, policy_arn="arn:aws:iam::aws:policy/IAMFullAccess")
+# roles computed from the role's id, unknown at preview: it must not silence the other attachments
+aws.iam.PolicyAttachment("shared-admin", roles=[role.id],
+                         policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+aws.iam.RolePolicyAttachmentsExclusive("exclusive-role", role_name=role.name,
+                                       policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"])
+user = aws.iam.User("intern")
+aws.iam.UserPolicyAttachmentsExclusive("exclusive-user", user_name=user.name,
+                                       policy_arns=["arn:aws:iam::aws:policy/IAMFullAccess"])
+group = aws.iam.Group("campers")
+aws.iam.GroupPolicyAttachmentsExclusive("exclusive-group", group_name=group.name,
+                                        policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"])
+""",
+    )
+    attached = "iam_principal_administrator_access_prohibited"
+    assert mandatory == {
+        ("iam_policy_admin_access_prohibited", "iam-star"),
+        ("iam_policy_admin_access_prohibited", "iam-put"),
+        (attached, "iam-full"),
+        (attached, "shared-admin"),
+        (attached, "exclusive-role"),
+        (attached, "exclusive-user"),
+        (attached, "exclusive-group"),
+    }
+    assert undecided == []
+
+
+def test_a_region_unknown_at_preview_leaves_only_the_region_rule_undecided(program, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    directory = program("""
+logs = aws.s3.Bucket("logs")
+regional = aws.Provider("regional", region=logs.region)  # computed: unknown at preview
+in_region = pulumi.ResourceOptions(provider=regional)
+site = aws.s3.Bucket("site", opts=in_region)
+aws.s3.BucketAclV2("site-acl", bucket=site.id, acl="public-read", opts=in_region)
+""")
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"aws_resource_region_allowed": {"allowedRegions": ["eu-west-1"]}}))
+    code, report, stderr = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert code == 1, stderr
+    mandatory = {
+        (v["rule_id"], v["resource_name"]) for v in report["violations"] if v["enforcement"] == "mandatory"
+    }
+    assert ("s3_bucket_public_read_prohibited", "site") in mandatory
+    assert {u["rule_id"] for u in report["undecided"]} == {"aws_resource_region_allowed"}
+    (region,) = report["undecided"]
+    assert "site:" in region["detail"] and "site-acl:" in region["detail"] and "logs:" not in region["detail"]
+
+
+def test_a_region_left_to_the_environment_is_undecided_not_allowed(program, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    directory = program('aws.s3.Bucket("site")')
+    (directory / "Pulumi.dev.yaml").write_text("config: {}\n")  # no aws:region: AWS_REGION decides
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"aws_resource_region_allowed": {"allowedRegions": ["eu-west-1"]}}))
+    code, report, stderr = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert code in (0, 1), stderr
+    (region,) = [u for u in report["undecided"] if u["rule_id"] == "aws_resource_region_allowed"]
+    assert "site" in region["detail"] and "AWS_REGION" in region["detail"]
+
+
+def test_settings_on_a_bucket_the_stack_does_not_create_are_judged(program) -> None:  # type: ignore[no-untyped-def]
+    mandatory, undecided = judged(
+        program,
+        """
+existing = "camp-teaching-material"  # created by another stack, or by hand
+aws.s3.BucketPolicy("anyone-may-upload", bucket=existing, policy=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:Put*",
+                   "Resource": f"arn:aws:s3:::{existing}/*"}]}))
+aws.s3.BucketAclV2("open-acl", bucket="camp-photos", acl="public-read-write")
+aws.s3.BucketPublicAccessBlock("unblocked", bucket="camp-photos")
+aws.s3.BucketVersioning("kept", bucket="camp-archive", versioning_configuration={"status": "Enabled"})
+""",
+    )
+    # Reported on the resource that makes the bucket public: the one to change.
+    assert mandatory == {
+        ("s3_bucket_public_write_prohibited", "anyone-may-upload"),
+        ("s3_bucket_public_read_prohibited", "open-acl"),
+        ("s3_bucket_public_write_prohibited", "open-acl"),
+        ("s3_bucket_public_access_block_enabled", "unblocked"),
+    }
+    assert undecided == []
+
+
+def test_the_deprecated_bucket_v2_inline_lists_are_read(program) -> None:  # type: ignore[no-untyped-def]
+    source = """
+aws.s3.BucketV2("site", versionings=[{"enabled": True}], websites=[{"index_document": "index.html"}])
+"""
+    code, report, stderr = policy_check("--program", program(source), "--format", "json")
+    assert code == 0, stderr
+    found = {v["rule_id"] for v in report["violations"] if v["resource_name"] == "site"}
+    assert "s3_bucket_website_disabled" in found and "s3_bucket_versioning_enabled" not in found
+
+
+def test_one_unknown_inline_setting_leaves_the_others_decided(program) -> None:  # type: ignore[no-untyped-def]
+    mandatory, undecided = judged(
+        program,
+        """
+other = aws.s3.Bucket("other")
+aws.s3.Bucket("site", acl="public-read",
+              policy=other.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": []})))
+""",
+    )
+    assert ("s3_bucket_public_read_prohibited", "site") in mandatory
+    # Only the rules that read the unknown policy wait for it (it may still let anyone write).
+    assert {u["rule_id"] for u in undecided} == {
+        "s3_bucket_public_write_prohibited",
+        "s3_bucket_secure_transport_required",
+    }
