@@ -481,6 +481,12 @@ def _checked_manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return manifest
 
 
+def _unreadable(path: Path, exc: Exception) -> RulesetError:
+    # "No such file or directory", not "[Errno 2] No such file or directory: 'r.zip'" after the path again
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return RulesetError(f"{path}: unreadable ruleset artifact: {reason}")
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of an artifact (feeds, their validators, counts), without loading its rules."""
     try:
@@ -489,7 +495,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         if isinstance(exc, RulesetError):
             raise
-        raise RulesetError(f"{path}: unreadable ruleset artifact: {exc}") from None
+        raise _unreadable(path, exc) from None
 
 
 def load_artifact(path: Path) -> Ruleset:
@@ -515,7 +521,7 @@ def load_artifact(path: Path) -> Ruleset:
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, RulesetError):
             raise
-        raise RulesetError(f"{path}: unreadable ruleset artifact: {exc}") from None
+        raise _unreadable(path, exc) from None
     version = ruleset_version(sources, hash_lists)
     if version != manifest["ruleset_version"]:
         raise RulesetError(f"{path}: corrupt ruleset artifact: sources hash to {version}")

@@ -244,6 +244,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["rules", "update", "-o", t / "r.zip", "--source", "ftp://feeds.example.org/r.zip"],
         "ftp://feeds.example.org/r.zip: unsupported URL scheme 'ftp'",
     ),
+    "scan with a ruleset artifact that is missing": (
+        lambda t: ["scan", t, "--ruleset", t / "r.zip"],
+        "bucketguard: {t}/r.zip: unreadable ruleset artifact: No such file or directory",
+    ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
         "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",
