@@ -40,7 +40,7 @@ from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from bucketguard.demo.pranks import Sample, all_samples
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.postscan import quarantine_key
-from bucketguard.pipeline.tagging import TAG_RESULT
+from bucketguard.pipeline.tagging import TAG_DATE, TAG_RESULT, TAG_RULESET, TAG_SEAL
 from bucketguard.scanning.output import verdict_text
 from bucketguard.scanning.result import Verdict
 
@@ -116,9 +116,12 @@ class Upload:
 def _short_tags(tags: dict[str, str] | None) -> str:
     if tags is None:
         return "(version removed)"
-    ours = {k.removeprefix("bucketguard-"): v for k, v in tags.items() if k.startswith("bucketguard-")}
-    # the date and ruleset are the same on every row: printed once under the table
-    return "\n".join(f"{k}={v}" for k, v in ours.items() if k not in ("scan-date", "ruleset"))
+    # The date and ruleset are the same on every row, the seal an opaque HMAC: said once under the table.
+    return "\n".join(
+        f"{k.removeprefix('bucketguard-')}={v}"
+        for k, v in tags.items()
+        if k.startswith("bucketguard-") and k not in (TAG_DATE, TAG_RULESET, TAG_SEAL)
+    )
 
 
 def uploads_table(uploads: Sequence[Upload], title: str) -> Table:
@@ -270,8 +273,9 @@ def _play_uploads(console: Console, pipe: Sandbox, started: float) -> list[str]:
         console.print(BLOCKED_NOTE, highlight=False)
     rulesets = {u.event.result.ruleset_version for u in uploads if u.event}
     console.print(
-        "Each version is also tagged bucketguard-scan-date and bucketguard-ruleset "
-        f"({', '.join(sorted(rulesets))}).",
+        f"Each version is also tagged {TAG_DATE}, {TAG_RULESET} ({', '.join(sorted(rulesets))}) and "
+        f"{TAG_SEAL} (an HMAC of its verdict tags, version and ETag under a key only post-scan may use: "
+        "a verdict tag written by anyone else has no valid seal and decides nothing).",
         highlight=False,
     )
     for title, bucket in (("Quarantine", st.quarantine_bucket), ("Promoted", st.promote_bucket)):
