@@ -15,6 +15,7 @@ import pulumi_aws as aws
 
 from bucketguard.aws import arn_region
 from bucketguard.pipeline import env
+from bucketguard.rules.facts import LISTENER_ROLE, ROLE_TAG
 from infra.config import StorageConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.policies import (
@@ -126,7 +127,8 @@ class StorageListener(pulumi.ComponentResource):
                         else []
                     ),
                 ],
-                tags=args.tags,
+                # How the audit knows the bucket it is notified by is scanned (no component tree there).
+                tags={**args.tags, ROLE_TAG: LISTENER_ROLE},
             ),
             opts=moved_into(self, former_parent),
         )
