@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent account/region collections")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     remediate.add_arguments(parser)
-    commands = parser.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
+    commands = parser.add_subparsers(dest="audit_command", metavar="[history]")
     history = commands.add_parser("history", help="what changed between audit runs")
     history.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="changes on or after DATE")
     history.add_argument("--history", type=Path, metavar="FILE", default=DEFAULT_HISTORY, dest="history_file")
