@@ -94,7 +94,23 @@ def _flag(value: Any) -> Any:
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
-AccountId = Annotated[str, pattern(r"^\d{12}$", "a 12-digit AWS account id")]
+
+
+def _account_number(value: Any) -> Any:
+    # YAML reads an unquoted 222222222222 (and `pulumi config set --path` stores it) as a number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 10**11 <= value < 10**12:
+            return str(value)
+        raise ValueError(
+            f"{value} is not a 12-digit AWS account id (one starting with 0 must be quoted in YAML: "
+            "'012345678901')"
+        )
+    return value
+
+
+AccountId = Annotated[
+    str, BeforeValidator(_account_number), pattern(r"^\d{12}$", "a 12-digit AWS account id")
+]
 RegionName = Annotated[str, pattern(r"^[a-z]{2}(-[a-z]+)+-\d$", "an AWS region name such as eu-west-1")]
 TopicArn = Annotated[
     str, pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$", "an SNS topic ARN")

@@ -562,3 +562,23 @@ def test_the_config_reference_documents_every_key_the_schema_accepts_with_its_de
             section, _, key = name.rpartition(".") if "." in name else (section, "", name)
             model = sections.get(section, BucketguardConfig)
             assert key.removesuffix("[]") in {_key(n, f) for n, f in model.model_fields.items()}, row
+
+
+def test_an_unquoted_account_id_in_yaml_is_the_account_and_a_short_one_says_to_quote_it() -> None:
+    import yaml
+
+    # YAML reads these as numbers, as `pulumi config set --path ... 222222222222` stores them.
+    raw = yaml.safe_load(
+        "scanner: {region: eu-west-1, accountId: 111111111111}\n"
+        "storages: [{name: a, bucket: camp-a, region: eu-west-1, accountId: 111111111111}]\n"
+        "monitor: {region: eu-west-1, accounts: [{accountId: 222222222222}]}\n"
+    )
+    config = parse_config(raw)
+    assert config.scanner is not None and config.scanner.account == "111111111111"
+    assert config.storages[0].account == "111111111111"
+    assert config.monitor is not None and config.monitor.accounts[0].account == "222222222222"
+    raw["scanner"]["accountId"] = yaml.safe_load("012345670123")  # octal in YAML 1.1: 1402433619
+    with pytest.raises(
+        ConfigError, match=r"^bucketguard:scanner\.accountId: 1402433619 is not a 12-digit .*'"
+    ):
+        parse_config(raw)
