@@ -98,7 +98,9 @@ def test_wide_text_without_a_script_and_binaries_with_zero_bytes_stay_clean(tmp_
 needs_dpkg_deb = pytest.mark.skipif(
     shutil.which("dpkg-deb") is None, reason="dpkg-deb missing (Debian's dpkg)"
 )
-needs_xz = pytest.mark.skipif(shutil.which("xz") is None, reason="xz missing (Debian's xz-utils)")
+needs_xz = pytest.mark.skipif(
+    shutil.which("xz") is None, reason="xz-utils not installed (make test installs it)"
+)
 
 
 def _deb(tmp_path: Path, files: dict[str, bytes]) -> bytes:
