@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -549,12 +550,44 @@ def storages(count: int) -> list[dict[str, Any]]:
     ]
 
 
+# What AWS refuses past (characters without whitespace): a role's inline policies together, a trust policy,
+# a key policy, a bucket policy, a topic policy. The mocks take any size.
+POLICY_LIMITS = {
+    ("aws:iam/rolePolicy:RolePolicy", "policy"): 10_240,
+    ("aws:iam/role:Role", "assumeRolePolicy"): 2_048,
+    ("aws:kms/keyPolicy:KeyPolicy", "policy"): 32_768,
+    ("aws:s3/bucketPolicy:BucketPolicy", "policy"): 20_480,
+    ("aws:sns/topicPolicy:TopicPolicy", "policy"): 30_720,
+}
+
+
 def test_fifty_storages_pass_and_fifty_one_fail_at_preview(lambda_artifacts: Path, tmp_path: Path) -> None:
     base = {"bucketguard:scanner": {"region": "eu-west-1"}}
-    fifty = Graph(run_program({**base, "bucketguard:storages": storages(50)}, lambda_artifacts, tmp_path))
+    # the longest names and a long region: the scanner role names every result topic and key
+    longest = [
+        {**s, "name": f"camp-storage-number-{i:04d}", "region": "ap-southeast-2"}
+        for i, s in enumerate(storages(50))
+    ]
+    fifty = Graph(run_program({**base, "bucketguard:storages": longest}, lambda_artifacts, tmp_path))
     assert len(fifty.of_type("bucketguard:storage:StorageStack")) == 50
     listeners = next(s for s in fifty.policy("admission-queue-policy") if s["Effect"] == "Allow")
     assert len(listeners["Principal"]["AWS"]) == 50
+    sizes: Counter[tuple[str, str, str]] = Counter()
+    for resource in fifty.resources:
+        for token, key in POLICY_LIMITS:
+            if resource["type"] == token:
+                document = json.dumps(json.loads(resource["inputs"][key]), separators=(",", ":"))
+                # as AWS names them: a key id of 36 characters, an auto-name's suffix of 7 (the mocks': 6)
+                document = re.sub(r"key/[a-z0-9-]+", "key/" + "k" * 36, document).replace(
+                    "-0a1b2c", "-0a1b2c3"
+                )
+                # a role's policies, whether they name it by id or by name
+                owner = re.sub(r"-(id|0a1b2c)$", "", resource["inputs"].get("role", resource["name"]))
+                sizes[(token, key, owner)] += len(document)
+    role_policy = "aws:iam/rolePolicy:RolePolicy"
+    assert sizes[(role_policy, "policy", "scanner-scanner-role")] > 9_000  # the largest, both its policies
+    for (token, key, owner), size in sizes.items():
+        assert size <= POLICY_LIMITS[(token, key)], (owner, size)
     failed = run_program({**base, "bucketguard:storages": storages(51)}, lambda_artifacts, tmp_path)
     assert failed["error"] is not None
     assert "bucketguard:storages: 51 storages for one scanner (at most 50)" in failed["error"]
