@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import urllib3
 
 from bucketguard.scanning.blobs import SourceFailed
-from bucketguard.scanning.feeds import hide_url_secrets_from_urllib3_logs
 from bucketguard.scanning.result import Reason
+from bucketguard.scanning.url_logs import hide_url_secrets_from_urllib3_logs
 
 RANGE_BYTES = 8 << 20  # one GET; a window (31 MiB) is read as four of them at once
 IN_FLIGHT = 4

@@ -24,7 +24,6 @@ import gzip
 import hashlib
 import io
 import ipaddress
-import logging
 import lzma
 import re
 import tarfile
@@ -40,6 +39,7 @@ import urllib3
 
 from bucketguard.scanning.backends import SEVERITIES
 from bucketguard.scanning.hashes import HashList, HashListError
+from bucketguard.scanning.url_logs import hide_url_secrets_from_urllib3_logs
 
 __all__ = [
     "KINDS",
@@ -51,7 +51,6 @@ __all__ = [
     "HttpClient",
     "ObjectStore",
     "fetch",
-    "hide_url_secrets_from_urllib3_logs",
     "parse_feed",
     "recognise",
 ]
@@ -198,28 +197,6 @@ def shown(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-_URL_QUERY = re.compile(r"(?<=\?)[^\s'\"]+")
-
-
-class _UrlSecretsFilter(logging.Filter):
-    """urllib3 logs request targets with their query (at DEBUG, and at WARNING when it retries or cannot
-    parse a response's headers): a feed's API key, a presigned URL's credentials and signature."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = _URL_QUERY.sub("", record.getMessage()), None
-        return True
-
-
-def hide_url_secrets_from_urllib3_logs() -> None:
-    """Queries cut from every urllib3 log record, whatever handler and level the process has (the Lambda
-    runtime's root logger, a caller's basicConfig). Idempotent."""
-    for name in list(logging.root.manager.loggerDict):
-        if name == "urllib3" or name.startswith("urllib3."):
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _UrlSecretsFilter) for f in logger.filters):
-                logger.addFilter(_UrlSecretsFilter())
 
 
 @dataclass(frozen=True)
