@@ -99,7 +99,7 @@ FORMATS = (
     Format(Kind.BZIP2, "streams.is_bzip2", "streams.open_bzip2", True, b"B"),
     Format(Kind.XZ, "streams.is_xz", "streams.open_xz", True, b"\xfd"),
     Format(Kind.SEVEN_ZIP, "sevenzip.is_7z", "sevenzip.open_7z", True, b"7"),
-    Format(Kind.ZSTD, "streams.is_zstd", "streams.open_zstd", True, b"\x28"),
+    Format(Kind.ZSTD, "streams.is_zstd", "streams.open_zstd", True, b"\x28" + bytes(range(0x50, 0x60))),
     Format(Kind.LZ4, "streams.is_lz4", "streams.open_lz4", True, b"\x04"),
     Format(Kind.LZMA_ALONE, "streams.is_lzma_alone", "streams.open_lzma_alone", True, b"\x5d"),
     Format(Kind.CAB, "cabinets.is_cab", "cabinets.open_cab", first_bytes=b"M"),

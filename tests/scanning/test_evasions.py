@@ -6,10 +6,12 @@ from __future__ import annotations
 import codecs
 import io
 import shutil
+import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import lz4.frame
 import pypdf
 import pytest
 
@@ -197,3 +199,34 @@ def test_a_pdf_whose_names_hide_behind_escapes_is_read_as_its_reader_reads_it(tm
     objects = pdf_with_object_stream({1: catalog, **_PAGES, 4: _SCRIPT}).replace(b"/ObjStm", b"/Obj#53tm")
     assert pypdf.PdfReader(io.BytesIO(objects)).trailer["/Root"]["/OpenAction"]["/S"] == "/JavaScript"
     assert "PDF_OpenAction_Script" in _rules(_scan(tmp_path, "b.pdf", objects))
+
+
+def _skippable_frame(data: bytes) -> bytes:
+    """A zstd/lz4 skippable frame (user data the tools pass over) holding `data`."""
+    return b"\x5a\x2a\x4d\x18" + struct.pack("<I", len(data)) + data
+
+
+def test_zstd_and_lz4_files_starting_with_a_skippable_frame_are_decoded(tmp_path: Path) -> None:
+    from backports import zstd
+
+    archive = tar_of({"eicar.com": EICAR})
+    padding = _skippable_frame(bytes(range(256)) * 4096)  # 1 MiB: far past the bytes a format is known by
+    packed = padding + zstd.compress(archive)
+    assert zstd.decompress(packed) == archive  # the library skips it too
+
+    result = _scan(tmp_path, "site.tar.zst", packed)
+
+    assert result.verdict is Verdict.MALICIOUS
+    assert [finding.path for finding in result.findings] == ["site.tar.zst!site.tar!eicar.com"]
+    framed = _scan(tmp_path, "site.tar.lz4", padding + lz4.frame.compress(archive))
+    assert framed.verdict is Verdict.MALICIOUS, framed
+    assert _scan(tmp_path, "cut.zst", padding[: len(padding) // 2]).verdict is Verdict.UNSCANNABLE
+
+
+@pytest.mark.skipif(shutil.which("lz4") is None, reason="lz4 missing (Debian's lz4)")
+def test_the_lz4_program_reads_past_a_skippable_frame_as_the_scan_does(tmp_path: Path) -> None:
+    archive = tar_of({"eicar.com": EICAR})
+    framed = _skippable_frame(b"camp") + lz4.frame.compress(archive)
+    assert (
+        subprocess.run(["lz4", "-d", "-c"], input=framed, capture_output=True, check=True).stdout == archive
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import re
 import zlib
 from collections.abc import Callable
 from typing import IO, Protocol
@@ -141,6 +142,25 @@ _DECODERS: dict[bytes, Callable[[], Decoder]] = {
 }
 
 
+# zstd and lz4 skippable frames (user data, magic 0x184D2A50 to 0x184D2A5F, then their size): the tools pass
+# over them, before, between and after the compressed frames.
+SKIPPABLE_FRAME = re.compile(rb"[\x50-\x5f]\x2a\x4d\x18")
+_WITH_SKIPPABLE_FRAMES = (ZSTD_MAGIC, LZ4_MAGIC)
+
+
+def _past_skippable_frame(pending: bytes, read: Callable[[int], bytes]) -> bytes:
+    """What follows the skippable frame `pending` starts with (read on as far as it reaches)."""
+    while len(pending) < 8 and (more := read(CHUNK)):
+        pending += more
+    left = 8 + int.from_bytes(pending[4:8], "little")
+    while left > len(pending):
+        left -= len(pending)
+        pending = read(CHUNK)
+        if not pending:
+            raise EOFError("a skippable frame is cut short")
+    return pending[left:]
+
+
 def decode_streams(magic: bytes, raw: IO[bytes], write: Callable[[bytes], None]) -> int | None:
     """Decode every stream of `raw` (each starting with `magic`) into `write`; return the offset of the
     trailing bytes that are not a stream, or None when nothing but zero padding follows the last one."""
@@ -162,6 +182,10 @@ def decode_streams(magic: bytes, raw: IO[bytes], write: Callable[[bytes], None])
             pending += more
         if not pending:
             return None
+        if magic in _WITH_SKIPPABLE_FRAMES and SKIPPABLE_FRAME.match(pending):
+            pending = _past_skippable_frame(pending, read)
+            offset = fed - len(pending)
+            continue
         if not pending.startswith(magic):
             return offset
         pending = drain(_DECODERS[magic](), pending, read, write)
@@ -240,7 +264,9 @@ def is_lzma_alone(head: bytes) -> bool:
 
 
 def is_zstd(head: bytes) -> bool:
-    return head.startswith(ZSTD_MAGIC)
+    # A file starting with a skippable frame is opened as zstd; an lz4 frame after it is then a member
+    # of its own (bytes the zstd frames do not account for), opened as lz4.
+    return head.startswith(ZSTD_MAGIC) or SKIPPABLE_FRAME.match(head) is not None
 
 
 def is_lz4(head: bytes) -> bool:
