@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bucketguard.rules.facts import ROLE_TAG
 from bucketguard.sandbox.aws import AccountSession
 
 
@@ -60,9 +61,23 @@ class Place:
                 s3.create_bucket(
                     Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {})
                 )
+                _guard_code_bucket(s3, bucket)
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             self._code[archive_path] = {"S3Bucket": bucket, "S3Key": key}
         return self._code[archive_path]
+
+
+def _guard_code_bucket(s3: Any, bucket: str) -> None:
+    """The sandbox's stand-in for Pulumi's code upload is audited with the account it deploys into (the
+    demo's audit act): private, ACLs off, versioned and tagged as the platform's own, like the buckets infra/
+    creates. (No TLS-only policy: moto enforces it against the sandbox's plain-HTTP uploads.)"""
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(flags, True))
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": ROLE_TAG, "Value": "internal"}]})
 
 
 def code_object(account: str, region: str, sha256_hex: str) -> tuple[str, str]:

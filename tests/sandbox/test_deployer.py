@@ -160,3 +160,24 @@ def test_botocore_validates_the_translated_request(place: Place) -> None:
             "alerts",
             {"topic": "arn:aws:sns:eu-west-1:123456789012:t", "protocol": 7, "endpoint": "x"},
         )
+
+
+def test_the_sandboxs_code_bucket_is_no_finding_of_an_audit_that_matters(tmp_path: Path) -> None:
+    # The demo audits the account the sandbox deployed into: the bucket that stands in for Pulumi's code
+    # upload must not show up as a public, unscanned bucket of the platform's own.
+    from tests.audit.conftest import audit
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "app.py").write_text("handler = None\n")
+    with EmbeddedAws() as aws:
+        place = Place(aws.deployer("eu-west-1"), "eu-west-1")
+        bucket = place.code_location(str(tmp_path / "code"))["S3Bucket"]
+        result = audit(aws, regions=["eu-west-1"], services=["s3"])
+    found = {f.rule_id for f in result.findings if f.resource_name == bucket}
+    assert found, "the bucket was audited"
+    assert not found & {
+        "s3_bucket_public_access_block_enabled",
+        "s3_bucket_acls_disabled",
+        "s3_bucket_versioning_enabled",
+        "s3_bucket_malware_scanning_enabled",
+    }
