@@ -3,6 +3,7 @@ rules find it (or the file is unscannable), never a silent `clean`."""
 
 from __future__ import annotations
 
+import base64
 import codecs
 import io
 import shutil
@@ -17,7 +18,7 @@ import pytest
 
 from bucketguard.demo import pranks
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
-from tests.scanning.engine_support import EICAR, engine, tar_of
+from tests.scanning.engine_support import EICAR, engine, tar_of, zip_of
 from tests.scanning.format_samples import pdf_with_object_stream
 
 _PAGES = {
@@ -230,3 +231,31 @@ def test_the_lz4_program_reads_past_a_skippable_frame_as_the_scan_does(tmp_path:
     assert (
         subprocess.run(["lz4", "-d", "-c"], input=framed, capture_output=True, check=True).stdout == archive
     )
+
+
+def _mail(part_headers: bytes, body: bytes) -> bytes:
+    return (
+        b"From: camp@example.org\r\nTo: parents@example.org\r\nSubject: photos\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        b"--XX\r\nContent-Type: application/zip\r\n" + part_headers + b"\r\n\r\n" + body + b"\r\n--XX--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64",  # readers that take the last
+        b"Content-Transfer-Encoding: base64; camp=1",  # readers that take the token
+    ],
+    ids=["repeated", "decorated"],
+)
+def test_an_attachment_whose_transfer_encoding_readers_may_read_otherwise_is_decoded(
+    tmp_path: Path, headers: bytes
+) -> None:
+    attachment = base64.encodebytes(zip_of({"eicar.com": EICAR}))
+    result = _scan(tmp_path, "photos.eml", _mail(headers, attachment))
+    assert result.verdict is Verdict.MALICIOUS
+
+    photos = base64.encodebytes(zip_of({"photo.txt": b"camp photos\n"}))
+    assert _scan(tmp_path, "clean.eml", _mail(headers, photos)).verdict is Verdict.CLEAN

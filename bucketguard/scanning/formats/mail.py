@@ -8,9 +8,13 @@ written into a text body (`begin 644 name` ... `end`) are decoded too.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bucketguard.scanning.blobs import Blob, Expansion, read_whole
 from bucketguard.scanning.formats.encoded import uudecoded_blocks
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 _FIELD = re.compile(
     rb"(?i)(received|return-path|from|to|cc|subject|date|message-id|mime-version|content-type|"
@@ -43,11 +47,25 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
         for index, part in enumerate(message.walk()):
             if part.is_multipart():
                 continue
-            payload = part.get_payload(decode=True)
-            if not isinstance(payload, bytes):
-                continue
             label = part.get_filename() or f"<part {index}>"
-            where = f"{expansion.name}!{prefix}{label}"
-            expansion.emit(where, payload)
-            for block_name, block in uudecoded_blocks(payload):
-                expansion.emit(f"{where}!{block_name}", block)
+            for number, payload in enumerate(_decodings(part)):
+                where = f"{expansion.name}!{prefix}{label}" + (f"!<decoding {number + 1}>" if number else "")
+                expansion.emit(where, payload)
+                for block_name, block in uudecoded_blocks(payload):
+                    expansion.emit(f"{where}!{block_name}", block)
+
+
+def _decodings(part: Message) -> list[bytes]:
+    """The part's body as the standard library decodes it, and as each transfer encoding its headers name
+    when mail readers may read them otherwise: a repeated header (one reader takes the first, another the
+    last) or a value with more after its token (`base64; x=1`), each distinct result once."""
+    found: list[bytes] = []
+    encodings = [str(value) for value in part.get_all("content-transfer-encoding") or []]
+    for encoding in [None, *dict.fromkeys(value.split(";")[0].strip().lower() for value in encodings)]:
+        if encoding is not None:
+            del part["content-transfer-encoding"]
+            part["Content-Transfer-Encoding"] = encoding
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes) and payload not in found:
+            found.append(payload)
+    return found
