@@ -259,3 +259,12 @@ def test_an_attachment_whose_transfer_encoding_readers_may_read_otherwise_is_dec
 
     photos = base64.encodebytes(zip_of({"photo.txt": b"camp photos\n"}))
     assert _scan(tmp_path, "clean.eml", _mail(headers, photos)).verdict is Verdict.CLEAN
+
+
+def test_an_attached_message_in_base64_is_decoded_as_readers_decode_it(tmp_path: Path) -> None:
+    attachment = base64.encodebytes(zip_of({"eicar.com": EICAR}))
+    inner = _mail(b"Content-Transfer-Encoding: base64", attachment)
+    outer = _mail(b"Content-Transfer-Encoding: base64", base64.encodebytes(inner)).replace(
+        b"Content-Type: application/zip", b"Content-Type: message/rfc822"
+    )
+    assert _scan(tmp_path, "forwarded.eml", outer).verdict is Verdict.MALICIOUS

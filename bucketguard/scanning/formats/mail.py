@@ -35,6 +35,7 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
     # The email package is imported by a mail only, not by every scan's start-up (10 ms of CPU).
     import email
     import email.policy
+    from email.message import Message
 
     data = read_whole(blob, expansion.name, "mail")
     messages = [data]
@@ -45,6 +46,16 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
         prefix = f"<message {number}>/" if len(messages) > 1 else ""
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         for index, part in enumerate(message.walk()):
+            encodings = part.get_all("content-transfer-encoding") or []
+            attached = part.get_content_maintype() == "message" and part.is_multipart() and encodings
+            inner = part.get_payload(0) if attached else None
+            if isinstance(inner, Message):
+                # RFC 2046 forbids encoding an attached message, but readers decode one that is: the
+                # parser read its encoded text as a message's body, decoded here and opened as a mail.
+                for value in encodings:
+                    inner["Content-Transfer-Encoding"] = value
+                for number, payload in enumerate(_decodings(inner), 1):
+                    expansion.emit(f"{expansion.name}!{prefix}<message {index}.{number}>", payload)
             if part.is_multipart():
                 continue
             label = part.get_filename() or f"<part {index}>"
