@@ -38,6 +38,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 
 from bucketguard.scanning.backends import SEVERITIES
+from bucketguard.scanning.formats import zips
 from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.url_logs import hide_url_secrets_from_urllib3_logs
 
@@ -443,19 +444,6 @@ class _Expanded(io.RawIOBase):
         return int(count)
 
 
-def _zip_entries(data: bytes) -> int:
-    """How many entries a zip's central directory holds at most (its entry signatures), counted before
-    zipfile makes an object of each: it reads as many as the directory's size allows, whatever count the
-    end record declares (5 million tiny entries fit in a 256 MiB feed: gigabytes of memory)."""
-    at = len(data) - 22 if data[-22:-18] == b"PK\x05\x06" else data.rfind(b"PK\x05\x06", -65_557)
-    if at < 0:
-        return 0  # no end record: zipfile says what is wrong
-    start = at - int.from_bytes(data[at + 12 : at + 16], "little")
-    if data[at - 76 : at - 72] == b"PK\x06\x06":  # zip64: its end record and locator come first
-        start = at - 76 - int.from_bytes(data[at - 36 : at - 28], "little")
-    return data.count(b"PK\x01\x02", max(start, 0), at)
-
-
 def _read_member(stream: IO[bytes], name: str, budget: list[int]) -> bytes:
     """A member read to its real end (never trusting the declared size) within the expansion budget."""
     out = bytearray()
@@ -472,9 +460,8 @@ def _members(data: bytes, limits: ArchiveLimits, *, names_only: bool = False) ->
     budget = [limits.max_expanded_bytes]
     try:
         if data.startswith(b"PK"):
-            entries = _zip_entries(data)
-            if entries > limits.max_members:
-                raise FeedError(f"archive has {entries} members, over the cap of {limits.max_members}")
+            if zips.count_entries(data, limits.max_members + 1) > limits.max_members:
+                raise FeedError(f"archive has more than {limits.max_members} members")
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 for info in (i for i in archive.infolist() if not i.is_dir()):
                     if names_only:

@@ -134,23 +134,23 @@ def test_archive_caps_hold_against_a_bomb_and_too_many_members() -> None:
         parse_feed(zip_of({"big.yar": b"/*" + b" " * 5_000_000 + b"*/"}), None, "bomb.zip",
                    limits=ArchiveLimits(max_expanded_bytes=1_000_000))  # fmt: skip
     many = zip_of({f"r{i}.yar": RULE.encode() for i in range(5)})
-    with pytest.raises(FeedError, match="over the cap of 4"):
+    with pytest.raises(FeedError, match="more than 4 members"):
         parse_feed(many, None, "many.zip", limits=ArchiveLimits(max_members=4))
 
 
 def test_zip_member_cap_counts_the_central_directory_not_the_declared_count() -> None:
     rules = {"rules/x.yar": RULE.encode()}
     dirs = zip_of({**{f"d{i}/": b"" for i in range(5)}, **rules})
-    with pytest.raises(FeedError, match="6 members, over the cap of 5"):
+    with pytest.raises(FeedError, match="more than 5 members"):
         parse_feed(dirs, None, "dirs.zip", limits=ArchiveLimits(max_members=5))
     end = dirs.rindex(b"PK\x05\x06")
     declares_one = dirs[: end + 8] + (1).to_bytes(2, "little") * 2 + dirs[end + 12 :]
     assert len(zipfile.ZipFile(io.BytesIO(declares_one)).infolist()) == 6  # zipfile reads them all
-    with pytest.raises(FeedError, match="6 members, over the cap of 5"):
+    with pytest.raises(FeedError, match="more than 5 members"):
         parse_feed(declares_one, None, "lies.zip", limits=ArchiveLimits(max_members=5))
     zip64 = zip_of({**{f"e{i}": b"" for i in range(70_000)}, **rules})  # over 65,535: a zip64 end record
     assert b"PK\x06\x06" in zip64[-200:]
-    with pytest.raises(FeedError, match="70001 members, over the cap of 50000"):
+    with pytest.raises(FeedError, match="more than 50000 members"):
         parse_feed(zip64, None, "zip64.zip")
 
 

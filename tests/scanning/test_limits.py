@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -81,6 +82,60 @@ def test_members_are_counted_across_nesting_levels(tmp_path: Path) -> None:
     outer = zip_of({"a.zip": inner, "b.zip": inner})  # 2 + 6 = 8 members
     assert scan(tmp_path, outer, Limits(max_members=7)).reason is Reason.TOO_MANY_MEMBERS
     assert scan(tmp_path, outer, Limits(max_members=8)).verdict is Verdict.CLEAN
+
+
+def dirs_then_eicar(kind: str, directories: int, mode: str = "w") -> bytes:
+    """`directories` directory entries, then EICAR: a real tar or zip."""
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for i in range(directories):
+                archive.mkdir(f"d{i}")
+            archive.writestr("eicar.com", EICAR)
+        return buffer.getvalue()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
+        for i in range(directories):
+            info = tarfile.TarInfo(f"d{i}")
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+        eicar = tarfile.TarInfo("eicar.com")
+        eicar.size = len(EICAR)
+        archive.addfile(eicar, io.BytesIO(EICAR))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_directory_entries_count_toward_the_member_cap(tmp_path: Path, kind: str) -> None:
+    # Directories were not counted: a tar of 200,000 (97 MiB) was called clean after 115 MiB of entries.
+    archive = dirs_then_eicar(kind, 5)
+    result = scan(tmp_path, archive, Limits(max_members=5), name=f"x.{kind}")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    just_under = scan(tmp_path, archive, Limits(max_members=6), name=f"x.{kind}")
+    assert just_under.verdict is Verdict.MALICIOUS, just_under
+    assert just_under.findings[0].path == f"x.{kind}!eicar.com"
+
+
+def test_a_tar_of_many_directories_is_refused_at_the_default_cap(tmp_path: Path) -> None:
+    archive = dirs_then_eicar("tar", 12_000)  # 6 MiB
+    result = scan(tmp_path, archive, Limits(), name="dirs.tar")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+
+
+def test_a_zips_entries_are_counted_before_zipfile_reads_them(tmp_path: Path) -> None:
+    """zipfile makes an object of every central directory entry its recorded size holds, whatever the end
+    record declares: the cap is checked by walking the directory first, in little memory."""
+    archive = dirs_then_eicar("zip", 50_000)
+    end = archive.rindex(b"PK\x05\x06")
+    declares_one = archive[: end + 8] + (1).to_bytes(2, "little") * 2 + archive[end + 12 :]
+    assert len(zipfile.ZipFile(io.BytesIO(declares_one)).infolist()) == 50_001  # zipfile reads them all
+    tracemalloc.start()
+    try:
+        result = scan(tmp_path, declares_one, Limits(max_members=1_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert peak < 16 << 20  # the 4.5 MB archive read twice at most; zipfile's 50,000 objects take 24 MiB more
 
 
 def test_total_extracted_bytes(tmp_path: Path) -> None:

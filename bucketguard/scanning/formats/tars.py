@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from bucketguard.scanning.blobs import Blob, BlobWriter, Expansion, corrupt
-from bucketguard.scanning.limits import ContainerProblem, RatioGuard, ScanProblem
+from bucketguard.scanning.limits import Budget, ContainerProblem, RatioGuard, ScanProblem
 from bucketguard.scanning.result import Reason
 
 _BLOCK = 512
@@ -45,9 +45,8 @@ def open_tar(blob: Blob, expansion: Expansion) -> None:
         except Exception as exc:
             raise corrupt(name, "tar", exc) from None
         with archive:
-            for info in _members(archive, name):
+            for info in _members(archive, name, budget):
                 where = f"{name}!{info.name}"
-                budget.count_members(1, where)
                 if limit is not None and info.size > limit:
                     expansion.visitor.problem(where, Reason.TOO_LARGE, f"{where}: larger than {limit} bytes")
                     continue
@@ -66,7 +65,7 @@ def open_tar(blob: Blob, expansion: Expansion) -> None:
         expansion.unattributed(view, end, blob.size)  # bytes after the end marker: a glued-on archive?
 
 
-def _members(archive: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInfo]:
+def _members(archive: tarfile.TarFile, name: str, budget: Budget) -> Iterator[tarfile.TarInfo]:
     while True:
         try:
             info = archive.next()
@@ -74,6 +73,8 @@ def _members(archive: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInfo]:
             raise corrupt(name, "tar", exc) from None
         if info is None:
             return
+        # Every entry counts: tarfile keeps each one it reads in memory (200,000 directories, 115 MiB).
+        budget.count_members(1, f"{name}!{info.name}")
         # Directories, links and device entries carry no bytes of their own. Members of a type tarfile
         # does not know (vendor extensions, GNU volume/multi-volume headers) do, and other tar readers
         # extract them as files: tarfile skips over their data, so they are read here like files.

@@ -40,6 +40,7 @@ _END_RECORD = struct.Struct(
     "<4s4H2IH"
 )  # signature, disks, entries, entries, directory size and offset, comment length
 _END64_RECORD = struct.Struct("<4sQ2H2I2Q2Q")  # ..., entries, entries, directory size, directory offset
+_CENTRAL_LENGTHS = struct.Struct("<3H")  # a central directory entry's name, extra and comment, at 28
 
 _ENCRYPTED = 0x1
 _HAS_DESCRIPTOR = 0x8
@@ -110,16 +111,38 @@ def _locate_directory(view: bytes, end: int) -> tuple[int, int] | None:
     """Where the central directory starts (relative to `view`: right before the end record, or before the
     zip64 end record its locator points at) and the offset the archive records for it. None for an empty
     archive."""
-    fields = _END_RECORD.unpack_from(view, end)
+    start, _, offset, entries = _directory(view, end)
+    return (start, offset) if entries else None
+
+
+def _directory(view: View, end: int) -> tuple[int, int, int, int]:
+    """The central directory's start (relative to `view`), size, recorded offset and declared entries: from
+    the zip64 end record when a locator points at one, else from the end record (as zipfile reads them)."""
+    fields = _END_RECORD.unpack(view[end : end + _END_RECORD.size])
     entries, size, offset = fields[4], fields[5], fields[6]
     locator = end - 20
     if locator >= _END64_RECORD.size and view[locator : locator + 4] == _END64_LOCATOR:
         record = locator - _END64_RECORD.size
-        if view[record : record + 4] != _END64:
-            return None
-        fields = _END64_RECORD.unpack_from(view, record)
-        entries, size, offset, end = fields[7], fields[8], fields[9], record
-    return (end - size, offset) if entries else None
+        if view[record : record + 4] == _END64:
+            fields = _END64_RECORD.unpack(view[record : record + _END64_RECORD.size])
+            entries, size, offset, end = fields[7], fields[8], fields[9], record
+    return end - size, size, offset, entries
+
+
+def count_entries(view: View, most: int) -> int:
+    """How many entries zipfile makes an object of, counted up to `most` before it does: it walks the
+    central directory as far as its recorded size allows, whatever count the end record declares (tiny
+    entries fill it by the million: gigabytes of memory before any cap is checked)."""
+    end = find_end(view)
+    if end is None:
+        return 0  # zipfile says what is wrong
+    start, size, _, _ = _directory(view, end)
+    count, at, stop = 0, max(start, 0), start + size
+    while count < most and at < stop and view[at : at + 4] == _CENTRAL:
+        lengths = _CENTRAL_LENGTHS.unpack(view[at + 28 : at + 34].ljust(6, b"\0"))
+        at += 46 + sum(lengths)
+        count += 1
+    return count
 
 
 @dataclass(frozen=True)
@@ -161,7 +184,9 @@ class _LocalHeader:
 
 def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
     """Every member, listed or not; the names the central directory lists (none when it is unreadable)."""
-    name = expansion.name
+    name, budget = expansion.name, expansion.budget
+    with blob.mapped() as view:  # every entry counts, directories too, before zipfile reads one
+        budget.count_members(count_entries(view, budget.limits.max_members - budget.members + 1), name)
     with blob.open() as raw:
         try:
             archive = zipfile.ZipFile(raw)
@@ -177,7 +202,6 @@ def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
             # A directory entry that holds data is read like a file: its bytes are what other tools extract.
             listed = [info for info in entries if not info.is_dir() or info.compress_size]
             ours = [info for info in listed if info.compress_type == _DEFLATE64]
-            expansion.budget.count_members(len(listed) - len(ours), name)
             covered = []
             for info in entries:
                 if (info.is_dir() and not info.compress_size) or info.compress_type == _DEFLATE64:
