@@ -119,6 +119,46 @@ def test_the_scanner_built_from_its_environment_loads_nothing_of_the_other_funct
     assert loaded(modules, OTHER_FUNCTIONS | NO_FUNCTION | FORMAT_MODULES) == []
 
 
+def test_the_scanner_swapping_in_a_published_ruleset_at_cold_start_imports_no_rule_update(
+    tmp_path: Path,
+) -> None:
+    # The rules bucket's watcher checks a published ruleset on the bundled samples before the scanner uses
+    # it, at the function's init: with the engine and the samples, not the rule update's feeds and gates.
+    from bucketguard.pipeline.rules_bucket import publish_artifact
+    from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
+    from bucketguard.scanning.ruleset import load_ruleset, write_artifact
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "camp.yar").write_text('rule CampMarker { strings: $a = "camp-marker" condition: $a }\n')
+    ruleset = load_ruleset([rules], cache_dir=tmp_path / "cache")
+    artifact = tmp_path / "ruleset.zip"
+    write_artifact(ruleset, artifact)
+    with EmbeddedAws() as aws:
+        account = aws.account(SCANNER_ACCOUNT)
+        s3 = account.client("s3")
+        s3.create_bucket(Bucket="rules")
+        publish_artifact(s3, artifact, "s3://rules/scanner")
+        credentials = account.session.get_credentials().get_frozen_credentials()
+        environment = {
+            "BUCKETGUARD_RULES_BUCKET": "rules",
+            "BUCKETGUARD_RULES_KEY": "scanner/ruleset.zip",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+            "AWS_SESSION_TOKEN": credentials.token,
+            "AWS_ENDPOINT_URL": account.endpoint_url,
+        }
+        modules = modules_after(
+            f"import os\nos.environ.update({environment!r})\n"
+            "from bucketguard.pipeline.lambda_functions import ScannerFunction\n"
+            "function = ScannerFunction.from_environment()\n"
+            f"assert function.scanner.engine.ruleset_version == {ruleset.version!r}, 'not the published one'"
+        )
+    assert loaded(modules, {"bucketguard.scanning.update", "bucketguard.scanning.feeds"}) == []
+    assert "bucketguard.scanning.sample_gate" in modules  # checked on the samples all the same
+
+
 def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path: Path) -> None:
     # The whole command (its parser holds the S3 options too), as `bucketguard scan --format json FILE`.
     target = tmp_path / "lesson.js"

@@ -197,6 +197,7 @@ class ScannerFunction(SqsFunction):
                 settings.rules_key,
                 interval_seconds=settings.rules_check_seconds,
                 work_dir=settings.tmp_dir,
+                engine=settings.engine,
             )
             if settings.rules_bucket
             else None

@@ -20,8 +20,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bucketguard.pipeline.aws import error_code, is_gone
-from bucketguard.scanning.feeds import FeedError, split_s3_url
-from bucketguard.scanning.ruleset import Ruleset, RulesetError, load_artifact, read_manifest
+from bucketguard.scanning.ruleset import (
+    Ruleset,
+    RulesetError,
+    load_artifact,
+    other_bundled_rules,
+    read_manifest,
+)
 
 log = logging.getLogger("bucketguard.rules")
 
@@ -37,6 +42,8 @@ class S3ObjectStore:
         self.s3 = s3
 
     def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
+        from bucketguard.scanning.feeds import FeedError
+
         found: list[tuple[str, str]] = []
         try:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -48,6 +55,8 @@ class S3ObjectStore:
         return found
 
     def read_object(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        from bucketguard.scanning.feeds import FeedError
+
         try:
             response = self.s3.get_object(Bucket=bucket, Key=key)
         except self.s3.exceptions.ClientError as exc:
@@ -77,10 +86,16 @@ def artifact_key(prefix: str) -> str:
 def publish_artifact(s3: Any, path: Path, destination: str) -> Published:
     """Upload a verified artifact to s3://bucket/prefix; raises RulesetError when it does not load or
     judges a bundled sample wrong (`rules compile --no-bundled-rules`, a rule firing on everything)."""
-    from bucketguard.scanning.update import misjudged_samples, refusal
+    from bucketguard.scanning.engine import Engine
+    from bucketguard.scanning.feeds import split_s3_url
+    from bucketguard.scanning.sample_gate import misjudged_samples, refusal
 
     ruleset = load_artifact(path)  # never publish what the scanner would refuse
-    problems = misjudged_samples(ruleset)
+    engine = Engine(ruleset)
+    try:
+        problems = misjudged_samples(engine)
+    finally:
+        engine.close()
     if problems:
         raise RulesetError(refusal(f"{path}: not published", problems))
     bucket, prefix = split_s3_url(destination)
@@ -116,12 +131,14 @@ class RulesetWatcher:
         max_bytes: int = 256 << 20,
         work_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        engine: str = "auto",
     ) -> None:
         self.s3, self.bucket, self.key = s3, bucket, key
         self.interval_seconds = interval_seconds
         self.max_bytes = max_bytes
         self.work_dir = work_dir
         self.clock = clock
+        self.engine = engine  # the backend a new ruleset is checked with: the one it will be used with
         self._next_check: float | None = None
         self._seen: str | None = None  # the version loaded or rejected last
         self.manifest: dict[str, Any] = {}  # of the ruleset loaded last (its feeds' validators)
@@ -179,10 +196,19 @@ class RulesetWatcher:
                 self.manifest = read_manifest(path)
             except RulesetError as exc:
                 raise RulesetRejected(f"{where}: {exc}") from None
-        from bucketguard.scanning.update import misjudged_samples, other_bundled_rules, refusal
+        from bucketguard.scanning.engine import Engine
+        from bucketguard.scanning.sample_gate import misjudged_samples, refusal
 
-        # An upload that bypassed `rules publish` (its digest recorded by hand) is checked all the same.
-        problems = misjudged_samples(ruleset, quick=True)
+        # An upload that bypassed `rules publish` (its digest recorded by hand) is checked all the same, on
+        # the backend the scanner uses: its compiled rules, cached in the ruleset, are the scanner's too.
+        try:
+            engine = Engine(ruleset, engine=self.engine)
+        except (RulesetError, ValueError) as exc:
+            raise RulesetRejected(f"{where}: {exc}") from None
+        try:
+            problems = misjudged_samples(engine, quick=True)
+        finally:
+            engine.close()
         if problems:
             raise RulesetRejected(refusal(where, problems))
         older = other_bundled_rules(ruleset)

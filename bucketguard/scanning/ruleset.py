@@ -232,6 +232,14 @@ def bundled_sources() -> list[RuleSource]:
     return _sources_in(BUNDLED_RULES_DIR, "bucketguard/", shown_as="bucketguard/scanning/rules")
 
 
+def other_bundled_rules(ruleset: Ruleset) -> list[str]:
+    """The bundled rule files of this bucketguard that a ruleset holds otherwise or not at all: it was built
+    by another version, and until one built by this version is published, this version's rules are not
+    all in use."""
+    held = {source.namespace: source.text for source in ruleset.sources}
+    return [source.namespace for source in bundled_sources() if held.get(source.namespace) != source.text]
+
+
 def load_ruleset(
     extra_dirs: Sequence[Path] = (), *, include_bundled: bool = True, cache_dir: Path | None = None
 ) -> Ruleset:

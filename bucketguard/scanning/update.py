@@ -55,6 +55,7 @@ from bucketguard.scanning.ruleset import (
     ruleset_version,
     write_artifact,
 )
+from bucketguard.scanning.sample_gate import sample_verdict_problems
 
 BUNDLED = "bundled"
 _LISTED_SHA256 = re.compile(r"sha256 ([0-9a-f]{64}) is on the blocklist")
@@ -334,50 +335,6 @@ def false_positives(
             for digest in listed:
                 hashes.setdefault(digest, f"listed hash of clean file {name}")
     return rules, hashes, bundled_hits
-
-
-def sample_verdict_problems(engine: Engine, samples: Sequence[pranks.Sample] | None = None) -> list[str]:
-    """Bundled samples (all, or those given) whose verdict the new ruleset changes."""
-    problems = []
-    with tempfile.TemporaryDirectory(prefix="bucketguard-gate-") as work:
-        for sample in pranks.all_samples() if samples is None else samples:
-            verdict, _, _ = _scan(engine, sample.key, sample.data, Path(work))
-            if verdict is not sample.expected:
-                problems.append(
-                    f"{sample.key} ({sample.description}) is {verdict.value}, "
-                    f"expected {sample.expected.value}"
-                )
-    return problems
-
-
-# The samples the rules alone judge (no format's parser, no limit), in a few milliseconds.
-_QUICK_SAMPLES = ("homework.zip", "site/js/helpers.js", *(s.key for s in pranks.CLEAN_FILES))
-
-
-def misjudged_samples(ruleset: Ruleset, *, quick: bool = False) -> list[str]:
-    """What a ruleset judges wrong among the bundled samples: one built without the bundled rules, or with
-    a rule that fires on everything, never reaches a scanner, whoever made it. `quick`: the samples the
-    rules alone judge, for a scanner about to swap rules."""
-    engine = Engine(ruleset)
-    try:
-        samples = [s for s in pranks.all_samples() if not quick or s.key in _QUICK_SAMPLES]
-        return sample_verdict_problems(engine, samples)
-    finally:
-        engine.close()
-
-
-def other_bundled_rules(ruleset: Ruleset) -> list[str]:
-    """The bundled rule files of this bucketguard that a ruleset holds otherwise or not at all: it was built
-    by another version, and until one built by this version is published, this version's rules are not
-    all in use."""
-    held = {source.namespace: source.text for source in ruleset.sources}
-    return [source.namespace for source in bundled_sources() if held.get(source.namespace) != source.text]
-
-
-def refusal(where: str, problems: Sequence[str]) -> str:
-    """One line: the first problem and how many more."""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: judges the bundled samples wrong: {problems[0]}{more}"
 
 
 def benchmark_sample(size: int) -> bytes:

@@ -15,13 +15,13 @@ from bucketguard.scanning.feeds import FeedContent, FeedSource, FeedState
 from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.rule_text import split_rules
 from bucketguard.scanning.ruleset import Ruleset, load_artifact, load_ruleset, ruleset_version
+from bucketguard.scanning.sample_gate import sample_verdict_problems
 from bucketguard.scanning.update import (
     FeedInput,
     Measured,
     UpdateLimits,
     build,
     merge,
-    sample_verdict_problems,
 )
 
 # Small and without the slowdown gate: a test never depends on timing (the gate is tested on numbers).
