@@ -20,8 +20,8 @@ class Limits:
     # nested archives need more than a handful; ClamAV's MaxRecursion default. Bombs are bounded by the
     # member, byte and ratio budgets below, which span every level of the object together.
     max_depth: int = 17
-    # Archive members across the whole object, every nesting level counted; a tar's and a zip's entries all
-    # count (directories and links too: each costs its reader an object, and a zip's are counted first).
+    # Archive members across the whole object, every nesting level counted; every entry of a tar, zip or 7z
+    # counts (directories and links too: each costs its reader an object; a zip's are counted first).
     max_members: int = 10_000
     # Bytes written while expanding members, across the whole object (bounds temp space and CPU).
     max_extracted_bytes: int = 1 * GiB

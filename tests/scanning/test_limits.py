@@ -8,6 +8,7 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import py7zr
 import pytest
 
 from bucketguard.demo import pranks
@@ -85,8 +86,14 @@ def test_members_are_counted_across_nesting_levels(tmp_path: Path) -> None:
 
 
 def dirs_then_eicar(kind: str, directories: int, mode: str = "w") -> bytes:
-    """`directories` directory entries, then EICAR: a real tar or zip."""
+    """`directories` directory entries, then EICAR: a real tar, zip or 7z."""
     buffer = io.BytesIO()
+    if kind == "7z":
+        with py7zr.SevenZipFile(buffer, "w") as seven:
+            for i in range(directories):
+                seven.write(Path(__file__).parent, f"d{i}")  # the directory's entry alone
+            seven.writestr(EICAR, "eicar.com")
+        return buffer.getvalue()
     if kind == "zip":
         with zipfile.ZipFile(buffer, "w") as archive:
             for i in range(directories):
@@ -104,7 +111,7 @@ def dirs_then_eicar(kind: str, directories: int, mode: str = "w") -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("kind", ["zip", "tar"])
+@pytest.mark.parametrize("kind", ["zip", "tar", "7z"])
 def test_directory_entries_count_toward_the_member_cap(tmp_path: Path, kind: str) -> None:
     # Directories were not counted: a tar of 200,000 (97 MiB) was called clean after 115 MiB of entries.
     archive = dirs_then_eicar(kind, 5)

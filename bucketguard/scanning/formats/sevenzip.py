@@ -34,8 +34,9 @@ def open_7z(blob: Blob, expansion: Expansion) -> None:
             with py7zr.SevenZipFile(raw, mode="r") as archive:
                 if archive.needs_password():
                     raise ContainerProblem(Reason.ENCRYPTED, f"{name}: encrypted 7z")
+                # Every entry counts, directories too (py7zr keeps each: 200,000 in a 100 KB 7z).
+                expansion.budget.count_members(len(archive.files), name)
                 with_data = _entries_with_data(archive)
-                expansion.budget.count_members(len(with_data), name)
                 declared = sum(entry.uncompressed for entry in with_data)
                 if guard.exceeded_by(declared):
                     raise ContainerProblem(
