@@ -150,7 +150,9 @@ def _audit_touched(pipe: Sandbox, group: str, policy_config: Path) -> frozenset[
     st = pipe.storage
     clients = ClientFactory(st.account.session, endpoint_url=st.account.endpoint_url)
     account = Account(st.account.account_id, clients, (st.region,))
-    report = build_report(audit_accounts([account], services=("s3", "ec2")), load_settings(policy_config))
+    # sqs: the listener queue's tag is how the audit knows the bucket is scanned
+    audited = audit_accounts([account], services=("s3", "ec2", "sqs"))
+    report = build_report(audited, load_settings(policy_config))
     touched = {
         f"arn:aws:s3:::{st.bucket}",
         f"arn:aws:ec2:{st.region}:{account.account_id}:security-group/{group}",

@@ -77,6 +77,7 @@ def test_demo_runs_the_camp_through_the_deployed_pipeline(
     assert "the monitor's alerts" in out
     assert f":role/{CHILD_ROLE}" in out and "remediated" in out and "NOT FIXED" not in out
     assert "Re-audit of the teaching bucket and the group: nothing the child changed is left" in out
+    assert "s3_bucket_malware_scanning_enabled on camp-teaching-material-dev" not in out  # it is scanned
     # ... as the account shows: the public statement removed (the deployed ones kept), Block Public Access
     # back on, the world's RDP rule revoked
     assert PUBLIC_SID not in {s.get("Sid") for s in account["statements"]}
