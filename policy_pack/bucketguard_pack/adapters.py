@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from bucketguard.rules.facts import (
     LISTENER_ROLE,
@@ -807,6 +807,22 @@ def _role_grants(index: StackIndex, role: Resource) -> tuple[tuple[PolicyStateme
             arns.append(str(_known(attached.props, "arn") or attached.urn))
         else:
             arns.append(str(_get(attachment.props, "policyArn", "")))
+    # The resources attaching several policies or to several roles name them by value (or by what they are
+    # computed from); one unknown as a whole that depends on this role may attach anything to it.
+    names = {str(i) for i in _arn_identities(role) if i} | {computed(role.name)}
+    by_arn = {i: m for m in managed for i in (*map(str, filter(None, _arn_identities(m))), computed(m.name))}
+    for attachment in index.of_types(
+        set(IAM_ATTACHMENT_SHAPES) - {"aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
+    ):
+        for facts in _attachments(index, attachment):
+            if facts.principal_type != "role":
+                continue
+            if facts.unknown and role.urn in attachment.dependencies:
+                raise UnknownValueError(UNKNOWN_STRING_VALUE, [attachment.name, "policyArns"])
+            if facts.principal_name in names:
+                arns.append(facts.policy_arn)
+                if facts.policy_arn in by_arn:
+                    statements.extend(_statements(_get(by_arn[facts.policy_arn].props, "policy")))
     return tuple(statements), tuple(arns)
 
 
@@ -937,22 +953,32 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
 
 def _identifiers(index: StackIndex, resource: Resource, prop: str) -> tuple[str, ...]:
     """An input naming other resources: one (`policyArn`, `roleName`) or a list (`policyArns`, `roles`).
-    A value or an element unknown at preview is one specific resource the stack creates (never an
-    AWS-managed policy), unless a template's input gives it; a list unknown as a whole may hold anything:
-    both raise UnknownValueError."""
+    A value unknown at preview is one specific resource the stack creates (never an AWS-managed policy)."""
     if not prop.endswith("s"):
         return tuple(filter(None, [_identifier(index, resource, prop)]))
-    values = _get(resource.props, prop, ())
+    return _listed(index, resource, resource.props, prop, prop)
+
+
+def _listed(
+    index: StackIndex, resource: Resource, container: Any, key: str, dependency: str
+) -> tuple[str, ...]:
+    """`container[key]`, one value or a list, whose elements unknown at preview are each one specific value
+    computed from a resource the stack creates (an ARN, an Elastic IP's /32: never a wildcard nor the whole
+    internet), named by `resource`'s dependencies for `dependency`; unless a template's input gives it. A
+    value or list unknown as a whole may be anything: both raise UnknownValueError."""
+    values = _get(container, key, ())
+    if isinstance(values, str):
+        return (values,)
     result = []
     for position in range(len(values)):
         try:
             result.append(str(values[position]))
         except UnknownValueError:
-            depended = resource.property_dependencies.get(prop, ())
+            depended = resource.property_dependencies.get(dependency, ())
             origins = [index.by_urn[u] for u in depended if u in index.by_urn]
             if any(o.type == TEMPLATE_INPUT_TYPE for o in origins):
                 raise
-            result.append(computed(", ".join(o.name for o in origins) or prop))
+            result.append(computed(", ".join(o.name for o in origins) or key))
     return tuple(result)
 
 
@@ -1023,9 +1049,21 @@ INLINE_INGRESS_KEYS = ("protocol", "fromPort", "toPort", "cidrBlocks", "ipv6Cidr
 INGRESS_RULE_KEYS = ("ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6")
 
 
-def _ingress(props: Any, keys: tuple[str, str, str, str, str]) -> IngressRule:
-    protocol, from_port, to_port, ipv4, ipv6 = (_get(props, key) for key in keys)
-    return IngressRule(_protocol(protocol), _int(from_port), _int(to_port), _strings(ipv4), _strings(ipv6))
+def _ingress(
+    index: StackIndex,
+    resource: Resource,
+    props: Any,
+    keys: tuple[str, str, str, str, str],
+    dependency: str = "",
+) -> IngressRule:
+    """One ingress rule; `dependency`: the property of `resource` holding it (inline: `ingress`)."""
+    protocol, from_port, to_port, ipv4, ipv6 = keys
+    return IngressRule(
+        _protocol(_get(props, protocol)),
+        _int(_get(props, from_port)),
+        _int(_get(props, to_port)),
+        *(_listed(index, resource, props, key, dependency or key) for key in (ipv4, ipv6)),
+    )
 
 
 def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
@@ -1036,20 +1074,27 @@ def security_group_facts(index: StackIndex) -> tuple[SecurityGroupFacts, ...]:
         SecurityGroupFacts,
         lambda g: SecurityGroupFacts(
             **_identity(g),
-            ingress=tuple(_ingress(i, INLINE_INGRESS_KEYS) for i in _get(g.props, "ingress", ()) or ()),
+            ingress=tuple(
+                _ingress(index, g, i, INLINE_INGRESS_KEYS, "ingress")
+                for i in _get(g.props, "ingress", ()) or ()
+            ),
         ),
     )
     ingress_rules = _each(
         index,
         index.of_types(SECURITY_GROUP_INGRESS_RULE_TYPES),
         SecurityGroupFacts,
-        lambda r: SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INGRESS_RULE_KEYS),)),
+        lambda r: SecurityGroupFacts(
+            **_identity(r), ingress=(_ingress(index, r, r.props, INGRESS_RULE_KEYS),)
+        ),
     )
     group_rules = _each(
         index,
         [r for r in index.of_types(SECURITY_GROUP_RULE_TYPES) if _known(r.props, "type") == "ingress"],
         SecurityGroupFacts,
-        lambda r: SecurityGroupFacts(**_identity(r), ingress=(_ingress(r.props, INLINE_INGRESS_KEYS),)),
+        lambda r: SecurityGroupFacts(
+            **_identity(r), ingress=(_ingress(index, r, r.props, INLINE_INGRESS_KEYS),)
+        ),
     )
     return (*groups, *ingress_rules, *group_rules)
 

@@ -148,3 +148,43 @@ aws.s3.Bucket("site", acl="public-read",
         "s3_bucket_public_write_prohibited",
         "s3_bucket_secure_transport_required",
     }
+
+
+def test_a_cidr_computed_at_preview_leaves_the_known_internet_range_decided(program) -> None:  # type: ignore[no-untyped-def]
+    mandatory, undecided = judged(
+        program,
+        """
+office = aws.ec2.Eip("office")
+aws.ec2.SecurityGroup("admin", ingress=[{"protocol": "tcp", "from_port": 3389, "to_port": 3389,
+    "cidr_blocks": [office.public_ip.apply(lambda ip: f"{ip}/32"), "0.0.0.0/0"]}])
+aws.ec2.SecurityGroup("office-only", ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22,
+    "cidr_blocks": [office.public_ip.apply(lambda ip: f"{ip}/32")]}])
+""",
+    )
+    assert mandatory == {("ec2_security_group_rdp_restricted", "admin")}
+    assert undecided == []  # an Elastic IP's /32 is one address, never the internet
+
+
+def test_a_functions_role_given_admin_by_any_attachment_fails(program) -> None:  # type: ignore[no-untyped-def]
+    mandatory, undecided = judged(
+        program,
+        TRUST
+        + """
+everything = aws.iam.Policy("everything", policy=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+for name in ("exclusive", "shared", "own"):
+    role = aws.iam.Role(name, assume_role_policy=trust)
+    aws.lambda_.Function(f"{name}-fn", role=role.arn, runtime="python3.12", handler="h.h",
+                         code=pulumi.AssetArchive({}))
+    if name == "exclusive":
+        aws.iam.RolePolicyAttachmentsExclusive("x", role_name=role.name,
+                                               policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"])
+    elif name == "shared":
+        aws.iam.PolicyAttachment("pa", roles=[role.name], policy_arn="arn:aws:iam::aws:policy/IAMFullAccess")
+    else:
+        aws.iam.RolePolicyAttachmentsExclusive("y", role_name=role.name, policy_arns=[everything.arn])
+""",
+    )
+    functions = {name for rule, name in mandatory if rule == "lambda_function_role_admin_prohibited"}
+    assert functions == {"exclusive-fn", "shared-fn", "own-fn"}
+    assert undecided == []
