@@ -22,7 +22,7 @@ from typing import Any
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
 from bucketguard.cli.scan import parse_size
-from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown
+from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown, split_s3_url
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
 from bucketguard.scanning.update import (
     FeedInput,
@@ -231,6 +231,15 @@ def run_update(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.refused else EXIT_OK
 
 
+def _s3_prefix(text: str) -> str:
+    """--to, checked before the artifact is loaded and judged (which takes seconds)."""
+    try:
+        split_s3_url(text)
+    except FeedError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def run_publish(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -372,7 +381,7 @@ def register_publish(commands: Any) -> None:
         "publish", help="upload a verified artifact to the rules bucket the scanner watches"
     )
     parser.add_argument("artifact", type=Path, metavar="FILE")
-    parser.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    parser.add_argument("--to", required=True, type=_s3_prefix, metavar="s3://BUCKET/PREFIX")
     parser.add_argument(
         "--announce",
         type=checked(TopicArn),

@@ -248,6 +248,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         lambda t: ["scan", t, "--ruleset", t / "r.zip"],
         "bucketguard: {t}/r.zip: unreadable ruleset artifact: No such file or directory",
     ),
+    "rules publish to what is no s3:// prefix": (  # refused before the artifact is read and judged
+        lambda t: ["rules", "publish", t / "r.zip", "--to", "camp-rules/"],
+        "argument --to: camp-rules/: expected s3://bucket/prefix",
+    ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
         "argument --max-depth: must be 0 or more: -1 (see `bucketguard scan --help`)",
