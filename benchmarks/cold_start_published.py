@@ -4,8 +4,9 @@ watcher's HEAD and GET against moto's server, the artifact verified and checked 
 engine built). The existing cold start of scan_throughput.py loads the artifact from a path and never goes
 through the watcher.
 
-Prints, per source tree (this checkout by default; give others with --tree to compare in one run), the min
-of --runs fresh interpreters: wall and CPU time of the imports and of the init, and the load average.
+Prints, per source tree (this checkout by default; give others with --tree to compare in one run, taking
+turns), the min of --runs fresh interpreters: wall and CPU time of the imports and of the init, and the
+load average.
 Not a test: run it by hand.
 
     .venv/bin/python benchmarks/cold_start_published.py [--tree DIR]... [--runs 7]
@@ -72,9 +73,9 @@ def main() -> None:
             "PYTHONPYCACHEPREFIX": str(work / "pycache"),  # bytecode, as the Lambda artifact ships it
         }
         environment.pop("PYTHONDONTWRITEBYTECODE", None)
-        for tree in trees:
-            runs = []
-            for _ in range(args.runs + 1):  # the first writes the bytecode
+        runs: dict[Path, list[list[float]]] = {tree: [] for tree in trees}
+        for run in range(args.runs + 1):  # the first writes the bytecode; trees take turns (the load drifts)
+            for tree in trees:
                 out = subprocess.run(
                     [sys.executable, "-c", COLD_START],
                     capture_output=True,
@@ -83,13 +84,16 @@ def main() -> None:
                     env={**environment, "PYTHONPATH": str(tree)},
                     check=True,
                 )
-                runs.append([float(x) for x in out.stdout.splitlines()[-1].split()])  # after the log lines
-            runs = runs[1:]
-            imports, init, imports_cpu, init_cpu = (min(run[i] for run in runs) for i in range(4))
+                if run:
+                    runs[tree].append(
+                        [float(x) for x in out.stdout.splitlines()[-1].split()]
+                    )  # after the logs
+        for tree, figures in runs.items():
+            imports, init, imports_cpu, init_cpu = (min(run[i] for run in figures) for i in range(4))
             print(
                 f"{tree}: imports {imports:.3f} s ({imports_cpu:.3f} CPU), init with the published ruleset "
                 f"{init:.3f} s ({init_cpu:.3f} CPU); min of {args.runs}: total CPU "
-                f"{min(run[2] + run[3] for run in runs):.3f} s"
+                f"{min(run[2] + run[3] for run in figures):.3f} s"
             )
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
