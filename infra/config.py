@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
 from bucketguard.pipeline.rescan import RescanPolicy
@@ -88,6 +88,18 @@ def _retention(days: int) -> int:
 
 
 Retention = Annotated[int, AfterValidator(_retention)]
+
+
+def _tag_values(tags: Any) -> Any:
+    # Tag values are text to AWS; YAML reads `costCentre: 4711` or `shared: true` as a number or a flag.
+    if not isinstance(tags, Mapping):
+        return tags
+    return {
+        key: (str(value).lower() if isinstance(value, bool) else str(value))
+        if isinstance(value, int | float)
+        else value
+        for key, value in tags.items()
+    }
 
 
 class PolicyStatement(StrictModel):
@@ -499,7 +511,7 @@ class BucketguardConfig(StrictModel):
     # The Lambda architecture of a storage-only stack (a scanner stack uses scanner.architecture).
     architecture: Architecture | None = None
     artifact_dir: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], BeforeValidator(_tag_values)] = Field(default_factory=dict)
     # Account-wide S3 Block Public Access in every account the stack deploys into (off: it affects buckets
     # the stack does not manage).
     account_public_access_block: Flag = False

@@ -582,3 +582,14 @@ def test_an_unquoted_account_id_in_yaml_is_the_account_and_a_short_one_says_to_q
         ConfigError, match=r"^bucketguard:scanner\.accountId: 1402433619 is not a 12-digit .*'"
     ):
         parse_config(raw)
+
+
+def test_tag_values_yaml_reads_as_numbers_or_flags_are_the_text_written() -> None:
+    import yaml
+
+    raw = {"scanner": {"region": "eu-west-1"}, "storages": storages(1)}
+    raw["tags"] = yaml.safe_load("{costCentre: 4711, shared: true, team: platform}")
+    assert parse_config(raw).tags == {"costCentre": "4711", "shared": "true", "team": "platform"}
+    raw["tags"] = {"team": ["a"]}
+    with pytest.raises(ConfigError, match=r"^bucketguard:tags\.team: input should be a valid string"):
+        parse_config(raw)
