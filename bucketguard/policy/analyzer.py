@@ -230,6 +230,18 @@ def _call_optional(method: Any, request: Any) -> Any:
         raise
 
 
+def _analysis(method: Any, request: Any, what: str) -> Any:
+    """A policy that raises (a policy document AWS would refuse) fails the engine's preview: here it is
+    one line, exit 2, never a pass and never a traceback."""
+    try:
+        return method(request)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.UNKNOWN:
+            raise
+        detail = str(exc.details()).removeprefix("Exception calling application: ")
+        raise UserError(f"the policy pack failed on {what}: {detail}") from None
+
+
 def read_pack_info(stub: Any) -> tuple[PackInfo, dict[str, PolicyConfig]]:
     info = stub.GetAnalyzerInfo(empty_pb2.Empty())
     policies: dict[str, PolicyInfo] = {}
@@ -353,7 +365,7 @@ def analyze_stack(
             options=_options(resource),
             provider=_provider(resource, by_urn),
         )
-        remediated = stub.Remediate(request)
+        remediated = _analysis(stub.Remediate, request, resource.name)
         for remediation in remediated.remediations:
             new_props = (
                 json_format.MessageToDict(remediation.properties)
@@ -377,7 +389,7 @@ def analyze_stack(
         if inputs is not resource.inputs and inputs != resource.inputs:
             request.properties.Clear()
             request.properties.update(inputs)
-        analyzed = stub.Analyze(request)
+        analyzed = _analysis(stub.Analyze, request, resource.name)
         result.diagnostics.extend(_diagnostics(analyzed, urn=resource.urn, stack_level=False))
         result.not_applicable.extend(
             NotApplicable(n.policy_name, resource.urn, n.reason) for n in analyzed.not_applicable
@@ -404,7 +416,7 @@ def analyze_stack(
             for r in recorded.resources
         ]
     )
-    stacked = stub.AnalyzeStack(stack_request)
+    stacked = _analysis(stub.AnalyzeStack, stack_request, "the stack")
     result.diagnostics.extend(_diagnostics(stacked, urn="", stack_level=True))
     result.not_applicable.extend(NotApplicable(n.policy_name, "", n.reason) for n in stacked.not_applicable)
     _call_optional(stub.Cancel, empty_pb2.Empty())

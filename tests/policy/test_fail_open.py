@@ -188,3 +188,17 @@ for name in ("exclusive", "shared", "own"):
     functions = {name for rule, name in mandatory if rule == "lambda_function_role_admin_prohibited"}
     assert functions == {"exclusive-fn", "shared-fn", "own-fn"}
     assert undecided == []
+
+
+def test_a_policy_document_aws_would_refuse_is_one_line_and_exit_2(program) -> None:  # type: ignore[no-untyped-def]
+    source = """
+b = aws.s3.Bucket("site")
+aws.s3.BucketPolicy("p", bucket=b.id, policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*"}]}))
+"""
+    code, _, stderr = policy_check("--program", program(source), "--format", "json")
+    assert code == 2  # a traceback and exit 1 on main
+    assert stderr.strip().splitlines() == [
+        "bucketguard: the policy pack failed on the stack: "
+        "statement Effect must be Allow or Deny, got 'allow'"
+    ]
