@@ -60,16 +60,11 @@ def main() -> None:
         s3 = account.client("s3")
         s3.create_bucket(Bucket="rules")
         publish_artifact(s3, artifact, "s3://rules/scanner")
-        credentials = account.session.get_credentials().get_frozen_credentials()
         environment = {
             **os.environ,
+            **account.environment(),
             "BUCKETGUARD_RULES_BUCKET": "rules",
             "BUCKETGUARD_RULES_KEY": "scanner/ruleset.zip",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": credentials.access_key,
-            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-            "AWS_SESSION_TOKEN": credentials.token,
-            "AWS_ENDPOINT_URL": account.endpoint_url,
             "PYTHONPYCACHEPREFIX": str(work / "pycache"),  # bytecode, as the Lambda artifact ships it
         }
         environment.pop("PYTHONDONTWRITEBYTECODE", None)

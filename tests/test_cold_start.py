@@ -139,15 +139,10 @@ def test_the_scanner_swapping_in_a_published_ruleset_at_cold_start_imports_no_ru
         s3 = account.client("s3")
         s3.create_bucket(Bucket="rules")
         publish_artifact(s3, artifact, "s3://rules/scanner")
-        credentials = account.session.get_credentials().get_frozen_credentials()
         environment = {
+            **account.environment(),
             "BUCKETGUARD_RULES_BUCKET": "rules",
             "BUCKETGUARD_RULES_KEY": "scanner/ruleset.zip",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": credentials.access_key,
-            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-            "AWS_SESSION_TOKEN": credentials.token,
-            "AWS_ENDPOINT_URL": account.endpoint_url,
         }
         modules = modules_after(
             f"import os\nos.environ.update({environment!r})\n"

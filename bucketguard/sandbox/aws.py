@@ -44,6 +44,17 @@ class AccountSession:
             )
         return client
 
+    def environment(self) -> dict[str, str]:
+        """What makes another process's boto3 clients reach the embedded endpoint as this account."""
+        credentials = self.session.get_credentials().get_frozen_credentials()
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.session.region_name,
+            "AWS_ACCESS_KEY_ID": credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+            "AWS_SESSION_TOKEN": credentials.token or "",
+        }
+
     def shared(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.client(service)

@@ -232,13 +232,8 @@ def _scanner_environment(
     monkeypatch: pytest.MonkeyPatch, account: AccountSession, bucket: str, shipped: Path
 ) -> None:
     """What the deployed scanner is given, its AWS clients reaching the embedded AWS as this account."""
-    credentials = account.session.get_credentials().get_frozen_credentials()
     for name, value in {
-        "AWS_ENDPOINT_URL": account.endpoint_url,
-        "AWS_DEFAULT_REGION": account.session.region_name,
-        "AWS_ACCESS_KEY_ID": credentials.access_key,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_SESSION_TOKEN": credentials.token or "",
+        **account.environment(),
         "BUCKETGUARD_RULESET_PATH": str(shipped),
         "BUCKETGUARD_RULES_BUCKET": bucket,
         "BUCKETGUARD_RULES_KEY": "scanner/ruleset.zip",
