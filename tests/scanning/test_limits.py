@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import tracemalloc
 import zipfile
 from pathlib import Path
 
+import cabarchive
 import py7zr
 import pytest
 
@@ -143,6 +145,31 @@ def test_a_zips_entries_are_counted_before_zipfile_reads_them(tmp_path: Path) ->
         tracemalloc.stop()
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
     assert peak < 16 << 20  # the 4.5 MB archive read twice at most; zipfile's 50,000 objects take 24 MiB more
+
+
+def cabinet_of(members: list[bytes], *, one_name: bool = False) -> bytes:
+    """A real cabinet of `members` (named m00000...), all named `aaaaaa` with `one_name` (cabarchive files
+    them by name: written under distinct names of that length, renamed in the bytes)."""
+    cabinet = cabarchive.CabArchive()
+    for i, data in enumerate(members):
+        cabinet[f"m{i:05}"] = cabarchive.CabFile(data)
+    saved = cabinet.save()
+    return re.sub(rb"m\d{5}\0", b"aaaaaa\0", saved) if one_name else saved
+
+
+def test_a_cabinets_members_are_counted_as_they_are_parsed(tmp_path: Path) -> None:
+    many = cabinet_of([b"x"] * 20_000)
+    tracemalloc.start()
+    try:
+        result = scan(tmp_path, many, Limits(max_members=100), name="x.cab")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert peak < 3 << 20  # cabarchive's 20,000 members, parsed before they were counted, took 6 MiB
+    one_name = cabinet_of([b"x"] * 99 + [EICAR], one_name=True)  # each renamed in one step, not 99
+    found = scan(tmp_path, one_name, Limits(max_members=100), name="x.cab")
+    assert [finding.path for finding in found.findings] == ["x.cab!aaaaaa#100"], found
 
 
 def test_total_extracted_bytes(tmp_path: Path) -> None:
