@@ -151,20 +151,29 @@ def _listing(pipe: Sandbox, bucket: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not CAMP_STACK.is_file():
+        raise UsageError(f"{CAMP_STACK}: the camp's stack config is not next to this installation")
+    if args.output is not None and not args.output.parent.is_dir():
+        raise UsageError(f"--output {args.output}: no such directory {args.output.parent}")
+    quiet = logging.getLogger("bucketguard")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # the story is told by the tables
+    try:
+        return _play(args)
+    finally:
+        quiet.setLevel(level)  # a caller in the same process (a test) keeps its logs
+
+
+def _play(args: argparse.Namespace) -> int:
     from bucketguard.cli.sandbox import keep_running
     from bucketguard.sandbox.aws import EmbeddedAws
     from bucketguard.sandbox.deployer import read_stack_config, stack_name
     from bucketguard.sandbox.resources import DeployError
     from bucketguard.sandbox.sandbox import Sandbox
 
-    logging.getLogger("bucketguard").setLevel(logging.CRITICAL)  # the story is told by the tables
     # Wide enough for the verdict table when the output is a file or a CI log.
     console = Console(width=None if sys.stdout.isatty() else 130)
     started = time.monotonic()
-    if not CAMP_STACK.is_file():
-        raise UsageError(f"{CAMP_STACK}: the camp's stack config is not next to this installation")
-    if args.output is not None and not args.output.parent.is_dir():
-        raise UsageError(f"--output {args.output}: no such directory {args.output.parent}")
     # The audit act attaches AWS's AdministratorAccess: the embedded AWS must know AWS's managed policies.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     with EmbeddedAws() as aws:
