@@ -154,31 +154,29 @@ def test_the_scanner_swapping_in_a_published_ruleset_at_cold_start_imports_no_ru
     assert "bucketguard.scanning.sample_gate" in modules  # checked on the samples all the same
 
 
-def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path: Path) -> None:
-    # The whole command (its parser holds the S3 options too), as `bucketguard scan --format json FILE`.
+def _after_a_cli_scan(tmp_path: Path, check: str) -> set[str]:
+    """The modules a fresh interpreter holds after `bucketguard scan --format json` of a small text file,
+    run in it as the command runs; `check` is asserted there (on `code` and the output `out`)."""
     target = tmp_path / "lesson.js"
     target.write_text("document.title = 'camp';\n")
-    modules = modules_after(
+    return modules_after(
         "import contextlib, io\n"
         "from bucketguard.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         f"    code = main(['scan', '--format', 'json', {str(target)!r}])\n"
-        "assert code == 0 and json.loads(out.getvalue())['summary']['clean'] == 1, out.getvalue()"
+        f"assert {check}, out.getvalue()"
     )
+
+
+def test_a_local_scan_by_the_cli_loads_the_engine_and_no_cloud_library(tmp_path: Path) -> None:
+    # The whole command (its parser holds the S3 options too), as `bucketguard scan --format json FILE`.
+    modules = _after_a_cli_scan(tmp_path, "code == 0 and json.loads(out.getvalue())['summary']['clean'] == 1")
     assert "bucketguard.scanning.engine" in modules
     assert loaded(modules, {"boto3", "botocore", "pydantic", "bucketguard.pipeline", "rich", "pulumi"}) == []
 
 
 def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path) -> None:
-    target = tmp_path / "lesson.js"
-    target.write_text("document.title = 'camp';\n")
-    modules = modules_after(
-        "import contextlib, io\n"
-        "from bucketguard.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        f"    code = main(['scan', '--format', 'json', {str(target)!r}])\n"
-        "assert code == 0, out.getvalue()"
-    )
+    modules = _after_a_cli_scan(tmp_path, "code == 0")
     assert "bucketguard.scanning.containers" in modules
     unneeded = FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata", "concurrent", "logging"}
     assert loaded(modules, unneeded) == []
