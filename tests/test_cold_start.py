@@ -73,6 +73,10 @@ FORMAT_MODULES = {
     for name in ("autoit", "cabinets", "excel4", "executables", "office", "pdf", "sevenzip", "tars", "web")
 }
 DECODERS = {"backports.zstd", "lz4", "olefile", "oletools", "py7zr", "pycdlib", "subprocess", "tarfile"}
+# Imported where they are first used, so a scan on yara-x of a local file never loads them.
+NOT_ON_THE_SCAN_PATH = {
+    "yara",  # yara-python (and libyara's libcrypto): for --engine yara, or rules yara-x refuses
+}
 
 
 def modules_after(code: str) -> set[str]:
@@ -115,8 +119,9 @@ def test_the_scanner_built_from_its_environment_loads_nothing_of_the_other_funct
         "assert function.scanner.engine is not None"
     )
     assert "yara_x" in modules  # built: the engine is there
-    # Nor a format module: each is imported by the first object that might be of its format.
-    assert loaded(modules, OTHER_FUNCTIONS | NO_FUNCTION | FORMAT_MODULES) == []
+    # Nor a format module: each is imported by the first object that might be of its format; nor
+    # yara-python, whose version the artifact's yara-x rules do not depend on.
+    assert loaded(modules, OTHER_FUNCTIONS | NO_FUNCTION | FORMAT_MODULES | {"yara"}) == []
 
 
 def test_the_scanner_swapping_in_a_published_ruleset_at_cold_start_imports_no_rule_update(
@@ -154,16 +159,17 @@ def test_the_scanner_swapping_in_a_published_ruleset_at_cold_start_imports_no_ru
     assert "bucketguard.scanning.sample_gate" in modules  # checked on the samples all the same
 
 
-def _after_a_cli_scan(tmp_path: Path, check: str) -> set[str]:
-    """The modules a fresh interpreter holds after `bucketguard scan --format json` of a small text file,
-    run in it as the command runs; `check` is asserted there (on `code` and the output `out`)."""
+def _after_a_cli_scan(tmp_path: Path, check: str, *options: str, content: bytes | None = None) -> set[str]:
+    """The modules a fresh interpreter holds after `bucketguard scan --format json` of a small text file
+    (or of `content`), run in it as the command runs; `check` is asserted there (on `code` and the output
+    `out`)."""
     target = tmp_path / "lesson.js"
-    target.write_text("document.title = 'camp';\n")
+    target.write_bytes(b"document.title = 'camp';\n" if content is None else content)
     return modules_after(
         "import contextlib, io\n"
         "from bucketguard.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        f"    code = main(['scan', '--format', 'json', {str(target)!r}])\n"
+        f"    code = main(['scan', '--format', 'json', *{list(options)!r}, {str(target)!r}])\n"
         f"assert {check}, out.getvalue()"
     )
 
@@ -180,6 +186,21 @@ def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path)
     assert "bucketguard.scanning.containers" in modules
     unneeded = FORMAT_MODULES | DECODERS | {"xml", "email", "importlib.metadata", "concurrent", "logging"}
     assert loaded(modules, unneeded) == []
+
+
+def test_a_scan_on_yara_x_imports_nothing_of_what_only_other_paths_use(tmp_path: Path) -> None:
+    modules = _after_a_cli_scan(tmp_path, "code == 0")
+    assert "yara_x" in modules
+    assert loaded(modules, NOT_ON_THE_SCAN_PATH) == []
+
+
+def test_the_yara_backend_chosen_is_imported_and_finds_eicar(tmp_path: Path) -> None:
+    from bucketguard.demo import pranks
+
+    check = "code == 1 and json.loads(out.getvalue())['results'][0]['backend'] == 'yara'"
+    check += " and json.loads(out.getvalue())['results'][0]['verdict'] == 'malicious'"
+    modules = _after_a_cli_scan(tmp_path, check, "--engine", "yara", content=pranks.eicar())
+    assert "yara" in modules
 
 
 def forks_of_a_scan(paths: list[Path]) -> int:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import yara
 import yara_x
 
 from bucketguard.scanning.result import valid_text
@@ -157,11 +156,21 @@ def normalise_meta(rule: str, raw: Iterable[tuple[str, object]]) -> dict[str, Me
 
 # --- yara-python -------------------------------------------------------------------------------------
 
+
+def yara_python() -> Any:
+    """The yara-python module, imported where it is first used: scans on yara-x, the backend `auto` picks,
+    never load libyara (nor the libcrypto its wheel brings), 1.5-3 ms of every start-up."""
+    import yara
+
+    return yara
+
+
 _YARA_LINE = re.compile(r"^line (\d+): (.*)$", re.DOTALL)
 
 
 def compile_yara(sources: Sequence[RuleSource]) -> Any:
     """Compile with yara-python; raises CompileFailure naming the file and line of the first error."""
+    yara = yara_python()
     try:
         return yara.compile(
             sources={s.namespace: s.text for s in sources},
@@ -191,18 +200,19 @@ class YaraMatcher:
 
     def __init__(self, rules: Any) -> None:
         self._rules = rules
+        self._error: type[Exception] = yara_python().Error
 
     def match_file(self, path: Path, *, name: str) -> list[RuleMatch]:
         try:
             found = self._rules.match(filepath=str(path), externals=externals_for(name))
-        except yara.Error as exc:
+        except self._error as exc:
             raise BackendError(f"yara could not scan {name}: {exc}") from exc
         return _from_yara(found)
 
     def match_bytes(self, data: bytes | memoryview, *, name: str) -> list[RuleMatch]:
         try:
             found = self._rules.match(data=data, externals=externals_for(name))
-        except yara.Error as exc:
+        except self._error as exc:
             raise BackendError(f"yara could not scan {name}: {exc}") from exc
         return _from_yara(found)
 

@@ -9,6 +9,7 @@ gives a new one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yara
 import yara_x
 
 from bucketguard.errors import UserError
@@ -37,6 +37,7 @@ from bucketguard.scanning.backends import (
     YaraXMatcher,
     compile_yara,
     compile_yara_x,
+    yara_python,
 )
 from bucketguard.scanning.hashes import HashList
 
@@ -77,9 +78,9 @@ class Ruleset:
     # Compiled rules per backend and the reason yara-x was refused, filled lazily; not part of equality.
     _compiled: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _failures: dict[str, CompileFailure] = field(default_factory=dict, compare=False, repr=False)
-    # Compiled rules read from an artifact, deserialised only for the backend asked for (a cold start
-    # pays for one engine, not both).
-    _blobs: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # Compiled rules read from an artifact with the engine version that compiled them, deserialised only
+    # for the backend asked for (a cold start pays for one engine, not both).
+    _blobs: dict[str, tuple[str | None, bytes]] = field(default_factory=dict, compare=False, repr=False)
     # Where compiled rules are kept between processes (load_ruleset: the user's cache); None: nowhere.
     cache_dir: Path | None = field(default=None, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -126,8 +127,8 @@ class Ruleset:
         with self._lock:
             if backend in self._failures:
                 raise self._failures[backend]
-            blob = self._blobs.pop(backend, None)
-            if blob is not None and backend not in self._compiled:
+            built_with, blob = self._blobs.pop(backend, (None, b""))
+            if blob and backend not in self._compiled and built_with == engine_version(backend):
                 # A blob this engine cannot read is recompiled from the sources instead.
                 with contextlib.suppress(Exception):
                     self._compiled[backend] = _deserialize(backend, blob)
@@ -284,8 +285,16 @@ def _validate(ruleset: Ruleset) -> None:
 # --- the compiled artifact -----------------------------------------------------------------------------
 
 
+@functools.cache
+def engine_version(backend: str) -> str:
+    """The installed version of the backend's library: compiled rules are this version's only."""
+    if backend == "yara-x":
+        return installed_version(yara_x.__file__, "yara_x")
+    return str(yara_python().__version__)
+
+
 def _engine_versions() -> dict[str, str]:
-    return {"yara": str(yara.__version__), "yara-x": installed_version(yara_x.__file__, "yara_x")}
+    return {backend: engine_version(backend) for backend in BACKENDS}
 
 
 def installed_version(module_file: str, distribution: str) -> str:
@@ -319,7 +328,7 @@ def _serialize(backend: str, rules: Any) -> bytes:
 def _deserialize(backend: str, blob: bytes) -> Any:
     if backend == "yara-x":
         return yara_x.Rules.deserialize_from(io.BytesIO(blob))
-    return yara.load(file=io.BytesIO(blob))
+    return yara_python().load(file=io.BytesIO(blob))
 
 
 # --- compiled rules kept between processes ----------------------------------------------------------
@@ -355,7 +364,7 @@ class CompiledRulesCache:
     @staticmethod
     def key(backend: str, sources: Sequence[RuleSource]) -> str:
         digest = hashlib.sha256(_CACHE_FORMAT)
-        setup = {"backend": backend, "engines": _engine_versions(), "externals": EXTERNAL_DEFAULTS}
+        setup = {"backend": backend, "engine": engine_version(backend), "externals": EXTERNAL_DEFAULTS}
         for part in (json.dumps(setup, sort_keys=True), *(f"{s.namespace}\0{s.text}" for s in sources)):
             encoded = part.encode("utf-8", "surrogateescape")
             digest.update(len(encoded).to_bytes(8, "big") + encoded)
@@ -534,18 +543,17 @@ def load_artifact(path: Path) -> Ruleset:
     if version != manifest["ruleset_version"]:
         raise RulesetError(f"{path}: corrupt ruleset artifact: sources hash to {version}")
     ruleset = Ruleset(version=version, sources=sources, hash_lists=tuple(hash_lists))
-    same_engines = manifest.get("engines") == _engine_versions()
-    if same_engines:
-        for backend, why in manifest.get("refused", {}).items():
-            if backend in BACKENDS:
-                ruleset._failures[backend] = CompileFailure(
-                    backend, why["origin"], why["line"], why["message"]
-                )
+    built_with = manifest.get("engines")
+    built_with = built_with if isinstance(built_with, dict) else {}
+    for backend, why in manifest.get("refused", {}).items():
+        if backend in BACKENDS and built_with.get(backend) == engine_version(backend):
+            ruleset._failures[backend] = CompileFailure(backend, why["origin"], why["line"], why["message"])
     for backend, blob in blobs.items():
         if backend not in BACKENDS:
             continue
         if hashlib.sha256(blob).hexdigest() != manifest["compiled"][backend]["sha256"]:
             raise RulesetError(f"{path}: corrupt ruleset artifact: {backend} rules do not match their hash")
-        if same_engines:
-            ruleset._blobs[backend] = blob
+        # Compiled by the installed version of the backend, whose version is asked when they are used:
+        # a cold start on yara-x never imports yara-python to compare its version.
+        ruleset._blobs[backend] = (built_with.get(backend), blob)
     return ruleset

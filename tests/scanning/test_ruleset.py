@@ -307,6 +307,30 @@ def test_artifact_from_other_engine_versions_is_recompiled_from_sources(
     ]
 
 
+def test_artifact_rules_of_an_engine_whose_version_is_unchanged_are_used_when_the_other_changed(
+    artifact: tuple[Ruleset, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each backend's compiled rules depend on its own library only: a yara-python upgrade leaves the
+    # yara-x rules good (and the cold start on yara-x never needs yara-python's version).
+    _, path = artifact
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    manifest["engines"]["yara"] = "0.0.1"
+    _rewrite(path, {"manifest.json": json.dumps(manifest).encode()})
+
+    def no_compiling(*_: object) -> None:
+        raise AssertionError("compiled from sources")
+
+    monkeypatch.setattr("bucketguard.scanning.ruleset.compile_yara_x", no_compiling)
+    loaded = load_artifact(path)
+    assert [m.rule for m in loaded.matcher("yara-x").match_bytes(b"marshmallow-42", name="a")] == [
+        "Camp_Secret_Word"
+    ]
+    monkeypatch.setattr("bucketguard.scanning.ruleset.compile_yara", no_compiling)
+    with pytest.raises(AssertionError, match="compiled from sources"):  # yara's are another version's
+        loaded.matcher("yara")
+
+
 def test_artifact_remembers_that_yara_x_refused(tmp_path: Path) -> None:
     legacy = _rules_dir(tmp_path / "legacy", {"legacy.yar": "rule L { condition: entrypoint == 0 }\n"})
     path = tmp_path / "ruleset.zip"
