@@ -14,10 +14,11 @@ from pathlib import Path
 import py7zr
 
 from bucketguard.demo import pranks
+from bucketguard.scanning.blobs import Blob
 from bucketguard.scanning.engine import Engine
 from bucketguard.scanning.hashes import HashList
 from bucketguard.scanning.limits import Limits
-from bucketguard.scanning.result import Severity
+from bucketguard.scanning.result import Finding, Reason, Severity
 from bucketguard.scanning.ruleset import Ruleset, load_ruleset
 
 BACKENDS = ("yara", "yara-x")
@@ -40,6 +41,24 @@ def engine(
         bundled(), engine=backend, limits=limits or Limits(), hashes=hashes, min_severity=min_severity,
         work_dir=work_dir,
     )  # fmt: skip
+
+
+class Recorder:
+    """A visitor that records what a container's opener hands it."""
+
+    def __init__(self) -> None:
+        self.members: list[str] = []
+        self.problems: list[Reason] = []
+        self.findings: list[str] = []
+
+    def member(self, where: str, blob: Blob) -> None:
+        self.members.append(where)
+
+    def problem(self, where: str, reason: Reason, detail: str) -> None:
+        self.problems.append(reason)
+
+    def finding(self, finding: Finding) -> None:
+        self.findings.append(finding.rule)
 
 
 def zip_of(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from bucketguard.scanning.containers import Blob, detect, open_container, sniff
 from bucketguard.scanning.limits import Budget, Limits, ScanProblem
-from bucketguard.scanning.result import Finding, Reason, Verdict
+from bucketguard.scanning.result import Reason, Verdict
 from tests.scanning.engine_support import (
     EICAR,
+    Recorder,
     bzip2_of,
     engine,
     gzip_of,
@@ -61,22 +62,6 @@ MAGIC_LENGTH = {
     "v7 tar": 512,
     "spanned zip": 8,
 }
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.members: list[str] = []
-        self.problems: list[Reason] = []
-        self.findings: list[str] = []
-
-    def member(self, where: str, blob: Blob) -> None:
-        self.members.append(where)
-
-    def problem(self, where: str, reason: Reason, detail: str) -> None:
-        self.problems.append(reason)
-
-    def finding(self, finding: Finding) -> None:
-        self.findings.append(finding.rule)
 
 
 def _open(data: bytes) -> Recorder:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import struct
+import subprocess
 import tarfile
 import tracemalloc
 import zipfile
@@ -14,9 +17,20 @@ import py7zr
 import pytest
 
 from bucketguard.demo import pranks
-from bucketguard.scanning.limits import Limits
+from bucketguard.scanning.containers import Blob, Kind, open_container
+from bucketguard.scanning.formats import zips
+from bucketguard.scanning.limits import Budget, Limits
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
-from tests.scanning.engine_support import EICAR, engine, gzip_of, nested_zip, seven_zip_of, tar_of, zip_of
+from tests.scanning.engine_support import (
+    EICAR,
+    Recorder,
+    engine,
+    gzip_of,
+    nested_zip,
+    seven_zip_of,
+    tar_of,
+    zip_of,
+)
 
 
 def scan(tmp_path: Path, data: bytes, limits: Limits, name: str = "x.zip") -> ScanResult:
@@ -258,3 +272,75 @@ def test_limit_on_one_member_does_not_hide_malware_in_another(tmp_path: Path) ->
 def test_invalid_limits_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Limits(**bad)  # type: ignore[arg-type]
+
+
+def zip_tool(tmp_path: Path, members: dict[str, bytes]) -> bytes:
+    """A zip the zip program writes (stored)."""
+    for name, data in members.items():
+        (tmp_path / name).write_bytes(data)
+    subprocess.run(["zip", "-q", "-0", "tool.zip", *members], cwd=tmp_path, check=True)
+    return (tmp_path / "tool.zip").read_bytes()
+
+
+def commented_zip(members: dict[str, bytes], comment: bytes) -> bytes:
+    """A zip whose every entry carries `comment` in the central directory (the zip program cuts comments
+    to 256 bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.comment = comment
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def opened_measured(tmp_path: Path, data: bytes) -> tuple[Recorder, int]:
+    """What opening `data` as a zip on disk hands its visitor, and the peak of Python's allocations."""
+    (tmp_path / "f").write_bytes(data)
+    recorder = Recorder()
+    tracemalloc.start()
+    try:
+        blob = Blob(len(data), None, path=tmp_path / "f")
+        open_container(Kind.ZIP, blob, name="x.zip", budget=Budget(Limits()), visitor=recorder)
+        return recorder, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip program")
+def test_a_zip_directory_of_bytes_that_are_no_entries_is_not_read_into_memory(tmp_path: Path) -> None:
+    """zipfile reads the directory's recorded size whole before parsing it: an archive whose end record
+    declares 24 MiB of filler as its directory (a large object can declare gigabytes) is corrupt before
+    that read, and the members behind its local headers are scanned all the same."""
+    archive = zip_tool(tmp_path, {"eicar.com": EICAR, "notes.txt": b"harmless"})
+    directory = archive.index(b"PK\x01\x02")
+    end = archive.rindex(b"PK\x05\x06")
+    filler = bytes(24 << 20)
+    size, offset = struct.unpack("<2I", archive[end + 12 : end + 20])
+    record = archive[end : end + 12] + struct.pack("<2I", size + len(filler), offset) + archive[end + 20 :]
+    padded = archive[:directory] + filler + archive[directory:end] + record
+    opened, peak = opened_measured(tmp_path, padded)
+    assert opened.members[:2] == ["x.zip!eicar.com", "x.zip!notes.txt"], opened.members  # then the rest
+    assert opened.problems == [Reason.CORRUPT]
+    assert peak < 8 << 20  # zipfile's read of the declared directory took 24 MiB
+    harmless = padded.replace(EICAR, b"X" * len(EICAR))
+    result = scan(tmp_path, harmless, Limits())
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT), result
+    assert "central directory are no entries" in result.detail
+
+
+def test_a_zip_directory_too_large_to_parse_in_memory_is_unscannable(tmp_path: Path) -> None:
+    """Entries whose comments fill a directory of 68 MB (zipfile held it twice: the read and the entries'
+    comments) are not parsed; the members are still read from their local headers."""
+    members = {f"m{n:04}.txt": b"harmless" for n in range(1_040)}
+    archive = commented_zip(members, b"c" * 65_000)
+    assert len(archive) - archive.index(b"PK\x01\x02") > zips.DIRECTORY_MAX
+    opened, peak = opened_measured(tmp_path, archive)
+    assert opened.problems == [Reason.TOO_LARGE]
+    assert opened.members[:-1] == [f"x.zip!{name}" for name in members]  # then the directory's bytes
+    assert peak < 16 << 20  # zipfile took 136 MB: the directory read, then its entries' comments
+    result = scan(tmp_path, archive, Limits())
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_LARGE), result
+    with_eicar = commented_zip({**members, "eicar.com": EICAR}, b"c" * 65_000)
+    result = scan(tmp_path, with_eicar, Limits())
+    assert [finding.path for finding in result.findings] == ["x.zip!eicar.com"], result
