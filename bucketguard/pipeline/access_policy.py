@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bucketguard.pipeline.tagging import TAG_PREFIX, TAG_RESULT
+from bucketguard.pipeline.tagging import PLATFORM_TAGS, TAG_PREFIX, TAG_RESULT
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/*:-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -122,6 +122,21 @@ def render_access_block_statements(
             "Resource": objects,
             "Condition": {
                 "ForAnyValue:StringLike": {"s3:RequestObjectTagKeys": [platform_tags]},
+                **not_tag_writer,
+            },
+        },
+        {
+            # IAM reads condition key names whatever their case, and S3 keeps tag keys as written: a tag
+            # `BucketGuard-Scan-Result=clean` passes the two case-sensitive statements above and may still
+            # be what the read Deny reads as the verdict. (StringLike has no case-blind form: the platform's
+            # own keys are named; the listener removes any other `bucketguard-*` key in any case.)
+            "Sid": "BucketGuardDenyVerdictTagsInAnyCase",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObject", *PUT_TAGGING_ACTIONS],
+            "Resource": objects,
+            "Condition": {
+                "ForAnyValue:StringEqualsIgnoreCase": {"s3:RequestObjectTagKeys": list(PLATFORM_TAGS)},
                 **not_tag_writer,
             },
         },

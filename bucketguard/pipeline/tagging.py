@@ -34,6 +34,16 @@ TAG_ALERTED = (
     "bucketguard-alerted"  # the verdict an alert was sent for (notify is once per version and verdict)
 )
 TAG_SEAL = "bucketguard-seal"  # HMAC over the other platform tags and the object's identity
+PLATFORM_TAGS = (
+    TAG_RESULT,
+    TAG_DATE,
+    TAG_DETAIL,
+    TAG_RULESET,
+    TAG_SCAN_INFO,
+    TAG_FOLDED,
+    TAG_ALERTED,
+    TAG_SEAL,
+)
 MAX_TAGS = 10
 MAX_VALUE = 256
 _NOT_ALLOWED = re.compile(
@@ -93,7 +103,7 @@ def own_tags(existing: Iterable[tuple[str, str]]) -> dict[str, str]:
     for key, value in existing:
         if key == TAG_FOLDED:
             folded = unfold(value)
-        elif not key.startswith(TAG_PREFIX):
+        elif not is_platform_tag(key):
             mine[key] = value
     return {**mine, **folded}
 
@@ -149,7 +159,10 @@ def ruleset_of(tags: Mapping[str, str]) -> str | None:
 
 
 def is_platform_tag(key: str) -> bool:
-    return key.startswith(TAG_PREFIX)
+    """Whether a tag key is the platform's in any case: S3 keeps `BucketGuard-Scan-Result` apart from
+    `bucketguard-scan-result`, but IAM reads condition key names (`s3:ExistingObjectTag/<key>`) whatever
+    their case, so a bucket policy may take either for the verdict."""
+    return key.casefold().startswith(TAG_PREFIX)
 
 
 def without_platform_tags(tags: Mapping[str, str]) -> dict[str, str]:

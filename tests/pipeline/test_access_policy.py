@@ -2,7 +2,9 @@
 
 moto does not evaluate `s3:ExistingObjectTag` conditions, so these tests evaluate the rendered statements
 with a small evaluator of exactly the IAM condition operators they use (documented AWS semantics: a negated
-operator matches when the key is absent; ForAnyValue over an absent key does not match).
+operator matches when the key is absent; ForAnyValue over an absent key does not match; condition key names,
+tag keys in `s3:ExistingObjectTag/<key>` included, are read whatever their case, as IAM documents for
+condition keys and for `aws:ResourceTag/<key>`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _statements() -> list[dict[str, Any]]:
 
 def _condition_matches(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
     values = expected if isinstance(expected, list) else [expected]
-    actual = context.get(key)
+    actual = context.get(key.casefold())
     if operator == "StringNotEquals":
         return actual is None or actual not in values
     if operator == "StringNotLike":
@@ -41,6 +43,9 @@ def _condition_matches(operator: str, key: str, expected: Any, context: dict[str
         return actual is None or not any(fnmatch.fnmatchcase(actual, v) for v in values)
     if operator == "ForAnyValue:StringLike":
         return actual is not None and any(fnmatch.fnmatchcase(a, v) for a in actual for v in values)
+    if operator == "ForAnyValue:StringEqualsIgnoreCase":
+        wanted = {v.casefold() for v in values}
+        return actual is not None and any(a.casefold() in wanted for a in actual)
     if operator == "Null":
         return (actual is None) == (values[0] == "true")
     raise AssertionError(f"operator {operator} not modelled")
@@ -55,11 +60,11 @@ def denied(
     copy_source: str | None = None,
     statements: list[dict[str, Any]] | None = None,
 ) -> bool:
-    context: dict[str, Any] = {"aws:PrincipalArn": principal, "s3:x-amz-copy-source": copy_source}
+    context: dict[str, Any] = {"aws:principalarn": principal, "s3:x-amz-copy-source": copy_source}
     for k, v in (existing or {}).items():
-        context[f"s3:ExistingObjectTag/{k}"] = v
+        context[f"s3:ExistingObjectTag/{k}".casefold()] = v
     if request_keys is not None:
-        context["s3:RequestObjectTagKeys"] = request_keys
+        context["s3:requestobjecttagkeys"] = request_keys
     for statement in _statements() if statements is None else statements:
         assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
         assert statement["Resource"].endswith("/*")
@@ -120,6 +125,22 @@ def test_uploads_cannot_arrive_wearing_a_verdict() -> None:
     assert not denied("s3:PutObject", CAMPER, request_keys=["course"])
     assert not denied("s3:PutObject", CAMPER)
     assert not denied("s3:PutObject", POSTSCAN, request_keys=["bucketguard-scan-result"])  # promote copies
+
+
+# S3 keeps these apart from bucketguard-scan-result; IAM reads the condition key whatever the case.
+OTHER_CASES = ["BucketGuard-Scan-Result", "BUCKETGUARD-SCAN-RESULT", "bucketguard-Scan-Result"]
+
+
+@pytest.mark.parametrize("verdict_key", OTHER_CASES)
+@pytest.mark.parametrize("action", ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"])
+def test_a_verdict_tag_in_another_case_is_written_by_post_scan_alone(action: str, verdict_key: str) -> None:
+    # Why it matters: worn by an object, that tag is the verdict the read Deny reads.
+    assert not denied("s3:GetObject", CAMPER, existing={verdict_key: "clean"})
+    assert denied(action, CAMPER, request_keys=["course", verdict_key])
+    assert denied(action, ADMIN, request_keys=[verdict_key.replace("Result", "Date")])
+    assert denied(action, LISTENER, request_keys=[verdict_key])
+    assert not denied(action, POSTSCAN, request_keys=[verdict_key])
+    assert not denied(action, CAMPER, request_keys=["Course", "bucketguard"])
 
 
 def test_the_listener_may_strip_a_verdict_an_upload_arrived_with_but_never_write_one() -> None:

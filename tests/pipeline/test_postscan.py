@@ -22,10 +22,11 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 
 from bucketguard.pipeline.lambda_functions import PostScanFunction
+from bucketguard.pipeline.listener import CreatedObject, request_scan
 from bucketguard.pipeline.messages import ScanResultEvent
 from bucketguard.pipeline.notify import WebhookNotifier
 from bucketguard.pipeline.postscan import CopyNotVerified, PostScan, quarantine_key
-from bucketguard.pipeline.settings import PostScanSettings
+from bucketguard.pipeline.settings import ListenerSettings, PostScanSettings
 from bucketguard.sandbox.aws import STORAGE_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.result import Finding, FindingSource, Reason, ScanResult, Severity, Verdict
 from tests.pipeline.events import load_event, sqs_event
@@ -244,6 +245,41 @@ def test_an_upload_wearing_forged_verdict_tags_is_still_quarantined_and_alerted(
     assert copy["course"] == "python"  # the uploader's own tags are kept
     (alert,) = inbox.received()
     assert "malicious" in alert["Subject"]
+
+
+# Other tags to S3, the verdict to IAM (condition key names are read whatever their case); the Kelvin sign
+# folds to 'k'.
+IN_ANOTHER_CASE = {"BucketGuard-Scan-Result": "clean", "BUCKETGUARD-SEAL": "x", "buc\u212aetguard-x": "y"}
+
+
+def test_verdict_tags_in_another_case_are_taken_off_by_the_listener_and_never_kept_by_post_scan(
+    account: AccountSession,
+) -> None:
+    s3, sqs = account.shared("s3"), account.shared("sqs")
+    queue = sqs.create_queue(QueueName="scanner-requests")["QueueUrl"]
+    tagging = "&".join(f"{quote(k)}={v}" for k, v in {**IN_ANOTHER_CASE, "course": "python"}.items())
+    put = s3.put_object(Bucket="camp", Key="homework.zip", Body=EICARISH, Tagging=tagging)
+    settings = ListenerSettings.resolve({}, scanner_queue_url=queue, result_topic_arn="arn:aws:sns:r")
+    created = CreatedObject("camp", "homework.zip", len(EICARISH), put["ETag"].strip('"'), put["VersionId"])
+
+    assert request_scan(s3, sqs, created, settings).action == "requested"
+    assert _tags(s3, "camp", "homework.zip", put["VersionId"]) == {"course": "python"}
+
+    # Put back (as if the listener had not run yet): post-scan's verdict does not keep them beside its own.
+    s3.put_object_tagging(
+        Bucket="camp",
+        Key="homework.zip",
+        VersionId=put["VersionId"],
+        Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in IN_ANOTHER_CASE.items()]},
+    )
+    unscannable = replace(
+        _event(put["VersionId"], Verdict.CLEAN, key="homework.zip"),
+        result=ScanResult("homework.zip", Verdict.UNSCANNABLE, reason=Reason.ENCRYPTED),
+    )
+    _postscan(account, actions=frozenset({"tag"})).apply(unscannable)
+    tags = _tags(s3, "camp", "homework.zip", put["VersionId"])
+    assert tags["bucketguard-scan-result"] == "unscannable"
+    assert not set(IN_ANOTHER_CASE) & set(tags)
 
 
 def test_a_seal_copied_from_another_object_does_not_verify(account: AccountSession) -> None:
