@@ -76,6 +76,10 @@ DECODERS = {"backports.zstd", "lz4", "olefile", "oletools", "py7zr", "pycdlib", 
 # Imported where they are first used, so a scan on yara-x of a local file never loads them.
 NOT_ON_THE_SCAN_PATH = {
     "yara",  # yara-python (and libyara's libcrypto): for --engine yara, or rules yara-x refuses
+    "tempfile",  # and random: a member spilled to disk, the match workers' directory, a rules cache write
+    "random",
+    "csv",  # a --hashes list in MalwareBazaar's CSV
+    "bucketguard.scanning.formats.seven_zip_program",  # the formats only 7-Zip decodes
 }
 
 

@@ -19,7 +19,6 @@ import hashlib
 import io
 import mmap
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,8 +274,7 @@ class BlobWriter:
             return
         try:
             if self.file is None:
-                descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=self.work_dir)
-                self.path = Path(name)
+                descriptor, self.path = temporary_file(self.work_dir)
                 self.file = os.fdopen(descriptor, "wb")
                 self.file.write(self.buffer)
                 self.buffer = bytearray()
@@ -373,13 +371,20 @@ class Expansion:
             self.visit(where, member)
 
 
+def temporary_file(work_dir: Path | None) -> tuple[int, Path]:
+    """A new file only this user may read (mode 0600) in `work_dir`: its open descriptor and path."""
+    import tempfile  # here: most scans write no temporary file, and its import (random) is start-up time
+
+    descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=work_dir)
+    return descriptor, Path(name)
+
+
 def copy_source(source: RandomAccess, work_dir: Path | None) -> Path:
     """A source's bytes in a new temporary file in `work_dir` (the caller removes it), for the parsers and
     programs that need a file."""
     path = None
     try:
-        descriptor, name = tempfile.mkstemp(prefix="bucketguard-", dir=work_dir)
-        path = Path(name)
+        descriptor, path = temporary_file(work_dir)
         with os.fdopen(descriptor, "wb") as out:
             chunk = memoryview(bytearray(min(COPY_BYTES, source.size)))
             for offset in range(0, source.size, len(chunk)):

@@ -26,9 +26,7 @@ import contextlib
 import functools
 import hashlib
 import os
-import shutil
 import stat
-import tempfile
 import threading
 import time
 import weakref
@@ -280,6 +278,8 @@ class Engine:
         if self._workers is None:
             # Workers expand members (and run 7-Zip) in a private directory: what a worker killed mid-scan
             # left there is removed when workers are replaced or stopped.
+            import tempfile  # here: a scan of one small file makes none (its import is start-up time)
+
             try:
                 self._scratch = tempfile.mkdtemp(prefix="bucketguard-workers-", dir=self.work_dir)
             except OSError:  # no room for one (a full /tmp): the scan stays in this process
@@ -706,6 +706,8 @@ def _nothing() -> None:
 
 
 def _stop_workers(workers: Workers, scratch: str) -> None:
+    import shutil  # here, with the workers' directory: see start_workers
+
     workers.close()
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -716,6 +718,8 @@ def _empty(directory: str) -> None:
         entries = list(os.scandir(directory))
     except OSError:  # removed by a cleaner of the temporary directory: nothing to remove
         return
+    import shutil  # here, with the workers' directory: see start_workers
+
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)

@@ -9,7 +9,6 @@ Accepted file formats, mixed freely:
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +82,8 @@ class HashList:
 
 def _parse_line(line: str) -> tuple[str | None, str]:
     if "," in line or line.startswith('"'):
+        import csv  # here: only a --hashes list in CSV needs it, and its import is every scan's start-up
+
         fields = [f.strip() for f in next(csv.reader([line], skipinitialspace=True))]
         if len(fields) > _BAZAAR_SHA256_COLUMN and _SHA256.match(fields[_BAZAAR_SHA256_COLUMN].lower()):
             signature = fields[_BAZAAR_SIGNATURE_COLUMN] if len(fields) > _BAZAAR_SIGNATURE_COLUMN else ""

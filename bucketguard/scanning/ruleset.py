@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import threading
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -397,6 +396,8 @@ class CompiledRulesCache:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not _private(self.directory, directory=True):
                 return
+            import tempfile  # here: a process that finds its rules in the cache writes none
+
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")  # mode 0600
             try:
                 with os.fdopen(descriptor, "wb") as out:

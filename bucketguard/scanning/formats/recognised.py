@@ -12,7 +12,6 @@ import zlib
 from collections.abc import Callable
 
 from bucketguard.scanning.blobs import Blob, Expansion, read_whole
-from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import inflate
 from bucketguard.scanning.limits import ContainerProblem
 from bucketguard.scanning.result import Reason
@@ -99,6 +98,8 @@ BY_SEVEN_ZIP = {
 def open_undecoded(blob: Blob, expansion: Expansion) -> None:
     kind = recognise(blob.head())
     if kind in BY_SEVEN_ZIP:
+        from bucketguard.scanning.formats import seven_zip_program  # with tempfile and shutil: rarely used
+
         seven_zip_program.extract(blob, expansion, BY_SEVEN_ZIP[kind])
         return
     if kind == "SIS":

@@ -28,7 +28,6 @@ from bucketguard.scanning.blobs import (
     View,
     corrupt,
 )
-from bucketguard.scanning.formats import seven_zip_program
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard
 from bucketguard.scanning.result import Reason
@@ -246,6 +245,8 @@ def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
                 if (info.is_dir() and not info.compress_size) or info.compress_type == _DEFLATE64:
                     pass
                 elif info.compress_type in _BY_SEVEN_ZIP and not info.flag_bits & _ENCRYPTED:
+                    from bucketguard.scanning.formats import seven_zip_program  # see recognised.py
+
                     seven_zip_program.extract_zip_member(blob, expansion, info.filename, info.file_size)
                 else:
                     _read_listed(archive, info, expansion)
