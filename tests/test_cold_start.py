@@ -193,6 +193,9 @@ def test_a_scan_of_plain_text_imports_no_format_it_does_not_hold(tmp_path: Path)
 
 
 def test_a_scan_on_yara_x_imports_nothing_of_what_only_other_paths_use(tmp_path: Path) -> None:
+    from bucketguard.scanning.ruleset import load_ruleset
+
+    load_ruleset()  # the compiled rules in the cache, as every scan after the first finds them
     modules = _after_a_cli_scan(tmp_path, "code == 0")
     assert "yara_x" in modules
     assert loaded(modules, NOT_ON_THE_SCAN_PATH) == []
