@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +97,22 @@ def test_7z_with_encrypted_file_list_is_unscannable(tmp_path: Path) -> None:
     (tmp_path / "s.7z").write_bytes(seven_zip_of({"eicar.com": EICAR}, password="camp", encrypt_header=True))
     result = engine().scan_file(tmp_path / "s.7z", name="s.7z")
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED)
+
+
+@pytest.mark.skipif(shutil.which("7zz") is None, reason="needs the 7-Zip program")
+def test_7z_holding_an_empty_file_is_read_whole(tmp_path: Path) -> None:
+    """py7zr hands empty files to the writers too: they were counted as entries holding data, and every
+    7z with an empty file (an `__init__.py`) was `corrupt` ("-1 of 1 entries ... not extracted")."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "__init__.py").touch()
+    (folder / "readme.txt").write_bytes(b"welcome to camp\n")
+    subprocess.run(["7zz", "a", "-bd", "../p.7z", "."], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    assert engine().scan_file(tmp_path / "p.7z", name="p.7z").verdict is Verdict.CLEAN
+    (folder / "eicar.com").write_bytes(EICAR)
+    subprocess.run(["7zz", "a", "-bd", "../q.7z", "."], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    result = engine().scan_file(tmp_path / "q.7z", name="q.7z")
+    assert [finding.path for finding in result.findings] == ["q.7z!eicar.com"], result
 
 
 CORRUPTIONS: dict[str, Callable[[], bytes]] = {

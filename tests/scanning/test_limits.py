@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import lzma
 import re
 import shutil
 import struct
@@ -10,6 +11,7 @@ import subprocess
 import tarfile
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import cabarchive
@@ -19,7 +21,7 @@ import pytest
 from bucketguard.demo import pranks
 from bucketguard.scanning.containers import Blob, Kind, open_container
 from bucketguard.scanning.formats import zips
-from bucketguard.scanning.limits import Budget, Limits
+from bucketguard.scanning.limits import Budget, Limits, ScanProblem
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
 from tests.scanning.engine_support import (
     EICAR,
@@ -344,3 +346,77 @@ def test_a_zip_directory_too_large_to_parse_in_memory_is_unscannable(tmp_path: P
     with_eicar = commented_zip({**members, "eicar.com": EICAR}, b"c" * 65_000)
     result = scan(tmp_path, with_eicar, Limits())
     assert [finding.path for finding in result.findings] == ["x.zip!eicar.com"], result
+
+
+def opened_7z_measured(data: bytes, limits: Limits) -> tuple[Recorder, ScanProblem | None, int]:
+    """What opening `data` as a 7z hands its visitor or raises, and the peak of Python's allocations."""
+    recorder, raised = Recorder(), None
+    tracemalloc.start()
+    try:
+        blob = Blob(len(data), None, data=data)
+        open_container(Kind.SEVEN_ZIP, blob, name="x.7z", budget=Budget(limits), visitor=recorder)
+    except ScanProblem as exc:
+        raised = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return recorder, raised, peak
+
+
+@pytest.mark.skipif(shutil.which("7zz") is None, reason="needs the 7-Zip program")
+def test_a_7z_header_declaring_more_entries_than_the_cap_is_refused_before_py7zr_builds_them(
+    tmp_path: Path,
+) -> None:
+    """py7zr makes an object of every file its header declares (up to 8 million) before one is counted:
+    an 8 KB 7z of 30,000 empty files took 15 MB and 1.6 s of CPU to be refused at a cap of 1,000."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(30_000):
+        (folder / f"f{number:05}").touch()
+    subprocess.run(["7zz", "a", "-bd", "-mhc=on", "../many.7z", "."], cwd=folder, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    archive = (tmp_path / "many.7z").read_bytes()
+    _, raised, peak = opened_7z_measured(archive, Limits(max_members=1_000))
+    assert raised is not None and raised.reason is Reason.TOO_MANY_MEMBERS, raised
+    assert peak < 5 << 20
+    _, raised, _ = opened_7z_measured(archive, Limits(max_members=30_000))
+    assert raised is None  # at the cap, py7zr reads it as before
+
+
+def seven_zip_with_encoded_header(header: bytes) -> bytes:
+    """A 7z whose header is LZMA-compressed (as 7-Zip writes it with -mhc=on) and decodes to `header`."""
+    dictionary = 1 << 20
+    packed = lzma.compress(header, format=lzma.FORMAT_RAW,
+                           filters=[{"id": lzma.FILTER_LZMA1, "dict_size": dictionary}])  # fmt: skip
+    properties = bytes([0x5D]) + dictionary.to_bytes(4, "little")  # lc 3, lp 0, pb 2
+
+    def number(value: int) -> bytes:
+        out = io.BytesIO()
+        py7zr.archiveinfo.write_uint64(out, value)
+        return out.getvalue()
+
+    pack_info = b"\x06" + number(0) + number(1) + b"\x09" + number(len(packed)) + b"\x00"
+    coder = number(1) + b"\x23\x03\x01\x01" + number(len(properties)) + properties  # LZMA, with properties
+    unpack_info = b"\x07\x0b" + number(1) + b"\x00" + coder + b"\x0c" + number(len(header)) + b"\x00"
+    next_header = b"\x17" + pack_info + unpack_info + b"\x00"
+    start = struct.pack("<QQI", len(packed), len(next_header), zlib.crc32(next_header))
+    return (
+        py7zr.py7zr.MAGIC_7Z
+        + b"\x00\x04"
+        + struct.pack("<I", zlib.crc32(start))
+        + start
+        + packed
+        + next_header
+    )
+
+
+def test_a_7z_header_decoding_past_what_is_parsed_in_memory_is_not_decoded() -> None:
+    """py7zr decodes a compressed header of up to 256 MiB whole before parsing it: one of 80 MiB in a
+    12 KB file took 170 MB and was then an empty archive, clean."""
+    archive = seven_zip_with_encoded_header(b"\x01" + bytes(80 << 20) + b"\x00")
+    assert len(archive) < 64 << 10
+    _, raised, peak = opened_7z_measured(archive, Limits())
+    assert raised is not None and raised.reason is Reason.TOO_LARGE, raised
+    assert peak < 8 << 20
+    small = seven_zip_with_encoded_header(b"\x01\x00")  # the same header, small: an empty archive
+    assert opened_7z_measured(small, Limits())[1] is None

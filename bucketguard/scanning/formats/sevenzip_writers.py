@@ -3,6 +3,7 @@ are py7zr's, imported only when a 7z archive turns up."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import py7zr.io
@@ -44,7 +45,7 @@ class MemberWriters(py7zr.io.WriterFactory):
         self.expansion = expansion
         self.guard = guard
         self.writers: list[BlobWriter] = []
-        self.completed = 0
+        self.completed: Counter[str] = Counter()  # members scanned, by where (py7zr hands empty files too)
 
     def create(self, filename: str) -> py7zr.io.Py7zIO:
         where = f"{self.expansion.name}!{filename.lstrip('/')}"
@@ -53,5 +54,5 @@ class MemberWriters(py7zr.io.WriterFactory):
         return _Member(where, writer, self._complete)
 
     def _complete(self, where: str, blob: Blob) -> None:
-        self.completed += 1
+        self.completed[where] += 1
         self.expansion.visit(where, blob)
