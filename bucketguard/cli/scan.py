@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -14,10 +15,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from bucketguard.scanning.engine import Engine, workers_would_help
+from bucketguard.scanning.engine import CleanRun, Engine, workers_would_help
 from bucketguard.scanning.hashes import HashList, HashListError
 from bucketguard.scanning.limits import Limits
 from bucketguard.scanning.output import (
@@ -210,8 +211,7 @@ class ScanTarget(Protocol):
     def scan(self, engine: Engine) -> ScanResult: ...
 
 
-@dataclass(frozen=True)
-class LocalFile:
+class LocalFile(NamedTuple):  # not a frozen dataclass: a walk makes one per file, and its init cost more
     name: str
     path: str | Path
     actions: ObjectActions = NO_ACTIONS
@@ -255,26 +255,27 @@ def expand_targets(
     return targets
 
 
-def _local_targets(argument: str) -> Iterator[ScanTarget]:
+def _local_targets(argument: str) -> list[ScanTarget]:
     path = Path(argument)
     if not os.path.lexists(path):
         raise UsageError(f"{argument}: no such file or directory")
     if not path.is_dir():
-        yield LocalFile(argument, path)
-        return
-    yield from _walk_directory(argument)
+        return [LocalFile(argument, path)]
+    return _walk_directory(argument)
 
 
-def _walk_directory(argument: str) -> Iterator[ScanTarget]:
+def _walk_directory(argument: str) -> list[ScanTarget]:
     # Follows links to directories (their files are uploaded too) but enters each real directory once.
     seen: set[tuple[int, int]] = set()
+    found: list[ScanTarget] = []
     unlisted: list[ScanTarget] = []
 
     def on_error(error: OSError) -> None:
         where = error.filename or argument
         unlisted.append(UnlistedDirectory(str(where), f"{where}: cannot list directory: {error.strerror}"))
 
-    # Paths stay strings: a Path per file cost more than scanning a small file's bytes.
+    # Paths stay strings, made in C a directory at a time: a Path per file cost more than scanning a
+    # small file's bytes, and a generator's step per file a third of the walk.
     for directory, subdirectories, files in os.walk(argument, onerror=on_error, followlinks=True):
         try:
             info = os.stat(directory)  # noqa: PTH116
@@ -286,11 +287,10 @@ def _walk_directory(argument: str) -> Iterator[ScanTarget]:
             continue
         seen.add((info.st_dev, info.st_ino))
         subdirectories.sort()
-        prefix = _child_prefix(directory)
-        for file_name in sorted(files):
-            full = prefix + file_name
-            yield LocalFile(full, full)
-    yield from unlisted
+        files.sort()
+        full = list(map(_child_prefix(directory).__add__, files))
+        found += map(LocalFile, full, full)
+    return found + unlisted
 
 
 def _child_prefix(directory: str) -> str:
@@ -334,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
         engine.start_workers()
         return scan_s3.run_s3_scan(args, engine, expand_targets, scan_all, emit)
     targets = expand_targets(args.targets)
-    if workers_would_help([path for path, _ in _local_files(targets)]):
+    if workers_would_help([target.path for target in targets if isinstance(target, LocalFile)]):
         engine.start_workers()
     try:
         if args.format == "json":
@@ -351,10 +351,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _progress_bar(count: int) -> Iterator[Callable[[], None]]:
-    """`advance()` of a progress bar on a terminal's stderr when there are many targets, else a no-op."""
+def _progress_bar(count: int) -> Iterator[Callable[[int], None]]:
+    """`advance(done)` of a progress bar on a terminal's stderr when there are many targets, else a no-op."""
     if not (sys.stderr.isatty() and count >= PROGRESS_THRESHOLD):
-        yield lambda: None
+        yield lambda done: None
         return
     # rich is imported only for a terminal: it costs a scan's start-up more than the bundled rules' load.
     from rich.console import Console
@@ -364,13 +364,23 @@ def _progress_bar(count: int) -> Iterator[Callable[[], None]]:
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task("scan", total=count)
-        yield lambda: progress.advance(task)
+        yield lambda done: progress.advance(task, done)
 
 
 def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
     """Every target scanned, in order; a progress bar on a terminal's stderr when there are many."""
     with _progress_bar(len(targets)) as advance:
-        return _scanned(engine, targets, advance)
+        results: list[ScanResult] = []
+        for local, group in _local_or_not(targets):
+            if local:
+                files = list(group)
+                names = [file.name for file in files]
+                results += engine.scan_files([file.path for file in files], names=names, progress=advance)
+            else:
+                for target in group:
+                    results.append(target.scan(engine))
+                    advance(1)
+        return results
 
 
 def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
@@ -379,33 +389,31 @@ def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
     # The real stdout's write, taken before the progress bar replaces sys.stdout with its own (which
     # prints above the bar, on the terminal's stderr).
     document = JsonDocument(sys.stdout.write)
-    local = engine.scan_files_as_dicts(_local_files(targets))
     with _progress_bar(len(targets)) as advance:
-        for target in targets:
-            document.add(next(local) if isinstance(target, LocalFile) else target.scan(engine).to_dict())
-            advance()
+        for local, group in _local_or_not(targets):
+            if local:
+                files = list(group)
+                names = [file.name for file in files]
+                for item in engine.scan_files_in_runs([file.path for file in files], names=names,
+                                                      progress=advance):  # fmt: skip
+                    if isinstance(item, CleanRun):
+                        document.add_clean_run(item)
+                    else:
+                        document.add(item.to_dict())
+            else:
+                for target in group:
+                    document.add(target.scan(engine).to_dict())
+                    advance(1)
     document.close()
     sys.stdout.write("\n")
     sys.stdout.flush()
     return document.all_clean
 
 
-def _local_files(targets: Sequence[ScanTarget]) -> list[tuple[str | Path, str]]:
-    """What the engine scans together (spread over its match workers): the local files, in order."""
-    return [(target.path, target.name) for target in targets if isinstance(target, LocalFile)]
-
-
-def _scanned(engine: Engine, targets: Sequence[ScanTarget], advance: Callable[[], None]) -> list[ScanResult]:
-    """Local files go to the engine together (spread over its match workers), the other targets one by one."""
-    local = iter(engine.scan_files(_local_files(targets), progress=advance))
-    results = []
-    for target in targets:
-        if isinstance(target, LocalFile):
-            results.append(next(local))
-        else:
-            results.append(target.scan(engine))
-            advance()
-    return results
+def _local_or_not(targets: Sequence[ScanTarget]) -> Iterator[tuple[bool, Iterator[Any]]]:
+    """The targets in order, in groups: local files (the engine scans each group together, spread over
+    its match workers) and the others (one by one)."""
+    return itertools.groupby(targets, key=lambda target: isinstance(target, LocalFile))
 
 
 def emit(

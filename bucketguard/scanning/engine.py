@@ -25,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import math
 import os
 import stat
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,6 @@ from bucketguard.scanning.result import (
     ScanResult,
     Severity,
     Verdict,
-    result_fields,
 )
 from bucketguard.scanning.ruleset import Ruleset
 from bucketguard.scanning.workers import (
@@ -92,7 +93,7 @@ _SLOT_BYTES = WINDOW_GUARD + WINDOW_BYTES
 _FILES_PER_TASK = 256  # files a worker scans per task (about 15 ms): few round trips, even at the end
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 # The types a worker's result fields may have (JSON's): type() is, so True is no size.
-_TEXT_OR_NONE, _INT_OR_NONE, _NUMBER = (str, type(None)), (int, type(None)), (float, int)
+_TEXT_OR_NONE, _INT_OR_NONE = (str, type(None)), (int, type(None))
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,35 @@ class _Members:
         self.walk.findings.append(finding)
 
 
+@dataclass(frozen=True)
+class CleanRun:
+    """Consecutive files a match worker found plainly clean (every byte read, nothing found, nothing to
+    say), their results column by column: what `results()` would hold, without an object per file. The
+    columns were checked (hex digests, sizes, finite durations in milliseconds, rounded as a result's
+    dictionary form rounds them); the names, backend and ruleset are the scanning process's own."""
+
+    names: list[str]
+    sha256: list[str]
+    size: list[int]
+    duration_ms: list[float]
+    backend: str
+    ruleset_version: str
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def results(self) -> list[ScanResult]:
+        columns = zip(self.names, self.sha256, self.size, self.duration_ms, strict=True)
+        backend, version = self.backend, self.ruleset_version
+        return [ScanResult(name, Verdict.CLEAN, (), None, "", sha256, size, backend, version, duration_ms)
+                for name, sha256, size, duration_ms in columns]  # fmt: skip
+
+
+# What the many-files scan holds of a file: its result, a run of clean ones, or its index when it is
+# scanned in this process after the workers' session (a file of several windows).
+_Item = ScanResult | CleanRun | int
+
+
 class Engine:
     """Rules + hash list + limits, bound to one backend; `scan_file` is safe to call from many threads."""
 
@@ -307,11 +337,8 @@ class Engine:
         window of shared memory matched."""
         self._workers = None  # a worker scans on its own
         self.work_dir = Path(self._scratch)
-        if "files" in task:  # a file of several windows is left to the parent: all workers match those
-            return [
-                None if _windowed(path) else _sent(self.scan_file(path, name=name))
-                for path, name in task["files"]
-            ]
+        if "paths" in task:
+            return self._scan_batch(task["paths"], task.get("names"))
         start = task["slot"] * _SLOT_BYTES + (0 if task["guarded"] else WINDOW_GUARD)
         data = bytes(slots[start : task["slot"] * _SLOT_BYTES + WINDOW_GUARD + task["length"]])
         try:
@@ -320,113 +347,170 @@ class Engine:
             return {"error": str(exc)}
         return {"matches": [[m.rule, m.namespace, dict(m.meta)] for m in matches]}
 
+    def _scan_batch(self, paths: list[str], names: list[str] | None) -> list[list[Any]]:
+        """A match worker's answer to a batch of files (runs in the worker): the plainly clean results
+        (every byte read, nothing found, nothing to say) column by column, [sha256s, sizes, durations],
+        then the others by position in the batch, [[position, result (`_sent`)], ...], None for a file of
+        several windows, left to the parent: all the workers match those."""
+        sha256: list[str] = []
+        size: list[int] = []
+        duration_ms: list[float] = []
+        others: list[list[Any]] = []
+        for position, path in enumerate(paths):
+            if _windowed(path):
+                others.append([position, None])
+                continue
+            result = self.scan_file(path, name=path if names is None else names[position])
+            plainly_clean = result.verdict is Verdict.CLEAN and not result.detail
+            if plainly_clean and result.sha256 is not None and result.size is not None:
+                sha256.append(result.sha256)
+                size.append(result.size)
+                duration_ms.append(round(result.duration_ms, 3))
+            else:
+                others.append([position, _sent(result)])
+        return [sha256, size, duration_ms, others]
+
     def _live_workers(self) -> Workers | None:
         workers = self._workers
         return workers if workers is not None and len(workers) else None
 
     def scan_files(
         self,
-        files: Sequence[tuple[str | os.PathLike[str], str]],
+        paths: Sequence[str | os.PathLike[str]],
         *,
-        progress: Callable[[], None] | None = None,
+        names: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[ScanResult]:
-        """`scan_file(path, name=name)` of each, results in the order given; `progress()` after each.
-        Spread over the match workers in batches when there are several files and workers: each file is
-        scanned whole by one worker, but for files of several windows, scanned here afterwards, their
-        windows matched by all the workers. One after the other in this process otherwise."""
-        return [
-            result if isinstance(result, ScanResult) else ScanResult.from_dict(result)
-            for result in self._scanned_in_order(files, progress or _nothing)
-        ]
+        """`scan_file(path, name=name)` of each path (named by `names`, else by itself), results in the
+        order given; `progress(count)` as results come. Spread over the match workers in batches when
+        there are several files and workers: each file is scanned whole by one worker, but for files of
+        several windows, scanned here afterwards, their windows matched by all the workers. One after the
+        other in this process otherwise."""
+        results: list[ScanResult] = []
+        for item in self.scan_files_in_runs(paths, names=names, progress=progress):
+            results.extend(item.results() if isinstance(item, CleanRun) else (item,))
+        return results
 
-    def scan_files_as_dicts(
+    def scan_files_in_runs(
         self,
-        files: Sequence[tuple[str | os.PathLike[str], str]],
+        paths: Sequence[str | os.PathLike[str]],
         *,
-        progress: Callable[[], None] | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """`scan_files`, each result in its dictionary form (`ScanResult.to_dict`) as soon as it and those
-        before it are done: what a worker answered is made into that form directly (checked), not through
-        a ScanResult."""
-        for result in self._scanned_in_order(files, progress or _nothing):
-            yield result.to_dict() if isinstance(result, ScanResult) else result
+        names: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Iterator[ScanResult | CleanRun]:
+        """`scan_files`, given as soon as a result and those before it are done, the consecutive files a
+        match worker found plainly clean as one CleanRun (their values column by column, checked): no
+        object per file where the caller needs none."""
+        return self._scanned_in_runs([os.fspath(path) for path in paths], names, progress or _ignore_progress)
 
-    def _scanned_in_order(
-        self, files: Sequence[tuple[str | os.PathLike[str], str]], progress: Callable[[], None]
-    ) -> Iterator[ScanResult | dict[str, Any]]:
-        """Each file's result in the order given, as soon as it and those before it are done: a ScanResult
-        made here, or the dictionary form of one a match worker made, checked."""
-        done: list[ScanResult | dict[str, Any] | None] = [None] * len(files)
-        given = 0  # results before this one are given
+    def _scanned_in_runs(
+        self, paths: list[str], given_names: Sequence[str] | None, progress: Callable[[int], None]
+    ) -> Iterator[ScanResult | CleanRun]:
+        names = paths if given_names is None else list(given_names)
+        if len(names) != len(paths):
+            raise ValueError(f"{len(names)} names for {len(paths)} files")
+        if names == paths:
+            names = paths  # the names are not sent to the workers
+        batches: deque[range] = deque()  # sent to a worker, not given yet, in order
+        answers: dict[int, list[_Item]] = {}  # by the start of their batch
+        sent = 0
         workers = self._live_workers()
-        if workers is not None and len(files) > 1:
-            # Within the session: a file of several windows (None) waits for its end, when this process
-            # can lease the workers to match its windows.
-            for _ in self._scan_in_workers(workers, files, done, progress):
-                while given < len(files) and (result := done[given]) is not None:
-                    yield result
-                    done[given] = None  # given: its memory can go
-                    given += 1
-        for index in range(given, len(files)):
-            result = done[index]
-            if result is None:  # several windows, or no worker was left to send it to
-                result = self.scan_file(files[index][0], name=files[index][1])
-                progress()
-            yield result
+        if workers is not None and len(paths) > 1:
+            with workers.session() as session:
+                for batch in _batches(len(paths), len(workers)):
+                    task: dict[str, Any] = {"paths": paths[batch.start : batch.stop]}
+                    if names is not paths:
+                        task["names"] = names[batch.start : batch.stop]
+                    on_reply = functools.partial(self._answered, batch, names, answers, progress)
+                    on_failure = functools.partial(self._batch_failed, batch, names, answers, progress)
+                    try:
+                        session.submit(task, on_reply, on_failure)
+                    except WorkerFailed:
+                        break  # the rest are scanned here
+                    batches.append(batch)
+                    sent = batch.stop
+                    yield from _given(batches, answers)
+                while session.busy:
+                    session.collect()
+                    yield from _given(batches, answers)
+        # A file of several windows (its index) is scanned here after the session, when this process can
+        # lease the workers to match its windows; so are the files no worker was left to take.
+        for batch in batches:
+            for item in answers.pop(batch.start):
+                if isinstance(item, int):
+                    item = self.scan_file(paths[item], name=names[item])
+                    progress(1)
+                yield item
+        for index in range(sent, len(paths)):
+            yield self.scan_file(paths[index], name=names[index])
+            progress(1)
 
-    def _scan_in_workers(
+    def _answered(
         self,
-        workers: Workers,
-        files: Sequence[tuple[str | os.PathLike[str], str]],
-        done: list[ScanResult | dict[str, Any] | None],
-        progress: Callable[[], None],
-    ) -> Iterator[None]:
-        """Batches of files sent to the workers, their answers put in `done`; yields whenever some came."""
-
-        def answered(batch: range, reply: Any) -> None:
-            if not isinstance(reply, list) or len(reply) != len(batch):
+        batch: range,
+        names: list[str],
+        answers: dict[int, list[_Item]],
+        progress: Callable[[int], None],
+        reply: Any,
+    ) -> None:
+        """A worker's answer to `batch` (`_scan_batch`), checked whole as untrusted input before any of it
+        is taken (garbage fails the batch): one result per file, the clean ones' columns well formed
+        (hex digests, sizes, finite durations), every other result one a ScanResult could be. The names,
+        backend and ruleset are this process's."""
+        sha256, size, duration_ms, others = reply
+        clean = len(batch) - len(others)
+        if not (type(sha256) is type(size) is type(duration_ms) is type(others) is list
+                and len(sha256) == len(size) == len(duration_ms) == clean >= 0):  # fmt: skip
+            raise ValueError("not one result per file")
+        if clean and not _clean_columns(sha256, size, duration_ms):
+            raise ValueError("not clean results")
+        items: list[_Item] = []
+        at = column = 0  # the next position in the batch, and in the clean columns
+        for position, sent in others:
+            if type(position) is not int or not at <= position < len(batch):
                 raise ValueError("not one result per file")
-            # The whole batch checked before any of it is taken: garbage fails all its files.
-            checked = [
-                None if sent is None else self._received(files[index][1], sent)
-                for index, sent in zip(batch, reply, strict=True)
-            ]
-            for index, fields in zip(batch, checked, strict=True):
-                if fields is not None:
-                    done[index] = fields
-                    progress()
-
-        def failed(batch: range, detail: str) -> None:
-            for index in batch:
-                done[index] = self._stamped(
-                    _internal_error(files[index][1], WorkerFailed(detail)), time.perf_counter()
+            if position > at:
+                end = column + position - at
+                run = names[batch.start + at : batch.start + position]
+                items.append(
+                    self._clean_run(run, sha256[column:end], size[column:end], duration_ms[column:end])
                 )
-                progress()
+                column = end
+            index = batch.start + position
+            items.append(index if sent is None else self._received(names[index], sent))
+            at = position + 1
+        if at < len(batch):
+            items.append(self._clean_run(names[batch.start + at : batch.stop],
+                                         sha256[column:], size[column:], duration_ms[column:]))  # fmt: skip
+        answers[batch.start] = items
+        progress(len(batch) - sum(isinstance(item, int) for item in items))
 
-        with workers.session() as session:
-            for batch in _batches(len(files), len(workers)):
-                task = {"files": [[os.fsdecode(files[i][0]), files[i][1]] for i in batch]}
-                try:
-                    session.submit(task, functools.partial(answered, batch), functools.partial(failed, batch))
-                except WorkerFailed:
-                    break  # the rest are scanned here
-                yield
-            while session.busy:
-                session.collect()
-                yield
+    def _batch_failed(
+        self,
+        batch: range,
+        names: list[str],
+        answers: dict[int, list[_Item]],
+        progress: Callable[[int], None],
+        detail: str,
+    ) -> None:
+        started = time.perf_counter()
+        answers[batch.start] = [self._stamped(_internal_error(names[i], WorkerFailed(detail)), started)
+                                for i in batch]  # fmt: skip
+        progress(len(batch))
 
-    def _received(self, target: str, sent: Any) -> dict[str, Any]:
-        """The dictionary form of a result a worker sent (`_sent`), checked as untrusted input: what the
-        document and its summary use well formed, a verdict one ScanResult could have. The name, backend
-        and ruleset are this process's."""
+    def _clean_run(
+        self, names: list[str], sha256: list[str], size: list[int], duration_ms: list[float]
+    ) -> CleanRun:
+        return CleanRun(names, sha256, size, duration_ms, self.backend, self.ruleset_version)
+
+    def _received(self, target: str, sent: Any) -> ScanResult:
+        """A result a worker sent (`_sent`) as the ScanResult it stands for, checked as untrusted input:
+        well-formed fields, a verdict one ScanResult could have. The name, backend and ruleset are this
+        process's."""
         verdict, reason, detail, sha256, size, duration_ms, findings = sent
-        if not (type(detail) is str and type(sha256) in _TEXT_OR_NONE and type(size) in _INT_OR_NONE
-                and type(duration_ms) in _NUMBER):  # fmt: skip
+        well_formed = type(detail) is str and type(sha256) in _TEXT_OR_NONE and type(size) in _INT_OR_NONE
+        if not (well_formed and type(duration_ms) is float and math.isfinite(duration_ms)):
             raise ValueError("not a scan result")
-        if verdict == Verdict.CLEAN and reason is None and type(findings) is list and not findings:
-            return result_fields(target, verdict, [], None, detail, sha256, size, self.backend,
-                                 self.ruleset_version, duration_ms)  # fmt: skip
-        # Findings or a reason (rare): made whole, which checks them and the verdict with them.
         return ScanResult(
             target,
             Verdict(verdict),
@@ -441,7 +525,7 @@ class Engine:
             self.backend,
             self.ruleset_version,
             duration_ms,
-        ).to_dict()
+        )
 
     def scan_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> ScanResult:
         """Scan one file; `name` (the S3 key or a relative path) is the result's target and what rules
@@ -650,6 +734,33 @@ def _batches(count: int, workers: int) -> Iterator[range]:
         begin += size
 
 
+def _given(batches: deque[range], answers: dict[int, list[_Item]]) -> Iterator[ScanResult | CleanRun]:
+    """The answered batches at the head of `batches`, in order, up to one holding a file of several
+    windows (scanned after the session)."""
+    while batches and (items := answers.get(batches[0].start)) is not None:
+        if any(isinstance(item, int) for item in items):
+            return
+        del answers[batches.popleft().start]
+        yield from items  # type: ignore[misc]  # no int among them
+
+
+def _clean_columns(sha256: list[Any], size: list[Any], duration_ms: list[Any]) -> bool:
+    """A worker's columns of clean results well formed, checked column by column in C: SHA-256 digests in
+    lowercase hex, sizes whole and not negative, durations finite and not negative (`type() is`: True is
+    no size). Raises TypeError for a digest that is not text."""
+    digests = "".join(sha256)
+    return (
+        set(map(len, sha256)) == {64}
+        and digests.isascii()
+        and not digests.encode().translate(None, b"0123456789abcdef")
+        and set(map(type, size)) == {int}
+        and min(size) >= 0
+        and set(map(type, duration_ms)) == {float}
+        and all(map(math.isfinite, duration_ms))
+        and min(duration_ms) >= 0
+    )
+
+
 def _sent(result: ScanResult) -> list[Any]:
     """What a worker sends of a file's result: all the parent does not know (the name, backend, ruleset)."""
     findings = [[f.rule, f.source.value, f.severity.value, f.path, f.detail] for f in result.findings]
@@ -701,7 +812,7 @@ def _distinct(matches: Iterable[RuleMatch]) -> list[RuleMatch]:
     return list({(m.namespace, m.rule): m for m in matches}.values())
 
 
-def _nothing() -> None:
+def _ignore_progress(count: int) -> None:
     pass
 
 

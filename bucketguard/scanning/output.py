@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
@@ -14,6 +15,7 @@ from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not by every scan (JSON, SARIF, the Lambda)
     from rich.text import Text
 
+    from bucketguard.scanning.engine import CleanRun
     from bucketguard.tables import Table
 
 JSON_SCHEMA_VERSION = 1
@@ -54,63 +56,125 @@ def _with_actions(
     return list(zip(results, actions or [NO_ACTIONS] * len(results), strict=True))
 
 
-# What a summary counts of one result: verdict, findings, size, backend, ruleset version, duration (ms).
-_Counted = tuple[str, int, int | None, str, str, float]
+class _Totals:
+    """What a summary counts, result by result or a run of clean results at once."""
+
+    def __init__(self) -> None:
+        self.verdicts: Counter[str] = Counter()
+        self.findings = 0
+        self.bytes = 0
+        self.backends: set[str] = set()
+        self.versions: set[str] = set()
+        self.durations: list[float] = []  # summed at the end, in order: the same sum however they came
+
+    def add(self, verdict: str, findings: int, size: int | None, backend: str, version: str,
+            duration_ms: float) -> None:  # fmt: skip
+        self.verdicts[verdict] += 1
+        self.findings += findings
+        self.bytes += size or 0
+        self.backends.add(backend)
+        self.versions.add(version)
+        self.durations.append(duration_ms)
+
+    def add_clean(self, run: CleanRun) -> None:
+        self.verdicts[Verdict.CLEAN.value] += len(run)
+        self.bytes += sum(run.size)
+        self.backends.add(run.backend)
+        self.versions.add(run.ruleset_version)
+        self.durations += run.duration_ms
+
+    @property
+    def count(self) -> int:
+        return len(self.durations)
+
+    def summary(self) -> dict[str, Any]:
+        used_backends = sorted(self.backends - {""})
+        used_versions = sorted(self.versions - {""})
+        return {
+            "targets": self.count,
+            **{verdict.value: self.verdicts.get(verdict.value, 0) for verdict in Verdict},
+            "findings": self.findings,
+            "bytes": self.bytes,
+            "backend": used_backends[0] if len(used_backends) == 1 else used_backends,
+            "ruleset_version": used_versions[0] if len(used_versions) == 1 else used_versions,
+            "duration_ms": round(sum(self.durations), 3),
+        }
 
 
 def summarize(results: Sequence[ScanResult]) -> dict[str, Any]:
-    counted = [(r.verdict.value, len(r.findings), r.size, r.backend, r.ruleset_version, r.duration_ms)
-               for r in results]  # fmt: skip
-    return _summary(counted)
-
-
-def _summary(counted: Sequence[_Counted]) -> dict[str, Any]:
-    # Columns by zip (a starred name in a loop would make a list per result: 2 us of each).
-    verdicts, findings, sizes, backends, versions, durations = list(zip(*counted, strict=True)) or [()] * 6
-    found = Counter(verdicts)
-    used_backends = sorted(set(backends) - {""})
-    used_versions = sorted(set(versions) - {""})
-    return {
-        "targets": len(counted),
-        **{verdict.value: found.get(verdict.value, 0) for verdict in Verdict},
-        "findings": sum(findings),
-        "bytes": sum(filter(None, sizes)),
-        "backend": used_backends[0] if len(used_backends) == 1 else used_backends,
-        "ruleset_version": used_versions[0] if len(used_versions) == 1 else used_versions,
-        "duration_ms": round(sum(durations), 3),
-    }
+    totals = _Totals()
+    for r in results:
+        totals.add(r.verdict.value, len(r.findings), r.size, r.backend, r.ruleset_version, r.duration_ms)
+    return totals.summary()
 
 
 def all_clean(results: Sequence[ScanResult]) -> bool:
     return all(result.is_clean for result in results)
 
 
+# Stand-ins for a clean result's own values in its line, replaced by `%` conversions (see _clean_line).
+_TARGET, _SHA256, _SIZE, _DURATION = "\0target", "\0sha256", "\0size", "\0duration"
+
+
 class JsonDocument:
     """The `--format json` document, written as results come: `schema_version`, `results` (one a line: a
     result's dictionary form with what was done to its object) and, at `close`, `summary`. Each result is
     encoded by json's C encoder; an indented document falls back to its Python encoder, which took longer
-    than scanning 10,000 small files."""
+    than scanning 10,000 small files. A run of clean results is written from a template of their line,
+    filled by `%` in C: no dictionary per file."""
 
     def __init__(self, write: Callable[[str], object]) -> None:
         self._write = write
-        self._counted: list[_Counted] = []
+        self._totals = _Totals()
         self._encode = json.JSONEncoder().encode
         self._nothing_done = NO_ACTIONS.to_dict()  # what most results carry: made once
+        self._clean_lines: dict[tuple[str, str], str | None] = {}
         write(f'{{"schema_version": {JSON_SCHEMA_VERSION},\n"results": [\n')
 
     def add(self, fields: dict[str, Any], done: ObjectActions = NO_ACTIONS) -> None:
         """One result in its dictionary form (`ScanResult.to_dict`), which gains its `actions`."""
         fields["actions"] = self._nothing_done if done is NO_ACTIONS else done.to_dict()
-        self._write((",\n" if self._counted else "") + self._encode(fields))
-        self._counted.append((fields["verdict"], len(fields["findings"]), fields["size"], fields["backend"],
-                              fields["ruleset_version"], fields["duration_ms"]))  # fmt: skip
+        self._write((",\n" if self._totals.count else "") + self._encode(fields))
+        self._totals.add(fields["verdict"], len(fields["findings"]), fields["size"], fields["backend"],
+                         fields["ruleset_version"], fields["duration_ms"])  # fmt: skip
+
+    def add_clean_run(self, run: CleanRun) -> None:
+        """The lines of a run of clean results, nothing done to their objects: those `add` writes of them."""
+        key = (run.backend, run.ruleset_version)
+        if key not in self._clean_lines:
+            self._clean_lines[key] = self._clean_line(*key)
+        line = self._clean_lines[key]
+        if line is None:
+            for result in run.results():
+                self.add(result.to_dict())
+            return
+        encoded = map(encode_basestring_ascii, run.names), map(encode_basestring_ascii, run.sha256)
+        lines = ",\n".join(map(line.__mod__, zip(*encoded, run.size, run.duration_ms, strict=True)))
+        self._write((",\n" if self._totals.count else "") + lines)
+        self._totals.add_clean(run)
+
+    def _clean_line(self, backend: str, ruleset_version: str) -> str | None:
+        """The line `add` writes of a clean result with no detail, as a `%` template of its target and
+        sha256 (encoded strings), size and duration: made by the same encoder from the same dictionary
+        form, with stand-ins for those four, so the two cannot differ. None should a stand-in not be found
+        once (the backend or the ruleset version spelling one)."""
+        fields = ScanResult("", Verdict.CLEAN, backend=backend, ruleset_version=ruleset_version).to_dict()
+        fields.update(target=_TARGET, sha256=_SHA256, size=_SIZE, duration_ms=_DURATION)
+        fields["actions"] = self._nothing_done
+        line = self._encode(fields).replace("%", "%%")
+        for stand_in, conversion in ((_TARGET, "%s"), (_SHA256, "%s"), (_SIZE, "%d"), (_DURATION, "%r")):
+            encoded = self._encode(stand_in)
+            if line.count(encoded) != 1:
+                return None
+            line = line.replace(encoded, conversion)
+        return line
 
     @property
     def all_clean(self) -> bool:
-        return all(counted[0] == Verdict.CLEAN for counted in self._counted)
+        return set(self._totals.verdicts) <= {Verdict.CLEAN.value}
 
     def close(self) -> None:
-        self._write(f'\n],\n"summary": {self._encode(_summary(self._counted))}}}')
+        self._write(f'\n],\n"summary": {self._encode(self._totals.summary())}}}')
 
 
 def json_document(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | None = None) -> str:

@@ -43,6 +43,8 @@ STALL_SECONDS = 60.0  # a worker holding a task that used no CPU and sent nothin
 _POLL_SECONDS = 0.5
 _DEPTH = 4  # tasks queued on one worker, so it has work while the parent waits for a CPU
 _HEADER = struct.Struct(">I")
+# What a pipe holds (Linux's default): a read asking for more allocates, and gets, no more than this.
+_PIPE_BYTES = 64 << 10
 _MAX_REPLY = 64 << 20
 # The parent's ends of every pool's pipes: each new worker closes them, or a worker forked later would
 # keep an older worker's task pipe open and that worker would never see its end.
@@ -337,7 +339,7 @@ class Session:
 
     def _read(self, worker: _Worker) -> None:
         try:
-            chunk = os.read(worker.replies, 1 << 20)
+            chunk = os.read(worker.replies, _PIPE_BYTES)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -356,11 +358,11 @@ class Session:
                 return
             if len(worker.inbox) < _HEADER.size + length:
                 return
-            body = bytes(worker.inbox[_HEADER.size : _HEADER.size + length])
+            body = worker.inbox[_HEADER.size : _HEADER.size + length]
             del worker.inbox[: _HEADER.size + length]
             task = worker.pending.popleft()
             try:
-                task.on_reply(json.loads(body))
+                task.on_reply(_decode_reply(body.decode()))
             except Exception as exc:  # whatever the reply was, it was not an answer
                 worker.pending.appendleft(task)  # failed with the others, its slot freed once
                 self._fail(worker, f"match worker {worker.pid} answered garbage ({type(exc).__name__})")
@@ -453,6 +455,14 @@ _die_with_parent = _DieWithParent()
 def _frame(message: object) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode()
     return _HEADER.pack(len(body)) + body
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+# A worker's reply as JSON proper: json.loads takes NaN and Infinity, which no answer holds.
+_decode_reply = json.JSONDecoder(parse_constant=_not_json).decode
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -192,6 +192,35 @@ def test_json_document_has_one_result_a_line(camp: Path, capsys: pytest.CaptureF
     assert [json.loads(line.removesuffix(",")) for line in lines] == results
 
 
+@pytest.mark.parametrize("output", ["json", "results"])
+def test_a_target_that_is_not_a_local_file_keeps_its_place_among_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    # Local files go to the engine in groups (spread over its workers), the others one by one: a directory
+    # that could not be listed is reported where the walk met it, between the files around it.
+    from bucketguard.cli.scan import LocalFile, UnlistedDirectory, scan_all, write_json
+
+    (tmp_path / "a.txt").write_text("note")
+    (tmp_path / "e.com").write_bytes(EICAR)
+    targets = [
+        LocalFile("a", str(tmp_path / "a.txt")),
+        LocalFile("e", tmp_path / "e.com"),
+        UnlistedDirectory("locked", "locked: cannot list directory: Permission denied"),
+        LocalFile("a-again", str(tmp_path / "a.txt")),
+    ]
+    if output == "json":
+        assert not write_json(engine(), targets)
+        results = json.loads(capsys.readouterr().out)["results"]
+    else:
+        results = [result.to_dict() for result in scan_all(engine(), targets)]
+    assert [(r["target"], r["verdict"]) for r in results] == [
+        ("a", "clean"),
+        ("e", "malicious"),
+        ("locked", "unscannable"),
+        ("a-again", "clean"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

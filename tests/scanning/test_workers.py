@@ -145,11 +145,12 @@ def test_many_files_through_workers_equal_the_serial_scans_in_order(
     files += [tmp_path / "missing.txt", tmp_path, poster]  # unscannable: no such file, a directory
     found = run_isolated(
         """
-        files = [(Path(path), f"upload/{Path(path).name}") for path in sys.argv[2:]]
+        paths = [Path(path) for path in sys.argv[2:]]
+        names = [f"upload/{path.name}" for path in paths]
         engine = Engine(load_ruleset([Path(sys.argv[1])]))
-        serial = [view(result) for result in engine.scan_files(files)]
+        serial = [view(result) for result in engine.scan_files(paths, names=names)]
         workers = engine.start_workers(2)
-        parallel = [view(result) for result in engine.scan_files(files)]
+        parallel = [view(result) for result in engine.scan_files(paths, names=names)]
         print(json.dumps({"workers": workers, "serial": serial, "parallel": parallel}))
         """,
         str(rules),
@@ -228,8 +229,8 @@ def test_a_worker_answering_garbage_fails_its_files_and_windows(tmp_path: Path) 
             engine = Engine(load_ruleset())
             engine._workers = fork_workers(2, lie, slots=3, slot_bytes=_SLOT_BYTES)
             if what == "files":
-                files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
-                found["files"] = [view(result) for result in engine.scan_files(files)]
+                files = [Path(sys.argv[1])] * 2
+                found["files"] = [view(r) for r in engine.scan_files(files, names=["eicar.com", "again.com"])]
             else:
                 found["window"] = view(engine.scan_file(Path(sys.argv[2]), name="big.bin"))
         print(json.dumps(found | {"left": children()}))
@@ -432,11 +433,12 @@ def test_a_worker_waiting_on_7zip_that_works_is_not_taken_for_hung(tmp_path: Pat
     found = run_isolated(
         """
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
-        files = [(Path(path), Path(path).name) for path in sys.argv[2:]]
+        paths = [Path(path) for path in sys.argv[2:]]
+        names = [path.name for path in paths]
         engine = Engine(load_ruleset())
-        serial = [view(result) for result in engine.scan_files(files)]
+        serial = [view(result) for result in engine.scan_files(paths, names=names)]
         engine.start_workers(2, stall_seconds=2)
-        parallel = [view(result) for result in engine.scan_files(files)]
+        parallel = [view(result) for result in engine.scan_files(paths, names=names)]
         print(json.dumps({"serial": serial, "parallel": parallel, "workers": len(engine._workers)}))
         """,
         str(programs),
@@ -483,7 +485,7 @@ def test_7zip_dies_with_the_worker_running_it_and_what_they_wrote_is_removed(tmp
                 os.kill(worker, signal.SIGKILL)
 
             threading.Thread(target=kill_its_worker, daemon=True).start()
-            results = engine.scan_files([(Path(sys.argv[2]), "manual.chm"), (Path(sys.argv[3]), "notes.txt")])
+            results = engine.scan_files(sys.argv[2:4], names=["manual.chm", "notes.txt"])
             program = int(pid_file.read_text())
             for _ in range(200):  # it dies as its worker did, or never
                 state = Path(f"/proc/{program}/stat").read_text().rsplit(")", 1)[1].split()[0] \\
@@ -606,10 +608,10 @@ def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: 
     found = run_isolated(
         """
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
-        files = [(Path(path), Path(path).name) for path in sys.argv[2:]]
+        paths = [Path(path) for path in sys.argv[2:]]
         engine = Engine(load_ruleset())
         engine.start_workers(2)
-        results = [view(result) for result in engine.scan_files(files)]
+        results = [view(result) for result in engine.scan_files(paths, names=[path.name for path in paths])]
         workers = len(engine._workers)
         engine.close()
         print(json.dumps({"results": results, "workers": workers, "left": children()}))
@@ -635,42 +637,67 @@ def test_a_worker_killed_mid_batch_fails_exactly_its_unfinished_files(tmp_path: 
 
 
 @needs_two_cpus
-def test_a_worker_result_that_is_not_the_files_own_well_formed_result_fails_its_batch(tmp_path: Path) -> None:
-    # Whatever a worker says of a file is checked before it reaches the document or the exit status: a
-    # malicious file is never printed clean because a worker answered something else.
+def test_an_answer_that_is_not_its_files_own_well_formed_results_fails_its_batch(tmp_path: Path) -> None:
+    # Whatever a worker says of its files is checked before it reaches the document or the exit status: a
+    # malicious file is never printed clean because a worker answered something else. Its answer: the
+    # clean results column by column [sha256s, sizes, durations], then the others by position.
     eicar = tmp_path / "eicar.com"
     eicar.write_bytes(pranks.eicar())
     found = run_isolated(
         """
-        from bucketguard.scanning.engine import _SLOT_BYTES
+        from bucketguard.scanning import engine as engine_module
         from bucketguard.scanning.workers import fork_workers
-        files = [(Path(sys.argv[1]), "eicar.com"), (Path(sys.argv[1]), "again.com")]
+        engine_module._batches = lambda count, workers: iter([range(count)])  # both files in one task
         engine = Engine(load_ruleset())
-        clean = ["clean", None, "", "0" * 64, 68, 0.5, []]
+        digest = "0" * 64
+        clean = ["clean", None, "", digest, 68, 0.5, []]
+        def others(*results):
+            return [[], [], [], [[0, results[0]], [1, results[-1]]]]
         lies = {
-            "harmless": lambda: ["harmless", *clean[1:]],
-            "clean with a reason": lambda: ["clean", "encrypted", *clean[2:]],
-            "clean with a finding": lambda: [*clean[:-1], [["EICAR", "yara", "high", "", ""]]],
-            "malicious without a finding": lambda: ["malicious", *clean[1:]],
-            "unscannable without a reason": lambda: ["unscannable", *clean[1:]],
-            "a size in text": lambda: [*clean[:4], "68", *clean[5:]],
-            "a size that is true": lambda: [*clean[:4], True, *clean[5:]],
-            "no severity": lambda: ["malicious", *clean[1:-1], [["EICAR", "yara", "none", "", ""]]],
-            "six fields": lambda: clean[:-1],
+            "harmless": others(["harmless", *clean[1:]]),
+            "clean with a reason": others(["clean", "encrypted", *clean[2:]]),
+            "clean with a finding": others([*clean[:-1], [["EICAR", "yara", "high", "", ""]]]),
+            "malicious without a finding": others(["malicious", *clean[1:]]),
+            "unscannable without a reason": others(["unscannable", *clean[1:]]),
+            "a size in text": others([*clean[:4], "68", *clean[5:]]),
+            "a size that is true": others([*clean[:4], True, *clean[5:]]),
+            "an infinite duration": others([*clean[:5], float("inf"), []]),
+            "no severity": others(["malicious", *clean[1:-1], [["EICAR", "yara", "none", "", ""]]]),
+            "six fields": others(clean[:-1]),
+            "one clean result for two files": [[digest], [68], [0.5], []],
+            "three clean results for two files": [[digest] * 3, [68] * 3, [0.5] * 3, []],
+            "a digest not in hex": [[digest, "g" * 64], [68] * 2, [0.5] * 2, []],
+            "a digest in capitals": [[digest, "A" * 64], [68] * 2, [0.5] * 2, []],
+            "digests of 63 and 65 digits": [["0" * 63, "0" * 65], [68] * 2, [0.5] * 2, []],
+            "a digest that is a number": [[digest, 0], [68] * 2, [0.5] * 2, []],
+            "a negative size": [[digest] * 2, [68, -1], [0.5] * 2, []],
+            "a size in a column that is true": [[digest] * 2, [68, True], [0.5] * 2, []],
+            "a duration in text": [[digest] * 2, [68] * 2, [0.5, "0.5"], []],
+            "a duration that is not a number": [[digest] * 2, [68] * 2, [0.5, float("nan")], []],
+            "a duration past any float": [[digest] * 2, [68] * 2, [0.5, 1e308 * 10], []],
+            "a position past the batch": [[digest], [68], [0.5], [[2, None]]],
+            "a position twice": [[], [], [], [[0, None], [0, None]]],
+            "positions out of order": [[], [], [], [[1, None], [0, None]]],
+            "a position in text": [[digest], [68], [0.5], [["1", None]]],
+            "three columns": [[digest] * 2, [68] * 2, [0.5] * 2],
+            "a result a file": [clean, clean],
+            "an error": {"error": "it failed"},
         }
         found = {}
-        for lie, answer in lies.items():
-            engine._workers = fork_workers(
-                2, lambda task, slots: [answer() for _ in task["files"]], slots=3,
-                slot_bytes=_SLOT_BYTES)
-            found[lie] = [[r["verdict"], r["reason"], r["detail"]] for r in engine.scan_files_as_dicts(files)]
+        for lie, answer in [*lies.items(), ("well formed", [[digest] * 2, [68] * 2, [0.5] * 2, []])]:
+            engine._workers = fork_workers(2, lambda task, slots: answer, slots=3, slot_bytes=1)
+            results = engine.scan_files([sys.argv[1]] * 2, names=["eicar.com", "again.com"])
+            found[lie] = [[r.verdict.value, r.reason, r.detail] for r in results]
             engine.close()
         print(json.dumps(found | {"left": children()}))
         """,
         str(eicar),
     )
     assert found.pop("left") == "none"
-    assert len(found) == 9
+    # A well-formed answer is taken as it is (the check is of form, not of truth: here a lie, believed),
+    # which shows the harness reaches the check.
+    assert found.pop("well formed") == [["clean", None, ""]] * 2
+    assert len(found) == 28
     for lie, results in found.items():
         assert len(results) == 2
         for verdict, reason, detail in results:
@@ -702,12 +729,13 @@ def test_results_are_given_in_order_while_later_files_are_still_scanned(tmp_path
     found = run_isolated(
         """
         os.environ["PATH"] = sys.argv[1] + os.pathsep + os.environ["PATH"]
-        files = [(Path(path), Path(path).name) for path in sys.argv[3:]]
+        from bucketguard.scanning.engine import CleanRun
+        paths = [Path(path) for path in sys.argv[3:]]
         engine = Engine(load_ruleset())
         engine.start_workers(2)
         targets = []
-        for result in engine.scan_files_as_dicts(files):
-            targets.append(result["target"])
+        for item in engine.scan_files_in_runs(paths, names=[path.name for path in paths]):
+            targets += item.names if isinstance(item, CleanRun) else [item.target]
             Path(sys.argv[2]).touch()
         engine.close()
         print(json.dumps({"targets": targets}))
