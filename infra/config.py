@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_pascal
 
 from bucketguard.pipeline.rescan import RescanPolicy
 from bucketguard.pipeline.settings import scannable_object_bytes
-from bucketguard.scanning.feeds import FeedError, FeedSource
+from bucketguard.scanning.feeds import FeedError, FeedSource, SecretUrlSource, source_from_config
 from bucketguard.validation import (
     AccountId,
     ConfigError,
@@ -226,7 +226,9 @@ def roles_in_account(section: str, key: str, arns: Sequence[str], account: str |
 class RuleSource(StrictModel):
     """One `scanner.ruleSources` entry: where rule updates come from (bucketguard.scanning.feeds)."""
 
-    url: str = Field(min_length=1)
+    url: str | None = Field(None, min_length=1)
+    # or the URL, with the feed's key in its query, kept in Secrets Manager (read by the update function)
+    url_secret_arn: str | None = None
     name: str | None = None  # default: from the URL
     kind: str | None = None  # default: s3 for s3://, else recognised from the content
     sha256: str | None = None
@@ -236,13 +238,14 @@ class RuleSource(StrictModel):
     @model_validator(mode="after")
     def _a_feed(self) -> RuleSource:
         feed = self.feed()
+        if isinstance(feed, SecretUrlSource):
+            return self
         return self.model_copy(update={"name": feed.name, "kind": feed.kind})
 
-    def feed(self) -> FeedSource:
+    def feed(self) -> FeedSource | SecretUrlSource:
+        entry = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
-            return FeedSource.from_config(
-                self.model_dump(mode="json", by_alias=True, exclude_none=True), "source"
-            )
+            return source_from_config(entry, "source")
         except FeedError as exc:
             raise ValueError(str(exc).removeprefix("source: ")) from None
 

@@ -24,7 +24,7 @@ from bucketguard.pipeline import env
 from bucketguard.pipeline.lambda_runtime import METRICS_NAMESPACE
 from bucketguard.pipeline.rule_updates import sources_json
 from bucketguard.pipeline.rules_bucket import ARTIFACT_NAME
-from bucketguard.scanning.feeds import FeedSource, split_s3_url
+from bucketguard.scanning.feeds import FeedSource, SecretUrlSource, split_s3_url
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import ScannerConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
@@ -54,10 +54,13 @@ def _ruleset_statements(
     ]
 
 
-def _team_source_statements(sources: Sequence[FeedSource]) -> list[Statement]:
-    """Read access to each s3:// rule source's prefix (and only that prefix)."""
-    statements: list[Statement] = []
-    for index, source in enumerate(s for s in sources if s.is_s3):
+def _team_source_statements(sources: Sequence[FeedSource | SecretUrlSource]) -> list[Statement]:
+    """Read access to each s3:// rule source's prefix (and only that prefix), and to each URL secret."""
+    secrets = [s.secret_arn for s in sources if isinstance(s, SecretUrlSource)]
+    statements = (
+        [allow("ReadRuleSourceUrlSecrets", ["secretsmanager:GetSecretValue"], secrets)] if secrets else []
+    )
+    for index, source in enumerate(s for s in sources if isinstance(s, FeedSource) and s.is_s3):
         bucket, prefix = split_s3_url(source.url)
         statements.append(
             allow(f"ReadRuleSource{index}", ["s3:GetObject"], f"arn:aws:s3:::{bucket}/{prefix}*")
@@ -267,7 +270,7 @@ class ScannerStack(pulumi.ComponentResource):
         name: str,
         args: ScannerStackArgs,
         rules_bucket_arn: pulumi.Output[str],
-        feeds: tuple[FeedSource, ...],
+        feeds: tuple[FeedSource | SecretUrlSource, ...],
     ) -> PipelineFunction:
         """The scheduled `rules update`: fetches the feeds, runs the gates, publishes to the rules bucket,
         alerts the scanner's alert topic when an update is refused or a feed fails."""

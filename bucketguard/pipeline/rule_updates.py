@@ -27,7 +27,7 @@ from bucketguard.pipeline.rules_bucket import (
     publish_artifact,
 )
 from bucketguard.pipeline.settings import SettingsError, refuse_unknown_variables
-from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient
+from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, SecretUrlSource, source_from_config
 from bucketguard.scanning.ruleset import Ruleset
 from bucketguard.scanning.update import UpdateLimits, build, fetch_feeds
 
@@ -37,7 +37,7 @@ log = logging.getLogger("bucketguard.rule_updates")
 @dataclass(frozen=True)
 class RuleUpdateSettings:
     rules_bucket: str
-    sources: tuple[FeedSource, ...]
+    sources: tuple[FeedSource | SecretUrlSource, ...]
     alert_topic_arn: str = ""
     ruleset_topic_arn: str = ""  # announces each published ruleset (storages rescan: rescanOnUpdate)
     engine: str = "auto"
@@ -53,7 +53,7 @@ class RuleUpdateSettings:
         try:
             entries = json.loads(e.get(env.RULE_SOURCES, "[]"))
             sources = tuple(
-                FeedSource.from_config(entry, f"{env.RULE_SOURCES}[{i}]") for i, entry in enumerate(entries)
+                source_from_config(entry, f"{env.RULE_SOURCES}[{i}]") for i, entry in enumerate(entries)
             )
         except (ValueError, TypeError) as exc:
             raise SettingsError(f"{env.RULE_SOURCES}: {exc}") from None
@@ -67,7 +67,7 @@ class RuleUpdateSettings:
         )
 
 
-def sources_json(sources: tuple[FeedSource, ...]) -> str:
+def sources_json(sources: tuple[FeedSource | SecretUrlSource, ...]) -> str:
     """The sources as the function reads them from its environment (the deploying code writes this)."""
     return json.dumps([source.to_config() for source in sources])
 
@@ -92,15 +92,30 @@ def _previous(s3: Any, bucket: str, work: Path) -> tuple[Ruleset, dict[str, Any]
     return ruleset, watcher.manifest
 
 
+def with_urls(sources: tuple[FeedSource | SecretUrlSource, ...], secrets: Any) -> list[FeedSource]:
+    """The sources, those whose URL is a secret with it read (`secrets`: a Secrets Manager client)."""
+    return [
+        source.resolve(secrets, f"{env.RULE_SOURCES}[{index}]")
+        if isinstance(source, SecretUrlSource)
+        else source
+        for index, source in enumerate(sources)
+    ]
+
+
 def run_rule_update(
-    settings: RuleUpdateSettings, s3: Any, sns: Any, *, http: HttpClient | None = None
+    settings: RuleUpdateSettings,
+    s3: Any,
+    sns: Any,
+    *,
+    http: HttpClient | None = None,
+    secrets: Any = None,
 ) -> RuleUpdateOutcome:
     with tempfile.TemporaryDirectory(prefix="bucketguard-update-", dir=settings.tmp_dir) as directory:
         work = Path(directory)
         previous = _previous(s3, settings.rules_bucket, work)
         try:
             feeds = fetch_feeds(
-                settings.sources,
+                with_urls(settings.sources, secrets),
                 http=http or HttpClient(),
                 store=S3ObjectStore(s3),
                 previous=previous,

@@ -133,7 +133,7 @@ class FeedSource:
     def from_config(cls, entry: object, where: str) -> FeedSource:
         """One `scanner.ruleSources` entry: {name, url, kind?, sha256?, minSeverity?, exclude?}."""
         if not isinstance(entry, Mapping) or not isinstance(entry.get("url"), str):
-            raise FeedError(f"{where}: expected a mapping with at least url")
+            raise FeedError(f"{where}: expected a mapping with at least url (or {URL_SECRET_KEY})")
         unknown = sorted(set(entry) - set(CONFIG_KEYS))
         if unknown:
             raise FeedError(
@@ -180,6 +180,59 @@ class FeedSource:
         return cls(
             name=source_name(text), url=text, kind=kind or ("s3" if text.startswith("s3://") else None)
         )
+
+
+URL_SECRET_KEY = "urlSecretArn"  # noqa: S105 (a config key)
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+# What the rest of a secret-URL entry is checked with until the secret is read (RFC 2606: never resolves).
+_PENDING_URL = "https://secret.invalid/"
+
+
+@dataclass(frozen=True)
+class SecretUrlSource:
+    """A `scanner.ruleSources` entry whose URL, its API key included, is a Secrets Manager secret
+    (`urlSecretArn` instead of `url`): read at each update, so the stack config, the deployment and the
+    update function's environment hold only the secret's ARN."""
+
+    name: str
+    secret_arn: str
+    entry: Mapping[str, object]  # the entry without its URL: kind, sha256, minSeverity, exclude
+
+    @classmethod
+    def from_config(cls, entry: Mapping[str, object], where: str) -> SecretUrlSource:
+        rest = {key: value for key, value in entry.items() if key != URL_SECRET_KEY}
+        arn, name = entry[URL_SECRET_KEY], entry.get("name")
+        if "url" in entry:
+            raise FeedError(f"{where}: url and {URL_SECRET_KEY} are two places for one URL; give one")
+        if not isinstance(arn, str) or not _SECRET_ARN.match(arn):
+            raise FeedError(f"{where}: {URL_SECRET_KEY} {arn!r} is not a Secrets Manager secret's ARN")
+        if not isinstance(name, str):
+            raise FeedError(f"{where}: a source whose URL is a secret needs a name")
+        FeedSource.from_config({**rest, "url": _PENDING_URL}, where)  # the other keys, checked now
+        return cls(name, arn, rest)
+
+    def to_config(self) -> dict[str, object]:
+        entry = {**self.entry, URL_SECRET_KEY: self.secret_arn}
+        return {key: value for key, value in entry.items() if value not in (None, [], ())}
+
+    def resolve(self, secrets: Any, where: str) -> FeedSource:
+        """The source with its URL read from the secret (`secrets`: a boto3 Secrets Manager client)."""
+        try:
+            url = secrets.get_secret_value(SecretId=self.secret_arn)["SecretString"].strip()
+        except Exception as exc:  # botocore's errors: AccessDenied, ResourceNotFound, network
+            error = type(exc).__name__
+            raise FeedError(f"source {self.name}: its URL secret could not be read ({error})") from None
+        source = FeedSource.from_config({**self.entry, "url": url}, where)
+        if not source.is_remote:
+            raise FeedError(f"source {self.name}: its URL secret holds no https:// URL")
+        return source
+
+
+def source_from_config(entry: object, where: str) -> FeedSource | SecretUrlSource:
+    """One `scanner.ruleSources` entry, its URL given (`url`) or kept in Secrets Manager (`urlSecretArn`)."""
+    if isinstance(entry, Mapping) and URL_SECRET_KEY in entry:
+        return SecretUrlSource.from_config(entry, where)
+    return FeedSource.from_config(entry, where)
 
 
 def source_name(url: str) -> str:

@@ -14,5 +14,10 @@ logger = lambda_logger()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import boto3
 
-    outcome = run_rule_update(RuleUpdateSettings.resolve(), boto3.client("s3"), boto3.client("sns"))
+    outcome = run_rule_update(
+        RuleUpdateSettings.resolve(),
+        boto3.client("s3"),
+        boto3.client("sns"),
+        secrets=boto3.client("secretsmanager"),  # sources whose URL, with its key, is a secret
+    )
     return {"status": outcome.status, "ruleset_version": outcome.ruleset_version, "detail": outcome.detail}

@@ -206,6 +206,9 @@ def test_access_log_bucket_is_one_more_bucket_the_storage_owns() -> None:
         parse_config({"scanner": scanner, "storages": [entry, other]})
 
 
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:camp-feed-url-AbCdEf"
+
+
 def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() -> None:
     scanner = {
         "region": "eu-west-1",
@@ -218,6 +221,7 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
                 "exclude": ["Noisy_Rule"],
             },
             {"url": "s3://camp-team-rules/yara/"},
+            {"name": "keyed", "urlSecretArn": SECRET_ARN},
         ],
     }
     parsed = parse_config({"scanner": scanner, "storages": storages(1)}).scanner
@@ -225,6 +229,7 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
     assert [(s.name, s.kind, s.min_severity, s.exclude) for s in parsed.rule_sources] == [
         ("forge", None, "high", ("Noisy_Rule",)),
         ("yara", "s3", None, ()),
+        ("keyed", None, None, ()),
     ]
     defaults = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(1)}).scanner
     assert defaults is not None and defaults.rule_check_seconds == 300
@@ -261,6 +266,18 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
         (
             {"ruleSources": [{"url": "https://a.example/r.zip"}, {"url": "https://b.example/r.zip"}]},
             r"^bucketguard:scanner\.ruleSources\[1\]\.name: 'r\.zip' is used twice",
+        ),
+        (
+            {"ruleSources": [{"name": "k", "url": "https://a.example/r.zip", "urlSecretArn": SECRET_ARN}]},
+            r"^bucketguard:scanner\.ruleSources\[0\] \(name 'k'\): url and urlSecretArn are two places",
+        ),
+        (
+            {"ruleSources": [{"urlSecretArn": SECRET_ARN}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: a source whose URL is a secret needs a name",
+        ),
+        (
+            {"ruleSources": [{"name": "k", "urlSecretArn": "camp-feed-url"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\] \(name 'k'\): urlSecretArn 'camp-feed-url' is not a",
         ),
     ):
         with pytest.raises(ConfigError, match=message):

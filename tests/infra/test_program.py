@@ -91,6 +91,7 @@ def multi(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> G
 
 
 PUBLISHERS = ("arn:aws:iam::123456789012:role/secops", "arn:aws:iam::123456789012:role/rule-author")
+FEED_URL_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:camp-feed-url-AbCdEf"
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +99,12 @@ def rescanning(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory)
     """The dev stack with scanner.rescanOnUpdate and rulePublisherArns: every generic check below runs on it
     too."""
     config = stack_config("dev")
+    scanner = config["bucketguard:scanner"]
     config["bucketguard:scanner"] = {
-        **config["bucketguard:scanner"],
+        **scanner,
         "rescanOnUpdate": "not-clean",
         "rulePublisherArns": list(PUBLISHERS),
+        "ruleSources": [*scanner["ruleSources"], {"name": "keyed", "urlSecretArn": FEED_URL_SECRET}],
     }
     return Graph(run_program(config, lambda_artifacts, tmp_path_factory.mktemp("rescan")))
 
@@ -1049,6 +1052,24 @@ def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) 
         "s3.eu-west-1.amazonaws.com",
         "sns.eu-west-1.amazonaws.com",
     ]
+
+
+def test_a_feed_url_kept_in_secrets_manager_is_deployed_as_its_arn_readable_by_the_update_alone(
+    rescanning: Graph, dev: Graph
+) -> None:
+    function = rescanning.named("scanner-rule-update-function")["inputs"]
+    sources = json.loads(function["environment"]["variables"]["BUCKETGUARD_RULE_SOURCES"])
+    assert sources[1] == {"name": "keyed", "urlSecretArn": FEED_URL_SECRET}
+    grants = {s["Sid"]: s for s in rescanning.policy("scanner-rule-update-policy")}
+    assert grants["ReadRuleSourceUrlSecrets"] == {
+        "Sid": "ReadRuleSourceUrlSecrets",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [FEED_URL_SECRET],
+    }
+    readers = [r["name"] for r, s in rescanning.policies() if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert readers == ["scanner-rule-update-policy"]
+    assert "ReadRuleSourceUrlSecrets" not in {s["Sid"] for s in dev.policy("scanner-rule-update-policy")}
 
 
 def test_rule_publishers_may_only_write_through_s3_and_announce_on_the_ruleset_topic(

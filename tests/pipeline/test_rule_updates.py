@@ -5,8 +5,10 @@ feed fails."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +17,10 @@ import pytest
 from bucketguard.pipeline.rescan import Sweep, rescan_message
 from bucketguard.pipeline.rule_updates import RuleUpdateSettings, run_rule_update, sources_json
 from bucketguard.pipeline.settings import SettingsError
-from bucketguard.sandbox.aws import SCANNER_ACCOUNT, EmbeddedAws
+from bucketguard.sandbox.aws import SCANNER_ACCOUNT, AccountSession, EmbeddedAws
 from bucketguard.scanning.feeds import FeedSource, HttpClient
 from bucketguard.scanning.update import UpdateLimits
-from tests.scanning.test_feeds import FeedServer, _serve
+from tests.scanning.test_feeds import FEED_KEY, FeedServer, _serve
 
 
 @pytest.fixture
@@ -27,10 +29,14 @@ def feeds() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[tuple[Any, Any, Any]]:
+def account() -> Iterator[AccountSession]:
     with EmbeddedAws() as aws:
-        account = aws.account(SCANNER_ACCOUNT)
-        yield account.client("s3"), account.client("sns"), account.client("sqs")
+        yield aws.account(SCANNER_ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def clients(account: AccountSession) -> tuple[Any, Any, Any]:
+    return account.client("s3"), account.client("sns"), account.client("sqs")
 
 
 def _alerts(sns: Any, sqs: Any, name: str) -> tuple[str, str]:
@@ -108,3 +114,73 @@ def test_a_misspelt_variable_stops_the_rule_update() -> None:
         match=r"^BUCKETGUARD_RULE_SOURCE: unknown variable; did you mean BUCKETGUARD_RULE_SOURCES\?$",
     ):
         RuleUpdateSettings.resolve({"BUCKETGUARD_RULES_BUCKET": "r", "BUCKETGUARD_RULE_SOURCE": "[]"})
+
+
+def test_a_feed_whose_url_is_a_secret_is_fetched_with_its_key_kept_out_of_config_logs_and_ruleset(
+    feeds: str, account: AccountSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    s3, sns, secrets = account.client("s3"), account.client("sns"), account.client("secretsmanager")
+    s3.create_bucket(Bucket="rules-c")
+    arn = secrets.create_secret(Name="camp-feed-url", SecretString=f"{feeds}/keyed?key={FEED_KEY}")["ARN"]
+    for logger in ("bucketguard", "urllib3"):  # botocore's DEBUG logs bodies: never on in production
+        caplog.set_level(logging.DEBUG, logger)
+    environ = {
+        "BUCKETGUARD_RULES_BUCKET": "rules-c",
+        "BUCKETGUARD_RULE_SOURCES": json.dumps([{"name": "camp", "urlSecretArn": arn, "minSeverity": "low"}]),
+    }
+    limits = UpdateLimits(sample_bytes=1 << 20, max_slowdown=1e9)
+    settings = dataclasses.replace(RuleUpdateSettings.resolve(environ), limits=limits)
+
+    outcome = run_rule_update(settings, s3, sns, http=HttpClient(backoff_seconds=0), secrets=secrets)
+
+    assert outcome.status == "published", outcome.detail
+    assert FeedServer.hits["/keyed"] == 1  # answered only with the key
+    assert f"fetching camp ({feeds}/keyed)" in caplog.text and FEED_KEY not in caplog.text
+    artifact = s3.get_object(Bucket="rules-c", Key="ruleset.zip")["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(artifact)) as published:
+        assert not [name for name in published.namelist() if FEED_KEY.encode() in published.read(name)]
+        assert f"{feeds}/keyed".encode() in published.read("manifest.json")  # where it came from, no key
+    # A secret the function cannot read fails the update alone, naming the source, publishing nothing.
+    missing = dataclasses.replace(
+        settings, sources=(dataclasses.replace(settings.sources[0], secret_arn=f"{arn[:-6]}XXXXXX"),)
+    )
+    failed = run_rule_update(missing, s3, sns, secrets=secrets)
+    assert (failed.status, failed.detail) == (
+        "failed",
+        "source camp: its URL secret could not be read (ResourceNotFoundException)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"name": "camp", "urlSecretArn": "camp-feed-url"},
+            r"^BUCKETGUARD_RULE_SOURCES: BUCKETGUARD_RULE_SOURCES\[0\]: urlSecretArn 'camp-feed-url' is not",
+        ),
+        (
+            {"urlSecretArn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:f-AbCdEf"},
+            r"BUCKETGUARD_RULE_SOURCES\[0\]: a source whose URL is a secret needs a name$",
+        ),
+        (
+            {
+                "name": "camp",
+                "url": "https://a.example/r.zip",
+                "urlSecretArn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:f-AbCdEf",
+            },
+            r"BUCKETGUARD_RULE_SOURCES\[0\]: url and urlSecretArn are two places for one URL",
+        ),
+        (
+            {
+                "name": "camp",
+                "minSeverity": "urgent",
+                "urlSecretArn": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:f-AbCdEf",
+            },
+            r"BUCKETGUARD_RULE_SOURCES\[0\]: source camp: minSeverity 'urgent'",
+        ),
+    ],
+)
+def test_a_url_secret_entry_is_checked_before_any_secret_is_read(entry: dict[str, Any], message: str) -> None:
+    environ = {"BUCKETGUARD_RULES_BUCKET": "r", "BUCKETGUARD_RULE_SOURCES": json.dumps([entry])}
+    with pytest.raises(SettingsError, match=message):
+        RuleUpdateSettings.resolve(environ)

@@ -223,6 +223,9 @@ def test_urls_in_messages_lose_query_and_credentials() -> None:
 # --- the HTTP client against a loopback server --------------------------------------------------------------
 
 
+FEED_KEY = "k3y-0f-the-camp-feed"
+
+
 class FeedServer(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     hits: ClassVar[dict[str, int]] = {}
@@ -238,6 +241,9 @@ class FeedServer(http.server.BaseHTTPRequestHandler):
                 self._reply(
                     200, RULES_ZIP, {"ETag": '"v1"', "Last-Modified": "Mon, 30 Nov 2026 08:00:00 GMT"}
                 )
+        elif path == "/keyed":  # a feed whose API key goes in the query string
+            keyed = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("key") == [FEED_KEY]
+            self._reply(200 if keyed else 403, RULE.encode() if keyed else b"no key")
         elif path == "/always-304":
             self._reply(304, b"")
         elif path == "/bazaar.zip":
