@@ -292,7 +292,7 @@ def test_a_message_over_several_lines_is_one_line_with_all_of_it() -> None:
 
 @pytest.mark.parametrize(
     ("missing", "command"),
-    [("yara", ["scan", "{t}"]), ("pulumi", ["policy", "check", "--program", "{t}"])],
+    [("yara_x", ["scan", "{t}"]), ("pulumi", ["policy", "check", "--program", "{t}"])],
 )
 def test_a_python_without_the_dependencies_is_told_which_and_how_to_get_them(
     missing: str, command: list[str], tmp_path: Path
