@@ -91,8 +91,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, module_name in COMMANDS.items():
         if wanted in COMMANDS and name != wanted:
-            subparsers.add_parser(name)  # keep the name known without importing its module
-            continue
+            continue  # neither imported nor built: each parser made costs every command's start-up
         importlib.import_module(module_name).register(subparsers)
     return parser
 

@@ -13,7 +13,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -220,8 +219,7 @@ class LocalFile(NamedTuple):  # not a frozen dataclass: a walk makes one per fil
         return engine.scan_file(self.path, name=self.name)
 
 
-@dataclass(frozen=True)
-class UnlistedDirectory:
+class UnlistedDirectory(NamedTuple):
     """A directory we could not list: its files were not read, so it is reported, not skipped."""
 
     name: str
