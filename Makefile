@@ -29,7 +29,7 @@ schemas: install
 # Debian packages some tests read (skipped with a reason when absent), each with a file it installs:
 # installed only when missing.
 TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz util-linux:/usr/bin/prlimit \
-	arj:/usr/bin/arj xz-utils:/usr/bin/xz lz4:/usr/bin/lz4 unzip:/usr/bin/unzip \
+	arj:/usr/bin/arj xz-utils:/usr/bin/xz lz4:/usr/bin/lz4 unzip:/usr/bin/unzip genisoimage:/usr/bin/genisoimage \
 	libreoffice-writer:/usr/lib/libreoffice/program/swriter libreoffice-calc:/usr/lib/libreoffice/program/scalc \
 	libreoffice-impress:/usr/lib/libreoffice/program/simpress chromium:/usr/bin/chromium
 test-packages:

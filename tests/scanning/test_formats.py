@@ -91,6 +91,21 @@ def _joliet_only_iso(name: str, data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _udf_only_iso(name: str, data: bytes) -> bytes:
+    """The same with a UDF tree (what Windows and macOS show of a UDF image) listing `name`."""
+    import pycdlib
+
+    image = pycdlib.PyCdlib()
+    image.new(udf="2.60")
+    image.add_fp(io.BytesIO(b"camp\n"), 5, "/README.TXT;1", udf_path="/readme.txt")
+    image.add_fp(io.BytesIO(data), len(data), "/HIDDEN.BIN;1", udf_path=f"/{name}")
+    image.rm_hard_link(iso_path="/HIDDEN.BIN;1")
+    out = io.BytesIO()
+    image.write_fp(out)
+    image.close()
+    return out.getvalue()
+
+
 def _with_section(pe: bytes, name: bytes) -> bytes:
     """The PE with one (empty) section called `name`, as UPX names its first one."""
     offset = int.from_bytes(pe[60:64], "little")
@@ -145,6 +160,7 @@ FOUND: dict[str, Callable[[], bytes]] = {
         b"photos.g~\x00", b"photos.gz\x00"
     ),
     "joliet-only.iso": lambda: _joliet_only_iso("photos.gz", HIDDEN),
+    "udf-only.iso": lambda: _udf_only_iso("photos.gz", HIDDEN),
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),

@@ -296,17 +296,30 @@ def commented_zip(members: dict[str, bytes], comment: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def opened_measured(tmp_path: Path, data: bytes) -> tuple[Recorder, int]:
-    """What opening `data` as a zip on disk hands its visitor, and the peak of Python's allocations."""
-    (tmp_path / "f").write_bytes(data)
-    recorder = Recorder()
+def opened_measured(
+    kind: Kind,
+    data: bytes,
+    limits: Limits | None = None,
+    *,
+    on_disk: Path | None = None,
+) -> tuple[Recorder, ScanProblem | None, int]:
+    """What opening `data` (in memory, or in the file `on_disk`) as a `kind` container hands its visitor or
+    raises, and the peak of Python's allocations."""
+    recorder, raised = Recorder(), None
+    if on_disk is not None:
+        on_disk.write_bytes(data)
     tracemalloc.start()
     try:
-        blob = Blob(len(data), None, path=tmp_path / "f")
-        open_container(Kind.ZIP, blob, name="x.zip", budget=Budget(Limits()), visitor=recorder)
-        return recorder, tracemalloc.get_traced_memory()[1]
+        blob = Blob(len(data), None, data=None if on_disk else data, path=on_disk)
+        open_container(
+            kind, blob, name=f"x.{kind.value}", budget=Budget(limits or Limits()), visitor=recorder
+        )
+    except ScanProblem as exc:
+        raised = exc
     finally:
+        peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    return recorder, raised, peak
 
 
 @pytest.mark.skipif(shutil.which("zip") is None, reason="needs the zip program")
@@ -321,7 +334,7 @@ def test_a_zip_directory_of_bytes_that_are_no_entries_is_not_read_into_memory(tm
     size, offset = struct.unpack("<2I", archive[end + 12 : end + 20])
     record = archive[end : end + 12] + struct.pack("<2I", size + len(filler), offset) + archive[end + 20 :]
     padded = archive[:directory] + filler + archive[directory:end] + record
-    opened, peak = opened_measured(tmp_path, padded)
+    opened, _, peak = opened_measured(Kind.ZIP, padded, on_disk=tmp_path / "f")
     assert opened.members[:2] == ["x.zip!eicar.com", "x.zip!notes.txt"], opened.members  # then the rest
     assert opened.problems == [Reason.CORRUPT]
     assert peak < 8 << 20  # zipfile's read of the declared directory took 24 MiB
@@ -337,7 +350,7 @@ def test_a_zip_directory_too_large_to_parse_in_memory_is_unscannable(tmp_path: P
     members = {f"m{n:04}.txt": b"harmless" for n in range(1_040)}
     archive = commented_zip(members, b"c" * 65_000)
     assert len(archive) - archive.index(b"PK\x01\x02") > zips.DIRECTORY_MAX
-    opened, peak = opened_measured(tmp_path, archive)
+    opened, _, peak = opened_measured(Kind.ZIP, archive, on_disk=tmp_path / "f")
     assert opened.problems == [Reason.TOO_LARGE]
     assert opened.members[:-1] == [f"x.zip!{name}" for name in members]  # then the directory's bytes
     assert peak < 16 << 20  # zipfile took 136 MB: the directory read, then its entries' comments
@@ -346,21 +359,6 @@ def test_a_zip_directory_too_large_to_parse_in_memory_is_unscannable(tmp_path: P
     with_eicar = commented_zip({**members, "eicar.com": EICAR}, b"c" * 65_000)
     result = scan(tmp_path, with_eicar, Limits())
     assert [finding.path for finding in result.findings] == ["x.zip!eicar.com"], result
-
-
-def opened_7z_measured(data: bytes, limits: Limits) -> tuple[Recorder, ScanProblem | None, int]:
-    """What opening `data` as a 7z hands its visitor or raises, and the peak of Python's allocations."""
-    recorder, raised = Recorder(), None
-    tracemalloc.start()
-    try:
-        blob = Blob(len(data), None, data=data)
-        open_container(Kind.SEVEN_ZIP, blob, name="x.7z", budget=Budget(limits), visitor=recorder)
-    except ScanProblem as exc:
-        raised = exc
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return recorder, raised, peak
 
 
 @pytest.mark.skipif(shutil.which("7zz") is None, reason="needs the 7-Zip program")
@@ -376,10 +374,10 @@ def test_a_7z_header_declaring_more_entries_than_the_cap_is_refused_before_py7zr
     subprocess.run(["7zz", "a", "-bd", "-mhc=on", "../many.7z", "."], cwd=folder, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     archive = (tmp_path / "many.7z").read_bytes()
-    _, raised, peak = opened_7z_measured(archive, Limits(max_members=1_000))
+    _, raised, peak = opened_measured(Kind.SEVEN_ZIP, archive, Limits(max_members=1_000))
     assert raised is not None and raised.reason is Reason.TOO_MANY_MEMBERS, raised
     assert peak < 5 << 20
-    _, raised, _ = opened_7z_measured(archive, Limits(max_members=30_000))
+    _, raised, _ = opened_measured(Kind.SEVEN_ZIP, archive, Limits(max_members=30_000))
     assert raised is None  # at the cap, py7zr reads it as before
 
 
@@ -415,8 +413,42 @@ def test_a_7z_header_decoding_past_what_is_parsed_in_memory_is_not_decoded() -> 
     12 KB file took 170 MB and was then an empty archive, clean."""
     archive = seven_zip_with_encoded_header(b"\x01" + bytes(80 << 20) + b"\x00")
     assert len(archive) < 64 << 10
-    _, raised, peak = opened_7z_measured(archive, Limits())
+    _, raised, peak = opened_measured(Kind.SEVEN_ZIP, archive, Limits())
     assert raised is not None and raised.reason is Reason.TOO_LARGE, raised
     assert peak < 8 << 20
     small = seven_zip_with_encoded_header(b"\x01\x00")  # the same header, small: an empty archive
-    assert opened_7z_measured(small, Limits())[1] is None
+    assert opened_measured(Kind.SEVEN_ZIP, small, Limits())[1] is None
+
+
+def many_files_image(tmp_path: Path, *options: str, count: int = 20_000) -> bytes:
+    folder = tmp_path / "image" / "d"
+    folder.mkdir(parents=True)
+    for number in range(count):
+        (folder / f"f{number:05}.txt").touch()
+    subprocess.run(["genisoimage", "-quiet", *options, "-o", "many.iso", "image"], cwd=tmp_path, check=True)
+    return (tmp_path / "many.iso").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("genisoimage") is None, reason="needs genisoimage")
+def test_a_disk_images_entries_are_counted_before_pycdlib_parses_them(tmp_path: Path) -> None:
+    """pycdlib inserts every directory record into its parent's sorted list before one member is counted:
+    30,000 empty files (a 6 MB image) took 94 MB and 16 s of CPU to be refused at a cap of 1,000."""
+    image = many_files_image(tmp_path, "-J", "-R")
+    _, refused, peak = opened_measured(Kind.DISK_IMAGE, image, Limits(max_members=1_000))
+    assert refused is not None and refused.reason is Reason.TOO_MANY_MEMBERS, refused
+    assert peak < 8 << 20  # 62 MB for these 20,000
+    read = opened_measured(Kind.DISK_IMAGE, image, Limits(max_members=20_001))
+    assert len(read[0].members) == 20_000  # the files and their directory, counted once whatever the trees
+
+
+@pytest.mark.skipif(shutil.which("genisoimage") is None, reason="needs genisoimage")
+def test_a_disk_images_udf_entries_are_counted_before_pycdlib_parses_them(tmp_path: Path) -> None:
+    """The UDF tree's entries count too: an image whose ISO 9660 tree holds one file and whose UDF tree
+    holds 20,000."""
+    image = bytearray(many_files_image(tmp_path, "-udf"))
+    root = image[16 * 2048 + 156 : 16 * 2048 + 190]
+    directory = int.from_bytes(root[2:6], "little") * 2048
+    entry = image.index(b"\x01D", directory) - 32  # the record of the ISO 9660 tree's directory "D"
+    image[entry + 25] &= ~2  # now a file there: the ISO 9660 tree holds nothing more
+    _, refused, _ = opened_measured(Kind.DISK_IMAGE, bytes(image), Limits(max_members=1_000))
+    assert refused is not None and refused.reason is Reason.TOO_MANY_MEMBERS, refused

@@ -4,13 +4,21 @@ path reaches (named by its Joliet or UDF path)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
-from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.blobs import CHUNK, DECODE_IN_MEMORY_MAX, Blob, BlobWriter, Expansion, corrupt
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
 
-_DESCRIPTOR_OFFSET = 16 * 2048 + 1  # the first volume descriptor's identifier, after 32 KiB of system area
+_SECTOR = 2048
+_DESCRIPTOR_OFFSET = 16 * _SECTOR + 1  # the first volume descriptor's identifier, after 32 KiB of system area
 _IDENTIFIERS = (b"CD001", b"BEA01", b"NSR02", b"NSR03")
+_MOST_DESCRIPTORS = 64
+_VOLUME_STRUCTURES = (*_IDENTIFIERS, b"TEA01", b"BOOT2", b"CDW02")
+# A UDF File Identifier Descriptor's tag: identifier 257, descriptor version 2 or 3.
+_UDF_ENTRY = re.compile(rb"\x01\x01[\x02\x03]\x00")
 
 
 def is_disk_image(blob: Blob) -> bool:
@@ -33,7 +41,11 @@ def open_disk_image(blob: Blob, expansion: Expansion) -> None:
     from pycdlib.inode import InodeOpenData
     from pycdlib.utils import copy_data
 
-    name = expansion.name
+    name, budget = expansion.name, expansion.budget
+    # pycdlib makes an object of every directory record of every tree, each inserted into its parent's
+    # sorted list, before one member is counted: 30,000 empty files (a 6 MB image) took 94 MB and 16 s.
+    counted = _most_entries(blob, budget.limits.max_members - budget.members + 1)
+    budget.count_members(counted, name)  # directories included, as in the other archives
     image = pycdlib.PyCdlib()
     with blob.open() as raw:
         try:
@@ -46,7 +58,7 @@ def open_disk_image(blob: Blob, expansion: Expansion) -> None:
             other_names = _other_names(image) if unread else {}
         except Exception as exc:
             raise corrupt(name, "disk image", exc) from None
-        expansion.budget.count_members(len(files) + len(unread), name)
+        budget.count_members(max(len(files) + len(unread) - counted, 0), name)
         for path in files:
             where = f"{name}!{path}"
 
@@ -78,11 +90,12 @@ def _paths(image: Any, tree: str) -> list[str]:
 
 
 def _extents(record: Any) -> Iterator[Any]:
-    """The data of one file: a record and the records continuing it (a file over 4 GiB)."""
+    """The data of one file: a record and the records continuing it (an ISO 9660 file over 4 GiB; a UDF
+    file entry has one record)."""
     while record is not None:
         if record.inode is not None:
             yield record.inode
-        record = record.data_continuation
+        record = getattr(record, "data_continuation", None)
 
 
 def _other_names(image: Any) -> dict[int, str]:
@@ -93,3 +106,61 @@ def _other_names(image: Any) -> dict[int, str]:
             for inode in _extents(image.get_record(**{tree: path})):
                 names.setdefault(id(inode), path)
     return names
+
+
+def _most_entries(blob: Blob, most: int) -> int:
+    """The entries of the image's largest tree, counted up to `most` before pycdlib parses them: the
+    directory records under each ISO 9660 volume descriptor (the primary one, Joliet's), and UDF's file
+    identifiers (tags found anywhere in the image, as its tree is not walked here). Directory data past
+    what is parsed in memory is refused."""
+    counts = [0]
+    for number in range(_MOST_DESCRIPTORS):
+        descriptor = blob.read_at((16 + number) * _SECTOR, _SECTOR)
+        if descriptor[1:6] not in _VOLUME_STRUCTURES:
+            break  # past ISO 9660's descriptors (its terminator included) and UDF's that follow them
+        if descriptor[1:6] == b"CD001" and descriptor[0] in (1, 2):  # primary, supplementary (Joliet)
+            counts.append(_count_records(blob, descriptor[156:190], most))
+        elif descriptor[1:6] in (b"NSR02", b"NSR03"):
+            counts.append(_count_udf_entries(blob, most))
+    return max(counts)
+
+
+def _count_records(blob: Blob, root: bytes, most: int) -> int:
+    """Directory records reached from `root` (a directory record), up to `most`; each directory once."""
+    pending, seen, count, walked = [root], set(), 0, 0
+    while pending and count < most:
+        record = pending.pop()
+        extent, length = int.from_bytes(record[2:6], "little"), int.from_bytes(record[10:14], "little")
+        if extent in seen:
+            continue
+        seen.add(extent)
+        walked += length
+        if walked > DECODE_IN_MEMORY_MAX:
+            raise ContainerProblem(
+                Reason.TOO_LARGE, f"disk image directories of more than {DECODE_IN_MEMORY_MAX} bytes"
+            )
+        for start in range(extent * _SECTOR, extent * _SECTOR + length, _SECTOR):
+            sector = blob.read_at(start, _SECTOR)
+            at = 0
+            while at + 34 <= len(sector) and sector[at] >= 34 and count < most:
+                entry = sector[at : at + sector[at]]
+                at += sector[at]
+                if entry[32] == 1 and entry[33:34] in (b"\0", b"\1"):
+                    continue  # the directory itself and its parent
+                count += 1
+                if entry[25] & 2:  # a directory
+                    pending.append(entry)
+    return count
+
+
+def _count_udf_entries(blob: Blob, most: int) -> int:
+    count = 0
+    for start in range(0, blob.size, CHUNK):
+        chunk = blob.read_at(start, CHUNK)
+        for match in _UDF_ENTRY.finditer(chunk):
+            tag = chunk[match.start() : match.start() + 16]
+            if len(tag) == 16 and (sum(tag[:4]) + sum(tag[5:])) & 0xFF == tag[4]:  # the tag's checksum
+                count += 1
+        if count >= most:
+            break
+    return count
