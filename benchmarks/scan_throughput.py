@@ -4,6 +4,11 @@ Prints figures and ratios measured in the same run and writes benchmarks/results
 Not a test: run it by hand (files go to /tmp and are deleted afterwards).
 
     .venv/bin/python benchmarks/scan_throughput.py [--large-mib 1024] [--small-files 10000]
+    .venv/bin/python benchmarks/scan_throughput.py --startup-only [--tree DIR]... [--runs 9]
+
+--startup-only measures the start-up parts alone (the one-file process, its CPU by phase, the start-up, the
+scanner's cold start); --tree names other source trees (a `git worktree add` of another commit) whose
+one-file process is measured in the same run, taking turns with this one (the load drifts between them).
 
 Every Python process runs with bytecode (written under the run's temporary directory by its first run), as an
 installed bucketguard and the Lambda artifact do. On one file of --large-mib MiB of random bytes and on
@@ -47,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,31 +265,44 @@ sys.exit(code)
 """
 
 
-def one_file_phases(target: Path) -> dict[str, float]:
+def one_file_phases(
+    target: Path, trees: Sequence[Path] = (ROOT,), runs: int = 5
+) -> dict[Path, dict[str, float]]:
     """CPU seconds of a new process scanning one file, by phase: the interpreter's start, the imports (the
     scan command's parser with them), the command (rules loaded, the file scanned, the output written)
     and the exit after it (atexit, the interpreter's finalisation, the kernel's teardown): each the least
-    of five runs."""
-    runs = []
-    for _ in range(5):
-        cpu = children_cpu()
-        completed = subprocess.run(
-            [PYTHON, "-c", ONE_FILE, str(target)], capture_output=True, text=True, cwd=ROOT, check=False
-        )
-        total = children_cpu() - cpu
-        if completed.returncode not in (0, 1):
-            raise SystemExit(f"one-file scan failed ({completed.returncode}): {completed.stderr[-400:]}")
-        started, imported, ended = map(float, completed.stderr.split()[-3:])
-        runs.append(
-            {
-                "interpreter_s": started,
-                "imports_s": imported - started,
-                "command_s": ended - imported,
-                "exit_s": total - ended,
-                "total_s": total,
-            }
-        )
-    return {name: round(min(run[name] for run in runs), 3) for name in runs[0]}
+    of `runs` runs, per source tree (`python -c` imports bucketguard from its working directory), the trees
+    taking turns."""
+    measured: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+    for _ in range(runs):
+        for tree in trees:
+            cpu = children_cpu()
+            completed = subprocess.run(
+                [PYTHON, "-c", ONE_FILE, str(target)], capture_output=True, text=True, cwd=tree, check=False
+            )
+            total = children_cpu() - cpu
+            if completed.returncode not in (0, 1):
+                raise SystemExit(f"one-file scan failed ({completed.returncode}): {completed.stderr[-400:]}")
+            started, imported, ended = map(float, completed.stderr.split()[-3:])
+            measured[tree].append(
+                {
+                    "interpreter_s": started,
+                    "imports_s": imported - started,
+                    "command_s": ended - imported,
+                    "exit_s": total - ended,
+                    "total_s": total,
+                }
+            )
+    return {
+        tree: {name: round(min(run[name] for run in rows), 3) for name in rows[0]}
+        for tree, rows in measured.items()
+    }
+
+
+def _phases_line(phases: dict[str, float]) -> str:
+    return ", ".join(
+        f"{name.removesuffix('_s').replace('_', ' ')} {value:.3f} s" for name, value in phases.items()
+    )
 
 
 def workers_for() -> int:
@@ -391,6 +409,11 @@ def main() -> None:
     parser.add_argument("--rss-gib", type=int, default=2)
     parser.add_argument("--generated-rules", type=int, default=5000)
     parser.add_argument("--skip", action="append", default=[], choices=("clamscan", "yara", "rss", "cold"))
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up and cold-start parts")
+    parser.add_argument(
+        "--tree", action="append", type=Path, default=[], help="another source tree to compare"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="one-file processes per tree (the least counts)")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)")
@@ -407,8 +430,9 @@ def main() -> None:
         work = Path(temp)
         with_bytecode(work)
         large, small = work / "large.bin", work / "small"
-        make_large(large, args.large_mib)
-        make_small(small, args.small_files)
+        if not args.startup_only:
+            make_large(large, args.large_mib)
+        make_small(small, 1 if args.startup_only else args.small_files)
         signatures = work / "bench.ndb"
         signatures.write_text("Bench_EICAR:0:*:" + pranks.eicar().hex() + "\n")
         bucketguard_scan(small / "f00000.js")  # warm: the bytecode, the compiled-rules cache, the page cache
@@ -417,16 +441,16 @@ def main() -> None:
         one_file = min(bucketguard_scan(small / "f00000.js")[0] for _ in range(3))
         figures["one_file_process_s"] = round(one_file, 3)
         print(f"bucketguard scan of one small file as a new process: {one_file:.3f} s")
-        phases = one_file_phases(small / "f00000.js")
-        figures["one_file_process_cpu"] = phases
-        print(
-            "its CPU time (min of 5): "
-            + ", ".join(
-                f"{name.removesuffix('_s').replace('_', ' ')} {value:.3f} s" for name, value in phases.items()
-            )
-        )
+        trees = [ROOT, *(tree.resolve() for tree in args.tree)]
+        by_tree = one_file_phases(small / "f00000.js", trees, args.runs)
+        figures["one_file_process_cpu"] = by_tree[ROOT]
+        print(f"its CPU time (min of {args.runs}): {_phases_line(by_tree[ROOT])}")
+        figures["one_file_process_cpu_other_trees"] = {str(tree): by_tree[tree] for tree in trees[1:]}
+        for tree in trees[1:]:
+            ratio = by_tree[tree]["total_s"] / by_tree[ROOT]["total_s"]
+            print(f"  {tree} in the same run: {_phases_line(by_tree[tree])} (total {ratio:.2f}x this tree's)")
         engine = Engine(ruleset)
-        for label, target in (("large", large), ("small", small)):
+        for label, target in () if args.startup_only else (("large", large), ("small", small)):
             full, full_cpu = bucketguard_scan(target)
             one_cpu, one_cpu_cpu = bucketguard_scan(target, one_cpu=True)
             bare, bare_cpu = bare_yara_x(rules, target)
@@ -477,9 +501,10 @@ def main() -> None:
             figures[label] = row
             print(line)
         paths = sorted(small.iterdir())
-        figures["profile_large"] = profile(lambda: engine.scan_file(large))
-        figures["profile_small"] = profile(lambda: [engine.scan_file(p) for p in paths])
-        for label in ("large", "small"):
+        if not args.startup_only:
+            figures["profile_large"] = profile(lambda: engine.scan_file(large))
+            figures["profile_small"] = profile(lambda: [engine.scan_file(p) for p in paths])
+        for label in () if args.startup_only else ("large", "small"):
             shares = figures[f"profile_{label}"]
             assert isinstance(shares, dict)
             print(
@@ -515,7 +540,7 @@ def main() -> None:
                 "scanner cold start (imports + ruleset artifact): "
                 + ", ".join(f"{k} {v:.3f} s" for k, v in cold.items())
             )
-        if "rss" not in args.skip:
+        if "rss" not in args.skip and not args.startup_only:
             large.unlink()
             memory = scan_memory(work, args.rss_gib << 30)
             figures["memory"] = memory
