@@ -12,6 +12,8 @@ process per checkout and round, the CPU time of its one thread per file, the bes
 - with two match workers, the scan command's whole `--format json` path after start-up (walk, scan,
   document): parent, the CPU of the parent's thread (walking, sending, checking what comes back, writing),
   and workers, the CPU of both workers (reaped at the end), each per file.
+With --profile, then the parent's thread in that path by function (cProfile timing its CPU; the profiler's
+own cost is in those figures, not in the table's).
 CPU time of one thread is what a busy machine's other processes inflate least; the load average is printed.
 """
 
@@ -90,13 +92,19 @@ before = resource.getrusage(resource.RUSAGE_CHILDREN)
 seconds["parent"], after = with_workers()
 seconds["workers"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 print(json.dumps(seconds))
+if sys.argv[2:] == ["profile"]:  # once more, the parent's thread under cProfile (its CPU), on stderr
+    import cProfile, pstats
+    profile = cProfile.Profile(time.thread_time)
+    profile.runcall(with_workers)
+    pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(20)
 """
 
 
-def measure(checkout: Path, corpus: Path) -> dict[str, float]:
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD, str(corpus)], cwd=checkout, capture_output=True, text=True, check=True
-    )
+def measure(checkout: Path, corpus: Path, *, profile: bool = False) -> dict[str, float]:
+    command = [sys.executable, "-c", CHILD, str(corpus), *(["profile"] if profile else [])]
+    completed = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=True)
+    if profile:
+        print(completed.stderr)
     seconds: dict[str, float] = json.loads(completed.stdout)
     return seconds
 
@@ -108,6 +116,11 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--against", metavar="REV", help="an earlier commit measured in the same run")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then the parent thread's CPU by function (cProfile), this checkout",
+    )
     args = parser.parse_args()
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bucketguard-per-file-", dir="/tmp") as temp:
@@ -143,6 +156,11 @@ def main() -> None:
             + f"   {parts['engine'] / parts['bare']:16.2f}x"
             + f"   {(parts['parent'] + parts['workers']) / alone:20.2f}x"
         )
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="bucketguard-per-file-", dir="/tmp") as temp:
+            corpus = Path(temp) / "small"
+            make_small(corpus, args.files)
+            measure(ROOT, corpus, profile=True)
 
 
 if __name__ == "__main__":

@@ -371,9 +371,8 @@ def scan_all(engine: Engine, targets: Sequence[ScanTarget]) -> list[ScanResult]:
         results: list[ScanResult] = []
         for local, group in _local_or_not(targets):
             if local:
-                files = list(group)
-                names = [file.name for file in files]
-                results += engine.scan_files([file.path for file in files], names=names, progress=advance)
+                paths, names = _paths_and_names(group)
+                results += engine.scan_files(paths, names=names, progress=advance)
             else:
                 for target in group:
                     results.append(target.scan(engine))
@@ -390,10 +389,8 @@ def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
     with _progress_bar(len(targets)) as advance:
         for local, group in _local_or_not(targets):
             if local:
-                files = list(group)
-                names = [file.name for file in files]
-                for item in engine.scan_files_in_runs([file.path for file in files], names=names,
-                                                      progress=advance):  # fmt: skip
+                paths, names = _paths_and_names(group)
+                for item in engine.scan_files_in_runs(paths, names=names, progress=advance):
                     if isinstance(item, CleanRun):
                         document.add_clean_run(item)
                     else:
@@ -408,10 +405,15 @@ def write_json(engine: Engine, targets: Sequence[ScanTarget]) -> bool:
     return document.all_clean
 
 
-def _local_or_not(targets: Sequence[ScanTarget]) -> Iterator[tuple[bool, Iterator[Any]]]:
+def _local_or_not(targets: Sequence[ScanTarget]) -> Iterator[tuple[bool, list[Any]]]:
     """The targets in order, in groups: local files (the engine scans each group together, spread over
     its match workers) and the others (one by one)."""
-    return itertools.groupby(targets, key=lambda target: isinstance(target, LocalFile))
+    for kind, group in itertools.groupby(targets, key=type):
+        yield kind is LocalFile, list(group)
+
+
+def _paths_and_names(files: list[LocalFile]) -> tuple[list[str | Path], list[str]]:
+    return [file.path for file in files], [file.name for file in files]
 
 
 def emit(

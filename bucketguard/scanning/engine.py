@@ -508,8 +508,9 @@ class Engine:
         well-formed fields, a verdict one ScanResult could have. The name, backend and ruleset are this
         process's."""
         verdict, reason, detail, sha256, size, duration_ms, findings = sent
-        well_formed = type(detail) is str and type(sha256) in _TEXT_OR_NONE and type(size) in _INT_OR_NONE
-        if not (well_formed and type(duration_ms) is float and math.isfinite(duration_ms)):
+        texts = type(detail) is str and type(sha256) in _TEXT_OR_NONE
+        numbers = type(size) in _INT_OR_NONE and (size or 0) >= 0 and type(duration_ms) is float
+        if not (texts and numbers and math.isfinite(duration_ms)):
             raise ValueError("not a scan result")
         return ScanResult(
             target,

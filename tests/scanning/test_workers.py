@@ -661,6 +661,7 @@ def test_an_answer_that_is_not_its_files_own_well_formed_results_fails_its_batch
             "unscannable without a reason": others(["unscannable", *clean[1:]]),
             "a size in text": others([*clean[:4], "68", *clean[5:]]),
             "a size that is true": others([*clean[:4], True, *clean[5:]]),
+            "a size below nothing": others([*clean[:4], -68, *clean[5:]]),
             "an infinite duration": others([*clean[:5], float("inf"), []]),
             "no severity": others(["malicious", *clean[1:-1], [["EICAR", "yara", "none", "", ""]]]),
             "six fields": others(clean[:-1]),
@@ -697,7 +698,7 @@ def test_an_answer_that_is_not_its_files_own_well_formed_results_fails_its_batch
     # A well-formed answer is taken as it is (the check is of form, not of truth: here a lie, believed),
     # which shows the harness reaches the check.
     assert found.pop("well formed") == [["clean", None, ""]] * 2
-    assert len(found) == 28
+    assert len(found) == 29
     for lie, results in found.items():
         assert len(results) == 2
         for verdict, reason, detail in results:
