@@ -141,6 +141,17 @@ def render_access_block_statements(
             },
         },
         {
+            # An object encrypted with a key the uploader keeps (SSE-C) can be read by no one else: the
+            # listener cannot pin it, the scanner cannot read it, so it would only fill the DLQs. (AWS's own
+            # example policy for blocking SSE-C; new buckets block it by default since 2026.)
+            "Sid": "BucketGuardDenyUploadsOnlyTheUploaderCanRead",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObject"],
+            "Resource": objects,
+            "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+        },
+        {
             # A CopyObject brings the source's tags (a forged verdict from a bucket the uploader owns) without
             # any x-amz-tagging header the statement above could see: only copies within this bucket pass.
             "Sid": "BucketGuardDenyCopiesFromOtherBuckets",

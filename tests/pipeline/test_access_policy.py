@@ -58,9 +58,14 @@ def denied(
     existing: dict[str, str] | None = None,
     request_keys: list[str] | None = None,
     copy_source: str | None = None,
+    customer_key_algorithm: str | None = None,
     statements: list[dict[str, Any]] | None = None,
 ) -> bool:
-    context: dict[str, Any] = {"aws:principalarn": principal, "s3:x-amz-copy-source": copy_source}
+    context: dict[str, Any] = {
+        "aws:principalarn": principal,
+        "s3:x-amz-copy-source": copy_source,
+        "s3:x-amz-server-side-encryption-customer-algorithm": customer_key_algorithm,
+    }
     for k, v in (existing or {}).items():
         context[f"s3:ExistingObjectTag/{k}".casefold()] = v
     if request_keys is not None:
@@ -141,6 +146,15 @@ def test_a_verdict_tag_in_another_case_is_written_by_post_scan_alone(action: str
     assert denied(action, LISTENER, request_keys=[verdict_key])
     assert not denied(action, POSTSCAN, request_keys=[verdict_key])
     assert not denied(action, CAMPER, request_keys=["Course", "bucketguard"])
+
+
+@pytest.mark.parametrize("principal", [CAMPER, ADMIN, LISTENER, POSTSCAN])
+def test_uploads_encrypted_with_the_uploaders_own_key_are_refused_as_nobody_could_scan_them(
+    principal: str,
+) -> None:
+    assert denied("s3:PutObject", principal, customer_key_algorithm="AES256")
+    assert not denied("s3:PutObject", principal, copy_source=f"{BUCKET}/a.pdf")
+    assert not denied("s3:PutObjectTagging", principal, customer_key_algorithm="AES256")
 
 
 def test_the_listener_may_strip_a_verdict_an_upload_arrived_with_but_never_write_one() -> None:
