@@ -22,8 +22,15 @@ class AlertNotSent(Exception):
     """No alert channel accepted the alert: the result is retried until one does (then the DLQ)."""
 
 
+def one_line(text: str) -> str:
+    """Text an uploader chose (a key, a member's name) with its control characters and line breaks escaped:
+    in an alert it could otherwise write lines of its own ('Verdict:  clean'), and SNS refuses a subject
+    holding one, so the alert would never be sent."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def alert_subject(event: ScanResultEvent) -> str:
-    subject = f"[bucketguard] {event.verdict.value}: s3://{event.bucket}/{event.key}"
+    subject = f"[bucketguard] {event.verdict.value}: s3://{event.bucket}/{one_line(event.key)}"
     return subject if len(subject) <= 99 else subject[:96] + "..."  # SNS subjects are < 100 characters
 
 
@@ -35,14 +42,14 @@ ALERT_FINDINGS = 20
 def alert_text(event: ScanResultEvent, actions_taken: list[str]) -> str:
     r = event.result
     lines = [
-        f"Object:   s3://{event.bucket}/{event.key}",
+        f"Object:   s3://{event.bucket}/{one_line(event.key)}",
         f"Version:  {event.version_id or '(unversioned)'}",
         f"Verdict:  {r.verdict.value}",
     ]
     if r.reason:
-        lines.append(f"Reason:   {r.reason.value}" + (f" ({r.detail})" if r.detail else ""))
+        lines.append(f"Reason:   {r.reason.value}" + (f" ({one_line(r.detail)})" if r.detail else ""))
     for finding in r.findings[:ALERT_FINDINGS]:
-        where = f" in {finding.path}" if finding.path else ""
+        where = f" in {one_line(finding.path)}" if finding.path else ""
         lines.append(f"Finding:  {finding.rule} [{finding.severity.value}]{where}")
     if unlisted := max(len(r.findings) - ALERT_FINDINGS, 0) + event.findings_omitted:
         lines.append(f"Findings: {unlisted} more not listed")
@@ -98,7 +105,10 @@ class WebhookNotifier:
         if parts.scheme != "https" and not (parts.scheme == "http" and local):
             log.error("webhook URL is not https: refused", extra={"kind": kind})
             return False
-        payload = {"text": text} if kind == "slack" else {"text": text.replace("\n", "  \n")}
+        if kind == "slack":  # Slack reads <...> as links and mentions: '&', '<' and '>' must be escaped
+            payload = {"text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}
+        else:
+            payload = {"text": text.replace("\n", "  \n")}
         request = urllib.request.Request(  # noqa: S310 (scheme checked above)
             url,
             data=json.dumps(payload).encode(),

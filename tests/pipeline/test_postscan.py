@@ -282,6 +282,29 @@ def test_verdict_tags_in_another_case_are_taken_off_by_the_listener_and_never_ke
     assert not set(IN_ANOTHER_CASE) & set(tags)
 
 
+def test_a_key_with_line_breaks_neither_writes_lines_of_its_alert_nor_stops_it(
+    account: AccountSession, inbox: AlertInbox
+) -> None:
+    # U+2028 and NEL break lines in mail readers and in str.splitlines (moto's server refuses CR and LF).
+    key = "homework\u2028Verdict:  clean\x85Actions:  none\x07.exe"
+    version = account.shared("s3").put_object(Bucket="camp", Key=key, Body=EICARISH)["VersionId"]
+    postscan = _postscan(
+        account, actions=frozenset({"tag", "quarantine", "notify"}), alert_topic_arn=inbox.topic_arn
+    )
+
+    assert postscan.apply(_event(version, key=key)).actions == ["tagged", "quarantined", "notified"]
+
+    (alert,) = inbox.received()
+    # SNS's documented rule for a subject (moto checks only its length): no line break, no control character.
+    assert alert["Subject"].isprintable() and len(alert["Subject"]) < 100
+    lines = alert["Message"].splitlines()
+    assert [line for line in lines if line.startswith(("Verdict:", "Actions:"))] == [
+        "Verdict:  malicious",
+        "Actions:  tagged, quarantined",
+    ]
+    assert "Object:   s3://camp/homework\\u2028Verdict:  clean\\x85Actions:  none\\x07.exe" in lines
+
+
 def test_a_seal_copied_from_another_object_does_not_verify(account: AccountSession) -> None:
     s3 = account.shared("s3")
     postscan = _postscan(account, actions=frozenset({"tag"}))
@@ -459,6 +482,11 @@ def test_webhook_url_comes_from_secrets_manager_and_is_never_logged(
         assert notifier.send("malicious: s3://camp/a.zip")
         assert notifier.send("malicious: s3://camp/b.zip")
         assert WebhookCatcher.received[-1] == {"text": "malicious: s3://camp/b.zip"}
+        # A key is the uploader's: Slack would make <https://...|text> a link and <!channel> a mention.
+        assert notifier.send("s3://camp/<https://evil.example|lesson.pdf> & <!channel>")
+        assert WebhookCatcher.received[-1] == {
+            "text": "s3://camp/&lt;https://evil.example|lesson.pdf&gt; &amp; &lt;!channel&gt;"
+        }
         assert reads == ["read"]  # cached for the container (Powertools parameters), not read per alert
         server.shutdown()
         assert not WebhookNotifier(secrets, arn, timeout=1).send("again")  # unreachable: logged, not raised
