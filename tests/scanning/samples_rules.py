@@ -13,6 +13,7 @@ import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from bucketguard.demo import pranks
 
@@ -67,6 +68,39 @@ def obfuscated_function_charcode() -> bytes:
 def obfuscated_settimeout_unescape() -> bytes:
     escaped = "".join(f"%{ord(c):02x}" for c in "console.log('pranked')")
     return f"setTimeout(unescape('{escaped}'), 10);\n".encode()
+
+
+def injected(code: str) -> bytes:
+    """The minified library with `code` appended, as strangers appended theirs to a bucket's .js files."""
+    return MINIFIED_LIBRARY + f";{code};\n".encode()
+
+
+PRANK_B64 = base64.b64encode(b"alert('pranked')").decode()
+# The name eval (or Function, setTimeout) hidden from a text search; each ran eval(atob(...)) unseen.
+HIDDEN_NAME_CALLS = {
+    "unicode-escaped-eval": f'\\u0065val(atob("{PRANK_B64}"))',
+    "braced-escape-function": f'new \\u{{46}}unction(atob("{PRANK_B64}"))()',
+    "hex-escaped-member": f'this["\\x65val"](atob("{PRANK_B64}"))',
+    "octal-escaped-member": f'window["se\\164Timeout"](atob("{PRANK_B64}"), 9)',
+    "joined-member": f"window['ev'+'al'](atob('{PRANK_B64}'))",
+    "decoded-member": f'self[atob("ZXZhbA==")](atob("{PRANK_B64}"))',
+    "array-constructor": f'[]["filter"]["constructor"](atob("{PRANK_B64}"))()',
+}
+# Ways of calling eval by its own name over a decoder that the loader rule read past.
+PLAIN_NAME_CALLS = {
+    "bracketed-eval": f'window["eval"](atob("{PRANK_B64}"))',
+    "indirect-eval": f'(0, eval)(atob("{PRANK_B64}"))',
+    "optional-call-eval": f'eval?.(atob("{PRANK_B64}"))',
+    "tagged-template-atob": f"eval(atob`{PRANK_B64}`)",
+    "self-atob": f'eval(self.atob("{PRANK_B64}"))',
+}
+# Escapes, joined strings and computed members in ordinary code: text in strings, event names, lookups.
+HIDDEN_NAME_LOOK_ALIKES = (
+    'var notice = "Caf\\u00e9 (open) \\u00e9t\\u00e9 (summer) \\x41ctivities (all)";'
+    'var key = "on" + "load"; window[key] = start; handlers["click" + "Away"](event);'
+    'var raf = window["request" + suffix]; document.title = "\\u0045vents";'
+    'settings[["theme", "color"].join(".")] = "blue"; var n = [].concat(list).length'
+)
 
 
 def executed_hex_blob() -> bytes:
@@ -948,6 +982,11 @@ CASES: tuple[RuleCase, ...] = (
     _case("settimeout-unescape", "site/js/menu.js", obfuscated_settimeout_unescape,
           "WebInject_Obfuscated_Eval_Loader"),
     _case("eval-hex-blob", "site/js/app.js", executed_hex_blob, "WebInject_Executed_Encoded_Blob"),
+    *(_case(id_, "site/js/jquery.min.js", partial(injected, code), "WebInject_Hidden_Code_Name")
+      for id_, code in HIDDEN_NAME_CALLS.items()),
+    *(_case(id_, "site/js/jquery.min.js", partial(injected, code), "WebInject_Obfuscated_Eval_Loader")
+      for id_, code in PLAIN_NAME_CALLS.items()),
+    _case("neg-escapes-and-joined-strings", "site/js/app.js", partial(injected, HIDDEN_NAME_LOOK_ALIKES)),
     _case("function-atob-literal", "site/js/app.js", executed_base64_literal,
           "WebInject_Executed_Encoded_Blob", "WebInject_Obfuscated_Eval_Loader"),
     _case("hidden-iframe-html", "site/index.html", hidden_iframe_html, "WebInject_Hidden_Iframe"),

@@ -71,6 +71,7 @@ def test_the_bundled_set_is_what_this_test_covers() -> None:
                 "Webshell_PHP_Request_Exec",
                 "WebInject_Card_Skimmer",
                 "WebInject_Executed_Encoded_Blob",
+                "WebInject_Hidden_Code_Name",
                 "WebInject_Hidden_Iframe",
                 "WebInject_Obfuscated_Eval_Loader",
                 "WebInject_Remote_Script_Writer",

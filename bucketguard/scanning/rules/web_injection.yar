@@ -15,10 +15,11 @@ rule WebInject_Obfuscated_Eval_Loader
         author = "bucketguard"
 
     strings:
-        // eval(atob(...)), new Function(unescape(...)), setTimeout(String.fromCharCode(...)), window.eval(...)
+        // eval(atob(...)), new Function(unescape(...)), setTimeout(String.fromCharCode(...)), window.eval(...),
+        // window["eval"](self.atob(...)), (0, eval)(atob(...)), eval?.(atob(...)), eval(atob`...`)
         // (the decoder's argument starts as a JavaScript expression does: not code quoted in a string,
         // such as a bookmarklet a page builds as 'javascript:void(eval(decodeURIComponent(%22...')
-        $exec_decoded = /\b(eval|Function|setTimeout|setInterval)\s*\(\s*(window\.)?(atob|unescape|decodeURIComponent|decodeURI|String\.fromCharCode)\s*\(\s*[A-Za-z0-9_$'"`(\[]/
+        $exec_decoded = /(\b(eval|Function|setTimeout|setInterval)|\[\s*["'](eval|Function|setTimeout|setInterval)["']\s*\])(\s*\))?\s*(\?\.)?\s*\(\s*((window|self|globalThis|top|this)\.)?(atob|unescape|decodeURIComponent|decodeURI|String\.fromCharCode)\s*(\(\s*[A-Za-z0-9_$'"`(\[]|`)/
         // A long run of character codes: how loaders hide "<script src=..." from text search.
         $charcode_chain = /String\.fromCharCode\s*\(\s*\d{1,3}\s*(,\s*\d{1,3}\s*){24}/
         $eval = /\beval\s*\(/
@@ -54,6 +55,44 @@ private rule WebInject_Native_Executable
     condition:
         uint32(0) == 0x464C457F or uint16(0) == 0x5A4D or uint32(0) == 0xFEEDFACF or uint32(0) == 0xFEEDFACE
         or uint32(0) == 0xBEBAFECA
+}
+
+rule WebInject_Hidden_Code_Name
+{
+    meta:
+        description = "Script calls eval, Function, setTimeout or setInterval by a hidden name: spelled with escapes (\\u0065val, this[\"\\x65val\"]), built from string pieces (window['ev'+'al']) or decoded (self[atob(...)]), or the Function constructor reached through an array ([][\"filter\"][\"constructor\"])"
+        severity = "high"
+        reference = "https://attack.mitre.org/techniques/T1027/"
+        source = "yara"
+        author = "bucketguard"
+
+    strings:
+        // Each name as written (letters or their \x, \u, \u{} or octal escapes) and as plainly spelt, both
+        // then called: more of the first than of the second means an escaped spelling.
+        $eval_spelled = /(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(v|\\x76|\\u0076|\\u\{0*76\}|\\166)(a|\\x61|\\u0061|\\u\{0*61\}|\\141)(l|\\x6[cC]|\\u006[cC]|\\u\{0*6[cC]\}|\\154)(["']\s*\])?\s*(\?\.)?\s*\(/
+        $eval_plain = /eval(["']\s*\])?\s*(\?\.)?\s*\(/
+        $function_spelled = /(F|\\x46|\\u0046|\\u\{0*46\}|\\106)(u|\\x75|\\u0075|\\u\{0*75\}|\\165)(n|\\x6[eE]|\\u006[eE]|\\u\{0*6[eE]\}|\\156)(c|\\x63|\\u0063|\\u\{0*63\}|\\143)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(i|\\x69|\\u0069|\\u\{0*69\}|\\151)(o|\\x6[fF]|\\u006[fF]|\\u\{0*6[fF]\}|\\157)(n|\\x6[eE]|\\u006[eE]|\\u\{0*6[eE]\}|\\156)(["']\s*\])?\s*(\?\.)?\s*\(/
+        $function_plain = /Function(["']\s*\])?\s*(\?\.)?\s*\(/
+        $timeout_spelled = /(s|\\x73|\\u0073|\\u\{0*73\}|\\163)(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(T|\\x54|\\u0054|\\u\{0*54\}|\\124)(i|\\x69|\\u0069|\\u\{0*69\}|\\151)(m|\\x6[dD]|\\u006[dD]|\\u\{0*6[dD]\}|\\155)(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(o|\\x6[fF]|\\u006[fF]|\\u\{0*6[fF]\}|\\157)(u|\\x75|\\u0075|\\u\{0*75\}|\\165)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(["']\s*\])?\s*(\?\.)?\s*\(/
+        $timeout_plain = /setTimeout(["']\s*\])?\s*(\?\.)?\s*\(/
+        $interval_spelled = /(s|\\x73|\\u0073|\\u\{0*73\}|\\163)(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(I|\\x49|\\u0049|\\u\{0*49\}|\\111)(n|\\x6[eE]|\\u006[eE]|\\u\{0*6[eE]\}|\\156)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(r|\\x72|\\u0072|\\u\{0*72\}|\\162)(v|\\x76|\\u0076|\\u\{0*76\}|\\166)(a|\\x61|\\u0061|\\u\{0*61\}|\\141)(l|\\x6[cC]|\\u006[cC]|\\u\{0*6[cC]\}|\\154)(["']\s*\])?\s*(\?\.)?\s*\(/
+        $interval_plain = /setInterval(["']\s*\])?\s*(\?\.)?\s*\(/
+        $exec_script_spelled = /(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(x|\\x78|\\u0078|\\u\{0*78\}|\\170)(e|\\x65|\\u0065|\\u\{0*65\}|\\145)(c|\\x63|\\u0063|\\u\{0*63\}|\\143)(S|\\x53|\\u0053|\\u\{0*53\}|\\123)(c|\\x63|\\u0063|\\u\{0*63\}|\\143)(r|\\x72|\\u0072|\\u\{0*72\}|\\162)(i|\\x69|\\u0069|\\u\{0*69\}|\\151)(p|\\x70|\\u0070|\\u\{0*70\}|\\160)(t|\\x74|\\u0074|\\u\{0*74\}|\\164)(["']\s*\])?\s*(\?\.)?\s*\(/
+        $exec_script_plain = /execScript(["']\s*\])?\s*(\?\.)?\s*\(/
+
+        // a global's member named by string pieces joined, or by a decoder, then called
+        $joined_name = /\b(window|self|this|top|parent|globalThis|frames)\s*\[\s*(["'][^"'\]\n]{0,30}["']\s*\+\s*)+["'][^"'\]\n]{0,30}["']\s*\]\s*(\?\.)?\s*\(/
+        $decoded_name = /\b(window|self|this|top|parent|globalThis|frames)\s*\[\s*(atob|unescape|decodeURIComponent|String\.fromCharCode)\s*[\(`]/
+        // the Function constructor through an array's method: [].filter.constructor("...")()
+        $array_constructor = /\[\s*\]\s*(\.\s*\w+|\[\s*["']\w+["']\s*\])\s*(\.\s*constructor|\[\s*["']constructor["']\s*\])\s*\(/
+
+    condition:
+        not WebInject_Native_Executable and (
+            #eval_spelled > #eval_plain or #function_spelled > #function_plain
+            or #timeout_spelled > #timeout_plain or #interval_spelled > #interval_plain
+            or #exec_script_spelled > #exec_script_plain
+            or $joined_name or $decoded_name or $array_constructor
+        )
 }
 
 rule WebInject_Hidden_Iframe
