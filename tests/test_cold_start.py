@@ -80,6 +80,7 @@ NOT_ON_THE_SCAN_PATH = {
     "random",
     "csv",  # a --hashes list in MalwareBazaar's CSV
     "bucketguard.scanning.formats.seven_zip_program",  # the formats only 7-Zip decodes
+    "zipfile",  # a zip found (every file is sniffed for one appended), a ruleset artifact read
 }
 
 

@@ -17,11 +17,10 @@ import os
 import re
 import stat
 import threading
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yara_x
 
@@ -39,6 +38,9 @@ from bucketguard.scanning.backends import (
     yara_python,
 )
 from bucketguard.scanning.hashes import HashList
+
+if TYPE_CHECKING:
+    import zipfile
 
 __all__ = [
     "ARTIFACT_FORMAT_VERSION",
@@ -478,6 +480,8 @@ def write_artifact(
     }
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
+    import zipfile  # here: see _reading
+
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
         for entry, source in zip(source_entries, ruleset.sources, strict=True):
@@ -505,41 +509,46 @@ def _unreadable(path: Path, exc: Exception) -> RulesetError:
     return RulesetError(f"{path}: unreadable ruleset artifact: {reason}")
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of an artifact (feeds, their validators, counts), without loading its rules."""
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The artifact open for reading; what cannot be read of it (not a zip, a member missing, a value of
+    the wrong kind) is one RulesetError naming it."""
+    # Imported here: a scan with the bundled or its own rules reads no artifact, and paid for zipfile at
+    # its start.
+    import zipfile
+
     try:
         with zipfile.ZipFile(path) as archive:
-            return _checked_manifest(archive, path)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+            yield archive
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, RulesetError):
             raise
         raise _unreadable(path, exc) from None
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of an artifact (feeds, their validators, counts), without loading its rules."""
+    with _reading(path) as archive:
+        return _checked_manifest(archive, path)
 
 
 def load_artifact(path: Path) -> Ruleset:
     """The ruleset of an artifact written by write_artifact, with its compiled rules ready to match.
 
     Compiled rules made by another engine version are recompiled from the sources in the artifact."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = _checked_manifest(archive, path)
-            sources = tuple(
-                RuleSource(e["namespace"], e["origin"], archive.read(e["member"]).decode("utf-8"))
-                for e in manifest["sources"]
-            )
-            hash_lists = []
-            for entry in manifest.get("hash_lists", []):
-                text = archive.read(entry["member"])
-                if hashlib.sha256(text).hexdigest() != entry["sha256"]:
-                    raise RulesetError(
-                        f"{path}: corrupt ruleset artifact: hash list {entry['name']} was changed"
-                    )
-                hash_lists.append((entry["name"], HashList.parse(text.decode("utf-8"), entry["member"])))
-            blobs = {b: archive.read(entry["member"]) for b, entry in manifest["compiled"].items()}
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
-        if isinstance(exc, RulesetError):
-            raise
-        raise _unreadable(path, exc) from None
+    with _reading(path) as archive:
+        manifest = _checked_manifest(archive, path)
+        sources = tuple(
+            RuleSource(e["namespace"], e["origin"], archive.read(e["member"]).decode("utf-8"))
+            for e in manifest["sources"]
+        )
+        hash_lists = []
+        for entry in manifest.get("hash_lists", []):
+            text = archive.read(entry["member"])
+            if hashlib.sha256(text).hexdigest() != entry["sha256"]:
+                raise RulesetError(f"{path}: corrupt ruleset artifact: hash list {entry['name']} was changed")
+            hash_lists.append((entry["name"], HashList.parse(text.decode("utf-8"), entry["member"])))
+        blobs = {b: archive.read(entry["member"]) for b, entry in manifest["compiled"].items()}
     version = ruleset_version(sources, hash_lists)
     if version != manifest["ruleset_version"]:
         raise RulesetError(f"{path}: corrupt ruleset artifact: sources hash to {version}")

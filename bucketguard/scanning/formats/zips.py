@@ -13,10 +13,10 @@ from __future__ import annotations
 import bz2
 import copy
 import struct
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bucketguard.scanning.blobs import (
     CHUNK,
@@ -31,6 +31,9 @@ from bucketguard.scanning.blobs import (
 from bucketguard.scanning.formats.streams import Decoder, ZlibDecoder, drain
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard
 from bucketguard.scanning.result import Reason
+
+if TYPE_CHECKING:
+    import zipfile
 
 LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -53,7 +56,8 @@ _CENTRAL_LENGTHS = struct.Struct("<3H")  # a central directory entry's name, ext
 _ENCRYPTED = 0x1
 _HAS_DESCRIPTOR = 0x8
 _UTF8_NAME = 0x800
-_DEFLATE64 = 9
+# Compression methods (APPNOTE 4.4.5), without importing zipfile to name them: see open_zip.
+_STORED, _DEFLATED, _BZIP2, _DEFLATE64 = 0, 8, 12, 9
 _BY_SEVEN_ZIP = {1, 2, 3, 4, 5, 6}  # Shrink, Reduce (4 factors), Implode: zipfile has none of them
 
 
@@ -79,8 +83,8 @@ class _Deflate64:
 
 
 _DECODERS: dict[int, Callable[[], Decoder]] = {
-    zipfile.ZIP_DEFLATED: lambda: ZlibDecoder(-zlib.MAX_WBITS),
-    zipfile.ZIP_BZIP2: bz2.BZ2Decompressor,
+    _DEFLATED: lambda: ZlibDecoder(-zlib.MAX_WBITS),
+    _BZIP2: bz2.BZ2Decompressor,
     _DEFLATE64: _Deflate64,  # zipfile does not implement it
 }
 _PIECE = 1 << 16
@@ -219,6 +223,10 @@ class _LocalHeader:
 
 def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
     """Every member, listed or not; the names the central directory lists (none when it is unreadable)."""
+    # Imported by the first zip: every file is sniffed for an appended one (ends_with_zip), and a scan of
+    # none paid for zipfile at its start.
+    import zipfile
+
     name, budget = expansion.name, expansion.budget
     most = budget.limits.max_members - budget.members + 1
     with blob.mapped() as view:  # every entry counts, directories too, before zipfile reads one
@@ -364,7 +372,7 @@ def _read_local(
     if header.flags & _ENCRYPTED:
         expansion.visitor.problem(where, Reason.ENCRYPTED, f"{where}: encrypted member{unlisted}")
         return known_end
-    if decoder is None and header.method != zipfile.ZIP_STORED:
+    if decoder is None and header.method != _STORED:
         expansion.visitor.problem(
             where,
             Reason.UNSUPPORTED,
