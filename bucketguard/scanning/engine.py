@@ -414,6 +414,17 @@ class Engine:
         batches: deque[range] = deque()  # sent to a worker, not given yet, in order
         answers: dict[int, list[_Item]] = {}  # by the start of their batch
         sent = 0
+
+        def answered(batch: range, reply: Any) -> None:
+            items = answers[batch.start] = self._batch_items(batch, names, reply)
+            progress(len(batch) - sum(isinstance(item, int) for item in items))
+
+        def failed(batch: range, detail: str) -> None:
+            started = time.perf_counter()
+            answers[batch.start] = [self._stamped(_internal_error(names[i], WorkerFailed(detail)), started)
+                                    for i in batch]  # fmt: skip
+            progress(len(batch))
+
         workers = self._live_workers()
         if workers is not None and len(paths) > 1:
             with workers.session() as session:
@@ -421,10 +432,10 @@ class Engine:
                     task: dict[str, Any] = {"paths": paths[batch.start : batch.stop]}
                     if names is not paths:
                         task["names"] = names[batch.start : batch.stop]
-                    on_reply = functools.partial(self._answered, batch, names, answers, progress)
-                    on_failure = functools.partial(self._batch_failed, batch, names, answers, progress)
                     try:
-                        session.submit(task, on_reply, on_failure)
+                        session.submit(
+                            task, functools.partial(answered, batch), functools.partial(failed, batch)
+                        )
                     except WorkerFailed:
                         break  # the rest are scanned here
                     batches.append(batch)
@@ -445,14 +456,7 @@ class Engine:
             yield self.scan_file(paths[index], name=names[index])
             progress(1)
 
-    def _answered(
-        self,
-        batch: range,
-        names: list[str],
-        answers: dict[int, list[_Item]],
-        progress: Callable[[int], None],
-        reply: Any,
-    ) -> None:
+    def _batch_items(self, batch: range, names: list[str], reply: Any) -> list[_Item]:
         """A worker's answer to `batch` (`_scan_batch`), checked whole as untrusted input before any of it
         is taken (garbage fails the batch): one result per file, the clean ones' columns well formed
         (hex digests, sizes, finite durations), every other result one a ScanResult could be. The names,
@@ -482,21 +486,7 @@ class Engine:
         if at < len(batch):
             items.append(self._clean_run(names[batch.start + at : batch.stop],
                                          sha256[column:], size[column:], duration_ms[column:]))  # fmt: skip
-        answers[batch.start] = items
-        progress(len(batch) - sum(isinstance(item, int) for item in items))
-
-    def _batch_failed(
-        self,
-        batch: range,
-        names: list[str],
-        answers: dict[int, list[_Item]],
-        progress: Callable[[int], None],
-        detail: str,
-    ) -> None:
-        started = time.perf_counter()
-        answers[batch.start] = [self._stamped(_internal_error(names[i], WorkerFailed(detail)), started)
-                                for i in batch]  # fmt: skip
-        progress(len(batch))
+        return items
 
     def _clean_run(
         self, names: list[str], sha256: list[str], size: list[int], duration_ms: list[float]
