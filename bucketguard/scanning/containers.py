@@ -126,6 +126,8 @@ FORMATS = (
 # Recognised by sniff from further into the blob than its head.
 _DISK_IMAGE = Format(Kind.DISK_IMAGE, "disk_images.is_disk_image", "disk_images.open_disk_image")
 _BY_KIND = {entry.kind: entry for entry in (*FORMATS, _DISK_IMAGE)}
+_PDF_HEADER = b"%PDF-"
+_PDF_FURTHER = 1024 - HEAD_BYTES + len(_PDF_HEADER) - 1  # the rest of the first 1,024 bytes, overlapping
 _SUFFIXES = {
     Kind.GZIP: "streams.GZIP_SUFFIXES",
     Kind.BZIP2: "streams.BZIP2_SUFFIXES",
@@ -176,6 +178,8 @@ def sniff(blob: Blob) -> tuple[Kind, ...]:
     kind = detect(blob.head())
     if kind is None and disk_images.is_disk_image(blob):  # its identifier sits after 32 KiB of system area
         kind = Kind.DISK_IMAGE
+    if kind is None and blob.size > HEAD_BYTES and _PDF_HEADER in blob.read_at(HEAD_BYTES - 4, _PDF_FURTHER):
+        kind = Kind.PDF  # readers (Acrobat, PDFium, pdf.js) take a header anywhere in the first 1,024 bytes
     if kind is not None and _BY_KIND[kind].reads_to_the_end:
         return (kind,)
     appended = (Kind.ZIP,) if zips.ends_with_zip(blob) else ()

@@ -18,7 +18,7 @@ import pytest
 
 from bucketguard.demo import pranks
 from bucketguard.scanning.result import Reason, ScanResult, Verdict
-from tests.scanning.engine_support import EICAR, engine, tar_of, zip_of
+from tests.scanning.engine_support import EICAR, engine, jpeg, tar_of, zip_of
 from tests.scanning.format_samples import pdf_with_object_stream
 
 _PAGES = {
@@ -268,3 +268,16 @@ def test_an_attached_message_in_base64_is_decoded_as_readers_decode_it(tmp_path:
         b"Content-Type: application/zip", b"Content-Type: message/rfc822"
     )
     assert _scan(tmp_path, "forwarded.eml", outer).verdict is Verdict.MALICIOUS
+
+
+@pytest.mark.parametrize("offset", [600, 1_000])
+def test_a_pdf_behind_other_bytes_in_its_first_kilobyte_is_read_as_a_pdf(tmp_path: Path, offset: int) -> None:
+    """Readers take a PDF whose header is anywhere in its first 1,024 bytes; the engine looked at 512, so a
+    PDF behind 600 bytes of a JPEG ran its script from an object stream and was clean."""
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>"
+    pdf = jpeg()[:offset].ljust(offset, b"\0") + pdf_with_object_stream({1: catalog, **_PAGES, 4: _SCRIPT})
+    assert pypdf.PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/OpenAction"]["/S"] == "/JavaScript"
+
+    result = _scan(tmp_path, "timetable.jpg", pdf)
+
+    assert {"PDF_OpenAction_Script", "PDF_JavaScript"} <= _rules(result), result
