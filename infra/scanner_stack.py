@@ -164,6 +164,19 @@ class ScannerStack(pulumi.ComponentResource):
             SecureBucketArgs(
                 bucket_name=rules_name,
                 kms_key_arn=self.key.arn,
+                extra_statements=[
+                    {
+                        # The scanner key admits only the rule publishers and the update: a PutObject
+                        # naming its own encryption (SSE-S3, another key) would need none of it, and an
+                        # account-wide s3:PutObject could then publish a ruleset.
+                        "Sid": "WritesUseTheScannerKey",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:PutObject"],
+                        "Resource": pulumi.Output.concat("arn:aws:s3:::", rules_name, "/*"),
+                        "Condition": {"Null": {"s3:x-amz-server-side-encryption": "false"}},
+                    }
+                ],
                 role="internal",
                 tags=args.tags,
                 # Through the policy's output: logging is switched on only once log delivery is admitted.

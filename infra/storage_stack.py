@@ -16,7 +16,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
+from bucketguard.pipeline.access_policy import (
+    render_access_block_statements,
+    render_promote_statements,
+    render_quarantine_statements,
+)
 from infra.alarms import BacklogQueue, PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import NotificationTarget, StorageConfig
 from infra.keys import component_key
@@ -183,7 +187,19 @@ class StorageStack(pulumi.ComponentResource):
             if (quarantine := config.quarantine_bucket)
             else None,
         )
-        self.promote = self._owned_bucket(name, "promote", config.promote_bucket, tags)
+        self.promote = self._owned_bucket(
+            name,
+            "promote",
+            config.promote_bucket,
+            tags,
+            extra_statements=postscan_role_arn.apply(
+                lambda arn: render_promote_statements(
+                    promote, postscan_role_arn=arn, admin_role_arns=config.admin_role_arns
+                )
+            )
+            if (promote := config.promote_bucket)
+            else None,
+        )
 
     def _key_policies(
         self,

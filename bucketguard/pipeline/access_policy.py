@@ -35,6 +35,9 @@ TAGGING_ACTIONS = (
 PUT_TAGGING_ACTIONS = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging")
 # Every object operation on a quarantine bucket: reading, writing, tagging, deleting, restoring its malware.
 QUARANTINE_OBJECT_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject")
+# What changes a promote bucket's objects (writing, tagging, ACLs, deleting, replicating into it): reading
+# what post-scan put there is the point of it.
+PROMOTE_WRITE_ACTIONS = ("s3:PutObject*", "s3:DeleteObject*", "s3:Replicate*")
 
 
 def _check_arn(arn: str, what: str) -> None:
@@ -181,6 +184,26 @@ def render_quarantine_statements(
             "Effect": "Deny",
             "Principal": "*",
             "Action": list(QUARANTINE_OBJECT_ACTIONS),
+            "Resource": f"arn:aws:s3:::{bucket_name}/*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({postscan_role_arn, *admin_role_arns})}},
+        }
+    ]
+
+
+def render_promote_statements(
+    bucket_name: str, *, postscan_role_arn: str, admin_role_arns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The promote bucket's policy: only post-scan (and the admin roles) write there. Its readers take what
+    is in it as scanned clean, and the storage key lets the account's principals write through S3 as their
+    IAM policies allow: an `s3:PutObject` on `*` would otherwise put unscanned files among the promoted."""
+    _check_input(bucket_name, admin_role_arns, "admin role")
+    _check_arn(postscan_role_arn, "post-scan role")
+    return [
+        {
+            "Sid": "BucketGuardOnlyPostScanAndAdminsWritePromoted",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(PROMOTE_WRITE_ACTIONS),
             "Resource": f"arn:aws:s3:::{bucket_name}/*",
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({postscan_role_arn, *admin_role_arns})}},
         }

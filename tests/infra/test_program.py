@@ -1072,6 +1072,19 @@ def test_a_feed_url_kept_in_secrets_manager_is_deployed_as_its_arn_readable_by_t
     assert "ReadRuleSourceUrlSecrets" not in {s["Sid"] for s in dev.policy("scanner-rule-update-policy")}
 
 
+def test_a_ruleset_is_written_with_the_scanner_key_or_not_at_all(dev: Graph) -> None:
+    # An explicit encryption (SSE-S3, another key) would need none of the scanner key's policy.
+    statements = {s["Sid"]: s for s in dev.policy("scanner-rules-policy")}
+    assert statements["WritesUseTheScannerKey"] == {
+        "Sid": "WritesUseTheScannerKey",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObject"],
+        "Resource": "arn:aws:s3:::bucketguard-dev-rules-123456789012-eu-west-1/*",
+        "Condition": {"Null": {"s3:x-amz-server-side-encryption": "false"}},
+    }
+
+
 def test_rule_publishers_may_only_write_through_s3_and_announce_on_the_ruleset_topic(
     rescanning: Graph, dev: Graph
 ) -> None:
@@ -1232,6 +1245,20 @@ def test_only_post_scan_and_admins_reach_quarantined_objects(multi: Graph) -> No
         "arn:aws:s3:::camp-teaching-material-quarantine/*",
     ]
     assert key_deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [postscan, admin]
+
+
+def test_only_post_scan_and_admins_write_into_the_promote_bucket(multi: Graph) -> None:
+    postscan = _role(multi, "storage-teaching-postscan")
+    admin = "arn:aws:iam::222222222222:role/camp-content-admin"
+    statements = {s["Sid"]: s for s in multi.policy("storage-teaching-promote-policy")}
+    assert statements["BucketGuardOnlyPostScanAndAdminsWritePromoted"] == {
+        "Sid": "BucketGuardOnlyPostScanAndAdminsWritePromoted",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObject*", "s3:DeleteObject*", "s3:Replicate*"],
+        "Resource": "arn:aws:s3:::camp-teaching-material-published/*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted([postscan, admin])}},
+    }
 
 
 def test_the_seal_key_is_an_hmac_key_only_post_scan_uses(graph: Graph) -> None:

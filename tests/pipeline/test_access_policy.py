@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
-from bucketguard.pipeline.access_policy import render_access_block_statements, render_quarantine_statements
+from bucketguard.pipeline.access_policy import (
+    render_access_block_statements,
+    render_promote_statements,
+    render_quarantine_statements,
+)
 
 LISTENER = "arn:aws:iam::222222222222:role/camp-listener"
 POSTSCAN = "arn:aws:iam::222222222222:role/camp-postscan"
@@ -198,6 +202,32 @@ def test_quarantined_malware_is_out_of_reach_of_every_principal_but_post_scan_an
     assert not denied(action, POSTSCAN, statements=QUARANTINE)
     assert not denied(action, ADMIN, statements=QUARANTINE)
     assert QUARANTINE[0]["Resource"] == f"arn:aws:s3:::{BUCKET}-quarantine/*"
+
+
+PROMOTE = render_promote_statements(
+    f"{BUCKET}-published", postscan_role_arn=POSTSCAN, admin_role_arns=[ADMIN]
+)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:PutObjectAcl",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ReplicateObject",
+    ],
+)
+def test_only_post_scan_and_admins_change_what_the_promote_bucket_holds(action: str) -> None:
+    # Its readers take its objects as scanned clean; an account-wide s3:PutObject must not add to them.
+    assert denied(action, CAMPER, statements=PROMOTE)
+    assert denied(action, LISTENER, statements=PROMOTE)
+    assert not denied(action, POSTSCAN, statements=PROMOTE)
+    assert not denied(action, ADMIN, statements=PROMOTE)
+    assert not denied("s3:GetObject", CAMPER, statements=PROMOTE)
+    assert PROMOTE[0]["Resource"] == f"arn:aws:s3:::{BUCKET}-published/*"
 
 
 def test_exact_rendering_of_the_read_statement() -> None:

@@ -317,3 +317,25 @@ def test_the_scanner_starts_on_the_shipped_ruleset_when_the_published_one_is_ref
     _scanner_environment(monkeypatch, account, "init-tampered", shipped)
     function = ScannerFunction.from_environment()
     assert function.scanner.engine.ruleset_version == load_artifact(shipped).version
+
+
+def test_publish_names_no_encryption_so_the_rules_buckets_own_key_applies(s3: Any, tmp_path: Path) -> None:
+    # The rules bucket denies a PutObject naming an encryption of its own (infra: WritesUseTheScannerKey);
+    # moto does not evaluate that condition, so the headers the publish sends are read instead.
+    from bucketguard.pipeline.rules_bucket import publish_artifact
+
+    s3.create_bucket(Bucket="rules-default-key")
+    artifact = tmp_path / "ruleset.zip"
+    write_artifact(load_ruleset(), artifact)
+    sent: list[dict[str, str]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(dict(request.headers))
+
+    s3.meta.events.register("before-send.s3.PutObject", record)
+    try:
+        publish_artifact(s3, artifact, "s3://rules-default-key/")
+    finally:
+        s3.meta.events.unregister("before-send.s3.PutObject", record)
+    (headers,) = sent
+    assert not [name for name in headers if name.lower().startswith("x-amz-server-side-encryption")]
