@@ -22,7 +22,8 @@ from typing import Any
 
 from bucketguard.pipeline.tagging import PLATFORM_TAGS, TAG_PREFIX, TAG_RESULT
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/*:-]+$")
+# No '*' or '?': the exemptions are ArnNotLike patterns, where `role/*` would exempt every role.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/:-]+$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")

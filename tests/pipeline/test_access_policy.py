@@ -252,6 +252,9 @@ def test_exact_rendering_of_the_read_statement() -> None:
         ("Bad_Bucket", [LISTENER], POSTSCAN, "bucket name"),
         (BUCKET, ["not-an-arn"], POSTSCAN, "exempt role"),
         (BUCKET, [LISTENER], "arn:aws:s3:::bucket", "tag writer"),
+        # ArnNotLike reads '*' and '?' as wildcards: an exemption for role/* would exempt every role.
+        (BUCKET, ["arn:aws:iam::222222222222:role/*"], POSTSCAN, "exempt role"),
+        (BUCKET, [LISTENER], "arn:aws:iam::222222222222:role/camp-post?can", "tag writer"),
     ],
 )
 def test_bad_input_is_refused_with_what_is_wrong(
