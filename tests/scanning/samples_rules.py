@@ -948,6 +948,27 @@ def text_about_pdf_actions() -> bytes:
     return b"Security lesson: a PDF with /OpenAction and /JavaScript or a /Launch action is dangerous.\n"
 
 
+# --- archives hidden in images ----------------------------------------------------------------------------
+
+PHOTO = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + bytes(range(256)) * 4
+    + b"\xff\xd9"
+)
+# RAR 5's signature and main archive header (CRC, size, type 1, no flags), as WinRAR starts an archive
+RAR5_START = b"Rar!\x1a\x07\x01\x00" + bytes.fromhex("33 92 b5 e5 0a 01 05 06 00 05 01 01 80 80 00")
+
+
+def seven_zip_bytes(members: dict[str, bytes]) -> bytes:
+    import py7zr
+
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return buffer.getvalue()
+
+
 # --- EICAR ------------------------------------------------------------------------------------------------
 
 
@@ -1088,6 +1109,18 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-elf-named-jpg-dir", "photos.jpg/tool", pranks.elf_header),
     _case("neg-java-class-as-jpg", "photos/odd.jpg", java_class_header),
     _case("neg-png", "photos/logo.jpg", pranks.clean_png),
+    # archives hidden in images
+    _case("7z-behind-jpeg", "photos/lake.jpg", lambda: PHOTO + seven_zip_bytes({"a.txt": b"camp"}),
+          "Archive_Hidden_In_Image"),
+    _case("rar-behind-png", "photos/logo.png", lambda: pranks.clean_png() + RAR5_START,
+          "Archive_Hidden_In_Image"),
+    _case("7z-in-gif-comment", "photos/wave.gif",
+          lambda: b"GIF89a\x01\x00\x01\x00\x00\x00\x00!\xfe" + seven_zip_bytes({"a.txt": b"camp"})[:200],
+          "Archive_Hidden_In_Image"),
+    _case("neg-7z-archive", "photos.7z", lambda: seven_zip_bytes({"lake.jpg": PHOTO})),
+    _case("neg-rar-archive", "photos.rar", lambda: RAR5_START),
+    _case("neg-jpeg-naming-archives", "photos/lake.jpg",
+          lambda: PHOTO + b"7z Rar! archives of these photos"),
     # Office macros
     _case("pranks-docm-macro-source", "timetable.docm!word/vbaProject.bin!<vba>/NewMacros.bas",
           pranks_docm_macro_source, "Office_VBA_AutoExec_Source"),

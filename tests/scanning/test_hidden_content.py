@@ -210,3 +210,19 @@ def test_members_of_a_zip_whose_central_directory_is_unreadable_are_scanned(tmp_
     assert _scan(tmp_path, "cut.zip", cut).verdict is Verdict.MALICIOUS
     clean = _scan(tmp_path, "clean.zip", CLEAN[: CLEAN.index(b"PK\x01\x02")])
     assert (clean.verdict, clean.reason) == (Verdict.UNSCANNABLE, Reason.CORRUPT)
+
+
+@pytest.mark.skipif(shutil.which("7zz") is None, reason="needs the 7-Zip program")
+def test_a_7z_behind_a_photo_that_7zip_opens_is_not_clean(tmp_path: Path) -> None:
+    """7-Zip opens a 7z glued behind a JPEG from the JPEG itself; the engine does not open it, so the
+    image is flagged for what it hides (it was clean, an encrypted one too)."""
+    (tmp_path / "eicar.com").write_bytes(EICAR)
+    for name, password in (("plain.7z", []), ("locked.7z", ["-pcamp"])):
+        subprocess.run(["7zz", "a", "-bd", *password, name, "eicar.com"], cwd=tmp_path, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        photo = tmp_path / f"{name}.jpg"
+        photo.write_bytes(jpeg() + (tmp_path / name).read_bytes())
+        listed = subprocess.run(["7zz", "l", "-p", str(photo)], capture_output=True, text=True, check=False)
+        assert "eicar.com" in listed.stdout  # 7-Zip finds it in the photo
+        result = engine().scan_file(photo, name="lake.jpg")
+        assert {finding.rule for finding in result.findings} == {"Archive_Hidden_In_Image"}, result
