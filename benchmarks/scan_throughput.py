@@ -48,6 +48,7 @@ import os
 import pstats
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -271,8 +272,8 @@ def one_file_phases(
     """CPU seconds of a new process scanning one file, by phase: the interpreter's start, the imports (the
     scan command's parser with them), the command (rules loaded, the file scanned, the output written)
     and the exit after it (atexit, the interpreter's finalisation, the kernel's teardown): each the least
-    of `runs` runs, per source tree (`python -c` imports bucketguard from its working directory), the trees
-    taking turns."""
+    of `runs` runs, and the median total (steadier than the least on a loaded machine), per source tree
+    (`python -c` imports bucketguard from its working directory), the trees taking turns."""
     measured: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
     for _ in range(runs):
         for tree in trees:
@@ -295,6 +296,7 @@ def one_file_phases(
             )
     return {
         tree: {name: round(min(run[name] for run in rows), 3) for name in rows[0]}
+        | {"total_median_s": round(statistics.median(run["total_s"] for run in rows), 3)}
         for tree, rows in measured.items()
     }
 
@@ -447,8 +449,8 @@ def main() -> None:
         print(f"its CPU time (min of {args.runs}): {_phases_line(by_tree[ROOT])}")
         figures["one_file_process_cpu_other_trees"] = {str(tree): by_tree[tree] for tree in trees[1:]}
         for tree in trees[1:]:
-            ratio = by_tree[tree]["total_s"] / by_tree[ROOT]["total_s"]
-            print(f"  {tree} in the same run: {_phases_line(by_tree[tree])} (total {ratio:.2f}x this tree's)")
+            ratio = by_tree[tree]["total_median_s"] / by_tree[ROOT]["total_median_s"]
+            print(f"  {tree}, same run: {_phases_line(by_tree[tree])} (median total {ratio:.2f}x this one's)")
         engine = Engine(ruleset)
         for label, target in () if args.startup_only else (("large", large), ("small", small)):
             full, full_cpu = bucketguard_scan(target)
