@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol
 
 from bucketguard.scanning.limits import (
     Budget,
@@ -303,8 +303,7 @@ class BlobWriter:
                 self.path.unlink()
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):  # not a frozen dataclass: see bucketguard.scanning.backends.RuleSource
     """Where one container is being expanded: its name, the object's budget, the visitor, temp space."""
 
     name: str

@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bucketguard.scanning.blobs import (
     CHUNK,
@@ -76,8 +75,7 @@ def _formats(path: str) -> Any:
     return getattr(importlib.import_module(f"bucketguard.scanning.formats.{module}"), name)
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):  # not a frozen dataclass: see bucketguard.scanning.backends.RuleSource
     kind: Kind
     recognises: str  # `module.function` of the formats package: bytes (the first HEAD_BYTES) -> bool
     opens: str  # `module.function`: an Opener

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from bucketguard.scanning.backends import BackendError, Matcher, RuleMatch, normalise_meta
 from bucketguard.scanning.blobs import RandomAccess, SourceFailed
@@ -96,8 +96,7 @@ _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are coun
 _TEXT_OR_NONE, _INT_OR_NONE = (str, type(None)), (int, type(None))
 
 
-@dataclass(frozen=True)
-class _Problem:
+class _Problem(NamedTuple):  # not a frozen dataclass: see bucketguard.scanning.backends.RuleSource
     reason: Reason
     detail: str
     is_error: bool
