@@ -5,8 +5,8 @@ engine built). The existing cold start of scan_throughput.py loads the artifact 
 through the watcher.
 
 Prints, per source tree (this checkout by default; give others with --tree to compare in one run, taking
-turns), the min of --runs fresh interpreters: wall and CPU time of the imports and of the init, and the
-load average.
+turns), the min of --runs fresh interpreters: wall and CPU time of the imports and of the init (and the median
+total CPU, steadier on a loaded machine), and the load average.
 Not a test: run it by hand.
 
     .venv/bin/python benchmarks/cold_start_published.py [--tree DIR]... [--runs 7]
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,8 @@ def main() -> None:
             print(
                 f"{tree}: imports {imports:.3f} s ({imports_cpu:.3f} CPU), init with the published ruleset "
                 f"{init:.3f} s ({init_cpu:.3f} CPU); min of {args.runs}: total CPU "
-                f"{min(run[2] + run[3] for run in figures):.3f} s"
+                f"{min(run[2] + run[3] for run in figures):.3f} s, median "
+                f"{statistics.median(run[2] + run[3] for run in figures):.3f} s"
             )
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
