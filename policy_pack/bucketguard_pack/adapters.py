@@ -414,16 +414,29 @@ def _each(
     return tuple(result)
 
 
-def _identifier(index: StackIndex, resource: Resource, prop: str) -> str:
+def _identifier(
+    index: StackIndex, resource: Resource, prop: str, made_by: frozenset[str] | None = None
+) -> str:
     """An input naming another resource (a function, a source ARN or account). Unknown at preview, it is
     still one specific value: the resource it is computed from, when the engine names exactly one."""
     try:
         return str(_get(resource.props, prop, ""))
     except UnknownValueError:
-        origins = [
-            index.by_urn[u].name for u in resource.property_dependencies.get(prop, ()) if u in index.by_urn
-        ]
-        return computed(", ".join(origins) or prop)
+        origins = _origins(index, resource, prop, made_by)
+        return computed(", ".join(o.name for o in origins) or prop)
+
+
+def _origins(
+    index: StackIndex, resource: Resource, dependency: str, made_by: frozenset[str] | None
+) -> list[Resource]:
+    """The resources an input unknown at preview is computed from. With `made_by` (the types whose own
+    identifier it names: a policy ARN from an `aws.iam.Policy`), a value computed from anything else may be
+    any value at all (an AWS-managed policy's ARN built from a role's partition): UnknownValueError."""
+    depended = resource.property_dependencies.get(dependency, ())
+    origins = [index.by_urn[u] for u in depended if u in index.by_urn]
+    if made_by is not None and (not origins or any(o.type not in made_by for o in origins)):
+        raise UnknownValueError(UNKNOWN_STRING_VALUE, [dependency])
+    return origins
 
 
 def _bucket_identities(bucket: Resource) -> tuple[Any, ...]:
@@ -793,7 +806,7 @@ def _role_grants(index: StackIndex, role: Resource) -> tuple[tuple[PolicyStateme
     statements: list[PolicyStatement] = []
     for inline in _get(role.props, "inlinePolicies", ()) or ():
         statements.extend(_statements(_get(inline, "policy")))
-    arns = list(_identifiers(index, role, "managedPolicyArns"))
+    arns = list(_identifiers(index, role, "managedPolicyArns", IAM_MANAGED_POLICY_TYPES))
     for policy in index.of_types(["aws:iam/rolePolicy:RolePolicy"]):
         if index.target(policy, "role", roles, _arn_identities) is role:
             statements.extend(_statements(_get(policy.props, "policy")))
@@ -951,16 +964,23 @@ def iam_policy_facts(index: StackIndex) -> tuple[IamPolicyFacts, ...]:
     return tuple(result)
 
 
-def _identifiers(index: StackIndex, resource: Resource, prop: str) -> tuple[str, ...]:
+def _identifiers(
+    index: StackIndex, resource: Resource, prop: str, made_by: frozenset[str] | None = None
+) -> tuple[str, ...]:
     """An input naming other resources: one (`policyArn`, `roleName`) or a list (`policyArns`, `roles`).
-    A value unknown at preview is one specific resource the stack creates (never an AWS-managed policy)."""
+    A value unknown at preview is one specific resource the stack creates (of a type in `made_by`)."""
     if not prop.endswith("s"):
-        return tuple(filter(None, [_identifier(index, resource, prop)]))
-    return _listed(index, resource, resource.props, prop, prop)
+        return tuple(filter(None, [_identifier(index, resource, prop, made_by)]))
+    return _listed(index, resource, resource.props, prop, prop, made_by)
 
 
 def _listed(
-    index: StackIndex, resource: Resource, container: Any, key: str, dependency: str
+    index: StackIndex,
+    resource: Resource,
+    container: Any,
+    key: str,
+    dependency: str,
+    made_by: frozenset[str] | None = None,
 ) -> tuple[str, ...]:
     """`container[key]`, one value or a list, whose elements unknown at preview are each one specific value
     computed from a resource the stack creates (an ARN, an Elastic IP's /32: never a wildcard nor the whole
@@ -974,8 +994,7 @@ def _listed(
         try:
             result.append(str(values[position]))
         except UnknownValueError:
-            depended = resource.property_dependencies.get(dependency, ())
-            origins = [index.by_urn[u] for u in depended if u in index.by_urn]
+            origins = _origins(index, resource, dependency, made_by)
             if any(o.type == TEMPLATE_INPUT_TYPE for o in origins):
                 raise
             result.append(computed(", ".join(o.name for o in origins) or key))
@@ -998,7 +1017,7 @@ def _attachments(index: StackIndex, resource: Resource) -> Iterable[IamAttachmen
                 if principal_prop is None
                 else _identifiers(index, resource, principal_prop)
             )
-            arns = _identifiers(index, resource, arns_prop) if principals else ()
+            arns = _identifiers(index, resource, arns_prop, IAM_MANAGED_POLICY_TYPES) if principals else ()
         except UnknownValueError as error:
             yield IamAttachmentFacts(
                 **_identity(resource),

@@ -202,3 +202,32 @@ aws.s3.BucketPolicy("p", bucket=b.id, policy=json.dumps({"Version": "2012-10-17"
         "bucketguard: the policy pack failed on the stack: "
         "statement Effect must be Allow or Deny, got 'allow'"
     ]
+
+
+def test_a_policy_arn_computed_from_another_resource_is_undecided_not_passed(program) -> None:  # type: ignore[no-untyped-def]
+    """A policy ARN unknown at preview is a policy the stack creates only when it is computed from one; built
+    from a role's ARN (its partition, say) it may be AdministratorAccess: it waits for its value."""
+    mandatory, undecided = judged(
+        program,
+        TRUST
+        + """
+def admin_in_partition(arn):
+    return f"arn:{arn.split(':')[1]}:iam::aws:policy/AdministratorAccess"
+
+reader = aws.iam.Policy("reader", policy=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+helper = aws.iam.Role("helper", assume_role_policy=trust)
+aws.iam.RolePolicyAttachment("by-partition", role=helper.name,
+                             policy_arn=helper.arn.apply(admin_in_partition))
+aws.iam.RolePolicyAttachment("own-policy", role=helper.name, policy_arn=reader.arn)
+listed = aws.iam.Role("listed", assume_role_policy=trust,
+                      managed_policy_arns=[helper.arn.apply(admin_in_partition), reader.arn])
+aws.lambda_.Function("listed-fn", role=listed.arn, runtime="python3.12", handler="h.h",
+                     code=pulumi.AssetArchive({}))
+""",
+    )
+    assert mandatory == set()
+    waiting = {u["rule_id"]: u["detail"] for u in undecided}
+    attached = waiting["iam_principal_administrator_access_prohibited"]
+    assert "by-partition:" in attached and "listed:" in attached and "own-policy" not in attached
+    assert "listed-fn:" in waiting["lambda_function_role_admin_prohibited"]
