@@ -73,6 +73,7 @@ class AuditUnitSettings(AuditRunSettings):
     report_bucket: str = Field(validation_alias=env.AUDIT_REPORT_BUCKET)
     summary_topic_arn: str = Field(validation_alias=env.AUDIT_SUMMARY_TOPIC_ARN)
     security_hub: Flag = Field(False, validation_alias=env.AUDIT_SECURITY_HUB)
+    listeners: Names = Field((), validation_alias=env.LISTENER_QUEUE_DIGESTS)
     policy_config: Annotated[str, Field(max_length=65536)] = Field(
         "{}", validation_alias=env.AUDIT_POLICY_CONFIG
     )
@@ -217,7 +218,7 @@ def audit_unit(
             f"the credentials are for account {account.account_id}, the message names {unit.account}"
         )
     account.regions = (unit.region,)
-    [result] = audit_accounts([account], rule_configs=policy.judged)
+    [result] = audit_accounts([account], rule_configs=policy.judged, listeners=frozenset(settings.listeners))
     home = settings.regions[0]
     # Global resources and account-wide rules are judged by every region's message, kept by the first's.
     scope = {unit.region, GLOBAL} if unit.region == home else {unit.region}

@@ -122,6 +122,13 @@ RoleArn = Annotated[
         "an IAM role ARN (arn:aws:iam::<12 digits>:role/...)",
     ),
 ]
+QueueArn = Annotated[
+    str,
+    pattern(
+        r"^arn:aws[a-z-]*:sqs:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[\w-]{1,80}(\.fifo)?$",
+        "an SQS queue ARN (arn:aws:sqs:<region>:<12 digits>:<name>)",
+    ),
+]
 PrincipalArn = Annotated[
     str,
     pattern(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -31,7 +32,12 @@ from bucketguard.scheduled_audit import REPORTS_PREFIX
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import AuditConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs, invoke_on_schedule
-from infra.history_table import history_table, security_hub_products, table_key_statement
+from infra.history_table import (
+    history_table,
+    listener_digests,
+    security_hub_products,
+    table_key_statement,
+)
 from infra.keys import component_key
 from infra.policies import (
     KMS_ENCRYPT_ACTIONS,
@@ -65,6 +71,7 @@ class AuditStackArgs:
     account_id: pulumi.Input[str]
     code: pulumi.Archive
     architecture: str
+    listener_queue_arns: Sequence[pulumi.Input[str]] = ()  # the storages' (audit.run.join)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -222,6 +229,7 @@ class AuditStack(pulumi.ComponentResource):
                     env.AUDIT_SUMMARY_TOPIC_ARN: self.summary_topic.arn,
                     env.AUDIT_SECURITY_HUB: "true" if config.security_hub else "false",
                     env.AUDIT_POLICY_CONFIG: json.dumps(config.policy_config),
+                    env.LISTENER_QUEUE_DIGESTS: listener_digests(args.listener_queue_arns),
                 },
                 memory_mb=1024,
                 timeout_seconds=UNIT_TIMEOUT_SECONDS,

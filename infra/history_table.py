@@ -1,13 +1,15 @@
 """What the audit and the monitor share in infra: the findings history table (the layout of
-``bucketguard.audit.history.DynamoDbHistory``) and the Security Hub products they import into."""
+``bucketguard.audit.history.DynamoDbHistory``), the Security Hub products they import into and the listener
+queues they trust."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
+from bucketguard.audit.run import listener_digest
 from infra.policies import KMS_ENCRYPT_ACTIONS, Statement
 
 
@@ -68,3 +70,8 @@ def table_key_statement(account_id: pulumi.Input[str], region: str) -> Statement
             }
         },
     }
+
+
+def listener_digests(queue_arns: Sequence[pulumi.Input[str]]) -> pulumi.Output[str]:
+    """LISTENER_QUEUE_DIGESTS: the digest of each listener queue the program made, comma-separated."""
+    return pulumi.Output.all(*queue_arns).apply(lambda arns: ",".join(listener_digest(a) for a in arns))

@@ -32,7 +32,12 @@ from bucketguard.remediation import remediation_statements
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
 from infra.config import MonitorConfig
 from infra.function import PipelineFunction, PipelineFunctionArgs
-from infra.history_table import history_table, security_hub_products, table_key_statement
+from infra.history_table import (
+    history_table,
+    listener_digests,
+    security_hub_products,
+    table_key_statement,
+)
 from infra.keys import component_key
 from infra.monitor_trail import MonitorTrail, MonitorTrailArgs, trail_arn, trail_key_statements
 from infra.policies import (
@@ -96,6 +101,7 @@ class MonitorStackArgs:
     architecture: str
     member_accounts: Sequence[str]  # the monitored accounts other than this one
     policy_config: Mapping[str, object] = field(default_factory=dict)  # the rules' settings (allowedRegions)
+    listener_queue_arns: Sequence[pulumi.Input[str]] = ()  # the storages' (audit.run.join)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -196,6 +202,7 @@ class MonitorStack(pulumi.ComponentResource):
                     env.MONITOR_REGIONS: ",".join(config.monitored_regions),
                     env.MONITOR_SECURITY_HUB: str(config.security_hub).lower(),
                     env.MONITOR_POLICY_CONFIG: policy_config,
+                    env.LISTENER_QUEUE_DIGESTS: listener_digests(args.listener_queue_arns),
                     env.ALERT_TOPIC_ARN: self.alert_topic.arn,
                     **(
                         {env.WEBHOOK_SECRET_ARN: config.webhook_secret_arn}

@@ -207,8 +207,10 @@ def deploy(config: BucketguardConfig) -> None:
     ]
     if config.account_public_access_block:
         _block_public_access(deployment.account_providers)
+    # The one record of which queues are listeners: the audit and the monitor trust no tag for it.
+    listener_queues = [s.listener.queue.queue.arn for s in storages]
     if config.audit is not None:
-        _deploy_audit(deployment)
+        _deploy_audit(deployment, listener_queues)
     _export_storages(storages)
     _export_artifact(deployment.artifact)
     for index, scanner in enumerate(scanners):
@@ -222,6 +224,7 @@ def deploy(config: BucketguardConfig) -> None:
             deployment.architecture,
             deployment.tags,
             deployment.account_of,
+            listener_queues,
         )
 
 
@@ -343,7 +346,7 @@ def _block_public_access(account_providers: dict[str | None, aws.Provider]) -> N
         )
 
 
-def _deploy_audit(deployment: _Deployment) -> None:
+def _deploy_audit(deployment: _Deployment, listener_queues: Sequence[pulumi.Output[str]]) -> None:
     config = deployment.config.audit
     assert config is not None
     provider = deployment.providers.get(config.region, config.role_arn, config.account)
@@ -354,6 +357,7 @@ def _deploy_audit(deployment: _Deployment) -> None:
             account_id=deployment.account_of(provider),
             code=deployment.artifact.code,
             architecture=deployment.architecture,
+            listener_queue_arns=listener_queues,
             tags=deployment.tags,
         ),
         opts=pulumi.ResourceOptions(provider=provider),
@@ -381,6 +385,8 @@ def _export_storages(storages: Sequence[StorageStack]) -> None:
                 "region": s.config.region,
                 "resultTopicArn": s.post_scan.result_topic.arn,
                 "alertTopicArn": s.alert_topic.arn,
+                # what `audit --listener-queue` is given: the audit trusts no queue's tag
+                "listenerQueueArn": s.listener.queue.queue.arn,
                 "quarantineBucket": s.config.quarantine_bucket,
                 "promoteBucket": s.config.promote_bucket,
             }
@@ -448,6 +454,7 @@ def deploy_monitor(
     architecture: str,
     tags: dict[str, str],
     account_of: Any,
+    listener_queues: Sequence[pulumi.Output[str]] = (),
 ) -> None:
     """The monitor in the security account, a forwarder in its other regions and in each monitored
     account (with the role the monitor reads through there)."""
@@ -468,6 +475,7 @@ def deploy_monitor(
             architecture=architecture,
             member_accounts=members,
             policy_config=policy_config,
+            listener_queue_arns=listener_queues,
             tags=tags,
         ),
         opts=pulumi.ResourceOptions(provider=home),

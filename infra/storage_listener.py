@@ -127,7 +127,7 @@ class StorageListener(pulumi.ComponentResource):
                         else []
                     ),
                 ],
-                # How the audit knows the bucket it is notified by is scanned (no component tree there).
+                # For people reading the account; the audit trusts the program's own list, not this tag.
                 tags={**args.tags, ROLE_TAG: LISTENER_ROLE},
             ),
             opts=moved_into(self, former_parent),

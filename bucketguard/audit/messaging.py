@@ -5,15 +5,17 @@ from __future__ import annotations
 from bucketguard.audit.reader import Call, Reader
 from bucketguard.rules.facts import SnsTopicFacts, SqsQueueFacts, parse_policy_document
 
-LISTENER_TAG_RULES = ("s3_bucket_malware_scanning_enabled",)  # a listener queue is known by its tag
+TAGS_ONLY: tuple[
+    str, ...
+] = ()  # tags judge no rule here (a queue's tag never makes it a listener: audit.run.join)
 QUEUE_RULES = ("sqs_queue_public_access_prohibited", "sqs_queue_encrypted_at_rest")
 TOPIC_RULES = ("sns_topic_public_access_prohibited", "sns_topic_encrypted_at_rest")
 LIST_QUEUES = Call("list_queues", QUEUE_RULES)
 QUEUE_ATTRIBUTES = Call("get_queue_attributes", QUEUE_RULES)
-QUEUE_TAGS = Call("list_queue_tags", LISTENER_TAG_RULES)
+QUEUE_TAGS = Call("list_queue_tags", TAGS_ONLY)
 LIST_TOPICS = Call("list_topics", TOPIC_RULES)
 TOPIC_ATTRIBUTES = Call("get_topic_attributes", TOPIC_RULES)
-TOPIC_TAGS = Call("list_tags_for_resource", LISTENER_TAG_RULES)
+TOPIC_TAGS = Call("list_tags_for_resource", TAGS_ONLY)
 SQS_CALLS = (LIST_QUEUES, QUEUE_ATTRIBUTES, QUEUE_TAGS)
 SNS_CALLS = (LIST_TOPICS, TOPIC_ATTRIBUTES, TOPIC_TAGS)
 

@@ -19,7 +19,7 @@ import boto3
 from bucketguard.audit import cloudtrail, ec2, iam, kms, lambda_, messaging, s3
 from bucketguard.audit.clients import DEFAULT_REGION, ClientFactory
 from bucketguard.audit.reader import GLOBAL, Call, Collection, Denial, Reader
-from bucketguard.rules.facts import LISTENER_ROLE, ROLE_TAG, ResourceFacts, StackFacts
+from bucketguard.rules.facts import StackFacts
 from bucketguard.rules.model import (
     References,
     RulesConfig,
@@ -123,10 +123,18 @@ def collect_unit(
     return collection
 
 
-def join(collections: Sequence[Collection]) -> StackFacts:
+def listener_digest(queue_arn: str) -> str:
+    """How a deployment names the listener queues it made to its audit and monitor functions: 16 hex digits
+    of the ARN's SHA-256, so fifty storages' fit in the 4 KB of a Lambda's environment (forging one means
+    finding a queue ARN among 2^64)."""
+    return hashlib.sha256(queue_arn.encode()).hexdigest()[:16]
+
+
+def join(collections: Sequence[Collection], listeners: frozenset[str] = frozenset()) -> StackFacts:
     """One account's collections -> its StackFacts, with the joins that cross services and regions:
-    which buckets receive logs, which notification targets are bucketguard listeners, and each
-    function's execution-role grants."""
+    which buckets receive logs, which notification targets are bucketguard listeners (``listeners``: the
+    `listener_digest` of each listener queue the deployment made; a tag in the account says nothing, anyone
+    who may tag a queue writes it), and each function's execution-role grants."""
     groups: dict[str, list[Any]] = {}
     log_targets: set[str] = set()
     role_grants: dict[str, Any] = {}
@@ -138,17 +146,13 @@ def join(collections: Sequence[Collection]) -> StackFacts:
         log_targets |= collection.log_targets
         role_grants.update(collection.role_grants)
         account_pab = account_pab or collection.account_public_access_block
-    listeners = {
-        f.ref
-        for f in groups.get("resources", ())
-        if isinstance(f, ResourceFacts) and f.tags.get(ROLE_TAG) == LISTENER_ROLE
-    }
     groups["buckets"] = [
         replace(
             b,
             receives_access_logs=b.bucket_name in log_targets,
             notifications=tuple(
-                replace(n, is_bucketguard_listener=n.target in listeners) for n in b.notifications
+                replace(n, is_bucketguard_listener=listener_digest(n.target) in listeners)
+                for n in b.notifications
             ),
         )
         for b in groups.get("buckets", ())
@@ -283,10 +287,11 @@ def audit_accounts(
     workers: int = 8,
     page_size: int | None = None,
     progress: Callable[[str, str], None] | None = None,
+    listeners: frozenset[str] = frozenset(),
 ) -> list[AccountResult]:
     """Collect every (account, region) unit on a pool of ``workers`` threads, then evaluate per account
     with ``rule_configs`` (rule id -> settings; None: every rule, defaults). ``progress(account, region)``
-    is called as each unit finishes."""
+    is called as each unit finishes; ``listeners``: the deployment's listener queues (`join`)."""
     wanted = tuple(services)
     unknown = set(wanted) - set(SERVICES)
     if unknown:
@@ -309,7 +314,7 @@ def audit_accounts(
     results = []
     for account in accounts:
         own = [c for c in collections if c.account == account.account_id]
-        stack = join(own)
+        stack = join(own, listeners)
         denials = [d for c in own for d in c.denials]
         results.append(
             AccountResult(

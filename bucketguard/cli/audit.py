@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url, remediate
-from bucketguard.validation import RegionName, RoleArn
+from bucketguard.validation import QueueArn, RegionName, RoleArn
 
 SEVERITIES = ("low", "medium", "high", "critical")
 # Named here, not taken from bucketguard.audit.report.RENDERERS: that module imports boto3 (slow to start).
@@ -70,6 +70,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the policy pack's config: enforcement levels, exemptions, allowed regions/accounts",
     )
+    add_listener_option(parser)
     parser.add_argument("--min-severity", choices=SEVERITIES, default="low")
     parser.add_argument(
         "--service", action="append", choices=SERVICES, default=[], help="only these services"
@@ -130,6 +131,24 @@ def run_audit(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def add_listener_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listener-queue",
+        action="append",
+        default=[],
+        type=checked(QueueArn),
+        metavar="ARN",
+        help="a storage's listener queue (the stack's storages output; repeat): a bucket notifying it is "
+        "scanned. Its bucketguard:role tag proves nothing: anyone who may tag a queue can write it",
+    )
+
+
+def listeners(args: argparse.Namespace) -> frozenset[str]:
+    from bucketguard.audit.run import listener_digest
+
+    return frozenset(listener_digest(arn) for arn in args.listener_queue)
+
+
 def _audit(args: argparse.Namespace) -> int:
     import boto3
 
@@ -169,6 +188,7 @@ def _audit(args: argparse.Namespace) -> int:
             rule_configs=judged,
             workers=args.workers,
             progress=_progress(accounts),
+            listeners=listeners(args),
         )
 
     results = collect()

@@ -319,7 +319,7 @@ def _play_audit(console: Console, pipe: Sandbox, output: Path | None) -> bool:
     from bucketguard.audit.clients import ClientFactory
     from bucketguard.audit.dashboard import render_html
     from bucketguard.audit.report import build_report
-    from bucketguard.audit.run import Account, audit_accounts
+    from bucketguard.audit.run import Account, audit_accounts, listener_digest
     from bucketguard.audit.settings import load_settings
     from bucketguard.demo.camp_account import ABROAD_REGION, seed_pranks
 
@@ -334,7 +334,10 @@ def _play_audit(console: Console, pipe: Sandbox, output: Path | None) -> bool:
     pranks = seed_pranks(clients.client, st.region)
     settings = load_settings(INSECURE_CAMP / "policy-config.json")
     account = Account(st.account.account_id, clients, (st.region, ABROAD_REGION))
-    report = build_report(audit_accounts([account], rule_configs=settings.judged), settings)
+    audited = audit_accounts(
+        [account], rule_configs=settings.judged, listeners=frozenset({listener_digest(st.listener_queue_arn)})
+    )
+    report = build_report(audited, settings)
     table = Table(title=f"account {account.account_id}: what the audit found by hand", title_justify="left")
     for column in ("prank", "rule", "resource", "region", ""):
         table.add_column(column, overflow="fold")

@@ -144,14 +144,15 @@ def _audit_touched(pipe: Sandbox, group: str, policy_config: Path) -> frozenset[
     bucket and the group."""
     from bucketguard.audit.clients import ClientFactory
     from bucketguard.audit.report import build_report
-    from bucketguard.audit.run import Account, audit_accounts
+    from bucketguard.audit.run import Account, audit_accounts, listener_digest
     from bucketguard.audit.settings import load_settings
 
     st = pipe.storage
     clients = ClientFactory(st.account.session, endpoint_url=st.account.endpoint_url)
     account = Account(st.account.account_id, clients, (st.region,))
-    # sqs: the listener queue's tag is how the audit knows the bucket is scanned
-    audited = audit_accounts([account], services=("s3", "ec2", "sqs"))
+    audited = audit_accounts(
+        [account], services=("s3", "ec2"), listeners=frozenset({listener_digest(st.listener_queue_arn)})
+    )
     report = build_report(audited, load_settings(policy_config))
     touched = {
         f"arn:aws:s3:::{st.bucket}",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
-from bucketguard.cli.audit import DEFAULT_HISTORY
+from bucketguard.cli.audit import DEFAULT_HISTORY, add_listener_option, listeners
 from bucketguard.validation import PrincipalArn
 
 
@@ -68,6 +68,7 @@ def register(subparsers: Any) -> None:
         metavar="ARN",
         help="events made by this role or user are not judged (bucketguard's own roles; repeat)",
     )
+    add_listener_option(replay)
     replay.add_argument("--debug", action="store_true", help="show the traceback of an error")
     parser.set_defaults(run=run_monitor)
 
@@ -134,6 +135,7 @@ def _replay(args: argparse.Namespace) -> int:
         ledger=ledger,
         settings=settings,
         ignored_principals=frozenset(args.ignore_principal),
+        listeners=listeners(args),
         remediate=default_rules() if args.fix else frozenset(),
         fixer=fixer,
     )

@@ -3,8 +3,8 @@
 An S3 bucket is read alone (``collect_bucket``); the account's Block Public Access alone. The other services'
 collectors list their resources in the event's region (IAM: one account-wide listing), and the monitor then
 keeps only the findings on the event's resource. What the joins need comes along: a Lambda function's
-execution role (IAM), a bucket's listener (the region's queues and functions), which buckets receive logs
-(every bucket, for the logging rule only).
+execution role (IAM), which buckets receive logs (every bucket, for the logging rule only). A bucket's
+listener is one the deployment made (``Monitor.listeners``), never read from the account.
 """
 
 from __future__ import annotations
@@ -65,8 +65,6 @@ def collect_target(
     home = target.region
     if target.kind == "bucket":
         collections = [_bucket(account, target)]
-        if "s3_bucket_malware_scanning_enabled" in wanted:  # the listener is known by its tag
-            collections.append(_unit(account, target.region, ("sqs", "lambda"), home))
         if "s3_bucket_access_logging_enabled" in wanted:  # a bucket receiving logs needs none
             collections += [
                 _unit(account, GLOBAL, ("s3",), home),

@@ -108,14 +108,16 @@ class Outcome:
 class Monitor:
     """``clients_for(account)``: the clients to read (and fix) that account with; ``ignored_principals``:
     bucketguard's own role ARNs (exact: a role merely named like ours is still watched); ``remediate``: the
-    rule ids the owner lets ``fixer`` repair; ``deliver``: called with each event's alerts before the
-    history is saved (raising makes the event fail, to be retried)."""
+    rule ids the owner lets ``fixer`` repair; ``listeners``: the deployment's listener queues (`join`);
+    ``deliver``: called with each event's alerts before the history is saved (raising makes the event fail,
+    to be retried)."""
 
     clients_for: Callable[[str], ClientFactory]
     history: FindingsHistory
     ledger: EventLedger
     settings: AuditSettings = field(default_factory=lambda: load_settings(None))
     regions: tuple[str, ...] = ()
+    listeners: frozenset[str] = frozenset()
     ignored_principals: frozenset[str] = frozenset()
     remediate: frozenset[str] = frozenset()
     fixer: Fixer | None = None
@@ -156,7 +158,7 @@ class Monitor:
             collections = collect_target(account, target, configs, self.regions)
             denials = [d for c in collections for d in c.denials]
             notes += [n for c in collections for n in c.notes]
-            found = evaluate_account(record.account, join(collections), denials, configs)
+            found = evaluate_account(record.account, join(collections, self.listeners), denials, configs)
             findings += [f for f in found if target.matches(f.arn) or f.rule_id == "audit_access_denied"]
             blocked = {r for d in denials for r in d.rule_ids}
             judged |= set(configs) - blocked

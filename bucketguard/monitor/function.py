@@ -40,6 +40,7 @@ class MonitorSettings(EnvSettings):
     ignored_principals: Names = Field((), validation_alias=env.MONITOR_IGNORED_PRINCIPALS)
     remediate: Names = Field((), validation_alias=env.MONITOR_REMEDIATE)
     regions: Names = Field((), validation_alias=env.MONITOR_REGIONS)
+    listeners: Names = Field((), validation_alias=env.LISTENER_QUEUE_DIGESTS)
     security_hub: Flag = Field(False, validation_alias=env.MONITOR_SECURITY_HUB)
     policy_config: Annotated[str, Field(max_length=65536)] = Field(
         "{}", validation_alias=env.MONITOR_POLICY_CONFIG
@@ -142,6 +143,7 @@ class MonitorFunction(SqsFunction):
             fixer=RemediationFixer(policy, DynamoDbUndoLog(table), ledger) if settings.remediate else None,
             settings=policy,
             regions=settings.regions,
+            listeners=frozenset(settings.listeners),
             ignored_principals=frozenset({*settings.ignored_principals, *([own_role] if own_role else [])}),
             remediate=frozenset(settings.remediate),
             deliver=channels,

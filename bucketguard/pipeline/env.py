@@ -74,6 +74,9 @@ MONITOR_REMEDIATE = "BUCKETGUARD_MONITOR_REMEDIATE"
 MONITOR_REGIONS = "BUCKETGUARD_MONITOR_REGIONS"
 MONITOR_SECURITY_HUB = "BUCKETGUARD_MONITOR_SECURITY_HUB"
 MONITOR_POLICY_CONFIG = "BUCKETGUARD_MONITOR_POLICY_CONFIG"
+# the audit's and the monitor's: the listener queues the deployment made (audit.run.listener_digest of each,
+# comma-separated), the only notification targets that make a bucket scanned
+LISTENER_QUEUE_DIGESTS = "BUCKETGUARD_LISTENER_QUEUE_DIGESTS"
 
 # scheduled audit (AuditStack): the DynamoDB findings history (and its runs), the audited regions, the roles
 # it assumes in other accounts (comma-separated ARNs; its own account is always audited), Security Hub

@@ -27,8 +27,10 @@ How an adapter fills it (the Pulumi adapter in policy_pack/, the boto3 collector
 * ``BucketFacts.receives_access_logs`` is True when another bucket's logging (or a trail) targets it.
 
 Scanning coverage (rule ``s3_bucket_malware_scanning_enabled``): the adapter marks a notification target
-``is_bucketguard_listener=True`` when it is a bucketguard storage stack's listener: a child of a
-``bucketguard:*:StorageStack`` component, or a resource tagged ``bucketguard:role=listener``. Buckets
+``is_bucketguard_listener=True`` when it is a bucketguard storage stack's listener, as the deployment
+knows it: a child of a ``bucketguard:*:StorageStack`` component (preview), or one of the listener queues
+the program made (``bucketguard.audit.run.join``, live). A ``bucketguard:role=listener`` tag proves nothing:
+anyone who may tag a queue writes it. Buckets
 that bucketguard itself creates carry ``bucketguard:role`` = quarantine | promote | logs | internal.
 """
 

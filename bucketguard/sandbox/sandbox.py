@@ -44,6 +44,7 @@ class StorageView:
     listener_role: AccountSession
     postscan_role: AccountSession
     listener_queue_url: str
+    listener_queue_arn: str  # what the deployment tells the audit and the monitor its listener is
     listener_dlq_url: str
     postscan_queue_url: str
     postscan_dlq_url: str
@@ -129,6 +130,7 @@ class Sandbox:
             listener_role=self._role_of(listener),
             postscan_role=self._role_of(postscan),
             listener_queue_url=listener.queue_url,
+            listener_queue_arn=outputs["listenerQueueArn"],
             listener_dlq_url=_dead_letter_queue_url(listener),
             postscan_queue_url=postscan.queue_url,
             postscan_dlq_url=_dead_letter_queue_url(postscan),

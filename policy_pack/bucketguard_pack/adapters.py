@@ -29,8 +29,6 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from bucketguard.rules.facts import (
-    LISTENER_ROLE,
-    ROLE_TAG,
     AclGrant,
     BucketFacts,
     Ec2InstanceFacts,
@@ -555,10 +553,9 @@ _INLINE_SETTINGS: tuple[tuple[tuple[str, ...], Callable[[Any, dict[str, Any]], N
 
 
 def _is_listener(index: StackIndex, target: Resource | None) -> bool:
+    """A queue of a bucketguard storage: the program says so by making it one, not by tagging it."""
     if target is None:
         return False
-    if tags_of(target).get(ROLE_TAG) == LISTENER_ROLE:
-        return True
     return any(
         a.type.startswith("bucketguard:") and a.type.endswith(STORAGE_STACK_SUFFIX)
         for a in index.ancestors(target)

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from bucketguard.audit.clients import ClientFactory
-from bucketguard.audit.run import ACCESS_DENIED_RULE
+from bucketguard.audit.run import ACCESS_DENIED_RULE, listener_digest
 from bucketguard.rules.facts import (
     ALL_USERS_URI,
     AclGrant,
@@ -38,7 +38,7 @@ PUBLIC_PUT = {
 
 def test_bucket_with_every_setting_is_read_as_configured(aws: EmbeddedAws) -> None:
     s3, sqs = client(aws, "s3"), client(aws, "sqs")
-    queue = sqs.create_queue(QueueName="listener", tags={"bucketguard:role": "listener"})["QueueUrl"]
+    queue = sqs.create_queue(QueueName="listener")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -90,7 +90,7 @@ def test_bucket_with_every_setting_is_read_as_configured(aws: EmbeddedAws) -> No
     )
     s3.put_bucket_tagging(Bucket="camp-site", Tagging={"TagSet": [{"Key": "team", "Value": "camp"}]})
 
-    result = audit(aws, services=["s3", "sqs"])
+    result = audit(aws, services=["s3"], listeners=frozenset({listener_digest(queue_arn)}))
 
     buckets = {b.name: b for b in result.facts.buckets}
     site, logs = buckets["camp-site"], buckets["camp-logs"]
@@ -127,6 +127,32 @@ def test_bucket_with_every_setting_is_read_as_configured(aws: EmbeddedAws) -> No
     )
     scanning = next(f for f in result.findings if f.rule_id == "s3_bucket_malware_scanning_enabled")
     assert "partly scanned" in scanning.message
+
+
+def test_a_queue_tagged_as_a_listener_is_not_one_the_deployment_made(aws: EmbeddedAws) -> None:
+    """Anyone who may tag a queue and set a bucket's notification made an unscanned bucket look scanned."""
+    s3, sqs = client(aws, "s3"), client(aws, "sqs")
+
+    def queue(name: str, **tags: str) -> str:
+        url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"]
+        return str(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
+
+    listener, forged = queue("teaching-events"), queue("prank-events", **{"bucketguard:role": "listener"})
+    for bucket, target in (("camp-teaching", listener), ("camp-pranks", forged)):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": target, "Events": ["s3:ObjectCreated:*"]}]
+            },
+        )
+
+    result = audit(aws, services=["s3", "sqs"], listeners=frozenset({listener_digest(listener)}))
+
+    scanning = {f.resource_name for f in result.findings if f.rule_id == "s3_bucket_malware_scanning_enabled"}
+    assert scanning == {"camp-pranks"}
 
 
 def test_a_bucket_nobody_configured_gets_the_effective_defaults(aws: EmbeddedAws) -> None:

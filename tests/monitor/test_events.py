@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
 from bucketguard.audit.clients import ClientFactory
+from bucketguard.audit.run import listener_digest
 from bucketguard.monitor.core import Monitor
 from bucketguard.monitor.events import parse_event
 from bucketguard.monitor.table import WATCHED
@@ -192,7 +193,10 @@ def put_bucket_website(aws: EmbeddedAws) -> Change:
 
 def put_bucket_notification_configuration(aws: EmbeddedAws) -> Change:
     s3, name = _bucket(aws)
-    queue = client(aws, "sqs").create_queue(QueueName=unique("not-a-listener"))["QueueUrl"]
+    # tagged as bucketguard tags its listeners: anyone who may tag a queue can, it is still not one
+    queue = client(aws, "sqs").create_queue(
+        QueueName=unique("not-a-listener"), tags={"bucketguard:role": "listener"}
+    )["QueueUrl"]
     arn = client(aws, "sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -749,3 +753,20 @@ def test_event_alerts_on_what_the_change_broke(
         assert alert.remediation and alert.severity in ("low", "medium", "high", "critical")
     # delivered again (EventBridge is at-least-once): remembered, not evaluated twice
     assert monitor.handle(parse_event(event)).result == "duplicate"
+
+
+def test_a_bucket_notifying_the_deployments_listener_is_scanned(aws: EmbeddedAws, monitor: Monitor) -> None:
+    s3, name = _bucket(aws)
+    sqs = client(aws, "sqs")
+    queue = sqs.create_queue(QueueName=unique("teaching-events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    event = cloudtrail_event("s3.amazonaws.com", "PutBucketNotificationConfiguration", _s3_request(name))
+    outcome = replace(monitor, listeners=frozenset({listener_digest(arn)})).handle(parse_event(event))
+    assert outcome.result == "evaluated"
+    assert "s3_bucket_malware_scanning_enabled" not in {a.rule_id for a in outcome.alerts}
