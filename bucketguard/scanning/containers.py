@@ -63,6 +63,7 @@ class Kind(StrEnum):
     DISK_IMAGE = "iso"
     PDF = "pdf"
     WIDE_TEXT = "utf-16"
+    ONENOTE = "onenote"
 
 
 Opener = Callable[[Blob, Expansion], None]
@@ -102,6 +103,7 @@ FORMATS = (
     Format(Kind.LZMA_ALONE, "streams.is_lzma_alone", "streams.open_lzma_alone", True, b"\x5d"),
     Format(Kind.CAB, "cabinets.is_cab", "cabinets.open_cab", first_bytes=b"M"),
     Format(Kind.AR, "ar.is_ar", "ar.open_ar", first_bytes=b"!"),
+    Format(Kind.ONENOTE, "onenote.is_onenote", "onenote.open_onenote", first_bytes=b"\xe4"),
     Format(Kind.OLE2, "office.is_ole2", "office.open_ole2", reads_to_the_end=True, first_bytes=b"\xd0"),
     Format(Kind.RTF, "office.is_rtf", "office.open_rtf", first_bytes=b"{"),
     Format(Kind.SYLK, "excel4.is_sylk", "office.open_sylk", first_bytes=b"I"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import struct
+import uuid
 import zlib
 
 from bucketguard.demo import pranks
@@ -353,3 +354,17 @@ def pdf_with_object_stream(compressed: dict[int, bytes], plain: dict[int, bytes]
         xref_number, xref_number + 1, len(table)
     ) + b"\nstream\n" + table + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % start  # fmt: skip
     return bytes(out)
+
+
+def onenote_section(files: list[bytes]) -> bytes:
+    """A OneNote section (`.one`) holding `files` as OneNote embeds a file: a FileDataStoreObject (MS-ONESTORE
+    2.6.13) each, after the section's 1,024-byte header (only its file type GUID filled here)."""
+    header = uuid.UUID("7B5C52E4-D88C-4DA7-AEB1-5378D02996D3").bytes_le.ljust(1024, b"\0")
+    stores = b"".join(
+        uuid.UUID("BDE316E7-2665-4511-A4C4-8D4D0B7A9EAC").bytes_le
+        + struct.pack("<QI8x", len(data), 0)
+        + data.ljust(-(-len(data) // 8) * 8, b"\0")
+        + uuid.UUID("71FBA722-0F79-4A0B-BB13-899256426B24").bytes_le
+        for data in files
+    )
+    return header + stores + bytes(64)

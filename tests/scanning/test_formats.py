@@ -27,6 +27,7 @@ from tests.scanning.format_samples import (
     deflate64_zip,
     iso_image,
     ole10native,
+    onenote_section,
     pdf_with_attachment,
     pdf_with_stream,
     powerpoint_stream,
@@ -173,6 +174,9 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "a85.pdf": lambda: pdf_with_stream(base64.a85encode(HIDDEN) + b"~>", "/A85"),
     "camp.iso": lambda: iso_image({"README.TXT": b"camp\n", "PHOTOS.GZ": HIDDEN}),
     "nested.iso": lambda: iso_image({"BACKUP.ZIP": zip_of({"photos.gz": HIDDEN})}),
+    # OneNote keeps embedded files as they are, but not at a file's start: EICAR must start one
+    "notes.one": lambda: onenote_section([b"camp notes\n", EICAR]),
+    "photos.one": lambda: onenote_section([HIDDEN]),
 }
 
 
@@ -195,6 +199,7 @@ CLEAN: dict[str, Callable[[], bytes]] = {
     "setup.ex_": lambda: szdd(b"camp setup\n"),
     "drivers.cab": lambda: _cab({"readme.txt": b"camp\n"}),
     "camp.iso": lambda: iso_image({"README.TXT": b"camp\n"}),
+    "notes.one": lambda: onenote_section([b"camp notes\n", pranks.clean_png()]),
     "photos.lz4": lambda: lz4.frame.compress(b"camp photos\n" * 100),
     "timetable.pdf": lambda: pdf_with_attachment("timetable.txt", b"camp timetable\n"),
     # its zlib checksum ends in LF: the stream's last byte, not the end-of-line before `endstream`
@@ -221,6 +226,7 @@ DAMAGED: dict[str, Callable[[], bytes]] = {
     "cut.lz4": lambda: lz4.frame.compress(b"camp " * 1000)[:-6],
     "cut.pdf": lambda: pdf_with_stream(zlib.compress(b"camp " * 1000)[:-30], "/FlateDecode"),
     "cut.iso": lambda: iso_image({"README.TXT": b"camp\n"})[: 16 * 2048 + 900],
+    "cut.one": lambda: onenote_section([b"camp notes\n" * 20])[:1200],
 }
 
 
