@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -83,14 +82,12 @@ class BackendError(Exception):
     """The backend could not scan (file unreadable, timeout): the caller must not report the object clean."""
 
 
-@dataclass(frozen=True)
 class CompileFailure(Exception):
     """A rule source did not compile under one backend."""
 
-    backend: str
-    origin: str
-    line: int | None
-    message: str
+    def __init__(self, backend: str, origin: str, line: int | None, message: str) -> None:
+        super().__init__(backend, origin, line, message)
+        self.backend, self.origin, self.line, self.message = backend, origin, line, message
 
     def __str__(self) -> str:
         where = f"{self.origin}:{self.line}" if self.line is not None else self.origin
