@@ -179,26 +179,18 @@ class StorageStack(pulumi.ComponentResource):
             "quarantine",
             config.quarantine_bucket,
             tags,
-            extra_statements=postscan_role_arn.apply(
-                lambda arn: render_quarantine_statements(
-                    quarantine, postscan_role_arn=arn, admin_role_arns=config.admin_role_arns
-                )
-            )
-            if (quarantine := config.quarantine_bucket)
-            else None,
+            extra_statements=_post_scan_and_admins_only(
+                render_quarantine_statements, config.quarantine_bucket, postscan_role_arn, config
+            ),
         )
         self.promote = self._owned_bucket(
             name,
             "promote",
             config.promote_bucket,
             tags,
-            extra_statements=postscan_role_arn.apply(
-                lambda arn: render_promote_statements(
-                    promote, postscan_role_arn=arn, admin_role_arns=config.admin_role_arns
-                )
-            )
-            if (promote := config.promote_bucket)
-            else None,
+            extra_statements=_post_scan_and_admins_only(
+                render_promote_statements, config.promote_bucket, postscan_role_arn, config
+            ),
         )
 
     def _key_policies(
@@ -470,6 +462,20 @@ class StorageStack(pulumi.ComponentResource):
                 tag_stripper_role_arn=listener_arn,
             )
         )
+
+
+def _post_scan_and_admins_only(
+    render: Callable[..., list[Statement]],
+    bucket: str | None,
+    postscan_role_arn: pulumi.Output[str],
+    config: StorageConfig,
+) -> pulumi.Output[list[Statement]] | None:
+    """A platform bucket's statements naming post-scan's role once it exists (None: no such bucket)."""
+    if bucket is None:
+        return None
+    return postscan_role_arn.apply(
+        lambda arn: render(bucket, postscan_role_arn=arn, admin_role_arns=config.admin_role_arns)
+    )
 
 
 def _arn_later() -> tuple[pulumi.Output[str], Callable[[pulumi.Output[str]], None]]:

@@ -177,18 +177,13 @@ def render_quarantine_statements(
 ) -> list[dict[str, Any]]:
     """The quarantine bucket's policy: only post-scan and the admin roles touch its objects, whatever IAM
     permissions other principals of the account hold (an account-wide s3:GetObject must not reach malware)."""
-    _check_input(bucket_name, admin_role_arns, "admin role")
-    _check_arn(postscan_role_arn, "post-scan role")
-    return [
-        {
-            "Sid": "BucketGuardOnlyPostScanAndAdminsTouchQuarantine",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": list(QUARANTINE_OBJECT_ACTIONS),
-            "Resource": f"arn:aws:s3:::{bucket_name}/*",
-            "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({postscan_role_arn, *admin_role_arns})}},
-        }
-    ]
+    return _only_post_scan_and_admins(
+        "BucketGuardOnlyPostScanAndAdminsTouchQuarantine",
+        QUARANTINE_OBJECT_ACTIONS,
+        bucket_name,
+        postscan_role_arn,
+        admin_role_arns,
+    )
 
 
 def render_promote_statements(
@@ -197,14 +192,26 @@ def render_promote_statements(
     """The promote bucket's policy: only post-scan (and the admin roles) write there. Its readers take what
     is in it as scanned clean, and the storage key lets the account's principals write through S3 as their
     IAM policies allow: an `s3:PutObject` on `*` would otherwise put unscanned files among the promoted."""
+    return _only_post_scan_and_admins(
+        "BucketGuardOnlyPostScanAndAdminsWritePromoted",
+        PROMOTE_WRITE_ACTIONS,
+        bucket_name,
+        postscan_role_arn,
+        admin_role_arns,
+    )
+
+
+def _only_post_scan_and_admins(
+    sid: str, actions: Sequence[str], bucket_name: str, postscan_role_arn: str, admin_role_arns: Sequence[str]
+) -> list[dict[str, Any]]:
     _check_input(bucket_name, admin_role_arns, "admin role")
     _check_arn(postscan_role_arn, "post-scan role")
     return [
         {
-            "Sid": "BucketGuardOnlyPostScanAndAdminsWritePromoted",
+            "Sid": sid,
             "Effect": "Deny",
             "Principal": "*",
-            "Action": list(PROMOTE_WRITE_ACTIONS),
+            "Action": list(actions),
             "Resource": f"arn:aws:s3:::{bucket_name}/*",
             "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({postscan_role_arn, *admin_role_arns})}},
         }
