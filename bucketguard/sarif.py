@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bucketguard import __version__
+from bucketguard.printable import one_line
 from bucketguard.severity import Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -23,12 +24,30 @@ SECURITY_SEVERITY = {
 }
 
 
+# A scan's S3 targets and the audit's ARNs are URIs of their own; anything else is a path, in which a ':'
+# would make the first segment a scheme: 'javascript:alert(1)' a link a viewer follows.
+_URI_SCHEMES = ("s3://", "arn:")
+
+
 def artifact_uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/:!@$&'()*+,;=-._~")
+    """A target's URI reference, every character outside RFC 3986's unreserved and sub-delims
+    percent-encoded; a file name that is no UTF-8 as the bytes it is."""
+    scheme = next((s for s in _URI_SCHEMES if path.startswith(s)), "")
+    rest = path[len(scheme) :] if scheme else path.replace("\\", "/")
+    safe = "/!@$&'()*+,;=-._~" + (":" if scheme else "")
+    return scheme + quote(rest.encode("utf-8", "surrogateescape"), safe=safe)
+
+
+def plain_text(text: str) -> dict[str, str]:
+    """A message (or description) as SARIF's plain text: on one printable line, and with '[', ']' and '\\'
+    escaped, which would otherwise start an embedded link (SARIF 3.11.6): a key holding
+    '[x](javascript:alert(1))' a link in the viewer."""
+    escaped = one_line(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return {"text": escaped}
 
 
 def fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def location(path: str, line: int = 1) -> dict[str, Any]:

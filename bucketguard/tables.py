@@ -1,8 +1,9 @@
 """The one way bucketguard prints a table: rich, a terminal's width and colours, else 200 columns of plain
 text (a pipe, a file or a CI log keeps one row per line).
 
-Cells are text, never console markup: resource names, tags, messages and actors come from accounts and
-files, and a `[/x]` in one would otherwise be read as markup (or refused with a MarkupError).
+Cells are printable text on one line, never console markup: resource names, tags, messages and actors come
+from accounts and files, and a `[/x]` in one would otherwise be read as markup (or refused with a
+MarkupError), an ESC as the start of a terminal's escape sequence, a line break as a row of its own.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from rich.console import Console, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from bucketguard.printable import one_line
+
 PLAIN_WIDTH = 200
 
 
 class Table(RichTable):
     def add_row(self, *renderables: RenderableType | None, **options: Any) -> None:
-        super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in renderables), **options)
+        super().add_row(
+            *(Text(one_line(cell)) if isinstance(cell, str) else cell for cell in renderables), **options
+        )
 
 
 def table(*columns: str, title: str | None = None, listing: bool = False) -> Table:

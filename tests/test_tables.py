@@ -24,3 +24,26 @@ def test_off_a_terminal_rows_are_plain_text_up_to_the_plain_width() -> None:
     assert "\x1b[" not in text  # no colour codes in files and CI logs
     assert sum(long in line for line in text.splitlines()) == 1
     assert max(len(line) for line in text.splitlines()) <= PLAIN_WIDTH
+
+
+def test_cells_are_one_printable_line_whatever_their_characters() -> None:
+    # an object's key or a file's name: an ESC sequence clearing the screen, a line break forging a row of
+    # its own, U+202E showing 'gnp.exe' as 'exe.png', a name that is no UTF-8 (a lone surrogate)
+    names = ["evil\x1b[2J\x1b[31m.txt", "line\nclean   x.txt", "a\u202egnp.exe", "\udcff.txt", "bell\x07\x9b"]
+    drawn = table("target", "verdict", listing=True)
+    for name in names:
+        drawn.add_row(name, "malicious")
+    for terminal in (False, True):
+        text = render(drawn, terminal=terminal)
+        assert "\x1b[2J" not in text and "\x07" not in text and "\x9b" not in text and "\u202e" not in text
+        rows = text.splitlines()[1:]
+        assert len(rows) == len(names)  # one line each
+        text.encode("utf-8")  # printable on any terminal: no surrogate left
+    shown = [row.split()[0] for row in render(drawn).splitlines()[1:]]
+    assert shown == [
+        r"evil\x1b[2J\x1b[31m.txt",
+        r"line\nclean",
+        r"a\u202egnp.exe",
+        r"\udcff.txt",
+        r"bell\x07\x9b",
+    ]

@@ -26,7 +26,7 @@ from bucketguard.rules.frameworks import (
     related_requirements,
 )
 from bucketguard.rules.model import get_rule
-from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, plain_text, sarif_log
 from bucketguard.scanning.result import Severity
 
 SCHEMA_VERSION = 1
@@ -406,7 +406,7 @@ def render_sarif(report: AuditReport, **_: Any) -> str:
             {
                 "ruleId": f.rule_id,
                 "level": _SARIF_LEVEL.get(v.enforcement, "note"),
-                "message": {"text": f"{f.resource_name} ({f.account}/{f.region}): {f.message}"},
+                "message": plain_text(f"{f.resource_name} ({f.account}/{f.region}): {f.message}"),
                 "locations": [found],
                 "partialFingerprints": {"bucketguard/v1": fingerprint(f.finding_id)},
                 "properties": {

@@ -14,19 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bucketguard.pipeline.messages import ScanResultEvent
+from bucketguard.printable import one_line
 
 log = logging.getLogger("bucketguard.notify")
 
 
 class AlertNotSent(Exception):
     """No alert channel accepted the alert: the result is retried until one does (then the DLQ)."""
-
-
-def one_line(text: str) -> str:
-    """Text an uploader chose (a key, a member's name) with its control characters and line breaks escaped:
-    in an alert it could otherwise write lines of its own ('Verdict:  clean'), and SNS refuses a subject
-    holding one, so the alert would never be sent."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def alert_subject(event: ScanResultEvent) -> str:

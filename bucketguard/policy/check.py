@@ -25,7 +25,7 @@ from bucketguard.policy.program import ProgramError, PulumiProject, load_stack_c
 from bucketguard.policy.records import NotEvaluated, RecordedStack
 from bucketguard.rules.frameworks import ControlResult, Framework, control_results, framework_section
 from bucketguard.rules.model import REFERENCE_CATALOGUES
-from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, plain_text, sarif_log
 from bucketguard.scanning.result import Severity
 from bucketguard.tables import render, table
 
@@ -446,7 +446,7 @@ def render_sarif(result: CheckResult) -> str:
             {
                 "ruleId": v.rule_id,
                 "level": _SARIF_LEVEL.get(v.enforcement, "note"),
-                "message": {"text": f"{v.resource_name or 'stack'}: {v.message}"},
+                "message": plain_text(f"{v.resource_name or 'stack'}: {v.message}"),
                 "locations": [found],
                 "partialFingerprints": {"bucketguard/v1": fingerprint(v.rule_id, v.urn, v.message)},
                 "properties": {
@@ -470,9 +470,9 @@ def render_sarif(result: CheckResult) -> str:
                 "toolExecutionNotifications": [
                     {
                         "level": "note",
-                        "message": {
-                            "text": f"not evaluated: {n.resource_type} {n.resource_name}: {n.reason}"
-                        },
+                        "message": plain_text(
+                            f"not evaluated: {n.resource_type} {n.resource_name}: {n.reason}"
+                        ),
                         "locations": [location(*_not_evaluated_where(result, n))],
                     }
                     for n in result.not_evaluated

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
-from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, sarif_log
+from bucketguard.sarif import SECURITY_SEVERITY, fingerprint, location, plain_text, sarif_log
 from bucketguard.scanning.result import Finding, ScanResult, Severity, Verdict
 
 if TYPE_CHECKING:  # rich is imported when a table is drawn, not by every scan (JSON, SARIF, the Lambda)
@@ -243,13 +243,13 @@ def _problem_rule_id(result: ScanResult) -> str:
 
 
 def _finding_rule(finding: Finding) -> dict[str, Any]:
-    description = finding.detail or finding.rule
+    description = finding.detail or finding.rule  # a rule's metadata, which a feed wrote
     return {
         "id": finding.rule,
         "name": finding.rule,
-        "shortDescription": {"text": description},
-        "fullDescription": {"text": description},
-        "help": {"text": f"Rule {finding.rule} ({finding.source.value}): {description}"},
+        "shortDescription": plain_text(description),
+        "fullDescription": plain_text(description),
+        "help": plain_text(f"Rule {finding.rule} ({finding.source.value}): {description}"),
         "defaultConfiguration": {"level": _SARIF_LEVEL[finding.severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[finding.severity],
@@ -287,7 +287,9 @@ def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | N
                 {
                     "ruleId": finding.rule,
                     "level": _SARIF_LEVEL[finding.severity],
-                    "message": {"text": f"{finding.rule} matched {where}: {finding.detail or finding.rule}"},
+                    "message": plain_text(
+                        f"{finding.rule} matched {where}: {finding.detail or finding.rule}"
+                    ),
                     "locations": [location(result.target)],
                     "partialFingerprints": {
                         "bucketguard/v1": fingerprint(result.target, finding.rule, finding.path)
@@ -309,7 +311,7 @@ def to_sarif(results: Sequence[ScanResult], actions: Sequence[ObjectActions] | N
                 {
                     "ruleId": rule_id,
                     "level": "error",
-                    "message": {"text": f"{result.target}: {what_was_found(result)}"},
+                    "message": plain_text(f"{result.target}: {what_was_found(result)}"),
                     "locations": [location(result.target)],
                     "partialFingerprints": {"bucketguard/v1": fingerprint(result.target, rule_id)},
                     "properties": {
