@@ -11,7 +11,7 @@ import pytest
 
 from bucketguard.cli import main
 from bucketguard.demo import pranks
-from bucketguard.scanning.ruleset import load_artifact, load_ruleset
+from bucketguard.scanning.ruleset import bundled_sources, load_artifact, load_ruleset
 
 CAMP_RULE = 'rule Camp_Word { meta: severity = "low" strings: $a = "marshmallow-42" condition: $a }\n'
 
@@ -38,7 +38,7 @@ def test_compile_with_user_rules_and_json(tmp_path: Path, capsys: pytest.Capture
     summary = json.loads(capsys.readouterr().out)
     assert summary["schema_version"] == 1
     assert summary["ruleset_version"] == load_ruleset([tmp_path / "extra", tmp_path / "more"]).version
-    assert summary["rule_files"] == 10
+    assert summary["rule_files"] == len(bundled_sources()) + 2  # the bundled files and the two given
     assert summary["backends"] == ["yara"]
     assert summary["auto_backend"] == "yara"
     assert "legacy.yar:1:" in summary["refused"]["yara-x"]
