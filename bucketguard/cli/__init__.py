@@ -97,11 +97,13 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
+    from bucketguard.printable import one_line  # only on an error: a file's or a key's name is anyone's
+
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.filename}: {exc.strerror or exc}"
+        return one_line(f"{exc.filename}: {exc.strerror or exc}")
     # Some libraries' messages span lines (botocore: "Parameter validation failed:\n<which and why>").
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines) or type(exc).__name__
+    return one_line(" ".join(lines)) or type(exc).__name__
 
 
 def _missing_dependency(exc: ModuleNotFoundError) -> str | None:

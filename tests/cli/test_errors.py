@@ -290,6 +290,17 @@ def test_a_message_over_several_lines_is_one_line_with_all_of_it() -> None:
     )
 
 
+def test_a_name_in_an_error_is_shown_printable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bucketguard.cli import main
+
+    # a file's name is anyone's: an ESC sequence (clearing the terminal) and U+202E must not reach it
+    target = tmp_path / "homework\x1b[2J\u202egnp.exe"
+    assert main(["scan", str(target)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.rstrip("\n").isprintable()
+    assert r"homework\x1b[2J\u202egnp.exe" in error
+
+
 @pytest.mark.parametrize(
     ("missing", "command"),
     [("yara_x", ["scan", "{t}"]), ("pulumi", ["policy", "check", "--program", "{t}"])],
