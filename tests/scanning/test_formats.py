@@ -76,30 +76,15 @@ def _cab(members: dict[str, bytes]) -> bytes:
     return bytes(archive.save(compress=True))
 
 
-def _joliet_only_iso(name: str, data: bytes) -> bytes:
-    """An image whose ISO 9660 tree lists a clean file and whose Joliet tree (what Windows shows) also lists
-    `name`, data no ISO 9660 path reaches."""
+def _iso_hiding(name: str, data: bytes, tree: str) -> bytes:
+    """An image whose ISO 9660 tree lists a clean file and whose Joliet or UDF tree (what Windows shows) also
+    lists `name`, data no ISO 9660 path reaches."""
     import pycdlib
 
     image = pycdlib.PyCdlib()
-    image.new(joliet=3)
-    image.add_fp(io.BytesIO(b"camp\n"), 5, "/README.TXT;1", joliet_path="/readme.txt")
-    image.add_fp(io.BytesIO(data), len(data), "/HIDDEN.BIN;1", joliet_path=f"/{name}")
-    image.rm_hard_link(iso_path="/HIDDEN.BIN;1")
-    out = io.BytesIO()
-    image.write_fp(out)
-    image.close()
-    return out.getvalue()
-
-
-def _udf_only_iso(name: str, data: bytes) -> bytes:
-    """The same with a UDF tree (what Windows and macOS show of a UDF image) listing `name`."""
-    import pycdlib
-
-    image = pycdlib.PyCdlib()
-    image.new(udf="2.60")
-    image.add_fp(io.BytesIO(b"camp\n"), 5, "/README.TXT;1", udf_path="/readme.txt")
-    image.add_fp(io.BytesIO(data), len(data), "/HIDDEN.BIN;1", udf_path=f"/{name}")
+    image.new(**({"joliet": 3} if tree == "joliet" else {"udf": "2.60"}))
+    image.add_fp(io.BytesIO(b"camp\n"), 5, "/README.TXT;1", **{f"{tree}_path": "/readme.txt"})
+    image.add_fp(io.BytesIO(data), len(data), "/HIDDEN.BIN;1", **{f"{tree}_path": f"/{name}"})
     image.rm_hard_link(iso_path="/HIDDEN.BIN;1")
     out = io.BytesIO()
     image.write_fp(out)
@@ -160,8 +145,8 @@ FOUND: dict[str, Callable[[], bytes]] = {
     "same-name.cab": lambda: _cab({"photos.gz": HIDDEN, "photos.g~": b"camp\n"}).replace(
         b"photos.g~\x00", b"photos.gz\x00"
     ),
-    "joliet-only.iso": lambda: _joliet_only_iso("photos.gz", HIDDEN),
-    "udf-only.iso": lambda: _udf_only_iso("photos.gz", HIDDEN),
+    "joliet-only.iso": lambda: _iso_hiding("photos.gz", HIDDEN, "joliet"),
+    "udf-only.iso": lambda: _iso_hiding("photos.gz", HIDDEN, "udf"),
     "photos.zst": lambda: zstd.compress(zip_of({"e.com": EICAR})),
     "old.zip": lambda: deflate64_zip("photos.gz", HIDDEN),
     "installer.exe": lambda: pranks.pe_header() + seven_zip_of({"payload/e.com": EICAR}),

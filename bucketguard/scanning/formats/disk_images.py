@@ -44,7 +44,7 @@ def open_disk_image(blob: Blob, expansion: Expansion) -> None:
     name, budget = expansion.name, expansion.budget
     # pycdlib makes an object of every directory record of every tree, each inserted into its parent's
     # sorted list, before one member is counted: 30,000 empty files (a 6 MB image) took 94 MB and 16 s.
-    counted = _most_entries(blob, budget.limits.max_members - budget.members + 1)
+    counted = _most_entries(blob, budget.limits.max_members - budget.members + 1, name)
     budget.count_members(counted, name)  # directories included, as in the other archives
     image = pycdlib.PyCdlib()
     with blob.open() as raw:
@@ -108,7 +108,7 @@ def _other_names(image: Any) -> dict[int, str]:
     return names
 
 
-def _most_entries(blob: Blob, most: int) -> int:
+def _most_entries(blob: Blob, most: int, name: str) -> int:
     """The entries of the image's largest tree, counted up to `most` before pycdlib parses them: the
     directory records under each ISO 9660 volume descriptor (the primary one, Joliet's), and UDF's file
     identifiers (tags found anywhere in the image, as its tree is not walked here). Directory data past
@@ -119,13 +119,13 @@ def _most_entries(blob: Blob, most: int) -> int:
         if descriptor[1:6] not in _VOLUME_STRUCTURES:
             break  # past ISO 9660's descriptors (its terminator included) and UDF's that follow them
         if descriptor[1:6] == b"CD001" and descriptor[0] in (1, 2):  # primary, supplementary (Joliet)
-            counts.append(_count_records(blob, descriptor[156:190], most))
+            counts.append(_count_records(blob, descriptor[156:190], most, name))
         elif descriptor[1:6] in (b"NSR02", b"NSR03"):
             counts.append(_count_udf_entries(blob, most))
     return max(counts)
 
 
-def _count_records(blob: Blob, root: bytes, most: int) -> int:
+def _count_records(blob: Blob, root: bytes, most: int, name: str) -> int:
     """Directory records reached from `root` (a directory record), up to `most`; each directory once."""
     pending, seen, count, walked = [root], set(), 0, 0
     while pending and count < most:
@@ -137,7 +137,7 @@ def _count_records(blob: Blob, root: bytes, most: int) -> int:
         walked += length
         if walked > DECODE_IN_MEMORY_MAX:
             raise ContainerProblem(
-                Reason.TOO_LARGE, f"disk image directories of more than {DECODE_IN_MEMORY_MAX} bytes"
+                Reason.TOO_LARGE, f"{name}: disk image directories of more than {DECODE_IN_MEMORY_MAX} bytes"
             )
         for start in range(extent * _SECTOR, extent * _SECTOR + length, _SECTOR):
             sector = blob.read_at(start, _SECTOR)

@@ -16,7 +16,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bucketguard.scanning.blobs import (
     CHUNK,
@@ -148,12 +148,11 @@ def count_entries(view: View, most: int) -> int:
     """How many entries zipfile makes an object of, counted up to `most` before it does: it walks the
     central directory as far as its recorded size allows, whatever count the end record declares (tiny
     entries fill it by the million: gigabytes of memory before any cap is checked)."""
-    return _walk_directory(view, most).count
+    return _walk_directory(view, most).entries
 
 
-@dataclass(frozen=True)
-class _Walked:
-    count: int  # entries, up to the `most` asked for
+class _Walked(NamedTuple):  # a NamedTuple: a frozen dataclass costs the scan's start-up more
+    entries: int  # up to the `most` asked for
     size: int  # the directory's recorded size, which zipfile reads into memory whole
     unread: int  # bytes of it after the last entry: zipfile fails on them unless `most` stopped the walk
 
@@ -175,7 +174,7 @@ def _unparsed_directory(walked: _Walked, most: int, name: str) -> ContainerProbl
     """Why zipfile is not given the central directory: it reads the directory's recorded size into memory
     whole before parsing it, so bytes there that are no entries (a large object declaring a directory of
     gigabytes) or entries too large to hold in memory are refused first."""
-    if walked.unread and walked.count < most:
+    if walked.unread and walked.entries < most:
         detail = f"{walked.unread} bytes of its central directory are no entries"
         return ContainerProblem(Reason.CORRUPT, f"{name}: unreadable zip: {detail}")
     if walked.size > DIRECTORY_MAX:
@@ -231,7 +230,7 @@ def open_zip(blob: Blob, expansion: Expansion) -> list[str]:
     most = budget.limits.max_members - budget.members + 1
     with blob.mapped() as view:  # every entry counts, directories too, before zipfile reads one
         walked = _walk_directory(view, most)
-    budget.count_members(walked.count, name)
+    budget.count_members(walked.entries, name)
     refused = _unparsed_directory(walked, most, name)
     with blob.open() as raw:
         try:
