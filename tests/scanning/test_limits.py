@@ -452,3 +452,15 @@ def test_a_disk_images_udf_entries_are_counted_before_pycdlib_parses_them(tmp_pa
     image[entry + 25] &= ~2  # now a file there: the ISO 9660 tree holds nothing more
     _, refused, _ = opened_measured(Kind.DISK_IMAGE, bytes(image), Limits(max_members=1_000))
     assert refused is not None and refused.reason is Reason.TOO_MANY_MEMBERS, refused
+
+
+def test_a_7z_header_recorded_past_what_is_parsed_in_memory_is_not_read() -> None:
+    """py7zr reads the header whole, at the size the start header records: a large object recording one of
+    65 MiB (py7zr then found its checksum wrong) took that much before anything was refused."""
+    archive = bytearray(seven_zip_of({"a.txt": b"camp"}) + bytes(65 << 20))
+    start = struct.pack("<QQI", 0, 65 << 20, 0)
+    archive[12:32] = start
+    archive[8:12] = struct.pack("<I", zlib.crc32(start))
+    _, raised, peak = opened_measured(Kind.SEVEN_ZIP, bytes(archive), Limits())
+    assert raised is not None and raised.reason is Reason.TOO_LARGE, raised
+    assert peak < 8 << 20
