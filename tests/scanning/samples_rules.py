@@ -1099,6 +1099,9 @@ CASES: tuple[RuleCase, ...] = (
     _case("neg-aspx-page", "site/camper.aspx", aspx_ordinary_page),
     # executables in disguise
     _case("pe-as-jpg", "photos/badge.jpg", pranks.pe_as_jpg, "Disguised_Executable_PE"),
+    _case("pe-as-jpg-trailing-dot", "photos.zip!badge.JPG.", pranks.pe_as_jpg, "Disguised_Executable_PE"),
+    _case("elf-as-png-trailing-spaces", "photos/logo.png  ", pranks.elf_as_jpg, "Disguised_Executable_ELF"),
+    _case("neg-pe-named-jpg-dot-exe", "photos/badge.jpg.exe", pranks.pe_as_jpg),
     _case("pe-as-upper-pdf", "docs/REPORT.PDF", pranks.pe_header, "Disguised_Executable_PE"),
     _case("elf-as-jpg", "photos/camp-photo.jpg", pranks.elf_as_jpg, "Disguised_Executable_ELF"),
     _case("elf-as-txt-in-zip", "notes.zip!week1/notes.txt", pranks.elf_header, "Disguised_Executable_ELF"),

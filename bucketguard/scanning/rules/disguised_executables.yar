@@ -9,6 +9,8 @@ private rule Harmless_Looking_Extension
 {
     condition:
         extension matches /^\.(jpe?g|png|gif|bmp|webp|svg|ico|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|csv|txt|md|json|xml|ya?ml|log|js|mjs|css|html?|mp3|mp4|wav|avi|mov|mkv)$/
+        // Windows drops a name's trailing dots and spaces: `badge.jpg.` is saved and shown as badge.jpg
+        or filename matches /\.(jpe?g|png|gif|bmp|webp|svg|ico|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|csv|txt|md|json|xml|ya?ml|log|js|mjs|css|html?|mp3|mp4|wav|avi|mov|mkv)[. ]+$/i
 }
 
 rule Disguised_Executable_PE
