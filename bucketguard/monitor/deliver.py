@@ -18,36 +18,38 @@ from bucketguard.asff import asff_finding, import_findings
 from bucketguard.audit.reader import GLOBAL
 from bucketguard.monitor.core import Alert
 from bucketguard.pipeline.notify import WebhookNotifier
+from bucketguard.printable import one_line
 from bucketguard.rules.frameworks import related_requirements
 
 SUBJECT_MAX = 99  # SNS subjects are shorter than 100 characters
 
 
 def alert_subject(alert: Alert) -> str:
-    subject = f"[bucketguard] {alert.status} {alert.severity}: {alert.rule_id} on {alert.resource_name}"
+    subject = one_line(
+        f"[bucketguard] {alert.status} {alert.severity}: {alert.rule_id} on {alert.resource_name}"
+    )
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 3] + "..."
 
 
 def alert_text(alert: Alert) -> str:
+    # The event's fields are the caller's (a user agent is any text): each shown on its line, printable, or a
+    # line break in one would write lines of its own ('Fix:        none needed'). The remediation is ours.
+    a = alert.model_copy(update={name: one_line(v) for name, v in alert if isinstance(v, str)})
     lines = [
-        f"{alert.status.upper()}: {alert.title}",
-        f"Rule:       {alert.rule_id} ({alert.severity})",
-        f"Resource:   {alert.resource_arn}",
-        f"Account:    {alert.account} / {alert.region}",
-        f"Finding:    {alert.message}",
-        f"Who:        {alert.actor} ({alert.actor_type}"
-        + (
-            f", session {alert.identity_arn}"
-            if alert.identity_arn and alert.identity_arn != alert.actor
-            else ""
-        )
+        f"{a.status.upper()}: {a.title}",
+        f"Rule:       {a.rule_id} ({a.severity})",
+        f"Resource:   {a.resource_arn}",
+        f"Account:    {a.account} / {a.region}",
+        f"Finding:    {a.message}",
+        f"Who:        {a.actor} ({a.actor_type}"
+        + (f", session {a.identity_arn}" if a.identity_arn and a.identity_arn != a.actor else "")
         + ")",
-        f"When:       {alert.event_time} ({alert.event_name}, request {alert.request_id or '-'})",
-        f"From:       {alert.source_ip or '-'} ({alert.user_agent or '-'})",
+        f"When:       {a.event_time} ({a.event_name}, request {a.request_id or '-'})",
+        f"From:       {a.source_ip or '-'} ({a.user_agent or '-'})",
         f"Fix:        {alert.remediation}",
     ]
-    if alert.detail:
-        lines.append(f"Detail:     {alert.detail}")
+    if a.detail:
+        lines.append(f"Detail:     {a.detail}")
     return "\n".join(lines)
 
 

@@ -83,6 +83,23 @@ def test_a_batch_alerts_once_per_new_failure_and_drops_what_is_not_an_event(
     )
 
 
+def test_the_callers_user_agent_writes_no_line_of_its_own(aws: EmbeddedAws, deployed: dict[str, Any]) -> None:
+    # the caller of the API chooses its User-Agent: a line break, an ESC sequence and U+202E in it
+    event = cloudtrail_event("s3.amazonaws.com", "PutBucketAcl", {"bucketName": public_bucket(aws)})
+    event["detail"]["userAgent"] = "aws-cli\nFix:        none needed, a known test\x1b[2J\u202e"
+    assert deployed["function"].handle(sqs_event(json.dumps(event))) == {"batchItemFailures": []}
+    [message] = _messages(deployed)
+    text = message[: message.index("\n\n{")]
+    assert [line for line in text.splitlines() if line.startswith("Fix:")] != []
+    assert not any("none needed" in line for line in text.splitlines() if line.startswith("Fix:"))
+    [from_line] = [line for line in text.splitlines() if line.startswith("From:")]
+    assert (
+        from_line.isprintable()
+        and r"aws-cli\nFix:        none needed, a known test\x1b[2J\u202e" in from_line
+    )
+    assert alert_from_message(message).user_agent == event["detail"]["userAgent"]  # the document keeps it
+
+
 def test_only_the_record_whose_alert_was_not_delivered_fails(
     aws: EmbeddedAws, deployed: dict[str, Any]
 ) -> None:
