@@ -11,6 +11,9 @@ private rule Harmless_Looking_Extension
         extension matches /^\.(jpe?g|png|gif|bmp|webp|svg|ico|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|csv|txt|md|json|xml|ya?ml|log|js|mjs|css|html?|mp3|mp4|wav|avi|mov|mkv)$/
         // Windows drops a name's trailing dots and spaces: `badge.jpg.` is saved and shown as badge.jpg
         or filename matches /\.(jpe?g|png|gif|bmp|webp|svg|ico|tiff?|heic|pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|csv|txt|md|json|xml|ya?ml|log|js|mjs|css|html?|mp3|mp4|wav|avi|mov|mkv)[. ]+$/i
+        // a bidirectional override (U+202A-202E, U+2066-2069, in UTF-8) shows a name's end reversed:
+        // "photo<U+202E>gpj.exe" is shown as photoexe.jpg
+        or filename matches /\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]/
 }
 
 rule Disguised_Executable_PE
