@@ -3,7 +3,6 @@ when no object changed; artifacts published with their digest and version, corru
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +50,34 @@ def test_s3_prefix_gives_its_rules_and_hash_lists_and_notices_changes(s3: Any) -
     s3.put_object(Bucket="team-rules", Key="feed/yara/camp.yar", Body=RULE.replace("7f3a", "7f3b").encode())
     changed = fetch(source, store=store, previous=first.state)
     assert changed.content is not None and "7f3b" in changed.content.rule_files[0][1]
+
+
+def test_an_s3_source_with_its_owner_named_is_read_only_from_a_bucket_that_account_owns(s3: Any) -> None:
+    # A bucket name is global: S3 answers 403 to a request whose expected owner is not the bucket's. moto does
+    # not check it, so the header on each request is what is checked here.
+    s3.create_bucket(Bucket="owned-rules")
+    s3.put_object(Bucket="owned-rules", Key="feed/camp.yar", Body=RULE.encode())
+    source = FeedSource.from_config({"url": "s3://owned-rules/feed/", "bucketOwner": SCANNER_ACCOUNT}, "s")
+    assert source.to_config()["bucketOwner"] == SCANNER_ACCOUNT  # kept in the update function's environment
+    sent: list[tuple[str, bytes | None]] = []
+
+    def record(request: Any, event_name: str, **_: Any) -> None:
+        sent.append((event_name.rsplit(".", 1)[-1], request.headers.get("x-amz-expected-bucket-owner")))
+
+    s3.meta.events.register("before-send.s3", record)
+    try:
+        fetched = fetch(source, store=S3ObjectStore(s3))
+    finally:
+        s3.meta.events.unregister("before-send.s3", record)
+    assert fetched.content is not None and fetched.content.rule_files == (("camp.yar", RULE),)
+    owner = SCANNER_ACCOUNT.encode()
+    assert sent == [("ListObjectsV2", owner), ("GetObject", owner)]
+    for entry, message in (
+        ({"url": "https://a.example/r.zip", "bucketOwner": SCANNER_ACCOUNT}, "bucketOwner is the 12-digit"),
+        ({"url": "s3://owned-rules/feed/", "bucketOwner": "1234"}, "bucketOwner is the 12-digit"),
+    ):
+        with pytest.raises(FeedError, match=message):
+            FeedSource.from_config(entry, "s")
 
 
 def test_s3_object_over_the_cap_and_missing_bucket_fail_naming_the_source(s3: Any) -> None:
@@ -270,7 +297,7 @@ def test_a_ruleset_built_with_other_bundled_rules_is_used_with_a_warning_naming_
     s3.create_bucket(Bucket="older")
     s3.put_bucket_versioning(Bucket="older", VersioningConfiguration={"Status": "Enabled"})
     watcher = RulesetWatcher(s3, "older", "scanner/ruleset.zip", interval_seconds=0)
-    sources = [s if "eicar" not in s.namespace else dataclasses.replace(s, text=s.text + "// v1\n")
+    sources = [s if "eicar" not in s.namespace else s._replace(text=s.text + "// v1\n")
                for s in bundled_sources()]  # fmt: skip
     older = tmp_path / "older.zip"
     write_artifact(Ruleset(ruleset_version(sources), tuple(sources)), older)
