@@ -234,6 +234,7 @@ class RuleSource(StrictModel):
     sha256: str | None = None
     min_severity: str | None = None
     exclude: tuple[NonEmpty, ...] = ()
+    bucket_owner: AccountId | None = None  # s3:// sources: the account that must own the bucket
 
     @model_validator(mode="after")
     def _a_feed(self) -> RuleSource:

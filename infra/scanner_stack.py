@@ -62,15 +62,22 @@ def _team_source_statements(sources: Sequence[FeedSource | SecretUrlSource]) -> 
     )
     for index, source in enumerate(s for s in sources if isinstance(s, FeedSource) and s.is_s3):
         bucket, prefix = split_s3_url(source.url)
+        # A bucket name is global: with its owner named, a bucket of that name in another account is not read.
+        owned = owned_by(source.bucket_owner) if source.bucket_owner else {}
         statements.append(
-            allow(f"ReadRuleSource{index}", ["s3:GetObject"], f"arn:aws:s3:::{bucket}/{prefix}*")
+            allow(
+                f"ReadRuleSource{index}",
+                ["s3:GetObject"],
+                f"arn:aws:s3:::{bucket}/{prefix}*",
+                **({"Condition": owned} if owned else {}),
+            )
         )
         statements.append(
             allow(
                 f"ListRuleSource{index}",
                 ["s3:ListBucket"],
                 f"arn:aws:s3:::{bucket}",
-                Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                Condition={"StringLike": {"s3:prefix": [f"{prefix}*"]}, **owned},
             )
         )
     return statements

@@ -35,18 +35,26 @@ SHA256_METADATA = "sha256"
 VERSION_METADATA = "ruleset-version"
 
 
+def _owned(owner: str | None) -> dict[str, str]:
+    """S3 answers 403 when the bucket is not `owner`'s (ExpectedBucketOwner)."""
+    return {"ExpectedBucketOwner": owner} if owner else {}
+
+
 class S3ObjectStore:
     """s3:// rule sources read with an injected boto3 S3 client."""
 
     def __init__(self, s3: Any) -> None:
         self.s3 = s3
 
-    def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
+    def list_objects(self, bucket: str, prefix: str, owner: str | None = None) -> list[tuple[str, str]]:
         from bucketguard.scanning.feeds import FeedError
 
         found: list[tuple[str, str]] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, **_owned(owner)
+        )
         try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for page in pages:
                 found.extend(
                     (o["Key"], o["ETag"]) for o in page.get("Contents", []) if not o["Key"].endswith("/")
                 )
@@ -54,11 +62,11 @@ class S3ObjectStore:
             raise FeedError(f"s3://{bucket}/{prefix}: cannot list: {exc.response['Error']['Code']}") from None
         return found
 
-    def read_object(self, bucket: str, key: str, max_bytes: int) -> bytes:
+    def read_object(self, bucket: str, key: str, max_bytes: int, owner: str | None = None) -> bytes:
         from bucketguard.scanning.feeds import FeedError
 
         try:
-            response = self.s3.get_object(Bucket=bucket, Key=key)
+            response = self.s3.get_object(Bucket=bucket, Key=key, **_owned(owner))
         except self.s3.exceptions.ClientError as exc:
             raise FeedError(f"s3://{bucket}/{key}: cannot read: {exc.response['Error']['Code']}") from None
         if response["ContentLength"] > max_bytes:

@@ -68,7 +68,8 @@ _RULE_DECL = re.compile(r"^\s*(?:(?:private|global)\s+)*rule\s+\w+", re.MULTILIN
 _HASH_LINE = re.compile(r"^[0-9a-fA-F]{64}(\s|$)")
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _KIND_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
-CONFIG_KEYS = ("name", "url", "kind", "sha256", "minSeverity", "exclude")
+CONFIG_KEYS = ("name", "url", "kind", "sha256", "minSeverity", "exclude", "bucketOwner")
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 class FeedError(ValueError):
@@ -85,6 +86,9 @@ class FeedSource:
     sha256: str | None = None  # pinned digest of the downloaded bytes
     min_severity: str | None = None
     exclude: tuple[str, ...] = ()
+    # s3:// only: the account that must own the bucket (a bucket name is global: one deleted and made again
+    # in another account would serve its rules)
+    bucket_owner: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -116,6 +120,8 @@ class FeedSource:
                     f"source {self.name} ({shown(self.url)}): a user or password in the URL is never sent "
                     "(a 401 each run); a feed's key goes in its query string, kept out of messages and logs"
                 )
+        if self.bucket_owner is not None and not (self.is_s3 and _ACCOUNT.match(self.bucket_owner)):
+            raise FeedError(f"source {self.name}: bucketOwner is the 12-digit account owning an s3:// source")
         if self.is_s3 and self.sha256 is not None:
             raise FeedError(
                 f"source {self.name}: an s3:// prefix holds many objects; sha256 pins one download"
@@ -151,6 +157,7 @@ class FeedSource:
                 sha256=entry.get("sha256"),
                 min_severity=entry.get("minSeverity"),
                 exclude=tuple(exclude),
+                bucket_owner=entry.get("bucketOwner"),
             )
         except FeedError as exc:
             raise FeedError(f"{where}: {exc}") from None
@@ -164,6 +171,7 @@ class FeedSource:
             "sha256": self.sha256,
             "minSeverity": self.min_severity,
             "exclude": list(self.exclude),
+            "bucketOwner": self.bucket_owner,
         }
         return {key: value for key, value in entry.items() if value not in (None, [])}
 
@@ -402,11 +410,11 @@ def _why(exc: Exception) -> str:
 class ObjectStore(Protocol):
     """Reads a team's rules bucket; implemented with boto3 in a layer above scanning."""
 
-    def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
-        """(key, ETag) of every object under the prefix."""
+    def list_objects(self, bucket: str, prefix: str, owner: str | None = None) -> list[tuple[str, str]]:
+        """(key, ETag) of every object under the prefix (of a bucket `owner` owns, when given)."""
         ...
 
-    def read_object(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
+    def read_object(self, bucket: str, key: str, max_bytes: int, owner: str | None = None) -> bytes: ...
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -631,14 +639,14 @@ def _fetch_s3(
     source: FeedSource, store: ObjectStore, previous: FeedState | None, limits: ArchiveLimits, max_bytes: int
 ) -> Fetched:
     bucket, prefix = split_s3_url(source.url)
-    listing = sorted(store.list_objects(bucket, prefix))
+    listing = sorted(store.list_objects(bucket, prefix, source.bucket_owner))
     digest = hashlib.sha256("\n".join(f"{key}\t{etag}" for key, etag in listing).encode()).hexdigest()
     state = FeedState(sha256=digest)
     if previous is not None and previous.sha256 == digest:
         return Fetched(source, state, None)
     parts = []
     for key, _etag in listing:
-        data = store.read_object(bucket, key, max_bytes)
+        data = store.read_object(bucket, key, max_bytes, source.bucket_owner)
         if key.lower().endswith(RULE_SUFFIXES):
             parts.append(
                 FeedContent("yara-file", rule_files=((key.removeprefix(prefix).lstrip("/"), _text(data)),))

@@ -220,7 +220,7 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
                 "minSeverity": "high",
                 "exclude": ["Noisy_Rule"],
             },
-            {"url": "s3://camp-team-rules/yara/"},
+            {"url": "s3://camp-team-rules/yara/", "bucketOwner": 123456789012},  # unquoted, as YAML reads
             {"name": "keyed", "urlSecretArn": SECRET_ARN},
         ],
     }
@@ -231,6 +231,7 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
         ("yara", "s3", None, ()),
         ("keyed", None, None, ()),
     ]
+    assert parsed.rule_sources[1].bucket_owner == "123456789012"
     defaults = parse_config({"scanner": {"region": "eu-west-1"}, "storages": storages(1)}).scanner
     assert defaults is not None and defaults.rule_check_seconds == 300
     for bad, message in (
@@ -270,6 +271,10 @@ def test_rule_update_keys_parse_into_feed_sources_and_bad_ones_name_the_entry() 
         (
             {"ruleSources": [{"name": "k", "url": "https://a.example/r.zip", "urlSecretArn": SECRET_ARN}]},
             r"^bucketguard:scanner\.ruleSources\[0\] \(name 'k'\): url and urlSecretArn are two places",
+        ),
+        (
+            {"ruleSources": [{"url": "https://a.example/r.zip", "bucketOwner": "123456789012"}]},
+            r"^bucketguard:scanner\.ruleSources\[0\]: source r\.zip: bucketOwner is the 12-digit account",
         ),
         (
             {"ruleSources": [{"urlSecretArn": SECRET_ARN}]},

@@ -104,7 +104,11 @@ def rescanning(lambda_artifacts: Path, tmp_path_factory: pytest.TempPathFactory)
         **scanner,
         "rescanOnUpdate": "not-clean",
         "rulePublisherArns": list(PUBLISHERS),
-        "ruleSources": [*scanner["ruleSources"], {"name": "keyed", "urlSecretArn": FEED_URL_SECRET}],
+        "ruleSources": [
+            *scanner["ruleSources"],
+            {"name": "keyed", "urlSecretArn": FEED_URL_SECRET},
+            {"url": "s3://camp-team-rules/yara/", "bucketOwner": "111111111111"},
+        ],
     }
     return Graph(run_program(config, lambda_artifacts, tmp_path_factory.mktemp("rescan")))
 
@@ -1054,7 +1058,7 @@ def test_scheduled_rule_update_may_write_only_the_ruleset_and_alert(dev: Graph) 
     ]
 
 
-def test_a_feed_url_kept_in_secrets_manager_is_deployed_as_its_arn_readable_by_the_update_alone(
+def test_feed_credentials_stay_in_secrets_manager_and_team_buckets_in_their_owners_account(
     rescanning: Graph, dev: Graph
 ) -> None:
     function = rescanning.named("scanner-rule-update-function")["inputs"]
@@ -1069,6 +1073,10 @@ def test_a_feed_url_kept_in_secrets_manager_is_deployed_as_its_arn_readable_by_t
     }
     readers = [r["name"] for r, s in rescanning.policies() if "secretsmanager:GetSecretValue" in s["Action"]]
     assert readers == ["scanner-rule-update-policy"]
+    # A team bucket whose owner is named is read only while that account owns a bucket of that name.
+    owned = {"StringEquals": {"aws:ResourceAccount": "111111111111"}}
+    assert grants["ReadRuleSource0"]["Condition"] == owned
+    assert grants["ListRuleSource0"]["Condition"] == {"StringLike": {"s3:prefix": ["yara/*"]}, **owned}
     assert "ReadRuleSourceUrlSecrets" not in {s["Sid"] for s in dev.policy("scanner-rule-update-policy")}
 
 
