@@ -16,6 +16,7 @@ FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
 BATCH_SIZE = 100  # BatchImportFindings takes at most 100 findings per call
 # Field limits of the ASFF (longer values are refused by BatchImportFindings).
 TITLE_MAX, DESCRIPTION_MAX, RECOMMENDATION_MAX = 256, 1024, 512
+FIELDS_MAX, FIELD_KEY_MAX, PRODUCT_FIELD_MAX, TAG_VALUE_MAX = 50, 128, 2048, 256
 RELATED_REQUIREMENTS_MAX = 32
 SEVERITY_LABELS = {
     "info": "INFORMATIONAL",
@@ -70,6 +71,16 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _field_map(fields: Mapping[str, str], value_max: int) -> dict[str, str]:
+    """A map as the ASFF takes one (ProductFields, a resource's Tags): at most 50 pairs, keys and values
+    clipped, and none blank: each must hold a character other than whitespace, and an S3 tag's value may
+    be empty (a bucket tagged `owner=` made Security Hub refuse every finding about it)."""
+    kept = {
+        _clip(k, FIELD_KEY_MAX): _clip(v, value_max) for k, v in fields.items() if k.strip() and v.strip()
+    }
+    return dict(list(kept.items())[:FIELDS_MAX])
+
+
 def asff_finding(
     *,
     finding_id: str,
@@ -103,8 +114,8 @@ def asff_finding(
         "Partition": arn_partition,
         "Region": resource_region or region,
     }
-    if resource_tags:
-        resource["Tags"] = dict(resource_tags)
+    if resource_tags and (tags := _field_map(resource_tags, TAG_VALUE_MAX)):
+        resource["Tags"] = tags
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id,
@@ -133,8 +144,8 @@ def asff_finding(
         finding["Remediation"] = {"Recommendation": {"Text": _clip(recommendation, RECOMMENDATION_MAX)}}
         if recommendation_url:
             finding["Remediation"]["Recommendation"]["Url"] = recommendation_url
-    if product_fields:
-        finding["ProductFields"] = dict(product_fields)
+    if product_fields and (fields := _field_map(product_fields, PRODUCT_FIELD_MAX)):
+        finding["ProductFields"] = fields
     return finding
 
 

@@ -4,11 +4,14 @@ checks each one), `--import-security-hub` sends them to moto's Security Hub, ref
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from bucketguard.asff import ImportFailed, asff_finding, import_findings, resource_type
@@ -22,10 +25,32 @@ pytestmark = pytest.mark.usefixtures("credentials")
 
 
 def model_errors(findings: list[dict[str, Any]]) -> str:
-    """What botocore's model of BatchImportFindings (AWS's API definition) finds wrong in ``findings``."""
+    """What botocore's model of BatchImportFindings (AWS's API definition) finds wrong in ``findings``: its
+    validator's report, and every string its shape's pattern refuses (botocore does not check those)."""
     model = botocore.session.get_session().get_service_model("securityhub")
     shape = model.operation_model("BatchImportFindings").input_shape
-    return ParamValidator().validate({"Findings": findings}, shape).generate_report()
+    report = ParamValidator().validate({"Findings": findings}, shape).generate_report()
+    return "\n".join([report, *_pattern_errors({"Findings": findings}, shape, "")]).strip()
+
+
+def _pattern_errors(value: Any, shape: Shape, where: str) -> Iterator[str]:
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        for name, member in value.items():
+            if name in shape.members:
+                yield from _pattern_errors(member, shape.members[name], f"{where}.{name}")
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        for number, item in enumerate(value):
+            yield from _pattern_errors(item, shape.member, f"{where}[{number}]")
+    elif isinstance(shape, MapShape) and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _pattern_errors(key, shape.key, f"{where} key {key!r}")
+            yield from _pattern_errors(item, shape.value, f"{where}[{key!r}]")
+    elif (
+        isinstance(value, str)
+        and (pattern := shape.metadata.get("pattern"))
+        and not re.search(pattern, value)
+    ):
+        yield f"{where}: {value!r} does not match {pattern}"
 
 
 def test_resource_types_follow_the_arn() -> None:
@@ -92,18 +117,23 @@ def test_audit_writes_asff_and_imports_it_into_security_hub(
     assert sorted(f["Id"] for f in stored) == sorted(f["Id"] for f in findings)
 
 
+FINDING_ARGS: dict[str, Any] = {
+    "finding_id": "finding-1",
+    "account": ACCOUNT,
+    "region": REGION,
+    "generator_id": "s3_bucket_versioning_enabled",
+    "title": "S3 buckets keep object versions",
+    "description": "x" * 5000,  # clipped to the ASFF's 1,024 characters
+    "severity": "medium",
+    "resource_arn": "arn:aws:s3:::bucket-1",
+    "created_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-02T00:00:00Z",
+}
+
+
 def finding(number: int, **overrides: Any) -> dict[str, Any]:
     built = asff_finding(
-        finding_id=f"finding-{number}",
-        account=ACCOUNT,
-        region=REGION,
-        generator_id="s3_bucket_versioning_enabled",
-        title="S3 buckets keep object versions",
-        description="x" * 5000,  # clipped to the ASFF's 1,024 characters
-        severity="medium",
-        resource_arn=f"arn:aws:s3:::bucket-{number}",
-        created_at="2026-01-01T00:00:00Z",
-        updated_at="2026-01-02T00:00:00Z",
+        **{**FINDING_ARGS, "finding_id": f"finding-{number}", "resource_arn": f"arn:aws:s3:::bucket-{number}"}
     )
     return {**built, **overrides}
 
@@ -129,3 +159,24 @@ def test_a_refused_finding_fails_the_import_after_the_rest_are_sent(aws: Embedde
 
     assert [f["Id"] for f in refused.value.failed] == ["finding-2"] and refused.value.imported == 2
     assert "refused 1 finding(s) (2 imported); first: finding-2: InvalidInput" in str(refused.value)
+
+
+def test_blank_tags_and_fields_are_left_out_and_long_ones_clipped() -> None:
+    # AWS lets a tag's value be empty (and a key or value be spaces); the ASFF's maps hold no blank string
+    tags = {"owner": "", "team": "camp", " ": "x", "note": "  ", **{f"k{n}": "v" for n in range(60)}}
+    built = asff_finding(
+        **{
+            **FINDING_ARGS,
+            "resource_tags": tags,
+            "product_fields": {"bucketguard/actor": "", "x" * 200: "y" * 3000},
+        }
+    )
+    assert model_errors([built]) == ""
+    kept = built["Resources"][0]["Tags"]
+    assert kept["team"] == "camp" and not {"owner", " ", "note"} & set(kept) and len(kept) == 50
+    [(key, value)] = built["ProductFields"].items()
+    assert (len(key), len(value)) == (128, 2048)
+
+
+def test_the_model_check_refuses_a_blank_value() -> None:
+    assert "does not match" in model_errors([{**finding(1), "ProductFields": {"bucketguard/actor": ""}}])
