@@ -154,50 +154,57 @@ def _report_json(report: UpdateReport, output: Path) -> dict[str, Any]:
     }
 
 
+def _say(line: str) -> None:
+    """A line naming what feeds wrote (their files and rules, compile errors quoting them), printable."""
+    from bucketguard.printable import one_line
+
+    print(one_line(line))
+
+
 def _print_report(report: UpdateReport, output: Path) -> None:
     previous = f" (was {report.previous_version})" if report.previous_version else ""
-    print(
+    _say(
         f"ruleset {report.ruleset.version}{previous} for {report.backend}: "
         f"{report.ruleset.rule_count} rules, {report.ruleset.hash_count} hashes"
     )
     for feed in report.feed_records():
-        print(
+        _say(
             f"  feed {feed['name']} ({feed['url']}): {feed['status']}, {feed['kind']}, "
             f"{feed['rules']} rules, {feed['hashes']} hashes"
         )
     if report.previous_version:
-        print(
+        _say(
             f"added {len(report.added)} rules, removed {len(report.removed)}; "
             f"hashes +{report.hashes_added} -{report.hashes_removed}"
         )
         for key in report.added[:20]:
-            print(f"  + {key}")
+            _say(f"  + {key}")
         for key in report.removed[:20]:
-            print(f"  - {key}")
+            _say(f"  - {key}")
     if report.dropped:
-        print(f"dropped {len(report.dropped)}:")
+        _say(f"dropped {len(report.dropped)}:")
         for d in report.dropped:
             where = f"{d.source}:{d.file}" if d.file else d.source
-            print(f"  {where} {d.rule}: {d.why}")
+            _say(f"  {where} {d.rule}: {d.why}")
     for name, spaces in report.duplicates.items():
-        print(
+        _say(
             f"note: rule {name} is defined in {len(spaces)} namespaces and kept in each: {', '.join(spaces)}"
         )
     for warning in report.warnings:
-        print(f"warning: {warning}")
+        _say(f"warning: {warning}")
     m, limits = report.measured, report.limits
-    print(
+    _say(
         f"limits: compile {m.compile_seconds:.2f} s (max {limits.max_compile_seconds:g} s), "
         f"artifact {_size(m.artifact_bytes)} (max {_size(limits.max_artifact_bytes)}), "
         f"{_size(limits.sample_bytes)} sample scanned in {m.scan_seconds:.3f} s "
         f"(bundled rules {m.baseline_scan_seconds:.3f} s, max {limits.max_slowdown:g}x)"
     )
     if report.refused:
-        print(f"REFUSED, {output} left as it was:")
+        _say(f"REFUSED, {output} left as it was:")
         for why in report.refused:
-            print(f"  {why}")
+            _say(f"  {why}")
     else:
-        print(f"wrote {output}")
+        _say(f"wrote {output}")
 
 
 def run_update(args: argparse.Namespace) -> int:
@@ -299,7 +306,7 @@ def run_diff(args: argparse.Namespace) -> int:
         print(f"{old.version} -> {new.version}")
         for label, sign in (("added", "+"), ("removed", "-"), ("changed", "~")):
             for key in diff[label]:
-                print(f"  {sign} rule {key}")
+                _say(f"  {sign} rule {key}")
         for label, sign in (("hashes_added", "+"), ("hashes_removed", "-")):
             for digest in diff[label]:
                 print(f"  {sign} hash {digest}")

@@ -15,7 +15,7 @@ import pytest
 from bucketguard.cli import main
 from bucketguard.demo import pranks
 from bucketguard.scanning.ruleset import load_artifact
-from tests.scanning.test_feeds import RULE, FeedServer, _serve
+from tests.scanning.test_feeds import RULE, FeedServer, _serve, zip_of
 
 SMALL = ["--sample-size", "1MiB", "--max-slowdown", "1e9"]  # a test never depends on timing
 
@@ -161,3 +161,16 @@ def test_sources_of_one_scanner_of_a_fleet(tmp_path: Path, capsys: pytest.Captur
     )
     assert update("--config", str(stack), "--scanner", "americas", "-o", str(output), "--format", "json") == 0
     assert [f["name"] for f in json.loads(capsys.readouterr().out)["feeds"]] == ["team"]
+
+
+def test_a_feeds_file_names_are_shown_printable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a feed names its files: an ESC sequence and a line break writing a line of its own ('wrote ok.yar')
+    name = "evil\x1b[2J\nwrote ok.yar"
+    broken = "rule Broken_One\n{\n    condition:\n        no_such_identifier\n}\n"
+    feed = tmp_path / "feed.zip"
+    feed.write_bytes(zip_of({name: (broken + RULE).encode()}))
+    assert update("--source", str(feed), "-o", str(tmp_path / "ruleset.zip")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.isprintable() for line in lines)
+    assert not any(line.startswith("wrote ok.yar") for line in lines)
+    assert any(r"feed.zip:evil\x1b[2J\nwrote ok.yar Broken_One" in line for line in lines)
