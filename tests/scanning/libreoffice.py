@@ -91,3 +91,60 @@ def office_documents(out: Path) -> list[Path]:
     for target in ("pptx", "odp", "ppt"):
         documents += convert([sources / "slides.fodp"], target, out)
     return documents
+
+
+# Debian's python3-uno serves the system interpreter: the script runs there, LibreOffice listening on a pipe.
+UNO_PYTHON = "/usr/bin/python3"
+_SAVE_WITH_PASSWORD = """
+import subprocess, sys, time, uno
+from com.sun.star.beans import PropertyValue
+source, target, filter_name, password, profile, pipe = sys.argv[1:7]
+office = subprocess.Popen(["soffice", "-env:UserInstallation=file://" + profile, "--headless", "--norestore",
+                           "--accept=pipe,name=" + pipe + ";urp;"])
+def prop(name, value):
+    value_holder = PropertyValue()
+    value_holder.Name, value_holder.Value = name, value
+    return value_holder
+try:
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    for _ in range(600):
+        try:
+            context = resolver.resolve("uno:pipe,name=" + pipe + ";urp;StarOffice.ComponentContext")
+            break
+        except Exception:
+            time.sleep(0.2)
+    desktop = context.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", context)
+    hidden = (prop("Hidden", True),)
+    document = desktop.loadComponentFromURL(uno.systemPathToFileUrl(source), "_blank", 0, hidden)
+    saving = (prop("FilterName", filter_name), prop("Password", password))
+    document.storeToURL(uno.systemPathToFileUrl(target), saving)
+    document.close(True)
+    try:
+        desktop.terminate()
+    except Exception:
+        pass
+finally:
+    try:
+        office.wait(60)
+    except subprocess.TimeoutExpired:
+        office.kill()
+"""
+
+
+def uno_available() -> bool:
+    return (
+        SOFFICE is not None
+        and subprocess.run([UNO_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
+    )
+
+
+def saved_with_password(source: Path, filter_name: str, target: Path, password: str) -> Path:
+    """`source` saved by LibreOffice as `target` through `filter_name` (writer8: .odt), with a password."""
+    pipe = f"bucketguard-{target.stem}-{id(target)}"
+    arguments = [str(source), str(target), filter_name, password, str(_profile()), pipe]
+    subprocess.run([UNO_PYTHON, "-c", _SAVE_WITH_PASSWORD, *arguments], check=True, capture_output=True,
+                   timeout=TIMEOUT_SECONDS)  # fmt: skip
+    if not target.is_file():
+        raise RuntimeError(f"LibreOffice wrote no {target.name}")
+    return target

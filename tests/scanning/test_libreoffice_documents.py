@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bucketguard.scanning.result import Verdict
+from bucketguard.scanning.result import Reason, Verdict
 from tests.scanning.engine_support import engine
-from tests.scanning.libreoffice import SOFFICE, basic_macro_fodt, convert, office_documents
+from tests.scanning.libreoffice import (
+    SOFFICE,
+    basic_macro_fodt,
+    convert,
+    office_documents,
+    saved_with_password,
+    uno_available,
+)
 
 pytestmark = [
     pytest.mark.slow,  # each LibreOffice run costs seconds
@@ -135,3 +142,21 @@ def test_other_fields_are_clean(documents: list[Path], tmp_path: Path) -> None:
         _docx(documents), _field([" PAGE ", " \\* MERGEFORMAT "]), tmp_path / "page.docx"
     )
     assert engine().scan_file(page_number).verdict is Verdict.CLEAN
+
+
+@pytest.mark.skipif(
+    not uno_available(), reason="python3-uno missing: apt-get install python3-uno (make test installs it)"
+)
+def test_a_document_saved_with_a_password_is_unscannable_never_clean(tmp_path: Path) -> None:
+    """An OpenDocument saved with a password keeps its content and macros encrypted in zip members the zip
+    does not flag as encrypted: its manifest says so. It was clean."""
+    source = tmp_path / "timetable.fodt"
+    source.write_text(basic_macro_fodt("OpenCamp", 'Shell("calc.exe")'))
+    locked = saved_with_password(source, "writer8", tmp_path / "timetable.odt", "camp")
+    with zipfile.ZipFile(locked) as package:
+        assert b"encryption-data" in package.read("META-INF/manifest.xml")  # LibreOffice encrypted it
+    result = engine().scan_file(locked, name="timetable.odt")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED), result
+    assert "OpenDocument encrypted with a password" in result.detail
+    unlocked = convert([source], "odt", tmp_path / "plain")[0]
+    assert engine().scan_file(unlocked).reason is not Reason.ENCRYPTED

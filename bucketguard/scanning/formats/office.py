@@ -52,6 +52,9 @@ _EVENT_PARTS = ("content.xml", "styles.xml", "settings.xml", "meta.xml")
 _BOUND_EVENT = re.compile(
     r'script:event-name="[^"]{1,64}"[^>]{0,512}?(?:vnd\.sun\.star\.script:|macro:)[^"]{0,256}'
 )
+_ODF_MANIFEST = "META-INF/manifest.xml"
+_ODF_ENCRYPTION = re.compile(r"<(?:[\w.-]+:)?encryption-data\b")
+_ODF_ENCRYPTED_PART = re.compile(r'full-path="([^"]*)"[^<>]*>\s*<(?:[\w.-]+:)?encryption-data\b')
 _PPT_EMBEDDED = 0x1011  # ExOleObjStg
 _PPT_RECORD = struct.Struct("<HHI")
 
@@ -65,10 +68,24 @@ def open_zip(blob: Blob, expansion: Expansion) -> None:
     its member names in whatever order the zip lists them (Office reads them in any): OpenDocument's Basic
     modules, OOXML's `[Content_Types].xml`."""
     names = zips.open_zip(blob, expansion)
+    if _ODF_MANIFEST in names:
+        _check_odf_encryption(blob, expansion)
     if any(_BASIC_MODULE.fullmatch(name) for name in names):
         _basic_macros(blob, expansion)
     elif any(name.lower() == "[content_types].xml" for name in names):
         _ooxml_macros(blob, expansion, word="word/document.xml" in names)
+
+
+def _check_odf_encryption(blob: Blob, expansion: Expansion) -> None:
+    """An OpenDocument saved with a password keeps its parts (content, macros) encrypted in members the zip
+    does not flag: its manifest says so, and what was encrypted is unread."""
+    name = expansion.name
+    with blob.open() as raw, zipfile.ZipFile(raw) as package:
+        manifest = _member_text(package, package.getinfo(_ODF_MANIFEST), name)
+    if _ODF_ENCRYPTION.search(manifest):
+        parts = ", ".join(_ODF_ENCRYPTED_PART.findall(manifest)[:3])
+        detail = f"{name}: OpenDocument encrypted with a password ({parts or 'its parts'})"
+        expansion.problem(name, ContainerProblem(Reason.ENCRYPTED, detail))
 
 
 def _ooxml_macros(blob: Blob, expansion: Expansion, *, word: bool) -> None:
