@@ -26,7 +26,10 @@ pytestmark = [
     pytest.mark.usefixtures("credentials"),
     pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)"),
 ]
-XSS = '"><img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+XSS = (
+    '"><img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+    "<a href=\"javascript:document.title='pwned'\">fix</a>[fix](javascript:alert(1))"
+)
 
 
 def chromium(*args: str) -> str:
@@ -138,6 +141,8 @@ def test_attacker_controlled_names_and_tags_stay_text(aws: EmbeddedAws, tmp_path
 
     assert "pwned" not in page.text["title"]  # neither payload ran
     assert not [attrs for tag, attrs in page.tags if tag == "img"]
+    hrefs = [attrs.get("href") or "" for tag, attrs in page.tags if tag == "a"]
+    assert all(href.startswith("#rule-") for href in hrefs)  # no link a name made, javascript: or other
     assert [tag for tag, _ in page.tags].count("script") == 1  # the page's own
     assert '&lt;script&gt;document.title="pwned"&lt;/script&gt;' in dom  # shown as text
     assert page.rows and all(XSS.lower() in (r["data-text"] or "") for r in page.rows)
