@@ -48,7 +48,7 @@ def console(*, stderr: bool = False) -> Console:
 
 def render(*parts: RenderableType, terminal: bool = False) -> str:
     """Parts drawn one under the other as text, without trailing spaces: colours and the terminal's width
-    only for a terminal."""
+    only for a terminal. A text part is a line (a note, an exemption, naming resources): printable."""
     out = io.StringIO()
     drawing = Console(
         file=out,
@@ -58,5 +58,5 @@ def render(*parts: RenderableType, terminal: bool = False) -> str:
         highlight=False,
     )
     for part in parts:
-        drawing.print(Text(part) if isinstance(part, str) else part)
+        drawing.print(Text(one_line(part)) if isinstance(part, str) else part)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())

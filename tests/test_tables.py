@@ -14,6 +14,7 @@ def test_cells_are_text_never_markup() -> None:
         "tag [bold]owner[/bold] is [red]",
     ]
     assert render("a [/x] line") == "a [/x] line"
+    assert render("note on camp\x1b[2J\nresolved  everything") == r"note on camp\x1b[2J\nresolved  everything"
 
 
 def test_off_a_terminal_rows_are_plain_text_up_to_the_plain_width() -> None:
