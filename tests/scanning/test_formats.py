@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import email.message
 import io
+import shutil
 import struct
+import subprocess
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -285,3 +287,49 @@ def test_ppt_object_is_found_two_levels_down(tmp_path: Path) -> None:
 def test_encrypted_pdf_is_unscannable(tmp_path: Path) -> None:
     result = _scan(tmp_path, "secret.pdf", pdf_with_attachment("photos.gz", HIDDEN, password="camp"))
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.ENCRYPTED), result
+
+
+@pytest.fixture(scope="module")
+def smime_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("smime")
+    key = ["-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1"]
+    subprocess.run(["openssl", "req", "-x509", *key, "-subj", "/CN=camp"], cwd=folder, check=True,
+                   capture_output=True)  # fmt: skip
+    return folder
+
+
+def _smime(folder: Path, *how: str) -> bytes:
+    """A mail openssl wraps in S/MIME (`how`: -encrypt, -sign ...) around a text part holding EICAR."""
+    (folder / "inner.txt").write_bytes(b"Content-Type: text/plain\n\n" + EICAR + b"\n")
+    subprocess.run(["openssl", "smime", "-in", "inner.txt", "-out", "mail.eml", "-subject", "photos", *how],
+                   cwd=folder, check=True, capture_output=True)  # fmt: skip
+    return (folder / "mail.eml").read_bytes()
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="openssl missing: apt-get install openssl (make test installs it)"
+)
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        (["-encrypt", "-aes256", "cert.pem"], Reason.ENCRYPTED),
+        (["-sign", "-signer", "cert.pem", "-inkey", "key.pem", "-nodetach"], Reason.UNSUPPORTED),
+    ],
+    ids=["enveloped", "opaque-signed"],
+)
+def test_mail_whose_content_s_mime_wraps_is_never_clean(
+    tmp_path: Path, smime_key: Path, how: list[str], reason: Reason
+) -> None:
+    """S/MIME's enveloped (encrypted) and opaque signed data hold the message in DER, out of the rules'
+    sight: both were clean with EICAR inside."""
+    result = _scan(tmp_path, "photos.eml", _smime(smime_key, *how))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, reason), result
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="openssl missing: apt-get install openssl (make test installs it)"
+)
+def test_mail_signed_beside_its_readable_content_is_scanned(tmp_path: Path, smime_key: Path) -> None:
+    signed = _smime(smime_key, "-sign", "-signer", "cert.pem", "-inkey", "key.pem")  # multipart/signed
+    result = _scan(tmp_path, "photos.eml", signed)
+    assert result.verdict is Verdict.MALICIOUS, result

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from bucketguard.scanning.blobs import Blob, Expansion, read_whole
 from bucketguard.scanning.formats.encoded import uudecoded_blocks
+from bucketguard.scanning.limits import ContainerProblem
+from bucketguard.scanning.result import Reason
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -56,6 +58,10 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
                     inner["Content-Transfer-Encoding"] = value
                 for number, payload in enumerate(_decodings(inner), 1):
                     expansion.emit(f"{expansion.name}!{prefix}<message {index}.{number}>", payload)
+            wrapped = _unreadable_wrapping(part)
+            if wrapped is not None:
+                where = f"{expansion.name}!{prefix}{part.get_filename() or f'<part {index}>'}"
+                expansion.problem(where, ContainerProblem(wrapped[0], f"{where}: {wrapped[1]}"))
             if part.is_multipart():
                 continue
             label = part.get_filename() or f"<part {index}>"
@@ -64,6 +70,22 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
                 expansion.emit(where, payload)
                 for block_name, block in uudecoded_blocks(payload):
                     expansion.emit(f"{where}!{block_name}", block)
+
+
+def _unreadable_wrapping(part: Message) -> tuple[Reason, str] | None:
+    """A part whose content is encrypted (S/MIME enveloped data, PGP/MIME) or wrapped in a structure not
+    decoded here (S/MIME opaque signed or compressed data): what it holds is not seen."""
+    content_type = part.get_content_type()
+    if content_type == "multipart/encrypted":
+        return Reason.ENCRYPTED, f"encrypted mail ({part.get_param('protocol') or 'multipart/encrypted'})"
+    if content_type not in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return None
+    kind = str(part.get_param("smime-type") or "").lower()
+    if kind in ("enveloped-data", "authenveloped-data"):
+        return Reason.ENCRYPTED, f"S/MIME {kind}: encrypted mail"
+    if kind == "certs-only":
+        return None
+    return Reason.UNSUPPORTED, f"S/MIME {kind or 'content'} not decoded here"
 
 
 def _decodings(part: Message) -> list[bytes]:
