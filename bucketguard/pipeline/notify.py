@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -101,8 +102,8 @@ class WebhookNotifier:
             return False
         if kind == "slack":  # Slack reads <...> as links and mentions: '&', '<' and '>' must be escaped
             payload = {"text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}
-        else:
-            payload = {"text": text.replace("\n", "  \n")}
+        else:  # Teams reads the text as markdown: a key '[fix](https://evil.example)' would be a link
+            payload = {"text": re.sub(r"([\\`*_\[\]<>])", r"\\\1", text).replace("\n", "  \n")}
         request = urllib.request.Request(  # noqa: S310 (scheme checked above)
             url,
             data=json.dumps(payload).encode(),

@@ -488,6 +488,16 @@ def test_webhook_url_comes_from_secrets_manager_and_is_never_logged(
             "text": "s3://camp/&lt;https://evil.example|lesson.pdf&gt; &amp; &lt;!channel&gt;"
         }
         assert reads == ["read"]  # cached for the container (Powertools parameters), not read per alert
+        # Teams reads markdown: a key would make [text](url) a link and <b> markup
+        teams = secrets.create_secret(
+            Name="camp-teams", SecretString=json.dumps({"url": url, "kind": "teams"})
+        )
+        assert WebhookNotifier(secrets, teams["ARN"]).send(
+            "s3://camp/[lesson.pdf](https://evil.example) <b>_x_"
+        )
+        assert WebhookCatcher.received[-1] == {
+            "text": r"s3://camp/\[lesson.pdf\](https://evil.example) \<b\>\_x\_"
+        }
         server.shutdown()
         assert not WebhookNotifier(secrets, arn, timeout=1).send("again")  # unreachable: logged, not raised
         ours = [r for r in caplog.records if r.name.startswith("bucketguard")]
