@@ -202,6 +202,7 @@ class StoragePostScan(pulumi.ComponentResource):
     def _environment(args: StoragePostScanArgs) -> dict[str, pulumi.Input[str]]:
         config = args.config
         environment: dict[str, pulumi.Input[str]] = {
+            env.PROTECTED_BUCKET: config.bucket,
             env.ACTIONS: ",".join(config.actions),
             env.LOG_LEVEL: "INFO",
         }

@@ -224,6 +224,10 @@ class PostScanFunction(SqsFunction):
         from bucketguard.pipeline.notifications import sns_message
 
         event = ScanResultEvent.from_json(sns_message(record.body))
+        served = self.postscan.settings.protected_bucket
+        if served and event.bucket != served:
+            # Its role should not reach another bucket either; a result misrouted there never gets that far.
+            raise InvalidMessage(f"scan-result event: s3://{event.bucket} is not this storage's bucket")
         outcome = self.postscan.apply(event)
         for action in outcome.actions:
             self.count(f"Action_{action}")

@@ -239,6 +239,8 @@ class PostScanSettings(EnvSettings):
     webhook_secret_arn: str = Field("", validation_alias=env.WEBHOOK_SECRET_ARN)
     # Without a seal key no platform tag is trusted: every result is applied again (the backlog CLI).
     seal_key_id: str = Field("", validation_alias=env.SEAL_KEY_ID)
+    # The bucket this post-scan serves: a result naming another is refused ("": any, the backlog CLI).
+    protected_bucket: str = Field("", validation_alias=env.PROTECTED_BUCKET)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -1269,6 +1269,11 @@ def test_only_post_scan_and_admins_write_into_the_promote_bucket(multi: Graph) -
     }
 
 
+def test_post_scan_acts_on_results_for_its_own_bucket_only(multi: Graph) -> None:
+    function = multi.named("storage-teaching-postscan-function")["inputs"]
+    assert function["environment"]["variables"]["BUCKETGUARD_PROTECTED_BUCKET"] == "camp-teaching-material"
+
+
 def test_the_seal_key_is_an_hmac_key_only_post_scan_uses(graph: Graph) -> None:
     for storage in {r["name"].removesuffix("-seal-key") for r in graph.of_type("aws:kms/key:Key")} - {
         k["name"] for k in graph.of_type("aws:kms/key:Key") if not k["name"].endswith("-seal-key")

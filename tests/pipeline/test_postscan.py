@@ -305,6 +305,20 @@ def test_a_key_with_line_breaks_neither_writes_lines_of_its_alert_nor_stops_it(
     assert "Object:   s3://camp/homework\\u2028Verdict:  clean\\x85Actions:  none\\x07.exe" in lines
 
 
+def test_a_result_naming_another_bucket_fails_alone_and_touches_nothing(account: AccountSession) -> None:
+    s3 = account.shared("s3")
+    other = s3.put_object(Bucket="flat", Key="a.zip", Body=EICARISH)["ETag"].strip('"')
+    version = s3.put_object(Bucket="camp", Key="a.zip", Body=EICARISH)["VersionId"]
+    postscan = _postscan(account, actions=frozenset({"tag", "quarantine"}), protected_bucket="camp")
+    misrouted, ours = _event(None, bucket="flat", etag=other), _event(version)
+
+    response = PostScanFunction(postscan).handle(sqs_event(misrouted.to_json(), ours.to_json()))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert _tags(s3, "flat", "a.zip") == {} and s3.head_object(Bucket="flat", Key="a.zip")["ETag"]
+    assert s3.list_object_versions(Bucket="camp").get("Versions", []) == []  # ours quarantined
+
+
 def test_a_seal_copied_from_another_object_does_not_verify(account: AccountSession) -> None:
     s3 = account.shared("s3")
     postscan = _postscan(account, actions=frozenset({"tag"}))
