@@ -50,6 +50,7 @@ def test_the_bundled_set_is_what_this_test_covers() -> None:
     assert (
         sorted(
             [
+                "Archive_Appended_To_PDF",
                 "Archive_Hidden_In_Image",
                 "Cryptominer_Browser",
                 "Disguised_Executable_ELF",

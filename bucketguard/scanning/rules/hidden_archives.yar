@@ -27,3 +27,24 @@ rule Archive_Hidden_In_Image
         )
         and for any of them: (@ > 0)
 }
+
+rule Archive_Appended_To_PDF
+{
+    meta:
+        description = "PDF followed by a 7z or RAR archive after its last %%EOF, which 7-Zip and WinRAR open from the PDF; its members are not scanned"
+        severity = "high"
+        reference = "https://attack.mitre.org/techniques/T1027/009/"
+        source = "type"
+        author = "bucketguard"
+
+    strings:
+        $eof = "%%EOF"
+        $seven_zip = { 37 7A BC AF 27 1C 00 0? }
+        $rar4 = { 52 61 72 21 1A 07 00 }
+        $rar5 = { 52 61 72 21 1A 07 01 00 }
+
+    condition:
+        // a file attached inside the PDF lies before its last %%EOF (incremental updates add more of them)
+        uint32be(0) == 0x25504446 and #eof > 0
+        and for any of ($seven_zip, $rar4, $rar5): (@ > @eof[#eof])
+}
