@@ -94,7 +94,8 @@ class CompileFailure(Exception):
         return f"{where}: {self.message}"
 
 
-# The externals that follow the object's name; the others keep their EXTERNAL_DEFAULTS value.
+# The externals that follow the object's name (in _name_externals' order); the others keep their
+# EXTERNAL_DEFAULTS value.
 NAME_EXTERNALS = ("filename", "filepath", "extension")
 
 
@@ -108,8 +109,9 @@ def _name_externals(name: str) -> tuple[str, str, str]:
     """The values of NAME_EXTERNALS for an object called `name`."""
     # Archive members are named "outer.zip!docs/evil.js": the member's own name is what counts. Names
     # that were not UTF-8 (decoded with surrogate escapes) are made valid text, or yara-x refuses them.
-    inner = (name if name.isascii() else valid_text(name)).rsplit("!", 1)[-1].replace("\\", "/")
-    directory, _, filename = inner.rpartition("/")
+    if not name.isascii():
+        name = valid_text(name)
+    directory, _, filename = name[name.rfind("!") + 1 :].replace("\\", "/").rpartition("/")
     dot = filename.rfind(".")
     extension = filename[dot:].lower() if dot > 0 else ""
     return filename, directory, extension
@@ -272,19 +274,24 @@ class YaraXMatcher:
 
     def _scanner(self, name: str) -> Any:
         local = self._local
-        scanner = getattr(local, "scanner", None)
-        if scanner is None:
+        try:
+            scanner, previous = local.scanner, local.names
+        except AttributeError:
             scanner = local.scanner = yara_x.Scanner(self._rules)
             for key, value in EXTERNAL_DEFAULTS.items():
                 scanner.set_global(key, value)
-            local.names = [EXTERNAL_DEFAULTS[key] for key in NAME_EXTERNALS]
+            previous = tuple(EXTERNAL_DEFAULTS[key] for key in NAME_EXTERNALS)
         # Then only the name's externals that differ from the previous scan on this thread (most names
-        # share a directory); the others keep their defaults.
-        names = local.names
-        for index, value in enumerate(_name_externals(name)):
-            if names[index] != value:
-                scanner.set_global(NAME_EXTERNALS[index], value)
-                names[index] = value
+        # share a directory); the others keep their defaults. Spelt out: a loop over them cost more.
+        names = _name_externals(name)
+        filename, filepath, extension = names
+        if filename != previous[0]:
+            scanner.set_global("filename", filename)
+        if filepath != previous[1]:
+            scanner.set_global("filepath", filepath)
+        if extension != previous[2]:
+            scanner.set_global("extension", extension)
+        local.names = names
         return scanner
 
     def match_file(self, path: Path, *, name: str) -> list[RuleMatch]:
@@ -305,7 +312,7 @@ class YaraXMatcher:
 
 
 def _from_yara_x(results: Any) -> list[RuleMatch]:
-    return [
-        RuleMatch(r.identifier, r.namespace, normalise_meta(r.identifier, r.metadata))
-        for r in results.matching_rules
-    ]
+    matching = results.matching_rules
+    if not matching:
+        return []  # most scans: no comprehension to run
+    return [RuleMatch(r.identifier, r.namespace, normalise_meta(r.identifier, r.metadata)) for r in matching]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -139,25 +140,29 @@ _SUFFIXES = {
 
 
 # For each first byte, the formats a file starting with it can be (in table order). The formats that can
-# start with any byte are tested only when one C-level look at the head says they might be there, so a
-# plain file costs a dictionary lookup and a regular expression, not a call per format.
+# start with any byte are tested only when a few C-level looks at the head say they might be there, so a
+# plain file costs a table lookup, one regular expression and two searches, not a call per format.
 _CANDIDATES = tuple(
     tuple(entry for entry in FORMATS if entry.first_bytes is not None and first in entry.first_bytes)
     for first in range(256)
 )
 _ANYWHERE = tuple(entry for entry in FORMATS if entry.first_bytes is None)
+# What those formats have at fixed offsets, in one anchored match: the magic numbers of the undecoded
+# formats (recognised.HINT), UTF-16 or UTF-32 text (a byte-order mark, or a zero high byte), a tar's ustar
+# magic or the first digit of its checksum (a V7 tar's only mark: tars.is_tar reads the field up to a
+# NUL, so bytes after one may be anything).
+_AT_OFFSETS = re.compile(
+    recognised.HINT.pattern + rb"|[\x00\xfe\xff]|.\x00|.{257}ustar|.{148} *[0-9]", re.DOTALL
+)
 
 
 def _might_start_anywhere(head: bytes) -> bool:
-    tar_checksum = head[148:156].strip(b" \0")
+    # find, not `in`: bytes.__contains__ first tries its operand as an integer, and raising and clearing
+    # that TypeError costs more than the search (Python 3.11).
     return (
-        head[257:262] == b"ustar"
-        or tar_checksum.isdigit()
-        or b"%PDF-" in head
-        or encoded.BINHEX_BANNER in head
-        or recognised.HINT.match(head) is not None
-        or head[0] in (0x00, 0xFE, 0xFF)  # UTF-16 or UTF-32 text: a byte-order mark, or a zero high byte
-        or head[1:2] == b"\0"
+        _AT_OFFSETS.match(head) is not None
+        or head.find(b"%PDF-") >= 0
+        or head.find(encoded.BINHEX_BANNER) >= 0
     )
 
 
@@ -165,7 +170,9 @@ def detect(head: bytes) -> Kind | None:
     """The container type from the first bytes."""
     if not head:
         return None
-    candidates = _CANDIDATES[head[0]] + (_ANYWHERE if _might_start_anywhere(head) else ())
+    candidates = _CANDIDATES[head[0]]
+    if _might_start_anywhere(head):
+        candidates += _ANYWHERE
     for entry in candidates:
         if entry.recognise(head):
             return entry.kind
@@ -175,7 +182,7 @@ def detect(head: bytes) -> Kind | None:
 def sniff(blob: Blob) -> tuple[Kind, ...]:
     """The containers a blob holds: what its first bytes say, and a zip glued to its end unless the
     format's own opener reads what follows it."""
-    kind = detect(blob.head())
+    kind = detect(blob.head() if blob.data is None else blob.data[:HEAD_BYTES])
     if kind is None and disk_images.is_disk_image(blob):  # its identifier sits after 32 KiB of system area
         kind = Kind.DISK_IMAGE
     if kind is None and blob.size > HEAD_BYTES and _PDF_HEADER in blob.read_at(HEAD_BYTES - 4, _PDF_FURTHER):

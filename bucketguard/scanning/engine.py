@@ -94,6 +94,8 @@ _FILES_PER_TASK = 256  # files a worker scans per task (about 15 ms): few round 
 _MAX_DETAILS = 3  # problems spelled out in a result's detail; the rest are counted
 # The types a worker's result fields may have (JSON's): type() is, so True is no size.
 _TEXT_OR_NONE, _INT_OR_NONE = (str, type(None)), (int, type(None))
+# O_NONBLOCK: a path swapped for a FIFO since it was checked must fail or read nothing, not hang the scan.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class _Problem(NamedTuple):  # not a frozen dataclass: see bucketguard.scanning.backends.RuleSource
@@ -116,22 +118,24 @@ class _Walk:
     findings: list[Finding] = field(default_factory=list)
     problems: list[_Problem] = field(default_factory=list)
 
-    def scan_blob(self, blob: Blob, where: str, depth: int) -> None:
-        """Rules, hash and (for containers) members of one blob; `where` is "" for the object itself."""
+    def scan_blob(self, blob: Blob, where: str, depth: int, matches: list[RuleMatch] | None = None) -> None:
+        """Rules, hash and (for containers) members of one blob; `where` is "" for the object itself;
+        `matches`: the blob's, when they are already known."""
         name = where or self.target
         try:
-            if blob.data is not None:
-                matches = self.matcher.match_bytes(blob.data, name=name)
-            elif self.workers is not None:
-                matches = _match_windows_in(self.workers, blob, name)
-            else:
-                matches = self._match_windows(blob, name)
-            self._add_matches(matches, where)
+            self._add_matches(self._match(blob, name) if matches is None else matches, where)
         except BackendError as exc:
             self.failed(Reason.INTERNAL_ERROR, str(exc))
         for kind in sniff(blob):
             self._open(kind, blob, name, where, depth)
         self._check_hash(blob.digest(), where)
+
+    def _match(self, blob: Blob, name: str) -> list[RuleMatch]:
+        if blob.data is not None:
+            return self.matcher.match_bytes(blob.data, name=name)
+        if self.workers is not None:
+            return _match_windows_in(self.workers, blob, name)
+        return self._match_windows(blob, name)
 
     def _match_windows(self, blob: Blob, name: str) -> list[RuleMatch]:
         """A file on disk (or a source read by offset) scanned in overlapping windows so memory stays
@@ -590,12 +594,12 @@ class Engine:
                 Reason.NOT_A_REGULAR_FILE,
                 f"{target}: not a regular file ({_file_kind(info.st_mode)})",
             )
-        too_large = self._too_large(target, info.st_size)
-        if too_large is not None:
-            return too_large
+        if self.limits.max_file_bytes is not None:
+            too_large = self._too_large(target, info.st_size)
+            if too_large is not None:
+                return too_large
         try:
-            # O_NONBLOCK: a file swapped for a FIFO after the stat above must not hang the scan.
-            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            descriptor = os.open(path, _OPEN_FLAGS)
         except OSError as exc:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc.strerror or exc}")
         try:
@@ -611,11 +615,26 @@ class Engine:
             os.close(descriptor)
 
     def _walked(self, blob: Blob, target: str, started: float) -> ScanResult:
-        """The object's blob walked (rules, hash, members) into its result."""
+        """The object's blob walked (rules, hash, members) into its result. A blob read into memory (most
+        files) is matched and sniffed first: with no match, no container and a hash not listed, it is
+        clean without the walk's bookkeeping."""
+        matches = None
+        if blob.data is not None:
+            try:
+                matches = self.matcher.match_bytes(blob.data, name=target)
+            except BackendError:
+                pass  # matched again by the walk, which records the failure
+            else:
+                digest = blob.digest()
+                if not (matches or sniff(blob) or self._listed(digest)):
+                    duration_ms = (time.perf_counter() - started) * 1000
+                    return ScanResult.clean(
+                        target, digest, blob.size, self.backend, self.ruleset_version, duration_ms
+                    )
         walk = _Walk(target, self.matcher, self.hashes, self.limits, self.work_dir, Budget(self.limits),
                      self._live_workers())  # fmt: skip
         try:
-            walk.scan_blob(blob, "", 0)
+            walk.scan_blob(blob, "", 0, matches)
         except _ReadError as exc:
             return _unscannable(target, Reason.UNREADABLE, f"{target}: {exc}")
         except ScanStop as exc:
@@ -629,6 +648,9 @@ class Engine:
         except ScanFailure:
             sha256 = None  # the backend failed part-way: the verdict is already `error`
         return self._verdict(walk, sha256, blob.size, started)
+
+    def _listed(self, sha256: str) -> bool:
+        return self.hashes is not None and self.hashes.lookup(sha256) is not None
 
     def _verdict(self, walk: _Walk, sha256: str | None, size: int, started: float) -> ScanResult:
         """The result, stamped with the backend, the ruleset and the duration: one ScanResult made per
@@ -849,8 +871,7 @@ def _window_reader(blob: Blob) -> Iterator[tuple[int, Callable[[memoryview, int]
         yield blob.source.size, blob.source.read_into
         return
     assert blob.path is not None
-    # O_NONBLOCK: a path swapped for a FIFO since it was first opened must fail here, not hang the scan.
-    descriptor = os.open(blob.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    descriptor = os.open(blob.path, _OPEN_FLAGS)
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
