@@ -46,10 +46,25 @@ Unique = AfterValidator(unique)
 
 # Commercial AWS partition only: the ARNs the components build use the `aws` partition.
 Region = Annotated[str, pattern(r"^[a-z]{2}-[a-z]+-\d$", "an AWS region name such as eu-west-1")]
-# S3 general purpose bucket names; dots are refused because they break TLS on virtual-hosted URLs.
+# S3 general purpose bucket names; dots are refused because they break TLS on virtual-hosted URLs. The
+# prefixes and suffixes S3 reserves (access points, Object Lambda, directory and table buckets) fail
+# CreateBucket at `pulumi up`, after the rest of the stack was created.
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+
+
+def _unreserved_bucket(name: str) -> str:
+    reserved = [p for p in RESERVED_BUCKET_PREFIXES if name.startswith(p)]
+    reserved += [s for s in RESERVED_BUCKET_SUFFIXES if name.endswith(s)]
+    if reserved:
+        raise ValueError(f"{name!r} is not an S3 bucket name: S3 reserves {reserved[0]!r} for its own names")
+    return name
+
+
 Bucket = Annotated[
     str,
     pattern(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", "an S3 bucket name (3-63 lowercase letters, digits, '-')"),
+    AfterValidator(_unreserved_bucket),
 ]
 Name = Annotated[
     str, pattern(r"^[a-z][a-z0-9-]{0,23}$", "a short name (lowercase letters, digits, '-', max 24)")

@@ -122,6 +122,16 @@ def test_admitted_storage_stacks_count_towards_the_limit() -> None:
             r"storages\[2\]\.quarantineBucket \(name 'media'\): must differ from the protected bucket",
         ),
         (
+            # S3 refuses CreateBucket for its reserved prefixes and suffixes: fail at preview, not mid-`up`
+            lambda r: r["storages"][0].update(createBucket=True, bucket="sthree-camp"),
+            r"storages\[0\]\.bucket \(name 'teaching'\): 'sthree-camp' is not an S3 bucket name: S3 reserves "
+            r"'sthree-'",
+        ),
+        (
+            lambda r: r["storages"][1].update(quarantineBucket="camp-quarantine--ol-s3"),
+            r"storages\[1\]\.quarantineBucket \(name 'uploads'\): .* S3 reserves '--ol-s3'",
+        ),
+        (
             lambda r: r["storages"][0].update(roleArn="arn:aws:iam::2222:role/x"),
             r"storages\[0\]\.roleArn \(name 'teaching'\): 'arn:aws:iam::2222:role/x' is not an IAM role ARN",
         ),
