@@ -8,6 +8,7 @@ refused with the nearest known key, and every error is one line naming the key p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -103,6 +104,32 @@ def _retention(days: int) -> int:
 
 
 Retention = Annotated[int, AfterValidator(_retention)]
+
+# Lambda refuses (at `pulumi up`, the stack half created) a function whose variables, measured as the JSON
+# object it reports ("String measured: {...}"), pass 4 KB. The variables the config grows get what the
+# others (names, ARNs and URLs the program makes) leave: those stay within FIXED_ENVIRONMENT bytes
+# (tests/infra/test_lambda_environment.py holds the program to it).
+ENVIRONMENT_LIMIT = 4096
+FIXED_ENVIRONMENT = 1024
+
+
+def fit_lambda_environment(function: str, grown: Mapping[tuple[str | int, ...], str]) -> None:
+    """`grown`: the config key path of each variable the config fills -> its value; Invalid naming the
+    largest when together they leave the function's own variables no room."""
+    size = sum(len(json.dumps(value)) for value in grown.values())
+    room = ENVIRONMENT_LIMIT - FIXED_ENVIRONMENT
+    if size > room:
+        largest = max(grown, key=lambda path: len(grown[path]))
+        raise Invalid(
+            largest,
+            f"too large for the {function} function's environment: what the config puts there takes "
+            f"{size:,} bytes of the {room:,} Lambda's 4 KB leave it; shorten it",
+        )
+
+
+def member_role_arn(account: str, role_name: str) -> str:
+    """The role the monitor reads a monitored account through."""
+    return f"arn:aws:iam::{account}:role/{role_name}"
 
 
 def _tag_values(tags: Any) -> Any:
@@ -357,6 +384,11 @@ class StorageConfig(_Deployed):
         return tuple(b for b in named if b is not None)
 
     @model_validator(mode="after")
+    def _skip_prefixes_fit(self) -> StorageConfig:
+        fit_lambda_environment("listener", {("skipPrefixes",): ",".join(self.skip_prefixes)})
+        return self
+
+    @model_validator(mode="after")
     def _actions_and_buckets(self) -> StorageConfig:
         if self.block_unscanned and "tag" not in self.actions:
             raise Invalid(
@@ -508,6 +540,10 @@ class MonitorConfig(_Deployed):
     def regions_of(self, account: MonitoredAccount) -> tuple[str, ...]:
         return account.regions or self.monitored_regions
 
+    @property
+    def member_role_arns(self) -> list[str]:
+        return [member_role_arn(str(a.account), self.member_role_name) for a in self.accounts]
+
     @model_validator(mode="after")
     def _accounts_once(self) -> MonitorConfig:
         seen: dict[str | None, int] = {self.account: -1}
@@ -614,6 +650,41 @@ class BucketguardConfig(StrictModel):
                 raise Invalid(
                     ("storages", index, "scanner"), f"{storage.scanner!r} is not a scanner ({known})"
                 )
+        return self
+
+    def monitor_policy_config(self, monitor: MonitorConfig) -> dict[str, Any]:
+        """The monitor's policy config: the stack's allowedRegions judge the region rule unless it says
+        otherwise."""
+        region_rule = {"aws_resource_region_allowed": {"allowedRegions": list(self.allowed_regions)}}
+        return {**(region_rule if self.allowed_regions else {}), **monitor.policy_config}
+
+    @model_validator(mode="after")
+    def _audit_and_monitor_fit_their_functions(self) -> BucketguardConfig:
+        from bucketguard.audit.run import listener_digest
+
+        # both functions know the listener queues the program makes by their digests
+        listeners = ",".join(listener_digest(storage.name) for storage in self.storages)
+        if self.monitor is not None:
+            monitor = self.monitor
+            grown: dict[tuple[str | int, ...], str] = {
+                ("monitor", "policyConfig"): json.dumps(self.monitor_policy_config(monitor)),
+                ("monitor", "accounts"): ",".join(monitor.member_role_arns),
+                ("monitor", "regions"): ",".join(monitor.monitored_regions),
+                ("monitor", "remediate"): ",".join(monitor.remediate),
+                ("storages",): listeners,
+            }
+            fit_lambda_environment("monitor", grown)
+        if self.audit is not None:
+            audit = self.audit
+            fit_lambda_environment(
+                "audit",
+                {
+                    ("audit", "roleArns"): ",".join(audit.role_arns),
+                    ("audit", "regions"): ",".join(audit.regions),
+                    ("audit", "policyConfig"): json.dumps(audit.policy_config),
+                    ("storages",): listeners,
+                },
+            )
         return self
 
     @model_validator(mode="after")

@@ -30,7 +30,7 @@ from bucketguard.packaging import HANDLERS
 from bucketguard.pipeline import env
 from bucketguard.remediation import remediation_statements
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs, alert_topic
-from infra.config import MonitorConfig
+from infra.config import MonitorConfig, member_role_arn
 from infra.function import PipelineFunction, PipelineFunctionArgs
 from infra.history_table import (
     history_table,
@@ -163,7 +163,7 @@ class MonitorStack(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        member_roles = [f"arn:aws:iam::{a}:role/{config.member_role_name}" for a in args.member_accounts]
+        member_roles = [member_role_arn(a, config.member_role_name) for a in args.member_accounts]
         statements: list[Statement] = [
             # what events touch in this account (the monitored accounts' through their member roles)
             *in_account(read_statements, args.account_id),

@@ -463,9 +463,6 @@ def deploy_monitor(
     home = providers.get(monitor.region, monitor.role_arn, monitor.account)
     security_account = account_of(home)
     members = [a.account for a in monitor.accounts if a.account]
-    # the stack's allowedRegions judge the region rule unless the policy config says otherwise
-    region_rule = {"aws_resource_region_allowed": {"allowedRegions": list(config.allowed_regions)}}
-    policy_config = {**(region_rule if config.allowed_regions else {}), **monitor.policy_config}
     stack = MonitorStack(
         "monitor",
         MonitorStackArgs(
@@ -474,7 +471,7 @@ def deploy_monitor(
             code=artifact.code,
             architecture=architecture,
             member_accounts=members,
-            policy_config=policy_config,
+            policy_config=config.monitor_policy_config(monitor),
             listener_queue_arns=listener_queues,
             tags=tags,
         ),
