@@ -106,6 +106,21 @@ def _one_line(exc: BaseException) -> str:
     return one_line(" ".join(lines)) or type(exc).__name__
 
 
+def aws_problem(exc: Exception) -> str:
+    """An AWS call's failure in one line, saying what to set when the credentials or the region are missing
+    (botocore says only 'Unable to locate credentials')."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError  # loaded: the call that failed did
+
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(for an embedded AWS at --endpoint-url, any pair it accepts)"
+        )
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: set AWS_REGION (or give --region where the command has it)"
+    return _one_line(exc)
+
+
 def _missing_dependency(exc: ModuleNotFoundError) -> str | None:
     """One line for a library this Python lacks (run outside the virtualenv `make install` made); None for
     a module of bucketguard's own, which is a bug and keeps its traceback."""

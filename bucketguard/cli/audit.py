@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url, remediate
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url, remediate
 from bucketguard.validation import QueueArn, RegionName, RoleArn
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -128,7 +128,7 @@ def run_audit(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError, PolicyConfigError, ValueError) as exc:
         if args.debug:
             raise
-        raise UsageError(str(exc)) from exc
+        raise UsageError(aws_problem(exc)) from exc
 
 
 def add_listener_option(parser: argparse.ArgumentParser) -> None:

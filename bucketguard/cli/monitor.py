@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url
 from bucketguard.cli.audit import DEFAULT_HISTORY, add_listener_option, listeners
 from bucketguard.validation import PrincipalArn
 
@@ -85,7 +85,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError, PolicyConfigError) as exc:
         if args.debug:
             raise
-        raise UsageError(str(exc)) from exc
+        raise UsageError(aws_problem(exc)) from exc
 
 
 def _records(paths: Sequence[Path]) -> list[Any]:

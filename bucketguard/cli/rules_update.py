@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url
 from bucketguard.cli.scan import parse_size
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown, split_s3_url
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
@@ -260,7 +260,7 @@ def run_publish(args: argparse.Namespace) -> int:
     except (RulesetError, FeedError) as exc:
         raise UsageError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
-        raise UsageError(f"{shown(args.to)}: cannot publish: {exc}") from None
+        raise UsageError(f"{shown(args.to)}: cannot publish: {aws_problem(exc)}") from None
     print(
         f"published ruleset {published.ruleset_version} to s3://{published.bucket}/{published.key} "
         f"(version {published.version_id or 'unversioned'}, sha256 {published.sha256})"
@@ -277,7 +277,9 @@ def run_publish(args: argparse.Namespace) -> int:
                 Message=ruleset_published_message(published.ruleset_version, utc_now_iso()),
             )
         except (BotoCoreError, ClientError, ValueError) as exc:
-            raise UsageError(f"--announce {args.announce}: published, but not announced: {exc}") from None
+            raise UsageError(
+                f"--announce {args.announce}: published, but not announced: {aws_problem(exc)}"
+            ) from None
         print(f"announced on {args.announce}: storages rescan what older rulesets judged")
     return EXIT_OK
 

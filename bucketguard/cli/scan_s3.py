@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from bucketguard.aws import parse_s3_url
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, checked, endpoint_url
+from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url
 from bucketguard.scanning.output import all_clean
 
 if TYPE_CHECKING:
@@ -119,6 +119,6 @@ def run_s3_scan(args: argparse.Namespace, engine: Engine, expand: Any, scan_all:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except (ClientError, BotoCoreError) as exc:
-        raise UsageError(f"S3: {exc}") from None
+        raise UsageError(f"S3: {aws_problem(exc)}") from None
     emit(results, args.format, [target.actions for target in targets])
     return EXIT_OK if all_clean(results) else EXIT_FINDINGS

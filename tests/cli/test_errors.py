@@ -328,3 +328,36 @@ def test_a_python_without_the_dependencies_is_told_which_and_how_to_get_them(
         f"bucketguard: this Python ({sys.executable}) lacks the library {missing!r}: run `make install` and "
         "use `.venv/bin/python -m bucketguard` (or activate .venv), or `pip install .`"
     ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "where"),
+    [
+        (["scan", "s3://camp-teaching-material"], "bucketguard: S3: no AWS credentials: set AWS_PROFILE"),
+        (
+            ["audit", "--no-history", "--region", "eu-west-1"],
+            "bucketguard: no AWS credentials: set AWS_PROFILE",
+        ),
+        (
+            ["monitor", "replay", REPO / "tests" / "events" / "cloudtrail-put-bucket-acl.json"],
+            "bucketguard: no AWS credentials: set AWS_PROFILE",
+        ),
+    ],
+)
+def test_no_credentials_says_what_to_set(arguments: list[str | Path], where: str, tmp_path: Path) -> None:
+    """botocore says only 'Unable to locate credentials'."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    home = {"HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bucketguard", *map(str, arguments)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**environment, **home},
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1, completed.stderr
+    assert completed.stderr.startswith(where), completed.stderr
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in completed.stderr
