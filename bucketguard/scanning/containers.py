@@ -161,7 +161,7 @@ def _might_start_anywhere(head: bytes) -> bool:
     # that TypeError costs more than the search (Python 3.11).
     return (
         _AT_OFFSETS.match(head) is not None
-        or head.find(b"%PDF-") >= 0
+        or head.find(_PDF_HEADER) >= 0
         or head.find(encoded.BINHEX_BANNER) >= 0
     )
 
@@ -185,8 +185,13 @@ def sniff(blob: Blob) -> tuple[Kind, ...]:
     kind = detect(blob.head() if blob.data is None else blob.data[:HEAD_BYTES])
     if kind is None and disk_images.is_disk_image(blob):  # its identifier sits after 32 KiB of system area
         kind = Kind.DISK_IMAGE
-    if kind is None and blob.size > HEAD_BYTES and _PDF_HEADER in blob.read_at(HEAD_BYTES - 4, _PDF_FURTHER):
-        kind = Kind.PDF  # readers (Acrobat, PDFium, pdf.js) take a header anywhere in the first 1,024 bytes
+    # Readers (Acrobat, PDFium, pdf.js) take a PDF header anywhere in the first 1,024 bytes.
+    if (
+        kind is None
+        and blob.size > HEAD_BYTES
+        and blob.read_at(HEAD_BYTES - 4, _PDF_FURTHER).find(_PDF_HEADER) >= 0
+    ):
+        kind = Kind.PDF
     if kind is not None and _BY_KIND[kind].reads_to_the_end:
         return (kind,)
     appended = (Kind.ZIP,) if zips.ends_with_zip(blob) else ()
