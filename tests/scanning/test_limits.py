@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import cabarchive
+import olefile
 import py7zr
 import pytest
 
@@ -464,3 +465,57 @@ def test_a_7z_header_recorded_past_what_is_parsed_in_memory_is_not_read() -> Non
     _, raised, peak = opened_measured(Kind.SEVEN_ZIP, bytes(archive), Limits())
     assert raised is not None and raised.reason is Reason.TOO_LARGE, raised
     assert peak < 8 << 20
+
+
+def compound_file_of_empty_streams(count: int) -> bytes:
+    """A compound file ([MS-CFB] version 3) of `count` empty streams under its root, their tree balanced as
+    a writer balances it (olefile walks it recursively), its FAT in as many sectors as that takes."""
+    free, end, fat_sect, no_stream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    directory_sectors = -(-(count + 1) // 4)
+    fat_sectors = -(-directory_sectors // 127)
+    assert fat_sectors <= 109, "the header's DIFAT only"
+    fat = [fat_sect] * fat_sectors + [*range(fat_sectors + 1, fat_sectors + directory_sectors), end]
+    fat += [free] * (fat_sectors * 128 - len(fat))
+    left, right = [no_stream] * (count + 1), [no_stream] * (count + 1)
+
+    def balanced(low: int, high: int) -> int:  # entries low..high, in name order
+        if low > high:
+            return no_stream
+        middle = (low + high) // 2
+        left[middle], right[middle] = balanced(low, middle - 1), balanced(middle + 1, high)
+        return middle
+
+    top = balanced(1, count)
+
+    def entry(name: str, kind: int, child: int, index: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le")
+        return struct.pack(
+            "<64sHBBIII16sI16sIQ", encoded, len(encoded), kind, 1, left[index], right[index], child,
+            bytes(16), 0, bytes(16), end, 0,
+        )  # fmt: skip
+
+    directory = entry("Root Entry", 5, top, 0) + b"".join(
+        entry(f"s{index:06}", 2, no_stream, index) for index in range(1, count + 1)
+    )
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", bytes(16), 0x3E, 3, 0xFFFE, 9, 6,
+        bytes(6), 0, fat_sectors, fat_sectors, 0, 4096, end, 0, end, 0,
+    )  # fmt: skip
+    header += struct.pack("<109I", *range(fat_sectors), *[free] * (109 - fat_sectors))
+    return header + struct.pack(f"<{len(fat)}I", *fat) + directory.ljust(directory_sectors * 512, b"\0")
+
+
+def test_a_compound_files_directory_is_counted_before_olefile_builds_it(tmp_path: Path) -> None:
+    """olefile makes an object of every directory entry its tree reaches before one stream is counted."""
+    many = compound_file_of_empty_streams(50_000)
+    assert len(olefile.OleFileIO(many).listdir()) == 50_000  # a compound file olefile reads whole
+    tracemalloc.start()
+    try:
+        result = scan(tmp_path, many, Limits(max_members=1_000), name="x.doc")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert peak < 16 << 20, peak
+    under = scan(tmp_path, compound_file_of_empty_streams(999), Limits(max_members=1_000))
+    assert under.verdict is Verdict.CLEAN, under

@@ -157,6 +157,7 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
 
     name = expansion.name
     data = read_whole(blob, name, "compound file")
+    _count_directory(data, expansion)
     try:
         document = olefile.OleFileIO(data)
     except Exception as exc:
@@ -194,6 +195,51 @@ def open_ole2(blob: Blob, expansion: Expansion) -> None:
             elif path[-1] == "PowerPoint Document":
                 _powerpoint_objects(stream, where, expansion)
     _macros(data, name, expansion)
+
+
+def _count_directory(data: bytes, expansion: Expansion) -> None:
+    """The compound file's storages and streams, counted from its directory sectors before olefile makes an
+    object of every entry its tree reaches (up to half a million in 64 MiB): storages are charged as the
+    other archives charge directories, streams as each is emitted, and a directory over the member budget
+    is refused here. A chain olefile cannot follow is left for it to call corrupt."""
+    budget = expansion.budget
+    most = budget.limits.max_members - budget.members + 1  # one more: the count itself then refuses
+    storages, streams = _directory_entries(data, most)
+    budget.count_members(storages, expansion.name)
+    if budget.members + streams > budget.limits.max_members:
+        budget.count_members(streams, expansion.name)
+
+
+def _directory_entries(data: bytes, most: int) -> tuple[int, int]:
+    """The storages and streams ([MS-CFB] object types 1 and 2) in the directory sectors' chain, the FAT
+    read through the header's DIFAT and its DIFAT sectors; counted up to `most`."""
+    size = 1 << max(int.from_bytes(data[30:32], "little"), 7)  # the sector shift (9 or 12; olefile's)
+    sectors = len(data) // size
+    per_sector = size // 4
+    fat_sectors = sectors // per_sector + 1  # as many as the file's sectors need
+    difat = [int.from_bytes(data[at : at + 4], "little") for at in range(76, 512, 4)]
+    difat_sector, seen = int.from_bytes(data[68:72], "little"), set()
+    while difat_sector < sectors and difat_sector not in seen and len(difat) < fat_sectors:
+        # a DIFAT sector: FAT sector numbers, then the next DIFAT sector's
+        seen.add(difat_sector)
+        at = (difat_sector + 1) * size
+        difat += [int.from_bytes(data[i : i + 4], "little") for i in range(at, at + size - 4, 4)]
+        difat_sector = int.from_bytes(data[at + size - 4 : at + size], "little")
+
+    def next_sector(sector: int) -> int:
+        index, entry = divmod(sector, per_sector)
+        fat = difat[index] if index < len(difat) else sectors
+        at = (fat + 1) * size + entry * 4
+        return int.from_bytes(data[at : at + 4], "little") if fat < sectors else sectors
+
+    storages = streams = 0
+    sector, seen = int.from_bytes(data[48:52], "little"), set()
+    while sector < sectors and sector not in seen and storages + streams < most:
+        seen.add(sector)
+        types = data[(sector + 1) * size + 66 : (sector + 2) * size : 128]  # each 128-byte entry's type
+        storages, streams = storages + types.count(1), streams + types.count(2)
+        sector = next_sector(sector)
+    return storages, streams
 
 
 def _end_of_sectors(document: Any) -> int:
