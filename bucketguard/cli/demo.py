@@ -86,6 +86,21 @@ BLOCKED_NOTE = (
 NOT_BLOCKED = "in place, readable (no access-blocking statement in the bucket policy)"
 
 
+# moto does not enforce S3 Block Public Access: say what AWS would do with the account setting the camp's
+# stack turns on, rather than let the story claim that a public policy or ACL could land there.
+ACCOUNT_BLOCK_NOTE = (
+    " (in AWS, the account-wide Block Public Access the camp's stack turns on, accountPublicAccessBlock, "
+    "refuses a public ACL or bucket policy outright; the embedded AWS does not enforce it, so they land "
+    "here as in an account without it)"
+)
+
+
+def _account_blocks_public_access() -> bool:
+    from bucketguard.sandbox.deployer import read_stack_config
+
+    return read_stack_config(CAMP_STACK).get("bucketguard:accountPublicAccessBlock") is True
+
+
 @dataclass
 class Upload:
     sample: Sample
@@ -176,6 +191,11 @@ def _play(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # The audit act attaches AWS's AdministratorAccess: the embedded AWS must know AWS's managed policies.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    console.print(
+        f"Deploying {CAMP_STACK.name} with infra/ into an embedded AWS (moto on 127.0.0.1; about half a "
+        "minute)...",
+        highlight=False,
+    )
     with EmbeddedAws() as aws:
         try:
             pipe = Sandbox.up(aws, read_stack_config(CAMP_STACK), stack=stack_name(CAMP_STACK))
@@ -224,18 +244,22 @@ def _show_deployment(console: Console, pipe: Sandbox) -> bool:
     for n in notifications:
         console.print(f"Notifications: {', '.join(n['Events'])} -> {n['QueueArn']}", highlight=False)
     functions = Table(
-        title="the deployed functions (run locally from the deployed code)", title_justify="left"
+        title="the deployed functions (those fed by a queue run locally from the deployed code)",
+        title_justify="left",
     )
     for column in ("function", "handler", "memory", "timeout", "trigger"):
         functions.add_column(column, overflow="fold")
-    for source in pipe.runner.sources:
-        f = next(f for f in pipe.runner.functions if f.name == source.function_name)
+    fed = {source.function_name: source for source in pipe.runner.sources}
+    for f in pipe.runner.functions:
+        source = fed.get(f.name)
         functions.add_row(
             f.name,
             f.handler,
             f"{f.memory_mb} MB",
             f"{f.timeout_seconds} s",
-            f"{source.queue_arn.rsplit(':', 1)[1]} (batch {source.batch_size})",
+            f"{source.queue_arn.rsplit(':', 1)[1]} (batch {source.batch_size})"
+            if source
+            else "a schedule (not run here)",
         )
     console.print(functions)
     return any(s.get("Sid") == READ_BLOCK_SID for s in statements)
@@ -327,7 +351,7 @@ def _play_audit(console: Console, pipe: Sandbox, output: Path | None) -> bool:
     console.print(
         "\n[bold]Last prank[/]: the campers skip Pulumi and click the same pranks into the camp's account, "
         "where no preview sees them. `python -m bucketguard audit` reads the live account with the same "
-        "rules and the same policy config:",
+        f"rules and the same policy config{ACCOUNT_BLOCK_NOTE if _account_blocks_public_access() else ''}:",
         highlight=False,
     )
     clients = ClientFactory(st.account.session, endpoint_url=st.account.endpoint_url)
@@ -377,7 +401,8 @@ def _monitoring_worked(console: Console, pipe: Sandbox) -> bool:
     """The monitoring act (bucketguard.cli.demo_monitoring): True when each change was alerted, put back."""
     from bucketguard.cli.demo_monitoring import play_monitoring
 
-    outcome = play_monitoring(console, pipe, INSECURE_CAMP / "policy-config.json")
+    note = ACCOUNT_BLOCK_NOTE if _account_blocks_public_access() else ""
+    outcome = play_monitoring(console, pipe, INSECURE_CAMP / "policy-config.json", note)
     return bool(outcome.alerts) and outcome.put_back and not outcome.still_failing
 
 

@@ -48,7 +48,9 @@ class MonitoringOutcome:
         return not self.bucket_public and self.block_public_access and not self.rdp_open
 
 
-def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> MonitoringOutcome:
+def play_monitoring(
+    console: Console, pipe: Sandbox, policy_config: Path, account_block_note: str = ""
+) -> MonitoringOutcome:
     """The act; its outcome is read from the account, not from the alerts."""
     from bucketguard.monitor.deliver import alert_from_message
     from bucketguard.sandbox.cloudtrail import TrailedCalls, deliver, signed_in_role
@@ -58,7 +60,8 @@ def play_monitoring(console: Console, pipe: Sandbox, policy_config: Path) -> Mon
     console.print(
         "\n[bold]After the camp[/]: the deployment is watched. A child signed in as the role "
         f"{CHILD_ROLE} turns off the teaching bucket's Block Public Access, adds a statement letting anyone "
-        f'read it, and opens RDP to the world on the {MAINTENANCE_GROUP} security group "for a minute"...',
+        f'read it, and opens RDP to the world on the {MAINTENANCE_GROUP} security group "for a minute"'
+        f"{account_block_note}...",
         highlight=False,
     )
     ec2 = st.account.client("ec2", region_name=st.region)

@@ -53,10 +53,17 @@ def test_demo_runs_the_camp_through_the_deployed_pipeline(
     # Its quiet logs end with it: a later test in this process that reads a warning still sees it.
     assert logging.getLogger("bucketguard").level == before
     out = capsys.readouterr().out
+    # the half-minute deployment is announced before it starts
+    assert out.startswith("Deploying Pulumi.dev.yaml with infra/ into an embedded AWS")
     # what infra/ deployed, read back from the embedded AWS
     assert "BucketGuardDenyReadUnlessScannedClean" in out  # the real bucket policy
     assert "s3:ObjectCreated:*" in out  # the real notification configuration
     assert "functions.scanner.app.handler" in out  # the real functions
+    # ... every one, the rule update a schedule invokes too (the camp's stack has rule feeds)
+    assert "functions.rules_update.app.handler" in out and "a schedule (not run here)" in out
+    # moto lets a public ACL and policy land where the stack's account Block Public Access would refuse them:
+    # said in both acts that make them, not claimed to be possible in AWS
+    assert " ".join(out.split()).count("refuses a public ACL or bucket policy outright") == 2
     # the verdicts
     assert "camp-teaching-material-dev-quarantine" in out
     assert "camp-teaching-material-dev/homework.zip" in out  # the nested-zip EICAR sits in quarantine
