@@ -82,6 +82,12 @@ class Budget:
                 Reason.TOO_MANY_MEMBERS, f"{where}: more than {self.limits.max_members} archive members"
             )
 
+    def check_members(self, count: int, where: str) -> None:
+        """Refuses now when `count` more members would pass the cap: a parser about to build them all is
+        not let to; they are counted as they are emitted."""
+        if self.members + count > self.limits.max_members:
+            self.count_members(count, where)
+
     def charge(self, size: int, where: str) -> None:
         self.extracted_bytes += size
         if self.extracted_bytes > self.limits.max_extracted_bytes:

@@ -519,3 +519,18 @@ def test_a_compound_files_directory_is_counted_before_olefile_builds_it(tmp_path
     assert peak < 16 << 20, peak
     under = scan(tmp_path, compound_file_of_empty_streams(999), Limits(max_members=1_000))
     assert under.verdict is Verdict.CLEAN, under
+
+
+def test_an_rtfs_objects_are_counted_before_rtfobj_parses_them(tmp_path: Path) -> None:
+    """rtfobj decodes and parses every embedded object before one is counted."""
+    many = b"{\\rtf1 " + b"{\\object{\\*\\objdata 01}}" * 50_000 + b"}"
+    tracemalloc.start()
+    try:
+        result = scan(tmp_path, many, Limits(max_members=1_000), name="x.rtf")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert peak < 8 << 20, peak  # rtfobj's 50,000 objects took 24 MiB
+    under = b"{\\rtf1 " + b"{\\object{\\*\\objdata 01}}" * 999 + b"}"
+    assert scan(tmp_path, under, Limits(max_members=1_000), name="x.rtf").verdict is Verdict.CLEAN
