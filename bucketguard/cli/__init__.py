@@ -14,10 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bucketguard import __version__
 from bucketguard.errors import UserError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -104,6 +107,20 @@ def _one_line(exc: BaseException) -> str:
     # Some libraries' messages span lines (botocore: "Parameter validation failed:\n<which and why>").
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return one_line(" ".join(lines)) or type(exc).__name__
+
+
+def stack_config(path: Path) -> Any:
+    """The `bucketguard:` keys of a Pulumi.<stack>.yaml, validated as `pulumi preview` validates them (an
+    infra.config.BucketguardConfig), or one line naming the file and the key: no key is skipped unread."""
+    from bucketguard.validation import read_stack_config
+    from infra.config import ConfigError, parse_config
+
+    section = read_stack_config(path)
+    raw = {key.split(":", 1)[1]: value for key, value in section.items() if key.startswith("bucketguard:")}
+    try:
+        return parse_config(raw)
+    except ConfigError as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
 
 
 def aws_problem(exc: Exception) -> str:

@@ -17,7 +17,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url, remediate
+from bucketguard.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    aws_problem,
+    checked,
+    endpoint_url,
+    remediate,
+    stack_config,
+)
 from bucketguard.validation import QueueArn, RegionName, RoleArn
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -241,15 +250,7 @@ def _accounts(session: Any, args: argparse.Namespace) -> list[Any]:
 
 def _stack_targets(path: Path, regions: tuple[str, ...]) -> list[tuple[str | None, tuple[str, ...]]]:
     """The (role ARN or None for the caller's account, regions) a stack config deploys into."""
-    from bucketguard.validation import read_stack_config
-    from infra.config import ConfigError, parse_config
-
-    section = read_stack_config(path)
-    raw = {key.split(":", 1)[1]: value for key, value in section.items() if key.startswith("bucketguard:")}
-    try:
-        config = parse_config(raw)
-    except ConfigError as exc:
-        raise UsageError(f"--config {path}: {exc}") from exc
+    config = stack_config(path)
     places = [(s.role_arn, s.region) for s in config.storages]
     places += [(s.role_arn, s.region) for s in config.fleet]
     by_role: dict[str | None, set[str]] = {}

@@ -20,7 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bucketguard.cli import EXIT_FINDINGS, EXIT_OK, UsageError, aws_problem, checked, endpoint_url
+from bucketguard.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    aws_problem,
+    checked,
+    endpoint_url,
+    stack_config,
+)
 from bucketguard.cli.scan import parse_size
 from bucketguard.scanning.feeds import FeedError, FeedSource, HttpClient, shown, split_s3_url
 from bucketguard.scanning.ruleset import ENGINES, Ruleset, RulesetError, load_artifact, read_manifest
@@ -41,6 +49,7 @@ FLEET_NAMESPACE = "bucketguard:scanners"
 
 def config_sources(path: Path, scanner_name: str | None = None) -> list[FeedSource]:
     """`scanner.ruleSources` of a Pulumi stack config file, or those of the `scanners` entry named."""
+    stack_config(path)  # the whole file as the program reads it: a misspelt key is refused, not skipped
     config = read_stack_config(path)
     fleet = config.get(FLEET_NAMESPACE)
     where, scanner = CONFIG_NAMESPACE, config.get(CONFIG_NAMESPACE) or {}
@@ -54,11 +63,7 @@ def config_sources(path: Path, scanner_name: str | None = None) -> list[FeedSour
         where, scanner = f"{FLEET_NAMESPACE}[{index}]", fleet[index]
     elif scanner_name is not None:
         raise UsageError(f"--scanner {scanner_name}: {path} has no {FLEET_NAMESPACE}")
-    if not isinstance(scanner, dict):
-        raise UsageError(f"{path}: {where}: expected a mapping")
     entries = scanner.get("ruleSources") or []
-    if not isinstance(entries, list):
-        raise UsageError(f"{path}: {where}.ruleSources: expected a list")
     try:
         return [
             FeedSource.from_config(entry, f"{path}: {where}.ruleSources[{i}]")

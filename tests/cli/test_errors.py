@@ -136,7 +136,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
             "-o",
             t / "r.zip",
         ],
-        "Pulumi.s.yaml: bucketguard:scanner: expected a mapping",
+        "Pulumi.s.yaml: bucketguard:scanner: input should be a valid dictionary",
     ),
     # A limit of 0 refused every ruleset (or, for the sample, measured nothing); -1 s was a traceback.
     "rules update a timeout below 0": (
@@ -251,6 +251,23 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
     "rules publish to what is no s3:// prefix": (  # refused before the artifact is read and judged
         lambda t: ["rules", "publish", t / "r.zip", "--to", "camp-rules/"],
         "argument --to: camp-rules/: expected s3://bucket/prefix",
+    ),
+    "rules update from a stack config with a misspelt key": (
+        lambda t: [
+            "rules",
+            "update",
+            "--config",
+            _write(
+                t / "Pulumi.dev.yaml",
+                (REPO / "examples/stacks/Pulumi.dev.yaml")
+                .read_text()
+                .replace("blockUnscanned", "blockUnscaned"),
+            ),
+            "-o",
+            t / "r.zip",
+        ],
+        "--config {t}/Pulumi.dev.yaml: bucketguard:storages[0].blockUnscaned (name 'teaching'): unknown key; "
+        "did you mean blockUnscanned?",
     ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],

@@ -130,18 +130,19 @@ def test_sources_from_the_stack_config(tmp_path: Path, capsys: pytest.CaptureFix
     rules.write_text(RULE)
     stack = tmp_path / "Pulumi.dev.yaml"
     stack.write_text(
-        "config:\n  bucketguard:scanner:\n    ruleSources:\n"
+        "config:\n  bucketguard:scanner:\n    region: eu-west-1\n    ruleSources:\n"
         f"      - name: team\n        url: {rules}\n        minSeverity: medium\n"
     )
     output = tmp_path / "ruleset.zip"
     assert update("--config", str(stack), "-o", str(output), "--format", "json") == 0
     assert json.loads(capsys.readouterr().out)["feeds"][0]["name"] == "team"
     stack.write_text(
-        f"config:\n  bucketguard:scanner:\n    ruleSources:\n      - url: {rules}\n        sha: x\n"
+        "config:\n  bucketguard:scanner:\n    region: eu-west-1\n    ruleSources:\n"
+        f"      - url: {rules}\n        sha: x\n"
     )
     assert update("--config", str(stack), "-o", str(output)) == 2
     err = capsys.readouterr().err
-    assert "ruleSources[0]: unknown key(s) sha" in err
+    assert "bucketguard:scanner.ruleSources[0].sha: unknown key; did you mean sha256?" in err
 
 
 def test_sources_of_one_scanner_of_a_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
