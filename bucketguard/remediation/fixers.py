@@ -18,7 +18,13 @@ from botocore.exceptions import ClientError
 from bucketguard.audit.reader import GONE_CODES, Call, is_denied
 from bucketguard.rules import policy_analysis as pa
 from bucketguard.rules.catalogue.ec2 import opens_port_to_internet
-from bucketguard.rules.catalogue.s3.public_access import PUBLIC_GROUPS
+from bucketguard.rules.catalogue.s3.public_access import (
+    PUBLIC_GROUPS,
+    READ_ACTIONS,
+    READ_PERMISSIONS,
+    WRITE_ACTIONS,
+    WRITE_PERMISSIONS,
+)
 from bucketguard.rules.facts import IngressRule, parse_policy_document
 
 State = Any  # a JSON value: what one fixer reads and writes
@@ -84,14 +90,25 @@ def _statements(document: Mapping[str, Any] | None) -> list[Any]:
     return [statements] if isinstance(statements, Mapping) else list(statements)
 
 
-def _is_public(statement: Any) -> bool:
-    return bool(pa.public_allow_statements(parse_policy_document({"Statement": [statement]})))
+def _is_public(statement: Any, actions: tuple[str, ...] | None = None) -> bool:
+    """A public Allow statement (covering one of `actions`, when given)."""
+    return any(
+        actions is None or pa.allows_any(public, actions)
+        for public in pa.public_allow_statements(parse_policy_document({"Statement": [statement]}))
+    )
 
 
-def _without_public(document: dict[str, Any] | None, target: Target, *, may_empty: bool) -> State:
-    """The document without its public Allow statements (the others kept, in order)."""
+def _without_public(
+    document: dict[str, Any] | None,
+    target: Target,
+    *,
+    may_empty: bool,
+    actions: tuple[str, ...] | None = None,
+) -> State:
+    """The document without its public Allow statements (covering one of `actions`, when given: a fixer of
+    public read leaves a public write statement the owner did not ask it to fix), the others kept in order."""
     statements = _statements(document)
-    kept = [s for s in statements if not _is_public(s)]
+    kept = [s for s in statements if not _is_public(s, actions)]
     if len(kept) == len(statements):
         return document
     if not kept:
@@ -116,8 +133,15 @@ def _grantee(grant: Mapping[str, Any]) -> str:
     return str(grantee.get("URI") or grantee.get("ID") or grantee.get("EmailAddress") or "")
 
 
-def _without_public_grants(acl: State, target: Target) -> State:
-    return {**acl, "Grants": [g for g in acl["Grants"] if _grantee(g) not in PUBLIC_GROUPS]}
+def _without_public_grants(acl: State, target: Target, permissions: frozenset[str] | None = None) -> State:
+    """The ACL without its grants to the public groups (of `permissions`, when given)."""
+
+    def public(grant: Mapping[str, Any]) -> bool:
+        return _grantee(grant) in PUBLIC_GROUPS and (
+            permissions is None or grant.get("Permission") in permissions
+        )
+
+    return {**acl, "Grants": [g for g in acl["Grants"] if not public(g)]}
 
 
 def _put_acl(s3: Any, target: Target, current: State, wanted: State) -> None:
@@ -487,23 +511,36 @@ def _policy_fixer(
 GET_BUCKET_POLICY = _call("get_bucket_policy")
 BUCKET_POLICY_CALLS = (GET_BUCKET_POLICY, _call("put_bucket_policy"), _call("delete_bucket_policy"))
 
-BUCKET_ACL_PUBLIC_GRANTS = Fixer(
-    "bucket_acl_public_grants_removed",
-    "s3",
-    "remove the ACL grants to AllUsers and AuthenticatedUsers",
-    (_call("get_bucket_acl"), _call("put_bucket_acl")),
-    _read_acl,
-    _without_public_grants,
-    _put_acl,
-)
-BUCKET_POLICY_PUBLIC = _policy_fixer(
-    "bucket_policy_public_statements_removed",
-    "s3",
-    BUCKET_POLICY_CALLS,
-    _read_bucket_policy,
-    _write_bucket_policy,
-    may_empty=True,
-)
+
+def _public_bucket_fixers(
+    access: str, permissions: frozenset[str], actions: tuple[str, ...]
+) -> tuple[Fixer, ...]:
+    """The fixers of public `access` (read | write): only the grants and statements giving that access go,
+    so fixing public read never takes away a public write the owner did not ask to fix (nor the reverse)."""
+    return (
+        Fixer(
+            f"bucket_acl_public_{access}_grants_removed",
+            "s3",
+            f"remove the ACL grants of {access} access to AllUsers and AuthenticatedUsers",
+            (_call("get_bucket_acl"), _call("put_bucket_acl")),
+            _read_acl,
+            lambda state, target: _without_public_grants(state, target, permissions),
+            _put_acl,
+        ),
+        Fixer(
+            f"bucket_policy_public_{access}_statements_removed",
+            "s3",
+            f"remove the policy statements that allow anyone {access} access (the others are kept)",
+            BUCKET_POLICY_CALLS,
+            _read_bucket_policy,
+            lambda state, target: _without_public(state, target, may_empty=True, actions=actions),
+            _write_bucket_policy,
+        ),
+    )
+
+
+BUCKET_PUBLIC_READ = _public_bucket_fixers("read", READ_PERMISSIONS, READ_ACTIONS)
+BUCKET_PUBLIC_WRITE = _public_bucket_fixers("write", WRITE_PERMISSIONS, WRITE_ACTIONS)
 BUCKET_ACLS_DISABLED = Fixer(
     "bucket_acls_disabled",
     "s3",
@@ -649,8 +686,8 @@ TRAIL_LOGGING = Fixer(
 
 # rule id -> the fixers that make it pass, applied in this order.
 FIXERS: Mapping[str, tuple[Fixer, ...]] = {
-    "s3_bucket_public_read_prohibited": (BUCKET_ACL_PUBLIC_GRANTS, BUCKET_POLICY_PUBLIC),
-    "s3_bucket_public_write_prohibited": (BUCKET_ACL_PUBLIC_GRANTS, BUCKET_POLICY_PUBLIC),
+    "s3_bucket_public_read_prohibited": BUCKET_PUBLIC_READ,
+    "s3_bucket_public_write_prohibited": BUCKET_PUBLIC_WRITE,
     "s3_bucket_acls_disabled": (BUCKET_ACLS_DISABLED,),
     "s3_bucket_public_access_block_enabled": (BUCKET_PUBLIC_ACCESS_BLOCK,),
     "s3_bucket_secure_transport_required": (BUCKET_TLS_ONLY,),
@@ -671,3 +708,10 @@ FIXERS: Mapping[str, tuple[Fixer, ...]] = {
 # can break a workload that relies on it.
 OPT_IN_RULES = frozenset({"iam_principal_administrator_access_prohibited"})
 FIXERS_BY_NAME: Mapping[str, Fixer] = {f.name: f for fixers in FIXERS.values() for f in fixers}
+# Undo records written before public read and write were fixed apart name the fixers of that time: the same
+# reads and writes of the bucket's ACL and policy.
+UNDOABLE_BY_NAME: Mapping[str, Fixer] = {
+    **FIXERS_BY_NAME,
+    "bucket_acl_public_grants_removed": BUCKET_PUBLIC_READ[0],
+    "bucket_policy_public_statements_removed": BUCKET_PUBLIC_READ[1],
+}

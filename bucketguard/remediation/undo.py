@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, field_validator
 
 from bucketguard.audit.clients import ClientFactory
-from bucketguard.remediation.fixers import FIXERS_BY_NAME, Target, describe_error
+from bucketguard.remediation.fixers import UNDOABLE_BY_NAME, Target, describe_error
 from bucketguard.validation import ConfigError, StrictModel, validate
 
 SCHEMA_VERSION = 1
@@ -43,7 +43,7 @@ class UndoEntry(StrictModel):
     @field_validator("fixer")
     @classmethod
     def _known_fixer(cls, value: str) -> str:
-        if value not in FIXERS_BY_NAME:
+        if value not in UNDOABLE_BY_NAME:
             raise ValueError(f"no such fixer {value!r}")
         return value
 
@@ -132,7 +132,7 @@ def undo(
     an account (None: no credentials for it)."""
     results = []
     for entry in reversed(entries):
-        fixer = FIXERS_BY_NAME[entry.fixer]
+        fixer = UNDOABLE_BY_NAME[entry.fixer]
         clients = clients_for(entry.account)
         if clients is None:
             results.append(UndoResult(entry, "refused", f"no credentials for account {entry.account}"))

@@ -14,6 +14,7 @@ from botocore import xform_name
 
 from bucketguard.audit.clients import ClientFactory
 from bucketguard.audit.run import AuditFinding
+from bucketguard.rules.facts import ALL_USERS_URI
 from bucketguard.sandbox.aws import EmbeddedAws, bootstrap_session
 from tests.audit.conftest import ACCOUNT, REGION, audit, client, document, lambda_zip
 
@@ -118,6 +119,48 @@ def only_public_policy(aws: EmbeddedAws) -> str:
     }
     s3.put_bucket_policy(Bucket="policy-all-public", Policy=document([statement]))
     return "arn:aws:s3:::policy-all-public"
+
+
+def public_read_policy(aws: EmbeddedAws) -> str:
+    s3 = _bucket(aws, "policy-public-read")
+    team = {
+        "Sid": "Team",
+        "Effect": "Allow",
+        "Principal": {"AWS": ROOT},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::policy-public-read/*",
+    }
+    anyone = {**team, "Sid": "Anyone", "Principal": ANYONE, "Action": "s3:GetObject"}
+    s3.put_bucket_policy(Bucket="policy-public-read", Policy=document([team, anyone]))
+    return "arn:aws:s3:::policy-public-read"
+
+
+def public_write_acl_and_policy(aws: EmbeddedAws) -> str:
+    """Anyone may write through the ACL (moto keeps a WRITE grant only when it is given whole) and through
+    the policy's one statement."""
+    s3 = _bucket(aws, "write-public")
+    s3.put_bucket_ownership_controls(
+        Bucket="write-public", OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    owner = s3.get_bucket_acl(Bucket="write-public")["Owner"]
+    s3.put_bucket_acl(
+        Bucket="write-public",
+        AccessControlPolicy={
+            "Owner": owner,
+            "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+                {"Grantee": {"Type": "Group", "URI": ALL_USERS_URI}, "Permission": "WRITE"},
+            ],
+        },
+    )
+    statement = {
+        "Effect": "Allow",
+        "Principal": ANYONE,
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::write-public/*",
+    }
+    s3.put_bucket_policy(Bucket="write-public", Policy=document([statement]))
+    return "arn:aws:s3:::write-public"
 
 
 def acls_enabled(aws: EmbeddedAws) -> str:
@@ -311,6 +354,13 @@ SCENARIOS = (
     Scenario("public-acl", "s3_bucket_public_read_prohibited", public_acl, ("s3",)),
     Scenario("public-write-policy", "s3_bucket_public_write_prohibited", public_write_policy, ("s3",)),
     Scenario("only-public-policy", "s3_bucket_public_read_prohibited", only_public_policy, ("s3",)),
+    Scenario("public-read-policy", "s3_bucket_public_read_prohibited", public_read_policy, ("s3",)),
+    Scenario(
+        "public-write-acl-and-policy",
+        "s3_bucket_public_write_prohibited",
+        public_write_acl_and_policy,
+        ("s3",),
+    ),
     Scenario("acls-enabled", "s3_bucket_acls_disabled", acls_enabled, ("s3",)),
     Scenario(
         "public-access-block", "s3_bucket_public_access_block_enabled", public_access_block_off, ("s3",)

@@ -3,6 +3,7 @@ new audit, and undo puts back exactly the state it had."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bucketguard.remediation import apply, plan_fixes, read_undo_file, undo
 from bucketguard.remediation.fixers import FIXERS
 from bucketguard.sandbox.aws import EmbeddedAws
-from tests.remediation.conftest import SCENARIOS, Scenario, clients, failing, findings
+from tests.remediation.conftest import SCENARIOS, Scenario, client, clients, failing, findings
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -56,3 +57,56 @@ def test_bucket_fixes_are_granted_on_the_accounts_own_buckets_only() -> None:
         expected = {"StringEquals": {"aws:ResourceAccount": "222222222222"}} if s3 else None
         assert statement.get("Condition") == expected, statement
     assert all("Condition" not in s for s in remediation_statements(rules))  # any account: no condition
+
+
+def test_fixing_public_read_leaves_a_public_write_the_owner_did_not_ask_to_fix(
+    aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    """The camp's monitor puts back public read only: an upload drop-box open for writing (its write rule
+    exempted, or left to a person) is not the read fixer's to close, in the ACL or the policy."""
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="drop-box")
+    owner = s3.get_bucket_acl(Bucket="drop-box")["Owner"]
+    everyone = {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}
+    s3.put_bucket_acl(
+        Bucket="drop-box",
+        AccessControlPolicy={
+            "Owner": owner,
+            "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+                {"Grantee": everyone, "Permission": "READ"},
+                {"Grantee": everyone, "Permission": "WRITE"},
+            ],
+        },
+    )
+    upload = {
+        "Sid": "Upload",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::drop-box/*",
+    }
+    read = {
+        "Sid": "Read",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::drop-box/*",
+    }
+    s3.put_bucket_policy(
+        Bucket="drop-box", Policy=json.dumps({"Version": "2012-10-17", "Statement": [upload, read]})
+    )
+    rule = "s3_bucket_public_read_prohibited"
+    found = [f for f in findings(aws, ("s3",)) if (f.rule_id, f.arn) == (rule, "arn:aws:s3:::drop-box")]
+    [fix] = plan_fixes(found, {rule})
+
+    result = apply(fix, clients(aws), _undo_file(tmp_path))
+
+    assert (result.status, result.reason) == ("remediated", "")
+    grants = s3.get_bucket_acl(Bucket="drop-box")["Grants"]
+    assert [g["Permission"] for g in grants if g["Grantee"].get("URI") == everyone["URI"]] == ["WRITE"]
+    assert json.loads(s3.get_bucket_policy(Bucket="drop-box")["Policy"])["Statement"] == [upload]
+    left = {r for r, arn in failing(aws, ("s3",)) if arn == "arn:aws:s3:::drop-box"}
+    assert rule not in left and "s3_bucket_public_write_prohibited" in left
+    again = [f for f in findings(aws, ("s3",)) if (f.rule_id, f.arn) == (rule, "arn:aws:s3:::drop-box")]
+    assert plan_fixes(again, {rule}) == []  # nothing left to fix: a second run changes nothing

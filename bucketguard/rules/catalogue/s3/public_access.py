@@ -23,6 +23,8 @@ CANNED_PUBLIC_GRANTS = {
     "authenticated-read": ((AUTHENTICATED_USERS_URI, "READ"),),
 }
 PUBLIC_GROUPS = {ALL_USERS_URI: "AllUsers", AUTHENTICATED_USERS_URI: "AuthenticatedUsers"}
+READ_PERMISSIONS = frozenset({"READ", "READ_ACP", "FULL_CONTROL"})
+WRITE_PERMISSIONS = frozenset({"WRITE", "WRITE_ACP", "FULL_CONTROL"})
 
 # Representative actions: a statement covering any of them (directly or by wildcard) grants that access.
 READ_ACTIONS = (
@@ -117,7 +119,7 @@ def _public_policy(bucket: BucketFacts, actions: tuple[str, ...]) -> list[str]:
     "AllUsers or AuthenticatedUsers, and policy statements with Principal * covering Get/List actions.",
 )
 def s3_bucket_public_read_prohibited(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    yield from _public_grants(bucket, frozenset({"READ", "READ_ACP", "FULL_CONTROL"}))
+    yield from _public_grants(bucket, READ_PERMISSIONS)
     yield from _public_policy(bucket, READ_ACTIONS)
 
 
@@ -149,7 +151,7 @@ def s3_bucket_public_read_prohibited(bucket: BucketFacts, config: RulesConfig) -
     "public-read-write included), and Principal * statements covering Put/Delete/ACL/policy actions.",
 )
 def s3_bucket_public_write_prohibited(bucket: BucketFacts, config: RulesConfig) -> Iterator[str]:
-    yield from _public_grants(bucket, frozenset({"WRITE", "WRITE_ACP", "FULL_CONTROL"}))
+    yield from _public_grants(bucket, WRITE_PERMISSIONS)
     yield from _public_policy(bucket, WRITE_ACTIONS)
 
 
