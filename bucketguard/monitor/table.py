@@ -257,6 +257,8 @@ WATCHED: tuple[Watch, ...] = (
     Watch(S3, "PutAccountPublicAccessBlock", (ACCOUNT_PAB,), account_pab),
     Watch(S3, "DeleteAccountPublicAccessBlock", (ACCOUNT_PAB,), account_pab),
     Watch(S3, "PutBucketOwnershipControls", ("s3_bucket_acls_disabled", *PUBLIC_BUCKET), bucket),
+    # without ownership controls the bucket's objects are the writer's and ACLs count again
+    Watch(S3, "DeleteBucketOwnershipControls", ("s3_bucket_acls_disabled", *PUBLIC_BUCKET), bucket),
     Watch(
         S3,
         "PutBucketEncryption",
@@ -274,7 +276,8 @@ WATCHED: tuple[Watch, ...] = (
     ),
     Watch(S3, "PutBucketLogging", ("s3_bucket_access_logging_enabled",), bucket),
     Watch(S3, "PutBucketWebsite", ("s3_bucket_website_disabled",), bucket),
-    Watch(S3, "PutBucketNotificationConfiguration", ("s3_bucket_malware_scanning_enabled",), bucket),
+    # CloudTrail names PutBucketNotificationConfiguration (and the older PutBucketNotification) so
+    Watch(S3, "PutBucketNotification", ("s3_bucket_malware_scanning_enabled",), bucket),
     Watch(IAM, "AttachRolePolicy", ("iam_principal_administrator_access_prohibited",), iam_principal("role")),
     Watch(IAM, "AttachUserPolicy", ("iam_principal_administrator_access_prohibited",), iam_principal("user")),
     Watch(

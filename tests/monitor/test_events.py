@@ -191,7 +191,16 @@ def put_bucket_website(aws: EmbeddedAws) -> Change:
     return Change(request, None, {"s3_bucket_website_disabled"})
 
 
-def put_bucket_notification_configuration(aws: EmbeddedAws) -> Change:
+def delete_bucket_ownership_controls(aws: EmbeddedAws) -> Change:
+    s3, name = _bucket(aws)
+    s3.put_bucket_ownership_controls(
+        Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.delete_bucket_ownership_controls(Bucket=name)
+    return Change(_s3_request(name, ownershipControls=""), None, {"s3_bucket_acls_disabled"})
+
+
+def put_bucket_notification(aws: EmbeddedAws) -> Change:
     s3, name = _bucket(aws)
     # tagged as bucketguard tags its listeners: anyone who may tag a queue can, it is still not one
     queue = client(aws, "sqs").create_queue(
@@ -206,7 +215,17 @@ def put_bucket_notification_configuration(aws: EmbeddedAws) -> Change:
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
-    return Change(_s3_request(name, notification=""), None, {"s3_bucket_malware_scanning_enabled"})
+    # CloudTrail's record of PutBucketNotificationConfiguration: eventName PutBucketNotification, the XML
+    # body under NotificationConfiguration (AWS CloudTrail User Guide, the event reference's S3 example)
+    request = _s3_request(
+        name,
+        notification=[""],
+        NotificationConfiguration={
+            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+            "QueueConfiguration": {"Queue": arn, "Event": "s3:ObjectCreated:*"},
+        },
+    )
+    return Change(request, None, {"s3_bucket_malware_scanning_enabled"})
 
 
 # ------------------------------------------------------------------------------------------------ IAM
@@ -675,12 +694,13 @@ CASES: dict[tuple[str, str], Case] = {
     (S3, "PutAccountPublicAccessBlock"): put_account_public_access_block,
     (S3, "DeleteAccountPublicAccessBlock"): delete_account_public_access_block,
     (S3, "PutBucketOwnershipControls"): put_bucket_ownership_controls,
+    (S3, "DeleteBucketOwnershipControls"): delete_bucket_ownership_controls,
     (S3, "PutBucketEncryption"): put_bucket_encryption,
     (S3, "DeleteBucketEncryption"): delete_bucket_encryption,
     (S3, "PutBucketVersioning"): put_bucket_versioning,
     (S3, "PutBucketLogging"): put_bucket_logging,
     (S3, "PutBucketWebsite"): put_bucket_website,
-    (S3, "PutBucketNotificationConfiguration"): put_bucket_notification_configuration,
+    (S3, "PutBucketNotification"): put_bucket_notification,
     (IAM, "AttachRolePolicy"): attach_role_policy,
     (IAM, "AttachUserPolicy"): attach_user_policy,
     (IAM, "AttachGroupPolicy"): attach_group_policy,
@@ -766,7 +786,7 @@ def test_a_bucket_notifying_the_deployments_listener_is_scanned(aws: EmbeddedAws
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
-    event = cloudtrail_event("s3.amazonaws.com", "PutBucketNotificationConfiguration", _s3_request(name))
+    event = cloudtrail_event("s3.amazonaws.com", "PutBucketNotification", _s3_request(name))
     outcome = replace(monitor, listeners=frozenset({listener_digest(arn)})).handle(parse_event(event))
     assert outcome.result == "evaluated"
     assert "s3_bucket_malware_scanning_enabled" not in {a.rule_id for a in outcome.alerts}
