@@ -64,7 +64,6 @@ TABLE_ACTIONS = [
 PATTERN = json.dumps(event_pattern())
 # CloudTrail sends the calls of global services (IAM: AttachRolePolicy, PutRolePolicy, CreateRole...) to
 # EventBridge in us-east-1 only: a rule in any other region never sees them.
-GLOBAL_EVENTS_REGION = "us-east-1"
 GLOBAL_PATTERN = json.dumps(
     {
         **event_pattern(),

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from bucketguard.rules.catalogue.region import GLOBAL_EVENTS_REGION
 from bucketguard.validation import check_namespaces
 from infra.admission import ScannerAdmission, ScannerAdmissionArgs
 from infra.artifacts import LambdaArtifact, ensure_artifact
@@ -26,7 +27,6 @@ from infra.config import (
 from infra.existing_bucket import BucketState, check_storages, read_bucket
 from infra.fleet import Placement
 from infra.monitor_stack import (
-    GLOBAL_EVENTS_REGION,
     MonitorForwarder,
     MonitorForwarderArgs,
     MonitorMemberRole,
@@ -478,7 +478,9 @@ def deploy_monitor(
         opts=pulumi.ResourceOptions(provider=home),
     )
     target = bus_arn(monitor.region, security_account)
-    global_region = _global_events_region(config)
+    # IAM's calls reach EventBridge in us-east-1 alone: forwarded from there whatever allowedRegions says
+    # (the forwarder stores nothing; the region rule counts it as IAM's, which has no region).
+    global_region = [GLOBAL_EVENTS_REGION]
     global_only = [r for r in global_region if r not in monitor.monitored_regions]
     others = [r for r in monitor.monitored_regions if r != monitor.region] + global_only
     if others:
@@ -510,19 +512,6 @@ def deploy_monitor(
     pulumi.export("monitorTable", stack.table.name)
     if stack.trail is not None:
         pulumi.export("monitorTrailArn", stack.trail.trail.arn)
-
-
-def _global_events_region(config: BucketguardConfig) -> list[str]:
-    """[us-east-1], forwarded from by every monitored account not watching it: IAM events reach EventBridge
-    there only. Outside allowedRegions nothing is deployed there, and the preview says what is not seen."""
-    if config.allowed_regions and GLOBAL_EVENTS_REGION not in config.allowed_regions:
-        pulumi.log.warn(
-            f"bucketguard:monitor: IAM calls (AttachRolePolicy, PutRolePolicy...) reach EventBridge in "
-            f"{GLOBAL_EVENTS_REGION} only, which allowedRegions excludes: the monitor will not see them "
-            "(a scheduled audit still judges IAM)"
-        )
-        return []
-    return [GLOBAL_EVENTS_REGION]
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from pulumi_policy import PolicyResource
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from bucketguard.rules.catalogue.region import GLOBAL_EVENT_SOURCES, GLOBAL_EVENTS_REGION
 from bucketguard.rules.facts import (
     AclGrant,
     BucketFacts,
@@ -133,6 +134,8 @@ SECURITY_GROUP_RULE_TYPES = frozenset({"aws:ec2/securityGroupRule:SecurityGroupR
 EC2_INSTANCE_TYPES = frozenset({"aws:ec2/instance:Instance"})
 EC2_SUBNET_TYPES = frozenset({"aws:ec2/subnet:Subnet"})
 TRAIL_TYPES = frozenset({"aws:cloudtrail/trail:Trail"})
+EVENT_RULE_TYPES = frozenset({"aws:cloudwatch/eventRule:EventRule"})
+EVENT_TARGET_TYPES = frozenset({"aws:cloudwatch/eventTarget:EventTarget"})
 
 PAB_FLAGS = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
 STORAGE_STACK_SUFFIX = ":StorageStack"  # bucketguard:<area>:StorageStack components hold the listener
@@ -1175,6 +1178,24 @@ def trail_facts(index: StackIndex) -> tuple[TrailFacts, ...]:
 
 
 # ----------------------------------------------------------------------------------------------- stack
+def _forwards_global_events(index: StackIndex, resource: Resource) -> bool:
+    """An EventBridge rule whose pattern matches only global services' events, or a target of one."""
+    if resource.type in EVENT_TARGET_TYPES:
+        try:
+            rule = index.target(resource, "rule", index.of_types(EVENT_RULE_TYPES), _arn_identities)
+        except UnknownValueError:
+            return False
+        return rule is not None and _forwards_global_events(index, rule)
+    if resource.type not in EVENT_RULE_TYPES:
+        return False
+    try:
+        pattern = json.loads(str(_get(resource.props, "eventPattern", "{}")))
+    except (UnknownValueError, ValueError):
+        return False
+    sources = pattern.get("source") if isinstance(pattern, dict) else None
+    return isinstance(sources, list) and bool(sources) and set(sources) <= GLOBAL_EVENT_SOURCES
+
+
 def generic_facts(index: StackIndex) -> tuple[ResourceFacts, ...]:
     """Every cloud resource (not the root stack, providers or components), for stack-wide rules; a region
     not known at preview leaves the region rule undecided for that resource alone."""
@@ -1188,7 +1209,10 @@ def generic_facts(index: StackIndex) -> tuple[ResourceFacts, ...]:
             region, unknown = region_of(r), {}
         except UnknownValueError as error:
             region, unknown = None, {"region": index.unknown(r, error)}
-        if region is None and not unknown and not r.type.startswith(GLOBAL_TYPE_PREFIXES):
+        global_ = r.type.startswith(GLOBAL_TYPE_PREFIXES)
+        if region == GLOBAL_EVENTS_REGION and _forwards_global_events(index, r):
+            region, global_ = None, True  # where AWS delivers global services' events: theirs
+        if region is None and not unknown and not global_:
             unknown = {"region": f"the region of {r.name}: its provider sets none (AWS_REGION decides)"}
         result.append(
             ResourceFacts(

@@ -135,7 +135,7 @@ def test_resources_keep_their_urns(fixture: str, recorded: str, request: pytest.
 
 def test_dev_stack_resource_graph(dev: Graph) -> None:
     counts = Counter(r["type"] for r in dev.resources)
-    assert counts["pulumi:providers:aws"] == 1
+    assert counts["pulumi:providers:aws"] == 2  # eu-west-1, and us-east-1 where IAM's events arrive
     assert counts["bucketguard:scanner:ScannerStack"] == 1
     assert counts["bucketguard:storage:StorageStack"] == 1
     assert counts["aws:lambda/function:Function"] == 5  # with the scheduled rule update and the monitor
@@ -209,6 +209,10 @@ def test_one_provider_per_account_and_region_with_typed_assume_role(multi: Graph
         ("222222222222", "eu-central-1"),
         ("333333333333", "eu-west-1"),  # the monitor's forwarder and member role
         ("333333333333", "eu-central-1"),
+        # IAM's events, forwarded from the one region EventBridge receives them
+        ("111111111111", "us-east-1"),
+        ("222222222222", "us-east-1"),
+        ("333333333333", "us-east-1"),
     }
 
 
@@ -1396,7 +1400,9 @@ def test_monitor_rule_sends_exactly_the_watched_events_to_its_encrypted_queue(mu
     from bucketguard.monitor.table import event_pattern
 
     rules = [
-        r for r in multi.of_type("aws:cloudwatch/eventRule:EventRule") if r["name"].startswith("monitor")
+        r
+        for r in multi.of_type("aws:cloudwatch/eventRule:EventRule")
+        if r["name"].startswith("monitor") and r["region"] != "us-east-1"  # IAM's alone there
     ]
     assert rules and all(json.loads(r["inputs"]["eventPattern"]) == event_pattern() for r in rules)
     home = multi.named("monitor-rule")
@@ -1443,6 +1449,7 @@ def test_monitor_bus_admits_only_the_monitored_accounts_and_they_forward(multi: 
         ("222222222222", "eu-west-1"),
         ("222222222222", "eu-central-1"),
         ("333333333333", "eu-west-1"),
+        *((account, "us-east-1") for account in ("111111111111", "222222222222", "333333333333")),
     }
     for target in forwarded.values():
         assert target["arn"] == statement["Resource"] and target["roleArn"]
@@ -1582,8 +1589,8 @@ def test_monitor_hears_iam_calls_from_us_east_1_where_eventbridge_receives_them(
     program: Any, multi: Graph
 ) -> None:
     """CloudTrail sends IAM's calls (AttachRolePolicy "for a minute") to EventBridge in us-east-1 only: every
-    monitored account forwards them from there, IAM's alone when it does not watch that region. Where
-    allowedRegions excludes us-east-1, nothing is deployed there and the preview says what goes unseen."""
+    monitored account forwards them from there, IAM's alone when it does not watch that region, allowedRegions
+    or not (the example stacks exclude us-east-1: their monitors went blind to IAM, with a warning)."""
     from bucketguard.monitor.table import event_pattern
 
     config = stack_config("dev")
@@ -1621,9 +1628,20 @@ def test_monitor_hears_iam_calls_from_us_east_1_where_eventbridge_receives_them(
             assert (target["account"], target["region"]) == (account, region)
     assert not any("us-east-1" in line for line in graph.log)
 
-    assert not [r for r in multi.resources if r["type"].startswith("aws:") and r["region"] == "us-east-1"]
-    assert [line for line in multi.log if "us-east-1" in line] == [
-        "bucketguard:monitor: IAM calls (AttachRolePolicy, PutRolePolicy...) reach EventBridge in "
-        "us-east-1 only, which allowedRegions excludes: the monitor will not see them (a scheduled audit "
-        "still judges IAM)"
+    in_virginia = [
+        r
+        for r in multi.resources
+        if r["type"].startswith("aws:")
+        and not r["type"].startswith("aws:iam/")
+        and r["region"] == "us-east-1"
     ]
+    forwarders = {r["account"] for r in in_virginia if r["type"] == "aws:cloudwatch/eventRule:EventRule"}
+    assert forwarders == {"111111111111", "222222222222", "333333333333"}
+    for r in in_virginia:
+        assert r["type"] in (
+            "aws:cloudwatch/eventRule:EventRule",
+            "aws:cloudwatch/eventTarget:EventTarget",
+        ), r
+        if r["type"] == "aws:cloudwatch/eventRule:EventRule":
+            assert json.loads(r["inputs"]["eventPattern"]) == iam_only
+    assert not [line for line in multi.log if "us-east-1" in line]

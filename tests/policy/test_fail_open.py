@@ -231,3 +231,40 @@ aws.lambda_.Function("listed-fn", role=listed.arn, runtime="python3.12", handler
     attached = waiting["iam_principal_administrator_access_prohibited"]
     assert "by-partition:" in attached and "listed:" in attached and "own-policy" not in attached
     assert "listed-fn:" in waiting["lambda_function_role_admin_prohibited"]
+
+
+def test_a_rule_forwarding_only_global_events_from_us_east_1_is_no_resource_there(program, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """IAM's calls reach EventBridge in us-east-1 alone: a rule there forwarding only global services' events
+    (and its target) belongs to those services, as IAM itself does, whatever allowedRegions says; anything
+    else in us-east-1 is still outside it."""
+    directory = program("""
+virginia = pulumi.ResourceOptions(provider=aws.Provider("virginia", region="us-east-1"))
+home_bus = "arn:aws:events:eu-west-1:123456789012:event-bus/default"
+role = aws.iam.Role("forwarder", assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "events.amazonaws.com"}}]}))
+
+def forward(name, sources):
+    rule = aws.cloudwatch.EventRule(name, event_pattern=json.dumps({"source": sources,
+        "detail-type": ["AWS API Call via CloudTrail"]}), opts=virginia)
+    aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=home_bus, role_arn=role.arn,
+                               opts=virginia)
+
+forward("iam-calls", ["aws.iam"])
+forward("s3-calls", ["aws.s3"])
+forward("mixed-calls", ["aws.iam", "aws.ec2"])
+aws.s3.Bucket("virginia-bucket", opts=virginia)
+""")
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"aws_resource_region_allowed": {"allowedRegions": ["eu-west-1"]}}))
+    code, report, stderr = policy_check("--program", directory, "--policy-config", config, "--format", "json")
+    assert code == 1, stderr
+    outside = {
+        v["resource_name"] for v in report["violations"] if v["rule_id"] == "aws_resource_region_allowed"
+    }
+    assert outside == {
+        "s3-calls",
+        "s3-calls-target",
+        "mixed-calls",
+        "mixed-calls-target",
+        "virginia-bucket",
+    }

@@ -7,6 +7,11 @@ from collections.abc import Iterator
 from bucketguard.rules.facts import ResourceFacts
 from bucketguard.rules.rule import References, Remediation, RulesConfig, Severity, rule
 
+# CloudTrail hands the calls of global services to EventBridge in us-east-1 alone (IAM, Organizations, Account
+# Management, Route 53): a rule there forwarding only their events belongs to them, as IAM has no region.
+GLOBAL_EVENTS_REGION = "us-east-1"
+GLOBAL_EVENT_SOURCES = frozenset({"aws.iam", "aws.organizations", "aws.account", "aws.route53"})
+
 
 @rule(
     "aws_resource_region_allowed",
@@ -32,7 +37,9 @@ aws.s3.Bucket("teaching", opts=pulumi.ResourceOptions(provider=eu))
     references=References(),
     config_keys=("allowed_regions",),
     notes="Only when allowed_regions is configured. Judges the generic resource list (every resource, its "
-    "own region or its provider's); global services (IAM, CloudFront, Organizations) have none. A region "
+    "own region or its provider's); global services (IAM, CloudFront, Organizations) have none, nor has an "
+    "EventBridge rule in us-east-1 matching only their events (with its targets): AWS delivers them there "
+    "alone, so the monitor's IAM forwarder lives there whatever the allowed regions. A region "
     "computed at preview, or left to the deployer's AWS_REGION, leaves the resource undecided.",
 )
 def aws_resource_region_allowed(resource: ResourceFacts, config: RulesConfig) -> Iterator[str]:
