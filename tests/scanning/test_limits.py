@@ -41,6 +41,15 @@ def scan(tmp_path: Path, data: bytes, limits: Limits, name: str = "x.zip") -> Sc
     return engine(limits=limits).scan_file(tmp_path / "f", name=name)
 
 
+def traced_scan(tmp_path: Path, data: bytes, limits: Limits, name: str = "x.zip") -> tuple[ScanResult, int]:
+    """A scan and the peak of the memory Python allocated during it (tracemalloc's, not the process's)."""
+    tracemalloc.start()
+    try:
+        return scan(tmp_path, data, limits, name), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_defaults() -> None:
     limits = Limits()
     assert (limits.max_depth, limits.max_members, limits.max_file_bytes) == (17, 10_000, None)
@@ -154,12 +163,7 @@ def test_a_zips_entries_are_counted_before_zipfile_reads_them(tmp_path: Path) ->
     end = archive.rindex(b"PK\x05\x06")
     declares_one = archive[: end + 8] + (1).to_bytes(2, "little") * 2 + archive[end + 12 :]
     assert len(zipfile.ZipFile(io.BytesIO(declares_one)).infolist()) == 50_001  # zipfile reads them all
-    tracemalloc.start()
-    try:
-        result = scan(tmp_path, declares_one, Limits(max_members=1_000))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_scan(tmp_path, declares_one, Limits(max_members=1_000))
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
     assert peak < 16 << 20  # the 4.5 MB archive read twice at most; zipfile's 50,000 objects take 24 MiB more
 
@@ -176,12 +180,7 @@ def cabinet_of(members: list[bytes], *, one_name: bool = False) -> bytes:
 
 def test_a_cabinets_members_are_counted_as_they_are_parsed(tmp_path: Path) -> None:
     many = cabinet_of([b"x"] * 20_000)
-    tracemalloc.start()
-    try:
-        result = scan(tmp_path, many, Limits(max_members=100), name="x.cab")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_scan(tmp_path, many, Limits(max_members=100), name="x.cab")
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
     assert peak < 3 << 20  # cabarchive's 20,000 members, parsed before they were counted, took 6 MiB
     one_name = cabinet_of([b"x"] * 99 + [EICAR], one_name=True)  # each renamed in one step, not 99
@@ -509,12 +508,7 @@ def test_a_compound_files_directory_is_counted_before_olefile_builds_it(tmp_path
     """olefile makes an object of every directory entry its tree reaches before one stream is counted."""
     many = compound_file_of_empty_streams(50_000)
     assert len(olefile.OleFileIO(many).listdir()) == 50_000  # a compound file olefile reads whole
-    tracemalloc.start()
-    try:
-        result = scan(tmp_path, many, Limits(max_members=1_000), name="x.doc")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_scan(tmp_path, many, Limits(max_members=1_000), name="x.doc")
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
     assert peak < 16 << 20, peak
     under = scan(tmp_path, compound_file_of_empty_streams(999), Limits(max_members=1_000))
@@ -524,12 +518,7 @@ def test_a_compound_files_directory_is_counted_before_olefile_builds_it(tmp_path
 def test_an_rtfs_objects_are_counted_before_rtfobj_parses_them(tmp_path: Path) -> None:
     """rtfobj decodes and parses every embedded object before one is counted."""
     many = b"{\\rtf1 " + b"{\\object{\\*\\objdata 01}}" * 50_000 + b"}"
-    tracemalloc.start()
-    try:
-        result = scan(tmp_path, many, Limits(max_members=1_000), name="x.rtf")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_scan(tmp_path, many, Limits(max_members=1_000), name="x.rtf")
     assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
     assert peak < 8 << 20, peak  # rtfobj's 50,000 objects took 24 MiB
     under = b"{\\rtf1 " + b"{\\object{\\*\\objdata 01}}" * 999 + b"}"
