@@ -5,6 +5,8 @@ A limit exceeded never yields `clean`: the object is `unscannable` with the limi
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bucketguard.scanning.result import Reason
@@ -87,6 +89,11 @@ class Budget:
         not let to; they are counted as they are emitted."""
         if self.members + count > self.limits.max_members:
             self.count_members(count, where)
+
+    def check_each(self, items: Iterable[object], where: str) -> None:
+        """check_members for what `items` yields, read no further than the cap."""
+        most = self.limits.max_members - self.members + 1
+        self.check_members(sum(1 for _ in itertools.islice(items, most)), where)
 
     def charge(self, size: int, where: str) -> None:
         self.extracted_bytes += size

@@ -523,3 +523,13 @@ def test_an_rtfs_objects_are_counted_before_rtfobj_parses_them(tmp_path: Path) -
     assert peak < 8 << 20, peak  # rtfobj's 50,000 objects took 24 MiB
     under = b"{\\rtf1 " + b"{\\object{\\*\\objdata 01}}" * 999 + b"}"
     assert scan(tmp_path, under, Limits(max_members=1_000), name="x.rtf").verdict is Verdict.CLEAN
+
+
+def test_an_mboxs_messages_are_counted_before_they_are_split(tmp_path: Path) -> None:
+    """Each message of an mbox was sliced into a copy of its own before one was counted."""
+    message = b"From a@b Mon Jan  1 00:00:00 2024\nFrom: a@b\nSubject: x\n\nhi\n"
+    result, peak = traced_scan(tmp_path, message * 200_000, Limits(max_members=1_000), name="x.mbox")
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert peak < 30 << 20, peak  # the 11.8 MB mbox read twice; its 200,000 slices took 17 MiB more
+    under = scan(tmp_path, message * 999, Limits(max_members=1_000), name="x.mbox")
+    assert under.verdict is Verdict.CLEAN, under

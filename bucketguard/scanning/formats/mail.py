@@ -42,6 +42,8 @@ def open_mail(blob: Blob, expansion: Expansion) -> None:
     data = read_whole(blob, expansion.name, "mail")
     messages = [data]
     if data.startswith(b"From "):
+        # Each message is at least a member: more than the budget holds are refused before each is sliced.
+        expansion.budget.check_each(_MBOX_SEPARATOR.finditer(data), expansion.name)
         starts = [match.start() for match in _MBOX_SEPARATOR.finditer(data)]
         messages = [data[start:end] for start, end in zip(starts, [*starts[1:], len(data)], strict=True)]
     for number, raw in enumerate(messages, 1):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import html
 import io
-import itertools
 import re
 import struct
 import zipfile
@@ -276,12 +275,11 @@ def _decrypted(data: bytes) -> bytes | None:
 def open_rtf(blob: Blob, expansion: Expansion) -> None:
     from oletools import rtfobj
 
-    name, budget = expansion.name, expansion.budget
+    name = expansion.name
     data = read_whole(blob, name, "RTF")
     # rtfobj makes an object of each embedded object (decoded, parsed) before one is counted: 50,000
     # `{\object{\*\objdata 01}}` in 1.2 MB took 24 MiB traced and 8 s of CPU to be refused at a cap of 1,000.
-    most = budget.limits.max_members - budget.members + 1
-    budget.check_members(sum(1 for _ in itertools.islice(_RTF_OBJECT_DATA.finditer(data), most)), name)
+    expansion.budget.check_each(_RTF_OBJECT_DATA.finditer(data), name)
     parser = rtfobj.RtfObjParser(data)
     try:
         parser.parse()
