@@ -262,10 +262,14 @@ def test_no_allow_statement_grants_a_wildcard_action(graph: Graph) -> None:
         actions = as_list(statement["Action"])
         if statement["Effect"] == "Allow":
             assert all("*" not in action for action in actions), (resource["name"], statement)
-        else:  # the only wildcard Denies: plain HTTP, and quarantine for all but post-scan and admins
+        else:  # the only wildcard Denies: plain HTTP; quarantine, promotion for all but post-scan and admins
             assert (
                 statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-                or statement.get("Sid") == "BucketGuardOnlyPostScanAndAdminsTouchQuarantine"
+                or statement.get("Sid")
+                in (
+                    "BucketGuardOnlyPostScanAndAdminsTouchQuarantine",
+                    "BucketGuardOnlyPostScanAndAdminsWritePromoted",
+                )
                 or all("*" not in a for a in actions)
             ), (resource["name"], statement)
 
