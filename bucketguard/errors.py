@@ -8,3 +8,13 @@ class UserError(Exception):
     """
 
     detail: str = ""
+
+
+def program_error(exc: BaseException) -> str:
+    """A Pulumi program's failure in one line: the message alone for the errors a program raises to be read
+    (pulumi.RunError, which the Pulumi CLI shows without its type, or a UserError), else with its type."""
+    import sys
+
+    pulumi = sys.modules.get("pulumi")  # loaded: it ran the program
+    readable = (UserError, *((pulumi.RunError,) if pulumi is not None else ()))
+    return str(exc) if isinstance(exc, readable) else f"{type(exc).__name__}: {exc}"

@@ -32,6 +32,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from bucketguard.errors import program_error
 from bucketguard.policy.records import ROOT_STACK_TYPE, RecordedResource, RecordedStack
 
 MOCK_ACCOUNT_ID = "123456789012"
@@ -391,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except Exception as exc:  # the program's own error, reported by the parent with its traceback
         sys.stderr.write("".join(traceback.format_exception(exc)))
-        sys.stderr.write(f"\n{type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"\n{program_error(exc)}\n")
         return EXIT_PROGRAM_FAILED
     args.out.write_text(recorded.to_json(), encoding="utf-8")
     return 0

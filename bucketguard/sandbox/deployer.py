@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketguard import validation
+from bucketguard.errors import program_error
 from bucketguard.sandbox.aws import (
     DEPLOYER_ACCOUNT,
     PACKAGE_ROOT,
@@ -323,7 +324,7 @@ def run_program(request: Mapping[str, Any]) -> dict[str, Any]:
     try:
         program()
     except Exception as exc:
-        error = mocks.errors[0] if mocks.errors else f"{type(exc).__name__}: {exc}"
+        error = mocks.errors[0] if mocks.errors else program_error(exc)
     return {"resources": mocks.deployed, "outputs": outputs, "error": error}
 
 

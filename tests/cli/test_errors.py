@@ -41,6 +41,11 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _typo_stack(tmp_path: Path) -> Path:
+    camp = (REPO / "examples" / "stacks" / "Pulumi.dev.yaml").read_text()
+    return _write(tmp_path / "Pulumi.dev.yaml", camp.replace("blockUnscanned", "blockUnscaned"))
+
+
 CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
     "scan a missing file": (lambda t: ["scan", t / "missing.bin"], "missing.bin: no such file or directory"),
     "scan with a broken hash list": (
@@ -253,21 +258,18 @@ CASES: dict[str, tuple[Callable[[Path], list[str | Path]], str]] = {
         "argument --to: camp-rules/: expected s3://bucket/prefix",
     ),
     "rules update from a stack config with a misspelt key": (
-        lambda t: [
-            "rules",
-            "update",
-            "--config",
-            _write(
-                t / "Pulumi.dev.yaml",
-                (REPO / "examples/stacks/Pulumi.dev.yaml")
-                .read_text()
-                .replace("blockUnscanned", "blockUnscaned"),
-            ),
-            "-o",
-            t / "r.zip",
-        ],
+        lambda t: ["rules", "update", "--config", _typo_stack(t), "-o", t / "r.zip"],
         "--config {t}/Pulumi.dev.yaml: bucketguard:storages[0].blockUnscaned (name 'teaching'): unknown key; "
         "did you mean blockUnscanned?",
+    ),
+    # the program's own one-line error, without the type it was raised as (RunError, ConfigError)
+    "policy check of the program with a misspelt key": (
+        lambda t: ["policy", "check", "--program", REPO, "--config", _typo_stack(t)],
+        "failed: bucketguard:storages[0].blockUnscaned (name 'teaching'): unknown key",
+    ),
+    "sandbox up with a misspelt key": (
+        lambda t: ["sandbox", "up", "--config", _typo_stack(t)],
+        "Pulumi.dev.yaml: bucketguard:storages[0].blockUnscaned (name 'teaching'): unknown key",
     ),
     "scan with a negative depth": (
         lambda t: ["scan", "--max-depth", "-1", t],
