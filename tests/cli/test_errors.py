@@ -16,7 +16,9 @@ TEMPLATE = REPO / "tests" / "templates" / "fixtures" / "secure.json"
 FAILING_PROGRAM = "import pulumi\nraise RuntimeError('the camp helper exploded')\n"
 
 
-def bucketguard(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def bucketguard(
+    *args: str | Path, cwd: Path = REPO, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bucketguard", *map(str, args)],
         cwd=cwd,
@@ -24,7 +26,8 @@ def bucketguard(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProc
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO)},  # run from elsewhere: paths are the user's, not ours
+        # run from elsewhere: paths are the user's, not ours
+        env={**(os.environ if environment is None else environment), "PYTHONPATH": str(REPO)},
     )
 
 
@@ -366,16 +369,8 @@ def test_a_python_without_the_dependencies_is_told_which_and_how_to_get_them(
 def test_no_credentials_says_what_to_set(arguments: list[str | Path], where: str, tmp_path: Path) -> None:
     """botocore says only 'Unable to locate credentials'."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    home = {"HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", "PYTHONPATH": str(REPO)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "bucketguard", *map(str, arguments)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**environment, **home},
-    )
+    environment.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true")
+    completed = bucketguard(*arguments, cwd=tmp_path, environment=environment)
     assert completed.returncode == 2, completed.stderr
     assert len(completed.stderr.splitlines()) == 1, completed.stderr
     assert completed.stderr.startswith(where), completed.stderr
