@@ -30,7 +30,7 @@ schemas: install
 # installed only when missing.
 TEST_PACKAGES := clamav-testfiles:/usr/share/clamav-testfiles 7zip:/usr/bin/7zz util-linux:/usr/bin/prlimit \
 	arj:/usr/bin/arj xz-utils:/usr/bin/xz lz4:/usr/bin/lz4 unzip:/usr/bin/unzip genisoimage:/usr/bin/genisoimage \
-	openssl:/usr/bin/openssl \
+	openssl:/usr/bin/openssl cpio:/bin/cpio \
 	libreoffice-writer:/usr/lib/libreoffice/program/swriter libreoffice-calc:/usr/lib/libreoffice/program/scalc \
 	libreoffice-impress:/usr/lib/libreoffice/program/simpress python3-uno:/usr/lib/python3/dist-packages/uno.py \
 	chromium:/usr/bin/chromium

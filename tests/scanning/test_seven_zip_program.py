@@ -288,3 +288,44 @@ def test_a_scan_through_seven_zip_beside_another_thread_runs_no_python_in_the_ch
     assert result.verdict is Verdict.MALICIOUS, result
     assert {finding.path for finding in result.findings} == {"camp.arj!camp.tar!e.com"}
     assert forks == []
+
+
+needs_cpio = pytest.mark.skipif(
+    shutil.which("cpio") is None, reason="cpio missing: apt-get install cpio (make test does)"
+)
+
+
+def _cpio_of_files(tmp_path: Path, names: list[str], last: bytes = b"") -> bytes:
+    """A newc cpio the cpio program writes of empty files named `names`, the last holding `last`."""
+    source = tmp_path / "cpio-source"
+    source.mkdir()
+    for name in names:
+        (source / name).touch()
+    (source / names[-1]).write_bytes(last)
+    listing = "".join(f"{name}\n" for name in names).encode()
+    made = subprocess.run(
+        ["cpio", "-o", "-H", "newc"], cwd=source, input=listing, capture_output=True, check=True
+    )
+    return made.stdout
+
+
+@needs_7zip
+@needs_cpio
+def test_a_cpio_of_more_entries_than_the_cap_is_refused_before_seven_zip_extracts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `7z x` would write every empty file (inodes, disk, CPU) before one was counted.
+    many = _cpio_of_files(tmp_path, [f"f{number}" for number in range(5_000)])
+    _recording_seven_zip(tmp_path, f'echo "$1" >> {tmp_path}/commands', monkeypatch)
+    result = _scan(tmp_path, "initrd.cpio", many, Limits(max_members=100))
+    assert (result.verdict, result.reason) == (Verdict.UNSCANNABLE, Reason.TOO_MANY_MEMBERS), result
+    assert (tmp_path / "commands").read_text().split() == ["l"]  # listed, never extracted
+
+
+@needs_7zip
+@needs_cpio
+def test_a_cpio_at_the_cap_is_extracted_and_its_last_member_scanned(tmp_path: Path) -> None:
+    names = [f"f{number}" for number in range(99)] + ["eicar.com"]
+    result = _scan(tmp_path, "initrd.cpio", _cpio_of_files(tmp_path, names, EICAR), Limits(max_members=100))
+    assert result.verdict is Verdict.MALICIOUS, result
+    assert [finding.path for finding in result.findings] == ["initrd.cpio!eicar.com"]

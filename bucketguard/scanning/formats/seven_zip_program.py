@@ -20,9 +20,9 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from bucketguard.scanning.blobs import CHUNK, Blob, BlobWriter, Expansion, copy_source
 from bucketguard.scanning.limits import ContainerProblem, MemberProblem, RatioGuard, ScanProblem, ScanStop
@@ -54,6 +54,7 @@ def extract(blob: Blob, expansion: Expansion, archive_type: str) -> None:
     programs = _required(name, archive_type, ContainerProblem)
     with tempfile.TemporaryDirectory(prefix="bucketguard-7z-", dir=expansion.work_dir) as private:
         archive = _on_disk(blob, Path(private))
+        _count_entries(programs, archive, archive_type, expansion)
         out = Path(private) / "out"
         # -aou: a member named like one already written is renamed, not written over it (unread).
         arguments = [
@@ -94,7 +95,11 @@ def extract_zip_member(blob: Blob, expansion: Expansion, member_name: str, decla
         arguments = ["e", "-tzip", "-so", "-spd", "-bd", "-p", "--", archive, member_name]
         guard = RatioGuard(blob.size, expansion.budget.limits, where, MemberProblem)
         member = expansion.expand(
-            where, lambda writer: runs.append(_run(programs, arguments, expansion, writer)), guard
+            where,
+            lambda writer: runs.append(
+                _run(programs, arguments, expansion, lambda out: writer.copy_from(out.read))
+            ),
+            guard,
         )
     if member is not None:
         if member.size != declared_size:
@@ -132,10 +137,34 @@ def _on_disk(blob: Blob, directory: Path) -> Path:
     return path
 
 
+def _count_entries(programs: _Programs, archive: Path, archive_type: str, expansion: Expansion) -> None:
+    """Refuses an archive of more entries than the member budget has left before 7-Zip extracts one: `7z x`
+    writes every file, empty ones too (inodes, disk, CPU), before the files are counted. Each entry of the
+    technical listing starts with a `Path = ` line (after the archive's own properties, ended by a line of
+    dashes): counted, directories too, read no further than the cap. A name holding such a line only counts
+    more. A listing that fails leaves the extraction to fail likewise."""
+    arguments = ["l", "-slt", f"-t{archive_type}", "-bd", "-p", "--", str(archive)]
+
+    def entries(out: IO[bytes]) -> Iterator[bytes]:
+        lines = iter(out.readline, b"")
+        for line in lines:
+            if line.rstrip(b"\r\n") == b"----------":
+                break
+        return (line for line in lines if line.startswith(b"Path = "))
+
+    budget = expansion.budget
+    done = _run(programs, arguments, expansion, lambda out: budget.check_each(entries(out), expansion.name))
+    if done.returncode < 0:  # stopped by its CPU limit: the count is short
+        _check(done, expansion.name, archive_type, ContainerProblem)
+
+
 def _run(
-    programs: _Programs, arguments: list[str], expansion: Expansion, writer: BlobWriter | None = None
+    programs: _Programs,
+    arguments: list[str],
+    expansion: Expansion,
+    read: Callable[[IO[bytes]], None] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run 7-Zip under the limits; with a writer, its standard output is the member's bytes."""
+    """Run 7-Zip under the limits; with `read`, that reads its standard output (raising kills the program)."""
     import subprocess  # here: a scan that runs no program does not pay for it at its start
 
     budget = expansion.budget
@@ -145,14 +174,14 @@ def _run(
     limits = [f"--fsize={room}", f"--cpu={CPU_SECONDS}"]
     reaped = [programs.reaper, "--pdeathsig", "KILL", "--"]
     command = [*reaped, programs.limiter, *limits, "--", programs.seven_zip, *arguments]
-    stdout = subprocess.DEVNULL if writer is None else subprocess.PIPE
+    stdout = subprocess.DEVNULL if read is None else subprocess.PIPE
     with subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, env=_environment()
     ) as process:
         try:
-            if writer is not None:
+            if read is not None:
                 assert process.stdout is not None
-                writer.copy_from(process.stdout.read)
+                read(process.stdout)
             _, errors = process.communicate(timeout=WALL_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
